@@ -1,0 +1,172 @@
+"""kopf wiring: thin handlers that read, call the engine, and let it record status.
+
+Polling is a kopf timer at the base poll interval (AURORA_UPGRADE_POLL_SECONDS); a handler
+never sleeps. Each tick re-reads the object from the API server, because kopf's cached body
+may predate the status this operator wrote a moment ago, and acting on stale status could
+repeat an AWS call. Status is written through the status subresource, so a restarted
+operator resumes where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+import kubernetes
+
+from aurora_upgrade import metrics
+from aurora_upgrade.decisions.common import Timing, Upgrade
+from aurora_upgrade.engine import Engine, utcnow
+from aurora_upgrade.models import GROUP, PLURAL, VERSION, InvalidManifest, parse_spec, parse_status
+from aurora_upgrade.phases import TERMINAL, Phase
+from aurora_upgrade.status import initial, transition, with_conditions
+from aurora_upgrade.store import KubeRecorder
+
+log = logging.getLogger(__name__)
+
+POLL_ENV = "AURORA_UPGRADE_POLL_SECONDS"
+METRICS_PORT_ENV = "AURORA_UPGRADE_METRICS_PORT"
+METRICS_ADDRESS_ENV = "AURORA_UPGRADE_METRICS_ADDRESS"
+
+
+def poll_seconds() -> float:
+    raw = os.environ.get(POLL_ENV, "30")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{POLL_ENV} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise SystemExit(f"{POLL_ENV} must be positive, not {raw!r}")
+    return value
+
+
+POLL = poll_seconds()
+ENGINE = Engine(timing=Timing(poll=POLL))
+_api: dict[str, Any] = {}
+
+
+def custom_api() -> Any:
+    if "custom" not in _api:
+        try:
+            kubernetes.config.load_incluster_config()
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_kube_config()
+        _api["custom"] = kubernetes.client.CustomObjectsApi()
+    return _api["custom"]
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    # Our own Events say what happened; kopf's log lines stay in the log unless they warn.
+    settings.posting.level = logging.WARNING
+    settings.execution.max_workers = 16
+    port = os.environ.get(METRICS_PORT_ENV)
+    if port:
+        metrics.serve(int(port), os.environ.get(METRICS_ADDRESS_ENV, "0.0.0.0"))
+    custom_api()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One AuroraUpgrade's claim on a (region, cluster), as kept in kopf's in-memory index."""
+
+    ref: str
+    created: str
+    phase: str
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def upgrades_by_cluster(
+    spec: Any, status: Any, meta: Any, namespace: str | None, name: str, **_: Any
+) -> dict[tuple[str, str], Claim]:
+    key = (str(spec.get("region")), str(spec.get("clusterIdentifier")))
+    return {key: Claim(f"{namespace}/{name}", str(meta.get("creationTimestamp")), status.get("phase", "Pending"))}
+
+
+def busy_with(claims: list[Claim], me: str) -> str | None:
+    """The upgrade that owns the cluster if it is not `me`: one already past Pending, or else
+    the oldest Pending one (name breaks ties). Terminal upgrades own nothing."""
+    active = [c for c in claims if c.phase not in {p.value for p in TERMINAL}]
+    if not active:
+        return None
+    winner = min(active, key=lambda c: (c.phase == Phase.PENDING.value, c.created, c.ref))
+    mine = next((c for c in active if c.ref == me), None)
+    if mine is not None and mine.phase != Phase.PENDING.value:
+        return None
+    return None if winner.ref == me else winner.ref
+
+
+def _recorder(body: Any, namespace: str, name: str) -> KubeRecorder:
+    def post(type_: str, reason: str, message: str) -> None:
+        kopf.event(body, type=type_, reason=reason, message=message[:1000])
+
+    return KubeRecorder(namespace, name, custom_api(), post)
+
+
+def _load(obj: dict[str, Any], recorder: KubeRecorder) -> Upgrade | None:
+    """The upgrade in `obj`, or None after recording Failed/InvalidSpec for a spec the schema
+    could not refuse (e.g. an unknown time zone)."""
+    meta = obj["metadata"]
+    status = parse_status(obj.get("status")) if obj.get("status") else initial(utcnow())
+    generation = int(meta.get("generation", 1))
+    try:
+        spec = parse_spec(obj.get("spec"))
+    except InvalidManifest as error:
+        if status.phase != Phase.FAILED or status.observed_generation != generation:
+            failed = transition(status, Phase.FAILED, "InvalidSpec", str(error), utcnow())
+            recorder.save(with_conditions(failed, utcnow(), generation))
+            recorder.event("Warning", "InvalidSpec", str(error))
+        return None
+    return Upgrade(meta["name"], meta["namespace"], meta["uid"], generation, spec, status)
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, interval=POLL)  # type: ignore[arg-type]  # index kwarg is extra
+def reconcile(
+    body: Any, namespace: str | None, name: str, upgrades_by_cluster: kopf.Index[tuple[str, str], Claim], **_: Any
+) -> None:
+    assert namespace is not None  # AuroraUpgrade is namespaced
+    cached = body.get("status", {})
+    if cached.get("phase") in {p.value for p in TERMINAL} and cached.get("observedGeneration") == body.get(
+        "metadata", {}
+    ).get("generation"):
+        return
+    fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    if fresh["metadata"].get("deletionTimestamp"):
+        return
+    recorder = _recorder(body, namespace, name)
+    upgrade = _load(fresh, recorder)
+    if upgrade is None:
+        return
+    if not fresh.get("status"):
+        recorder.save(with_conditions(upgrade.status, utcnow(), upgrade.generation))
+        recorder.event("Normal", "Accepted", f"Upgrade of {upgrade.spec.cluster_identifier} accepted")
+    key = (upgrade.spec.region, upgrade.spec.cluster_identifier)
+    claims = list(upgrades_by_cluster.get(key, []))
+    try:
+        ENGINE.reconcile(upgrade, recorder, busy_with(claims, f"{namespace}/{name}"))
+    except Exception:
+        metrics.RECONCILE_ERRORS.labels(kind="reconcile").inc()
+        raise
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+def finalize(body: Any, namespace: str | None, name: str, **_: Any) -> None:
+    assert namespace is not None  # AuroraUpgrade is namespaced
+    fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    recorder = _recorder(body, namespace, name)
+    upgrade = _load(fresh, recorder)
+    if upgrade is not None:
+        try:
+            delay = ENGINE.finalize(upgrade, recorder)
+        except Exception:
+            metrics.RECONCILE_ERRORS.labels(kind="finalize").inc()
+            raise
+        if delay is not None:
+            raise kopf.TemporaryError("Waiting for AWS to delete what this upgrade created", delay=delay)
+    metrics.forget(namespace, name)

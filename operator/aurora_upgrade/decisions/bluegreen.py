@@ -1,0 +1,145 @@
+"""CreatingBlueGreen and ProvisioningGreen (runbook 3.1-3.4, 4.1, 5).
+
+The deployment is found again by its deterministic name and our uid tag, so a crash right
+after CreateBlueGreenDeployment never leads to a second create: an intent is written first,
+and while it is young a deployment that is not visible yet is waited for, not recreated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from aurora_upgrade.decisions.common import (
+    BLUE_GREEN_KNOWN,
+    CreateBlueGreen,
+    Outcome,
+    Timing,
+    Upgrade,
+    advance,
+    details,
+    fail,
+    is_failed_status,
+    rfc3339,
+    since,
+    wait,
+)
+from aurora_upgrade.phases import Phase, following
+from aurora_upgrade.rds import BlueGreen, Cluster, arn_name
+
+
+@dataclass(frozen=True)
+class CreateObservation:
+    cluster: Cluster | None
+    with_name: tuple[BlueGreen, ...]  # DescribeBlueGreenDeployments filtered by our name
+
+
+def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing: Timing) -> Outcome:
+    spec, status = upgrade.spec, upgrade.status
+    if o.cluster is None:
+        return fail("ClusterNotFound", f"DB cluster {spec.cluster_identifier} disappeared before creation")
+    for bg in o.with_name:
+        if upgrade.owns(bg.tags) and bg.source == o.cluster.arn:
+            return advance(
+                Phase.PROVISIONING_GREEN,
+                "BlueGreenDeploymentFound",
+                f"Blue/green deployment {bg.name} ({bg.identifier}) exists; waiting for green",
+                blue_green_deployment_identifier=bg.identifier,
+            )
+        return fail(
+            "BlueGreenDeploymentNameInUse",
+            f"a blue/green deployment named {bg.name} ({bg.identifier}) exists and is not ours "
+            f"(source {bg.source}); it is left untouched",
+        )
+    if status.create_requested_at and since(status.create_requested_at, now) < timing.consistency_grace:
+        return wait(
+            timing,
+            "WaitingForBlueGreenDeployment",
+            f"CreateBlueGreenDeployment {upgrade.deployment_name} was requested; waiting for AWS to list it",
+        )
+    stamp = rfc3339(now)
+    return Outcome(
+        phase=Phase.PROVISIONING_GREEN,
+        reason="BlueGreenDeploymentCreated",
+        message=f"Created blue/green deployment {upgrade.deployment_name} for {spec.target_engine_version}",
+        intent={"create_requested_at": stamp},
+        action=CreateBlueGreen(
+            name=upgrade.deployment_name,
+            source_arn=o.cluster.arn,
+            target_engine_version=spec.target_engine_version,
+            cluster_parameter_group=spec.target_db_cluster_parameter_group_name,
+            parameter_group=spec.target_db_parameter_group_name,
+            tags=upgrade.tags,
+        ),
+        requeue=timing.poll,
+    )
+
+
+@dataclass(frozen=True)
+class DeploymentObservation:
+    deployment: BlueGreen | None
+    green: Cluster | None = None  # the target cluster, once the deployment names it
+
+
+def progress(bg: BlueGreen) -> str:
+    active = [f"{name} {state}" for name, state in bg.tasks if state != "COMPLETED"]
+    return f" ({'; '.join(active)})" if active else ""
+
+
+def deployment_failure(bg: BlueGreen) -> Outcome | None:
+    """The outcome for a deployment AWS reports as failed or being deleted, else None."""
+    if is_failed_status(bg.status):
+        return fail(
+            f"BlueGreen{bg.status.title().replace('_', '')}",
+            f"Blue/green deployment {bg.identifier} is {bg.status}: {details(bg.status_details)}; "
+            "the blue cluster was not changed",
+        )
+    if bg.status == "DELETING":
+        return fail("BlueGreenDeploymentDeleted", f"Blue/green deployment {bg.identifier} is being deleted")
+    return None
+
+
+def missing_deployment(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome:
+    """A deployment we created that describe does not show: young means not visible yet."""
+    created = upgrade.status.create_requested_at or upgrade.status.phase_started_at
+    if since(created, now) < timing.consistency_grace:
+        return wait(timing, "WaitingForBlueGreenDeployment", "Waiting for AWS to list the new deployment")
+    return fail(
+        "BlueGreenDeploymentNotFound",
+        f"Blue/green deployment {upgrade.status.blue_green_deployment_identifier} no longer exists",
+    )
+
+
+def unknown_status(bg: BlueGreen, timing: Timing) -> Outcome:
+    out = wait(timing, "UnknownBlueGreenStatus", f"Blue/green deployment {bg.identifier} reports {bg.status}")
+    return Outcome(reason=out.reason, message=out.message + "; waiting", requeue=out.requeue, warning=True)
+
+
+def decide_provisioning(upgrade: Upgrade, o: DeploymentObservation, now: datetime, timing: Timing) -> Outcome:
+    bg = o.deployment
+    if bg is None:
+        return missing_deployment(upgrade, now, timing)
+    failure = deployment_failure(bg)
+    if failure:
+        return failure
+    if bg.status == "PROVISIONING":
+        return wait(timing, "ProvisioningGreen", f"AWS is provisioning the green environment{progress(bg)}")
+    if bg.status != "AVAILABLE":
+        return (
+            unknown_status(bg, timing)
+            if bg.status not in BLUE_GREEN_KNOWN
+            else wait(timing, "UnexpectedBlueGreenStatus", f"Blue/green deployment {bg.identifier} is {bg.status}")
+        )
+    if not bg.target:
+        return wait(timing, "WaitingForGreen", "The deployment is AVAILABLE but names no target yet")
+    green = arn_name(bg.target)
+    endpoint = o.green.endpoint if o.green else None
+    if endpoint is None:
+        return wait(timing, "WaitingForGreen", f"Waiting for the endpoint of green cluster {green}")
+    return advance(
+        following(Phase.PROVISIONING_GREEN, upgrade.spec),
+        "GreenAvailable",
+        f"Green cluster {green} is available at {endpoint}: validate your application against it",
+        green_cluster_identifier=green,
+        green_cluster_endpoint=endpoint,
+    )

@@ -1,0 +1,175 @@
+"""CleaningUp (runbook 9.1, 9.2) and what deleting the resource does (deletionPolicy).
+
+Cleanup deletes the blue/green deployment (never its target: after switchover the target
+is production), then, only when asked and after the retention period, the `-old1` cluster:
+its instances first, then the cluster, with a final snapshot unless told otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from aurora_upgrade.decisions.common import (
+    DeleteBlueGreen,
+    DeleteCluster,
+    DeleteInstance,
+    DisableDeletionProtection,
+    Outcome,
+    Timing,
+    Upgrade,
+    advance,
+    fail,
+    parse_time,
+    wait,
+)
+from aurora_upgrade.models import parse_duration
+from aurora_upgrade.phases import SWITCHOVER_STARTED, Phase
+from aurora_upgrade.rds import BlueGreen, Cluster, Instance
+
+
+@dataclass(frozen=True)
+class CleanupObservation:
+    deployment: BlueGreen | None
+    old_cluster: Cluster | None = None
+    old_instances: tuple[Instance, ...] = ()
+
+
+def completion_message(upgrade: Upgrade) -> str:
+    status, spec = upgrade.status, upgrade.spec
+    return (
+        f"Upgrade of {spec.cluster_identifier} to {spec.target_engine_version} completed. "
+        f"Update your infrastructure code: engine_version {status.source_engine_version} -> "
+        f"{spec.target_engine_version} (runbook step 8)"
+    )
+
+
+def final_snapshot_name(upgrade: Upgrade, old: str) -> str:
+    return f"{old}-final-{upgrade.uid[:8]}"
+
+
+def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timing: Timing) -> Outcome:
+    spec, status = upgrade.spec, upgrade.status
+    bg = o.deployment
+    if spec.cleanup.delete_blue_green_deployment and bg is not None:
+        if bg.status == "DELETING":
+            return wait(timing, "DeletingBlueGreen", f"Waiting for blue/green deployment {bg.identifier} to go")
+        return Outcome(
+            reason="DeletingBlueGreen",
+            message=f"Deleting blue/green deployment {bg.identifier} (runbook step 9.1); both clusters stay",
+            action=DeleteBlueGreen(bg.identifier, delete_target=False),
+            requeue=timing.poll,
+        )
+    old = status.old_cluster_identifier
+    if spec.cleanup.delete_old_cluster and old:
+        if old == spec.cluster_identifier or not old.endswith("-old1"):
+            return fail("UnsafeCleanup", f"refusing to delete {old}: it is not the previous production cluster")
+        if status.switchover_completed_at:
+            keep_until = parse_time(status.switchover_completed_at) + parse_duration(spec.cleanup.old_cluster_retention)
+            if now < keep_until:
+                return wait(
+                    timing,
+                    "RetainingOldCluster",
+                    f"Keeping {old} until {keep_until.isoformat()} (cleanup.oldClusterRetention)",
+                )
+        step = _delete_old_cluster(upgrade, old, o, timing)
+        if step is not None:
+            return step
+    return advance(Phase.COMPLETED, "Completed", completion_message(upgrade))
+
+
+def _delete_old_cluster(upgrade: Upgrade, old: str, o: CleanupObservation, timing: Timing) -> Outcome | None:
+    cluster = o.old_cluster
+    if cluster is None:
+        return None
+    pending = [i for i in o.old_instances if i.status != "deleting"]
+    if pending:
+        i = pending[0]
+        return Outcome(
+            reason="DeletingOldInstance",
+            message=f"Deleting {i.identifier} of {old} (runbook step 9.2)",
+            action=DeleteInstance(i.identifier),
+            requeue=timing.poll,
+        )
+    if o.old_instances:
+        names = ", ".join(i.identifier for i in o.old_instances)
+        return wait(timing, "DeletingOldInstances", f"Waiting for {names} to be deleted")
+    if cluster.status == "deleting":
+        return wait(timing, "DeletingOldCluster", f"Waiting for {old} to be deleted")
+    if cluster.deletion_protection:
+        return Outcome(
+            reason="DisablingDeletionProtection",
+            message=f"Turning off deletion protection of {old} to delete it",
+            action=DisableDeletionProtection(old),
+            requeue=timing.poll,
+        )
+    final = final_snapshot_name(upgrade, old) if upgrade.spec.cleanup.final_snapshot_of_old_cluster else None
+    return Outcome(
+        reason="DeletingOldCluster",
+        message=f"Deleting {old}" + (f" with final snapshot {final}" if final else " without a final snapshot"),
+        action=DeleteCluster(old, final),
+        requeue=timing.poll,
+    )
+
+
+# --- deleting the AuroraUpgrade resource ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeletionObservation:
+    deployment: BlueGreen | None
+
+
+@dataclass(frozen=True)
+class DeletionDecision:
+    outcome: Outcome
+    release: bool  # the finalizer may go: nothing more to do in AWS
+
+
+def touches_production(upgrade: Upgrade) -> bool:
+    """True once switchover may have started: from then on deletion leaves AWS alone."""
+    status = upgrade.status
+    phase = status.failed_phase if status.phase == Phase.FAILED and status.failed_phase else status.phase
+    return phase in SWITCHOVER_STARTED or status.switchover_requested_at is not None
+
+
+def decide_deletion(upgrade: Upgrade, o: DeletionObservation, timing: Timing) -> DeletionDecision:
+    spec, status = upgrade.spec, upgrade.status
+    if status.phase in (Phase.COMPLETED, Phase.ABORTED) or touches_production(upgrade):
+        return DeletionDecision(Outcome(reason="Deleted", message="Resource deleted; AWS left as it is"), True)
+    if spec.deletion_policy == "Orphan":
+        left = f" blue/green deployment {status.blue_green_deployment_identifier} is" if o.deployment else ""
+        return DeletionDecision(
+            advance(
+                Phase.ABORTED,
+                "Orphaned",
+                f"Deleted before switchover (deletionPolicy Orphan);{left} left in AWS",
+            ),
+            True,
+        )
+    bg = o.deployment
+    if bg is None:
+        gone = (
+            "its blue/green deployment and green cluster are gone"
+            if status.blue_green_deployment_identifier
+            else ("no blue/green deployment had been created")
+        )
+        return DeletionDecision(advance(Phase.ABORTED, "Aborted", f"Deleted before switchover; {gone}"), True)
+    if bg.status == "DELETING":
+        return DeletionDecision(
+            wait(
+                timing,
+                "DeletingBlueGreen",
+                f"Waiting for blue/green deployment {bg.identifier} and green to go",
+            ),
+            False,
+        )
+    return DeletionDecision(
+        Outcome(
+            reason="AbortingBlueGreen",
+            message=f"Deleting blue/green deployment {bg.identifier} and its green cluster (deletionPolicy Abort)",
+            action=DeleteBlueGreen(bg.identifier, delete_target=True),
+            requeue=timing.poll,
+        ),
+        False,
+    )

@@ -1,0 +1,287 @@
+"""Pending and Prechecking (runbook 1.1-1.3, plus AWS's documented B/G prerequisites).
+
+Prechecks are a chain of small policies; the first that finds a problem decides. None of
+them asks for a mutating call: a failed precheck leaves AWS exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aurora_upgrade.decisions.common import Outcome, Timing, Upgrade, advance, fail, wait
+from aurora_upgrade.models import RebootStep
+from aurora_upgrade.phases import Phase, following, happy_path
+from aurora_upgrade.rds import BlueGreen, Cluster, EngineVersion, Instance
+
+ENGINE = "aurora-postgresql"
+# Statuses a cluster passes through on its own; anything else needs a person.
+TRANSIENT_CLUSTER_STATUSES = frozenset(
+    {"backing-up", "modifying", "maintenance", "upgrading", "configuring-iam-database-auth",
+     "starting", "rebooting", "renaming", "resetting-master-credentials", "storage-optimization",
+     "configuring-log-exports", "creating"}
+)  # fmt: skip
+
+
+def decide_pending(upgrade: Upgrade, busy_with: str | None, timing: Timing) -> Outcome:
+    """Wait while another AuroraUpgrade works on the same (region, cluster)."""
+    if busy_with:
+        return wait(
+            timing,
+            "ClusterBusy",
+            f"Waiting: AuroraUpgrade {busy_with} is already upgrading "
+            f"{upgrade.spec.cluster_identifier} in {upgrade.spec.region}",
+        )
+    return advance(Phase.PRECHECKING, "PrechecksStarted", "Checking the cluster and the target version")
+
+
+@dataclass(frozen=True)
+class PrecheckObservation:
+    cluster: Cluster | None
+    instances: tuple[Instance, ...] = ()
+    source_version: EngineVersion | None = None  # DescribeDBEngineVersions for the cluster's version
+    target_version: EngineVersion | None = None
+    cluster_parameter_group_family: str | None = None  # of the target cluster parameter group
+    parameter_group_family: str | None = None  # of the target DB parameter group
+    logical_replication: str | None = None  # rds.logical_replication on the cluster's group
+    deployments_on_source: tuple[BlueGreen, ...] = ()
+    deployments_with_name: tuple[BlueGreen, ...] = ()
+
+
+Check = Callable[[Upgrade, PrecheckObservation], Outcome | None]
+
+
+def _cluster_usable(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
+    c = o.cluster
+    name = u.spec.cluster_identifier
+    if c is None:
+        return fail("ClusterNotFound", f"DB cluster {name} was not found in {u.spec.region}")
+    if c.engine != ENGINE:
+        return fail("UnsupportedEngine", f"DB cluster {name} runs {c.engine}; only {ENGINE} is supported")
+    if c.master_user_secret:
+        return fail(
+            "MasterUserSecretUnsupported",
+            f"DB cluster {name} manages its master password in Secrets Manager, "
+            "which RDS Blue/Green deployments do not support",
+        )
+    return None
+
+
+def _source_version(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
+    assert o.cluster is not None
+    found, spec = o.cluster.engine_version, u.spec
+    if spec.expected_source_engine_version and found != spec.expected_source_engine_version:
+        return fail(
+            "SourceVersionMismatch",
+            f"DB cluster {spec.cluster_identifier} is at {found}, "
+            f"not at expectedSourceEngineVersion {spec.expected_source_engine_version}",
+        )
+    if found == spec.target_engine_version:
+        return fail(
+            "AlreadyAtTargetVersion",
+            f"DB cluster {spec.cluster_identifier} already runs {found}: there is nothing to upgrade",
+        )
+    return None
+
+
+def _target_version(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
+    spec = u.spec
+    if o.target_version is None:
+        return fail(
+            "TargetVersionNotFound",
+            f"{ENGINE} {spec.target_engine_version} is not offered in {spec.region}",
+        )
+    targets = dict(o.source_version.valid_targets) if o.source_version else {}
+    source = o.cluster.engine_version if o.cluster else "?"
+    if spec.target_engine_version not in targets:
+        return fail(
+            "TargetVersionNotValid",
+            f"{spec.target_engine_version} is not a valid upgrade target of {source} "
+            f"(valid: {', '.join(sorted(targets)) or 'none'})",
+        )
+    if targets[spec.target_engine_version] and not spec.allow_major_version_upgrade:
+        return fail(
+            "MajorVersionUpgradeNotAllowed",
+            f"{source} -> {spec.target_engine_version} is a major version upgrade; "
+            "set spec.allowMajorVersionUpgrade: true to allow it",
+        )
+    return None
+
+
+def _parameter_groups(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
+    spec, family = u.spec, o.target_version.family if o.target_version else ""
+    named = (
+        ("targetDBClusterParameterGroupName", spec.target_db_cluster_parameter_group_name,
+         o.cluster_parameter_group_family),
+        ("targetDBParameterGroupName", spec.target_db_parameter_group_name, o.parameter_group_family),
+    )  # fmt: skip
+    major = o.source_version is not None and o.source_version.family != family
+    for field_name, group, group_family in named:
+        if group is None:
+            if major:
+                return fail(
+                    "ParameterGroupRequired",
+                    f"a major upgrade to {spec.target_engine_version} needs spec.{field_name} "
+                    f"naming a parameter group of family {family}",
+                )
+            continue
+        if group_family is None:
+            return fail("ParameterGroupNotFound", f"spec.{field_name}: parameter group {group} was not found")
+        if family and group_family != family:
+            return fail(
+                "ParameterGroupFamilyMismatch",
+                f"spec.{field_name}: {group} is of family {group_family}, "
+                f"but {spec.target_engine_version} needs {family}",
+            )
+    return None
+
+
+def _logical_replication(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
+    if o.logical_replication != "1":
+        group = o.cluster.parameter_group if o.cluster else "?"
+        return fail(
+            "LogicalReplicationDisabled",
+            f"rds.logical_replication is {o.logical_replication or 'unset'} in cluster parameter group "
+            f"{group}; Aurora PostgreSQL blue/green deployments need 1 (then reboot the writer)",
+        )
+    return None
+
+
+def _foreign_deployments(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
+    for bg in o.deployments_with_name:
+        if not u.owns(bg.tags):
+            return fail(
+                "BlueGreenDeploymentNameInUse",
+                f"a blue/green deployment named {bg.name} ({bg.identifier}) already exists and was "
+                "not created by this AuroraUpgrade; set spec.blueGreenDeploymentName to another name",
+            )
+    for bg in o.deployments_on_source:
+        if not u.owns(bg.tags) and bg.status != "DELETING":
+            return fail(
+                "ForeignBlueGreenDeployment",
+                f"DB cluster {u.spec.cluster_identifier} is already the source of blue/green deployment "
+                f"{bg.name} ({bg.identifier}, {bg.status}); finish or delete it first",
+            )
+    return None
+
+
+PRECHECKS: tuple[Check, ...] = (
+    _cluster_usable,
+    _source_version,
+    _target_version,
+    _parameter_groups,
+    _logical_replication,
+    _foreign_deployments,
+)
+
+
+def pending_reboot(instances: tuple[Instance, ...], cluster: Cluster | None) -> list[str]:
+    """Instances whose parameter changes wait for a reboot (cluster- or instance-level)."""
+    members = {m.instance: m.parameter_status for m in cluster.members} if cluster else {}
+    return sorted(
+        i.identifier
+        for i in instances
+        if members.get(i.identifier) == "pending-reboot"
+        or any(state == "pending-reboot" for _, state in i.parameter_groups)
+    )
+
+
+def decide_precheck(upgrade: Upgrade, o: PrecheckObservation, now: datetime, timing: Timing) -> Outcome:
+    for check in PRECHECKS:
+        outcome = check(upgrade, o)
+        if outcome is not None:
+            return outcome
+    assert o.cluster is not None
+    spec, cluster = upgrade.spec, o.cluster
+    if cluster.status != "available":
+        if cluster.status in TRANSIENT_CLUSTER_STATUSES:
+            return wait(timing, "ClusterNotAvailable", f"Waiting for {cluster.identifier} ({cluster.status})")
+        return fail("ClusterNotAvailable", f"DB cluster {cluster.identifier} is {cluster.status}")
+    busy = [i.identifier for i in o.instances if i.status != "available"]
+    if busy:
+        return wait(timing, "InstancesNotAvailable", f"Waiting for instances to be available: {', '.join(busy)}")
+    applying = sorted(i.identifier for i in o.instances if any(state == "applying" for _, state in i.parameter_groups))
+    if applying:
+        return wait(timing, "ParametersApplying", f"Waiting for parameters to apply on {', '.join(applying)}")
+    to_reboot = pending_reboot(o.instances, cluster)
+    if to_reboot and not spec.reboot_source_for_pending_parameters:
+        return fail(
+            "ParametersPendingReboot",
+            f"instances {', '.join(to_reboot)} have parameter changes pending a reboot (blue/green creation "
+            "fails until they are in sync); reboot them or set spec.rebootSourceForPendingParameters: true",
+        )
+    facts = {"source_engine_version": cluster.engine_version}
+    if spec.dry_run:
+        return advance(
+            Phase.COMPLETED,
+            "DryRun",
+            f"Dry run: prechecks passed for {cluster.identifier} {cluster.engine_version} -> "
+            f"{spec.target_engine_version}; the plan is in status.plan, nothing was changed",
+            plan=plan(upgrade, cluster, to_reboot),
+            **facts,
+        )
+    if to_reboot:
+        return advance(
+            Phase.REBOOTING_SOURCE,
+            "ParametersPendingReboot",
+            f"Rebooting {', '.join(to_reboot)} to apply pending parameters (runbook step 2)",
+            reboots=[RebootStep(instance=i) for i in to_reboot],
+            **facts,
+        )
+    return advance(
+        following(Phase.PRECHECKING, spec),
+        "PrechecksPassed",
+        f"{cluster.identifier} {cluster.engine_version} can be upgraded to {spec.target_engine_version}",
+        **facts,
+    )
+
+
+_STEP_TEXT: dict[Phase, str] = {
+    Phase.PRECHECKING: "Prechecking: cluster {cluster} {source} -> {target} passed every precheck",
+    Phase.REBOOTING_SOURCE: "RebootingSource: reboot {pending} to apply pending parameters",
+    Phase.CREATING_BLUE_GREEN: "CreatingBlueGreen: CreateBlueGreenDeployment {name} "
+    "(TargetEngineVersion {target}, cluster parameter group {cpg}, DB parameter group {pg})",
+    Phase.PROVISIONING_GREEN: "ProvisioningGreen: wait for the deployment to be AVAILABLE",
+    Phase.REBOOTING_GREEN: "RebootingGreen: reboot every green instance, one at a time",
+    Phase.AWAITING_SWITCHOVER: "AwaitingSwitchover: wait for {gate}",
+    Phase.SNAPSHOTTING: "Snapshotting: CreateDBClusterSnapshot {snapshot} of {cluster} and wait until available",
+    Phase.SWITCHING_OVER: "SwitchingOver: SwitchoverBlueGreenDeployment (timeout {timeout}s)",
+    Phase.REBOOTING_INSTANCES: "RebootingInstances: reboot every production instance, one at a time",
+    Phase.VERIFYING: "Verifying: cluster and instances run {target} and are available",
+    Phase.CLEANING_UP: "CleaningUp: {cleanup}",
+}
+
+
+def plan(upgrade: Upgrade, cluster: Cluster, pending: list[str]) -> list[str]:
+    """The ordered steps a real run of this spec would take, for a dry run."""
+    spec = upgrade.spec
+    gates = []
+    if spec.switchover.mode == "Manual":
+        gates.append("spec.switchover.approved: true")
+    if spec.switchover.window is not None:
+        w = spec.switchover.window
+        gates.append(f"the window {'/'.join(w.days)} {w.start}-{w.end} {w.time_zone}")
+    cleanup = []
+    if spec.cleanup.delete_blue_green_deployment:
+        cleanup.append("DeleteBlueGreenDeployment")
+    if spec.cleanup.delete_old_cluster:
+        cleanup.append(
+            f"delete {cluster.identifier}-old1 after {spec.cleanup.old_cluster_retention}"
+            + (" with a final snapshot" if spec.cleanup.final_snapshot_of_old_cluster else "")
+        )
+    values = {
+        "cluster": cluster.identifier,
+        "source": cluster.engine_version,
+        "target": spec.target_engine_version,
+        "pending": ", ".join(pending),
+        "name": upgrade.deployment_name,
+        "cpg": spec.target_db_cluster_parameter_group_name or cluster.parameter_group,
+        "pg": spec.target_db_parameter_group_name or "the instances' current",
+        "gate": " and ".join(gates),
+        "snapshot": upgrade.snapshot_identifier,
+        "timeout": spec.switchover.timeout_seconds,
+        "cleanup": ", then ".join(cleanup),
+    }
+    steps = happy_path(spec, reboot_source=bool(pending))
+    return [_STEP_TEXT[p].format(**values) for p in steps if p in _STEP_TEXT]

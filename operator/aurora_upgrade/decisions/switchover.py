@@ -1,0 +1,200 @@
+"""AwaitingSwitchover, Snapshotting and SwitchingOver (runbook 5, 6.1-6.3).
+
+Nothing switches over unverified: right before SwitchoverBlueGreenDeployment the deployment
+must be AVAILABLE, green must run the target version and be available, the pre-switchover
+snapshot (when asked for) must be `available` (the runbook's 6.1 waiter does not exist, so
+the runbook could switch over before the snapshot was usable), and the approval and
+maintenance window must still allow it.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aurora_upgrade.decisions.bluegreen import deployment_failure, missing_deployment, unknown_status
+from aurora_upgrade.decisions.common import (
+    BLUE_GREEN_KNOWN,
+    CreateSnapshot,
+    Outcome,
+    Switchover,
+    Timing,
+    Upgrade,
+    advance,
+    fail,
+    rfc3339,
+    since,
+    wait,
+)
+from aurora_upgrade.models import MaintenanceWindow
+from aurora_upgrade.phases import Phase, following
+from aurora_upgrade.rds import BlueGreen, Cluster, Instance, Snapshot
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def in_window(window: MaintenanceWindow, now: datetime) -> bool:
+    """Is `now` inside the window? A window whose end is before its start runs past midnight
+    and belongs to the day it opened on."""
+    local = now.astimezone(zoneinfo.ZoneInfo(window.time_zone))
+    start, end = _minutes(window.start), _minutes(window.end)
+    minute = local.hour * 60 + local.minute
+    today = _DAYS[local.weekday()]
+    yesterday = _DAYS[(local.weekday() - 1) % 7]
+    if start < end:
+        return today in window.days and start <= minute < end
+    if start == end:  # a whole day
+        return today in window.days
+    return (today in window.days and minute >= start) or (yesterday in window.days and minute < end)
+
+
+def next_window_start(window: MaintenanceWindow, now: datetime) -> datetime:
+    local = now.astimezone(zoneinfo.ZoneInfo(window.time_zone)).replace(second=0, microsecond=0)
+    hours, minutes = window.start.split(":")
+    for offset in range(8):
+        day = local + timedelta(days=offset)
+        candidate = day.replace(hour=int(hours), minute=int(minutes))
+        if _DAYS[candidate.weekday()] in window.days and candidate > local:
+            return candidate
+    return local
+
+
+def gate(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome | None:
+    """A wait while the manual approval or the maintenance window holds switchover back."""
+    spec = upgrade.spec.switchover
+    if spec.mode == "Manual" and not spec.approved:
+        return wait(
+            timing,
+            "AwaitingApproval",
+            "Green is ready; set spec.switchover.approved: true to switch over "
+            f"(green endpoint {upgrade.status.green_cluster_endpoint})",
+        )
+    if spec.window is not None and not in_window(spec.window, now):
+        opens = next_window_start(spec.window, now)
+        return wait(
+            timing,
+            "OutsideMaintenanceWindow",
+            f"Waiting for the maintenance window opening {opens.isoformat(timespec='minutes')}",
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class SwitchoverObservation:
+    deployment: BlueGreen | None
+    green: Cluster | None = None
+    green_instances: tuple[Instance, ...] = ()
+    snapshot: Snapshot | None = None
+
+
+def _deployment_problem(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome | None:
+    bg = o.deployment
+    if bg is None:
+        return missing_deployment(upgrade, now, timing)
+    failure = deployment_failure(bg)
+    if failure:
+        return failure
+    if bg.status not in BLUE_GREEN_KNOWN:
+        return unknown_status(bg, timing)
+    return None
+
+
+def decide_awaiting(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
+    problem = _deployment_problem(upgrade, o, now, timing)
+    if problem:
+        return problem
+    held = gate(upgrade, now, timing)
+    if held:
+        return held
+    reason = "SwitchoverApproved" if upgrade.spec.switchover.mode == "Manual" else "InsideMaintenanceWindow"
+    return advance(following(Phase.AWAITING_SWITCHOVER, upgrade.spec), reason, "Switchover may proceed")
+
+
+def decide_snapshot(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
+    snap, status = o.snapshot, upgrade.status
+    name = upgrade.snapshot_identifier
+    cluster = upgrade.spec.cluster_identifier
+    if snap is None:
+        if status.snapshot_requested_at and since(status.snapshot_requested_at, now) < timing.consistency_grace:
+            return wait(timing, "WaitingForSnapshot", f"Snapshot {name} was requested; waiting for AWS to list it")
+        return Outcome(
+            reason="SnapshotRequested",
+            message=f"Creating snapshot {name} of {cluster} before switchover (runbook step 6.1)",
+            intent={"snapshot_requested_at": rfc3339(now), "snapshot_identifier": name},
+            action=CreateSnapshot(identifier=name, cluster=cluster, tags=upgrade.tags),
+            requeue=timing.poll,
+        )
+    if snap.cluster != cluster or not upgrade.owns(snap.tags):
+        return fail("SnapshotNameInUse", f"snapshot {name} exists and was not taken by this AuroraUpgrade")
+    if snap.status == "available":
+        return advance(
+            following(Phase.SNAPSHOTTING, upgrade.spec),
+            "SnapshotAvailable",
+            f"Snapshot {name} of {cluster} is available",
+            snapshot_identifier=name,
+        )
+    if snap.status in ("failed", "error", "incompatible-restore"):
+        return fail("SnapshotFailed", f"snapshot {name} of {cluster} is {snap.status}; switchover not started")
+    return wait(timing, "WaitingForSnapshot", f"Snapshot {name} is {snap.status} ({snap.percent_progress}%)")
+
+
+def _unverified(upgrade: Upgrade, o: SwitchoverObservation) -> str | None:
+    """Why switching over now would be unsafe, or None."""
+    target = upgrade.spec.target_engine_version
+    if o.green is None:
+        return "the green cluster cannot be described"
+    if o.green.engine_version != target:
+        return f"green cluster {o.green.identifier} runs {o.green.engine_version}, not {target}"
+    if o.green.status != "available":
+        return f"green cluster {o.green.identifier} is {o.green.status}"
+    for i in o.green_instances:
+        if i.status != "available" or i.engine_version != target:
+            return f"green instance {i.identifier} is {i.status} at {i.engine_version}"
+    if upgrade.spec.switchover.snapshot_before_switchover:
+        snap = o.snapshot
+        if snap is None or snap.status != "available":
+            return f"snapshot {upgrade.snapshot_identifier} is not available"
+    return None
+
+
+def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
+    problem = _deployment_problem(upgrade, o, now, timing)
+    if problem:
+        return problem
+    assert o.deployment is not None
+    bg, status = o.deployment, upgrade.status
+    if bg.status == "SWITCHOVER_COMPLETED":
+        old = f"{upgrade.spec.cluster_identifier}-old1"
+        return advance(
+            following(Phase.SWITCHING_OVER, upgrade.spec),
+            "SwitchoverCompleted",
+            f"Switchover completed: {upgrade.spec.cluster_identifier} now runs the green environment; "
+            f"the previous production cluster is {old}",
+            old_cluster_identifier=old,
+            switchover_completed_at=rfc3339(now),
+        )
+    if bg.status == "SWITCHOVER_IN_PROGRESS":
+        return wait(timing, "SwitchoverInProgress", f"AWS is switching over {bg.identifier}")
+    if bg.status != "AVAILABLE":
+        return wait(timing, "WaitingForBlueGreen", f"Blue/green deployment {bg.identifier} is {bg.status}")
+    if status.switchover_requested_at and since(status.switchover_requested_at, now) < timing.consistency_grace:
+        return wait(timing, "SwitchoverRequested", "Switchover was requested; waiting for AWS to report it")
+    held = gate(upgrade, now, timing)
+    if held:
+        return held
+    unsafe = _unverified(upgrade, o)
+    if unsafe:
+        return wait(timing, "SwitchoverNotSafe", f"Not switching over yet: {unsafe}")
+    return Outcome(
+        reason="SwitchoverStarted",
+        message=f"Switching over {bg.identifier} (timeout {upgrade.spec.switchover.timeout_seconds}s)",
+        intent={"switchover_requested_at": rfc3339(now)},
+        action=Switchover(bg.identifier, upgrade.spec.switchover.timeout_seconds),
+        requeue=timing.poll,
+    )

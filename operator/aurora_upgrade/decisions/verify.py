@@ -1,0 +1,44 @@
+"""Verifying (runbook 7.1, 7.2, 7.4): production runs the target version and is available."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from aurora_upgrade.decisions.common import Outcome, Timing, Upgrade, advance, fail, since, wait
+from aurora_upgrade.phases import Phase, following
+from aurora_upgrade.rds import Cluster, Instance
+
+
+@dataclass(frozen=True)
+class VerifyObservation:
+    cluster: Cluster | None
+    instances: tuple[Instance, ...]
+
+
+def decide_verify(upgrade: Upgrade, o: VerifyObservation, now: datetime, timing: Timing) -> Outcome:
+    spec = upgrade.spec
+    target = spec.target_engine_version
+    problems = []
+    if o.cluster is None:
+        problems.append(f"cluster {spec.cluster_identifier} not found")
+    else:
+        if o.cluster.engine_version != target:
+            problems.append(f"cluster {o.cluster.identifier} runs {o.cluster.engine_version}")
+        if o.cluster.status != "available":
+            problems.append(f"cluster {o.cluster.identifier} is {o.cluster.status}")
+    if not o.instances:
+        problems.append("the cluster has no instances")
+    for i in o.instances:
+        if i.engine_version != target or i.status != "available":
+            problems.append(f"{i.identifier} is {i.status} at {i.engine_version}")
+    if not problems:
+        names = ", ".join(f"{i.identifier} {i.engine_version} {i.status}" for i in o.instances)
+        return advance(
+            following(Phase.VERIFYING, spec),
+            "Upgraded",
+            f"{spec.cluster_identifier} runs {target} and is available ({names})",
+        )
+    if since(upgrade.status.phase_started_at, now) > timing.verify_timeout:
+        return fail("VerificationFailed", f"production does not run {target}: {'; '.join(problems)}")
+    return wait(timing, "Verifying", f"Waiting for production to settle: {'; '.join(problems)}")

@@ -1,0 +1,95 @@
+"""The phases of an upgrade and the order they run in, in one readable table.
+
+Each phase maps to runbook steps (see docs/runbook-mapping.md). Optional phases are
+skipped when the spec turns their step off; `following()` answers "what comes next".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aurora_upgrade.models import AuroraUpgradeSpec
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    PRECHECKING = "Prechecking"
+    REBOOTING_SOURCE = "RebootingSource"
+    CREATING_BLUE_GREEN = "CreatingBlueGreen"
+    PROVISIONING_GREEN = "ProvisioningGreen"
+    REBOOTING_GREEN = "RebootingGreen"
+    AWAITING_SWITCHOVER = "AwaitingSwitchover"
+    SNAPSHOTTING = "Snapshotting"
+    SWITCHING_OVER = "SwitchingOver"
+    REBOOTING_INSTANCES = "RebootingInstances"
+    VERIFYING = "Verifying"
+    CLEANING_UP = "CleaningUp"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    ABORTED = "Aborted"
+
+
+TERMINAL = frozenset({Phase.COMPLETED, Phase.FAILED, Phase.ABORTED})
+
+# Once SwitchoverBlueGreenDeployment may have been called, production is (or is becoming)
+# the green cluster: deleting the resource must never touch AWS from here on.
+SWITCHOVER_STARTED = frozenset(
+    {
+        Phase.SWITCHING_OVER,
+        Phase.REBOOTING_INSTANCES,
+        Phase.VERIFYING,
+        Phase.CLEANING_UP,
+        Phase.COMPLETED,
+    }
+)
+
+
+def _needs_gate(spec: AuroraUpgradeSpec) -> bool:
+    return spec.switchover.mode == "Manual" or spec.switchover.window is not None
+
+
+def _cleanup_wanted(spec: AuroraUpgradeSpec) -> bool:
+    return spec.cleanup.delete_blue_green_deployment or spec.cleanup.delete_old_cluster
+
+
+# The happy path in order; a predicate says whether an optional phase runs for a spec.
+# RebootingSource is entered only when prechecks find pending parameters, so it is
+# not in the linear order: Prechecking chooses it explicitly.
+_ORDER: tuple[tuple[Phase, Callable[[AuroraUpgradeSpec], bool] | None], ...] = (
+    (Phase.PENDING, None),
+    (Phase.PRECHECKING, None),
+    (Phase.CREATING_BLUE_GREEN, None),
+    (Phase.PROVISIONING_GREEN, None),
+    (Phase.REBOOTING_GREEN, lambda s: s.reboot_green_before_switchover),
+    (Phase.AWAITING_SWITCHOVER, _needs_gate),
+    (Phase.SNAPSHOTTING, lambda s: s.switchover.snapshot_before_switchover),
+    (Phase.SWITCHING_OVER, None),
+    (Phase.REBOOTING_INSTANCES, lambda s: s.reboot_after_switchover),
+    (Phase.VERIFYING, None),
+    (Phase.CLEANING_UP, _cleanup_wanted),
+    (Phase.COMPLETED, None),
+)
+
+
+def following(phase: Phase, spec: AuroraUpgradeSpec) -> Phase:
+    """The next phase on the happy path after `phase`, skipping the ones the spec turns off."""
+    if phase == Phase.REBOOTING_SOURCE:
+        phase = Phase.PRECHECKING
+    names = [p for p, _ in _ORDER]
+    for candidate, wanted in _ORDER[names.index(phase) + 1 :]:
+        if wanted is None or wanted(spec):
+            return candidate
+    return Phase.COMPLETED
+
+
+def happy_path(spec: AuroraUpgradeSpec, reboot_source: bool = False) -> list[Phase]:
+    """Every phase this spec will pass through, in order (used for the dry-run plan)."""
+    path = [Phase.PENDING, Phase.PRECHECKING]
+    if reboot_source:
+        path.append(Phase.REBOOTING_SOURCE)
+    while path[-1] != Phase.COMPLETED:
+        path.append(following(path[-1], spec))
+    return path

@@ -1,0 +1,458 @@
+"""The RDS gateway: the only module that calls AWS or knows the shapes of its answers.
+
+Every boto3 call goes through `RdsGateway._call`, which counts it for metrics and turns a
+botocore error into an `RdsError` of one of three kinds:
+
+* RETRYABLE - try again on the next poll (throttling after botocore's own adaptive
+  retries, transient state faults, eventual consistency right after a create);
+* NOT_FOUND - the thing does not exist (describe calls answer None instead);
+* TERMINAL - the request itself is wrong; only a spec change can help.
+
+Throttling is left to botocore's `adaptive` retry mode: RDS has one token bucket per
+account and region shared with every other caller, and the client-side rate limiter is
+what AWS recommends for that. Describe results are plain frozen dataclasses so the
+decision functions never see a boto3 shape. Reads go through `describe_*` methods with
+one call per question, which is where per-region coalescing can later plug in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+from botocore import xform_name
+
+from aurora_upgrade import metrics
+
+log = logging.getLogger(__name__)
+
+UID_TAG = "dbupgrade.dev/uid"
+NAME_TAG = "dbupgrade.dev/name"
+
+
+class ErrorKind(StrEnum):
+    RETRYABLE = "Retryable"
+    NOT_FOUND = "NotFound"
+    TERMINAL = "Terminal"
+
+
+_NOT_FOUND = {
+    "BlueGreenDeploymentNotFoundFault",
+    "DBClusterNotFoundFault",
+    "DBInstanceNotFound",
+    "DBInstanceNotFoundFault",
+    "DBClusterSnapshotNotFoundFault",
+    "DBClusterParameterGroupNotFound",
+    "DBClusterParameterGroupNotFoundFault",
+    "DBParameterGroupNotFound",
+    "DBParameterGroupNotFoundFault",
+}
+_RETRYABLE = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalError",
+    "RequestTimeout",
+    "InvalidBlueGreenDeploymentStateFault",
+    "InvalidDBClusterStateFault",
+    "InvalidDBInstanceStateFault",
+    "InvalidDBClusterSnapshotStateFault",
+}
+
+
+@dataclass(frozen=True)
+class RdsError(Exception):
+    kind: ErrorKind
+    code: str
+    message: str
+    operation: str
+    answered: bool = True  # AWS answered (so a refused mutation did not happen)
+
+    def __str__(self) -> str:
+        return f"{self.operation}: {self.code}: {self.message}"
+
+
+def classify(operation: str, error: Exception) -> RdsError:
+    if isinstance(error, botocore.exceptions.ClientError):
+        info = error.response.get("Error", {})
+        code = str(info.get("Code", "Unknown"))
+        message = str(info.get("Message", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+        if code in _NOT_FOUND:
+            kind = ErrorKind.NOT_FOUND
+        elif code in _RETRYABLE or status >= 500:
+            kind = ErrorKind.RETRYABLE
+        else:
+            kind = ErrorKind.TERMINAL
+        # A 5xx answer does not tell whether the request took effect.
+        return RdsError(kind, code, message, operation, answered=status < 500)
+    # Connection problems, timeouts and the like: the next poll may succeed.
+    return RdsError(ErrorKind.RETRYABLE, type(error).__name__, str(error), operation, answered=False)
+
+
+@dataclass(frozen=True)
+class ClusterMember:
+    instance: str
+    is_writer: bool
+    parameter_status: str  # DBClusterParameterGroupStatus: in-sync / pending-reboot / applying
+
+
+@dataclass(frozen=True)
+class Cluster:
+    identifier: str
+    arn: str
+    engine: str
+    engine_version: str
+    status: str
+    parameter_group: str
+    endpoint: str | None
+    members: tuple[ClusterMember, ...]
+    master_user_secret: bool
+    deletion_protection: bool
+
+
+@dataclass(frozen=True)
+class Instance:
+    identifier: str
+    cluster: str | None
+    engine_version: str
+    status: str
+    parameter_groups: tuple[tuple[str, str], ...]  # (name, ParameterApplyStatus)
+
+
+@dataclass(frozen=True)
+class EngineVersion:
+    engine: str
+    version: str
+    family: str
+    valid_targets: tuple[tuple[str, bool], ...]  # (version, IsMajorVersionUpgrade)
+
+
+@dataclass(frozen=True)
+class BlueGreen:
+    identifier: str
+    name: str
+    source: str
+    target: str | None
+    status: str
+    status_details: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    tasks: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    identifier: str
+    cluster: str
+    status: str
+    percent_progress: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def arn_name(arn: str) -> str:
+    """The resource name at the end of an RDS ARN (arn:aws:rds:region:acct:cluster:NAME)."""
+    return arn.rsplit(":", 1)[-1]
+
+
+def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in items or []}
+
+
+def _to_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+ClientFactory = Callable[[str, str | None, str | None], Any]
+
+
+def default_client_factory(region: str, role_arn: str | None, external_id: str | None) -> Any:
+    """A boto3 RDS client with adaptive retries; AWS_ENDPOINT_URL_RDS is honoured by boto3."""
+    config = botocore.config.Config(
+        retries={"mode": "adaptive", "max_attempts": 8},
+        connect_timeout=10,
+        read_timeout=30,
+        user_agent_extra="aurora-upgrade-operator",
+    )
+    session = boto3.session.Session(region_name=region)
+    if role_arn:
+        sts = session.client("sts", config=config)
+        assume: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": "aurora-upgrade-operator"}
+        if external_id:
+            assume["ExternalId"] = external_id
+        creds = sts.assume_role(**assume)["Credentials"]
+        session = boto3.session.Session(
+            region_name=region,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+    return session.client("rds", config=config)
+
+
+class RdsGateway:
+    """Every RDS call the engine makes, for one region (and optionally one assumed role)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @classmethod
+    def for_region(
+        cls,
+        region: str,
+        role_arn: str | None = None,
+        external_id: str | None = None,
+        factory: ClientFactory = default_client_factory,
+    ) -> RdsGateway:
+        try:
+            return cls(factory(region, role_arn, external_id))
+        except Exception as error:  # assume-role failures surface here
+            raise classify("AssumeRole", error) from error
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        method = getattr(self._client, _snake(operation))
+        try:
+            response: dict[str, Any] = method(**params)
+        except Exception as error:
+            rds_error = classify(operation, error)
+            metrics.RDS_CALLS.labels(operation=operation, outcome=rds_error.code).inc()
+            raise rds_error from error
+        metrics.RDS_CALLS.labels(operation=operation, outcome="ok").inc()
+        return response
+
+    def _describe_or_none(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]] | None:
+        try:
+            result: list[dict[str, Any]] = self._call(operation, **params).get(key, [])
+            return result
+        except RdsError as error:
+            if error.kind == ErrorKind.NOT_FOUND:
+                return None
+            raise
+
+    # --- reads -----------------------------------------------------------------------
+
+    def describe_cluster(self, identifier: str) -> Cluster | None:
+        items = self._describe_or_none("DescribeDBClusters", "DBClusters", DBClusterIdentifier=identifier)
+        if not items:
+            return None
+        c = items[0]
+        return Cluster(
+            identifier=c["DBClusterIdentifier"],
+            arn=c.get("DBClusterArn", ""),
+            engine=c.get("Engine", ""),
+            engine_version=c.get("EngineVersion", ""),
+            status=c.get("Status", ""),
+            parameter_group=c.get("DBClusterParameterGroup", ""),
+            endpoint=c.get("Endpoint"),
+            members=tuple(
+                ClusterMember(
+                    instance=m["DBInstanceIdentifier"],
+                    is_writer=bool(m.get("IsClusterWriter")),
+                    parameter_status=m.get("DBClusterParameterGroupStatus", "in-sync"),
+                )
+                for m in c.get("DBClusterMembers", [])
+            ),
+            master_user_secret=bool(c.get("MasterUserSecret")),
+            deletion_protection=bool(c.get("DeletionProtection")),
+        )
+
+    def describe_cluster_instances(self, cluster: str) -> list[Instance]:
+        items = self._describe_or_none(
+            "DescribeDBInstances",
+            "DBInstances",
+            Filters=[{"Name": "db-cluster-id", "Values": [cluster]}],
+        )
+        return [self._instance(i) for i in items or []]
+
+    def describe_instance(self, identifier: str) -> Instance | None:
+        items = self._describe_or_none("DescribeDBInstances", "DBInstances", DBInstanceIdentifier=identifier)
+        return self._instance(items[0]) if items else None
+
+    @staticmethod
+    def _instance(i: dict[str, Any]) -> Instance:
+        return Instance(
+            identifier=i["DBInstanceIdentifier"],
+            cluster=i.get("DBClusterIdentifier"),
+            engine_version=i.get("EngineVersion", ""),
+            status=i.get("DBInstanceStatus", ""),
+            parameter_groups=tuple(
+                (g.get("DBParameterGroupName", ""), g.get("ParameterApplyStatus", "in-sync"))
+                for g in i.get("DBParameterGroups", [])
+            ),
+        )
+
+    def describe_engine_version(self, engine: str, version: str) -> EngineVersion | None:
+        items = self._describe_or_none(
+            "DescribeDBEngineVersions", "DBEngineVersions", Engine=engine, EngineVersion=version
+        )
+        if not items:
+            return None
+        v = items[0]
+        return EngineVersion(
+            engine=v.get("Engine", engine),
+            version=v.get("EngineVersion", version),
+            family=v.get("DBParameterGroupFamily", ""),
+            valid_targets=tuple(
+                (t["EngineVersion"], bool(t.get("IsMajorVersionUpgrade"))) for t in v.get("ValidUpgradeTarget", [])
+            ),
+        )
+
+    def cluster_parameter_group_family(self, name: str) -> str | None:
+        items = self._describe_or_none(
+            "DescribeDBClusterParameterGroups", "DBClusterParameterGroups", DBClusterParameterGroupName=name
+        )
+        return items[0].get("DBParameterGroupFamily", "") if items else None
+
+    def parameter_group_family(self, name: str) -> str | None:
+        items = self._describe_or_none("DescribeDBParameterGroups", "DBParameterGroups", DBParameterGroupName=name)
+        return items[0].get("DBParameterGroupFamily", "") if items else None
+
+    def cluster_parameter(self, group: str, name: str) -> str | None:
+        """The value of one parameter of a cluster parameter group (None when unset)."""
+        marker: str | None = None
+        while True:
+            params: dict[str, Any] = {"DBClusterParameterGroupName": group}
+            if marker:
+                params["Marker"] = marker
+            page = self._call("DescribeDBClusterParameters", **params)
+            for p in page.get("Parameters", []):
+                if p.get("ParameterName") == name:
+                    value = p.get("ParameterValue")
+                    return None if value is None else str(value)
+            marker = page.get("Marker")
+            if not marker:
+                return None
+
+    def find_blue_green(
+        self, *, identifier: str | None = None, name: str | None = None, source: str | None = None
+    ) -> list[BlueGreen]:
+        filters = []
+        if identifier:
+            filters.append({"Name": "blue-green-deployment-identifier", "Values": [identifier]})
+        if name:
+            filters.append({"Name": "blue-green-deployment-name", "Values": [name]})
+        if source:
+            filters.append({"Name": "source", "Values": [source]})
+        items = self._describe_or_none("DescribeBlueGreenDeployments", "BlueGreenDeployments", Filters=filters)
+        return [self._blue_green(b) for b in items or []]
+
+    def describe_blue_green(self, identifier: str) -> BlueGreen | None:
+        items = self._describe_or_none(
+            "DescribeBlueGreenDeployments", "BlueGreenDeployments", BlueGreenDeploymentIdentifier=identifier
+        )
+        return self._blue_green(items[0]) if items else None
+
+    @staticmethod
+    def _blue_green(b: dict[str, Any]) -> BlueGreen:
+        return BlueGreen(
+            identifier=b["BlueGreenDeploymentIdentifier"],
+            name=b.get("BlueGreenDeploymentName", ""),
+            source=b.get("Source", ""),
+            target=b.get("Target"),
+            status=b.get("Status", ""),
+            status_details=b.get("StatusDetails"),
+            tags=_tags(b.get("TagList")),
+            tasks=tuple((t.get("Name", ""), t.get("Status", "")) for t in b.get("Tasks", [])),
+        )
+
+    def describe_cluster_snapshot(self, identifier: str) -> Snapshot | None:
+        items = self._describe_or_none(
+            "DescribeDBClusterSnapshots", "DBClusterSnapshots", DBClusterSnapshotIdentifier=identifier
+        )
+        if not items:
+            return None
+        s = items[0]
+        return Snapshot(
+            identifier=s["DBClusterSnapshotIdentifier"],
+            cluster=s.get("DBClusterIdentifier", ""),
+            status=s.get("Status", ""),
+            percent_progress=int(s.get("PercentProgress", 0) or 0),
+            tags=_tags(s.get("TagList")),
+        )
+
+    def instance_restarts_since(self, instance: str, since: datetime) -> list[datetime]:
+        """Times of "DB instance restarted" events for an instance at or after `since`."""
+        # DescribeEvents takes a StartTime; a second of slack covers clock rounding.
+        start = since - timedelta(seconds=1)
+        events = self._call("DescribeEvents", SourceType="db-instance", SourceIdentifier=instance, StartTime=start).get(
+            "Events", []
+        )
+        return [
+            e["Date"]
+            for e in events
+            if "DB instance restarted" in e.get("Message", "") and e.get("Date") and e["Date"] >= start
+        ]
+
+    # --- writes ----------------------------------------------------------------------
+
+    def create_blue_green(
+        self,
+        *,
+        name: str,
+        source_arn: str,
+        target_engine_version: str,
+        cluster_parameter_group: str | None,
+        parameter_group: str | None,
+        tags: dict[str, str],
+    ) -> BlueGreen:
+        params: dict[str, Any] = {
+            "BlueGreenDeploymentName": name,
+            "Source": source_arn,
+            "TargetEngineVersion": target_engine_version,
+            "Tags": _to_tags(tags),
+        }
+        if cluster_parameter_group:
+            params["TargetDBClusterParameterGroupName"] = cluster_parameter_group
+        if parameter_group:
+            params["TargetDBParameterGroupName"] = parameter_group
+        return self._blue_green(self._call("CreateBlueGreenDeployment", **params)["BlueGreenDeployment"])
+
+    def switchover(self, identifier: str, timeout_seconds: int) -> None:
+        self._call(
+            "SwitchoverBlueGreenDeployment",
+            BlueGreenDeploymentIdentifier=identifier,
+            SwitchoverTimeout=timeout_seconds,
+        )
+
+    def delete_blue_green(self, identifier: str, *, delete_target: bool) -> None:
+        self._call("DeleteBlueGreenDeployment", BlueGreenDeploymentIdentifier=identifier, DeleteTarget=delete_target)
+
+    def reboot_instance(self, identifier: str) -> None:
+        self._call("RebootDBInstance", DBInstanceIdentifier=identifier)
+
+    def create_cluster_snapshot(self, identifier: str, cluster: str, tags: dict[str, str]) -> None:
+        self._call(
+            "CreateDBClusterSnapshot",
+            DBClusterSnapshotIdentifier=identifier,
+            DBClusterIdentifier=cluster,
+            Tags=_to_tags(tags),
+        )
+
+    def disable_deletion_protection(self, cluster: str) -> None:
+        self._call("ModifyDBCluster", DBClusterIdentifier=cluster, DeletionProtection=False, ApplyImmediately=True)
+
+    def delete_instance(self, identifier: str) -> None:
+        # Aurora instances have no snapshots of their own: the cluster's final snapshot covers data.
+        self._call("DeleteDBInstance", DBInstanceIdentifier=identifier, SkipFinalSnapshot=True)
+
+    def delete_cluster(self, identifier: str, final_snapshot: str | None) -> None:
+        params: dict[str, Any] = {"DBClusterIdentifier": identifier}
+        if final_snapshot:
+            params["FinalDBSnapshotIdentifier"] = final_snapshot
+        else:
+            params["SkipFinalSnapshot"] = True
+        self._call("DeleteDBCluster", **params)
+
+
+def _snake(operation: str) -> str:
+    """'DescribeDBClusters' -> 'describe_db_clusters', the way botocore names methods."""
+    return str(xform_name(operation))

@@ -1,0 +1,113 @@
+"""Status bookkeeping: phase transitions, history and kstatus conditions.
+
+Conditions follow kstatus: `Ready` is True only at Completed, `Reconciling` is True while
+work goes on, `Stalled` is True when the upgrade has stopped without success. A
+condition's lastTransitionTime changes only when its status flips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from aurora_upgrade.decisions.common import rfc3339
+from aurora_upgrade.models import AuroraUpgradeStatus, Condition, ConditionStatus, HistoryEntry
+from aurora_upgrade.phases import TERMINAL, Phase
+
+T, F = ConditionStatus.TRUE, ConditionStatus.FALSE
+
+
+def updated(status: AuroraUpgradeStatus, changes: Mapping[str, Any]) -> AuroraUpgradeStatus:
+    return status.model_copy(update=dict(changes)) if changes else status
+
+
+def set_condition(
+    conditions: list[Condition],
+    type_: str,
+    state: ConditionStatus,
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int,
+) -> list[Condition]:
+    old = next((c for c in conditions if c.type == type_), None)
+    since = old.last_transition_time if old is not None and old.status == state else rfc3339(now)
+    new = Condition(
+        type=type_,
+        status=state,
+        reason=reason or "Unknown",
+        message=message,
+        last_transition_time=since,
+        observed_generation=generation,
+    )
+    return [new if c.type == type_ else c for c in conditions] if old else [*conditions, new]
+
+
+def with_conditions(status: AuroraUpgradeStatus, now: datetime, generation: int) -> AuroraUpgradeStatus:
+    phase, reason, message = status.phase, status.reason or "", status.message or ""
+    conditions = list(status.conditions)
+    done = phase == Phase.COMPLETED
+    stalled = phase in (Phase.FAILED, Phase.ABORTED)
+    conditions = set_condition(conditions, "Ready", T if done else F, reason, message, now, generation)
+    conditions = set_condition(
+        conditions, "Reconciling", F if phase in TERMINAL else T, reason, message, now, generation
+    )
+    conditions = set_condition(conditions, "Stalled", T if stalled else F, reason, message, now, generation)
+    upgraded = next((c for c in conditions if c.type == "Upgraded"), None)
+    verified = phase in (Phase.CLEANING_UP, Phase.COMPLETED) and not status.plan
+    if verified and (upgraded is None or upgraded.status != T):
+        conditions = set_condition(
+            conditions, "Upgraded", T, "Verified", "Production runs the target version", now, generation
+        )
+    elif upgraded is None:
+        conditions = set_condition(
+            conditions, "Upgraded", F, "NotYetVerified", "Production is not yet verified at the target version",
+            now, generation,
+        )  # fmt: skip
+    return status.model_copy(update={"conditions": conditions, "observed_generation": generation})
+
+
+def transition(status: AuroraUpgradeStatus, to: Phase, reason: str, message: str, now: datetime) -> AuroraUpgradeStatus:
+    """Close the current phase in history and enter `to`."""
+    stamp = rfc3339(now)
+    outcome = {Phase.FAILED: "Failed", Phase.ABORTED: "Aborted"}.get(to, "Succeeded")
+    history = list(status.history)
+    if history and history[-1].finished_at is None:
+        last = history[-1]
+        history[-1] = last.model_copy(
+            update={
+                "finished_at": stamp,
+                "outcome": outcome,
+                "message": message if to in TERMINAL else last.message,
+            }
+        )
+    entry = HistoryEntry(phase=to, started_at=stamp, message=message)
+    if to in TERMINAL:
+        entry = entry.model_copy(update={"finished_at": stamp, "outcome": outcome})
+    history.append(entry)
+    changes: dict[str, Any] = {
+        "phase": to,
+        "reason": reason,
+        "message": message,
+        "phase_started_at": stamp,
+        "history": history,
+        "started_at": status.started_at or stamp,
+    }
+    if to in TERMINAL:
+        changes["completed_at"] = stamp
+    if to == Phase.FAILED:
+        changes["failed_phase"] = status.phase
+    return status.model_copy(update=changes)
+
+
+def initial(now: datetime) -> AuroraUpgradeStatus:
+    stamp = rfc3339(now)
+    return AuroraUpgradeStatus(
+        phase=Phase.PENDING,
+        reason="Created",
+        message="Waiting to start",
+        started_at=stamp,
+        phase_started_at=stamp,
+        history=[HistoryEntry(phase=Phase.PENDING, started_at=stamp, message="Waiting to start")],
+    )

@@ -1,0 +1,78 @@
+"""Where status lives: the AuroraUpgrade's status subresource, or a local state file for `run`.
+
+Both are Recorders for the engine: `save` writes the whole status (so a restart resumes from
+it) and `event` tells people what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from aurora_upgrade.decisions.common import rfc3339
+from aurora_upgrade.engine import utcnow
+from aurora_upgrade.models import GROUP, PLURAL, VERSION, AuroraUpgradeStatus, dump, parse_status
+
+
+def status_patch(status: AuroraUpgradeStatus) -> dict[str, Any]:
+    """A merge patch for the whole status: fields now unset are sent as null so they go."""
+    body = status.model_dump(mode="json", by_alias=True)
+    return {"status": body}
+
+
+@dataclass
+class KubeRecorder:
+    """Status through the status subresource; Events through kopf's poster."""
+
+    namespace: str
+    name: str
+    custom_api: Any  # kubernetes.client.CustomObjectsApi
+    post_event: Callable[[str, str, str], None]
+
+    def save(self, status: AuroraUpgradeStatus) -> None:
+        self.custom_api.patch_namespaced_custom_object_status(
+            GROUP, VERSION, self.namespace, PLURAL, self.name, status_patch(status)
+        )
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        self.post_event(type_, reason, message)
+
+
+@dataclass
+class FileRecorder:
+    """Status in a JSON state file (written atomically), transitions printed for a person."""
+
+    path: Path
+    uid: str
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    last: AuroraUpgradeStatus | None = None
+
+    @classmethod
+    def open(cls, path: Path, out: TextIO | None = None) -> tuple[FileRecorder, AuroraUpgradeStatus | None]:
+        """Load an earlier run's state, or start a new one with a fresh uid."""
+        if path.exists():
+            data = json.loads(path.read_text())
+            status = parse_status(data.get("status"))
+            return cls(path, data["uid"], out or sys.stdout, status), status
+        return cls(path, str(uuid.uuid4()), out or sys.stdout), None
+
+    def save(self, status: AuroraUpgradeStatus) -> None:
+        payload = json.dumps({"uid": self.uid, "status": dump(status)}, indent=2)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent or Path("."), prefix=f".{self.path.name}.")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(payload + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+        self.last = status
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        marker = "!" if type_ == "Warning" else " "
+        print(f"{rfc3339(utcnow())} {marker} {reason}: {message}", file=self.out, flush=True)
