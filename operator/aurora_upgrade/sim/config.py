@@ -1,0 +1,80 @@
+"""How long the simulated RDS operations take.
+
+AWS takes tens of minutes to provision a green environment and minutes to switch over or
+delete; tests cannot wait that long, and the demo should still *feel* like the runbook.
+So every delay is an option, with small defaults for tests, a preset for the demo that
+keeps the runbook's proportions (provisioning longest, switchover a few seconds, reboots
+short), and `scaled()` for anyone who wants AWS's typical durations multiplied by a factor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+# Typical AWS durations in seconds, from the runbook (green provisioning "30 min to over an
+# hour", switchover "a few minutes", sample output ~2 min) and AWS's user guide. They only
+# serve as the base of `SimConfig.scaled`.
+AWS_TYPICAL_SECONDS: dict[str, float] = {
+    "provisioning_seconds": 1800.0,
+    "switchover_seconds": 120.0,
+    "reboot_seconds": 60.0,
+    "snapshot_seconds": 300.0,
+    "delete_seconds": 600.0,
+    "not_found_after_create_seconds": 5.0,
+}
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Delays of the simulated RDS API, in seconds (fractions allowed).
+
+    provisioning_seconds: CreateBlueGreenDeployment stays PROVISIONING (green resources
+        `creating`) this long, then AVAILABLE. An invalid configuration is reported after a
+        quarter of it.
+    switchover_seconds: SWITCHOVER_IN_PROGRESS lasts this long, then the renames happen.
+    reboot_seconds: RebootDBInstance keeps the instance `rebooting` this long.
+    snapshot_seconds: CreateDBClusterSnapshot keeps the snapshot `creating` this long.
+    delete_seconds: instances, clusters and blue/green deployments stay `deleting` /
+        DELETING this long before they disappear (a cluster deleted with its deployment's
+        DeleteTarget waits for its instances first).
+    not_found_after_create_seconds: right after CreateBlueGreenDeployment, describing the
+        new deployment answers BlueGreenDeploymentNotFoundFault this long (eventual
+        consistency, as seen on AWS).
+    """
+
+    provisioning_seconds: float = 2.0
+    switchover_seconds: float = 1.0
+    reboot_seconds: float = 0.5
+    snapshot_seconds: float = 0.5
+    delete_seconds: float = 0.5
+    not_found_after_create_seconds: float = 0.5
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value < 0:
+                raise ValueError(f"{field.name} must be >= 0, got {value}")
+
+    @classmethod
+    def scaled(cls, factor: float) -> SimConfig:
+        """AWS's typical durations multiplied by `factor` (e.g. 0.01: 30 min become 18 s)."""
+        if factor <= 0:
+            raise ValueError(f"scale factor must be > 0, got {factor}")
+        return cls(**{name: seconds * factor for name, seconds in AWS_TYPICAL_SECONDS.items()})
+
+    @classmethod
+    def demo_timing(cls) -> SimConfig:
+        """Seconds in the runbook's proportions, short enough to watch a whole upgrade."""
+        return cls(
+            provisioning_seconds=15.0,
+            switchover_seconds=4.0,
+            reboot_seconds=2.0,
+            snapshot_seconds=3.0,
+            delete_seconds=3.0,
+            not_found_after_create_seconds=1.0,
+        )
+
+    def with_overrides(self, **seconds: float | None) -> SimConfig:
+        """This config with the given fields replaced; None values are ignored."""
+        return dataclasses.replace(self, **{k: v for k, v in seconds.items() if v is not None})

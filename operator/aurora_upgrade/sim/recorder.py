@@ -1,0 +1,116 @@
+"""What tests observe of the simulator: a record of the calls it answered, and a response hold.
+
+The record is how tests assert "exactly one CreateBlueGreenDeployment" or "no mutating call
+after a failed precheck". The hold lets a test kill a client right after a mutating call
+has taken effect but before the client learns so, the crash window that idempotency must
+survive.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+MUTATING_PREFIXES = (
+    "Add",
+    "Create",
+    "Delete",
+    "Failover",
+    "Modify",
+    "Promote",
+    "Reboot",
+    "Remove",
+    "Restore",
+    "Start",
+    "Stop",
+    "Switchover",
+)
+
+# Request parameters never written to the record.
+_SECRET_PARAMS = frozenset({"MasterUserPassword", "NewMasterUserPassword"})
+
+
+def is_mutating(operation: str) -> bool:
+    return operation.startswith(MUTATING_PREFIXES)
+
+
+class CallRecorder:
+    """Every API call the simulator answered, in the order it carried them out.
+
+    Each entry: {"operation", "params" (the request's flat query parameters, e.g.
+    "BlueGreenDeploymentIdentifier" or "Tags.Tag.1.Key"), "outcome" ("ok" or the AWS error
+    code), "time" (ISO 8601, UTC)}.
+    """
+
+    def __init__(self, on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[dict[str, Any]] = []
+        self._on_record = on_record
+
+    def record(self, operation: str, params: Mapping[str, Any], outcome: str) -> None:
+        entry = {
+            "operation": operation,
+            "params": {k: ("***" if k in _SECRET_PARAMS else v) for k, v in params.items()},
+            "outcome": outcome,
+            "time": datetime.now(UTC).isoformat(),
+        }
+        with self._lock:
+            self._calls.append(entry)
+        if self._on_record is not None:
+            self._on_record(entry)
+
+    def calls(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(entry, params=dict(entry["params"])) for entry in self._calls]
+
+    def mutating_calls(self) -> list[str]:
+        """Operation names of mutating calls, whatever their outcome, in order."""
+        with self._lock:
+            return [entry["operation"] for entry in self._calls if is_mutating(entry["operation"])]
+
+
+class ResponseHold:
+    """Holds responses to chosen operations until released.
+
+    `hold(op)` arms the hold: every later response to `op` is delayed, after the simulator
+    has carried the call out. `release()` lets all held responses go and disarms every hold.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: set[str] = set()
+        self._held: list[str] = []
+        self._generation = 0
+
+    def hold(self, operation: str) -> None:
+        with self._cond:
+            self._armed.add(operation)
+
+    def release(self) -> None:
+        with self._cond:
+            self._armed.clear()
+            self._generation += 1
+            self._cond.notify_all()
+
+    def held(self) -> list[str]:
+        """Operations whose responses are waiting right now."""
+        with self._cond:
+            return list(self._held)
+
+    def wait_until_held(self, operation: str, timeout: float) -> bool:
+        """Block until a response to `operation` is being held; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: operation in self._held, timeout)
+
+    def pass_or_wait(self, operation: str) -> None:
+        """Called with each finished response: returns at once unless `operation` is held."""
+        with self._cond:
+            if operation not in self._armed:
+                return
+            generation = self._generation
+            self._held.append(operation)
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self._generation != generation)
+            self._held.remove(operation)

@@ -1,0 +1,239 @@
+"""Starting states of the simulated AWS account, as plain data.
+
+A scenario is a dict (or the same shape in YAML): region, account id, parameter groups with
+their parameters, clusters with their instances and per-instance parameter apply status,
+and `faults` the simulator should inject. `runbook()` builds the runbook's account with
+options for the failure cases; `SCENARIOS` names the useful variants for the CLI and for
+tests that start the simulator as a separate process.
+
+`apply()` loads a scenario straight into the simulated backend, without HTTP, so its setup
+never shows in the call record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import behaviour
+
+RUNBOOK_REGION = "ap-northeast-1"
+RUNBOOK_ACCOUNT_ID = "123456789012"
+RUNBOOK_CLUSTER = "aurora-bg-aurora-cluster"
+RUNBOOK_INSTANCES = ("aurora-bg-aurora-instance-1", "aurora-bg-aurora-instance-2")
+RUNBOOK_CLUSTER_PARAMETER_GROUP = "aurora-bg-aurora-pg15-cluster-params"
+RUNBOOK_DB_PARAMETER_GROUP = "aurora-bg-aurora-pg15-params"
+# Parameter groups of the next major, so a 15 -> 16 upgrade can be tried in the same account.
+PG16_CLUSTER_PARAMETER_GROUP = "aurora-bg-aurora-pg16-cluster-params"
+PG16_DB_PARAMETER_GROUP = "aurora-bg-aurora-pg16-params"
+
+
+def _static(value: str) -> dict[str, str]:
+    return {"ParameterValue": value, "ApplyType": "static", "ApplyMethod": "pending-reboot"}
+
+
+def _dynamic(value: str) -> dict[str, str]:
+    return {"ParameterValue": value, "ApplyType": "dynamic", "ApplyMethod": "immediate"}
+
+
+def _cluster_parameters(logical_replication: int) -> dict[str, dict[str, str]]:
+    # The parameters AWS's Aurora PostgreSQL blue/green prerequisites name.
+    return {
+        "rds.logical_replication": _static(str(logical_replication)),
+        "max_replication_slots": _static("20"),
+        "max_logical_replication_workers": _static("10"),
+        "max_worker_processes": _static("20"),
+        "synchronous_commit": _dynamic("on"),
+    }
+
+
+def runbook(
+    *,
+    engine_version: str = "15.6",
+    logical_replication: int = 1,
+    pending_reboot: bool = False,
+    managed_master_password: bool = False,
+    deletion_protection: bool = False,
+    switchover_fails: bool = False,
+    pg16_parameter_groups: bool = True,
+) -> dict[str, Any]:
+    """The runbook's account: `aurora-bg-aurora-cluster` (15.6) with a writer and a reader.
+
+    logical_replication: rds.logical_replication in the cluster parameter group (0 makes
+        CreateBlueGreenDeployment end in INVALID_CONFIGURATION).
+    pending_reboot: the instances have not been rebooted since the parameter groups changed
+        (runbook step 2's situation).
+    managed_master_password: master password managed in Secrets Manager (MasterUserSecret),
+        which blue/green deployments do not support.
+    deletion_protection: on the cluster (and so on the green copy and the -old1 cluster).
+    switchover_fails: the switchover ends in SWITCHOVER_FAILED.
+    pg16_parameter_groups: also create aurora-postgresql16 parameter groups.
+    """
+    apply_status = "pending-reboot" if pending_reboot else "in-sync"
+    cluster_parameter_groups = [
+        {
+            "name": RUNBOOK_CLUSTER_PARAMETER_GROUP,
+            "family": "aurora-postgresql15",
+            "description": "Aurora PostgreSQL 15 cluster parameters with logical replication",
+            "parameters": _cluster_parameters(logical_replication),
+        }
+    ]
+    db_parameter_groups = [
+        {
+            "name": RUNBOOK_DB_PARAMETER_GROUP,
+            "family": "aurora-postgresql15",
+            "description": "Aurora PostgreSQL 15 instance parameters",
+            "parameters": {"log_min_duration_statement": _dynamic("1000")},
+        }
+    ]
+    if pg16_parameter_groups:
+        cluster_parameter_groups.append(
+            {
+                "name": PG16_CLUSTER_PARAMETER_GROUP,
+                "family": "aurora-postgresql16",
+                "description": "Aurora PostgreSQL 16 cluster parameters with logical replication",
+                "parameters": _cluster_parameters(1),
+            }
+        )
+        db_parameter_groups.append(
+            {
+                "name": PG16_DB_PARAMETER_GROUP,
+                "family": "aurora-postgresql16",
+                "description": "Aurora PostgreSQL 16 instance parameters",
+                "parameters": {"log_min_duration_statement": _dynamic("1000")},
+            }
+        )
+    return {
+        "region": RUNBOOK_REGION,
+        "account_id": RUNBOOK_ACCOUNT_ID,
+        "db_cluster_parameter_groups": cluster_parameter_groups,
+        "db_parameter_groups": db_parameter_groups,
+        "db_clusters": [
+            {
+                "identifier": RUNBOOK_CLUSTER,
+                "engine": "aurora-postgresql",
+                "engine_version": engine_version,
+                "db_cluster_parameter_group": RUNBOOK_CLUSTER_PARAMETER_GROUP,
+                "database_name": "app",
+                "master_username": "postgres",
+                "manage_master_user_password": managed_master_password,
+                "deletion_protection": deletion_protection,
+                "storage_encrypted": True,
+                "tags": {"Name": RUNBOOK_CLUSTER, "ManagedBy": "terraform"},
+                "instances": [
+                    {
+                        "identifier": identifier,
+                        "instance_class": "db.r6g.large",
+                        "db_parameter_group": RUNBOOK_DB_PARAMETER_GROUP,
+                        "availability_zone": zone,
+                        "promotion_tier": 1,
+                        "parameter_apply_status": apply_status,
+                    }
+                    for identifier, zone in zip(RUNBOOK_INSTANCES, ("ap-northeast-1a", "ap-northeast-1c"), strict=True)
+                ],
+            }
+        ],
+        "faults": {"switchover_fails": switchover_fails},
+    }
+
+
+SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
+    "runbook": runbook,
+    "runbook-logical-replication-off": lambda: runbook(logical_replication=0),
+    "runbook-pending-reboot": lambda: runbook(pending_reboot=True),
+    "runbook-managed-master-password": lambda: runbook(managed_master_password=True),
+    "runbook-deletion-protection": lambda: runbook(deletion_protection=True),
+    "runbook-switchover-fails": lambda: runbook(switchover_fails=True),
+    "runbook-already-upgraded": lambda: runbook(engine_version="15.10"),
+}
+
+
+def resolve(scenario: str | Mapping[str, Any]) -> dict[str, Any]:
+    """A scenario's data from its name, a YAML file path, or the data itself."""
+    if isinstance(scenario, Mapping):
+        return dict(scenario)
+    if scenario in SCENARIOS:
+        return SCENARIOS[scenario]()
+    path = Path(scenario)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        loaded = yaml.safe_load(path.read_text())
+        if not isinstance(loaded, dict):
+            raise ValueError(f"scenario file {path} does not hold a mapping")
+        return loaded
+    raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)} (or a .yaml file)")
+
+
+def apply(data: Mapping[str, Any]) -> behaviour.Faults:
+    """Create the scenario's resources in the installed simulation; returns its faults."""
+    backend = behaviour.backend_for(
+        str(data.get("account_id", RUNBOOK_ACCOUNT_ID)), str(data.get("region", RUNBOOK_REGION))
+    )
+    for group in data.get("db_cluster_parameter_groups", []):
+        backend.create_db_cluster_parameter_group(
+            db_cluster_parameter_group_name=group["name"],
+            db_parameter_group_family=group["family"],
+            description=group.get("description", group["name"]),
+            tags=[],
+        )
+        backend.modify_db_cluster_parameter_group(group["name"], _parameter_list(group))
+    for group in data.get("db_parameter_groups", []):
+        backend.create_db_parameter_group(
+            {
+                "db_parameter_group_name": group["name"],
+                "db_parameter_group_family": group["family"],
+                "description": group.get("description", group["name"]),
+                "tags": [],
+            }
+        )
+        backend.modify_db_parameter_group(group["name"], _parameter_list(group))
+    for cluster in data.get("db_clusters", []):
+        _create_cluster(backend, cluster)
+    faults = data.get("faults") or {}
+    return behaviour.Faults(switchover_fails=bool(faults.get("switchover_fails", False)))
+
+
+def _parameter_list(group: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [{"ParameterName": name, **fields} for name, fields in group.get("parameters", {}).items()]
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def _create_cluster(backend: behaviour.SimRDSBackend, spec: Mapping[str, Any]) -> None:
+    managed = bool(spec.get("manage_master_user_password", False))
+    kwargs: dict[str, Any] = {
+        "db_cluster_identifier": spec["identifier"],
+        "engine": spec.get("engine", "aurora-postgresql"),
+        "engine_version": spec["engine_version"],
+        "db_cluster_parameter_group_name": spec.get("db_cluster_parameter_group"),
+        "database_name": spec.get("database_name"),
+        "master_username": spec.get("master_username", "postgres"),
+        "manage_master_user_password": managed,
+        "deletion_protection": bool(spec.get("deletion_protection", False)),
+        "storage_encrypted": bool(spec.get("storage_encrypted", False)),
+        "tags": _tag_list(spec.get("tags", {})),
+    }
+    if not managed:
+        kwargs["master_user_password"] = spec.get("master_user_password", "simulated-password")
+    backend.create_db_cluster(kwargs)
+    for instance in spec.get("instances", []):
+        database = backend.create_db_instance(
+            {
+                "db_instance_identifier": instance["identifier"],
+                "db_instance_class": instance.get("instance_class", "db.r6g.large"),
+                "engine": kwargs["engine"],
+                "db_cluster_identifier": spec["identifier"],
+                "db_parameter_group_name": instance.get("db_parameter_group"),
+                "availability_zone": instance.get("availability_zone"),
+                "promotion_tier": instance.get("promotion_tier", 1),
+                "tags": _tag_list(instance.get("tags", {})),
+            }
+        )
+        assert isinstance(database, behaviour.SimDBInstance)
+        status = instance.get("parameter_apply_status", "in-sync")
+        database.parameter_apply_status = status
+        database.cluster_parameter_apply_status = status

@@ -1,0 +1,217 @@
+"""The simulated RDS API served over HTTP, as boto3 and the AWS CLI reach it.
+
+Clients point at it with `AWS_ENDPOINT_URL_RDS=http://127.0.0.1:PORT` and any credentials;
+the operator has no code path of its own for it. Besides the RDS API the server answers
+a few control requests for tests that run it as a separate process:
+
+    GET  /_sim/calls     the call record (JSON list, see CallRecorder)
+    POST /_sim/hold      body {"operation": "X"}: hold responses to X until released
+    POST /_sim/release   release every held response and disarm the holds
+    GET  /_sim/held      {"held": [operations whose responses are waiting now]}
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import behaviour, scenarios
+from .config import SimConfig
+from .recorder import CallRecorder, ResponseHold
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class _QuietRequestHandler(MotoRequestHandler):
+    """moto's request handler without a log line per request (the call record says more)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class _SimApp:
+    """WSGI front: control endpoints, then moto, then the response hold."""
+
+    def __init__(self, moto_app: WSGIApp, recorder: CallRecorder, hold: ResponseHold) -> None:
+        self._moto_app = moto_app
+        self._recorder = recorder
+        self._hold = hold
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith("/_sim/"):
+            return self._control(environ, start_response)
+        operation = _operation_of(environ)
+        captured: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            captured[:] = [status, headers]
+            return lambda _data: None
+
+        chunks = self._moto_app(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        # The call has been carried out; a held response waits here, state already changed.
+        if operation:
+            self._hold.pass_or_wait(operation)
+        start_response(*captured)
+        return [body]
+
+    def _control(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ["PATH_INFO"]
+        payload: Any
+        if method == "GET" and path == "/_sim/calls":
+            payload = self._recorder.calls()
+        elif method == "GET" and path == "/_sim/held":
+            payload = {"held": self._hold.held()}
+        elif method == "POST" and path == "/_sim/hold":
+            operation = json.loads(_read_body(environ) or b"{}").get("operation")
+            if not isinstance(operation, str) or not operation:
+                return _json(start_response, "400 Bad Request", {"error": 'body must be {"operation": "..."}'})
+            self._hold.hold(operation)
+            payload = {"holding": operation}
+        elif method == "POST" and path == "/_sim/release":
+            self._hold.release()
+            payload = {"released": True}
+        else:
+            return _json(start_response, "404 Not Found", {"error": f"no such control endpoint: {method} {path}"})
+        return _json(start_response, "200 OK", payload)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _operation_of(environ: dict[str, Any]) -> str | None:
+    """The Action of an AWS query-protocol request (how boto3 and the CLI call RDS)."""
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if "Action" in query:
+        return query["Action"][0]
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        form = parse_qs(_read_body(environ).decode("utf-8", "replace"))
+        if "Action" in form:
+            return form["Action"][0]
+    return None
+
+
+def _json(start_response: StartResponse, status: str, payload: Any) -> Iterable[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class SimServer:
+    """A moto-based RDS API with AWS's timing, served on 127.0.0.1 in a background thread.
+
+        with SimServer(config=SimConfig(), scenario="runbook", port=0) as server:
+            client = boto3.client("rds", endpoint_url=server.endpoint_url, ...)
+            ...
+            server.calls(); server.mutating_calls()
+
+    One SimServer runs per process at a time: moto keeps its state in process-wide
+    registries, which start() resets and stop() hands back.
+    """
+
+    def __init__(
+        self,
+        config: SimConfig | None = None,
+        scenario: str | Mapping[str, Any] = "runbook",
+        port: int = 0,
+        host: str = "127.0.0.1",
+        on_call: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.config = config or SimConfig()
+        self.scenario = scenarios.resolve(scenario)
+        self._requested_port = port
+        self._host = host
+        self._recorder = CallRecorder(on_record=on_call)
+        self._hold = ResponseHold()
+        self._httpd: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> SimServer:
+        if self._httpd is not None:
+            raise RuntimeError("SimServer already started")
+        simulation = behaviour.Simulation(config=self.config, recorder=self._recorder)
+        behaviour.install(simulation)
+        try:
+            with simulation.lock:
+                simulation.faults = scenarios.apply(self.scenario)
+            app = _SimApp(DomainDispatcherApplication(behaviour.create_backend_app), self._recorder, self._hold)
+            self._httpd = make_server(
+                self._host, self._requested_port, app, threaded=True, request_handler=_QuietRequestHandler
+            )
+        except BaseException:
+            behaviour.uninstall()
+            raise
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="aurora-upgrade-sim", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._hold.release()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._httpd = None
+        self._thread = None
+        behaviour.uninstall()
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("SimServer not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def calls(self) -> list[dict[str, Any]]:
+        """Every API call answered so far: operation, params, outcome, time (scenario setup excluded)."""
+        return self._recorder.calls()
+
+    def mutating_calls(self) -> list[str]:
+        """Names of the mutating calls (Create*, Delete*, Modify*, Reboot*, Switchover*, AddTags*...)."""
+        return self._recorder.mutating_calls()
+
+    def hold(self, operation: str) -> None:
+        """Hold every response to `operation`, after the call took effect, until release()."""
+        self._hold.hold(operation)
+
+    def release(self) -> None:
+        self._hold.release()
+
+    def wait_until_held(self, operation: str, timeout: float = 10.0) -> bool:
+        """Block until a response to `operation` is being held (False on timeout)."""
+        return self._hold.wait_until_held(operation, timeout)
