@@ -38,6 +38,7 @@ class Runner(Protocol):
     ) -> subprocess.CompletedProcess[str]: ...
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test under tests/e2e carries the ``e2e`` marker (``-m 'not e2e'`` skips them)."""
     for item in items:
@@ -50,9 +51,7 @@ def _log_to_terminal(message: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def control_plane(
-    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
-) -> Iterator[ControlPlane]:
+def control_plane(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[ControlPlane]:
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     # Show build progress live: the first build takes many minutes.
     suspended = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
@@ -88,8 +87,7 @@ def _runner(binary: Path, plane: ControlPlane) -> Runner:
         )
         if check and result.returncode != 0:
             raise AssertionError(
-                f"{' '.join(command)} exited {result.returncode}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+                f"{' '.join(command)} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
             )
         return result
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -113,9 +114,7 @@ def test_rbac_service_account_token_vs_admin(kubectl: Runner, namespace: str) ->
 
 def test_crd_cel_immutability_rule_is_enforced_by_the_api_server(kubectl: Runner, namespace: str) -> None:
     kubectl("apply", "-f", "-", input=CRD, check=True)
-    kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "crd/widgets.e2e.dbupgrade.dev", check=True
-    )
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/widgets.e2e.dbupgrade.dev", check=True)
     # Discovery can lag the Established condition by a moment.
     deadline = time.monotonic() + 30
     while True:
@@ -136,3 +135,15 @@ def test_crd_cel_immutability_rule_is_enforced_by_the_api_server(kubectl: Runner
 
     stored = kubectl("-n", namespace, "get", "widget", "w1", "-o", "jsonpath={.spec.region}/{.spec.size}")
     assert stored.stdout == "ap-northeast-1/2"
+
+
+def test_helm_installs_a_chart(helm: Runner, kubectl: Runner, namespace: str, tmp_path: Path) -> None:
+    chart = tmp_path / "smoke"
+    helm("create", str(chart), check=True)
+    helm("install", "smoke", str(chart), "-n", namespace, "--set", "service.type=ClusterIP", check=True)
+    listed = helm("list", "-n", namespace, "-o", "json", check=True)
+    assert [release["name"] for release in json.loads(listed.stdout)] == ["smoke"]
+    # No kubelet or controller-manager: the Deployment is stored, nothing runs it.
+    deployment = kubectl("-n", namespace, "get", "deployment", "smoke", "-o", "name", check=True)
+    assert deployment.stdout.strip() == "deployment.apps/smoke"
+    helm("uninstall", "smoke", "-n", namespace, check=True)

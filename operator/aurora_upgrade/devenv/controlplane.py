@@ -107,9 +107,7 @@ def repo_root() -> Path:
     for candidate in candidates:
         if (candidate / "tools" / "kube" / "go.mod").is_file():
             return candidate
-    raise ControlPlaneError(
-        "cannot find the repository (tools/kube/go.mod) from this module or the current directory"
-    )
+    raise ControlPlaneError("cannot find the repository (tools/kube/go.mod) from this module or the current directory")
 
 
 def tools_module_dir() -> Path:
@@ -163,11 +161,7 @@ def ensure_binaries(log: Log | None = None) -> Binaries:
 
 
 def _binaries_ready(binaries: Binaries, root: Path) -> bool:
-    return (
-        _is_executable(binaries.kubectl)
-        and _is_executable(binaries.helm)
-        and _go_binaries_ready(binaries, root)
-    )
+    return _is_executable(binaries.kubectl) and _is_executable(binaries.helm) and _go_binaries_ready(binaries, root)
 
 
 def _tools_fingerprint() -> str:
@@ -274,14 +268,25 @@ def _build_go_binaries(root: Path, bin_dir: Path, log: Log) -> None:
         if ldflags:
             command += ["-ldflags", ldflags]
         command.append(package)
-        _run_go_build(command, build_dir, env, output, log)
+        total = _count_packages(go, package, build_dir, env)
+        _run_go_build(command, build_dir, env, output, log, total)
         partial.chmod(0o755)
         partial.replace(target)
     (root / "go-build.sha256").write_text(fingerprint + "\n")
     log(f"built kube-apiserver and etcd in {_format_duration(time.monotonic() - started)}")
 
 
-def _run_go_build(command: list[str], cwd: Path, env: dict[str, str], label: str, log: Log) -> None:
+def _count_packages(go: str, package: str, cwd: Path, env: dict[str, str]) -> int | None:
+    """How many packages ``package`` depends on (an upper bound for progress lines)."""
+    result = subprocess.run(
+        [go, "list", "-deps", package], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    return len(result.stdout.split()) if result.returncode == 0 else None
+
+
+def _run_go_build(
+    command: list[str], cwd: Path, env: dict[str, str], label: str, log: Log, total: int | None = None
+) -> None:
     """Run ``go build -v``, printing a progress line every 20 seconds."""
     started = time.monotonic()
     log(f"go build {label}: $ go {' '.join(command[1:])}")
@@ -319,15 +324,14 @@ def _run_go_build(command: list[str], cwd: Path, env: dict[str, str], label: str
             break
         except subprocess.TimeoutExpired:
             with lock:
+                of_total = f"/{total}" if total else ""
                 log(
-                    f"go build {label}: {compiled} packages compiled, "
+                    f"go build {label}: {compiled}{of_total} packages compiled, "
                     f"{_format_duration(time.monotonic() - started)} elapsed (now: {last_package})"
                 )
     thread.join()
     if process.returncode != 0:
-        raise ControlPlaneError(
-            f"go build {label} failed (exit {process.returncode}):\n" + "\n".join(output_tail)
-        )
+        raise ControlPlaneError(f"go build {label} failed (exit {process.returncode}):\n" + "\n".join(output_tail))
     log(f"go build {label}: done in {_format_duration(time.monotonic() - started)}")
 
 
@@ -370,9 +374,7 @@ class ControlPlane:
         return dict(os.environ, KUBECONFIG=str(self.kubeconfig))
 
     def is_running(self) -> bool:
-        return _pid_matches(self.etcd_pid, self.etcd_binary) and _pid_matches(
-            self.apiserver_pid, self.apiserver_binary
-        )
+        return _pid_matches(self.etcd_pid, self.etcd_binary) and _pid_matches(self.apiserver_pid, self.apiserver_binary)
 
     def stop(self, *, remove_data: bool = True) -> None:
         """Stop kube-apiserver then etcd (by their own pids); remove their data, keep logs."""
@@ -486,9 +488,7 @@ def _terminate_process(process: subprocess.Popen[bytes], timeout: float = 20.0) 
             process.wait(timeout=timeout)
 
 
-def _terminate(
-    pid: int, binary: Path, process: subprocess.Popen[bytes] | None, timeout: float = 20.0
-) -> None:
+def _terminate(pid: int, binary: Path, process: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
     """Stop ``pid``: through its Popen when we are its parent, else by signal if it still runs ``binary``."""
     if process is not None:
         _terminate_process(process, timeout)
@@ -520,9 +520,7 @@ def _generate_service_account_keys(pki: Path) -> tuple[Path, Path]:
     key, pub = pki / "sa.key", pki / "sa.pub"
     openssl = shutil.which("openssl")
     if openssl:
-        subprocess.run(
-            [openssl, "genrsa", "-out", str(key), "2048"], check=True, capture_output=True, text=True
-        )
+        subprocess.run([openssl, "genrsa", "-out", str(key), "2048"], check=True, capture_output=True, text=True)
         subprocess.run(
             [openssl, "rsa", "-in", str(key), "-pubout", "-out", str(pub)],
             check=True,
@@ -534,9 +532,7 @@ def _generate_service_account_keys(pki: Path) -> tuple[Path, Path]:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
     except ImportError as error:
-        raise ControlPlaneError(
-            "need the openssl CLI (or the cryptography package) for the SA key"
-        ) from error
+        raise ControlPlaneError("need the openssl CLI (or the cryptography package) for the SA key") from error
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key.write_bytes(
         private.private_bytes(
@@ -546,9 +542,7 @@ def _generate_service_account_keys(pki: Path) -> tuple[Path, Path]:
         )
     )
     pub.write_bytes(
-        private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return key, pub
 
@@ -581,9 +575,7 @@ def _wait_until(
         if check():
             return
         time.sleep(0.25)
-    raise ControlPlaneError(
-        f"{what} not ready after {timeout:.0f}s; last lines of {log_path}:\n{_tail(log_path)}"
-    )
+    raise ControlPlaneError(f"{what} not ready after {timeout:.0f}s; last lines of {log_path}:\n{_tail(log_path)}")
 
 
 def _http_ok(url: str, *, token: str | None = None, context: ssl.SSLContext | None = None) -> bool:
