@@ -1,0 +1,136 @@
+"""`aurora-upgrade demo`: the runbook's upgrade, end to end, on this machine.
+
+A real kube-apiserver + etcd (devenv.controlplane), the simulated RDS with the runbook's
+account (AWS delays shortened to seconds, in the runbook's proportions), the CRD, the
+operator as a real process, and the runbook's manifest applied with kubectl. Progress is
+shown live until the upgrade completes; then what the runbook's steps 7.1/7.2 print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from aurora_upgrade.devenv import controlplane
+from aurora_upgrade.devenv.stack import install_crd, start_operator, stop_operator
+
+EXAMPLE = "examples/aurora-bg-upgrade-15-10.yaml"
+CLUSTER = "aurora-bg-aurora-cluster"
+REGION = "ap-northeast-1"
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def table(title: str, rows: list[list[str]]) -> str:
+    """A table shaped like the AWS CLI's `--output table`, as the runbook shows it."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))] if rows else [len(title)]
+    inner = max(sum(w + 4 for w in widths) - 1, len(title) + 4)
+    lines = ["-" * (inner + 2), f"|{title.center(inner)}|", "+" + "-" * inner + "+"]
+    for row in rows:
+        cells = "|".join(f"  {c.ljust(w)} " for c, w in zip(row, widths, strict=True))
+        lines.append(f"|{cells.ljust(inner)}|")
+    lines.append("+" + "-" * inner + "+")
+    return "\n".join(lines)
+
+
+def show_final_state(endpoint: str) -> None:
+    rds = boto3.client(
+        "rds",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    cluster = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
+    _say("\n# runbook 7.1: aws rds describe-db-clusters --db-cluster-identifier " + CLUSTER)
+    _say(
+        table("DescribeDBClusters", [[cluster["DBClusterIdentifier"]], [cluster["EngineVersion"]], [cluster["Status"]]])
+    )
+    instances = rds.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [CLUSTER]}])["DBInstances"]
+    _say("\n# runbook 7.2: aws rds describe-db-instances --filters Name=db-cluster-id,Values=" + CLUSTER)
+    rows = [[i["DBInstanceIdentifier"], i["EngineVersion"], i["DBInstanceStatus"]] for i in instances]
+    _say(table("DescribeDBInstances", sorted(rows)))
+
+
+def watch(kubectl: Path, env: dict[str, str], name: str, timeout: float) -> dict[str, Any]:
+    """Print phase and message whenever they change; return the final object."""
+    started = time.monotonic()
+    last: tuple[str, str] | None = None
+    obj: dict[str, Any] = {}
+    while time.monotonic() - started < timeout:
+        got = subprocess.run(
+            [str(kubectl), "get", "aup", name, "-n", "default", "-o", "json"], env=env, capture_output=True, text=True
+        )
+        if got.returncode == 0:
+            obj = json.loads(got.stdout)
+            status = obj.get("status", {})
+            now = (status.get("phase", "Pending"), status.get("message", ""))
+            if now != last:
+                elapsed = int(time.monotonic() - started)
+                _say(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {now[0]:<20} {now[1]}")
+                last = now
+            if now[0] in ("Completed", "Failed", "Aborted"):
+                return obj
+        time.sleep(0.5)
+    raise TimeoutError(f"the upgrade did not finish within {timeout:.0f}s")
+
+
+def main(argv: list[str]) -> int:
+    from aurora_upgrade.sim import SimConfig, SimServer
+
+    parser = argparse.ArgumentParser(prog="aurora-upgrade demo", description=__doc__)
+    parser.add_argument("--poll", type=float, default=1.0, help="operator poll interval in seconds")
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    parser.add_argument("--keep", action="store_true", help="leave the work directory for inspection")
+    args = parser.parse_args(argv)
+
+    root = controlplane.repo_root()
+    manifest = root / EXAMPLE
+    binaries = controlplane.ensure_binaries(log=lambda m: _say(f"[setup] {m}"))
+    workdir = Path(tempfile.mkdtemp(prefix="aurora-upgrade-demo-"))
+    _say(f"[setup] work directory {workdir}")
+    plane = controlplane.start(workdir / "controlplane", binaries, log=lambda m: _say(f"[setup] {m}"))
+    sim = SimServer(config=SimConfig.demo_timing(), scenario="runbook", port=0)
+    operator = None
+    try:
+        sim.start()
+        _say(f"[setup] simulated RDS (runbook account) at {sim.endpoint_url}")
+        install_crd(plane.kubectl, plane.kubeconfig)
+        _say("[setup] CRD auroraupgrades.dbupgrade.dev installed")
+        operator = start_operator(plane.kubeconfig, sim.endpoint_url, workdir / "operator.log", args.poll)
+        _say(f"[setup] operator running (pid {operator.pid}, log {workdir / 'operator.log'})")
+        env = dict(os.environ, KUBECONFIG=str(plane.kubeconfig))
+        _say(f"\n$ kubectl apply -f {EXAMPLE}")
+        subprocess.run([str(plane.kubectl), "apply", "-f", str(manifest)], env=env, check=True)
+        final = watch(plane.kubectl, env, "aurora-bg-upgrade-15-10", args.timeout)
+        _say("\n$ kubectl get aup -o wide")
+        subprocess.run([str(plane.kubectl), "get", "aup", "-n", "default", "-o", "wide"], env=env, check=False)
+        if final["status"]["phase"] != "Completed":
+            _say(f"\nThe upgrade ended {final['status']['phase']}: {final['status'].get('message')}")
+            return 1
+        show_final_state(sim.endpoint_url)
+        _say("\nDemo complete: the upgrade is Completed.")
+        return 0
+    finally:
+        if operator is not None:
+            stop_operator(operator)
+        sim.stop()
+        plane.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,82 @@
+"""The pieces of a local run, shared by `aurora-upgrade demo` and the e2e tests: the operator
+as a real process against a kubeconfig and an RDS endpoint, and the CRD installed with kubectl.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from aurora_upgrade.crd import render
+
+
+def operator_env(kubeconfig: Path, rds_endpoint: str, poll_seconds: float) -> dict[str, str]:
+    """What a real deployment sets, with RDS pointed at the simulator through boto3's own
+    endpoint variable (the product has no code path of its own for it)."""
+    env = dict(os.environ)
+    env.update(
+        KUBECONFIG=str(kubeconfig),
+        AWS_ENDPOINT_URL_RDS=rds_endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="ap-northeast-1",
+        AURORA_UPGRADE_POLL_SECONDS=str(poll_seconds),
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def start_operator(
+    kubeconfig: Path, rds_endpoint: str, log_path: Path, poll_seconds: float = 1.0, namespace: str | None = None
+) -> subprocess.Popen[bytes]:
+    scope = ["--namespace", namespace] if namespace else ["--all-namespaces"]
+    command = [sys.executable, "-m", "aurora_upgrade.cli", "operator", "--standalone", *scope]
+    log = log_path.open("ab")
+    return subprocess.Popen(
+        command,
+        env=operator_env(kubeconfig, rds_endpoint, poll_seconds),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_operator(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
+def install_crd(kubectl: Path, kubeconfig: Path, timeout: float = 60.0) -> None:
+    """Apply the generated CRD and wait until the API server serves it."""
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig))
+    subprocess.run([str(kubectl), "apply", "-f", "-"], input=render().encode(), env=env, check=True)
+    subprocess.run(
+        [
+            str(kubectl),
+            "wait",
+            "--for=condition=Established",
+            "crd/auroraupgrades.dbupgrade.dev",
+            f"--timeout={int(timeout)}s",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        probe = subprocess.run([str(kubectl), "get", "aup", "-A"], env=env, capture_output=True)
+        if probe.returncode == 0:
+            return
+        time.sleep(0.5)
+    raise RuntimeError("the AuroraUpgrade CRD is not served")
