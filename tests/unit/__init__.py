@@ -1,0 +1,1 @@
+"""Unit tier: pure decision tables with an injected clock; no AWS, no moto."""

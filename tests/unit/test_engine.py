@@ -1,0 +1,127 @@
+"""Engine._apply: the intent is saved before the AWS call, the changes after it.
+
+This tier checks ordering only. `StubGateway` is a stub, not a fake RDS: it records the one
+call these tests make and knows nothing else. Flows against a simulated RDS live in the
+integration tier (moto).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from aurora_upgrade.decisions.common import rfc3339
+from aurora_upgrade.decisions.reboot import RebootObservation, decide_reboot
+from aurora_upgrade.engine import Engine
+from aurora_upgrade.models import AuroraUpgradeStatus
+from aurora_upgrade.phases import Phase
+from aurora_upgrade.rds import ErrorKind, RdsError
+
+from .builders import GREEN_SUFFIX, INSTANCE_IDS, NOW, TIMING, instances, make_upgrade, steps
+
+G1, G2 = (i + GREEN_SUFFIX for i in INSTANCE_IDS)
+STAMP = rfc3339(NOW)
+
+
+@dataclass
+class Recorder:
+    """In-memory Recorder sharing one log with the gateway stub, so order is visible."""
+
+    log: list[tuple[str, Any]]
+    saved: list[AuroraUpgradeStatus] = field(default_factory=list)
+
+    def save(self, status: AuroraUpgradeStatus) -> None:
+        self.saved.append(status)
+        self.log.append(("save", status))
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        self.log.append(("event", (type_, reason, message)))
+
+
+@dataclass
+class StubGateway:
+    """Stub: only reboot_instance exists; it logs the call, or raises `error`."""
+
+    log: list[tuple[str, Any]]
+    error: RdsError | None = None
+
+    def reboot_instance(self, identifier: str) -> None:
+        self.log.append(("reboot_instance", identifier))
+        if self.error is not None:
+            raise self.error
+
+
+def reboot_outcome() -> tuple[Any, Any]:
+    upgrade = make_upgrade(Phase.REBOOTING_GREEN, reboots=steps(G1, G2))
+    observation = RebootObservation(instances(suffix=GREEN_SUFFIX, engine_version="15.10"))
+    return upgrade, decide_reboot(upgrade, observation, NOW, TIMING)
+
+
+def engine() -> Engine:
+    return Engine(timing=TIMING, clock=lambda: NOW)
+
+
+def test_intent_is_saved_before_the_call_and_changes_after_it() -> None:
+    log: list[tuple[str, Any]] = []
+    upgrade, outcome = reboot_outcome()
+
+    after = engine()._apply(upgrade, outcome, StubGateway(log), Recorder(log))  # type: ignore[arg-type]
+
+    kinds = [kind for kind, _ in log]
+    assert kinds == ["save", "reboot_instance", "event", "save"]
+    intent_saved, call, event, final = (entry for _, entry in log)
+    assert (intent_saved.reboots[0].intended_at, intent_saved.reboots[0].requested_at) == (STAMP, None)
+    assert call == G1
+    assert event == ("Normal", "RebootDBInstance", f"Rebooting DB instance {G1}")
+    assert (final.reboots[0].intended_at, final.reboots[0].requested_at) == (STAMP, STAMP)
+    assert final.reason == "RebootingInstance"
+    assert final.phase == Phase.REBOOTING_GREEN
+    assert after.status == final
+
+
+@pytest.mark.parametrize(
+    ("error", "keeps_intent", "phase", "reason"),
+    [
+        # No answer from AWS: the reboot may have happened, so the intent stays for resume to settle.
+        pytest.param(
+            RdsError(ErrorKind.RETRYABLE, "ReadTimeoutError", "timed out", "RebootDBInstance", answered=False),
+            True,
+            Phase.REBOOTING_GREEN,
+            "RebootDBInstanceRetry",
+            id="no-answer-keeps-intent",
+        ),
+        # AWS answered with a refusal: nothing happened, so the intent is dropped.
+        pytest.param(
+            RdsError(ErrorKind.RETRYABLE, "InvalidDBInstanceStateFault", "busy", "RebootDBInstance"),
+            False,
+            Phase.REBOOTING_GREEN,
+            "RebootDBInstanceRetry",
+            id="refused-transient-drops-intent",
+        ),
+        pytest.param(
+            RdsError(ErrorKind.TERMINAL, "InvalidParameterCombination", "nope", "RebootDBInstance"),
+            False,
+            Phase.FAILED,
+            "AWSInvalidParameterCombination",
+            id="refused-terminal-fails",
+        ),
+    ],
+)
+def test_a_failed_call_keeps_the_intent_only_when_aws_did_not_answer(
+    error: RdsError, keeps_intent: bool, phase: Phase, reason: str
+) -> None:
+    log: list[tuple[str, Any]] = []
+    upgrade, outcome = reboot_outcome()
+    recorder = Recorder(log)
+
+    after = engine()._apply(upgrade, outcome, StubGateway(log, error), recorder)  # type: ignore[arg-type]
+
+    assert [kind for kind, _ in log][:2] == ["save", "reboot_instance"]
+    assert recorder.saved[0].reboots[0].intended_at == STAMP
+    step = after.status.reboots[0]
+    assert step.intended_at == (STAMP if keeps_intent else None)
+    assert step.requested_at is None
+    assert (after.status.phase, after.status.reason) == (phase, reason)
+    assert ("event", ("Normal", "RebootDBInstance", f"Rebooting DB instance {G1}")) not in log

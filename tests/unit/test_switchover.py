@@ -1,0 +1,519 @@
+"""AwaitingSwitchover, Snapshotting and SwitchingOver: the gates, the snapshot, and the one
+SwitchoverBlueGreenDeployment call that happens only when everything is verified."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from aurora_upgrade.decisions.common import CreateSnapshot, Switchover, rfc3339
+from aurora_upgrade.decisions.switchover import (
+    SwitchoverObservation,
+    decide_awaiting,
+    decide_snapshot,
+    decide_switching,
+    in_window,
+    next_window_start,
+)
+from aurora_upgrade.models import MaintenanceWindow
+from aurora_upgrade.phases import Phase
+
+from .builders import (
+    BG_ID,
+    CLUSTER_ID,
+    FOREIGN_TAGS,
+    GREEN_CLUSTER_ID,
+    GREEN_ENDPOINT,
+    GREEN_SUFFIX,
+    NOW,
+    OWN_TAGS,
+    TIMING,
+    ago,
+    instances,
+    make_blue_green,
+    make_cluster,
+    make_snapshot,
+    make_spec,
+    make_upgrade,
+    snapshot_id,
+)
+
+STAMP = rfc3339(NOW)
+YOUNG = ago(10)
+OLD = ago(TIMING.consistency_grace.total_seconds() + 30)
+
+
+def at(text: str) -> datetime:
+    """A UTC instant, e.g. at("2025-03-14 23:00") (2025-03-14 is a Friday)."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def window(start: str, end: str, days: list[str] | None = None, zone: str = "UTC") -> MaintenanceWindow:
+    fields: dict[str, Any] = {"start": start, "end": end, "timeZone": zone}
+    if days is not None:
+        fields["days"] = days
+    return MaintenanceWindow.model_validate(fields)
+
+
+# --- the maintenance window ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("win", "now", "inside"),
+    [
+        pytest.param(window("09:00", "17:00"), at("2025-03-14 10:00"), True, id="daily-inside"),
+        pytest.param(window("09:00", "17:00"), at("2025-03-14 09:00"), True, id="start-is-inside"),
+        pytest.param(window("09:00", "17:00"), at("2025-03-14 17:00"), False, id="end-is-outside"),
+        pytest.param(window("09:00", "17:00"), at("2025-03-14 08:59"), False, id="before-start"),
+        pytest.param(window("09:00", "17:00", ["Mon"]), at("2025-03-14 10:00"), False, id="other-day"),
+        pytest.param(window("22:00", "02:00", ["Fri"]), at("2025-03-14 23:00"), True, id="wrap-evening"),
+        pytest.param(window("22:00", "02:00", ["Fri"]), at("2025-03-15 01:30"), True, id="wrap-after-midnight"),
+        pytest.param(window("22:00", "02:00", ["Fri"]), at("2025-03-15 02:00"), False, id="wrap-end"),
+        pytest.param(window("22:00", "02:00", ["Fri"]), at("2025-03-14 01:00"), False, id="wrap-tail-of-thursday"),
+        pytest.param(window("22:00", "02:00", ["Fri"]), at("2025-03-15 23:00"), False, id="wrap-next-evening"),
+        pytest.param(window("00:00", "00:00", ["Fri"]), at("2025-03-14 15:00"), True, id="whole-day"),
+        pytest.param(window("00:00", "00:00", ["Fri"]), at("2025-03-15 15:00"), False, id="whole-day-other-day"),
+        # 2025-03-14 17:30 UTC is Saturday 02:30 in Tokyo.
+        pytest.param(
+            window("02:00", "04:00", ["Sat"], "Asia/Tokyo"),
+            at("2025-03-14 17:30"),
+            True,
+            id="tokyo-saturday-utc-friday",
+        ),
+        pytest.param(
+            window("02:00", "04:00", ["Sat"], "Asia/Tokyo"), at("2025-03-14 16:30"), False, id="tokyo-too-early"
+        ),
+        pytest.param(
+            window("02:00", "04:00", ["Fri"], "Asia/Tokyo"), at("2025-03-14 17:30"), False, id="tokyo-day-is-local"
+        ),
+        # 2025-03-14 15:30 UTC is Saturday 00:30 in Tokyo: the tail of Friday's wrapping window.
+        pytest.param(
+            window("23:00", "01:00", ["Fri"], "Asia/Tokyo"), at("2025-03-14 15:30"), True, id="tokyo-wrap-past-midnight"
+        ),
+    ],
+)
+def test_in_window(win: MaintenanceWindow, now: datetime, inside: bool) -> None:
+    assert in_window(win, now) is inside
+
+
+@pytest.mark.parametrize(
+    ("win", "now", "expected"),
+    [
+        pytest.param(
+            window("02:00", "04:00", ["Sat"], "Asia/Tokyo"), NOW, "2025-03-15T02:00:00+09:00", id="tokyo-next-saturday"
+        ),
+        pytest.param(window("22:00", "02:00"), NOW, "2025-03-14T22:00:00+00:00", id="later-today"),
+        pytest.param(window("09:00", "10:00", ["Mon"]), NOW, "2025-03-17T09:00:00+00:00", id="next-monday"),
+        pytest.param(window("00:30", "02:00", ["Fri"]), NOW, "2025-03-21T00:30:00+00:00", id="same-weekday-next-week"),
+    ],
+)
+def test_next_window_start(win: MaintenanceWindow, now: datetime, expected: str) -> None:
+    opens = next_window_start(win, now)
+
+    assert opens.isoformat() == expected
+    assert in_window(win, opens)
+
+
+# --- AwaitingSwitchover ----------------------------------------------------------------------
+
+TOKYO_SATURDAY = {"days": ["Sat"], "start": "02:00", "end": "04:00", "timeZone": "Asia/Tokyo"}
+TOKYO_FRIDAY = {"days": ["Fri"], "start": "09:00", "end": "12:00", "timeZone": "Asia/Tokyo"}  # NOW is Fri 10:00 JST
+
+
+def awaiting(switchover: dict[str, Any]) -> Any:
+    return make_upgrade(
+        Phase.AWAITING_SWITCHOVER,
+        spec=make_spec(switchover=switchover),
+        blue_green_deployment_identifier=BG_ID,
+        green_cluster_identifier=GREEN_CLUSTER_ID,
+        green_cluster_endpoint=GREEN_ENDPOINT,
+        create_requested_at=ago(3600),
+    )
+
+
+AVAILABLE = SwitchoverObservation(deployment=make_blue_green("AVAILABLE"))
+
+
+@pytest.mark.parametrize(
+    ("switchover", "reason", "message"),
+    [
+        pytest.param(
+            {"mode": "Manual"},
+            "AwaitingApproval",
+            f"set spec.switchover.approved: true to switch over (green endpoint {GREEN_ENDPOINT})",
+            id="manual-unapproved",
+        ),
+        pytest.param(
+            {"window": TOKYO_SATURDAY},
+            "OutsideMaintenanceWindow",
+            "Waiting for the maintenance window opening 2025-03-15T02:00+09:00",
+            id="outside-window",
+        ),
+        pytest.param(
+            {"mode": "Manual", "approved": True, "window": TOKYO_SATURDAY},
+            "OutsideMaintenanceWindow",
+            "2025-03-15T02:00+09:00",
+            id="approved-but-outside-window",
+        ),
+        pytest.param(
+            {"mode": "Manual", "approved": False, "window": TOKYO_FRIDAY},
+            "AwaitingApproval",
+            "approved: true",
+            id="inside-window-but-unapproved",
+        ),
+    ],
+)
+def test_awaiting_waits(switchover: dict[str, Any], reason: str, message: str) -> None:
+    outcome = decide_awaiting(awaiting(switchover), AVAILABLE, NOW, TIMING)
+
+    assert outcome.phase is None
+    assert outcome.reason == reason
+    assert message in outcome.message
+    assert outcome.requeue == TIMING.poll
+    assert outcome.action is None
+
+
+@pytest.mark.parametrize(
+    ("switchover", "phase", "reason"),
+    [
+        pytest.param({"mode": "Manual", "approved": True}, Phase.SNAPSHOTTING, "SwitchoverApproved", id="approved"),
+        pytest.param(
+            {"mode": "Manual", "approved": True, "snapshotBeforeSwitchover": False},
+            Phase.SWITCHING_OVER,
+            "SwitchoverApproved",
+            id="approved-no-snapshot",
+        ),
+        pytest.param({"window": TOKYO_FRIDAY}, Phase.SNAPSHOTTING, "InsideMaintenanceWindow", id="inside-window"),
+    ],
+)
+def test_awaiting_proceeds(switchover: dict[str, Any], phase: Phase, reason: str) -> None:
+    outcome = decide_awaiting(awaiting(switchover), AVAILABLE, NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (phase, reason)
+    assert outcome.action is None
+
+
+@pytest.mark.parametrize(
+    ("observation", "phase", "reason"),
+    [
+        pytest.param(
+            SwitchoverObservation(make_blue_green("INVALID_CONFIGURATION", status_details="DDL on blue")),
+            Phase.FAILED,
+            "BlueGreenInvalidConfiguration",
+            id="deployment-broke-while-waiting",
+        ),
+        pytest.param(SwitchoverObservation(None), Phase.FAILED, "BlueGreenDeploymentNotFound", id="deployment-gone"),
+        pytest.param(SwitchoverObservation(make_blue_green("WEIRD")), None, "UnknownBlueGreenStatus", id="unknown"),
+    ],
+)
+def test_awaiting_notices_deployment_problems_even_when_approved(
+    observation: SwitchoverObservation, phase: Phase | None, reason: str
+) -> None:
+    outcome = decide_awaiting(awaiting({"mode": "Manual", "approved": True}), observation, NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (phase, reason)
+    assert outcome.action is None
+
+
+# --- Snapshotting (runbook 6.1) --------------------------------------------------------------
+
+
+def snapshotting(**status: Any) -> Any:
+    return make_upgrade(Phase.SNAPSHOTTING, blue_green_deployment_identifier=BG_ID, **status)
+
+
+@pytest.mark.parametrize(
+    "upgrade",
+    [
+        pytest.param(snapshotting(), id="first-look"),
+        pytest.param(snapshotting(snapshot_requested_at=OLD), id="old-intent-never-listed"),
+    ],
+)
+def test_snapshot_is_created_with_intent(upgrade: Any) -> None:
+    outcome = decide_snapshot(upgrade, SwitchoverObservation(make_blue_green(), snapshot=None), NOW, TIMING)
+
+    assert outcome.phase is None
+    assert outcome.reason == "SnapshotRequested"
+    assert outcome.intent == {"snapshot_requested_at": STAMP, "snapshot_identifier": snapshot_id()}
+    assert outcome.action == CreateSnapshot(identifier=snapshot_id(), cluster=CLUSTER_ID, tags=OWN_TAGS)
+    assert outcome.requeue == TIMING.poll
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "snapshot", "reason", "message"),
+    [
+        pytest.param(
+            snapshotting(snapshot_requested_at=YOUNG),
+            None,
+            "WaitingForSnapshot",
+            "waiting for AWS to list it",
+            id="young",
+        ),
+        pytest.param(
+            snapshotting(snapshot_requested_at=YOUNG),
+            make_snapshot("creating", percent_progress=40),
+            "WaitingForSnapshot",
+            f"Snapshot {snapshot_id()} is creating (40%)",
+            id="creating",
+        ),
+    ],
+)
+def test_snapshot_waits(upgrade: Any, snapshot: Any, reason: str, message: str) -> None:
+    outcome = decide_snapshot(upgrade, SwitchoverObservation(make_blue_green(), snapshot=snapshot), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, reason, None)
+    assert message in outcome.message
+
+
+@pytest.mark.parametrize(
+    "upgrade",
+    [
+        pytest.param(snapshotting(snapshot_requested_at=YOUNG), id="ours-after-create"),
+        pytest.param(snapshotting(), id="ours-found-after-crash"),
+    ],
+)
+def test_available_snapshot_moves_to_switchover(upgrade: Any) -> None:
+    outcome = decide_snapshot(upgrade, SwitchoverObservation(make_blue_green(), snapshot=make_snapshot()), NOW, TIMING)
+
+    assert outcome.phase == Phase.SWITCHING_OVER
+    assert outcome.reason == "SnapshotAvailable"
+    assert outcome.changes == {"snapshot_identifier": snapshot_id()}
+    assert outcome.action is None
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "reason", "message"),
+    [
+        pytest.param(
+            make_snapshot(tags=FOREIGN_TAGS), "SnapshotNameInUse", "not taken by this AuroraUpgrade", id="foreign"
+        ),
+        pytest.param(make_snapshot(cluster="another-cluster"), "SnapshotNameInUse", "not taken", id="other-cluster"),
+        pytest.param(make_snapshot("failed"), "SnapshotFailed", "is failed; switchover not started", id="failed"),
+        pytest.param(make_snapshot("error"), "SnapshotFailed", "is error", id="error"),
+    ],
+)
+def test_snapshot_failures(snapshot: Any, reason: str, message: str) -> None:
+    upgrade = snapshotting(snapshot_requested_at=YOUNG)
+
+    outcome = decide_snapshot(upgrade, SwitchoverObservation(make_blue_green(), snapshot=snapshot), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (Phase.FAILED, reason, None)
+    assert message in outcome.message
+
+
+# --- SwitchingOver (runbook 6.2, 6.3) --------------------------------------------------------
+
+GREEN = make_cluster(GREEN_CLUSTER_ID, engine_version="15.10", endpoint=GREEN_ENDPOINT)
+GREEN_INSTANCES = instances(suffix=GREEN_SUFFIX, engine_version="15.10", cluster=GREEN_CLUSTER_ID)
+
+
+def ready(**overrides: Any) -> SwitchoverObservation:
+    """Everything verified: deployment AVAILABLE, green at 15.10 and available, snapshot available."""
+    fields: dict[str, Any] = {
+        "deployment": make_blue_green("AVAILABLE"),
+        "green": GREEN,
+        "green_instances": GREEN_INSTANCES,
+        "snapshot": make_snapshot(),
+        **overrides,
+    }
+    return SwitchoverObservation(**fields)
+
+
+def switching(spec: dict[str, Any] | None = None, **status: Any) -> Any:
+    return make_upgrade(
+        Phase.SWITCHING_OVER,
+        spec=make_spec(**(spec or {})),
+        blue_green_deployment_identifier=BG_ID,
+        green_cluster_identifier=GREEN_CLUSTER_ID,
+        green_cluster_endpoint=GREEN_ENDPOINT,
+        snapshot_identifier=snapshot_id(),
+        create_requested_at=ago(7200),
+        **status,
+    )
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "observation", "timeout"),
+    [
+        pytest.param(switching(), ready(), 300, id="runbook"),
+        pytest.param(switching({"switchover": {"timeoutSeconds": 900}}), ready(), 900, id="custom-timeout"),
+        pytest.param(
+            switching({"switchover": {"snapshotBeforeSwitchover": False}}),
+            ready(snapshot=None),
+            300,
+            id="no-snapshot-wanted",
+        ),
+        pytest.param(
+            switching({"switchover": {"mode": "Manual", "approved": True, "window": TOKYO_FRIDAY}}),
+            ready(),
+            300,
+            id="approved-inside-window",
+        ),
+        # The intent outlived the consistency grace with the deployment still AVAILABLE: the
+        # earlier attempt never reached AWS (a reached one shows SWITCHOVER_IN_PROGRESS).
+        pytest.param(switching(switchover_requested_at=OLD), ready(), 300, id="old-intent-never-seen"),
+    ],
+)
+def test_switchover_is_called_once_with_intent(upgrade: Any, observation: SwitchoverObservation, timeout: int) -> None:
+    outcome = decide_switching(upgrade, observation, NOW, TIMING)
+
+    assert outcome.phase is None
+    assert outcome.reason == "SwitchoverStarted"
+    assert outcome.intent == {"switchover_requested_at": STAMP}
+    assert outcome.action == Switchover(BG_ID, timeout)
+    assert outcome.requeue == TIMING.poll
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "observation", "reason", "message"),
+    [
+        pytest.param(
+            switching(),
+            ready(green=make_cluster(GREEN_CLUSTER_ID, engine_version="15.6")),
+            "SwitchoverNotSafe",
+            f"green cluster {GREEN_CLUSTER_ID} runs 15.6, not 15.10",
+            id="green-wrong-version",
+        ),
+        pytest.param(
+            switching(),
+            ready(green=make_cluster(GREEN_CLUSTER_ID, engine_version="15.10", status="modifying")),
+            "SwitchoverNotSafe",
+            f"green cluster {GREEN_CLUSTER_ID} is modifying",
+            id="green-cluster-busy",
+        ),
+        pytest.param(
+            switching(), ready(green=None), "SwitchoverNotSafe", "cannot be described", id="green-not-described"
+        ),
+        pytest.param(
+            switching(),
+            ready(green_instances=instances("available", "rebooting", suffix=GREEN_SUFFIX, engine_version="15.10")),
+            "SwitchoverNotSafe",
+            "aurora-bg-aurora-instance-2-green-abc123 is rebooting at 15.10",
+            id="green-instance-rebooting",
+        ),
+        pytest.param(
+            switching(),
+            ready(green_instances=instances(suffix=GREEN_SUFFIX, engine_version="15.6")),
+            "SwitchoverNotSafe",
+            "is available at 15.6",
+            id="green-instance-wrong-version",
+        ),
+        pytest.param(
+            switching(),
+            ready(snapshot=None),
+            "SwitchoverNotSafe",
+            f"snapshot {snapshot_id()} is not available",
+            id="no-snap",
+        ),
+        pytest.param(
+            switching(),
+            ready(snapshot=make_snapshot("creating")),
+            "SwitchoverNotSafe",
+            "is not available",
+            id="snapshot-still-creating",
+        ),
+        pytest.param(
+            switching({"switchover": {"window": TOKYO_SATURDAY}}),
+            ready(),
+            "OutsideMaintenanceWindow",
+            "2025-03-15T02:00+09:00",
+            id="window-closed-meanwhile",
+        ),
+        pytest.param(
+            switching({"switchover": {"mode": "Manual", "approved": False}}),
+            ready(),
+            "AwaitingApproval",
+            "approved: true",
+            id="approval-withdrawn",
+        ),
+        pytest.param(
+            switching(switchover_requested_at=YOUNG),
+            ready(),
+            "SwitchoverRequested",
+            "waiting for AWS to report it",
+            id="young-intent",
+        ),
+        pytest.param(
+            switching(switchover_requested_at=ago(60)),
+            ready(deployment=make_blue_green("SWITCHOVER_IN_PROGRESS")),
+            "SwitchoverInProgress",
+            f"AWS is switching over {BG_ID}",
+            id="in-progress",
+        ),
+        pytest.param(
+            switching(),
+            ready(deployment=make_blue_green("PROVISIONING")),
+            "WaitingForBlueGreen",
+            "is PROVISIONING",
+            id="deployment-not-available",
+        ),
+        pytest.param(
+            switching(),
+            ready(deployment=make_blue_green("NEW_STATE")),
+            "UnknownBlueGreenStatus",
+            "reports NEW_STATE",
+            id="unknown-status",
+        ),
+    ],
+)
+def test_switchover_is_never_called_unverified(
+    upgrade: Any, observation: SwitchoverObservation, reason: str, message: str
+) -> None:
+    outcome = decide_switching(upgrade, observation, NOW, TIMING)
+
+    assert outcome.phase is None
+    assert outcome.reason == reason
+    assert message in outcome.message
+    assert outcome.action is None
+    assert not outcome.intent
+    assert outcome.requeue == TIMING.poll
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param({}, Phase.REBOOTING_INSTANCES, id="then-reboot-production"),
+        pytest.param({"rebootAfterSwitchover": False}, Phase.VERIFYING, id="then-verify"),
+    ],
+)
+def test_switchover_completed_records_the_old_cluster(spec: dict[str, Any], expected: Phase) -> None:
+    upgrade = switching(spec, switchover_requested_at=YOUNG)
+
+    outcome = decide_switching(upgrade, ready(deployment=make_blue_green("SWITCHOVER_COMPLETED")), NOW, TIMING)
+
+    assert outcome.phase == expected
+    assert outcome.reason == "SwitchoverCompleted"
+    assert outcome.changes == {
+        "old_cluster_identifier": "aurora-bg-aurora-cluster-old1",
+        "switchover_completed_at": STAMP,
+    }
+    assert "the previous production cluster is aurora-bg-aurora-cluster-old1" in outcome.message
+    assert outcome.action is None
+
+
+@pytest.mark.parametrize(
+    ("observation", "reason", "message"),
+    [
+        pytest.param(
+            ready(
+                deployment=make_blue_green(
+                    "SWITCHOVER_FAILED", status_details="Switchover timed out; changes were rolled back"
+                )
+            ),
+            "BlueGreenSwitchoverFailed",
+            f"Blue/green deployment {BG_ID} is SWITCHOVER_FAILED: Switchover timed out; changes were rolled back",
+            id="switchover-failed",
+        ),
+        pytest.param(ready(deployment=None), "BlueGreenDeploymentNotFound", "no longer exists", id="deployment-gone"),
+        pytest.param(
+            ready(deployment=make_blue_green("DELETING")), "BlueGreenDeploymentDeleted", "being deleted", id="deleting"
+        ),
+    ],
+)
+def test_switchover_failures(observation: SwitchoverObservation, reason: str, message: str) -> None:
+    outcome = decide_switching(switching(switchover_requested_at=ago(120)), observation, NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (Phase.FAILED, reason, None)
+    assert message in outcome.message

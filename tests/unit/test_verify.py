@@ -1,0 +1,100 @@
+"""Verifying (runbook 7.1, 7.2, 7.4): production runs the target version and is available."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aurora_upgrade.decisions.verify import VerifyObservation, decide_verify
+from aurora_upgrade.phases import Phase
+
+from .builders import NOW, TIMING, ago, instances, make_cluster, make_spec, make_upgrade
+
+UPGRADED = make_cluster(engine_version="15.10")
+UPGRADED_INSTANCES = instances(engine_version="15.10")
+NO_CLEANUP = {"cleanup": {"deleteBlueGreenDeployment": False, "deleteOldCluster": False}}
+LATE = ago(TIMING.verify_timeout.total_seconds() + 30)
+
+
+def verifying(spec: dict[str, Any] | None = None, phase_started_at: str | None = None) -> Any:
+    return make_upgrade(
+        Phase.VERIFYING,
+        spec=make_spec(**(spec or {})),
+        phase_started_at=phase_started_at or ago(60),
+        old_cluster_identifier="aurora-bg-aurora-cluster-old1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param({}, Phase.CLEANING_UP, id="then-cleanup"),
+        pytest.param(
+            {"cleanup": {"deleteBlueGreenDeployment": False, "deleteOldCluster": True}}, Phase.CLEANING_UP, id="old"
+        ),
+        pytest.param(NO_CLEANUP, Phase.COMPLETED, id="cleanup-off-completes"),
+    ],
+)
+def test_verified_production_moves_on(spec: dict[str, Any], expected: Phase) -> None:
+    outcome = decide_verify(verifying(spec), VerifyObservation(UPGRADED, UPGRADED_INSTANCES), NOW, TIMING)
+
+    assert outcome.phase == expected
+    assert outcome.reason == "Upgraded"
+    assert outcome.message.startswith("aurora-bg-aurora-cluster runs 15.10 and is available")
+    assert "aurora-bg-aurora-instance-1 15.10 available" in outcome.message
+    assert outcome.action is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: with cleanup off, Verifying goes straight to Completed with the verify message, "
+    "which does not name the IaC value to update (CONTRACT: runbook step 8, engine_version 15.6 -> 15.10)",
+)
+def test_completed_without_cleanup_still_names_the_infrastructure_code_change() -> None:
+    outcome = decide_verify(verifying(NO_CLEANUP), VerifyObservation(UPGRADED, UPGRADED_INSTANCES), NOW, TIMING)
+
+    assert outcome.phase == Phase.COMPLETED
+    assert "engine_version 15.6 -> 15.10" in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("observation", "problem"),
+    [
+        pytest.param(
+            VerifyObservation(make_cluster(engine_version="15.6"), UPGRADED_INSTANCES),
+            "cluster aurora-bg-aurora-cluster runs 15.6",
+            id="cluster-old-version",
+        ),
+        pytest.param(
+            VerifyObservation(make_cluster(engine_version="15.10", status="rebooting"), UPGRADED_INSTANCES),
+            "cluster aurora-bg-aurora-cluster is rebooting",
+            id="cluster-not-available",
+        ),
+        pytest.param(
+            VerifyObservation(UPGRADED, instances("available", "rebooting", engine_version="15.10")),
+            "aurora-bg-aurora-instance-2 is rebooting at 15.10",
+            id="instance-not-available",
+        ),
+        pytest.param(
+            VerifyObservation(UPGRADED, instances(engine_version="15.6")),
+            "aurora-bg-aurora-instance-1 is available at 15.6",
+            id="instance-old-version",
+        ),
+        pytest.param(VerifyObservation(UPGRADED, ()), "the cluster has no instances", id="no-instances"),
+        pytest.param(
+            VerifyObservation(None, UPGRADED_INSTANCES), "cluster aurora-bg-aurora-cluster not found", id="no-cluster"
+        ),
+    ],
+)
+def test_unverified_production_waits_then_fails_after_the_timeout(observation: VerifyObservation, problem: str) -> None:
+    waiting = decide_verify(verifying(), observation, NOW, TIMING)
+    late = decide_verify(verifying(phase_started_at=LATE), observation, NOW, TIMING)
+
+    assert (waiting.phase, waiting.reason) == (None, "Verifying")
+    assert problem in waiting.message
+    assert waiting.requeue == TIMING.poll
+    assert (late.phase, late.reason) == (Phase.FAILED, "VerificationFailed")
+    assert late.message.startswith("production does not run 15.10: ")
+    assert problem in late.message
+    assert waiting.action is None and late.action is None
