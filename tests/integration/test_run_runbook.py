@@ -1,0 +1,280 @@
+"""`aurora-upgrade run` end to end against the simulated RDS (moto underneath).
+
+The CLI runs as a real process, reaching the simulator only through boto3's standard
+AWS_ENDPOINT_URL_RDS, exactly as it would reach AWS. Assertions are what an SRE would check:
+the exit code, what was printed, the AWS state left behind, and the ordered mutating calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from aurora_upgrade.sim import SimConfig, SimServer
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "aurora-bg-upgrade-15-10.yaml"
+CLUSTER = "aurora-bg-aurora-cluster"
+RUNBOOK_MUTATIONS = [
+    "CreateBlueGreenDeployment",
+    "RebootDBInstance",
+    "RebootDBInstance",
+    "CreateDBClusterSnapshot",
+    "SwitchoverBlueGreenDeployment",
+    "RebootDBInstance",
+    "RebootDBInstance",
+    "DeleteBlueGreenDeployment",
+]
+
+
+@pytest.fixture
+def sim() -> Iterator[SimServer]:
+    server = SimServer(config=SimConfig(), scenario="runbook", port=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+def env_for(server: SimServer) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        AWS_ENDPOINT_URL_RDS=server.endpoint_url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="ap-northeast-1",
+        AURORA_UPGRADE_POLL_SECONDS="0.1",
+    )
+    return env
+
+
+def run_cli(server: SimServer, manifest: Path, state: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(manifest), "--state", str(state)],
+        env=env_for(server),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def rds_client(server: SimServer):  # type: ignore[no-untyped-def]
+    return boto3.client(
+        "rds",
+        region_name="ap-northeast-1",
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def assert_runbook_end_state(server: SimServer) -> None:
+    rds = rds_client(server)
+    cluster = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
+    assert (cluster["EngineVersion"], cluster["Status"]) == ("15.10", "available")
+    instances = rds.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [CLUSTER]}])["DBInstances"]
+    assert sorted((i["DBInstanceIdentifier"], i["EngineVersion"], i["DBInstanceStatus"]) for i in instances) == [
+        ("aurora-bg-aurora-instance-1", "15.10", "available"),
+        ("aurora-bg-aurora-instance-2", "15.10", "available"),
+    ]
+    old = rds.describe_db_clusters(DBClusterIdentifier=f"{CLUSTER}-old1")["DBClusters"][0]
+    assert old["EngineVersion"] == "15.6", "the previous production cluster is kept for rollback"
+    snapshots = rds.describe_db_cluster_snapshots(DBClusterIdentifier=CLUSTER, SnapshotType="manual")
+    manual = [s for s in snapshots["DBClusterSnapshots"] if "before-switchover" in s["DBClusterSnapshotIdentifier"]]
+    assert len(manual) == 1 and manual[0]["Status"] == "available"
+    assert rds.describe_blue_green_deployments()["BlueGreenDeployments"] == []
+
+
+def test_runbook_upgrade_from_pending_to_completed(sim: SimServer, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    result = run_cli(sim, EXAMPLE, state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    printed = result.stdout
+    for phase in (
+        "Pending -> Prechecking",
+        "Prechecking -> CreatingBlueGreen",
+        "CreatingBlueGreen -> ProvisioningGreen",
+        "ProvisioningGreen -> RebootingGreen",
+        "RebootingGreen -> Snapshotting",
+        "Snapshotting -> SwitchingOver",
+        "SwitchingOver -> RebootingInstances",
+        "RebootingInstances -> Verifying",
+        "Verifying -> CleaningUp",
+        "CleaningUp -> Completed",
+    ):
+        assert phase in printed, f"{phase!r} not printed:\n{printed}"
+    assert "engine_version 15.6 -> 15.10" in printed
+    assert_runbook_end_state(sim)
+    assert sim.mutating_calls() == RUNBOOK_MUTATIONS
+    status = json.loads(state.read_text())["status"]
+    assert status["phase"] == "Completed"
+    assert status["sourceEngineVersion"] == "15.6"
+    assert status["oldClusterIdentifier"] == f"{CLUSTER}-old1"
+    assert status["greenClusterEndpoint"]
+    assert [h["phase"] for h in status["history"]][-1] == "Completed"
+    ready = {c["type"]: c["status"] for c in status["conditions"]}
+    assert ready == {"Ready": "True", "Reconciling": "False", "Stalled": "False", "Upgraded": "True"}
+
+
+def test_rerun_after_completion_makes_no_call(sim: SimServer, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    assert run_cli(sim, EXAMPLE, state).returncode == 0
+    before = len(sim.calls())
+    again = run_cli(sim, EXAMPLE, state)
+    assert again.returncode == 0
+    assert len(sim.calls()) == before, "a completed upgrade must not touch AWS again"
+
+
+def _wait_for_call(server: SimServer, operation: str, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [c for c in server.calls() if c["operation"] == operation and c["outcome"] == "ok"]
+        if len(done) >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{operation} was not called {count} time(s) within {timeout}s")
+
+
+@pytest.mark.parametrize(
+    ("operation", "nth"),
+    [
+        ("CreateBlueGreenDeployment", 1),
+        ("RebootDBInstance", 1),  # first green reboot
+        ("CreateDBClusterSnapshot", 1),
+        ("SwitchoverBlueGreenDeployment", 1),
+        ("RebootDBInstance", 3),  # first reboot after switchover
+        ("DeleteBlueGreenDeployment", 1),
+    ],
+)
+def test_killed_right_after_a_mutating_call_resumes_without_repeating_it(
+    sim: SimServer, tmp_path: Path, operation: str, nth: int
+) -> None:
+    """SIGKILL after AWS carried out the call but before the process saw the answer (the
+    simulator holds the response), then run again with the same state file."""
+    state = tmp_path / "state.json"
+    if nth == 1:
+        sim.hold(operation)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(EXAMPLE), "--state", str(state)],
+        env=env_for(sim),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        if nth > 1:
+            # Let the earlier calls of this operation through (they are seconds apart), hold the nth.
+            _wait_for_call(sim, operation, nth - 1)
+            sim.hold(operation)
+        _wait_for_call(sim, operation, nth)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        sim.release()
+        if process.poll() is None:
+            process.kill()
+    result = run_cli(sim, EXAMPLE, state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sim.mutating_calls() == RUNBOOK_MUTATIONS, f"killed after {operation} #{nth}"
+    assert_runbook_end_state(sim)
+
+
+def write_manifest(tmp_path: Path, spec_changes: dict[str, object], drop: tuple[str, ...] = ()) -> Path:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    for key in drop:
+        doc["spec"].pop(key)
+    for key, value in spec_changes.items():
+        doc["spec"][key] = value
+    path = tmp_path / "manifest.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+INVALID = [
+    pytest.param({"switchover": {"timeoutSeconds": 29}}, (), "timeoutSeconds", id="timeout-too-small"),
+    pytest.param({"switchover": {"timeoutSeconds": 3601}}, (), "timeoutSeconds", id="timeout-too-large"),
+    pytest.param({"blueGreenDeploymentName": "1-upgrade"}, (), "blueGreenDeploymentName", id="name-leading-digit"),
+    pytest.param({"blueGreenDeploymentName": "a--b"}, (), "blueGreenDeploymentName", id="name-double-hyphen"),
+    pytest.param({"blueGreenDeploymentName": "a" * 61}, (), "blueGreenDeploymentName", id="name-too-long"),
+    pytest.param({"region": "Tokyo"}, (), "region", id="bad-region"),
+    pytest.param({"targetEngineVersion": "latest"}, (), "targetEngineVersion", id="bad-version"),
+    pytest.param({}, ("region",), "region", id="missing-region"),
+    pytest.param({}, ("clusterIdentifier",), "clusterIdentifier", id="missing-cluster"),
+    pytest.param({}, ("targetEngineVersion",), "targetEngineVersion", id="missing-target"),
+    pytest.param({"switchover": {"mode": "Sometimes"}}, (), "mode", id="unknown-mode"),
+    pytest.param({"deletionPolicy": "Delete"}, (), "deletionPolicy", id="unknown-deletion-policy"),
+    pytest.param({"switchover": {"window": {"start": "25:00", "end": "03:00"}}}, (), "start", id="window-bad-clock"),
+    pytest.param(
+        {"switchover": {"window": {"start": "01:00", "end": "03:00", "timeZone": "Mars/Olympus"}}},
+        (),
+        "timeZone",
+        id="window-unknown-zone",
+    ),
+    pytest.param({"cleanup": {"oldClusterRetention": "1w"}}, (), "oldClusterRetention", id="bad-duration"),
+    pytest.param({"aws": {"roleArn": "not-an-arn"}}, (), "roleArn", id="bad-role-arn"),
+    pytest.param({"clusterIdentifier": "bad_cluster!"}, (), "clusterIdentifier", id="bad-cluster-id"),
+    pytest.param({"surprise": True}, (), "surprise", id="unknown-field"),
+]
+
+
+@pytest.mark.parametrize(("changes", "drop", "field"), INVALID)
+def test_invalid_manifest_exits_2_before_any_aws_call(
+    sim: SimServer, tmp_path: Path, changes: dict[str, object], drop: tuple[str, ...], field: str
+) -> None:
+    manifest = write_manifest(tmp_path, changes, drop)
+    result = run_cli(sim, manifest, tmp_path / "state.json")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert field in result.stderr, result.stderr
+    assert sim.calls() == []
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_not_an_auroraupgrade_exits_2(sim: SimServer, tmp_path: Path) -> None:
+    path = tmp_path / "cm.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    result = run_cli(sim, path, tmp_path / "state.json")
+    assert result.returncode == 2 and "dbupgrade.dev/v1alpha1/AuroraUpgrade" in result.stderr
+    assert sim.calls() == []
+
+
+SEMANTIC = [
+    pytest.param({"clusterIdentifier": "no-such-cluster"}, "ClusterNotFound", id="cluster-not-found"),
+    pytest.param({"expectedSourceEngineVersion": "15.4"}, "SourceVersionMismatch", id="source-mismatch"),
+    pytest.param({"targetEngineVersion": "15.99"}, "TargetVersionNotFound", id="target-not-offered"),
+    pytest.param({"targetEngineVersion": "16.4"}, "MajorVersionUpgradeNotAllowed", id="major-not-allowed"),
+    pytest.param({"targetDBClusterParameterGroupName": "missing-params"}, "ParameterGroupNotFound", id="group-missing"),
+    pytest.param({"targetEngineVersion": "15.6"}, "AlreadyAtTargetVersion", id="already-at-target"),
+]
+
+
+@pytest.mark.parametrize(("changes", "reason"), SEMANTIC)
+def test_failed_precheck_changes_nothing_in_aws(
+    sim: SimServer, tmp_path: Path, changes: dict[str, object], reason: str
+) -> None:
+    state = tmp_path / "state.json"
+    result = run_cli(sim, write_manifest(tmp_path, changes), state)
+    assert result.returncode == 1, result.stdout + result.stderr
+    status = json.loads(state.read_text())["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", reason), status["message"]
+    assert sim.mutating_calls() == []
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Stalled"] == "True"
+
+
+def test_dry_run_writes_a_plan_and_changes_nothing(sim: SimServer, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    result = run_cli(sim, write_manifest(tmp_path, {"dryRun": True}), state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = json.loads(state.read_text())["status"]
+    assert status["reason"] == "DryRun"
+    assert any("CreateBlueGreenDeployment aurora-bg-upgrade-15-10" in step for step in status["plan"])
+    assert any(step.startswith("SwitchingOver") for step in status["plan"])
+    assert sim.mutating_calls() == []
