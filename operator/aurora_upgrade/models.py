@@ -72,7 +72,9 @@ class Weekday(StrEnum):
 class MaintenanceWindow(_Model):
     """Switchover may only start inside this window. An end before start wraps past midnight."""
 
-    days: list[Weekday] = Field(default_factory=lambda: list(Weekday), description="Days the window opens on")
+    days: list[Weekday] = Field(
+        default_factory=lambda: list(Weekday), min_length=1, description="Days the window opens on"
+    )
     start: Annotated[str, Field(pattern=CLOCK_PATTERN, description="HH:MM, local to timeZone")]
     end: Annotated[str, Field(pattern=CLOCK_PATTERN, description="HH:MM, local to timeZone")]
     time_zone: str = Field("UTC", description="IANA time zone, e.g. Asia/Tokyo")

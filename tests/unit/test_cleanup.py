@@ -330,11 +330,6 @@ def test_deletion_before_switchover_ends_aborted_and_releases(
     assert decision.outcome.action is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: Engine.finalize observes no deployment for deletionPolicy Orphan, and decide_deletion "
-    "names the left-behind deployment only from the observation, so the message reads '...Orphan); left in AWS'",
-)
 def test_orphan_names_the_deployment_it_leaves_behind_from_status() -> None:
     # Engine.finalize passes DeletionObservation(None) for Orphan (it looks the deployment up only for Abort).
     decision = decide_deletion(deleted_in(Phase.PROVISIONING_GREEN, "Orphan"), DeletionObservation(None), TIMING)

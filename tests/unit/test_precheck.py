@@ -310,11 +310,6 @@ def test_precheck_waits(observation: PrecheckObservation, reason: str, message: 
     assert outcome.action is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: decide_precheck waits for 'applying' only in instance DB parameter groups; "
-    "a cluster member whose DBClusterParameterGroupStatus is 'applying' passes the precheck",
-)
 def test_precheck_waits_while_cluster_parameters_are_applying() -> None:
     observation = observe(cluster=make_cluster(members=(member(INSTANCE_IDS[0], parameter_status="applying"),)))
 

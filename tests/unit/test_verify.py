@@ -46,11 +46,6 @@ def test_verified_production_moves_on(spec: dict[str, Any], expected: Phase) -> 
     assert outcome.action is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: with cleanup off, Verifying goes straight to Completed with the verify message, "
-    "which does not name the IaC value to update (CONTRACT: runbook step 8, engine_version 15.6 -> 15.10)",
-)
 def test_completed_without_cleanup_still_names_the_infrastructure_code_change() -> None:
     outcome = decide_verify(verifying(NO_CLEANUP), VerifyObservation(UPGRADED, UPGRADED_INSTANCES), NOW, TIMING)
 

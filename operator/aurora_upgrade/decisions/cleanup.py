@@ -138,7 +138,8 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, timing: Timing) ->
     if status.phase in (Phase.COMPLETED, Phase.ABORTED) or touches_production(upgrade):
         return DeletionDecision(Outcome(reason="Deleted", message="Resource deleted; AWS left as it is"), True)
     if spec.deletion_policy == "Orphan":
-        left = f" blue/green deployment {status.blue_green_deployment_identifier} is" if o.deployment else ""
+        ident = status.blue_green_deployment_identifier
+        left = f" blue/green deployment {ident} is" if ident else " nothing was created, nothing is"
         return DeletionDecision(
             advance(
                 Phase.ABORTED,
@@ -155,6 +156,11 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, timing: Timing) ->
             else ("no blue/green deployment had been created")
         )
         return DeletionDecision(advance(Phase.ABORTED, "Aborted", f"Deleted before switchover; {gone}"), True)
+    if bg.status in ("SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"):
+        # Someone switched over outside this operator: the green target is production now.
+        return DeletionDecision(
+            Outcome(reason="Deleted", message=f"{bg.identifier} is {bg.status}; AWS left as it is"), True
+        )
     if bg.status == "DELETING":
         return DeletionDecision(
             wait(

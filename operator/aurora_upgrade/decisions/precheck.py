@@ -201,7 +201,12 @@ def decide_precheck(upgrade: Upgrade, o: PrecheckObservation, now: datetime, tim
     busy = [i.identifier for i in o.instances if i.status != "available"]
     if busy:
         return wait(timing, "InstancesNotAvailable", f"Waiting for instances to be available: {', '.join(busy)}")
-    applying = sorted(i.identifier for i in o.instances if any(state == "applying" for _, state in i.parameter_groups))
+    members = {m.instance: m.parameter_status for m in cluster.members}
+    applying = sorted(
+        i.identifier
+        for i in o.instances
+        if members.get(i.identifier) == "applying" or any(state == "applying" for _, state in i.parameter_groups)
+    )
     if applying:
         return wait(timing, "ParametersApplying", f"Waiting for parameters to apply on {', '.join(applying)}")
     to_reboot = pending_reboot(o.instances, cluster)

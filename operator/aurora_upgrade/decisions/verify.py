@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from aurora_upgrade.decisions.cleanup import completion_message
 from aurora_upgrade.decisions.common import Outcome, Timing, Upgrade, advance, fail, since, wait
 from aurora_upgrade.phases import Phase, following
 from aurora_upgrade.rds import Cluster, Instance
@@ -34,11 +35,11 @@ def decide_verify(upgrade: Upgrade, o: VerifyObservation, now: datetime, timing:
             problems.append(f"{i.identifier} is {i.status} at {i.engine_version}")
     if not problems:
         names = ", ".join(f"{i.identifier} {i.engine_version} {i.status}" for i in o.instances)
-        return advance(
-            following(Phase.VERIFYING, spec),
-            "Upgraded",
-            f"{spec.cluster_identifier} runs {target} and is available ({names})",
-        )
+        upcoming = following(Phase.VERIFYING, spec)
+        message = f"{spec.cluster_identifier} runs {target} and is available ({names})"
+        if upcoming == Phase.COMPLETED:  # no cleanup asked for: say now what the IaC must change
+            message = f"{message}. {completion_message(upgrade)}"
+        return advance(upcoming, "Upgraded", message)
     if since(upgrade.status.phase_started_at, now) > timing.verify_timeout:
         return fail("VerificationFailed", f"production does not run {target}: {'; '.join(problems)}")
     return wait(timing, "Verifying", f"Waiting for production to settle: {'; '.join(problems)}")
