@@ -1,0 +1,53 @@
+"""The committed CRD is exactly what the generator prints from the models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from aurora_upgrade.crd import crd, render
+from aurora_upgrade.models import IMMUTABLE_FIELDS, AuroraUpgradeStatus
+
+COMMITTED = Path(__file__).resolve().parents[2] / "crds" / "auroraupgrades.dbupgrade.dev.yaml"
+
+
+def test_committed_crd_matches_the_generator() -> None:
+    assert COMMITTED.read_text() == render(), "crds/ drifted from the models: run `make crd` and commit"
+
+
+def test_crd_names_and_subresources() -> None:
+    spec = crd()["spec"]
+    assert spec["names"]["shortNames"] == ["aup"]
+    assert spec["names"]["categories"] == ["dbupgrade"]
+    assert spec["scope"] == "Namespaced"
+    version = spec["versions"][0]
+    assert version["subresources"] == {"status": {}}
+    columns = [(c["name"], c.get("priority", 0)) for c in version["additionalPrinterColumns"]]
+    assert columns == [
+        ("Cluster", 0), ("From", 0), ("To", 0), ("Phase", 0), ("Ready", 0), ("Age", 0),
+        ("BlueGreen", 1), ("Message", 1),
+    ]  # fmt: skip
+
+
+def test_immutable_fields_carry_cel_rules() -> None:
+    props = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    for name in IMMUTABLE_FIELDS:
+        assert props[name]["x-kubernetes-validations"] == [
+            {"rule": "self == oldSelf", "message": f"{name} is immutable"}
+        ]
+
+
+def test_every_status_field_is_declared() -> None:
+    """Undeclared status fields would be pruned silently by the API server."""
+    schema = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+    declared = {f.alias or name for name, f in AuroraUpgradeStatus.model_fields.items()}
+    assert declared <= set(schema)
+
+
+def test_schema_is_structural() -> None:
+    """No $ref, anyOf with null, or additionalProperties: false beside properties."""
+    text = yaml.safe_dump(crd())
+    assert "$ref" not in text
+    assert "type: 'null'" not in text and "type: null" not in text
+    assert "additionalProperties: false" not in text
