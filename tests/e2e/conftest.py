@@ -117,3 +117,16 @@ def helm(control_plane: ControlPlane) -> Runner:
         return run(*args, input=input, check=check, timeout=timeout)
 
     return helm_run
+
+
+# --- the operator end to end (tests/e2e/test_operator_*.py); see operator_fixtures.py -------
+
+from operator_fixtures import crd, namespace, stack  # noqa: E402, F401
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Keep each phase's report on the item, so fixtures can tell a failed test at teardown."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,342 @@
+"""The operator end to end: `aurora-upgrade sim` and `aurora-upgrade operator` as real
+processes against the session's kube-apiserver, driven with kubectl as a user types it.
+
+``stack`` (function fixture) starts them: ``stack.start(sim_args=[...])`` runs the simulator
+(runbook account) and an operator watching only this test's own namespace, so upgrades left
+behind by other tests (namespaces never finish deleting here) are never touched. Both
+processes are stopped at teardown, whatever happened. ``stack.diagnose()`` returns what one
+needs to debug a failure (operator log, simulator calls, the resources and their Events);
+every wait helper puts it in its assertion message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import boto3
+import pytest
+
+from aurora_upgrade.devenv.controlplane import ControlPlane
+from aurora_upgrade.devenv.stack import install_crd, start_operator, stop_operator
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "aurora-bg-upgrade-15-10.yaml"
+REGION = "ap-northeast-1"
+CLUSTER = "aurora-bg-aurora-cluster"
+POLL_SECONDS = 0.3
+TERMINAL = ("Completed", "Failed", "Aborted")
+RUNBOOK_CALLS = [
+    "CreateBlueGreenDeployment",
+    "RebootDBInstance",
+    "RebootDBInstance",
+    "CreateDBClusterSnapshot",
+    "SwitchoverBlueGreenDeployment",
+    "RebootDBInstance",
+    "RebootDBInstance",
+    "DeleteBlueGreenDeployment",
+]
+
+T = TypeVar("T")
+
+
+class Runner(Protocol):
+    def __call__(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = False,
+        token: str | None = None,
+        timeout: float = 120.0,
+    ) -> subprocess.CompletedProcess[str]: ...
+
+
+def _tail(path: Path, lines: int = 150) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as error:
+        return f"<cannot read {path}: {error}>"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class SimProcess:
+    """`aurora-upgrade sim` in its own process; observed and steered through /_sim/*."""
+
+    def __init__(self, log_path: Path, args: Sequence[str] = ()) -> None:
+        self.log_path = log_path
+        self.args = list(args)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.endpoint_url = ""
+
+    def start(self, timeout: float = 60.0) -> SimProcess:
+        command = [sys.executable, "-m", "aurora_upgrade.cli", "sim", "--port", "0", "--log-calls", *self.args]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=dict(os.environ)
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(r"AWS_ENDPOINT_URL_RDS=(\S+)", self.log_path.read_text(errors="replace"))
+            if found:
+                self.endpoint_url = found.group(1)
+                return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"the simulator did not start:\n{_tail(self.log_path)}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                self.release()  # a held response would keep a request thread waiting
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+
+    def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.endpoint_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def calls(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._control("GET", "/_sim/calls")
+        return result
+
+    def mutating_calls(self) -> list[str]:
+        from aurora_upgrade.sim.recorder import is_mutating
+
+        return [c["operation"] for c in self.calls() if is_mutating(c["operation"])]
+
+    def hold(self, operation: str) -> None:
+        self._control("POST", "/_sim/hold", {"operation": operation})
+
+    def release(self) -> None:
+        self._control("POST", "/_sim/release", {})
+
+    def held(self) -> list[str]:
+        result: list[str] = self._control("GET", "/_sim/held")["held"]
+        return result
+
+    def rds(self) -> Any:
+        """A boto3 RDS client against the simulator, as `aws --endpoint-url` would be."""
+        return boto3.client(
+            "rds",
+            region_name=REGION,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+class Stack:
+    """One test's simulator + operator, in the test's own namespace."""
+
+    def __init__(self, plane: ControlPlane, kubectl: Runner, namespace: str, workdir: Path) -> None:
+        self.plane = plane
+        self.kubectl = kubectl
+        self.namespace = namespace
+        self.workdir = workdir
+        self.operator_log = workdir / "operator.log"
+        self.sim: SimProcess | None = None
+        self.operator: subprocess.Popen[bytes] | None = None
+        self.operator_starts = 0
+        self.operator_should_run = False
+
+    # --- processes -------------------------------------------------------------------------
+
+    def start(self, sim_args: Sequence[str] = ()) -> Stack:
+        self.sim = SimProcess(self.workdir / "sim.log", sim_args).start()
+        self.start_operator()
+        return self
+
+    def start_operator(self) -> subprocess.Popen[bytes]:
+        assert self.sim is not None, "start the simulator first"
+        assert self.operator is None or self.operator.poll() is not None, "the operator is already running"
+        self.operator_starts += 1
+        with self.operator_log.open("a") as log:
+            log.write(f"\n===== operator start #{self.operator_starts} =====\n")
+        self.operator = start_operator(
+            self.plane.kubeconfig, self.sim.endpoint_url, self.operator_log, POLL_SECONDS, namespace=self.namespace
+        )
+        self.operator_should_run = True
+        return self.operator
+
+    def kill_operator(self, sig: int = signal.SIGKILL) -> None:
+        assert self.operator is not None
+        pid = self.operator.pid
+        self.operator_should_run = False
+        stop_operator(self.operator, sig)
+        with self.operator_log.open("a") as log:
+            log.write(f"\n===== operator pid {pid} stopped with {signal.Signals(sig).name} =====\n")
+
+    def stop(self) -> None:
+        self.operator_should_run = False
+        try:
+            if self.operator is not None:
+                stop_operator(self.operator)
+        finally:
+            if self.sim is not None:
+                self.sim.stop()
+
+    @property
+    def rds_sim(self) -> SimProcess:
+        assert self.sim is not None
+        return self.sim
+
+    # --- kubectl -----------------------------------------------------------------------------
+
+    def k(self, *args: str, input: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+        """kubectl in this test's namespace."""
+        return self.kubectl("-n", self.namespace, *args, input=input, check=check)
+
+    def apply(self, manifest: str) -> subprocess.CompletedProcess[str]:
+        result = self.k("apply", "-f", "-", input=manifest)
+        assert result.returncode == 0, f"kubectl apply failed:\n{result.stderr}\n{self.diagnose()}"
+        return result
+
+    def get(self, name: str) -> dict[str, Any]:
+        result = self.k("get", "aup", name, "-o", "json", check=True)
+        obj: dict[str, Any] = json.loads(result.stdout)
+        return obj
+
+    def status(self, name: str) -> dict[str, Any]:
+        status: dict[str, Any] = self.get(name).get("status", {})
+        return status
+
+    def wait_for(self, what: str, probe: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.2) -> T:
+        """Poll `probe` until it returns something truthy; fail with the diagnosis."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = probe()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{self.diagnose()}")
+            if self.operator_should_run and self.operator is not None and self.operator.poll() is not None:
+                raise AssertionError(
+                    f"the operator exited ({self.operator.returncode}) while waiting for {what}\n{self.diagnose()}"
+                )
+            time.sleep(interval)
+
+    def wait_phase(self, name: str, phases: str | Sequence[str], timeout: float = 60.0) -> dict[str, Any]:
+        wanted = (phases,) if isinstance(phases, str) else tuple(phases)
+
+        def probe() -> dict[str, Any] | None:
+            status = self.status(name)
+            if status.get("phase") in wanted:
+                return status
+            if status.get("phase") in TERMINAL and status.get("phase") not in wanted:
+                raise AssertionError(
+                    f"{name} ended {status.get('phase')} ({status.get('reason')}: {status.get('message')}) "
+                    f"while waiting for {wanted}\n{self.diagnose()}"
+                )
+            return None
+
+        return self.wait_for(f"{self.namespace}/{name} to reach {' or '.join(wanted)}", probe, timeout)
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        result = self.k(
+            "get", "events", "--field-selector", f"involvedObject.kind=AuroraUpgrade,involvedObject.name={name}",
+            "-o", "json",
+        )  # fmt: skip
+        if result.returncode != 0:
+            return []
+        items: list[dict[str, Any]] = json.loads(result.stdout)["items"]
+        return sorted(items, key=lambda e: e.get("firstTimestamp") or e.get("eventTime") or "")
+
+    # --- diagnosis ---------------------------------------------------------------------------
+
+    def diagnose(self) -> str:
+        parts = [f"===== operator log ({self.operator_log}) =====", _tail(self.operator_log, 200)]
+        if self.sim is not None:
+            parts += [f"===== simulator log ({self.sim.log_path}) =====", _tail(self.sim.log_path, 60)]
+        objects = self.kubectl("-n", self.namespace, "get", "aup", "-o", "yaml", timeout=30)
+        parts += [f"===== kubectl -n {self.namespace} get aup -o yaml =====", objects.stdout or objects.stderr]
+        events = self.kubectl(
+            "-n", self.namespace, "get", "events", "--sort-by=.lastTimestamp",
+            "-o", "custom-columns=TYPE:.type,REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message",
+            timeout=30,
+        )  # fmt: skip
+        parts += [f"===== events in {self.namespace} =====", events.stdout or events.stderr]
+        return "\n".join(parts)
+
+
+_names = itertools.count(1)
+
+
+def unique_namespace(kubectl: Runner, prefix: str) -> str:
+    name = f"{prefix}-{os.getpid()}-{next(_names)}"[:63].rstrip("-")
+    kubectl("create", "namespace", name, check=True)
+    return name
+
+
+@pytest.fixture(scope="session")
+def crd(control_plane: ControlPlane) -> None:
+    """The generated AuroraUpgrade CRD, installed and served."""
+    install_crd(control_plane.kubectl, control_plane.kubeconfig)
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, kubectl: Runner, crd: None) -> str:
+    """A fresh namespace for this test (it never finishes deleting here; that is fine)."""
+    prefix = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_"))[:40].strip("-")
+    return unique_namespace(kubectl, prefix or "e2e")
+
+
+@pytest.fixture
+def stack(
+    control_plane: ControlPlane, kubectl: Runner, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
+    """A not-yet-started simulator + operator for this test's namespace; stopped at teardown."""
+    stack = Stack(control_plane, kubectl, namespace, tmp_path)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            print(f"\n----- e2e diagnosis for {request.node.nodeid} -----\n{stack.diagnose()}", file=sys.stderr)
+
+
+def manifest(name: str, namespace: str, **spec: Any) -> str:
+    """An AuroraUpgrade for the runbook's cluster; keyword arguments override spec fields
+    (camelCase keys, nested dicts merge one level deep)."""
+    body: dict[str, Any] = {
+        "region": REGION,
+        "clusterIdentifier": CLUSTER,
+        "expectedSourceEngineVersion": "15.6",
+        "targetEngineVersion": "15.10",
+        "targetDBClusterParameterGroupName": "aurora-bg-aurora-pg15-cluster-params",
+        "targetDBParameterGroupName": "aurora-bg-aurora-pg15-params",
+    }
+    for key, value in spec.items():
+        if value is None:
+            body.pop(key, None)
+        elif isinstance(value, dict) and isinstance(body.get(key), dict):
+            body[key] = {**body[key], **value}
+        else:
+            body[key] = value
+    document = {
+        "apiVersion": "dbupgrade.dev/v1alpha1",
+        "kind": "AuroraUpgrade",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": body,
+    }
+    return json.dumps(document)
