@@ -8,7 +8,6 @@ the exit code, what was printed, the AWS state left behind, and the ordered muta
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,25 +15,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-import yaml
 
 from aurora_upgrade.sim import SimConfig, SimServer
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "aurora-bg-upgrade-15-10.yaml"
-CLUSTER = "aurora-bg-aurora-cluster"
-RUNBOOK_MUTATIONS = [
-    "CreateBlueGreenDeployment",
-    "RebootDBInstance",
-    "RebootDBInstance",
-    "CreateDBClusterSnapshot",
-    "SwitchoverBlueGreenDeployment",
-    "RebootDBInstance",
-    "RebootDBInstance",
-    "DeleteBlueGreenDeployment",
-]
+from .runcli import CLUSTER, EXAMPLE, RUNBOOK_MUTATIONS, assert_runbook_end_state, env_for, run_cli, write_manifest
 
 
 @pytest.fixture
@@ -43,55 +28,6 @@ def sim() -> Iterator[SimServer]:
     server.start()
     yield server
     server.stop()
-
-
-def env_for(server: SimServer) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        AWS_ENDPOINT_URL_RDS=server.endpoint_url,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="ap-northeast-1",
-        AURORA_UPGRADE_POLL_SECONDS="0.1",
-    )
-    return env
-
-
-def run_cli(server: SimServer, manifest: Path, state: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(manifest), "--state", str(state)],
-        env=env_for(server),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def rds_client(server: SimServer):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "rds",
-        region_name="ap-northeast-1",
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-def assert_runbook_end_state(server: SimServer) -> None:
-    rds = rds_client(server)
-    cluster = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
-    assert (cluster["EngineVersion"], cluster["Status"]) == ("15.10", "available")
-    instances = rds.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [CLUSTER]}])["DBInstances"]
-    assert sorted((i["DBInstanceIdentifier"], i["EngineVersion"], i["DBInstanceStatus"]) for i in instances) == [
-        ("aurora-bg-aurora-instance-1", "15.10", "available"),
-        ("aurora-bg-aurora-instance-2", "15.10", "available"),
-    ]
-    old = rds.describe_db_clusters(DBClusterIdentifier=f"{CLUSTER}-old1")["DBClusters"][0]
-    assert old["EngineVersion"] == "15.6", "the previous production cluster is kept for rollback"
-    snapshots = rds.describe_db_cluster_snapshots(DBClusterIdentifier=CLUSTER, SnapshotType="manual")
-    manual = [s for s in snapshots["DBClusterSnapshots"] if "before-switchover" in s["DBClusterSnapshotIdentifier"]]
-    assert len(manual) == 1 and manual[0]["Status"] == "available"
-    assert rds.describe_blue_green_deployments()["BlueGreenDeployments"] == []
 
 
 def test_runbook_upgrade_from_pending_to_completed(sim: SimServer, tmp_path: Path) -> None:
@@ -186,17 +122,6 @@ def test_killed_right_after_a_mutating_call_resumes_without_repeating_it(
     assert result.returncode == 0, result.stdout + result.stderr
     assert sim.mutating_calls() == RUNBOOK_MUTATIONS, f"killed after {operation} #{nth}"
     assert_runbook_end_state(sim)
-
-
-def write_manifest(tmp_path: Path, spec_changes: dict[str, object], drop: tuple[str, ...] = ()) -> Path:
-    doc = yaml.safe_load(EXAMPLE.read_text())
-    for key in drop:
-        doc["spec"].pop(key)
-    for key, value in spec_changes.items():
-        doc["spec"][key] = value
-    path = tmp_path / "manifest.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
 
 
 INVALID = [
