@@ -1,0 +1,101 @@
+"""`kubectl delete aup` and deletionPolicy, through the operator's finalizer: before switchover
+Abort removes the blue/green deployment with its green cluster and Orphan leaves AWS as it
+is; after switchover deletion never touches AWS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from operator_fixtures import CLUSTER, RUNBOOK_CALLS, Stack, manifest
+
+FINALIZER = "dbupgrade.dev/finalizer"
+
+
+def clusters(stack: Stack) -> dict[str, dict[str, Any]]:
+    return {c["DBClusterIdentifier"]: c for c in stack.rds_sim.rds().describe_db_clusters()["DBClusters"]}
+
+
+def deployments(stack: Stack) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = stack.rds_sim.rds().describe_blue_green_deployments()["BlueGreenDeployments"]
+    return result
+
+
+def awaiting_approval(stack: Stack, name: str, policy: str) -> dict[str, Any]:
+    """An upgrade parked before switchover: Manual mode, not approved, green available."""
+    stack.start()
+    stack.apply(manifest(name, stack.namespace, switchover={"mode": "Manual"}, deletionPolicy=policy))
+    status = stack.wait_phase(name, "AwaitingSwitchover", timeout=60)
+    assert FINALIZER in stack.get(name)["metadata"].get("finalizers", []), stack.diagnose()
+    assert stack.rds_sim.mutating_calls() == RUNBOOK_CALLS[:3], stack.diagnose()
+    return status
+
+
+def delete(stack: Stack, name: str) -> None:
+    """`kubectl delete` waits until the finalizer is gone and the object with it."""
+    deleted = stack.k("delete", "aup", name, "--timeout=60s")
+    assert deleted.returncode == 0, f"kubectl delete failed: {deleted.stderr}\n{stack.diagnose()}"
+    assert f'auroraupgrade.dbupgrade.dev "{name}" deleted' in deleted.stdout
+    gone = stack.k("get", "aup", name)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr, gone.stdout
+
+
+def test_abort_deletes_the_deployment_and_its_green_cluster(stack: Stack) -> None:
+    status = awaiting_approval(stack, "abort", "Abort")
+    bg_id, green = status["blueGreenDeploymentIdentifier"], status["greenClusterIdentifier"]
+    assert green in clusters(stack), stack.diagnose()
+
+    delete(stack, "abort")
+
+    calls = stack.rds_sim.calls()
+    deletes = [c for c in calls if c["operation"] == "DeleteBlueGreenDeployment"]
+    assert len(deletes) == 1, deletes
+    assert deletes[0]["params"]["BlueGreenDeploymentIdentifier"] == bg_id
+    assert deletes[0]["params"]["DeleteTarget"] == "true", deletes[0]
+    assert stack.rds_sim.mutating_calls() == [*RUNBOOK_CALLS[:3], "DeleteBlueGreenDeployment"]
+    assert deployments(stack) == [], stack.diagnose()
+    # The green cluster goes with it (AWS deletes its instances first), blue is untouched.
+    stack.wait_for("the green cluster to be deleted", lambda: green not in clusters(stack), timeout=30)
+    remaining = clusters(stack)
+    assert set(remaining) == {CLUSTER}, remaining
+    assert (remaining[CLUSTER]["EngineVersion"], remaining[CLUSTER]["Status"]) == ("15.6", "available")
+    instances = stack.rds_sim.rds().describe_db_instances()["DBInstances"]
+    assert sorted(i["DBInstanceIdentifier"] for i in instances) == [
+        "aurora-bg-aurora-instance-1",
+        "aurora-bg-aurora-instance-2",
+    ]
+    # kubectl still shows why: the Events outlive the object.
+    reasons = {e["reason"] for e in stack.events("abort")}
+    assert "DeleteBlueGreenDeployment" in reasons, reasons
+
+
+def test_orphan_leaves_the_deployment_in_aws(stack: Stack) -> None:
+    status = awaiting_approval(stack, "orphan", "Orphan")
+    before = stack.rds_sim.mutating_calls()
+
+    delete(stack, "orphan")
+
+    assert stack.rds_sim.mutating_calls() == before, stack.diagnose()
+    left = deployments(stack)
+    assert [(d["BlueGreenDeploymentIdentifier"], d["Status"]) for d in left] == [
+        (status["blueGreenDeploymentIdentifier"], "AVAILABLE")
+    ], left
+    assert status["greenClusterIdentifier"] in clusters(stack)
+    reasons = {e["reason"] for e in stack.events("orphan")}
+    assert "Orphaned" in reasons, reasons
+
+
+def test_delete_after_completion_leaves_aws_alone(stack: Stack) -> None:
+    stack.start()
+    stack.apply(manifest("done", stack.namespace))
+    stack.wait_phase("done", "Completed", timeout=90)
+    assert stack.rds_sim.mutating_calls() == RUNBOOK_CALLS, stack.diagnose()
+    before = clusters(stack)
+
+    delete(stack, "done")
+
+    assert stack.rds_sim.mutating_calls() == RUNBOOK_CALLS, stack.diagnose()
+    after = clusters(stack)
+    assert set(after) == {CLUSTER, f"{CLUSTER}-old1"}, after
+    assert {k: (v["EngineVersion"], v["Status"]) for k, v in after.items()} == {
+        k: (v["EngineVersion"], v["Status"]) for k, v in before.items()
+    }
