@@ -23,7 +23,7 @@ from aurora_upgrade.engine import Engine, utcnow
 from aurora_upgrade.models import GROUP, PLURAL, VERSION, InvalidManifest, parse_spec, parse_status
 from aurora_upgrade.phases import TERMINAL, Phase
 from aurora_upgrade.status import initial, transition, with_conditions
-from aurora_upgrade.store import KubeRecorder
+from aurora_upgrade.store import KubeRecorder, ResourceDeleting
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +102,11 @@ def busy_with(claims: list[Claim], me: str) -> str | None:
     return None if winner.ref == me else winner.ref
 
 
-def _recorder(body: Any, namespace: str, name: str) -> KubeRecorder:
+def _recorder(body: Any, namespace: str, name: str, *, finalizing: bool = False) -> KubeRecorder:
     def post(type_: str, reason: str, message: str) -> None:
         kopf.event(body, type=type_, reason=reason, message=message[:1000])
 
-    return KubeRecorder(namespace, name, custom_api(), post)
+    return KubeRecorder(namespace, name, custom_api(), post, stop_when_deleting=not finalizing)
 
 
 def _load(obj: dict[str, Any], recorder: KubeRecorder) -> Upgrade | None:
@@ -150,6 +150,8 @@ def reconcile(
     claims = list(upgrades_by_cluster.get(key, []))
     try:
         ENGINE.reconcile(upgrade, recorder, busy_with(claims, f"{namespace}/{name}"))
+    except ResourceDeleting:
+        log.info("%s/%s is being deleted; leaving it to the finalizer", namespace, name)
     except Exception:
         metrics.RECONCILE_ERRORS.labels(kind="reconcile").inc()
         raise
@@ -159,7 +161,7 @@ def reconcile(
 def finalize(body: Any, namespace: str | None, name: str, **_: Any) -> None:
     assert namespace is not None  # AuroraUpgrade is namespaced
     fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    recorder = _recorder(body, namespace, name)
+    recorder = _recorder(body, namespace, name, finalizing=True)
     upgrade = _load(fresh, recorder)
     if upgrade is not None:
         try:

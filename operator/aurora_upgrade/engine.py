@@ -344,7 +344,7 @@ class Engine:
             outcome = self._on_error(error)
             self._record(upgrade, upgrade.status, outcome, recorder)
             return outcome.requeue or self.timing.poll
-        decision = cleanup.decide_deletion(upgrade, cleanup.DeletionObservation(deployment), self.timing)
+        decision = cleanup.decide_deletion(upgrade, cleanup.DeletionObservation(deployment), self.clock(), self.timing)
         after = self._apply(upgrade, decision.outcome, gw, recorder)
         if decision.release:
             return None

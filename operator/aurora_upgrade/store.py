@@ -27,6 +27,10 @@ def status_patch(status: AuroraUpgradeStatus) -> dict[str, Any]:
     return {"status": body}
 
 
+class ResourceDeleting(Exception):
+    """The resource is being deleted: the finalizer, not the reconcile loop, acts from now on."""
+
+
 @dataclass
 class KubeRecorder:
     """Status through the status subresource; Events through kopf's poster."""
@@ -35,11 +39,15 @@ class KubeRecorder:
     name: str
     custom_api: Any  # kubernetes.client.CustomObjectsApi
     post_event: Callable[[str, str, str], None]
+    stop_when_deleting: bool = True
 
     def save(self, status: AuroraUpgradeStatus) -> None:
-        self.custom_api.patch_namespaced_custom_object_status(
+        """Write status; refuse to go on (before any further AWS call) once deletion began."""
+        saved = self.custom_api.patch_namespaced_custom_object_status(
             GROUP, VERSION, self.namespace, PLURAL, self.name, status_patch(status)
         )
+        if self.stop_when_deleting and (saved.get("metadata") or {}).get("deletionTimestamp"):
+            raise ResourceDeleting(f"{self.namespace}/{self.name}")
 
     def event(self, type_: str, reason: str, message: str) -> None:
         self.post_event(type_, reason, message)

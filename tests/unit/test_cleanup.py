@@ -253,7 +253,7 @@ def deleted_in(phase: Phase, policy: str = "Abort", **status: Any) -> Any:
 )
 def test_deletion_after_switchover_leaves_aws_alone(upgrade: Any) -> None:
     # Even with a deployment still visible, nothing is deleted once switchover may have run.
-    decision = decide_deletion(upgrade, DeletionObservation(make_blue_green("SWITCHOVER_COMPLETED")), TIMING)
+    decision = decide_deletion(upgrade, DeletionObservation(make_blue_green("SWITCHOVER_COMPLETED")), NOW, TIMING)
 
     assert decision.release is True
     assert decision.outcome.action is None
@@ -271,7 +271,7 @@ def test_deletion_after_switchover_leaves_aws_alone(upgrade: Any) -> None:
     ],
 )
 def test_abort_before_switchover_deletes_the_deployment_with_its_green_target(upgrade: Any) -> None:
-    decision = decide_deletion(upgrade, DeletionObservation(make_blue_green("AVAILABLE")), TIMING)
+    decision = decide_deletion(upgrade, DeletionObservation(make_blue_green("AVAILABLE")), NOW, TIMING)
 
     assert decision.release is False
     assert decision.outcome.reason == "AbortingBlueGreen"
@@ -279,9 +279,30 @@ def test_abort_before_switchover_deletes_the_deployment_with_its_green_target(up
     assert decision.outcome.requeue == TIMING.poll
 
 
+@pytest.mark.parametrize(
+    ("requested_seconds_ago", "released"),
+    [pytest.param(5, False, id="young-intent-waits"), pytest.param(3600, True, id="old-intent-releases")],
+)
+def test_abort_right_after_create_waits_for_the_deployment_to_be_listed(
+    requested_seconds_ago: int, released: bool
+) -> None:
+    """Deleted while CreateBlueGreenDeployment was just sent: releasing now would orphan green."""
+    upgrade = make_upgrade(
+        phase=Phase.CREATING_BLUE_GREEN,
+        create_requested_at=ago(requested_seconds_ago),
+        blue_green_deployment_identifier=None,
+    )
+    decision = decide_deletion(upgrade, DeletionObservation(None), NOW, TIMING)
+
+    assert decision.release is released
+    assert decision.outcome.action is None
+    if not released:
+        assert decision.outcome.reason == "WaitingForBlueGreenDeployment"
+
+
 def test_abort_waits_while_the_deployment_is_deleting() -> None:
     decision = decide_deletion(
-        deleted_in(Phase.AWAITING_SWITCHOVER), DeletionObservation(make_blue_green("DELETING")), TIMING
+        deleted_in(Phase.AWAITING_SWITCHOVER), DeletionObservation(make_blue_green("DELETING")), NOW, TIMING
     )
 
     assert decision.release is False
@@ -321,7 +342,7 @@ def test_abort_waits_while_the_deployment_is_deleting() -> None:
 def test_deletion_before_switchover_ends_aborted_and_releases(
     upgrade: Any, observation: DeletionObservation, reason: str, message: str
 ) -> None:
-    decision = decide_deletion(upgrade, observation, TIMING)
+    decision = decide_deletion(upgrade, observation, NOW, TIMING)
 
     assert decision.release is True
     assert decision.outcome.phase == Phase.ABORTED
@@ -332,7 +353,7 @@ def test_deletion_before_switchover_ends_aborted_and_releases(
 
 def test_orphan_names_the_deployment_it_leaves_behind_from_status() -> None:
     # Engine.finalize passes DeletionObservation(None) for Orphan (it looks the deployment up only for Abort).
-    decision = decide_deletion(deleted_in(Phase.PROVISIONING_GREEN, "Orphan"), DeletionObservation(None), TIMING)
+    decision = decide_deletion(deleted_in(Phase.PROVISIONING_GREEN, "Orphan"), DeletionObservation(None), NOW, TIMING)
 
     assert decision.outcome.phase == Phase.ABORTED
     assert BG_ID in decision.outcome.message

@@ -21,6 +21,7 @@ from aurora_upgrade.decisions.common import (
     advance,
     fail,
     parse_time,
+    since,
     wait,
 )
 from aurora_upgrade.models import parse_duration
@@ -133,7 +134,7 @@ def touches_production(upgrade: Upgrade) -> bool:
     return phase in SWITCHOVER_STARTED or status.switchover_requested_at is not None
 
 
-def decide_deletion(upgrade: Upgrade, o: DeletionObservation, timing: Timing) -> DeletionDecision:
+def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, timing: Timing) -> DeletionDecision:
     spec, status = upgrade.spec, upgrade.status
     if status.phase in (Phase.COMPLETED, Phase.ABORTED) or touches_production(upgrade):
         return DeletionDecision(Outcome(reason="Deleted", message="Resource deleted; AWS left as it is"), True)
@@ -149,6 +150,12 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, timing: Timing) ->
             True,
         )
     bg = o.deployment
+    if bg is None and status.create_requested_at and since(status.create_requested_at, now) < timing.consistency_grace:
+        # CreateBlueGreenDeployment was just sent: wait until AWS lists it, or green would be orphaned.
+        return DeletionDecision(
+            wait(timing, "WaitingForBlueGreenDeployment", "Waiting for AWS to list the new deployment to delete it"),
+            False,
+        )
     if bg is None:
         gone = (
             "its blue/green deployment and green cluster are gone"
