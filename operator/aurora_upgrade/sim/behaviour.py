@@ -27,9 +27,12 @@ Gaps filled (moto 5.2.5 behaviour -> what AWS documents and this simulator does)
   SwitchoverDetails (one entry per cluster and instance) follow progress; for a short
   window the new deployment is not found by Describe (eventual consistency); a source
   cluster whose parameter group lacks rds.logical_replication=1, or whose writer has
-  cluster parameters pending reboot, ends in INVALID_CONFIGURATION with AWS's StatusDetails
-  text; a Secrets-Manager-managed master password is refused (SourceClusterNotSupportedFault).
-- DescribeBlueGreenDeployments: also hides the not-yet-visible deployment from filters.
+  cluster parameters pending reboot, ends in INVALID_CONFIGURATION after a quarter of the
+  provisioning time, with a StatusDetails text in AWS's wording; its green resources stay
+  until the deployment is deleted with DeleteTarget; a Secrets-Manager-managed master
+  password is refused (SourceClusterNotSupportedFault).
+- DescribeBlueGreenDeployments: the not-yet-visible deployment is hidden from filters too;
+  unknown filter names are refused.
 - SwitchoverBlueGreenDeployment: moto renames only the clusters, at once, and leaves
   instances with their green names -> SWITCHOVER_IN_PROGRESS for
   SimConfig.switchover_seconds, then the green cluster AND its instances take the original
@@ -42,7 +45,8 @@ Gaps filled (moto 5.2.5 behaviour -> what AWS documents and this simulator does)
   green instances, then the green cluster, are `deleting` for SimConfig.delete_seconds; the
   deployment shows DELETING, then disappears. A green cluster with deletion protection is
   refused, as AWS documents.
-- RebootDBInstance: moto does nothing -> `rebooting` for SimConfig.reboot_seconds, then
+- RebootDBInstance: moto does nothing -> refused unless `available`; `rebooting` for
+  SimConfig.reboot_seconds, then
   `available`, pending-reboot parameters become in-sync (DB parameter group and the
   cluster member's DBClusterParameterGroupStatus), and a "DB instance restarted" event.
   ModifyDB(Cluster)ParameterGroup with ApplyMethod pending-reboot marks the instances that
@@ -187,15 +191,17 @@ def backend_for(account_id: str, region: str) -> SimRDSBackend:
 
 
 def _sim_backends() -> Iterator[SimRDSBackend]:
-    for _account, _region, backend in rds_backends.iter_backends():
-        if isinstance(backend, SimRDSBackend):
-            yield backend
+    # Copies: moto may create a regional backend lazily from another request thread.
+    for account in list(rds_backends.values()):
+        for backend in list(account.values()):
+            if isinstance(backend, SimRDSBackend):
+                yield backend
 
 
 def advance_all() -> None:
     """Apply every delayed transition that is due, in every region."""
     now = time.monotonic()
-    for backend in list(_sim_backends()):
+    for backend in _sim_backends():
         backend.timeline.advance(now)
 
 
@@ -204,6 +210,8 @@ def advance_all() -> None:
 
 @dataclass(order=True)
 class _Due:
+    """A transition due at monotonic time `at`; `label` names it for whoever debugs the heap."""
+
     at: float
     seq: int
     label: str = field(compare=False)
@@ -229,9 +237,6 @@ class Timeline:
         while self._due and self._due[0].at <= now:
             item = heapq.heappop(self._due)
             item.action(wall_now - timedelta(seconds=now - item.at))
-
-    def pending(self) -> list[str]:
-        return [item.label for item in sorted(self._due)]
 
 
 # ----------------------------------------------------------------------------- errors

@@ -163,7 +163,9 @@ class SimServer:
         except BaseException:
             behaviour.uninstall()
             raise
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="aurora-upgrade-sim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="aurora-upgrade-sim", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -1,0 +1,73 @@
+"""Shared fixtures for tests against the simulated RDS API (aurora_upgrade.sim).
+
+Only simulator fixtures live here. Each starts a SimServer on a free port and stops it at
+teardown; moto's state is process-wide, so a test uses one simulator at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import boto3
+import pytest
+
+from aurora_upgrade.sim import SimConfig, SimServer
+
+SIM_REGION = "ap-northeast-1"
+
+# Short delays: every transition of the runbook is observable, none costs the suite time.
+FAST = SimConfig(
+    provisioning_seconds=1.0,
+    switchover_seconds=0.5,
+    reboot_seconds=0.3,
+    snapshot_seconds=0.3,
+    delete_seconds=0.3,
+    not_found_after_create_seconds=0.3,
+)
+
+SimFactory = Callable[..., SimServer]
+
+
+@pytest.fixture
+def make_sim() -> Iterator[SimFactory]:
+    """Start a simulator: make_sim(config=..., scenario=...) -> a running SimServer."""
+    started: list[SimServer] = []
+
+    def factory(config: SimConfig = FAST, scenario: str | Mapping[str, Any] = "runbook") -> SimServer:
+        server = SimServer(config=config, scenario=scenario, port=0).start()
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def sim_server(make_sim: SimFactory) -> SimServer:
+    """The runbook's account with short delays."""
+    return make_sim()
+
+
+def sim_client(server: SimServer) -> Any:
+    """A boto3 RDS client for `server`, with the throwaway credentials the simulator accepts."""
+    return boto3.client(
+        "rds",
+        region_name=SIM_REGION,
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture
+def rds(sim_server: SimServer) -> Any:
+    """A boto3 RDS client of `sim_server`."""
+    return sim_client(sim_server)
+
+
+@pytest.fixture
+def client_for() -> Callable[[SimServer], Any]:
+    """Make boto3 RDS clients for simulators started with make_sim."""
+    return sim_client
