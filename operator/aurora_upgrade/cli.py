@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from aurora_upgrade.config import poll_seconds
 from aurora_upgrade.models import API_VERSION, KIND, InvalidManifest, parse_spec
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -44,18 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"invalid manifest: {error}", file=sys.stderr)
         return EXIT_INVALID
     state = Path(args.state) if args.state else Path(f"{args.file}.state.json")
-    return run_manifest(manifest, state, poll=_poll())
-
-
-def _poll() -> float:
-    raw = os.environ.get("AURORA_UPGRADE_POLL_SECONDS", "30")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SystemExit(f"AURORA_UPGRADE_POLL_SECONDS must be a number of seconds, not {raw!r}") from None
-    if value <= 0:
-        raise SystemExit("AURORA_UPGRADE_POLL_SECONDS must be positive")
-    return value
+    return run_manifest(manifest, state, poll=poll_seconds())
 
 
 def cmd_crd(_: argparse.Namespace) -> int:
@@ -76,7 +66,7 @@ def cmd_operator(rest: list[str]) -> int:
         os.environ["AURORA_UPGRADE_METRICS_PORT"] = str(ours.metrics_port)
     if ours.metrics_address:
         os.environ["AURORA_UPGRADE_METRICS_ADDRESS"] = ours.metrics_address
-    _poll()  # refuse a bad poll interval before kopf starts
+    poll_seconds()  # refuse a bad poll interval before kopf starts
     kopf_main(args=["run", "-m", "aurora_upgrade.controller", *kopf_args], prog_name="aurora-upgrade operator")
     return 0
 

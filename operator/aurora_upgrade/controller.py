@@ -18,6 +18,7 @@ import kopf
 import kubernetes
 
 from aurora_upgrade import metrics
+from aurora_upgrade.config import poll_seconds
 from aurora_upgrade.decisions.common import Timing, Upgrade
 from aurora_upgrade.engine import Engine, utcnow
 from aurora_upgrade.models import GROUP, PLURAL, VERSION, InvalidManifest, parse_spec, parse_status
@@ -27,20 +28,8 @@ from aurora_upgrade.store import KubeRecorder, ResourceDeleting
 
 log = logging.getLogger(__name__)
 
-POLL_ENV = "AURORA_UPGRADE_POLL_SECONDS"
 METRICS_PORT_ENV = "AURORA_UPGRADE_METRICS_PORT"
 METRICS_ADDRESS_ENV = "AURORA_UPGRADE_METRICS_ADDRESS"
-
-
-def poll_seconds() -> float:
-    raw = os.environ.get(POLL_ENV, "30")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SystemExit(f"{POLL_ENV} must be a number of seconds, not {raw!r}") from None
-    if value <= 0:
-        raise SystemExit(f"{POLL_ENV} must be positive, not {raw!r}")
-    return value
 
 
 POLL = poll_seconds()
