@@ -45,7 +45,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"invalid manifest: {error}", file=sys.stderr)
         return EXIT_INVALID
     state = Path(args.state) if args.state else Path(f"{args.file}.state.json")
-    return run_manifest(manifest, state, poll=poll_seconds())
+    try:
+        return run_manifest(manifest, state, poll=poll_seconds())
+    except InvalidManifest as error:
+        print(f"invalid manifest: {error}", file=sys.stderr)
+        return EXIT_INVALID
 
 
 def cmd_crd(_: argparse.Namespace) -> int:

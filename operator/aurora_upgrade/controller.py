@@ -55,9 +55,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Our own Events say what happened; kopf's log lines stay in the log unless they warn.
     settings.posting.level = logging.WARNING
     settings.execution.max_workers = 16
-    port = os.environ.get(METRICS_PORT_ENV)
-    if port:
-        metrics.serve(int(port), os.environ.get(METRICS_ADDRESS_ENV, "0.0.0.0"))
+    metrics.serve(int(os.environ.get(METRICS_PORT_ENV, "8000")), os.environ.get(METRICS_ADDRESS_ENV, "0.0.0.0"))
     custom_api()
 
 
@@ -99,20 +97,34 @@ def _recorder(body: Any, namespace: str, name: str, *, finalizing: bool = False)
 
 
 def _load(obj: dict[str, Any], recorder: KubeRecorder) -> Upgrade | None:
-    """The upgrade in `obj`, or None after recording Failed/InvalidSpec for a spec the schema
-    could not refuse (e.g. an unknown time zone)."""
+    """The upgrade in `obj`, or None after recording a spec the schema could not refuse (e.g.
+    an unknown time zone). Before anything changed in AWS that is `Failed/InvalidSpec`; in
+    the middle of an upgrade it only stalls it (a fix of the spec resumes), because giving up
+    halfway would leave green, or the steps after switchover, undone."""
     meta = obj["metadata"]
     status = parse_status(obj.get("status")) if obj.get("status") else initial(utcnow())
     generation = int(meta.get("generation", 1))
     try:
         spec = parse_spec(obj.get("spec"))
     except InvalidManifest as error:
-        if status.phase != Phase.FAILED or status.observed_generation != generation:
-            failed = transition(status, Phase.FAILED, "InvalidSpec", str(error), utcnow())
-            recorder.save(with_conditions(failed, utcnow(), generation))
-            recorder.event("Warning", "InvalidSpec", str(error))
+        if status.observed_generation == generation and status.reason == "InvalidSpec":
+            return None  # already recorded for this generation
+        if status.phase in (Phase.PENDING, Phase.PRECHECKING):
+            status = transition(status, Phase.FAILED, "InvalidSpec", str(error), utcnow())
+        elif status.phase not in TERMINAL:
+            status = status.model_copy(update={"reason": "InvalidSpec", "message": f"Stalled: {error}"})
+        recorder.save(with_conditions(status, utcnow(), generation))
+        recorder.event("Warning", "InvalidSpec", str(error))
         return None
     return Upgrade(meta["name"], meta["namespace"], meta["uid"], generation, spec, status)
+
+
+def _spec_for_deletion(raw: Any) -> Any:
+    """Deletion needs region, cluster and deletionPolicy, which the schema guarantees; only the
+    window's time zone can be invalid, and deletion does not use the window."""
+    spec = dict(raw or {})
+    spec["switchover"] = {k: v for k, v in (spec.get("switchover") or {}).items() if k != "window"}
+    return parse_spec(spec)
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=POLL)  # type: ignore[arg-type]  # index kwarg is extra
@@ -121,6 +133,8 @@ def reconcile(
 ) -> None:
     assert namespace is not None  # AuroraUpgrade is namespaced
     cached = body.get("status", {})
+    if cached.get("phase") in {p.value for p in Phase}:
+        metrics.set_phase(namespace, name, Phase(cached["phase"]))  # also after an operator restart
     if cached.get("phase") in {p.value for p in TERMINAL} and cached.get("observedGeneration") == body.get(
         "metadata", {}
     ).get("generation"):
@@ -151,13 +165,21 @@ def finalize(body: Any, namespace: str | None, name: str, **_: Any) -> None:
     assert namespace is not None  # AuroraUpgrade is namespaced
     fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     recorder = _recorder(body, namespace, name, finalizing=True)
-    upgrade = _load(fresh, recorder)
-    if upgrade is not None:
-        try:
-            delay = ENGINE.finalize(upgrade, recorder)
-        except Exception:
-            metrics.RECONCILE_ERRORS.labels(kind="finalize").inc()
-            raise
-        if delay is not None:
-            raise kopf.TemporaryError("Waiting for AWS to delete what this upgrade created", delay=delay)
+    meta = fresh["metadata"]
+    status = parse_status(fresh.get("status")) if fresh.get("status") else initial(utcnow())
+    upgrade = Upgrade(
+        meta["name"],
+        meta["namespace"],
+        meta["uid"],
+        int(meta.get("generation", 1)),
+        _spec_for_deletion(fresh.get("spec")),
+        status,
+    )
+    try:
+        delay = ENGINE.finalize(upgrade, recorder)
+    except Exception:
+        metrics.RECONCILE_ERRORS.labels(kind="finalize").inc()
+        raise
+    if delay is not None:
+        raise kopf.TemporaryError("Waiting for AWS to delete what this upgrade created", delay=delay)
     metrics.forget(namespace, name)

@@ -31,7 +31,7 @@ from aurora_upgrade.decisions.common import (
 )
 from aurora_upgrade.models import AuroraUpgradeStatus
 from aurora_upgrade.phases import TERMINAL, Phase
-from aurora_upgrade.rds import BlueGreen, ErrorKind, RdsError, RdsGateway, arn_name
+from aurora_upgrade.rds import BlueGreen, Cluster, ErrorKind, RdsError, RdsGateway, arn_name
 from aurora_upgrade.status import transition, updated, with_conditions
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,17 @@ def utcnow() -> datetime:
 GatewayFactory = Callable[[Upgrade], RdsGateway]
 
 
+_GATEWAYS: dict[tuple[str, str | None, str | None], RdsGateway] = {}
+
+
 def default_gateways(upgrade: Upgrade) -> RdsGateway:
+    """One gateway per (region, role) for the life of the process: botocore's adaptive rate
+    limiter learns the account's throttling only if its client lives on."""
     aws = upgrade.spec.aws
-    return RdsGateway.for_region(upgrade.spec.region, aws.role_arn, aws.external_id)
+    key = (upgrade.spec.region, aws.role_arn, aws.external_id)
+    if key not in _GATEWAYS:
+        _GATEWAYS[key] = RdsGateway.for_region(*key)
+    return _GATEWAYS[key]
 
 
 # --- observe: what each phase needs to know from AWS ---------------------------------------
@@ -130,12 +138,26 @@ def _observe_switchover(gw: RdsGateway, u: Upgrade) -> switchover.SwitchoverObse
     phase, green_id = u.status.phase, u.status.green_cluster_identifier
     about_to_switch = phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "AVAILABLE"
     wants_snapshot = phase == Phase.SNAPSHOTTING or (about_to_switch and u.spec.switchover.snapshot_before_switchover)
+    blue = None
+    if about_to_switch:
+        blue = gw.describe_cluster(u.spec.cluster_identifier)
+    elif phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "SWITCHOVER_COMPLETED":
+        blue = _old_cluster(gw, u)
     return switchover.SwitchoverObservation(
         deployment=bg,
         green=gw.describe_cluster(green_id) if about_to_switch and green_id else None,
         green_instances=tuple(gw.describe_cluster_instances(green_id)) if about_to_switch and green_id else (),
         snapshot=gw.describe_cluster_snapshot(u.snapshot_identifier) if wants_snapshot else None,
+        blue=blue,
     )
+
+
+def _old_cluster(gw: RdsGateway, u: Upgrade) -> Cluster | None:
+    """The previous production cluster, found by the resource id recorded at precheck."""
+    resource_id = u.status.source_cluster_resource_id
+    if resource_id:
+        return gw.find_cluster_by_resource_id(resource_id)
+    return gw.describe_cluster(u.status.old_cluster_identifier) if u.status.old_cluster_identifier else None
 
 
 def _observe_verify(gw: RdsGateway, u: Upgrade) -> verify.VerifyObservation:
@@ -150,10 +172,11 @@ def _observe_cleanup(gw: RdsGateway, u: Upgrade) -> cleanup.CleanupObservation:
     old = u.status.old_cluster_identifier
     if not (u.spec.cleanup.delete_old_cluster and old):
         return cleanup.CleanupObservation(deployment=bg)
+    found = _old_cluster(gw, u)
     return cleanup.CleanupObservation(
         deployment=bg,
-        old_cluster=gw.describe_cluster(old),
-        old_instances=tuple(gw.describe_cluster_instances(old)),
+        old_cluster=found,
+        old_instances=tuple(gw.describe_cluster_instances(found.identifier)) if found else (),
     )
 
 
@@ -237,21 +260,15 @@ class Engine:
         return self.timing.poll
 
     def _restart_after_spec_fix(self, upgrade: Upgrade, recorder: Recorder) -> Upgrade:
-        """A precheck failure changed nothing in AWS: a new generation of the spec starts over."""
+        """A failed precheck or a dry run changed nothing in AWS: a new generation starts over."""
         status = upgrade.status
-        if not (
-            status.phase == Phase.FAILED
-            and status.failed_phase in (Phase.PENDING, Phase.PRECHECKING)
-            and status.observed_generation is not None
-            and status.observed_generation != upgrade.generation
-        ):
+        nothing_changed = (
+            status.phase == Phase.FAILED and status.failed_phase in (Phase.PENDING, Phase.PRECHECKING)
+        ) or (status.phase == Phase.COMPLETED and status.reason == "DryRun")
+        if not nothing_changed or status.observed_generation in (None, upgrade.generation):
             return upgrade
-        outcome = Outcome(
-            phase=Phase.PENDING,
-            reason="SpecChanged",
-            message="The spec changed after a failed precheck; retrying",
-        )
-        return self._record(upgrade, status.model_copy(update={"failed_phase": None}), outcome, recorder)
+        outcome = Outcome(phase=Phase.PENDING, reason="SpecChanged", message="The spec changed; starting again")
+        return self._record(upgrade, status.model_copy(update={"failed_phase": None, "plan": []}), outcome, recorder)
 
     def _decide(self, upgrade: Upgrade, busy_with: str | None) -> tuple[Outcome, RdsGateway | None]:
         phase = upgrade.status.phase
@@ -262,11 +279,13 @@ class Engine:
             gw = self.gateways(upgrade)
             observation = stage.observe(gw, upgrade)
         except RdsError as error:
-            return self._on_error(error), None
+            return self._on_error(error, stall=cleanup.touches_production(upgrade)), None
         return stage.decide(upgrade, observation, self.clock(), self.timing), gw
 
-    def _on_error(self, error: RdsError) -> Outcome:
-        if error.kind == ErrorKind.TERMINAL:
+    def _on_error(self, error: RdsError, stall: bool = False) -> Outcome:
+        """A refused read fails the upgrade before switchover; after it, production depends on
+        the remaining steps, so the upgrade waits (with a Warning) instead of giving up."""
+        if error.kind == ErrorKind.TERMINAL and not stall:
             return fail(f"AWS{error.code}", f"{error.operation} was refused: {error.code}: {error.message}")
         return Outcome(
             reason="AWSUnavailable" if error.kind == ErrorKind.RETRYABLE else "AWSNotFound",
@@ -275,7 +294,9 @@ class Engine:
             warning=True,
         )
 
-    def _apply(self, upgrade: Upgrade, outcome: Outcome, gw: RdsGateway | None, recorder: Recorder) -> Upgrade:
+    def _apply(
+        self, upgrade: Upgrade, outcome: Outcome, gw: RdsGateway | None, recorder: Recorder, may_fail: bool = True
+    ) -> Upgrade:
         status = upgrade.status
         if outcome.action is not None and gw is not None:
             before = status
@@ -288,15 +309,25 @@ class Engine:
                 # The call may have reached AWS only if AWS did not answer; keep the intent then.
                 if error.answered:
                     status = before
-                return self._record(upgrade, status, self._action_error(outcome.action, error), recorder)
+                return self._record(upgrade, status, self._action_error(outcome.action, error, may_fail), recorder)
             recorder.event("Normal", outcome.action.operation, outcome.action.describe())
             status = updated(status, {**outcome.changes, **learned})
         else:
             status = updated(status, outcome.changes)
         return self._record(upgrade, status, outcome, recorder)
 
-    def _action_error(self, action: Action, error: RdsError) -> Outcome:
-        if error.kind == ErrorKind.TERMINAL and not error.code.endswith("AlreadyExistsFault"):
+    def _action_error(self, action: Action, error: RdsError, may_fail: bool = True) -> Outcome:
+        refused_switchover = (
+            isinstance(action, Switchover)
+            and error.answered
+            and error.kind != ErrorKind.NOT_FOUND
+            and error.code not in ("Throttling", "ThrottlingException", "RequestLimitExceeded")
+        )
+        if may_fail and refused_switchover:
+            # AWS refused to switch over (e.g. InvalidBlueGreenDeploymentStateFault: green is not
+            # fit); asking again every poll would hide that. Blue is untouched.
+            return fail(f"AWS{error.code}", f"{action.operation} was refused: {error.code}: {error.message}")
+        if may_fail and error.kind == ErrorKind.TERMINAL and not error.code.endswith("AlreadyExistsFault"):
             return fail(f"AWS{error.code}", f"{action.operation} was refused: {error.message}")
         # Transient, or created by an earlier attempt: the next observation settles it.
         return Outcome(
@@ -341,13 +372,12 @@ class Engine:
             )
             deployment = _deployment(gw, upgrade) if needs_aws and upgrade.spec.deletion_policy == "Abort" else None
         except RdsError as error:
-            outcome = self._on_error(error)
+            outcome = self._on_error(error, stall=True)
             self._record(upgrade, upgrade.status, outcome, recorder)
             return outcome.requeue or self.timing.poll
         decision = cleanup.decide_deletion(upgrade, cleanup.DeletionObservation(deployment), self.clock(), self.timing)
-        after = self._apply(upgrade, decision.outcome, gw, recorder)
+        # A refused delete keeps the finalizer (with a Warning): releasing it would orphan green.
+        self._apply(upgrade, decision.outcome, gw, recorder, may_fail=False)
         if decision.release:
-            return None
-        if after.status.phase == Phase.FAILED:
             return None
         return decision.outcome.requeue or self.timing.poll

@@ -206,7 +206,9 @@ class AuroraUpgradeStatus(_Model):
     reboots: list[RebootStep] = Field(default_factory=list)
     create_requested_at: str | None = None
     snapshot_requested_at: str | None = None
+    source_cluster_resource_id: str | None = None  # blue's DbClusterResourceId, to find it after renames
     switchover_requested_at: str | None = None
+    switchover_accepted_at: str | None = None  # AWS answered the switchover call: never call again
     switchover_completed_at: str | None = None
     failed_phase: Phase | None = None
 

@@ -26,7 +26,9 @@ from typing import Any
 
 import boto3
 import botocore.config
+import botocore.credentials
 import botocore.exceptions
+import botocore.session
 from botocore import xform_name
 
 from aurora_upgrade import metrics
@@ -67,6 +69,15 @@ _RETRYABLE = {
     "InvalidDBClusterStateFault",
     "InvalidDBInstanceStateFault",
     "InvalidDBClusterSnapshotStateFault",
+    # Credentials and permissions: an expired token or a policy being fixed is worth a
+    # Warning and another try, never an abandoned upgrade halfway through.
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "AccessDenied",
+    "AccessDeniedException",
 }
 
 
@@ -119,6 +130,7 @@ class Cluster:
     members: tuple[ClusterMember, ...]
     master_user_secret: bool
     deletion_protection: bool
+    resource_id: str = ""  # DbClusterResourceId: survives the renames of a switchover
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,7 @@ class BlueGreen:
     status_details: str | None
     tags: dict[str, str] = field(default_factory=dict)
     tasks: tuple[tuple[str, str], ...] = ()
+    switchover_details: tuple[tuple[str, str], ...] = ()  # (SourceMember ARN, Status)
 
 
 @dataclass(frozen=True)
@@ -172,38 +185,49 @@ def _to_tags(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
-ClientFactory = Callable[[str, str | None, str | None], Any]
+ClientFactory = Callable[[str, str | None, str | None], tuple[Any, Any]]
 
 
-def default_client_factory(region: str, role_arn: str | None, external_id: str | None) -> Any:
-    """A boto3 RDS client with adaptive retries; AWS_ENDPOINT_URL_RDS is honoured by boto3."""
-    config = botocore.config.Config(
-        retries={"mode": "adaptive", "max_attempts": 8},
-        connect_timeout=10,
-        read_timeout=30,
-        user_agent_extra="aurora-upgrade-operator",
+def _session(region: str, role_arn: str | None, external_id: str | None) -> boto3.session.Session:
+    """The default credential chain (IRSA, Pod Identity, ...), or a role assumed from it whose
+    credentials botocore refreshes before they expire."""
+    base = boto3.session.Session(region_name=region)
+    if not role_arn:
+        return base
+    extra: dict[str, Any] = {"RoleSessionName": "aurora-upgrade-operator"}
+    if external_id:
+        extra["ExternalId"] = external_id
+    fetcher = botocore.credentials.AssumeRoleCredentialFetcher(
+        client_creator=base._session.create_client,
+        source_credentials=base.get_credentials(),
+        role_arn=role_arn,
+        extra_args=extra,
     )
-    session = boto3.session.Session(region_name=region)
-    if role_arn:
-        sts = session.client("sts", config=config)
-        assume: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": "aurora-upgrade-operator"}
-        if external_id:
-            assume["ExternalId"] = external_id
-        creds = sts.assume_role(**assume)["Credentials"]
-        session = boto3.session.Session(
-            region_name=region,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-        )
-    return session.client("rds", config=config)
+    assumed = botocore.session.get_session()
+    assumed._credentials = botocore.credentials.DeferredRefreshableCredentials(
+        method="assume-role", refresh_using=fetcher.fetch_credentials
+    )
+    return boto3.session.Session(botocore_session=assumed, region_name=region)
+
+
+def default_client_factory(region: str, role_arn: str | None, external_id: str | None) -> tuple[Any, Any]:
+    """Two RDS clients (AWS_ENDPOINT_URL_RDS is honoured by boto3): reads retry with botocore's
+    adaptive mode; writes are sent once, because a retried CreateBlueGreenDeployment or
+    SwitchoverBlueGreenDeployment after a timeout could act twice. The engine retries writes
+    itself, after checking in AWS whether the first attempt took effect."""
+    session = _session(region, role_arn, external_id)
+    common: dict[str, Any] = {"connect_timeout": 10, "read_timeout": 30, "user_agent_extra": "aurora-upgrade-operator"}
+    reads = botocore.config.Config(retries={"mode": "adaptive", "max_attempts": 8}, **common)
+    writes = botocore.config.Config(retries={"mode": "adaptive", "total_max_attempts": 1}, **common)
+    return session.client("rds", config=reads), session.client("rds", config=writes)
 
 
 class RdsGateway:
     """Every RDS call the engine makes, for one region (and optionally one assumed role)."""
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    def __init__(self, reader: Any, writer: Any | None = None) -> None:
+        self._reader = reader
+        self._writer = writer if writer is not None else reader
 
     @classmethod
     def for_region(
@@ -214,12 +238,13 @@ class RdsGateway:
         factory: ClientFactory = default_client_factory,
     ) -> RdsGateway:
         try:
-            return cls(factory(region, role_arn, external_id))
+            return cls(*factory(region, role_arn, external_id))
         except Exception as error:  # assume-role failures surface here
             raise classify("AssumeRole", error) from error
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        method = getattr(self._client, _snake(operation))
+        client = self._reader if operation.startswith("Describe") else self._writer
+        method = getattr(client, _snake(operation))
         try:
             response: dict[str, Any] = method(**params)
         except Exception as error:
@@ -242,9 +267,26 @@ class RdsGateway:
 
     def describe_cluster(self, identifier: str) -> Cluster | None:
         items = self._describe_or_none("DescribeDBClusters", "DBClusters", DBClusterIdentifier=identifier)
-        if not items:
-            return None
-        c = items[0]
+        return self._cluster(items[0]) if items else None
+
+    def find_cluster_by_resource_id(self, resource_id: str) -> Cluster | None:
+        """The cluster whose DbClusterResourceId is `resource_id`, whatever it is named now.
+        Listed and matched here rather than with a filter, so every RDS endpoint answers alike."""
+        marker: str | None = None
+        while True:
+            params: dict[str, Any] = {"MaxRecords": 100}
+            if marker:
+                params["Marker"] = marker
+            page = self._call("DescribeDBClusters", **params)
+            for item in page.get("DBClusters", []):
+                if item.get("DbClusterResourceId") == resource_id:
+                    return self._cluster(item)
+            marker = page.get("Marker")
+            if not marker:
+                return None
+
+    @staticmethod
+    def _cluster(c: dict[str, Any]) -> Cluster:
         return Cluster(
             identifier=c["DBClusterIdentifier"],
             arn=c.get("DBClusterArn", ""),
@@ -263,6 +305,7 @@ class RdsGateway:
             ),
             master_user_secret=bool(c.get("MasterUserSecret")),
             deletion_protection=bool(c.get("DeletionProtection")),
+            resource_id=c.get("DbClusterResourceId", ""),
         )
 
     def describe_cluster_instances(self, cluster: str) -> list[Instance]:
@@ -362,6 +405,9 @@ class RdsGateway:
             status_details=b.get("StatusDetails"),
             tags=_tags(b.get("TagList")),
             tasks=tuple((t.get("Name", ""), t.get("Status", "")) for t in b.get("Tasks", [])),
+            switchover_details=tuple(
+                (d.get("SourceMember", ""), d.get("Status", "")) for d in b.get("SwitchoverDetails", [])
+            ),
         )
 
     def describe_cluster_snapshot(self, identifier: str) -> Snapshot | None:

@@ -26,13 +26,15 @@ def run_manifest(
     engine: Engine | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Run until Completed (0), Failed or Aborted (1)."""
     engine = engine or Engine(timing=Timing(poll=poll))
-    recorder, status = FileRecorder.open(state, out)
+    """Run until Completed (0), Failed or Aborted (1); InvalidManifest for a state file that
+    belongs to another upgrade."""
+    recorder, status = FileRecorder.open(state, manifest["spec"], out)
     meta = manifest["metadata"]
     spec = parse_spec(manifest["spec"])
+    generation = recorder.generation
     if status is None:
-        status = with_conditions(initial(utcnow()), utcnow(), 1)
+        status = with_conditions(initial(utcnow()), utcnow(), generation)
         recorder.save(status)
         recorder.event("Normal", "Accepted", f"Upgrade of {spec.cluster_identifier} to {spec.target_engine_version}")
     else:
@@ -41,14 +43,14 @@ def run_manifest(
         name=meta["name"],
         namespace=meta.get("namespace", "default"),
         uid=recorder.uid,
-        generation=1,
+        generation=generation,
         spec=spec,
         status=status,
     )
     while True:
         delay = engine.reconcile(upgrade, recorder)
         assert recorder.last is not None
-        upgrade = Upgrade(upgrade.name, upgrade.namespace, upgrade.uid, 1, spec, recorder.last)
+        upgrade = Upgrade(upgrade.name, upgrade.namespace, upgrade.uid, generation, spec, recorder.last)
         if delay is None:
             break
         time.sleep(delay)

@@ -48,10 +48,10 @@ def with_conditions(status: AuroraUpgradeStatus, now: datetime, generation: int)
     phase, reason, message = status.phase, status.reason or "", status.message or ""
     conditions = list(status.conditions)
     done = phase == Phase.COMPLETED
-    stalled = phase in (Phase.FAILED, Phase.ABORTED)
+    stalled = phase in (Phase.FAILED, Phase.ABORTED) or status.reason == "InvalidSpec"
     conditions = set_condition(conditions, "Ready", T if done else F, reason, message, now, generation)
     conditions = set_condition(
-        conditions, "Reconciling", F if phase in TERMINAL else T, reason, message, now, generation
+        conditions, "Reconciling", F if phase in TERMINAL or stalled else T, reason, message, now, generation
     )
     conditions = set_condition(conditions, "Stalled", T if stalled else F, reason, message, now, generation)
     upgraded = next((c for c in conditions if c.type == "Upgraded"), None)

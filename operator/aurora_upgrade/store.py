@@ -18,7 +18,16 @@ from typing import Any, TextIO
 
 from aurora_upgrade.decisions.common import rfc3339
 from aurora_upgrade.engine import utcnow
-from aurora_upgrade.models import GROUP, PLURAL, VERSION, AuroraUpgradeStatus, dump, parse_status
+from aurora_upgrade.models import (
+    GROUP,
+    IMMUTABLE_FIELDS,
+    PLURAL,
+    VERSION,
+    AuroraUpgradeStatus,
+    InvalidManifest,
+    dump,
+    parse_status,
+)
 
 
 def status_patch(status: AuroraUpgradeStatus) -> dict[str, Any]:
@@ -59,20 +68,38 @@ class FileRecorder:
 
     path: Path
     uid: str
+    spec: dict[str, Any]
+    generation: int = 1
     out: TextIO = field(default_factory=lambda: sys.stdout)
     last: AuroraUpgradeStatus | None = None
 
     @classmethod
-    def open(cls, path: Path, out: TextIO | None = None) -> tuple[FileRecorder, AuroraUpgradeStatus | None]:
-        """Load an earlier run's state, or start a new one with a fresh uid."""
-        if path.exists():
-            data = json.loads(path.read_text())
-            status = parse_status(data.get("status"))
-            return cls(path, data["uid"], out or sys.stdout, status), status
-        return cls(path, str(uuid.uuid4()), out or sys.stdout), None
+    def open(
+        cls, path: Path, spec: dict[str, Any], out: TextIO | None = None
+    ) -> tuple[FileRecorder, AuroraUpgradeStatus | None]:
+        """Load an earlier run's state, or start a new one with a fresh uid. A changed spec is a
+        new generation (as metadata.generation is in Kubernetes); the fields the API server
+        keeps immutable are refused here too."""
+        stream = out or sys.stdout
+        if not path.exists():
+            return cls(path, str(uuid.uuid4()), spec, 1, stream), None
+        data = json.loads(path.read_text())
+        before, generation = data.get("spec", spec), int(data.get("generation", 1))
+        changed = [f for f in IMMUTABLE_FIELDS if before.get(f) != spec.get(f)]
+        if changed:
+            raise InvalidManifest(
+                f"spec.{changed[0]} is immutable: {path} holds an upgrade with "
+                f"{changed[0]} {before.get(changed[0])!r}; use another --state file for another upgrade"
+            )
+        if before != spec:
+            generation += 1
+        status = parse_status(data.get("status"))
+        return cls(path, data["uid"], spec, generation, stream, status), status
 
     def save(self, status: AuroraUpgradeStatus) -> None:
-        payload = json.dumps({"uid": self.uid, "status": dump(status)}, indent=2)
+        payload = json.dumps(
+            {"uid": self.uid, "generation": self.generation, "spec": self.spec, "status": dump(status)}, indent=2
+        )
         fd, tmp = tempfile.mkstemp(dir=self.path.parent or Path("."), prefix=f".{self.path.name}.")
         with os.fdopen(fd, "w") as handle:
             handle.write(payload + "\n")

@@ -137,3 +137,38 @@ def test_major_upgrade_with_15_parameter_groups_is_refused(make_sim: SimFactory,
     assert status["reason"] == "ParameterGroupFamilyMismatch"
     assert "aurora-postgresql16" in status["message"]
     assert sim.mutating_calls() == []
+
+
+def test_fixing_the_manifest_after_a_failed_precheck_starts_again(make_sim: SimFactory, tmp_path: Path) -> None:
+    sim = make_sim(scenario="runbook-pending-reboot")
+    state = tmp_path / "state.json"
+    assert run_cli(sim, EXAMPLE, state).returncode == 1
+    assert status_of(state)["reason"] == "ParametersPendingReboot"
+    assert sim.mutating_calls() == []
+    fixed = run_cli(sim, write_manifest(tmp_path, {"rebootSourceForPendingParameters": True}), state)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "Failed -> Pending" in fixed.stdout
+    assert status_of(state)["phase"] == "Completed"
+
+
+def test_a_state_file_refuses_a_changed_immutable_field(make_sim: SimFactory, tmp_path: Path) -> None:
+    sim = make_sim()
+    state = tmp_path / "state.json"
+    assert run_cli(sim, write_manifest(tmp_path, {"expectedSourceEngineVersion": "15.4"}), state).returncode == 1
+    calls = len(sim.calls())
+    refused = run_cli(sim, write_manifest(tmp_path, {}), state)
+    assert refused.returncode == 2 and "spec.expectedSourceEngineVersion is immutable" in refused.stderr
+    assert len(sim.calls()) == calls, "refused before any AWS call"
+
+
+def test_dry_run_then_the_real_run_with_the_same_state(make_sim: SimFactory, tmp_path: Path) -> None:
+    sim = make_sim()
+    state = tmp_path / "state.json"
+    assert run_cli(sim, write_manifest(tmp_path, {"dryRun": True}), state).returncode == 0
+    assert status_of(state)["reason"] == "DryRun" and sim.mutating_calls() == []
+    result = run_cli(sim, write_manifest(tmp_path, {"dryRun": False}), state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = status_of(state)
+    assert status["phase"] == "Completed" and status["reason"] != "DryRun"
+    assert status.get("plan", []) == []
+    assert sim.mutating_calls()[0] == "CreateBlueGreenDeployment"

@@ -91,6 +91,7 @@ def make_upgrade(
         "started_at": ago(3600),
         "phase_started_at": ago(60),
         "source_engine_version": SOURCE_VERSION,
+        "source_cluster_resource_id": BLUE_RESOURCE_ID,
         **status,
     }
     return Upgrade(
@@ -111,6 +112,10 @@ def member(instance: str, *, writer: bool = False, parameter_status: str = "in-s
     return ClusterMember(instance=instance, is_writer=writer, parameter_status=parameter_status)
 
 
+# Blue keeps its DbClusterResourceId when the switchover renames it to <cluster>-old1.
+BLUE_RESOURCE_ID = "cluster-BLUEBLUEBLUEBLUEBLUEBLUE1"
+
+
 def make_cluster(identifier: str = CLUSTER_ID, **overrides: Any) -> Cluster:
     base: dict[str, Any] = {
         "identifier": identifier,
@@ -125,6 +130,9 @@ def make_cluster(identifier: str = CLUSTER_ID, **overrides: Any) -> Cluster:
         ),
         "master_user_secret": False,
         "deletion_protection": False,
+        "resource_id": BLUE_RESOURCE_ID
+        if identifier in (CLUSTER_ID, f"{CLUSTER_ID}-old1")
+        else f"cluster-{identifier}",
     }
     return Cluster(**{**base, **overrides})
 

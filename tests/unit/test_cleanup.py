@@ -357,3 +357,19 @@ def test_orphan_names_the_deployment_it_leaves_behind_from_status() -> None:
 
     assert decision.outcome.phase == Phase.ABORTED
     assert BG_ID in decision.outcome.message
+
+
+@pytest.mark.parametrize(
+    "found",
+    [
+        pytest.param(old_cluster(resource_id="cluster-SOMEONEELSE"), id="other-resource-id"),
+        pytest.param(make_cluster(), id="production-name"),
+    ],
+)
+def test_old_cluster_deletion_refuses_anything_but_the_renamed_blue(found: Any) -> None:
+    upgrade = cleaning({"cleanup": {"deleteBlueGreenDeployment": False, "deleteOldCluster": True}})
+
+    outcome = decide_cleanup(upgrade, CleanupObservation(None, found, old_instances()), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (Phase.FAILED, "UnsafeCleanup")
+    assert outcome.action is None

@@ -12,6 +12,7 @@ from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase
 
 from .builders import (
+    BLUE_RESOURCE_ID,
     CLUSTER_ID,
     FOREIGN_TAGS,
     INSTANCE_IDS,
@@ -355,7 +356,7 @@ def test_precheck_passes_to_creating_blue_green(spec: dict[str, Any], observatio
 
     assert outcome.phase == Phase.CREATING_BLUE_GREEN
     assert outcome.reason == "PrechecksPassed"
-    assert outcome.changes == {"source_engine_version": "15.6"}
+    assert outcome.changes == {"source_engine_version": "15.6", "source_cluster_resource_id": BLUE_RESOURCE_ID}
     assert outcome.action is None
 
 

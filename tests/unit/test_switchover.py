@@ -27,16 +27,19 @@ from .builders import (
     GREEN_CLUSTER_ID,
     GREEN_ENDPOINT,
     GREEN_SUFFIX,
+    INSTANCE_IDS,
     NOW,
     OWN_TAGS,
     TIMING,
     ago,
+    cluster_arn,
     instances,
     make_blue_green,
     make_cluster,
     make_snapshot,
     make_spec,
     make_upgrade,
+    member,
     snapshot_id,
 )
 
@@ -481,7 +484,10 @@ def test_switchover_is_never_called_unverified(
 def test_switchover_completed_records_the_old_cluster(spec: dict[str, Any], expected: Phase) -> None:
     upgrade = switching(spec, switchover_requested_at=YOUNG)
 
-    outcome = decide_switching(upgrade, ready(deployment=make_blue_green("SWITCHOVER_COMPLETED")), NOW, TIMING)
+    renamed = make_cluster(f"{CLUSTER_ID}-old1")  # same resource id as blue before the switchover
+    observation = ready(deployment=make_blue_green("SWITCHOVER_COMPLETED"), blue=renamed)
+
+    outcome = decide_switching(upgrade, observation, NOW, TIMING)
 
     assert outcome.phase == expected
     assert outcome.reason == "SwitchoverCompleted"
@@ -517,3 +523,80 @@ def test_switchover_failures(observation: SwitchoverObservation, reason: str, me
 
     assert (outcome.phase, outcome.reason, outcome.action) == (Phase.FAILED, reason, None)
     assert message in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("accepted", "phase", "reason", "old"),
+    [
+        pytest.param(YOUNG, None, "WaitingForRename", None, id="young-waits-for-the-rename"),
+        pytest.param(OLD, Phase.REBOOTING_INSTANCES, "SwitchoverCompleted", None, id="old-moves-on-without-it"),
+    ],
+)
+def test_switchover_completed_without_finding_the_old_cluster(
+    accepted: str, phase: Phase | None, reason: str, old: str | None
+) -> None:
+    upgrade = switching(switchover_requested_at=accepted, switchover_accepted_at=accepted)
+    observation = ready(deployment=make_blue_green("SWITCHOVER_COMPLETED"), blue=None)
+
+    outcome = decide_switching(upgrade, observation, NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (phase, reason)
+    assert outcome.action is None
+    if phase is not None:
+        assert outcome.changes["old_cluster_identifier"] is None
+        assert "was not found" in outcome.message
+
+
+def test_switchover_accepted_then_available_again_fails_without_calling_again() -> None:
+    """AWS rolled the switchover back: a second SwitchoverBlueGreenDeployment is never sent."""
+    upgrade = switching(switchover_requested_at=OLD, switchover_accepted_at=OLD)
+
+    outcome = decide_switching(upgrade, ready(), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (Phase.FAILED, "SwitchoverRolledBack")
+    assert outcome.action is None
+
+
+def test_switchover_in_progress_records_that_aws_accepted_it() -> None:
+    upgrade = switching(switchover_requested_at=YOUNG)
+
+    outcome = decide_switching(upgrade, ready(deployment=make_blue_green("SWITCHOVER_IN_PROGRESS")), NOW, TIMING)
+
+    assert outcome.reason == "SwitchoverInProgress"
+    assert outcome.changes == {"switchover_accepted_at": STAMP}
+    assert outcome.action is None
+
+
+def test_switchover_call_records_acceptance_only_after_the_call() -> None:
+    outcome = decide_switching(switching(), ready(), NOW, TIMING)
+
+    assert isinstance(outcome.action, Switchover)
+    assert outcome.intent == {"switchover_requested_at": STAMP}
+    assert outcome.changes == {"switchover_accepted_at": STAMP}
+
+
+@pytest.mark.parametrize(
+    ("observation", "words"),
+    [
+        pytest.param(
+            ready(blue=make_cluster(members=(member(INSTANCE_IDS[0], writer=True),) * 3)),
+            "green has 2 instances, blue has 3",
+            id="green-missing-an-instance",
+        ),
+        pytest.param(
+            ready(
+                deployment=make_blue_green(
+                    "AVAILABLE", switchover_details=((cluster_arn(), "AVAILABLE"), ("arn:x:db:inst-2", "PROVISIONING"))
+                )
+            ),
+            "inst-2 PROVISIONING",
+            id="member-not-ready",
+        ),
+    ],
+)
+def test_no_switchover_while_green_does_not_mirror_blue(observation: SwitchoverObservation, words: str) -> None:
+    outcome = decide_switching(switching(), observation, NOW, TIMING)
+
+    assert outcome.action is None
+    assert outcome.reason == "SwitchoverNotSafe"
+    assert words in outcome.message

@@ -63,8 +63,17 @@ def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timin
         )
     old = status.old_cluster_identifier
     if spec.cleanup.delete_old_cluster and old:
-        if old == spec.cluster_identifier or not old.endswith("-old1"):
-            return fail("UnsafeCleanup", f"refusing to delete {old}: it is not the previous production cluster")
+        found = o.old_cluster
+        if found is not None and (
+            found.identifier == spec.cluster_identifier
+            or found.resource_id != status.source_cluster_resource_id
+            or found.identifier != old
+        ):
+            return fail(
+                "UnsafeCleanup",
+                f"refusing to delete {found.identifier}: it is not the previous production cluster {old} "
+                f"(resource id {status.source_cluster_resource_id})",
+            )
         if status.switchover_completed_at:
             keep_until = parse_time(status.switchover_completed_at) + parse_duration(spec.cleanup.old_cluster_retention)
             if now < keep_until:

@@ -216,7 +216,7 @@ def decide_precheck(upgrade: Upgrade, o: PrecheckObservation, now: datetime, tim
             f"instances {', '.join(to_reboot)} have parameter changes pending a reboot (blue/green creation "
             "fails until they are in sync); reboot them or set spec.rebootSourceForPendingParameters: true",
         )
-    facts = {"source_engine_version": cluster.engine_version}
+    facts = {"source_engine_version": cluster.engine_version, "source_cluster_resource_id": cluster.resource_id}
     if spec.dry_run:
         return advance(
             Phase.COMPLETED,

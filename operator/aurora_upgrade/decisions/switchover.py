@@ -22,6 +22,7 @@ from aurora_upgrade.decisions.common import (
     Timing,
     Upgrade,
     advance,
+    details,
     fail,
     rfc3339,
     since,
@@ -29,7 +30,7 @@ from aurora_upgrade.decisions.common import (
 )
 from aurora_upgrade.models import MaintenanceWindow
 from aurora_upgrade.phases import Phase, following
-from aurora_upgrade.rds import BlueGreen, Cluster, Instance, Snapshot
+from aurora_upgrade.rds import BlueGreen, Cluster, Instance, Snapshot, arn_name
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -91,6 +92,7 @@ class SwitchoverObservation:
     green: Cluster | None = None
     green_instances: tuple[Instance, ...] = ()
     snapshot: Snapshot | None = None
+    blue: Cluster | None = None  # production before switchover; after it, the renamed old cluster
 
 
 def _deployment_problem(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome | None:
@@ -153,6 +155,14 @@ def _unverified(upgrade: Upgrade, o: SwitchoverObservation) -> str | None:
         return f"green cluster {o.green.identifier} runs {o.green.engine_version}, not {target}"
     if o.green.status != "available":
         return f"green cluster {o.green.identifier} is {o.green.status}"
+    if o.blue is not None and len(o.green_instances) != len(o.blue.members):
+        return f"green has {len(o.green_instances)} instances, blue has {len(o.blue.members)}"
+    if o.deployment is not None:
+        waiting = [
+            f"{arn_name(member)} {state}" for member, state in o.deployment.switchover_details if state != "AVAILABLE"
+        ]
+        if waiting:
+            return f"not every member is ready to switch over ({', '.join(waiting)})"
     for i in o.green_instances:
         if i.status != "available" or i.engine_version != target:
             return f"green instance {i.identifier} is {i.status} at {i.engine_version}"
@@ -170,19 +180,24 @@ def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, 
     assert o.deployment is not None
     bg, status = o.deployment, upgrade.status
     if bg.status == "SWITCHOVER_COMPLETED":
-        old = f"{upgrade.spec.cluster_identifier}-old1"
-        return advance(
-            following(Phase.SWITCHING_OVER, upgrade.spec),
-            "SwitchoverCompleted",
-            f"Switchover completed: {upgrade.spec.cluster_identifier} now runs the green environment; "
-            f"the previous production cluster is {old}",
-            old_cluster_identifier=old,
-            switchover_completed_at=rfc3339(now),
-        )
+        return _completed(upgrade, o, now, timing)
     if bg.status == "SWITCHOVER_IN_PROGRESS":
-        return wait(timing, "SwitchoverInProgress", f"AWS is switching over {bg.identifier}")
+        # Proof that AWS took the request, also when the answer was lost in a crash.
+        accepted = status.switchover_accepted_at or rfc3339(now)
+        return wait(
+            timing, "SwitchoverInProgress", f"AWS is switching over {bg.identifier}", switchover_accepted_at=accepted
+        )
     if bg.status != "AVAILABLE":
         return wait(timing, "WaitingForBlueGreen", f"Blue/green deployment {bg.identifier} is {bg.status}")
+    if status.switchover_accepted_at:
+        # AWS took the request, yet the deployment is AVAILABLE again: it rolled the switchover
+        # back. Calling again would be a second switchover nobody asked for.
+        return fail(
+            "SwitchoverRolledBack",
+            f"AWS accepted the switchover of {bg.identifier} but the deployment is AVAILABLE again "
+            f"({details(bg.status_details)}); blue is still production. Check the RDS events, then "
+            "delete this AuroraUpgrade (deletionPolicy decides what happens to green) and start again",
+        )
     if status.switchover_requested_at and since(status.switchover_requested_at, now) < timing.consistency_grace:
         return wait(timing, "SwitchoverRequested", "Switchover was requested; waiting for AWS to report it")
     held = gate(upgrade, now, timing)
@@ -196,5 +211,25 @@ def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, 
         message=f"Switching over {bg.identifier} (timeout {upgrade.spec.switchover.timeout_seconds}s)",
         intent={"switchover_requested_at": rfc3339(now)},
         action=Switchover(bg.identifier, upgrade.spec.switchover.timeout_seconds),
+        changes={"switchover_accepted_at": rfc3339(now)},
         requeue=timing.poll,
+    )
+
+
+def _completed(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
+    """Switchover done: find the previous production cluster by its resource id (AWS keeps the
+    id and renames the cluster, `-old1` being only the usual new name)."""
+    production = upgrade.spec.cluster_identifier
+    old = o.blue.identifier if o.blue is not None and o.blue.identifier != production else None
+    status = upgrade.status
+    asked = status.switchover_accepted_at or status.switchover_requested_at or status.phase_started_at
+    if old is None and since(asked, now) < timing.consistency_grace:
+        return wait(timing, "WaitingForRename", "Switchover completed; waiting for the old cluster's new name")
+    kept = f"the previous production cluster is {old}" if old else "the previous production cluster was not found"
+    return advance(
+        following(Phase.SWITCHING_OVER, upgrade.spec),
+        "SwitchoverCompleted",
+        f"Switchover completed: {production} now runs the green environment; {kept}",
+        old_cluster_identifier=old,
+        switchover_completed_at=rfc3339(now),
     )

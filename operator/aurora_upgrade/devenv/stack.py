@@ -25,6 +25,9 @@ def operator_env(kubeconfig: Path, rds_endpoint: str, poll_seconds: float) -> di
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="ap-northeast-1",
         AURORA_UPGRADE_POLL_SECONDS=str(poll_seconds),
+        # Metrics on a free loopback port: several operators may run side by side here.
+        AURORA_UPGRADE_METRICS_PORT="0",
+        AURORA_UPGRADE_METRICS_ADDRESS="127.0.0.1",
         PYTHONUNBUFFERED="1",
     )
     env.pop("AWS_PROFILE", None)
