@@ -31,8 +31,10 @@ def awaiting_approval(stack: Stack, name: str, policy: str) -> dict[str, Any]:
 
 
 def delete(stack: Stack, name: str) -> None:
-    """`kubectl delete` waits until the finalizer is gone and the object with it."""
-    deleted = stack.k("delete", "aup", name, "--timeout=60s")
+    """`kubectl delete` waits until the finalizer is gone and the object with it. 30 s is well
+    below the 60 s consistency grace after create: a finalizer that waits out the grace after
+    its own delete finished fails here."""
+    deleted = stack.k("delete", "aup", name, "--timeout=30s")
     assert deleted.returncode == 0, f"kubectl delete failed: {deleted.stderr}\n{stack.diagnose()}"
     assert f'auroraupgrade.dbupgrade.dev "{name}" deleted' in deleted.stdout
     gone = stack.k("get", "aup", name)

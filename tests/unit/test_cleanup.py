@@ -300,6 +300,16 @@ def test_abort_right_after_create_waits_for_the_deployment_to_be_listed(
         assert decision.outcome.reason == "WaitingForBlueGreenDeployment"
 
 
+@pytest.mark.parametrize("reason", ["AbortingBlueGreen", "DeletingBlueGreen"])
+def test_abort_right_after_create_releases_once_its_own_delete_finished(reason: str) -> None:
+    """Within the grace after create, a deployment this finalizer deleted is gone, not unlisted."""
+    upgrade = deleted_in(Phase.AWAITING_SWITCHOVER, create_requested_at=ago(5), reason=reason)
+    decision = decide_deletion(upgrade, DeletionObservation(None), NOW, TIMING)
+
+    assert decision.release is True
+    assert (decision.outcome.phase, decision.outcome.reason) == (Phase.ABORTED, "Aborted")
+
+
 def test_abort_waits_while_the_deployment_is_deleting() -> None:
     decision = decide_deletion(
         deleted_in(Phase.AWAITING_SWITCHOVER), DeletionObservation(make_blue_green("DELETING")), NOW, TIMING

@@ -159,7 +159,15 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
             True,
         )
     bg = o.deployment
-    if bg is None and status.create_requested_at and since(status.create_requested_at, now) < timing.consistency_grace:
+    # Not found right after CreateBlueGreenDeployment may mean "not listed yet"; once this
+    # finalizer asked AWS to delete it (or saw it DELETING), not found means gone.
+    deletion_seen = status.reason in ("AbortingBlueGreen", "DeletingBlueGreen")
+    if (
+        bg is None
+        and status.create_requested_at
+        and not deletion_seen
+        and since(status.create_requested_at, now) < timing.consistency_grace
+    ):
         # CreateBlueGreenDeployment was just sent: wait until AWS lists it, or green would be orphaned.
         return DeletionDecision(
             wait(timing, "WaitingForBlueGreenDeployment", "Waiting for AWS to list the new deployment to delete it"),
