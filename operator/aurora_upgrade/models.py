@@ -210,6 +210,7 @@ class AuroraUpgradeStatus(_Model):
     switchover_requested_at: str | None = None
     switchover_accepted_at: str | None = None  # AWS answered the switchover call: never call again
     switchover_completed_at: str | None = None
+    abort_requested_at: str | None = None  # the finalizer asked AWS to delete the deployment
     failed_phase: Phase | None = None
 
 

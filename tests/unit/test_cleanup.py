@@ -17,6 +17,7 @@ from aurora_upgrade.decisions.common import (
     DeleteCluster,
     DeleteInstance,
     DisableDeletionProtection,
+    rfc3339,
 )
 from aurora_upgrade.phases import Phase
 
@@ -276,6 +277,7 @@ def test_abort_before_switchover_deletes_the_deployment_with_its_green_target(up
     assert decision.release is False
     assert decision.outcome.reason == "AbortingBlueGreen"
     assert decision.outcome.action == DeleteBlueGreen(BG_ID, delete_target=True)
+    assert decision.outcome.changes == {"abort_requested_at": rfc3339(NOW)}
     assert decision.outcome.requeue == TIMING.poll
 
 
@@ -300,10 +302,9 @@ def test_abort_right_after_create_waits_for_the_deployment_to_be_listed(
         assert decision.outcome.reason == "WaitingForBlueGreenDeployment"
 
 
-@pytest.mark.parametrize("reason", ["AbortingBlueGreen", "DeletingBlueGreen"])
-def test_abort_right_after_create_releases_once_its_own_delete_finished(reason: str) -> None:
+def test_abort_right_after_create_releases_once_its_own_delete_finished() -> None:
     """Within the grace after create, a deployment this finalizer deleted is gone, not unlisted."""
-    upgrade = deleted_in(Phase.AWAITING_SWITCHOVER, create_requested_at=ago(5), reason=reason)
+    upgrade = deleted_in(Phase.AWAITING_SWITCHOVER, create_requested_at=ago(5), abort_requested_at=ago(2))
     decision = decide_deletion(upgrade, DeletionObservation(None), NOW, TIMING)
 
     assert decision.release is True

@@ -21,6 +21,7 @@ from aurora_upgrade.decisions.common import (
     advance,
     fail,
     parse_time,
+    rfc3339,
     since,
     wait,
 )
@@ -161,7 +162,7 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
     bg = o.deployment
     # Not found right after CreateBlueGreenDeployment may mean "not listed yet"; once this
     # finalizer asked AWS to delete it (or saw it DELETING), not found means gone.
-    deletion_seen = status.reason in ("AbortingBlueGreen", "DeletingBlueGreen")
+    deletion_seen = status.abort_requested_at is not None
     if (
         bg is None
         and status.create_requested_at
@@ -191,6 +192,7 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
                 timing,
                 "DeletingBlueGreen",
                 f"Waiting for blue/green deployment {bg.identifier} and green to go",
+                abort_requested_at=status.abort_requested_at or rfc3339(now),
             ),
             False,
         )
@@ -199,6 +201,7 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
             reason="AbortingBlueGreen",
             message=f"Deleting blue/green deployment {bg.identifier} and its green cluster (deletionPolicy Abort)",
             action=DeleteBlueGreen(bg.identifier, delete_target=True),
+            changes={"abort_requested_at": rfc3339(now)},
             requeue=timing.poll,
         ),
         False,
