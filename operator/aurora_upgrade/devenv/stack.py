@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from aurora_upgrade.crd import render
@@ -35,10 +36,18 @@ def operator_env(kubeconfig: Path, rds_endpoint: str, poll_seconds: float) -> di
 
 
 def start_operator(
-    kubeconfig: Path, rds_endpoint: str, log_path: Path, poll_seconds: float = 1.0, namespace: str | None = None
+    kubeconfig: Path,
+    rds_endpoint: str,
+    log_path: Path,
+    poll_seconds: float = 1.0,
+    namespace: str | None = None,
+    args: Sequence[str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    scope = ["--namespace", namespace] if namespace else ["--all-namespaces"]
-    command = [sys.executable, "-m", "aurora_upgrade.cli", "operator", "--standalone", *scope]
+    """`args` replaces the default kopf options (standalone, and `namespace` or all of them),
+    e.g. with the Helm chart's container args."""
+    if args is None:
+        args = ["--standalone", *(["--namespace", namespace] if namespace else ["--all-namespaces"])]
+    command = [sys.executable, "-m", "aurora_upgrade.cli", "operator", *args]
     log = log_path.open("ab")
     return subprocess.Popen(
         command,
