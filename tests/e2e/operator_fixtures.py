@@ -195,6 +195,15 @@ class Stack:
             if self.sim is not None:
                 self.sim.stop()
 
+    def remove_upgrades(self) -> None:
+        """Delete this test's AuroraUpgrades, dropping the finalizer its stopped operator can no
+        longer remove, so no later operator (e.g. one serving every namespace) picks them up."""
+        listed = self.k("get", "aup", "-o", "name")
+        for ref in listed.stdout.split():
+            self.k("patch", ref, "--type", "merge", "-p", '{"metadata": {"finalizers": null}}')
+        if listed.stdout.strip():
+            self.k("delete", "aup", "--all", "--wait=false")
+
     @property
     def rds_sim(self) -> SimProcess:
         assert self.sim is not None
@@ -313,6 +322,7 @@ def stack(
         report = getattr(request.node, "rep_call", None)
         if report is not None and report.failed:
             print(f"\n----- e2e diagnosis for {request.node.nodeid} -----\n{stack.diagnose()}", file=sys.stderr)
+        stack.remove_upgrades()
 
 
 def manifest(name: str, namespace: str, **spec: Any) -> str:

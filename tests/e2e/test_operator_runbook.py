@@ -35,6 +35,11 @@ def test_example_manifest_upgrades_the_runbook_cluster(stack: Stack) -> None:
     row = next(line.split() for line in table[1:] if line.startswith(NAME + " "))
     assert row[:6] == [NAME, CLUSTER, "15.6", "15.10", "Completed", "True"], table
 
+    # The long names and the category find it too.
+    for resource in ("auroraupgrades", "auroraupgrade", "dbupgrade"):
+        listed = stack.kubectl("-n", "default", "get", resource, "-o", "name", check=True).stdout.split()
+        assert f"auroraupgrade.dbupgrade.dev/{NAME}" in listed, (resource, listed)
+
     wide = stack.kubectl("-n", "default", "get", "aup", NAME, "-o", "wide", check=True).stdout.splitlines()
     header = wide[0].split()
     assert header[:7] == ["NAME", "CLUSTER", "FROM", "TO", "PHASE", "READY", "AGE"], wide

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,8 +13,11 @@ from operator_fixtures import Runner, manifest, unique_namespace
 
 
 @pytest.fixture(scope="module")
-def namespace(kubectl: Runner, crd: None) -> str:
-    return unique_namespace(kubectl, "validation")
+def namespace(kubectl: Runner, crd: None) -> Iterator[str]:
+    name = unique_namespace(kubectl, "validation")
+    yield name
+    # No operator ran here, so no finalizer holds them: leave nothing for a later operator.
+    kubectl("-n", name, "delete", "aup", "--all", "--wait=false")
 
 
 def apply(kubectl: Runner, namespace: str, name: str, **spec: Any) -> subprocess.CompletedProcess[str]:
