@@ -27,22 +27,28 @@ def parse_time(text: str) -> datetime:
 
 @dataclass(frozen=True)
 class Timing:
-    """Every wait derives from the base poll interval (AURORA_UPGRADE_POLL_SECONDS)."""
+    """Every wait and timeout derives from the base poll interval (AURORA_UPGRADE_POLL_SECONDS),
+    so a shortened interval shortens them all. The small floors are absolute: AWS's eventual
+    consistency and a reboot's duration do not shrink with our polling.
+
+    At the default 30 s: grace 2 min, reboot timeout 1 h, verification timeout 20 min."""
 
     poll: float = 30.0
 
     @property
     def consistency_grace(self) -> timedelta:
         """How long something we asked AWS to create may stay invisible to describe calls."""
-        return timedelta(seconds=max(60.0, 4 * self.poll))
+        return timedelta(seconds=max(5.0, 4 * self.poll))
 
     @property
     def reboot_timeout(self) -> timedelta:
-        return timedelta(seconds=max(900.0, 60 * self.poll))
+        """A reboot that has not come back by then never will: Failed (RebootTimedOut)."""
+        return timedelta(seconds=max(30.0, 120 * self.poll))
 
     @property
     def verify_timeout(self) -> timedelta:
-        return timedelta(seconds=max(300.0, 20 * self.poll))
+        """How long production may take to show the target version after switchover."""
+        return timedelta(seconds=max(30.0, 40 * self.poll))
 
 
 @dataclass(frozen=True)
