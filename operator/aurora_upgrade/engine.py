@@ -31,7 +31,8 @@ from aurora_upgrade.decisions.common import (
 )
 from aurora_upgrade.models import AuroraUpgradeStatus
 from aurora_upgrade.phases import TERMINAL, Phase
-from aurora_upgrade.rds import BlueGreen, Cluster, ErrorKind, RdsError, RdsGateway, arn_name
+from aurora_upgrade.rds import ErrorKind, RdsError, RdsGateway
+from aurora_upgrade.resources import BlueGreen, Cluster, arn_name
 from aurora_upgrade.status import transition, updated, with_conditions
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def _deployment(gw: RdsGateway, upgrade: Upgrade) -> BlueGreen | None:
     return owned[0] if owned else None
 
 
-def _observe_precheck(gw: RdsGateway, u: Upgrade) -> precheck.PrecheckObservation:
+def _observe_precheck(gw: RdsGateway, u: Upgrade, now: datetime) -> precheck.PrecheckObservation:
     spec = u.spec
     cluster = gw.describe_cluster(spec.cluster_identifier)
     if cluster is None:
@@ -109,7 +110,7 @@ def _reboot_cluster(u: Upgrade) -> str:
     return u.spec.cluster_identifier
 
 
-def _observe_reboot(gw: RdsGateway, u: Upgrade) -> reboot.RebootObservation:
+def _observe_reboot(gw: RdsGateway, u: Upgrade, now: datetime) -> reboot.RebootObservation:
     instances = tuple(gw.describe_cluster_instances(_reboot_cluster(u)))
     index = reboot.current_step(u.status.reboots)
     restarts: tuple[datetime, ...] = ()
@@ -120,20 +121,20 @@ def _observe_reboot(gw: RdsGateway, u: Upgrade) -> reboot.RebootObservation:
     return reboot.RebootObservation(instances=instances, restarts=restarts)
 
 
-def _observe_create(gw: RdsGateway, u: Upgrade) -> bluegreen.CreateObservation:
+def _observe_create(gw: RdsGateway, u: Upgrade, now: datetime) -> bluegreen.CreateObservation:
     return bluegreen.CreateObservation(
         cluster=gw.describe_cluster(u.spec.cluster_identifier),
         with_name=tuple(gw.find_blue_green(name=u.deployment_name)),
     )
 
 
-def _observe_provisioning(gw: RdsGateway, u: Upgrade) -> bluegreen.DeploymentObservation:
+def _observe_provisioning(gw: RdsGateway, u: Upgrade, now: datetime) -> bluegreen.DeploymentObservation:
     bg = _deployment(gw, u)
     green = gw.describe_cluster(arn_name(bg.target)) if bg and bg.target and bg.status == "AVAILABLE" else None
     return bluegreen.DeploymentObservation(deployment=bg, green=green)
 
 
-def _observe_switchover(gw: RdsGateway, u: Upgrade) -> switchover.SwitchoverObservation:
+def _observe_switchover(gw: RdsGateway, u: Upgrade, now: datetime) -> switchover.SwitchoverObservation:
     bg = _deployment(gw, u)
     phase, green_id = u.status.phase, u.status.green_cluster_identifier
     about_to_switch = phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "AVAILABLE"
@@ -160,17 +161,19 @@ def _old_cluster(gw: RdsGateway, u: Upgrade) -> Cluster | None:
     return gw.describe_cluster(u.status.old_cluster_identifier) if u.status.old_cluster_identifier else None
 
 
-def _observe_verify(gw: RdsGateway, u: Upgrade) -> verify.VerifyObservation:
+def _observe_verify(gw: RdsGateway, u: Upgrade, now: datetime) -> verify.VerifyObservation:
     return verify.VerifyObservation(
         cluster=gw.describe_cluster(u.spec.cluster_identifier),
         instances=tuple(gw.describe_cluster_instances(u.spec.cluster_identifier)),
     )
 
 
-def _observe_cleanup(gw: RdsGateway, u: Upgrade) -> cleanup.CleanupObservation:
+def _observe_cleanup(gw: RdsGateway, u: Upgrade, now: datetime) -> cleanup.CleanupObservation:
     bg = _deployment(gw, u) if u.spec.cleanup.delete_blue_green_deployment else None
     old = u.status.old_cluster_identifier
-    if not (u.spec.cleanup.delete_old_cluster and old):
+    keep_until = cleanup.retained_until(u)
+    # Listing clusters to find the old one is only worth it once it may be deleted.
+    if not (u.spec.cleanup.delete_old_cluster and old) or bg is not None or (keep_until and now < keep_until):
         return cleanup.CleanupObservation(deployment=bg)
     found = _old_cluster(gw, u)
     return cleanup.CleanupObservation(
@@ -182,7 +185,7 @@ def _observe_cleanup(gw: RdsGateway, u: Upgrade) -> cleanup.CleanupObservation:
 
 @dataclass(frozen=True)
 class _Stage:
-    observe: Callable[[RdsGateway, Upgrade], Any]
+    observe: Callable[[RdsGateway, Upgrade, datetime], Any]
     decide: Callable[[Upgrade, Any, datetime, Timing], Outcome]
 
 
@@ -277,10 +280,11 @@ class Engine:
         stage = STAGES[phase]
         try:
             gw = self.gateways(upgrade)
-            observation = stage.observe(gw, upgrade)
+            now = self.clock()
+            observation = stage.observe(gw, upgrade, now)
         except RdsError as error:
             return self._on_error(error, stall=cleanup.touches_production(upgrade)), None
-        return stage.decide(upgrade, observation, self.clock(), self.timing), gw
+        return stage.decide(upgrade, observation, now, self.timing), gw
 
     def _on_error(self, error: RdsError, stall: bool = False) -> Outcome:
         """A refused read fails the upgrade before switchover; after it, production depends on
@@ -295,7 +299,7 @@ class Engine:
         )
 
     def _apply(
-        self, upgrade: Upgrade, outcome: Outcome, gw: RdsGateway | None, recorder: Recorder, may_fail: bool = True
+        self, upgrade: Upgrade, outcome: Outcome, gw: RdsGateway | None, recorder: Recorder, finalizing: bool = False
     ) -> Upgrade:
         status = upgrade.status
         if outcome.action is not None and gw is not None:
@@ -309,26 +313,25 @@ class Engine:
                 # The call may have reached AWS only if AWS did not answer; keep the intent then.
                 if error.answered:
                     status = before
-                return self._record(upgrade, status, self._action_error(outcome.action, error, may_fail), recorder)
+                stall = finalizing or cleanup.touches_production(upgrade)
+                return self._record(upgrade, status, self._action_error(outcome.action, error, stall), recorder)
             recorder.event("Normal", outcome.action.operation, outcome.action.describe())
             status = updated(status, {**outcome.changes, **learned})
         else:
             status = updated(status, outcome.changes)
         return self._record(upgrade, status, outcome, recorder)
 
-    def _action_error(self, action: Action, error: RdsError, may_fail: bool = True) -> Outcome:
-        refused_switchover = (
-            isinstance(action, Switchover)
-            and error.answered
-            and error.kind != ErrorKind.NOT_FOUND
-            and error.code not in ("Throttling", "ThrottlingException", "RequestLimitExceeded")
-        )
-        if may_fail and refused_switchover:
-            # AWS refused to switch over (e.g. InvalidBlueGreenDeploymentStateFault: green is not
-            # fit); asking again every poll would hide that. Blue is untouched.
+    def _action_error(self, action: Action, error: RdsError, stall: bool = False) -> Outcome:
+        """What a failed AWS call means. AWS refusing to switch over (a state fault, or a request
+        it rejects outright) ends the upgrade with blue untouched. Any other refusal fails the
+        upgrade only before switchover; after it, production needs the remaining steps, so the
+        upgrade waits with a Warning until the cause (often a permission) is fixed."""
+        if isinstance(action, Switchover) and (
+            error.code == "InvalidBlueGreenDeploymentStateFault" or error.kind == ErrorKind.TERMINAL
+        ):
             return fail(f"AWS{error.code}", f"{action.operation} was refused: {error.code}: {error.message}")
-        if may_fail and error.kind == ErrorKind.TERMINAL and not error.code.endswith("AlreadyExistsFault"):
-            return fail(f"AWS{error.code}", f"{action.operation} was refused: {error.message}")
+        if not stall and error.kind == ErrorKind.TERMINAL and not error.code.endswith("AlreadyExistsFault"):
+            return fail(f"AWS{error.code}", f"{action.operation} was refused: {error.code}: {error.message}")
         # Transient, or created by an earlier attempt: the next observation settles it.
         return Outcome(
             reason=f"{action.operation}Retry",
@@ -377,7 +380,7 @@ class Engine:
             return outcome.requeue or self.timing.poll
         decision = cleanup.decide_deletion(upgrade, cleanup.DeletionObservation(deployment), self.clock(), self.timing)
         # A refused delete keeps the finalizer (with a Warning): releasing it would orphan green.
-        self._apply(upgrade, decision.outcome, gw, recorder, may_fail=False)
+        self._apply(upgrade, decision.outcome, gw, recorder, finalizing=True)
         if decision.release:
             return None
         return decision.outcome.requeue or self.timing.poll

@@ -26,9 +26,9 @@ def run_manifest(
     engine: Engine | None = None,
     out: TextIO | None = None,
 ) -> int:
-    engine = engine or Engine(timing=Timing(poll=poll))
     """Run until Completed (0), Failed or Aborted (1); InvalidManifest for a state file that
     belongs to another upgrade."""
+    engine = engine or Engine(timing=Timing(poll=poll))
     recorder, status = FileRecorder.open(state, manifest["spec"], out)
     meta = manifest["metadata"]
     spec = parse_spec(manifest["spec"])

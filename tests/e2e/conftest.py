@@ -50,6 +50,14 @@ def _log_to_terminal(message: str) -> None:
     print(f"[controlplane] {message}", file=sys.__stderr__, flush=True)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build (or find) the binaries before the first e2e test, with progress on the terminal:
+    some tests reach ensure_binaries() inside captured code, where a first build of several
+    minutes would otherwise print nothing."""
+    if any(E2E_DIR in Path(str(item.path)).parents for item in session.items):
+        ensure_binaries(log=_log_to_terminal)
+
+
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[ControlPlane]:
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")

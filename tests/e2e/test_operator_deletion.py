@@ -31,9 +31,8 @@ def awaiting_approval(stack: Stack, name: str, policy: str) -> dict[str, Any]:
 
 
 def delete(stack: Stack, name: str) -> None:
-    """`kubectl delete` waits until the finalizer is gone and the object with it. 30 s is well
-    below the 60 s consistency grace after create: a finalizer that waits out the grace after
-    its own delete finished fails here."""
+    """`kubectl delete` waits until the finalizer is gone and the object with it; 30 s leaves
+    room for AWS's delete (seconds in the simulator) but not for a finalizer that hangs."""
     deleted = stack.k("delete", "aup", name, "--timeout=30s")
     assert deleted.returncode == 0, f"kubectl delete failed: {deleted.stderr}\n{stack.diagnose()}"
     assert f'auroraupgrade.dbupgrade.dev "{name}" deleted' in deleted.stdout

@@ -18,7 +18,7 @@ import yaml
 from aurora_upgrade.decisions.common import Timing, Upgrade, rfc3339
 from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, RebootStep, parse_spec
 from aurora_upgrade.phases import Phase
-from aurora_upgrade.rds import BlueGreen, Cluster, ClusterMember, EngineVersion, Instance, Snapshot
+from aurora_upgrade.resources import BlueGreen, Cluster, ClusterMember, EngineVersion, Instance, Snapshot
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "aurora-bg-upgrade-15-10.yaml"
 RUNBOOK_MANIFEST: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())

@@ -384,3 +384,28 @@ def test_old_cluster_deletion_refuses_anything_but_the_renamed_blue(found: Any) 
 
     assert (outcome.phase, outcome.reason) == (Phase.FAILED, "UnsafeCleanup")
     assert outcome.action is None
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "deletes"),
+    [
+        pytest.param(deleted_in(Phase.SWITCHING_OVER), True, id="waiting-for-the-window-aborts"),
+        pytest.param(deleted_in(Phase.SWITCHING_OVER, switchover_requested_at=ago(1)), False, id="call-in-flight"),
+        pytest.param(
+            deleted_in(Phase.FAILED, failed_phase=Phase.SWITCHING_OVER, switchover_accepted_at=ago(600)),
+            True,
+            id="rolled-back-aborts",
+        ),
+    ],
+)
+def test_deletion_around_switchover_follows_the_deployment(upgrade: Any, deletes: bool) -> None:
+    """Switchover refused or rolled back leaves blue in production and green a spare copy:
+    Abort deletes it. A switchover that may be in flight is never interfered with."""
+    decision = decide_deletion(upgrade, DeletionObservation(make_blue_green("AVAILABLE")), NOW, TIMING)
+
+    if deletes:
+        assert decision.outcome.action == DeleteBlueGreen(BG_ID, delete_target=True)
+        assert decision.release is False
+    else:
+        assert decision.outcome.action is None
+        assert decision.release is True

@@ -125,3 +125,70 @@ def test_a_failed_call_keeps_the_intent_only_when_aws_did_not_answer(
     assert step.requested_at is None
     assert (after.status.phase, after.status.reason) == (phase, reason)
     assert ("event", ("Normal", "RebootDBInstance", f"Rebooting DB instance {G1}")) not in log
+
+
+@dataclass
+class SwitchoverStub:
+    """Stub: only switchover exists; it raises `error`."""
+
+    error: RdsError
+
+    def switchover(self, identifier: str, timeout_seconds: int) -> None:
+        raise self.error
+
+
+def refused(code: str, kind: ErrorKind) -> RdsError:
+    return RdsError(kind, code, "refused", "X")
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "phase"),
+    [
+        pytest.param("InvalidBlueGreenDeploymentStateFault", ErrorKind.RETRYABLE, Phase.FAILED, id="state-fault-fails"),
+        pytest.param("InvalidParameterValue", ErrorKind.TERMINAL, Phase.FAILED, id="rejected-fails"),
+        pytest.param("AccessDenied", ErrorKind.RETRYABLE, Phase.SWITCHING_OVER, id="permission-waits"),
+        pytest.param("ThrottlingException", ErrorKind.RETRYABLE, Phase.SWITCHING_OVER, id="throttled-waits"),
+    ],
+)
+def test_a_refused_switchover_fails_only_for_aws_own_refusals(code: str, kind: ErrorKind, phase: Phase) -> None:
+    from aurora_upgrade.decisions.switchover import SwitchoverObservation, decide_switching
+
+    from .builders import make_blue_green, make_cluster, make_snapshot
+
+    upgrade = make_upgrade(Phase.SWITCHING_OVER, green_cluster_identifier=None)
+    green = make_cluster("green", engine_version="15.10")
+    observation = SwitchoverObservation(make_blue_green("AVAILABLE"), green, (), make_snapshot())
+    outcome = decide_switching(upgrade, observation, NOW, TIMING)
+    assert outcome.action is not None
+
+    after = engine()._apply(upgrade, outcome, SwitchoverStub(refused(code, kind)), Recorder([]))  # type: ignore[arg-type]
+
+    assert after.status.phase == phase
+    assert after.status.switchover_accepted_at is None
+
+
+@pytest.mark.parametrize(
+    ("phase", "expected"),
+    [
+        pytest.param(Phase.REBOOTING_GREEN, Phase.FAILED, id="before-switchover-fails"),
+        pytest.param(Phase.REBOOTING_INSTANCES, Phase.REBOOTING_INSTANCES, id="after-switchover-stalls"),
+    ],
+)
+def test_a_refused_write_after_switchover_stalls_instead_of_failing(phase: Phase, expected: Phase) -> None:
+    upgrade = make_upgrade(phase, reboots=steps(G1, G2))
+    outcome = decide_reboot(upgrade, RebootObservation(instances(suffix=GREEN_SUFFIX)), NOW, TIMING)
+    gateway = StubGateway([], refused("InvalidParameterCombination", ErrorKind.TERMINAL))
+
+    after = engine()._apply(upgrade, outcome, gateway, Recorder([]))  # type: ignore[arg-type]
+
+    assert after.status.phase == expected
+    if expected != Phase.FAILED:
+        assert after.status.reason == "RebootDBInstanceRetry"
+
+
+def test_a_refused_read_after_switchover_stalls() -> None:
+    stalled = engine()._on_error(refused("InvalidParameterValue", ErrorKind.TERMINAL), stall=True)
+    failed = engine()._on_error(refused("InvalidParameterValue", ErrorKind.TERMINAL))
+
+    assert (stalled.phase, stalled.warning, stalled.requeue) == (None, True, TIMING.poll)
+    assert failed.phase == Phase.FAILED

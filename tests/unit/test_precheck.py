@@ -203,7 +203,7 @@ def test_decide_pending(busy_with: str | None, phase: Phase | None, reason: str,
             {},
             observe(deployments_with_name=(make_blue_green(tags=FOREIGN_TAGS, source="arn:other"),)),
             "BlueGreenDeploymentNameInUse",
-            "set spec.blueGreenDeploymentName to another name",
+            "create a new AuroraUpgrade with another spec.blueGreenDeploymentName",
             id="name-taken",
         ),
         pytest.param(

@@ -600,3 +600,12 @@ def test_no_switchover_while_green_does_not_mirror_blue(observation: SwitchoverO
     assert outcome.action is None
     assert outcome.reason == "SwitchoverNotSafe"
     assert words in outcome.message
+
+
+def test_switchover_accepted_moments_ago_still_reading_available_waits() -> None:
+    """A describe may lag behind the accepted call: not yet a rollback."""
+    upgrade = switching(switchover_requested_at=YOUNG, switchover_accepted_at=YOUNG)
+
+    outcome = decide_switching(upgrade, ready(), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, "SwitchoverRequested", None)

@@ -25,7 +25,7 @@ from aurora_upgrade.decisions.common import (
     wait,
 )
 from aurora_upgrade.phases import Phase, following
-from aurora_upgrade.rds import BlueGreen, Cluster, arn_name
+from aurora_upgrade.resources import BlueGreen, Cluster, arn_name
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from aurora_upgrade.decisions.common import (
 )
 from aurora_upgrade.models import parse_duration
 from aurora_upgrade.phases import SWITCHOVER_STARTED, Phase
-from aurora_upgrade.rds import BlueGreen, Cluster, Instance
+from aurora_upgrade.resources import BlueGreen, Cluster, Instance
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,13 @@ def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timin
         )
     old = status.old_cluster_identifier
     if spec.cleanup.delete_old_cluster and old:
+        keep_until = retained_until(upgrade)
+        if keep_until is not None and now < keep_until:
+            return wait(
+                timing,
+                "RetainingOldCluster",
+                f"Keeping {old} until {keep_until.isoformat()} (cleanup.oldClusterRetention)",
+            )
         found = o.old_cluster
         if found is not None and (
             found.identifier == spec.cluster_identifier
@@ -75,18 +82,16 @@ def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timin
                 f"refusing to delete {found.identifier}: it is not the previous production cluster {old} "
                 f"(resource id {status.source_cluster_resource_id})",
             )
-        if status.switchover_completed_at:
-            keep_until = parse_time(status.switchover_completed_at) + parse_duration(spec.cleanup.old_cluster_retention)
-            if now < keep_until:
-                return wait(
-                    timing,
-                    "RetainingOldCluster",
-                    f"Keeping {old} until {keep_until.isoformat()} (cleanup.oldClusterRetention)",
-                )
         step = _delete_old_cluster(upgrade, old, o, timing)
         if step is not None:
             return step
     return advance(Phase.COMPLETED, "Completed", completion_message(upgrade))
+
+
+def retained_until(upgrade: Upgrade) -> datetime | None:
+    """When cleanup.oldClusterRetention after switchover ends (None if switchover time is unknown)."""
+    done = upgrade.status.switchover_completed_at
+    return parse_time(done) + parse_duration(upgrade.spec.cleanup.old_cluster_retention) if done else None
 
 
 def _delete_old_cluster(upgrade: Upgrade, old: str, o: CleanupObservation, timing: Timing) -> Outcome | None:
@@ -138,10 +143,15 @@ class DeletionDecision:
 
 
 def touches_production(upgrade: Upgrade) -> bool:
-    """True once switchover may have started: from then on deletion leaves AWS alone."""
+    """True once switchover may have started: from then on deletion leaves AWS alone and a
+    refusal stalls instead of failing. An upgrade that failed while switching over (AWS refused
+    or rolled back) is judged by the deployment's own status instead (see decide_deletion)."""
     status = upgrade.status
-    phase = status.failed_phase if status.phase == Phase.FAILED and status.failed_phase else status.phase
-    return phase in SWITCHOVER_STARTED or status.switchover_requested_at is not None
+    if status.phase == Phase.FAILED:
+        return status.failed_phase in SWITCHOVER_STARTED - {Phase.SWITCHING_OVER}
+    if status.phase == Phase.SWITCHING_OVER:  # still waiting for the window or for green: not yet
+        return status.switchover_requested_at is not None
+    return status.phase in SWITCHOVER_STARTED
 
 
 def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, timing: Timing) -> DeletionDecision:

@@ -13,7 +13,7 @@ from datetime import datetime
 from aurora_upgrade.decisions.common import Outcome, Timing, Upgrade, advance, fail, wait
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase, following, happy_path
-from aurora_upgrade.rds import BlueGreen, Cluster, EngineVersion, Instance
+from aurora_upgrade.resources import BlueGreen, Cluster, EngineVersion, Instance
 
 ENGINE = "aurora-postgresql"
 # Statuses a cluster passes through on its own; anything else needs a person.
@@ -154,7 +154,8 @@ def _foreign_deployments(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
             return fail(
                 "BlueGreenDeploymentNameInUse",
                 f"a blue/green deployment named {bg.name} ({bg.identifier}) already exists and was "
-                "not created by this AuroraUpgrade; set spec.blueGreenDeploymentName to another name",
+                "not created by this AuroraUpgrade; create a new AuroraUpgrade with another "
+                "spec.blueGreenDeploymentName (it cannot change on this one), or delete that deployment",
             )
     for bg in o.deployments_on_source:
         if not u.owns(bg.tags) and bg.status != "DELETING":

@@ -25,7 +25,7 @@ from aurora_upgrade.decisions.common import (
 )
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import following
-from aurora_upgrade.rds import Instance
+from aurora_upgrade.resources import Instance
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from aurora_upgrade.decisions.common import (
 )
 from aurora_upgrade.models import MaintenanceWindow
 from aurora_upgrade.phases import Phase, following
-from aurora_upgrade.rds import BlueGreen, Cluster, Instance, Snapshot, arn_name
+from aurora_upgrade.resources import BlueGreen, Cluster, Instance, Snapshot, arn_name
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -189,6 +189,8 @@ def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, 
         )
     if bg.status != "AVAILABLE":
         return wait(timing, "WaitingForBlueGreen", f"Blue/green deployment {bg.identifier} is {bg.status}")
+    if status.switchover_accepted_at and since(status.switchover_accepted_at, now) < timing.consistency_grace:
+        return wait(timing, "SwitchoverRequested", "AWS accepted the switchover; waiting for it to report progress")
     if status.switchover_accepted_at:
         # AWS took the request, yet the deployment is AVAILABLE again: it rolled the switchover
         # back. Calling again would be a second switchover nobody asked for.

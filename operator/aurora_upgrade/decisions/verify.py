@@ -8,7 +8,7 @@ from datetime import datetime
 from aurora_upgrade.decisions.cleanup import completion_message
 from aurora_upgrade.decisions.common import Outcome, Timing, Upgrade, advance, fail, since, wait
 from aurora_upgrade.phases import Phase, following
-from aurora_upgrade.rds import Cluster, Instance
+from aurora_upgrade.resources import Cluster, Instance
 
 
 @dataclass(frozen=True)
