@@ -80,27 +80,13 @@ def _wait_for_call(server: SimServer, operation: str, count: int, timeout: float
     raise AssertionError(f"{operation} was not called {count} time(s) within {timeout}s")
 
 
-@pytest.mark.parametrize(
-    ("operation", "nth"),
-    [
-        ("CreateBlueGreenDeployment", 1),
-        ("RebootDBInstance", 1),  # first green reboot
-        ("CreateDBClusterSnapshot", 1),
-        ("SwitchoverBlueGreenDeployment", 1),
-        ("RebootDBInstance", 3),  # first reboot after switchover
-        ("DeleteBlueGreenDeployment", 1),
-    ],
-)
-def test_killed_right_after_a_mutating_call_resumes_without_repeating_it(
-    sim: SimServer, tmp_path: Path, operation: str, nth: int
-) -> None:
-    """SIGKILL after AWS carried out the call but before the process saw the answer (the
-    simulator holds the response), then run again with the same state file."""
-    state = tmp_path / "state.json"
+def kill_right_after(sim: SimServer, manifest: Path, state: Path, operation: str, nth: int) -> None:
+    """Run the CLI and SIGKILL it after AWS carried out the nth `operation` but before the
+    process saw the answer (the simulator holds the response)."""
     if nth == 1:
         sim.hold(operation)
     process = subprocess.Popen(
-        [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(EXAMPLE), "--state", str(state)],
+        [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(manifest), "--state", str(state)],
         env=env_for(sim),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -118,10 +104,43 @@ def test_killed_right_after_a_mutating_call_resumes_without_repeating_it(
         sim.release()
         if process.poll() is None:
             process.kill()
+
+
+@pytest.mark.parametrize(
+    ("operation", "nth"),
+    [
+        ("CreateBlueGreenDeployment", 1),
+        ("RebootDBInstance", 1),  # first green reboot
+        ("CreateDBClusterSnapshot", 1),
+        ("SwitchoverBlueGreenDeployment", 1),
+        ("RebootDBInstance", 3),  # first reboot after switchover
+        ("DeleteBlueGreenDeployment", 1),
+    ],
+)
+def test_killed_right_after_a_mutating_call_resumes_without_repeating_it(
+    sim: SimServer, tmp_path: Path, operation: str, nth: int
+) -> None:
+    """Killed right after the call, then run again with the same state file."""
+    state = tmp_path / "state.json"
+    kill_right_after(sim, EXAMPLE, state, operation, nth)
     result = run_cli(sim, EXAMPLE, state)
     assert result.returncode == 0, result.stdout + result.stderr
     assert sim.mutating_calls() == RUNBOOK_MUTATIONS, f"killed after {operation} #{nth}"
     assert_runbook_end_state(sim)
+
+
+@pytest.mark.parametrize(
+    ("operation", "nth"), [("DeleteDBInstance", 1), ("DeleteDBInstance", 2), ("DeleteDBCluster", 1)]
+)
+def test_killed_while_deleting_the_old_cluster_resumes_without_repeating(
+    sim: SimServer, tmp_path: Path, operation: str, nth: int
+) -> None:
+    state = tmp_path / "state.json"
+    manifest = write_manifest(tmp_path, {"cleanup": {"deleteOldCluster": True}})
+    kill_right_after(sim, manifest, state, operation, nth)
+    result = run_cli(sim, manifest, state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sim.mutating_calls() == [*RUNBOOK_MUTATIONS, "DeleteDBInstance", "DeleteDBInstance", "DeleteDBCluster"]
 
 
 INVALID = [
