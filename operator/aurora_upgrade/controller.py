@@ -21,7 +21,16 @@ from aurora_upgrade import metrics
 from aurora_upgrade.config import poll_seconds
 from aurora_upgrade.decisions.common import Timing, Upgrade
 from aurora_upgrade.engine import Engine, utcnow
-from aurora_upgrade.models import GROUP, PLURAL, VERSION, InvalidManifest, parse_spec, parse_status
+from aurora_upgrade.models import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    AuroraUpgradeSpec,
+    AuroraUpgradeStatus,
+    InvalidManifest,
+    parse_spec,
+    parse_status,
+)
 from aurora_upgrade.phases import TERMINAL, Phase
 from aurora_upgrade.status import initial, transition, with_conditions
 from aurora_upgrade.store import KubeRecorder, ResourceDeleting
@@ -101,12 +110,10 @@ def _load(obj: dict[str, Any], recorder: KubeRecorder) -> Upgrade | None:
     an unknown time zone). Before anything changed in AWS that is `Failed/InvalidSpec`; in
     the middle of an upgrade it only stalls it (a fix of the spec resumes), because giving up
     halfway would leave green, or the steps after switchover, undone."""
-    meta = obj["metadata"]
-    status = parse_status(obj.get("status")) if obj.get("status") else initial(utcnow())
-    generation = int(meta.get("generation", 1))
     try:
-        spec = parse_spec(obj.get("spec"))
+        return _upgrade(obj, parse_spec(obj.get("spec")))
     except InvalidManifest as error:
+        status, generation = _status(obj), int(obj["metadata"].get("generation", 1))
         if status.observed_generation == generation and status.reason == "InvalidSpec":
             return None  # already recorded for this generation
         if status.phase in (Phase.PENDING, Phase.PRECHECKING):
@@ -116,7 +123,15 @@ def _load(obj: dict[str, Any], recorder: KubeRecorder) -> Upgrade | None:
         recorder.save(with_conditions(status, utcnow(), generation))
         recorder.event("Warning", "InvalidSpec", str(error))
         return None
-    return Upgrade(meta["name"], meta["namespace"], meta["uid"], generation, spec, status)
+
+
+def _status(obj: dict[str, Any]) -> AuroraUpgradeStatus:
+    return parse_status(obj.get("status")) if obj.get("status") else initial(utcnow())
+
+
+def _upgrade(obj: dict[str, Any], spec: AuroraUpgradeSpec) -> Upgrade:
+    meta = obj["metadata"]
+    return Upgrade(meta["name"], meta["namespace"], meta["uid"], int(meta.get("generation", 1)), spec, _status(obj))
 
 
 def _spec_for_deletion(raw: Any) -> Any:
@@ -165,16 +180,7 @@ def finalize(body: Any, namespace: str | None, name: str, **_: Any) -> None:
     assert namespace is not None  # AuroraUpgrade is namespaced
     fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     recorder = _recorder(body, namespace, name, finalizing=True)
-    meta = fresh["metadata"]
-    status = parse_status(fresh.get("status")) if fresh.get("status") else initial(utcnow())
-    upgrade = Upgrade(
-        meta["name"],
-        meta["namespace"],
-        meta["uid"],
-        int(meta.get("generation", 1)),
-        _spec_for_deletion(fresh.get("spec")),
-        status,
-    )
+    upgrade = _upgrade(fresh, _spec_for_deletion(fresh.get("spec")))
     try:
         delay = ENGINE.finalize(upgrade, recorder)
     except Exception:

@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from aurora_upgrade.devenv import controlplane
 from aurora_upgrade.devenv.stack import install_crd, start_operator, stop_operator
 
@@ -46,13 +44,9 @@ def table(title: str, rows: list[list[str]]) -> str:
 
 
 def show_final_state(endpoint: str) -> None:
-    rds = boto3.client(
-        "rds",
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    from aurora_upgrade.sim import rds_client
+
+    rds = rds_client(endpoint, REGION)
     cluster = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
     _say("\n# runbook 7.1: aws rds describe-db-clusters --db-cluster-identifier " + CLUSTER)
     _say(

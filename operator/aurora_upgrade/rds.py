@@ -18,7 +18,7 @@ one call per question, which is where per-region coalescing can later plug in.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -189,6 +189,15 @@ class RdsGateway:
         metrics.RDS_CALLS.labels(operation=operation, outcome="ok").inc()
         return response
 
+    def _pages(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """The items of every page of a describe call, following its Marker."""
+        while True:
+            page = self._call(operation, **params)
+            yield from page.get(key, [])
+            if not page.get("Marker"):
+                return
+            params["Marker"] = page["Marker"]
+
     def _describe_or_none(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]] | None:
         try:
             result: list[dict[str, Any]] = self._call(operation, **params).get(key, [])
@@ -207,18 +216,10 @@ class RdsGateway:
     def find_cluster_by_resource_id(self, resource_id: str) -> Cluster | None:
         """The cluster whose DbClusterResourceId is `resource_id`, whatever it is named now.
         Listed and matched here rather than with a filter, so every RDS endpoint answers alike."""
-        marker: str | None = None
-        while True:
-            params: dict[str, Any] = {"MaxRecords": 100}
-            if marker:
-                params["Marker"] = marker
-            page = self._call("DescribeDBClusters", **params)
-            for item in page.get("DBClusters", []):
-                if item.get("DbClusterResourceId") == resource_id:
-                    return self._cluster(item)
-            marker = page.get("Marker")
-            if not marker:
-                return None
+        for item in self._pages("DescribeDBClusters", "DBClusters", MaxRecords=100):
+            if item.get("DbClusterResourceId") == resource_id:
+                return self._cluster(item)
+        return None
 
     @staticmethod
     def _cluster(c: dict[str, Any]) -> Cluster:
@@ -296,19 +297,11 @@ class RdsGateway:
 
     def cluster_parameter(self, group: str, name: str) -> str | None:
         """The value of one parameter of a cluster parameter group (None when unset)."""
-        marker: str | None = None
-        while True:
-            params: dict[str, Any] = {"DBClusterParameterGroupName": group}
-            if marker:
-                params["Marker"] = marker
-            page = self._call("DescribeDBClusterParameters", **params)
-            for p in page.get("Parameters", []):
-                if p.get("ParameterName") == name:
-                    value = p.get("ParameterValue")
-                    return None if value is None else str(value)
-            marker = page.get("Marker")
-            if not marker:
-                return None
+        for p in self._pages("DescribeDBClusterParameters", "Parameters", DBClusterParameterGroupName=group):
+            if p.get("ParameterName") == name:
+                value = p.get("ParameterValue")
+                return None if value is None else str(value)
+        return None
 
     def find_blue_green(
         self, *, identifier: str | None = None, name: str | None = None, source: str | None = None

@@ -25,11 +25,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import boto3
 import pytest
 
 from aurora_upgrade.devenv.controlplane import ControlPlane
 from aurora_upgrade.devenv.stack import install_crd, start_operator, stop_operator
+from aurora_upgrade.sim import rds_client
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "aurora-bg-upgrade-15-10.yaml"
@@ -136,13 +136,7 @@ class SimProcess:
 
     def rds(self) -> Any:
         """A boto3 RDS client against the simulator, as `aws --endpoint-url` would be."""
-        return boto3.client(
-            "rds",
-            region_name=REGION,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return rds_client(self.endpoint_url, REGION)
 
 
 class Stack:

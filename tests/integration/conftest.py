@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import boto3
 import pytest
 
-from aurora_upgrade.sim import SimConfig, SimServer
+from aurora_upgrade.sim import SimConfig, SimServer, rds_client
 
 SIM_REGION = "ap-northeast-1"
 
@@ -52,13 +51,7 @@ def sim_server(make_sim: SimFactory) -> SimServer:
 
 def sim_client(server: SimServer) -> Any:
     """A boto3 RDS client for `server`, with the throwaway credentials the simulator accepts."""
-    return boto3.client(
-        "rds",
-        region_name=SIM_REGION,
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return rds_client(server.endpoint_url, SIM_REGION)
 
 
 @pytest.fixture

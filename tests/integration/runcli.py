@@ -6,12 +6,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import boto3
 import yaml
 
-from aurora_upgrade.sim import SimServer
+from aurora_upgrade.sim import SimServer, rds_client
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "aurora-bg-upgrade-15-10.yaml"
@@ -50,18 +48,8 @@ def run_cli(server: SimServer, manifest: Path, state: Path, timeout: float = 120
     )
 
 
-def rds_client(server: SimServer) -> Any:
-    return boto3.client(
-        "rds",
-        region_name="ap-northeast-1",
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 def assert_runbook_end_state(server: SimServer) -> None:
-    rds = rds_client(server)
+    rds = rds_client(server.endpoint_url)
     cluster = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
     assert (cluster["EngineVersion"], cluster["Status"]) == ("15.10", "available")
     instances = rds.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [CLUSTER]}])["DBInstances"]

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from aurora_upgrade.sim import rds_client
 from aurora_upgrade.sim.scenarios import PG16_CLUSTER_PARAMETER_GROUP, PG16_DB_PARAMETER_GROUP
 
 from .conftest import SimFactory
-from .runcli import CLUSTER, EXAMPLE, rds_client, run_cli, write_manifest
+from .runcli import CLUSTER, EXAMPLE, run_cli, write_manifest
 
 
 def status_of(state: Path) -> dict[str, Any]:
@@ -77,7 +78,7 @@ def test_switchover_rolled_back_by_aws_fails_and_leaves_blue_in_production(
     assert status["phase"] == "Failed"
     assert "SWITCHOVER_FAILED" in status["message"]
     assert status["reason"] == "BlueGreenSwitchoverFailed"
-    rds = rds_client(sim)
+    rds = rds_client(sim.endpoint_url)
     cluster = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
     assert cluster["EngineVersion"] == "15.6", "blue stays production after a failed switchover"
     assert sim.mutating_calls()[-1] == "SwitchoverBlueGreenDeployment", "nothing is touched after the failure"
@@ -99,7 +100,7 @@ def test_old_cluster_deleted_on_request_with_a_final_snapshot(make_sim: SimFacto
         "ModifyDBCluster",
         "DeleteDBCluster",
     ]
-    rds = rds_client(sim)
+    rds = rds_client(sim.endpoint_url)
     clusters = {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]}
     assert clusters == {CLUSTER}
     delete = next(c for c in sim.calls() if c["operation"] == "DeleteDBCluster")
@@ -123,7 +124,7 @@ def test_major_upgrade_needs_permission_and_target_family_groups(make_sim: SimFa
     )
     result = run_cli(sim, manifest, state)
     assert result.returncode == 0, result.stdout + result.stderr
-    cluster = rds_client(sim).describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
+    cluster = rds_client(sim.endpoint_url).describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
     assert cluster["EngineVersion"] == "16.4"
     assert "engine_version 15.6 -> 16.4" in status_of(state)["message"]
 

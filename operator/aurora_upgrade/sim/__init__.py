@@ -18,6 +18,6 @@ boto3's standard `AWS_ENDPOINT_URL_RDS=http://127.0.0.1:PORT`.
 """
 
 from .config import SimConfig
-from .server import SimServer
+from .server import SimServer, rds_client
 
-__all__ = ["SimConfig", "SimServer"]
+__all__ = ["SimConfig", "SimServer", "rds_client"]

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
+import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -119,11 +120,23 @@ def _json(start_response: StartResponse, status: str, payload: Any) -> Iterable[
     return [body]
 
 
+def rds_client(endpoint_url: str, region: str = scenarios.RUNBOOK_REGION) -> Any:
+    """A boto3 RDS client for a simulator at `endpoint_url`, with the throwaway credentials it
+    accepts (what `aws rds ... --endpoint-url` is to the AWS CLI)."""
+    return boto3.client(
+        "rds",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 class SimServer:
     """A moto-based RDS API with AWS's timing, served on 127.0.0.1 in a background thread.
 
         with SimServer(config=SimConfig(), scenario="runbook", port=0) as server:
-            client = boto3.client("rds", endpoint_url=server.endpoint_url, ...)
+            client = rds_client(server.endpoint_url)
             ...
             server.calls(); server.mutating_calls()
 
