@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from operator_fixtures import RUNBOOK_CALLS, Stack, manifest
 
@@ -15,8 +16,16 @@ def test_manual_switchover_waits_for_approval(stack: Stack) -> None:
     stack.start()
     stack.apply(manifest("manual", stack.namespace, switchover={"mode": "Manual"}))
 
-    waiting = stack.wait_phase("manual", "AwaitingSwitchover", timeout=60)
-    assert waiting["reason"] == "AwaitingApproval", waiting
+    stack.wait_phase("manual", "AwaitingSwitchover", timeout=60)
+
+    # The poll that enters AwaitingSwitchover records why it got there (InstancesRebooted); the
+    # next one says what it waits for.
+    def awaiting_approval() -> dict[str, Any] | None:
+        status = stack.status("manual")
+        return status if status.get("reason") == "AwaitingApproval" else None
+
+    waiting = stack.wait_for("the upgrade to report AwaitingApproval", awaiting_approval, timeout=20)
+    assert waiting["phase"] == "AwaitingSwitchover", waiting
     endpoint = waiting.get("greenClusterEndpoint")
     assert endpoint and "green" in endpoint, waiting
     assert waiting["greenClusterIdentifier"] in endpoint, waiting
