@@ -200,8 +200,7 @@ class RdsGateway:
 
     def _describe_or_none(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]] | None:
         try:
-            result: list[dict[str, Any]] = self._call(operation, **params).get(key, [])
-            return result
+            return list(self._pages(operation, key, **params))
         except RdsError as error:
             if error.kind == ErrorKind.NOT_FOUND:
                 return None
@@ -357,8 +356,8 @@ class RdsGateway:
         """Times of "DB instance restarted" events for an instance at or after `since`."""
         # DescribeEvents takes a StartTime; a second of slack covers clock rounding.
         start = since - timedelta(seconds=1)
-        events = self._call("DescribeEvents", SourceType="db-instance", SourceIdentifier=instance, StartTime=start).get(
-            "Events", []
+        events = self._pages(
+            "DescribeEvents", "Events", SourceType="db-instance", SourceIdentifier=instance, StartTime=start
         )
         return [
             e["Date"]

@@ -1,0 +1,83 @@
+"""Describe answers come in pages: RDS returns at most MaxRecords items (100 by default) and a
+Marker for the rest. A parameter group has hundreds of parameters, so `rds.logical_replication`
+is often on a later page; the gateway must follow every Marker.
+
+The client is a real botocore RDS client whose HTTP answers are supplied by botocore's own
+Stubber (which also validates each request against the RDS model): paging is AWS's contract,
+and the simulator does not page, so this is where it is checked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from aurora_upgrade.rds import RdsGateway
+
+
+@pytest.fixture
+def stubbed() -> tuple[RdsGateway, Stubber]:
+    client = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="ap-northeast-1"
+    ).client("rds")
+    stubber = Stubber(client)
+    stubber.activate()
+    return RdsGateway(client), stubber
+
+
+def filler(n: int) -> list[dict[str, Any]]:
+    return [{"ParameterName": f"param_{i}", "ParameterValue": "0"} for i in range(n)]
+
+
+def test_cluster_parameter_on_a_later_page_is_found(stubbed: tuple[RdsGateway, Stubber]) -> None:
+    gateway, stubber = stubbed
+    group = "aurora-bg-aurora-pg15-cluster-params"
+    stubber.add_response(
+        "describe_db_cluster_parameters",
+        {"Parameters": filler(100), "Marker": "page-2"},
+        {"DBClusterParameterGroupName": group},
+    )
+    stubber.add_response(
+        "describe_db_cluster_parameters",
+        {"Parameters": [*filler(3), {"ParameterName": "rds.logical_replication", "ParameterValue": "1"}]},
+        {"DBClusterParameterGroupName": group, "Marker": "page-2"},
+    )
+    assert gateway.cluster_parameter(group, "rds.logical_replication") == "1"
+    stubber.assert_no_pending_responses()
+
+
+def test_instances_of_a_cluster_are_collected_from_every_page(stubbed: tuple[RdsGateway, Stubber]) -> None:
+    gateway, stubber = stubbed
+    wanted = {"Filters": [{"Name": "db-cluster-id", "Values": ["c"]}]}
+
+    def instance(name: str) -> dict[str, Any]:
+        return {"DBInstanceIdentifier": name, "DBClusterIdentifier": "c", "DBInstanceStatus": "available"}
+
+    stubber.add_response("describe_db_instances", {"DBInstances": [instance("c-1")], "Marker": "m"}, wanted)
+    stubber.add_response("describe_db_instances", {"DBInstances": [instance("c-2")]}, {**wanted, "Marker": "m"})
+    assert [i.identifier for i in gateway.describe_cluster_instances("c")] == ["c-1", "c-2"]
+    stubber.assert_no_pending_responses()
+
+
+def test_restart_event_on_a_later_page_counts(stubbed: tuple[RdsGateway, Stubber]) -> None:
+    gateway, stubber = stubbed
+    since = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    restarted = datetime(2026, 11, 26, 10, 1, tzinfo=UTC)
+    other = {"SourceIdentifier": "i-1", "SourceType": "db-instance", "Message": "DB instance shutdown", "Date": since}
+    stubber.add_response("describe_events", {"Events": [other], "Marker": "m"})
+    stubber.add_response(
+        "describe_events",
+        {"Events": [{**other, "Message": "DB instance restarted", "Date": restarted}]},
+    )
+    assert gateway.instance_restarts_since("i-1", since) == [restarted]
+    stubber.assert_no_pending_responses()
+
+
+def test_not_found_is_none_not_an_error(stubbed: tuple[RdsGateway, Stubber]) -> None:
+    gateway, stubber = stubbed
+    stubber.add_client_error("describe_db_clusters", service_error_code="DBClusterNotFoundFault", http_status_code=404)
+    assert gateway.describe_cluster("missing") is None
+    stubber.assert_no_pending_responses()
