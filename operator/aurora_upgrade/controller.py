@@ -41,6 +41,22 @@ METRICS_PORT_ENV = "AURORA_UPGRADE_METRICS_PORT"
 METRICS_ADDRESS_ENV = "AURORA_UPGRADE_METRICS_ADDRESS"
 
 
+WAITING_FOR_DELETION = "Waiting for AWS to delete what this upgrade created"
+
+
+class _DeletionWaitIsNotAnError(logging.Filter):
+    """kopf logs every retry of a handler at ERROR ("failed temporarily"); the finalizer's
+    retries while AWS deletes are progress (recorded in status and Events), so log them at INFO
+    and keep ERROR for real errors (alerting on the operator's log stays meaningful)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and WAITING_FOR_DELETION in record.getMessage():
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+logging.getLogger("kopf.objects").addFilter(_DeletionWaitIsNotAnError())
+
 POLL = poll_seconds()
 ENGINE = Engine(timing=Timing(poll=POLL))
 _api: dict[str, Any] = {}
@@ -187,5 +203,5 @@ def finalize(body: Any, namespace: str | None, name: str, **_: Any) -> None:
         metrics.RECONCILE_ERRORS.labels(kind="finalize").inc()
         raise
     if delay is not None:
-        raise kopf.TemporaryError("Waiting for AWS to delete what this upgrade created", delay=delay)
+        raise kopf.TemporaryError(WAITING_FOR_DELETION, delay=delay)
     metrics.forget(namespace, name)

@@ -65,8 +65,14 @@ def test_abort_deletes_the_deployment_and_its_green_cluster(stack: Stack) -> Non
         "aurora-bg-aurora-instance-2",
     ]
     # kubectl still shows why: the Events outlive the object.
-    reasons = {e["reason"] for e in stack.events("abort")}
+    events = stack.events("abort")
+    reasons = {e["reason"] for e in events}
     assert "DeleteBlueGreenDeployment" in reasons, reasons
+    # Waiting for AWS is progress, not an error: no kopf retry noise among the Events.
+    assert {e["type"] for e in events} <= {"Normal", "Warning"}, [(e["type"], e["message"]) for e in events]
+    assert not [e for e in events if "failed temporarily" in e.get("message", "")], events
+    errors = [line for line in stack.operator_log.read_text().splitlines() if "[ERROR" in line]
+    assert errors == [], errors
 
 
 def test_orphan_leaves_the_deployment_in_aws(stack: Stack) -> None:

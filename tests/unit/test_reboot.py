@@ -87,6 +87,18 @@ def test_reboot_call_is_preceded_by_its_intent(
     assert outcome.requeue == TIMING.poll
 
 
+def test_resume_with_a_young_intent_and_no_sign_yet_waits_instead_of_rebooting_again() -> None:
+    # The process may have stopped right after AWS accepted the reboot, before describe calls
+    # and events show it: calling again now could reboot the instance twice.
+    upgrade = upgrade_with(steps({"instance": G1, "intended_at": YOUNG}, G2))
+
+    outcome = decide_reboot(upgrade, RebootObservation(green()), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, "CheckingEarlierReboot", None)
+    assert not outcome.intent and not outcome.changes
+    assert outcome.requeue == TIMING.poll
+
+
 @pytest.mark.parametrize(
     ("observation", "why"),
     [

@@ -4,7 +4,8 @@ Instances reboot one at a time (the runbook reboots them all at once; one at a t
 reader up on production). Each reboot is written to status as an intent before
 RebootDBInstance is called. On resume, an intent without a recorded answer is settled by
 AWS itself: the instance is `rebooting`, or DescribeEvents has "DB instance restarted"
-after the intent's time; only when neither is true is the call made (again).
+after the intent's time; only when neither is true once AWS has had time to show it (the
+consistency grace) is the call made again.
 """
 
 from __future__ import annotations
@@ -95,6 +96,13 @@ def decide_reboot(upgrade: Upgrade, o: RebootObservation, now: datetime, timing:
                 reason="RebootFound",
                 message=f"Found the reboot of {step.instance} already under way; not repeating it",
                 changes={"reboots": _replace(steps, index, requested_at=stamp)},
+            )
+        if since(step.intended_at, now) < timing.consistency_grace:
+            # A reboot AWS accepted a moment ago may not show in describe calls or events yet.
+            return wait(
+                timing,
+                "CheckingEarlierReboot",
+                f"Looking for signs in AWS of the reboot of {step.instance} asked for at {step.intended_at}",
             )
         again = _replace(steps, index, intended_at=stamp)
         return Outcome(
