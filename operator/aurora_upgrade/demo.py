@@ -59,10 +59,18 @@ def show_final_state(endpoint: str) -> None:
 
 
 def watch(kubectl: Path, env: dict[str, str], name: str, timeout: float) -> dict[str, Any]:
-    """Print phase and message whenever they change; return the final object."""
+    """Print phase and message whenever they change; return the final object. A phase that
+    came and went between two looks is printed from status.history, so none is missed."""
     started = time.monotonic()
     last: tuple[str, str] | None = None
+    last_phase = ""
+    seen = 0  # history entries already accounted for
     obj: dict[str, Any] = {}
+
+    def show(phase: str, message: str) -> None:
+        elapsed = int(time.monotonic() - started)
+        _say(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {phase:<20} {message}")
+
     while time.monotonic() - started < timeout:
         got = subprocess.run(
             [str(kubectl), "get", "aup", name, "-n", "default", "-o", "json"], env=env, capture_output=True, text=True
@@ -70,11 +78,16 @@ def watch(kubectl: Path, env: dict[str, str], name: str, timeout: float) -> dict
         if got.returncode == 0:
             obj = json.loads(got.stdout)
             status = obj.get("status", {})
+            history = status.get("history", [])
+            for entry in history[seen:-1]:
+                if entry.get("phase") != last_phase:
+                    show(entry.get("phase", ""), entry.get("message", ""))
+                    last_phase = entry.get("phase", "")
+            seen = max(seen, len(history) - 1)
             now = (status.get("phase", "Pending"), status.get("message", ""))
             if now != last:
-                elapsed = int(time.monotonic() - started)
-                _say(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {now[0]:<20} {now[1]}")
-                last = now
+                show(*now)
+                last, last_phase = now, now[0]
             if now[0] in ("Completed", "Failed", "Aborted"):
                 return obj
         time.sleep(0.5)

@@ -105,7 +105,11 @@ def test_rbac_service_account_token_vs_admin(kubectl: Runner, namespace: str) ->
         f"--serviceaccount={namespace}:probe",
         check=True,
     )  # fmt: skip
-    assert can_i("list", "configmaps", as_sa=True)
+    # The RBAC authorizer reads bindings from informer caches: a new binding takes a moment.
+    deadline = time.monotonic() + 15
+    while not can_i("list", "configmaps", as_sa=True):
+        assert time.monotonic() < deadline, "the new RoleBinding never took effect"
+        time.sleep(0.2)
     assert not can_i("create", "configmaps", as_sa=True)
     assert not can_i("list", "secrets", as_sa=True)
     assert not can_i("list", "configmaps", as_sa=True, ns="default")

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,4 +58,14 @@ def test_cluster_up_and_down_leave_nothing_running(tmp_path: Path) -> None:
         )
     assert down.returncode == 0, down.stdout + down.stderr
     for pid in (state["etcdPid"], state["apiserverPid"]):
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+        deadline = time.monotonic() + 10
+        while not gone_or_zombie(pid):
+            assert time.monotonic() < deadline, f"process {pid} still runs after cluster-down"
+            time.sleep(0.2)
+
+
+def gone_or_zombie(pid: int) -> bool:
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return True

@@ -29,7 +29,7 @@ def finish_after_restart(stack: Stack, name: str) -> dict[str, Any]:
 
 
 def test_killed_while_green_is_provisioning(stack: Stack) -> None:
-    stack.start(sim_args=["--provisioning-seconds", "8"])
+    stack.start(sim_args=["--provisioning-seconds", "15"])
     stack.apply(manifest("provisioning", stack.namespace))
     stack.wait_phase("provisioning", "ProvisioningGreen", timeout=60)
     # Right after creation AWS may not list the deployment yet (eventual consistency).
@@ -43,7 +43,7 @@ def test_killed_while_green_is_provisioning(stack: Stack) -> None:
 
 
 def test_killed_while_switching_over(stack: Stack) -> None:
-    stack.start(sim_args=["--switchover-seconds", "6"])
+    stack.start(sim_args=["--switchover-seconds", "15"])
     stack.apply(manifest("switching", stack.namespace))
 
     def mid_switchover() -> bool:

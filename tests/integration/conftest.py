@@ -15,8 +15,19 @@ from aurora_upgrade.sim import SimConfig, SimServer, rds_client
 
 SIM_REGION = "ap-northeast-1"
 
-# Short delays: every transition of the runbook is observable, none costs the suite time.
+# Short delays, yet each window in which a test expects to see an intermediate state
+# (creating, rebooting, deleting, not found yet) leaves room for several calls on a busy
+# machine: a window a test must hit in time is a flaky test.
 FAST = SimConfig(
+    provisioning_seconds=2.5,
+    switchover_seconds=2.0,
+    reboot_seconds=2.0,
+    snapshot_seconds=1.5,
+    delete_seconds=2.0,
+    not_found_after_create_seconds=1.5,
+)
+# For tests that only need an upgrade to run through, not to catch a state on the way.
+QUICK = SimConfig(
     provisioning_seconds=1.0,
     switchover_seconds=0.5,
     reboot_seconds=0.3,

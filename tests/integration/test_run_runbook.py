@@ -11,7 +11,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,21 +69,11 @@ def test_rerun_after_completion_makes_no_call(sim: SimServer, tmp_path: Path) ->
     assert len(sim.calls()) == before, "a completed upgrade must not touch AWS again"
 
 
-def _wait_for_call(server: SimServer, operation: str, count: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = [c for c in server.calls() if c["operation"] == operation and c["outcome"] == "ok"]
-        if len(done) >= count:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{operation} was not called {count} time(s) within {timeout}s")
-
-
 def kill_right_after(sim: SimServer, manifest: Path, state: Path, operation: str, nth: int) -> None:
     """Run the CLI and SIGKILL it after AWS carried out the nth `operation` but before the
     process saw the answer (the simulator holds the response)."""
-    if nth == 1:
-        sim.hold(operation)
+    # Armed before the process starts: the nth call may follow the one before it within a poll.
+    sim.hold(operation, after=nth - 1)
     process = subprocess.Popen(
         [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(manifest), "--state", str(state)],
         env=env_for(sim),
@@ -93,11 +82,8 @@ def kill_right_after(sim: SimServer, manifest: Path, state: Path, operation: str
         text=True,
     )
     try:
-        if nth > 1:
-            # Let the earlier calls of this operation through (they are seconds apart), hold the nth.
-            _wait_for_call(sim, operation, nth - 1)
-            sim.hold(operation)
-        _wait_for_call(sim, operation, nth)
+        assert sim.wait_until_held(operation, timeout=120), f"{operation} #{nth} was never called"
+        assert sim.mutating_calls().count(operation) == nth
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:

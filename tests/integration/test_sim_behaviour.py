@@ -597,7 +597,28 @@ def test_hold_delays_the_answer_after_the_change_took_effect(sim_server: SimServ
     assert answers == ["SWITCHOVER_IN_PROGRESS"]
 
 
-def _http(endpoint: str, path: str, body: dict[str, str] | None = None) -> Any:
+def test_hold_after_n_lets_the_first_n_answers_through(sim_server: SimServer, rds: Any, client_for: Any) -> None:
+    sim_server.hold("RebootDBInstance", after=1)
+    assert rds.reboot_db_instance(DBInstanceIdentifier=INSTANCES[0])["DBInstance"]["DBInstanceStatus"] == "rebooting"
+    assert sim_server.held() == []
+    answers: list[str] = []
+    caller = threading.Thread(
+        target=lambda: answers.append(
+            client_for(sim_server).reboot_db_instance(DBInstanceIdentifier=INSTANCES[1])["DBInstance"][
+                "DBInstanceIdentifier"
+            ]
+        )
+    )
+    caller.start()
+    assert sim_server.wait_until_held("RebootDBInstance", timeout=10)
+    assert instance(rds, INSTANCES[1])["DBInstanceStatus"] == "rebooting"  # carried out, answer held
+    assert caller.is_alive() and answers == []
+    sim_server.release()
+    caller.join(timeout=10)
+    assert answers == [INSTANCES[1]]
+
+
+def _http(endpoint: str, path: str, body: dict[str, Any] | None = None) -> Any:
     request = urllib.request.Request(
         endpoint + path,
         data=json.dumps(body).encode() if body is not None else None,

@@ -75,18 +75,19 @@ class ResponseHold:
     """Holds responses to chosen operations until released.
 
     `hold(op)` arms the hold: every later response to `op` is delayed, after the simulator
-    has carried the call out. `release()` lets all held responses go and disarms every hold.
+    has carried the call out; `hold(op, after=n)` first lets n responses to `op` through.
+    `release()` lets all held responses go and disarms every hold.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._armed: set[str] = set()
+        self._armed: dict[str, int] = {}  # operation -> responses still to let through
         self._held: list[str] = []
         self._generation = 0
 
-    def hold(self, operation: str) -> None:
+    def hold(self, operation: str, after: int = 0) -> None:
         with self._cond:
-            self._armed.add(operation)
+            self._armed[operation] = after
 
     def release(self) -> None:
         with self._cond:
@@ -108,6 +109,9 @@ class ResponseHold:
         """Called with each finished response: returns at once unless `operation` is held."""
         with self._cond:
             if operation not in self._armed:
+                return
+            if self._armed[operation] > 0:
+                self._armed[operation] -= 1
                 return
             generation = self._generation
             self._held.append(operation)

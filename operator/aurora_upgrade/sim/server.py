@@ -5,7 +5,8 @@ the operator has no code path of its own for it. Besides the RDS API the server 
 a few control requests for tests that run it as a separate process:
 
     GET  /_sim/calls     the call record (JSON list, see CallRecorder)
-    POST /_sim/hold      body {"operation": "X"}: hold responses to X until released
+    POST /_sim/hold      body {"operation": "X", "after": N}: hold responses to X (after letting
+                         N through, default 0) until released
     POST /_sim/release   release every held response and disarm the holds
     GET  /_sim/held      {"held": [operations whose responses are waiting now]}
 """
@@ -79,10 +80,13 @@ class _SimApp:
         elif method == "GET" and path == "/_sim/held":
             payload = {"held": self._hold.held()}
         elif method == "POST" and path == "/_sim/hold":
-            operation = json.loads(_read_body(environ) or b"{}").get("operation")
-            if not isinstance(operation, str) or not operation:
-                return _json(start_response, "400 Bad Request", {"error": 'body must be {"operation": "..."}'})
-            self._hold.hold(operation)
+            body = json.loads(_read_body(environ) or b"{}")
+            operation, after = body.get("operation"), body.get("after", 0)
+            if not isinstance(operation, str) or not operation or not isinstance(after, int) or after < 0:
+                return _json(
+                    start_response, "400 Bad Request", {"error": 'body must be {"operation": "...", "after": N >= 0}'}
+                )
+            self._hold.hold(operation, after)
             payload = {"holding": operation}
         elif method == "POST" and path == "/_sim/release":
             self._hold.release()
@@ -220,12 +224,17 @@ class SimServer:
         """Names of the mutating calls (Create*, Delete*, Modify*, Reboot*, Switchover*, AddTags*...)."""
         return self._recorder.mutating_calls()
 
-    def hold(self, operation: str) -> None:
-        """Hold every response to `operation`, after the call took effect, until release()."""
-        self._hold.hold(operation)
+    def hold(self, operation: str, after: int = 0) -> None:
+        """Hold every response to `operation` (after letting `after` of them through), after
+        the call took effect, until release()."""
+        self._hold.hold(operation, after)
 
     def release(self) -> None:
         self._hold.release()
+
+    def held(self) -> list[str]:
+        """Operations whose responses are being held right now."""
+        return self._hold.held()
 
     def wait_until_held(self, operation: str, timeout: float = 10.0) -> bool:
         """Block until a response to `operation` is being held (False on timeout)."""
