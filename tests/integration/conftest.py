@@ -15,10 +15,10 @@ from aurora_upgrade.sim import SimConfig, SimServer, rds_client
 
 SIM_REGION = "ap-northeast-1"
 
-# Short delays, yet each window in which a test expects to see an intermediate state
-# (creating, rebooting, deleting, not found yet) leaves room for several calls on a busy
-# machine: a window a test must hit in time is a flaky test.
-FAST = SimConfig(
+# For tests that look at the simulator's states on the way (creating, rebooting, deleting,
+# not found yet): each lasts long enough for several calls on a busy machine, because a
+# window a test must hit in time is a flaky test.
+OBSERVABLE = SimConfig(
     provisioning_seconds=2.5,
     switchover_seconds=2.0,
     reboot_seconds=2.0,
@@ -44,7 +44,7 @@ def make_sim() -> Iterator[SimFactory]:
     """Start a simulator: make_sim(config=..., scenario=...) -> a running SimServer."""
     started: list[SimServer] = []
 
-    def factory(config: SimConfig = FAST, scenario: str | Mapping[str, Any] = "runbook") -> SimServer:
+    def factory(config: SimConfig = QUICK, scenario: str | Mapping[str, Any] = "runbook") -> SimServer:
         server = SimServer(config=config, scenario=scenario, port=0).start()
         started.append(server)
         return server
@@ -56,7 +56,7 @@ def make_sim() -> Iterator[SimFactory]:
 
 @pytest.fixture
 def sim_server(make_sim: SimFactory) -> SimServer:
-    """The runbook's account with short delays."""
+    """The runbook's account (with the delays of the module's make_sim)."""
     return make_sim()
 
 

@@ -14,7 +14,7 @@ from aurora_upgrade.engine import Engine
 from aurora_upgrade.rds import RdsGateway
 from aurora_upgrade.runner import run_manifest
 
-from .conftest import QUICK, SimFactory
+from .conftest import SimFactory
 from .runcli import EXAMPLE
 
 
@@ -25,7 +25,7 @@ def sample(metric: str, **labels: str) -> float:
 def test_metrics_count_rds_calls_phases_and_durations(
     make_sim: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sim = make_sim(config=QUICK)
+    sim = make_sim()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_ENDPOINT_URL_RDS", sim.endpoint_url)

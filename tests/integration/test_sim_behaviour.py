@@ -7,6 +7,7 @@ client would see: statuses over time, names, errors, events, and the call record
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -27,6 +28,8 @@ from botocore.exceptions import ClientError
 from aurora_upgrade.sim import SimConfig, SimServer
 from aurora_upgrade.sim.scenarios import runbook
 
+from .conftest import OBSERVABLE, SimFactory
+
 CLUSTER = "aurora-bg-aurora-cluster"
 INSTANCES = ["aurora-bg-aurora-instance-1", "aurora-bg-aurora-instance-2"]
 CLUSTER_PG = "aurora-bg-aurora-pg15-cluster-params"
@@ -34,6 +37,12 @@ DB_PG = "aurora-bg-aurora-pg15-params"
 ACCOUNT_ARN = "arn:aws:rds:ap-northeast-1:123456789012"
 CLUSTER_ARN = f"{ACCOUNT_ARN}:cluster:{CLUSTER}"
 VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def make_sim(make_sim: SimFactory) -> SimFactory:
+    """These tests look at states on the way, so their simulators keep each one for a while."""
+    return functools.partial(make_sim, config=OBSERVABLE)
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
