@@ -115,21 +115,29 @@ def unknown_status(bg: BlueGreen, timing: Timing) -> Outcome:
     return Outcome(reason=out.reason, message=out.message + "; waiting", requeue=out.requeue, warning=True)
 
 
-def decide_provisioning(upgrade: Upgrade, o: DeploymentObservation, now: datetime, timing: Timing) -> Outcome:
-    bg = o.deployment
+def deployment_problem(upgrade: Upgrade, bg: BlueGreen | None, now: datetime, timing: Timing) -> Outcome | None:
+    """What every phase that watches the deployment does first: wait for one not listed yet,
+    fail on one AWS reports failed or deleting, wait (warning) on a status nobody documents."""
     if bg is None:
         return missing_deployment(upgrade, now, timing)
     failure = deployment_failure(bg)
     if failure:
         return failure
+    if bg.status not in BLUE_GREEN_KNOWN:
+        return unknown_status(bg, timing)
+    return None
+
+
+def decide_provisioning(upgrade: Upgrade, o: DeploymentObservation, now: datetime, timing: Timing) -> Outcome:
+    bg = o.deployment
+    problem = deployment_problem(upgrade, bg, now, timing)
+    if problem:
+        return problem
+    assert bg is not None
     if bg.status == "PROVISIONING":
         return wait(timing, "ProvisioningGreen", f"AWS is provisioning the green environment{progress(bg)}")
     if bg.status != "AVAILABLE":
-        return (
-            unknown_status(bg, timing)
-            if bg.status not in BLUE_GREEN_KNOWN
-            else wait(timing, "UnexpectedBlueGreenStatus", f"Blue/green deployment {bg.identifier} is {bg.status}")
-        )
+        return wait(timing, "UnexpectedBlueGreenStatus", f"Blue/green deployment {bg.identifier} is {bg.status}")
     if not bg.target:
         return wait(timing, "WaitingForGreen", "The deployment is AVAILABLE but names no target yet")
     green = arn_name(bg.target)

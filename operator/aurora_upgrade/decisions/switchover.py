@@ -13,9 +13,8 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aurora_upgrade.decisions.bluegreen import deployment_failure, missing_deployment, unknown_status
+from aurora_upgrade.decisions.bluegreen import deployment_problem
 from aurora_upgrade.decisions.common import (
-    BLUE_GREEN_KNOWN,
     CreateSnapshot,
     Outcome,
     Switchover,
@@ -95,20 +94,8 @@ class SwitchoverObservation:
     blue: Cluster | None = None  # production before switchover; after it, the renamed old cluster
 
 
-def _deployment_problem(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome | None:
-    bg = o.deployment
-    if bg is None:
-        return missing_deployment(upgrade, now, timing)
-    failure = deployment_failure(bg)
-    if failure:
-        return failure
-    if bg.status not in BLUE_GREEN_KNOWN:
-        return unknown_status(bg, timing)
-    return None
-
-
 def decide_awaiting(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
-    problem = _deployment_problem(upgrade, o, now, timing)
+    problem = deployment_problem(upgrade, o.deployment, now, timing)
     if problem:
         return problem
     held = gate(upgrade, now, timing)
@@ -174,7 +161,7 @@ def _unverified(upgrade: Upgrade, o: SwitchoverObservation) -> str | None:
 
 
 def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
-    problem = _deployment_problem(upgrade, o, now, timing)
+    problem = deployment_problem(upgrade, o.deployment, now, timing)
     if problem:
         return problem
     assert o.deployment is not None
