@@ -18,24 +18,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 import pytest
+from operator_fixtures import Runner
 
 from aurora_upgrade.devenv.controlplane import ControlPlane, ensure_binaries, start
 
 E2E_DIR = Path(__file__).parent
-
-
-class Runner(Protocol):
-    def __call__(
-        self,
-        *args: str,
-        input: str | None = None,
-        check: bool = False,
-        token: str | None = None,
-        timeout: float = 120.0,
-    ) -> subprocess.CompletedProcess[str]: ...
 
 
 @pytest.hookimpl(tryfirst=True)
