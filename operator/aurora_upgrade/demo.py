@@ -62,8 +62,7 @@ def watch(kubectl: Path, env: dict[str, str], name: str, timeout: float) -> dict
     """Print phase and message whenever they change; return the final object. A phase that
     came and went between two looks is printed from status.history, so none is missed."""
     started = time.monotonic()
-    last: tuple[str, str] | None = None
-    last_phase = ""
+    last: tuple[str, str] | None = None  # the phase and message printed last
     seen = 0  # history entries already accounted for
     obj: dict[str, Any] = {}
 
@@ -80,14 +79,15 @@ def watch(kubectl: Path, env: dict[str, str], name: str, timeout: float) -> dict
             status = obj.get("status", {})
             history = status.get("history", [])
             for entry in history[seen:-1]:
-                if entry.get("phase") != last_phase:
-                    show(entry.get("phase", ""), entry.get("message", ""))
-                    last_phase = entry.get("phase", "")
+                missed = (entry.get("phase", ""), entry.get("message", ""))
+                if last is None or missed[0] != last[0]:
+                    show(*missed)
+                    last = missed
             seen = max(seen, len(history) - 1)
             now = (status.get("phase", "Pending"), status.get("message", ""))
             if now != last:
                 show(*now)
-                last, last_phase = now, now[0]
+                last = now
             if now[0] in ("Completed", "Failed", "Aborted"):
                 return obj
         time.sleep(0.5)
