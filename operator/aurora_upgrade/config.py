@@ -1,8 +1,11 @@
-"""Settings read from the environment, shared by the operator and `aurora-upgrade run`."""
+"""Settings read from the environment, shared by the operator and `aurora-upgrade run`, and the
+waits and timeouts derived from them."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from datetime import timedelta
 
 POLL_ENV = "AURORA_UPGRADE_POLL_SECONDS"
 
@@ -17,3 +20,29 @@ def poll_seconds() -> float:
     if value <= 0:
         raise SystemExit(f"{POLL_ENV} must be positive, not {raw!r}")
     return value
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Every wait and timeout derives from the base poll interval (AURORA_UPGRADE_POLL_SECONDS),
+    so a shortened interval shortens them all. The small floors are absolute: AWS's eventual
+    consistency and a reboot's duration do not shrink with our polling.
+
+    At the default 30 s: grace 2 min, reboot timeout 1 h, verification timeout 20 min."""
+
+    poll: float = 30.0
+
+    @property
+    def consistency_grace(self) -> timedelta:
+        """How long something we asked AWS to create may stay invisible to describe calls."""
+        return timedelta(seconds=max(5.0, 4 * self.poll))
+
+    @property
+    def reboot_timeout(self) -> timedelta:
+        """A reboot that has not come back by then never will: Failed (RebootTimedOut)."""
+        return timedelta(seconds=max(30.0, 120 * self.poll))
+
+    @property
+    def verify_timeout(self) -> timedelta:
+        """How long production may take to show the target version after switchover."""
+        return timedelta(seconds=max(30.0, 40 * self.poll))

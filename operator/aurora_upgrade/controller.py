@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import kopf
 import kubernetes
 
 from aurora_upgrade import metrics
-from aurora_upgrade.config import poll_seconds
-from aurora_upgrade.decisions.common import Timing, Upgrade
-from aurora_upgrade.engine import Engine, utcnow
+from aurora_upgrade.clock import utcnow
+from aurora_upgrade.config import Timing, poll_seconds
+from aurora_upgrade.decisions.precheck import Claim, claimed_by
+from aurora_upgrade.engine import Engine
 from aurora_upgrade.models import (
     GROUP,
     PLURAL,
@@ -31,9 +31,10 @@ from aurora_upgrade.models import (
     parse_spec,
     parse_status,
 )
-from aurora_upgrade.phases import TERMINAL, Phase
-from aurora_upgrade.status import initial, transition, with_conditions
-from aurora_upgrade.store import KubeRecorder, ResourceDeleting
+from aurora_upgrade.phases import settled
+from aurora_upgrade.status import initial
+from aurora_upgrade.store import KubeStore, ResourceDeleting
+from aurora_upgrade.upgrade import Upgrade
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class _DeletionWaitIsNotAnError(logging.Filter):
 logging.getLogger("kopf.objects").addFilter(_DeletionWaitIsNotAnError())
 
 POLL = poll_seconds()
-ENGINE = Engine(timing=Timing(poll=POLL))
+UPGRADES = Engine(timing=Timing(poll=POLL))
 _api: dict[str, Any] = {}
 
 
@@ -84,15 +85,6 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     custom_api()
 
 
-@dataclass(frozen=True)
-class Claim:
-    """One AuroraUpgrade's claim on a (region, cluster), as kept in kopf's in-memory index."""
-
-    ref: str
-    created: str
-    phase: str
-
-
 @kopf.index(GROUP, VERSION, PLURAL)
 def upgrades_by_cluster(
     spec: Any, status: Any, meta: Any, namespace: str | None, name: str, **_: Any
@@ -101,53 +93,24 @@ def upgrades_by_cluster(
     return {key: Claim(f"{namespace}/{name}", str(meta.get("creationTimestamp")), status.get("phase", "Pending"))}
 
 
-def busy_with(claims: list[Claim], me: str) -> str | None:
-    """The upgrade that owns the cluster if it is not `me`: one already past Pending, or else
-    the oldest Pending one (name breaks ties). Terminal upgrades own nothing."""
-    active = [c for c in claims if c.phase not in {p.value for p in TERMINAL}]
-    if not active:
-        return None
-    winner = min(active, key=lambda c: (c.phase == Phase.PENDING.value, c.created, c.ref))
-    mine = next((c for c in active if c.ref == me), None)
-    if mine is not None and mine.phase != Phase.PENDING.value:
-        return None
-    return None if winner.ref == me else winner.ref
-
-
-def _recorder(body: Any, namespace: str, name: str, *, finalizing: bool = False) -> KubeRecorder:
+def _store(body: Any, namespace: str, name: str, *, finalizing: bool = False) -> KubeStore:
     def post(type_: str, reason: str, message: str) -> None:
         kopf.event(body, type=type_, reason=reason, message=message[:1000])
 
-    return KubeRecorder(namespace, name, custom_api(), post, stop_when_deleting=not finalizing)
+    return KubeStore(namespace, name, custom_api(), post, stop_when_deleting=not finalizing)
 
 
-def _load(obj: dict[str, Any], recorder: KubeRecorder) -> Upgrade | None:
-    """The upgrade in `obj`, or None after recording a spec the schema could not refuse (e.g.
-    an unknown time zone). Before anything changed in AWS that is `Failed/InvalidSpec`; in
-    the middle of an upgrade it only stalls it (a fix of the spec resumes), because giving up
-    halfway would leave green, or the steps after switchover, undone."""
-    try:
-        return _upgrade(obj, parse_spec(obj.get("spec")))
-    except InvalidManifest as error:
-        status, generation = _status(obj), int(obj["metadata"].get("generation", 1))
-        if status.observed_generation == generation and status.reason == "InvalidSpec":
-            return None  # already recorded for this generation
-        if status.phase in (Phase.PENDING, Phase.PRECHECKING):
-            status = transition(status, Phase.FAILED, "InvalidSpec", str(error), utcnow())
-        elif status.phase not in TERMINAL:
-            status = status.model_copy(update={"reason": "InvalidSpec", "message": f"Stalled: {error}"})
-        recorder.save(with_conditions(status, utcnow(), generation))
-        recorder.event("Warning", "InvalidSpec", str(error))
-        return None
+def _status(obj: dict[str, Any]) -> AuroraUpgradeStatus | None:
+    return parse_status(obj["status"]) if obj.get("status") else None
 
 
-def _status(obj: dict[str, Any]) -> AuroraUpgradeStatus:
-    return parse_status(obj.get("status")) if obj.get("status") else initial(utcnow())
+def _generation(obj: dict[str, Any]) -> int:
+    return int(obj["metadata"].get("generation", 1))
 
 
-def _upgrade(obj: dict[str, Any], spec: AuroraUpgradeSpec) -> Upgrade:
+def _accept(obj: dict[str, Any], spec: AuroraUpgradeSpec, store: KubeStore) -> Upgrade:
     meta = obj["metadata"]
-    return Upgrade(meta["name"], meta["namespace"], meta["uid"], int(meta.get("generation", 1)), spec, _status(obj))
+    return UPGRADES.accept(meta["name"], meta["namespace"], meta["uid"], _generation(obj), spec, _status(obj), store)
 
 
 def _spec_for_deletion(raw: Any) -> Any:
@@ -163,27 +126,24 @@ def reconcile(
     body: Any, namespace: str | None, name: str, upgrades_by_cluster: kopf.Index[tuple[str, str], Claim], **_: Any
 ) -> None:
     assert namespace is not None  # AuroraUpgrade is namespaced
-    cached = body.get("status", {})
-    if cached.get("phase") in {p.value for p in Phase}:
-        metrics.set_phase(namespace, name, Phase(cached["phase"]))  # also after an operator restart
-    if cached.get("phase") in {p.value for p in TERMINAL} and cached.get("observedGeneration") == body.get(
-        "metadata", {}
-    ).get("generation"):
-        return
+    cached = _status(body)
+    if cached is not None:
+        metrics.set_phase(namespace, name, cached.phase)  # also after an operator restart
+        if settled(cached, _generation(body)):
+            return
     fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     if fresh["metadata"].get("deletionTimestamp"):
         return
-    recorder = _recorder(body, namespace, name)
-    upgrade = _load(fresh, recorder)
-    if upgrade is None:
-        return
-    if not fresh.get("status"):
-        recorder.save(with_conditions(upgrade.status, utcnow(), upgrade.generation))
-        recorder.event("Normal", "Accepted", f"Upgrade of {upgrade.spec.cluster_identifier} accepted")
-    key = (upgrade.spec.region, upgrade.spec.cluster_identifier)
-    claims = list(upgrades_by_cluster.get(key, []))
+    store = _store(body, namespace, name)
     try:
-        ENGINE.reconcile(upgrade, recorder, busy_with(claims, f"{namespace}/{name}"))
+        spec = parse_spec(fresh.get("spec"))
+    except InvalidManifest as error:
+        UPGRADES.reject(_status(fresh), _generation(fresh), error, store)
+        return
+    upgrade = _accept(fresh, spec, store)
+    claims = list(upgrades_by_cluster.get((spec.region, spec.cluster_identifier), []))
+    try:
+        UPGRADES.reconcile(upgrade, store, claimed_by(claims, f"{namespace}/{name}"))
     except ResourceDeleting:
         log.info("%s/%s is being deleted; leaving it to the finalizer", namespace, name)
     except Exception:
@@ -195,10 +155,13 @@ def reconcile(
 def finalize(body: Any, namespace: str | None, name: str, **_: Any) -> None:
     assert namespace is not None  # AuroraUpgrade is namespaced
     fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    recorder = _recorder(body, namespace, name, finalizing=True)
-    upgrade = _upgrade(fresh, _spec_for_deletion(fresh.get("spec")))
+    store = _store(body, namespace, name, finalizing=True)
+    meta = fresh["metadata"]
+    status = _status(fresh) or initial(utcnow())  # deleted before its first reconcile: nothing to accept
+    spec = _spec_for_deletion(fresh.get("spec"))
+    upgrade = Upgrade(meta["name"], meta["namespace"], meta["uid"], _generation(fresh), spec, status)
     try:
-        delay = ENGINE.finalize(upgrade, recorder)
+        delay = UPGRADES.finalize(upgrade, store)
     except Exception:
         metrics.RECONCILE_ERRORS.labels(kind="finalize").inc()
         raise

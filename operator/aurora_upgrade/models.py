@@ -98,6 +98,11 @@ class SwitchoverSpec(_Model):
     snapshot_before_switchover: bool = True
     window: MaintenanceWindow | None = None
 
+    @property
+    def gated(self) -> bool:
+        """Switchover waits for something besides AWS: an approval or a window."""
+        return self.mode == SwitchoverMode.MANUAL or self.window is not None
+
 
 class CleanupSpec(_Model):
     delete_blue_green_deployment: bool = True

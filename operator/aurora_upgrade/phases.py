@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aurora_upgrade.models import AuroraUpgradeSpec
+    from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus
 
 
 class Phase(StrEnum):
@@ -47,8 +47,21 @@ SWITCHOVER_STARTED = frozenset(
 )
 
 
-def _needs_gate(spec: AuroraUpgradeSpec) -> bool:
-    return spec.switchover.mode == "Manual" or spec.switchover.window is not None
+def switchover_may_have_started(status: AuroraUpgradeStatus) -> bool:
+    """True once SwitchoverBlueGreenDeployment may have been sent: from then on deleting the
+    resource leaves AWS alone, and a refused call stalls the upgrade instead of failing it. An
+    upgrade that failed while switching over (AWS refused or rolled back) did not switch: the
+    finalizer judges it by the deployment's own status."""
+    if status.phase == Phase.FAILED:
+        return status.failed_phase in SWITCHOVER_STARTED - {Phase.SWITCHING_OVER}
+    if status.phase == Phase.SWITCHING_OVER:  # still waiting for the window or for green: not yet
+        return status.switchover_requested_at is not None
+    return status.phase in SWITCHOVER_STARTED
+
+
+def settled(status: AuroraUpgradeStatus, generation: int) -> bool:
+    """Nothing left to do: a terminal phase that has seen the current generation."""
+    return status.phase in TERMINAL and status.observed_generation == generation
 
 
 def _cleanup_wanted(spec: AuroraUpgradeSpec) -> bool:
@@ -64,7 +77,7 @@ _ORDER: tuple[tuple[Phase, Callable[[AuroraUpgradeSpec], bool] | None], ...] = (
     (Phase.CREATING_BLUE_GREEN, None),
     (Phase.PROVISIONING_GREEN, None),
     (Phase.REBOOTING_GREEN, lambda s: s.reboot_green_before_switchover),
-    (Phase.AWAITING_SWITCHOVER, _needs_gate),
+    (Phase.AWAITING_SWITCHOVER, lambda s: s.switchover.gated),
     (Phase.SNAPSHOTTING, lambda s: s.switchover.snapshot_before_switchover),
     (Phase.SWITCHING_OVER, None),
     (Phase.REBOOTING_INSTANCES, lambda s: s.reboot_after_switchover),

@@ -1,27 +1,29 @@
 """The RDS gateway: the only module that calls AWS or knows the shapes of its answers.
 
 Every boto3 call goes through `RdsGateway._call`, which counts it for metrics and turns a
-botocore error into an `RdsError` of one of three kinds:
+botocore error into an `RdsError` whose `ErrorKind` (see resources.py) is decided here from
+AWS's error code, and nowhere else:
 
 * RETRYABLE - try again on the next poll (throttling after botocore's own adaptive
-  retries, transient state faults, eventual consistency right after a create);
+  retries, 5xx answers, connection problems, refused credentials or permissions);
 * NOT_FOUND - the thing does not exist (describe calls answer None instead);
+* INVALID_STATE - AWS refuses the request in the resource's current state (often transient;
+  a stage may give it a meaning of its own, e.g. a refused switchover);
+* ALREADY_EXISTS - a create found its resource there: an earlier attempt took effect;
 * TERMINAL - the request itself is wrong; only a spec change can help.
 
 Throttling is left to botocore's `adaptive` retry mode: RDS has one token bucket per
 account and region shared with every other caller, and the client-side rate limiter is
 what AWS recommends for that. Describe results are plain frozen dataclasses so the
 decision functions never see a boto3 shape. Reads go through `describe_*` methods with
-one call per question, which is where per-region coalescing can later plug in.
+one call per question (the `RdsReads` protocol), which is where per-region coalescing can
+later plug in.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import boto3
@@ -32,19 +34,16 @@ import botocore.session
 from botocore import xform_name
 
 from aurora_upgrade import metrics
-from aurora_upgrade.resources import BlueGreen, Cluster, ClusterMember, EngineVersion, Instance, Snapshot
-
-log = logging.getLogger(__name__)
-
-UID_TAG = "dbupgrade.dev/uid"
-NAME_TAG = "dbupgrade.dev/name"
-
-
-class ErrorKind(StrEnum):
-    RETRYABLE = "Retryable"
-    NOT_FOUND = "NotFound"
-    TERMINAL = "Terminal"
-
+from aurora_upgrade.resources import (
+    BlueGreen,
+    Cluster,
+    ClusterMember,
+    EngineVersion,
+    ErrorKind,
+    Instance,
+    RdsError,
+    Snapshot,
+)
 
 _NOT_FOUND = {
     "BlueGreenDeploymentNotFoundFault",
@@ -66,10 +65,6 @@ _RETRYABLE = {
     "InternalFailure",
     "InternalError",
     "RequestTimeout",
-    "InvalidBlueGreenDeploymentStateFault",
-    "InvalidDBClusterStateFault",
-    "InvalidDBInstanceStateFault",
-    "InvalidDBClusterSnapshotStateFault",
     # Credentials and permissions: an expired token or a policy being fixed is worth a
     # Warning and another try, never an abandoned upgrade halfway through.
     "ExpiredToken",
@@ -80,18 +75,12 @@ _RETRYABLE = {
     "AccessDenied",
     "AccessDeniedException",
 }
-
-
-@dataclass(frozen=True)
-class RdsError(Exception):
-    kind: ErrorKind
-    code: str
-    message: str
-    operation: str
-    answered: bool = True  # AWS answered (so a refused mutation did not happen)
-
-    def __str__(self) -> str:
-        return f"{self.operation}: {self.code}: {self.message}"
+_INVALID_STATE = {
+    "InvalidBlueGreenDeploymentStateFault",
+    "InvalidDBClusterStateFault",
+    "InvalidDBInstanceStateFault",
+    "InvalidDBClusterSnapshotStateFault",
+}
 
 
 def classify(operation: str, error: Exception) -> RdsError:
@@ -102,6 +91,10 @@ def classify(operation: str, error: Exception) -> RdsError:
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
         if code in _NOT_FOUND:
             kind = ErrorKind.NOT_FOUND
+        elif code in _INVALID_STATE:
+            kind = ErrorKind.INVALID_STATE
+        elif code.endswith(("AlreadyExistsFault", "AlreadyExists")):
+            kind = ErrorKind.ALREADY_EXISTS
         elif code in _RETRYABLE or status >= 500:
             kind = ErrorKind.RETRYABLE
         else:
@@ -233,7 +226,6 @@ class RdsGateway:
             members=tuple(
                 ClusterMember(
                     instance=m["DBInstanceIdentifier"],
-                    is_writer=bool(m.get("IsClusterWriter")),
                     parameter_status=m.get("DBClusterParameterGroupStatus", "in-sync"),
                 )
                 for m in c.get("DBClusterMembers", [])
@@ -250,10 +242,6 @@ class RdsGateway:
             Filters=[{"Name": "db-cluster-id", "Values": [cluster]}],
         )
         return [self._instance(i) for i in items or []]
-
-    def describe_instance(self, identifier: str) -> Instance | None:
-        items = self._describe_or_none("DescribeDBInstances", "DBInstances", DBInstanceIdentifier=identifier)
-        return self._instance(items[0]) if items else None
 
     @staticmethod
     def _instance(i: dict[str, Any]) -> Instance:
@@ -302,12 +290,8 @@ class RdsGateway:
                 return None if value is None else str(value)
         return None
 
-    def find_blue_green(
-        self, *, identifier: str | None = None, name: str | None = None, source: str | None = None
-    ) -> list[BlueGreen]:
+    def find_blue_green(self, *, name: str | None = None, source: str | None = None) -> list[BlueGreen]:
         filters = []
-        if identifier:
-            filters.append({"Name": "blue-green-deployment-identifier", "Values": [identifier]})
         if name:
             filters.append({"Name": "blue-green-deployment-name", "Values": [name]})
         if source:

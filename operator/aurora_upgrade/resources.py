@@ -1,18 +1,23 @@
-"""What the engine knows of AWS resources: plain frozen values, no boto3.
+"""What the engine knows of AWS: plain frozen values, the errors AWS gives, and the read-only
+questions a stage may ask. No boto3.
 
-The RDS gateway (rds.py) builds these from AWS's answers; the decision functions read them.
-Keeping them apart keeps boto3 out of every decision module.
+The RDS gateway (rds.py) builds these values from AWS's answers and classifies AWS's error
+codes into an `ErrorKind`; the stage modules in decisions/ read through `RdsReads` and see
+only these types, which keeps boto3 out of every decision module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
 
 
 @dataclass(frozen=True)
 class ClusterMember:
     instance: str
-    is_writer: bool
     parameter_status: str  # DBClusterParameterGroupStatus: in-sync / pending-reboot / applying
 
 
@@ -73,3 +78,56 @@ class Snapshot:
 def arn_name(arn: str) -> str:
     """The resource name at the end of an RDS ARN (arn:aws:rds:region:acct:cluster:NAME)."""
     return arn.rsplit(":", 1)[-1]
+
+
+class ErrorKind(StrEnum):
+    """What an AWS error means, decided in the gateway from AWS's error code."""
+
+    RETRYABLE = "Retryable"  # try again on the next poll: throttling, 5xx, connection problems
+    NOT_FOUND = "NotFound"  # the thing does not exist (describe calls answer None instead)
+    INVALID_STATE = "InvalidState"  # AWS refuses the request in the resource's current state
+    ALREADY_EXISTS = "AlreadyExists"  # a create found its resource there (an earlier attempt took effect)
+    TERMINAL = "Terminal"  # the request itself is wrong; only a spec change can help
+
+
+@dataclass(frozen=True)
+class RdsError(Exception):
+    kind: ErrorKind
+    code: str
+    message: str
+    operation: str
+    answered: bool = True  # AWS answered (so a refused mutation did not happen)
+
+    def __str__(self) -> str:
+        return f"{self.operation}: {self.code}: {self.message}"
+
+    @property
+    def retryable(self) -> bool:
+        """A later attempt may succeed without anyone changing anything."""
+        return self.kind in (ErrorKind.RETRYABLE, ErrorKind.INVALID_STATE)
+
+
+class RdsReads(Protocol):
+    """The read-only questions the stages ask AWS (the gateway answers them)."""
+
+    def describe_cluster(self, identifier: str) -> Cluster | None: ...
+
+    def find_cluster_by_resource_id(self, resource_id: str) -> Cluster | None: ...
+
+    def describe_cluster_instances(self, cluster: str) -> Sequence[Instance]: ...
+
+    def describe_engine_version(self, engine: str, version: str) -> EngineVersion | None: ...
+
+    def cluster_parameter_group_family(self, name: str) -> str | None: ...
+
+    def parameter_group_family(self, name: str) -> str | None: ...
+
+    def cluster_parameter(self, group: str, name: str) -> str | None: ...
+
+    def find_blue_green(self, *, name: str | None = None, source: str | None = None) -> Sequence[BlueGreen]: ...
+
+    def describe_blue_green(self, identifier: str) -> BlueGreen | None: ...
+
+    def describe_cluster_snapshot(self, identifier: str) -> Snapshot | None: ...
+
+    def instance_restarts_since(self, instance: str, since: datetime) -> Sequence[datetime]: ...

@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from aurora_upgrade.decisions.common import Timing, Upgrade
-from aurora_upgrade.engine import Engine, utcnow
+from aurora_upgrade.config import Timing
+from aurora_upgrade.engine import Engine
 from aurora_upgrade.models import parse_spec
 from aurora_upgrade.phases import Phase
-from aurora_upgrade.status import initial, with_conditions
-from aurora_upgrade.store import FileRecorder
+from aurora_upgrade.store import FileStore
 
 
 def run_manifest(
@@ -29,28 +28,21 @@ def run_manifest(
     """Run until Completed (0), Failed or Aborted (1); InvalidManifest for a state file that
     belongs to another upgrade."""
     engine = engine or Engine(timing=Timing(poll=poll))
-    recorder, status = FileRecorder.open(state, manifest["spec"], out)
+    store, status = FileStore.open(state, manifest["spec"], out)
     meta = manifest["metadata"]
-    spec = parse_spec(manifest["spec"])
-    generation = recorder.generation
-    if status is None:
-        status = with_conditions(initial(utcnow()), utcnow(), generation)
-        recorder.save(status)
-        recorder.event("Normal", "Accepted", f"Upgrade of {spec.cluster_identifier} to {spec.target_engine_version}")
-    else:
-        recorder.event("Normal", "Resumed", f"Resuming from {state} in phase {status.phase}")
-    upgrade = Upgrade(
-        name=meta["name"],
-        namespace=meta.get("namespace", "default"),
-        uid=recorder.uid,
-        generation=generation,
-        spec=spec,
-        status=status,
+    if status is not None:
+        store.event("Normal", "Resumed", f"Resuming from {state} in phase {status.phase}")
+    upgrade = engine.accept(
+        meta["name"],
+        meta.get("namespace", "default"),
+        store.uid,
+        store.generation,
+        parse_spec(manifest["spec"]),
+        status,
+        store,
     )
     while True:
-        delay = engine.reconcile(upgrade, recorder)
-        assert recorder.last is not None
-        upgrade = Upgrade(upgrade.name, upgrade.namespace, upgrade.uid, generation, spec, recorder.last)
+        upgrade, delay = engine.reconcile(upgrade, store)
         if delay is None:
             break
         time.sleep(delay)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from aurora_upgrade.decisions.common import rfc3339
+from aurora_upgrade.clock import rfc3339
 from aurora_upgrade.models import AuroraUpgradeStatus, Condition, ConditionStatus, HistoryEntry
 from aurora_upgrade.phases import TERMINAL, Phase
 
@@ -20,6 +20,11 @@ T, F = ConditionStatus.TRUE, ConditionStatus.FALSE
 
 def updated(status: AuroraUpgradeStatus, changes: Mapping[str, Any]) -> AuroraUpgradeStatus:
     return status.model_copy(update=dict(changes)) if changes else status
+
+
+def is_dry_run(status: AuroraUpgradeStatus) -> bool:
+    """The status records a dry run's result: only a dry run writes a plan."""
+    return bool(status.plan)
 
 
 def set_condition(
@@ -55,7 +60,7 @@ def with_conditions(status: AuroraUpgradeStatus, now: datetime, generation: int)
     )
     conditions = set_condition(conditions, "Stalled", T if stalled else F, reason, message, now, generation)
     upgraded = next((c for c in conditions if c.type == "Upgraded"), None)
-    verified = phase in (Phase.CLEANING_UP, Phase.COMPLETED) and not status.plan
+    verified = phase in (Phase.CLEANING_UP, Phase.COMPLETED) and not is_dry_run(status)
     if verified and (upgraded is None or upgraded.status != T):
         conditions = set_condition(
             conditions, "Upgraded", T, "Verified", "Production runs the target version", now, generation

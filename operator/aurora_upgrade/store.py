@@ -1,6 +1,6 @@
 """Where status lives: the AuroraUpgrade's status subresource, or a local state file for `run`.
 
-Both are Recorders for the engine: `save` writes the whole status (so a restart resumes from
+Both are Stores for the engine: `save` writes the whole status (so a restart resumes from
 it) and `event` tells people what happened.
 """
 
@@ -14,10 +14,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
-from aurora_upgrade.decisions.common import rfc3339
-from aurora_upgrade.engine import utcnow
+from aurora_upgrade.clock import rfc3339, utcnow
 from aurora_upgrade.models import (
     GROUP,
     IMMUTABLE_FIELDS,
@@ -28,6 +27,14 @@ from aurora_upgrade.models import (
     dump,
     parse_status,
 )
+
+
+class Store(Protocol):
+    """Where the engine writes what happened: status for machines, events for people."""
+
+    def save(self, status: AuroraUpgradeStatus) -> None: ...
+
+    def event(self, type_: str, reason: str, message: str) -> None: ...
 
 
 def status_patch(status: AuroraUpgradeStatus) -> dict[str, Any]:
@@ -41,7 +48,7 @@ class ResourceDeleting(Exception):
 
 
 @dataclass
-class KubeRecorder:
+class KubeStore:
     """Status through the status subresource; Events through kopf's poster."""
 
     namespace: str
@@ -63,7 +70,7 @@ class KubeRecorder:
 
 
 @dataclass
-class FileRecorder:
+class FileStore:
     """Status in a JSON state file (written atomically), transitions printed for a person."""
 
     path: Path
@@ -71,12 +78,11 @@ class FileRecorder:
     spec: dict[str, Any]
     generation: int = 1
     out: TextIO = field(default_factory=lambda: sys.stdout)
-    last: AuroraUpgradeStatus | None = None
 
     @classmethod
     def open(
         cls, path: Path, spec: dict[str, Any], out: TextIO | None = None
-    ) -> tuple[FileRecorder, AuroraUpgradeStatus | None]:
+    ) -> tuple[FileStore, AuroraUpgradeStatus | None]:
         """Load an earlier run's state, or start a new one with a fresh uid. A changed spec is a
         new generation (as metadata.generation is in Kubernetes); the fields the API server
         keeps immutable are refused here too."""
@@ -94,7 +100,7 @@ class FileRecorder:
         if before != spec:
             generation += 1
         status = parse_status(data.get("status"))
-        return cls(path, data["uid"], spec, generation, stream, status), status
+        return cls(path, data["uid"], spec, generation, stream), status
 
     def save(self, status: AuroraUpgradeStatus) -> None:
         payload = json.dumps(
@@ -106,7 +112,6 @@ class FileRecorder:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
-        self.last = status
 
     def event(self, type_: str, reason: str, message: str) -> None:
         marker = "!" if type_ == "Warning" else " "

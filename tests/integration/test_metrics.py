@@ -9,7 +9,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY, generate_latest
 
-from aurora_upgrade.decisions.common import Timing
+from aurora_upgrade.config import Timing
 from aurora_upgrade.engine import Engine
 from aurora_upgrade.rds import RdsGateway
 from aurora_upgrade.runner import run_manifest

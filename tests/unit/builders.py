@@ -15,10 +15,12 @@ from typing import Any
 
 import yaml
 
-from aurora_upgrade.decisions.common import Timing, Upgrade, rfc3339
+from aurora_upgrade.clock import rfc3339
+from aurora_upgrade.config import Timing
 from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, RebootStep, parse_spec
 from aurora_upgrade.phases import Phase
 from aurora_upgrade.resources import BlueGreen, Cluster, ClusterMember, EngineVersion, Instance, Snapshot
+from aurora_upgrade.upgrade import Upgrade
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "aurora-bg-upgrade-15-10.yaml"
 RUNBOOK_MANIFEST: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
@@ -108,8 +110,8 @@ def with_spec(upgrade: Upgrade, **overrides: Any) -> Upgrade:
     return replace(upgrade, spec=make_spec(**overrides))
 
 
-def member(instance: str, *, writer: bool = False, parameter_status: str = "in-sync") -> ClusterMember:
-    return ClusterMember(instance=instance, is_writer=writer, parameter_status=parameter_status)
+def member(instance: str, *, parameter_status: str = "in-sync") -> ClusterMember:
+    return ClusterMember(instance=instance, parameter_status=parameter_status)
 
 
 # Blue keeps its DbClusterResourceId when the switchover renames it to <cluster>-old1.
@@ -125,9 +127,7 @@ def make_cluster(identifier: str = CLUSTER_ID, **overrides: Any) -> Cluster:
         "status": "available",
         "parameter_group": CLUSTER_PARAMS,
         "endpoint": f"{identifier}.cluster-c1a2b3c4d5e6.{REGION}.rds.amazonaws.com",
-        "members": tuple(
-            member(f"{i}{identifier.removeprefix(CLUSTER_ID)}", writer=n == 0) for n, i in enumerate(INSTANCE_IDS)
-        ),
+        "members": tuple(member(f"{i}{identifier.removeprefix(CLUSTER_ID)}") for i in INSTANCE_IDS),
         "master_user_secret": False,
         "deletion_protection": False,
         "resource_id": BLUE_RESOURCE_ID

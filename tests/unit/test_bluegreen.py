@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
+from aurora_upgrade.clock import rfc3339
+from aurora_upgrade.decisions.actions import CreateBlueGreen
 from aurora_upgrade.decisions.bluegreen import (
     CreateObservation,
     DeploymentObservation,
     decide_create,
     decide_provisioning,
 )
-from aurora_upgrade.decisions.common import CreateBlueGreen, rfc3339
 from aurora_upgrade.phases import Phase
 
 from .builders import (

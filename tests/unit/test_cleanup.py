@@ -6,18 +6,18 @@ from typing import Any
 
 import pytest
 
+from aurora_upgrade.clock import rfc3339
+from aurora_upgrade.decisions.actions import (
+    DeleteBlueGreen,
+    DeleteCluster,
+    DeleteInstance,
+    DisableDeletionProtection,
+)
 from aurora_upgrade.decisions.cleanup import (
     CleanupObservation,
     DeletionObservation,
     decide_cleanup,
     decide_deletion,
-)
-from aurora_upgrade.decisions.common import (
-    DeleteBlueGreen,
-    DeleteCluster,
-    DeleteInstance,
-    DisableDeletionProtection,
-    rfc3339,
 )
 from aurora_upgrade.phases import Phase
 

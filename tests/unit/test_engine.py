@@ -1,4 +1,5 @@
-"""Engine._apply: the intent is saved before the AWS call, the changes after it.
+"""Engine._apply: the intent is saved before the AWS call, the changes after it; and what a
+refused call or read means, from the error kind the gateway's `classify` gives AWS's code.
 
 This tier checks ordering only. `StubGateway` is a stub, not a fake RDS: it records the one
 call these tests make and knows nothing else. Flows against a simulated RDS live in the
@@ -10,14 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.exceptions
 import pytest
 
-from aurora_upgrade.decisions.common import rfc3339
+from aurora_upgrade.clock import rfc3339
+from aurora_upgrade.decisions.outcome import read_failed
 from aurora_upgrade.decisions.reboot import RebootObservation, decide_reboot
 from aurora_upgrade.engine import Engine
 from aurora_upgrade.models import AuroraUpgradeStatus
 from aurora_upgrade.phases import Phase
-from aurora_upgrade.rds import ErrorKind, RdsError
+from aurora_upgrade.rds import classify
+from aurora_upgrade.resources import ErrorKind, RdsError
 
 from .builders import GREEN_SUFFIX, INSTANCE_IDS, NOW, TIMING, instances, make_upgrade, steps
 
@@ -26,8 +30,8 @@ STAMP = rfc3339(NOW)
 
 
 @dataclass
-class Recorder:
-    """In-memory Recorder sharing one log with the gateway stub, so order is visible."""
+class Store:
+    """In-memory Store sharing one log with the gateway stub, so order is visible."""
 
     log: list[tuple[str, Any]]
     saved: list[AuroraUpgradeStatus] = field(default_factory=list)
@@ -67,7 +71,7 @@ def test_intent_is_saved_before_the_call_and_changes_after_it() -> None:
     log: list[tuple[str, Any]] = []
     upgrade, outcome = reboot_outcome()
 
-    after = engine()._apply(upgrade, outcome, StubGateway(log), Recorder(log))  # type: ignore[arg-type]
+    after = engine()._apply(upgrade, outcome, StubGateway(log), Store(log))  # type: ignore[arg-type]
 
     kinds = [kind for kind, _ in log]
     assert kinds == ["save", "reboot_instance", "event", "save"]
@@ -94,7 +98,7 @@ def test_intent_is_saved_before_the_call_and_changes_after_it() -> None:
         ),
         # AWS answered with a refusal: nothing happened, so the intent is dropped.
         pytest.param(
-            RdsError(ErrorKind.RETRYABLE, "InvalidDBInstanceStateFault", "busy", "RebootDBInstance"),
+            RdsError(ErrorKind.INVALID_STATE, "InvalidDBInstanceStateFault", "busy", "RebootDBInstance"),
             False,
             Phase.REBOOTING_GREEN,
             "RebootDBInstanceRetry",
@@ -114,12 +118,12 @@ def test_a_failed_call_keeps_the_intent_only_when_aws_did_not_answer(
 ) -> None:
     log: list[tuple[str, Any]] = []
     upgrade, outcome = reboot_outcome()
-    recorder = Recorder(log)
+    store = Store(log)
 
-    after = engine()._apply(upgrade, outcome, StubGateway(log, error), recorder)  # type: ignore[arg-type]
+    after = engine()._apply(upgrade, outcome, StubGateway(log, error), store)  # type: ignore[arg-type]
 
     assert [kind for kind, _ in log][:2] == ["save", "reboot_instance"]
-    assert recorder.saved[0].reboots[0].intended_at == STAMP
+    assert store.saved[0].reboots[0].intended_at == STAMP
     step = after.status.reboots[0]
     assert step.intended_at == (STAMP if keeps_intent else None)
     assert step.requested_at is None
@@ -137,20 +141,39 @@ class SwitchoverStub:
         raise self.error
 
 
-def refused(code: str, kind: ErrorKind) -> RdsError:
-    return RdsError(kind, code, "refused", "X")
+def refused(code: str, operation: str = "X") -> RdsError:
+    """AWS's answer with `code`, classified as the gateway classifies it."""
+    answer = {"Error": {"Code": code, "Message": "refused"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+    return classify(operation, botocore.exceptions.ClientError(answer, operation))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
-    ("code", "kind", "phase"),
+    ("code", "kind"),
     [
-        pytest.param("InvalidBlueGreenDeploymentStateFault", ErrorKind.RETRYABLE, Phase.FAILED, id="state-fault-fails"),
-        pytest.param("InvalidParameterValue", ErrorKind.TERMINAL, Phase.FAILED, id="rejected-fails"),
-        pytest.param("AccessDenied", ErrorKind.RETRYABLE, Phase.SWITCHING_OVER, id="permission-waits"),
-        pytest.param("ThrottlingException", ErrorKind.RETRYABLE, Phase.SWITCHING_OVER, id="throttled-waits"),
+        ("InvalidBlueGreenDeploymentStateFault", ErrorKind.INVALID_STATE),
+        ("InvalidDBInstanceStateFault", ErrorKind.INVALID_STATE),
+        ("BlueGreenDeploymentAlreadyExistsFault", ErrorKind.ALREADY_EXISTS),
+        ("DBClusterSnapshotAlreadyExistsFault", ErrorKind.ALREADY_EXISTS),
+        ("DBClusterNotFoundFault", ErrorKind.NOT_FOUND),
+        ("ThrottlingException", ErrorKind.RETRYABLE),
+        ("AccessDenied", ErrorKind.RETRYABLE),
+        ("InvalidParameterValue", ErrorKind.TERMINAL),
     ],
 )
-def test_a_refused_switchover_fails_only_for_aws_own_refusals(code: str, kind: ErrorKind, phase: Phase) -> None:
+def test_the_gateway_classifies_aws_error_codes(code: str, kind: ErrorKind) -> None:
+    assert refused(code).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("code", "phase"),
+    [
+        pytest.param("InvalidBlueGreenDeploymentStateFault", Phase.FAILED, id="state-fault-fails"),
+        pytest.param("InvalidParameterValue", Phase.FAILED, id="rejected-fails"),
+        pytest.param("AccessDenied", Phase.SWITCHING_OVER, id="permission-waits"),
+        pytest.param("ThrottlingException", Phase.SWITCHING_OVER, id="throttled-waits"),
+    ],
+)
+def test_a_refused_switchover_fails_only_for_aws_own_refusals(code: str, phase: Phase) -> None:
     from aurora_upgrade.decisions.switchover import SwitchoverObservation, decide_switching
 
     from .builders import make_blue_green, make_cluster, make_snapshot
@@ -161,7 +184,7 @@ def test_a_refused_switchover_fails_only_for_aws_own_refusals(code: str, kind: E
     outcome = decide_switching(upgrade, observation, NOW, TIMING)
     assert outcome.action is not None
 
-    after = engine()._apply(upgrade, outcome, SwitchoverStub(refused(code, kind)), Recorder([]))  # type: ignore[arg-type]
+    after = engine()._apply(upgrade, outcome, SwitchoverStub(refused(code, "SwitchoverBlueGreenDeployment")), Store([]))  # type: ignore[arg-type]
 
     assert after.status.phase == phase
     assert after.status.switchover_accepted_at is None
@@ -177,9 +200,9 @@ def test_a_refused_switchover_fails_only_for_aws_own_refusals(code: str, kind: E
 def test_a_refused_write_after_switchover_stalls_instead_of_failing(phase: Phase, expected: Phase) -> None:
     upgrade = make_upgrade(phase, reboots=steps(G1, G2))
     outcome = decide_reboot(upgrade, RebootObservation(instances(suffix=GREEN_SUFFIX)), NOW, TIMING)
-    gateway = StubGateway([], refused("InvalidParameterCombination", ErrorKind.TERMINAL))
+    gateway = StubGateway([], refused("InvalidParameterCombination", "RebootDBInstance"))
 
-    after = engine()._apply(upgrade, outcome, gateway, Recorder([]))  # type: ignore[arg-type]
+    after = engine()._apply(upgrade, outcome, gateway, Store([]))  # type: ignore[arg-type]
 
     assert after.status.phase == expected
     if expected != Phase.FAILED:
@@ -187,8 +210,8 @@ def test_a_refused_write_after_switchover_stalls_instead_of_failing(phase: Phase
 
 
 def test_a_refused_read_after_switchover_stalls() -> None:
-    stalled = engine()._on_error(refused("InvalidParameterValue", ErrorKind.TERMINAL), stall=True)
-    failed = engine()._on_error(refused("InvalidParameterValue", ErrorKind.TERMINAL))
+    stalled = read_failed(refused("InvalidParameterValue"), TIMING, stall=True)
+    failed = read_failed(refused("InvalidParameterValue"), TIMING, stall=False)
 
     assert (stalled.phase, stalled.warning, stalled.requeue) == (None, True, TIMING.poll)
     assert failed.phase == Phase.FAILED

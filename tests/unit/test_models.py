@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from aurora_upgrade.decisions.common import deployment_name_for
 from aurora_upgrade.models import (
     BLUE_GREEN_NAME_PATTERN,
     DeletionPolicy,
@@ -18,6 +17,7 @@ from aurora_upgrade.models import (
     parse_duration,
     parse_spec,
 )
+from aurora_upgrade.upgrade import deployment_name_for
 
 from .builders import RUNBOOK_MANIFEST, RUNBOOK_SPEC, merged, spec_dict
 

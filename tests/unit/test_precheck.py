@@ -236,9 +236,7 @@ def test_decide_pending(busy_with: str | None, phase: Phase | None, reason: str,
         ),
         pytest.param(
             {},
-            observe(
-                cluster=make_cluster(members=(member(INSTANCE_IDS[0], writer=True, parameter_status="pending-reboot"),))
-            ),
+            observe(cluster=make_cluster(members=(member(INSTANCE_IDS[0], parameter_status="pending-reboot"),))),
             "ParametersPendingReboot",
             "instances aurora-bg-aurora-instance-1 have parameter changes pending a reboot",
             id="cluster-parameters-pending-reboot",

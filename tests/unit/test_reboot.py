@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from aurora_upgrade.decisions.common import RebootInstance, rfc3339
+from aurora_upgrade.clock import rfc3339
+from aurora_upgrade.decisions.actions import RebootInstance
 from aurora_upgrade.decisions.reboot import RebootObservation, decide_reboot
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from aurora_upgrade.decisions.common import rfc3339
+from aurora_upgrade.clock import rfc3339
 from aurora_upgrade.models import AuroraUpgradeStatus, Condition, ConditionStatus
 from aurora_upgrade.phases import Phase
 from aurora_upgrade.status import initial, transition, with_conditions

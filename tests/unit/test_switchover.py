@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from aurora_upgrade.decisions.common import CreateSnapshot, Switchover, rfc3339
+from aurora_upgrade.clock import rfc3339
+from aurora_upgrade.decisions.actions import CreateSnapshot, Switchover
 from aurora_upgrade.decisions.switchover import (
     SwitchoverObservation,
     decide_awaiting,
@@ -579,7 +580,7 @@ def test_switchover_call_records_acceptance_only_after_the_call() -> None:
     ("observation", "words"),
     [
         pytest.param(
-            ready(blue=make_cluster(members=(member(INSTANCE_IDS[0], writer=True),) * 3)),
+            ready(blue=make_cluster(members=(member(INSTANCE_IDS[0]),) * 3)),
             "green has 2 instances, blue has 3",
             id="green-missing-an-instance",
         ),

@@ -1,8 +1,12 @@
-"""CreatingBlueGreen and ProvisioningGreen (runbook 3.1-3.4, 4.1, 5).
+"""CreatingBlueGreen and ProvisioningGreen (runbook 3.1-3.4, 4.1, 5): what they read from AWS,
+what they decide, and the triage of the deployment's status every later phase shares.
 
 The deployment is found again by its deterministic name and our uid tag, so a crash right
 after CreateBlueGreenDeployment never leads to a second create: an intent is written first,
 and while it is young a deployment that is not visible yet is waited for, not recreated.
+A refused CreateBlueGreenDeployment has no meaning of its own here: AlreadyExists (an
+earlier attempt took effect) and transient refusals are looked at again, a request AWS
+rejects fails the upgrade (see `outcome.call_failed`).
 """
 
 from __future__ import annotations
@@ -10,28 +14,55 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from aurora_upgrade.decisions.common import (
-    BLUE_GREEN_KNOWN,
-    CreateBlueGreen,
-    Outcome,
-    Timing,
-    Upgrade,
-    advance,
-    details,
-    fail,
-    is_failed_status,
-    rfc3339,
-    since,
-    wait,
-)
+from aurora_upgrade.clock import rfc3339, since
+from aurora_upgrade.config import Timing
+from aurora_upgrade.decisions.actions import CreateBlueGreen
+from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
 from aurora_upgrade.phases import Phase, following
-from aurora_upgrade.resources import BlueGreen, Cluster, arn_name
+from aurora_upgrade.resources import BlueGreen, Cluster, RdsReads, arn_name
+from aurora_upgrade.upgrade import Upgrade
+
+BLUE_GREEN_FAILED = frozenset({"INVALID_CONFIGURATION", "PROVISIONING_FAILED", "SWITCHOVER_FAILED"})
+BLUE_GREEN_KNOWN = frozenset(
+    {
+        "PROVISIONING",
+        "AVAILABLE",
+        "SWITCHOVER_IN_PROGRESS",
+        "SWITCHOVER_COMPLETED",
+        "DELETING",
+        *BLUE_GREEN_FAILED,
+    }
+)
+
+
+def is_failed_status(status: str) -> bool:
+    return status in BLUE_GREEN_FAILED or status.endswith("_FAILED")
+
+
+def details(status_details: str | None) -> str:
+    return status_details or "AWS gave no StatusDetails"
+
+
+def find_deployment(aws: RdsReads, upgrade: Upgrade) -> BlueGreen | None:
+    """Our deployment: by recorded id, else by our deterministic name and uid tag."""
+    ident = upgrade.status.blue_green_deployment_identifier
+    if ident:
+        return aws.describe_blue_green(ident)
+    owned = [bg for bg in aws.find_blue_green(name=upgrade.deployment_name) if upgrade.owns(bg.tags)]
+    return owned[0] if owned else None
 
 
 @dataclass(frozen=True)
 class CreateObservation:
     cluster: Cluster | None
     with_name: tuple[BlueGreen, ...]  # DescribeBlueGreenDeployments filtered by our name
+
+
+def observe_create(aws: RdsReads, u: Upgrade, now: datetime) -> CreateObservation:
+    return CreateObservation(
+        cluster=aws.describe_cluster(u.spec.cluster_identifier),
+        with_name=tuple(aws.find_blue_green(name=u.deployment_name)),
+    )
 
 
 def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing: Timing) -> Outcome:
@@ -79,6 +110,12 @@ def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing:
 class DeploymentObservation:
     deployment: BlueGreen | None
     green: Cluster | None = None  # the target cluster, once the deployment names it
+
+
+def observe_provisioning(aws: RdsReads, u: Upgrade, now: datetime) -> DeploymentObservation:
+    bg = find_deployment(aws, u)
+    green = aws.describe_cluster(arn_name(bg.target)) if bg and bg.target and bg.status == "AVAILABLE" else None
+    return DeploymentObservation(deployment=bg, green=green)
 
 
 def progress(bg: BlueGreen) -> str:

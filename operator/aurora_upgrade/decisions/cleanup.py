@@ -2,7 +2,12 @@
 
 Cleanup deletes the blue/green deployment (never its target: after switchover the target
 is production), then, only when asked and after the retention period, the `-old1` cluster:
-its instances first, then the cluster, with a final snapshot unless told otherwise.
+its instances first, then the cluster, with a final snapshot unless told otherwise. Cleanup
+runs after switchover, so a refused call stalls it with a Warning rather than failing it.
+
+Deleting the AuroraUpgrade follows deletionPolicy before switchover and leaves AWS alone
+after it; a refused delete keeps the finalizer (with a Warning), because releasing it would
+orphan green.
 """
 
 from __future__ import annotations
@@ -10,24 +15,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from aurora_upgrade.decisions.common import (
+from aurora_upgrade.clock import parse_time, rfc3339, since
+from aurora_upgrade.config import Timing
+from aurora_upgrade.decisions.actions import (
+    Action,
     DeleteBlueGreen,
     DeleteCluster,
     DeleteInstance,
     DisableDeletionProtection,
-    Outcome,
-    Timing,
-    Upgrade,
-    advance,
-    fail,
-    parse_time,
-    rfc3339,
-    since,
-    wait,
 )
-from aurora_upgrade.models import parse_duration
-from aurora_upgrade.phases import SWITCHOVER_STARTED, Phase
-from aurora_upgrade.resources import BlueGreen, Cluster, Instance
+from aurora_upgrade.decisions.bluegreen import find_deployment
+from aurora_upgrade.decisions.outcome import Outcome, advance, call_failed, fail, wait
+from aurora_upgrade.decisions.switchover import previous_production
+from aurora_upgrade.models import DeletionPolicy, parse_duration
+from aurora_upgrade.phases import Phase, switchover_may_have_started
+from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads
+from aurora_upgrade.upgrade import Upgrade
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,21 @@ class CleanupObservation:
     deployment: BlueGreen | None
     old_cluster: Cluster | None = None
     old_instances: tuple[Instance, ...] = ()
+
+
+def observe(aws: RdsReads, u: Upgrade, now: datetime) -> CleanupObservation:
+    bg = find_deployment(aws, u) if u.spec.cleanup.delete_blue_green_deployment else None
+    old = u.status.old_cluster_identifier
+    keep_until = retained_until(u)
+    # Listing clusters to find the old one is only worth it once it may be deleted.
+    if not (u.spec.cleanup.delete_old_cluster and old) or bg is not None or (keep_until and now < keep_until):
+        return CleanupObservation(deployment=bg)
+    found = previous_production(aws, u)
+    return CleanupObservation(
+        deployment=bg,
+        old_cluster=found,
+        old_instances=tuple(aws.describe_cluster_instances(found.identifier)) if found else (),
+    )
 
 
 def completion_message(upgrade: Upgrade) -> str:
@@ -142,23 +160,23 @@ class DeletionDecision:
     release: bool  # the finalizer may go: nothing more to do in AWS
 
 
-def touches_production(upgrade: Upgrade) -> bool:
-    """True once switchover may have started: from then on deletion leaves AWS alone and a
-    refusal stalls instead of failing. An upgrade that failed while switching over (AWS refused
-    or rolled back) is judged by the deployment's own status instead (see decide_deletion)."""
-    status = upgrade.status
-    if status.phase == Phase.FAILED:
-        return status.failed_phase in SWITCHOVER_STARTED - {Phase.SWITCHING_OVER}
-    if status.phase == Phase.SWITCHING_OVER:  # still waiting for the window or for green: not yet
-        return status.switchover_requested_at is not None
-    return status.phase in SWITCHOVER_STARTED
+def observe_deletion(aws: RdsReads, u: Upgrade, now: datetime) -> DeletionObservation:
+    """The deployment, only when deletionPolicy Abort may still have to delete it."""
+    needs_aws = not switchover_may_have_started(u.status) and u.status.phase not in (Phase.COMPLETED, Phase.ABORTED)
+    wanted = needs_aws and u.spec.deletion_policy == DeletionPolicy.ABORT
+    return DeletionObservation(find_deployment(aws, u) if wanted else None)
+
+
+def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, timing: Timing) -> Outcome:
+    """A refused delete keeps the finalizer with a Warning: releasing it would orphan green."""
+    return call_failed(action, error, timing, stall=True)
 
 
 def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, timing: Timing) -> DeletionDecision:
     spec, status = upgrade.spec, upgrade.status
-    if status.phase in (Phase.COMPLETED, Phase.ABORTED) or touches_production(upgrade):
+    if status.phase in (Phase.COMPLETED, Phase.ABORTED) or switchover_may_have_started(status):
         return DeletionDecision(Outcome(reason="Deleted", message="Resource deleted; AWS left as it is"), True)
-    if spec.deletion_policy == "Orphan":
+    if spec.deletion_policy == DeletionPolicy.ORPHAN:
         ident = status.blue_green_deployment_identifier
         left = f" blue/green deployment {ident} is" if ident else " nothing was created, nothing is"
         return DeletionDecision(

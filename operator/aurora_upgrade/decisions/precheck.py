@@ -1,7 +1,9 @@
-"""Pending and Prechecking (runbook 1.1-1.3, plus AWS's documented B/G prerequisites).
+"""Pending and Prechecking (runbook 1.1-1.3, plus AWS's documented B/G prerequisites): which
+upgrade may work on a cluster, what the prechecks read from AWS, and the checks themselves.
 
 Prechecks are a chain of small policies; the first that finds a problem decides. None of
-them asks for a mutating call: a failed precheck leaves AWS exactly as it was.
+them asks for a mutating call: a failed precheck leaves AWS exactly as it was, and a refused
+read fails the upgrade (see `outcome.read_failed`).
 """
 
 from __future__ import annotations
@@ -10,18 +12,42 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from aurora_upgrade.decisions.common import Outcome, Timing, Upgrade, advance, fail, wait
-from aurora_upgrade.models import RebootStep
-from aurora_upgrade.phases import Phase, following, happy_path
-from aurora_upgrade.resources import BlueGreen, Cluster, EngineVersion, Instance
+from aurora_upgrade.config import Timing
+from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
+from aurora_upgrade.models import RebootStep, SwitchoverMode
+from aurora_upgrade.phases import TERMINAL, Phase, following, happy_path
+from aurora_upgrade.resources import BlueGreen, Cluster, EngineVersion, Instance, RdsReads
+from aurora_upgrade.upgrade import Upgrade
 
-ENGINE = "aurora-postgresql"
+AURORA_POSTGRESQL = "aurora-postgresql"
 # Statuses a cluster passes through on its own; anything else needs a person.
 TRANSIENT_CLUSTER_STATUSES = frozenset(
     {"backing-up", "modifying", "maintenance", "upgrading", "configuring-iam-database-auth",
      "starting", "rebooting", "renaming", "resetting-master-credentials", "storage-optimization",
      "configuring-log-exports", "creating"}
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One AuroraUpgrade's claim on a (region, cluster)."""
+
+    ref: str  # namespace/name
+    created: str  # creationTimestamp
+    phase: str
+
+
+def claimed_by(claims: list[Claim], me: str) -> str | None:
+    """The upgrade that owns the cluster if it is not `me`: one already past Pending, or else
+    the oldest Pending one (name breaks ties). Terminal upgrades own nothing."""
+    active = [c for c in claims if c.phase not in TERMINAL]
+    if not active:
+        return None
+    winner = min(active, key=lambda c: (c.phase == Phase.PENDING, c.created, c.ref))
+    mine = next((c for c in active if c.ref == me), None)
+    if mine is not None and mine.phase != Phase.PENDING:
+        return None
+    return None if winner.ref == me else winner.ref
 
 
 def decide_pending(upgrade: Upgrade, busy_with: str | None, timing: Timing) -> Outcome:
@@ -49,6 +75,32 @@ class PrecheckObservation:
     deployments_with_name: tuple[BlueGreen, ...] = ()
 
 
+def observe(aws: RdsReads, u: Upgrade, now: datetime) -> PrecheckObservation:
+    spec = u.spec
+    cluster = aws.describe_cluster(spec.cluster_identifier)
+    if cluster is None:
+        return PrecheckObservation(cluster=None)
+    return PrecheckObservation(
+        cluster=cluster,
+        instances=tuple(aws.describe_cluster_instances(cluster.identifier)),
+        source_version=aws.describe_engine_version(AURORA_POSTGRESQL, cluster.engine_version),
+        target_version=aws.describe_engine_version(AURORA_POSTGRESQL, spec.target_engine_version),
+        cluster_parameter_group_family=(
+            aws.cluster_parameter_group_family(spec.target_db_cluster_parameter_group_name)
+            if spec.target_db_cluster_parameter_group_name
+            else None
+        ),
+        parameter_group_family=(
+            aws.parameter_group_family(spec.target_db_parameter_group_name)
+            if spec.target_db_parameter_group_name
+            else None
+        ),
+        logical_replication=aws.cluster_parameter(cluster.parameter_group, "rds.logical_replication"),
+        deployments_on_source=tuple(aws.find_blue_green(source=cluster.arn)),
+        deployments_with_name=tuple(aws.find_blue_green(name=u.deployment_name)),
+    )
+
+
 Check = Callable[[Upgrade, PrecheckObservation], Outcome | None]
 
 
@@ -57,8 +109,8 @@ def _cluster_usable(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     name = u.spec.cluster_identifier
     if c is None:
         return fail("ClusterNotFound", f"DB cluster {name} was not found in {u.spec.region}")
-    if c.engine != ENGINE:
-        return fail("UnsupportedEngine", f"DB cluster {name} runs {c.engine}; only {ENGINE} is supported")
+    if c.engine != AURORA_POSTGRESQL:
+        return fail("UnsupportedEngine", f"DB cluster {name} runs {c.engine}; only {AURORA_POSTGRESQL} is supported")
     if c.master_user_secret:
         return fail(
             "MasterUserSecretUnsupported",
@@ -90,7 +142,7 @@ def _target_version(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     if o.target_version is None:
         return fail(
             "TargetVersionNotFound",
-            f"{ENGINE} {spec.target_engine_version} is not offered in {spec.region}",
+            f"{AURORA_POSTGRESQL} {spec.target_engine_version} is not offered in {spec.region}",
         )
     targets = dict(o.source_version.valid_targets) if o.source_version else {}
     source = o.cluster.engine_version if o.cluster else "?"
@@ -263,7 +315,7 @@ def plan(upgrade: Upgrade, cluster: Cluster, pending: list[str]) -> list[str]:
     """The ordered steps a real run of this spec would take, for a dry run."""
     spec = upgrade.spec
     gates = []
-    if spec.switchover.mode == "Manual":
+    if spec.switchover.mode == SwitchoverMode.MANUAL:
         gates.append("spec.switchover.approved: true")
     if spec.switchover.window is not None:
         w = spec.switchover.window

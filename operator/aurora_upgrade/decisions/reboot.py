@@ -5,7 +5,9 @@ reader up on production). Each reboot is written to status as an intent before
 RebootDBInstance is called. On resume, an intent without a recorded answer is settled by
 AWS itself: the instance is `rebooting`, or DescribeEvents has "DB instance restarted"
 after the intent's time; only when neither is true once AWS has had time to show it (the
-consistency grace) is the call made again.
+consistency grace) is the call made again. A refused RebootDBInstance has no meaning of its
+own: a transient state is looked at again; before switchover a request AWS rejects fails the
+upgrade, after it the upgrade stalls with a Warning (see `outcome.call_failed`).
 """
 
 from __future__ import annotations
@@ -13,20 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from aurora_upgrade.decisions.common import (
-    Outcome,
-    RebootInstance,
-    Timing,
-    Upgrade,
-    advance,
-    fail,
-    rfc3339,
-    since,
-    wait,
-)
+from aurora_upgrade.clock import parse_time, rfc3339, since
+from aurora_upgrade.config import Timing
+from aurora_upgrade.decisions.actions import RebootInstance
+from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
 from aurora_upgrade.models import RebootStep
-from aurora_upgrade.phases import following
-from aurora_upgrade.resources import Instance
+from aurora_upgrade.phases import Phase, following
+from aurora_upgrade.resources import Instance, RdsReads
+from aurora_upgrade.upgrade import Upgrade
 
 
 @dataclass(frozen=True)
@@ -35,6 +31,24 @@ class RebootObservation:
 
     instances: tuple[Instance, ...]
     restarts: tuple[datetime, ...] = ()  # "DB instance restarted" since the step's intent
+
+
+def rebooted_cluster(u: Upgrade) -> str:
+    """RebootingGreen reboots green; RebootingSource and RebootingInstances reboot production."""
+    if u.status.phase == Phase.REBOOTING_GREEN:
+        return u.status.green_cluster_identifier or ""
+    return u.spec.cluster_identifier
+
+
+def observe(aws: RdsReads, u: Upgrade, now: datetime) -> RebootObservation:
+    instances = tuple(aws.describe_cluster_instances(rebooted_cluster(u)))
+    index = current_step(u.status.reboots)
+    restarts: tuple[datetime, ...] = ()
+    if index is not None:
+        step = u.status.reboots[index]
+        if step.intended_at and step.done_at is None:
+            restarts = tuple(aws.instance_restarts_since(step.instance, parse_time(step.intended_at)))
+    return RebootObservation(instances=instances, restarts=restarts)
 
 
 def plan_reboots(instances: tuple[Instance, ...]) -> list[RebootStep]:

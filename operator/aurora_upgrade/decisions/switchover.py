@@ -5,6 +5,9 @@ must be AVAILABLE, green must run the target version and be available, the pre-s
 snapshot (when asked for) must be `available` (the runbook's 6.1 waiter does not exist, so
 the runbook could switch over before the snapshot was usable), and the approval and
 maintenance window must still allow it.
+
+Everything these phases read from AWS is in `observe`; what a refused call means is in
+`refused`: AWS refusing the switchover itself ends the upgrade with blue untouched.
 """
 
 from __future__ import annotations
@@ -13,25 +16,17 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aurora_upgrade.decisions.bluegreen import deployment_problem
-from aurora_upgrade.decisions.common import (
-    CreateSnapshot,
-    Outcome,
-    Switchover,
-    Timing,
-    Upgrade,
-    advance,
-    details,
-    fail,
-    rfc3339,
-    since,
-    wait,
-)
-from aurora_upgrade.models import MaintenanceWindow
+from aurora_upgrade.clock import rfc3339, since
+from aurora_upgrade.config import Timing
+from aurora_upgrade.decisions.actions import Action, CreateSnapshot, Switchover
+from aurora_upgrade.decisions.bluegreen import deployment_problem, details, find_deployment
+from aurora_upgrade.decisions.outcome import Outcome, advance, default_call_failed, fail, refused, wait
+from aurora_upgrade.models import MaintenanceWindow, SwitchoverMode, Weekday
 from aurora_upgrade.phases import Phase, following
-from aurora_upgrade.resources import BlueGreen, Cluster, Instance, Snapshot, arn_name
+from aurora_upgrade.resources import BlueGreen, Cluster, ErrorKind, Instance, RdsError, RdsReads, Snapshot, arn_name
+from aurora_upgrade.upgrade import Upgrade
 
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_DAYS = tuple(Weekday)  # Mon..Sun, in datetime.weekday() order
 
 
 def _minutes(hhmm: str) -> int:
@@ -68,7 +63,7 @@ def next_window_start(window: MaintenanceWindow, now: datetime) -> datetime:
 def gate(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome | None:
     """A wait while the manual approval or the maintenance window holds switchover back."""
     spec = upgrade.spec.switchover
-    if spec.mode == "Manual" and not spec.approved:
+    if spec.mode == SwitchoverMode.MANUAL and not spec.approved:
         return wait(
             timing,
             "AwaitingApproval",
@@ -94,6 +89,44 @@ class SwitchoverObservation:
     blue: Cluster | None = None  # production before switchover; after it, the renamed old cluster
 
 
+def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
+    """The deployment always; right before the call everything `_unverified` checks; after
+    the switchover completed, the previous production cluster under its new name."""
+    bg = find_deployment(aws, u)
+    phase, green_id = u.status.phase, u.status.green_cluster_identifier
+    about_to_switch = phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "AVAILABLE"
+    wants_snapshot = phase == Phase.SNAPSHOTTING or (about_to_switch and u.spec.switchover.snapshot_before_switchover)
+    blue = None
+    if about_to_switch:
+        blue = aws.describe_cluster(u.spec.cluster_identifier)
+    elif phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "SWITCHOVER_COMPLETED":
+        blue = previous_production(aws, u)
+    return SwitchoverObservation(
+        deployment=bg,
+        green=aws.describe_cluster(green_id) if about_to_switch and green_id else None,
+        green_instances=tuple(aws.describe_cluster_instances(green_id)) if about_to_switch and green_id else (),
+        snapshot=aws.describe_cluster_snapshot(u.snapshot_identifier) if wants_snapshot else None,
+        blue=blue,
+    )
+
+
+def previous_production(aws: RdsReads, u: Upgrade) -> Cluster | None:
+    """The previous production cluster, found by the resource id recorded at precheck."""
+    resource_id = u.status.source_cluster_resource_id
+    if resource_id:
+        return aws.find_cluster_by_resource_id(resource_id)
+    return aws.describe_cluster(u.status.old_cluster_identifier) if u.status.old_cluster_identifier else None
+
+
+def refused_call(upgrade: Upgrade, action: Action, error: RdsError, timing: Timing) -> Outcome:
+    """AWS refusing the switchover (its state, or a request it rejects outright) ends the
+    upgrade with blue untouched; a throttled or unanswered call is looked at again, and never
+    re-sent before the deployment's status says it was not taken."""
+    if isinstance(action, Switchover) and error.kind in (ErrorKind.INVALID_STATE, ErrorKind.TERMINAL):
+        return refused(action.operation, error)
+    return default_call_failed(upgrade, action, error, timing)
+
+
 def decide_awaiting(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
     problem = deployment_problem(upgrade, o.deployment, now, timing)
     if problem:
@@ -101,7 +134,8 @@ def decide_awaiting(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, t
     held = gate(upgrade, now, timing)
     if held:
         return held
-    reason = "SwitchoverApproved" if upgrade.spec.switchover.mode == "Manual" else "InsideMaintenanceWindow"
+    manual = upgrade.spec.switchover.mode == SwitchoverMode.MANUAL
+    reason = "SwitchoverApproved" if manual else "InsideMaintenanceWindow"
     return advance(following(Phase.AWAITING_SWITCHOVER, upgrade.spec), reason, "Switchover may proceed")
 
 

@@ -1,20 +1,34 @@
-"""Verifying (runbook 7.1, 7.2, 7.4): production runs the target version and is available."""
+"""Verifying (runbook 7.1, 7.2, 7.4): production runs the target version and is available.
+
+Verifying only reads; a refused read after switchover stalls with a Warning (the engine's
+`outcome.read_failed`), since production needs the remaining steps.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from aurora_upgrade.clock import since
+from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.cleanup import completion_message
-from aurora_upgrade.decisions.common import Outcome, Timing, Upgrade, advance, fail, since, wait
+from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
 from aurora_upgrade.phases import Phase, following
-from aurora_upgrade.resources import Cluster, Instance
+from aurora_upgrade.resources import Cluster, Instance, RdsReads
+from aurora_upgrade.upgrade import Upgrade
 
 
 @dataclass(frozen=True)
 class VerifyObservation:
     cluster: Cluster | None
     instances: tuple[Instance, ...]
+
+
+def observe(aws: RdsReads, u: Upgrade, now: datetime) -> VerifyObservation:
+    return VerifyObservation(
+        cluster=aws.describe_cluster(u.spec.cluster_identifier),
+        instances=tuple(aws.describe_cluster_instances(u.spec.cluster_identifier)),
+    )
 
 
 def decide_verify(upgrade: Upgrade, o: VerifyObservation, now: datetime, timing: Timing) -> Outcome:

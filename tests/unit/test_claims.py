@@ -1,10 +1,10 @@
-"""controller.busy_with: one active AuroraUpgrade per (region, cluster)."""
+"""precheck.claimed_by: one active AuroraUpgrade per (region, cluster)."""
 
 from __future__ import annotations
 
 import pytest
 
-from aurora_upgrade.controller import Claim, busy_with
+from aurora_upgrade.decisions.precheck import Claim, claimed_by
 
 OLDEST = "2025-03-14T00:00:00Z"
 MIDDLE = "2025-03-14T00:05:00Z"
@@ -60,5 +60,5 @@ NEWEST = "2025-03-14T00:10:00Z"
         pytest.param([Claim("ns/a", OLDEST, "ProvisioningGreen")], "ns/new", "ns/a", id="me-not-yet-indexed"),
     ],
 )
-def test_busy_with(claims: list[Claim], me: str, expected: str | None) -> None:
-    assert busy_with(claims, me) == expected
+def test_claimed_by(claims: list[Claim], me: str, expected: str | None) -> None:
+    assert claimed_by(claims, me) == expected
