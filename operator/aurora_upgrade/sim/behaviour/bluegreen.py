@@ -34,6 +34,13 @@ from .simulation import active
 
 # AWS's rule for blue/green deployment names.
 _BG_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*")
+# DescribeBlueGreenDeployments' filter names, and the attribute each one matches.
+_BG_FILTERS = {
+    "blue-green-deployment-identifier": "blue_green_deployment_identifier",
+    "blue-green-deployment-name": "blue_green_deployment_name",
+    "source": "source",
+    "target": "target",
+}
 # An invalid source configuration is reported after this share of provisioning_seconds.
 INVALID_CONFIGURATION_AFTER = 0.25
 _DOCS_PREPARING_POSTGRES = (
@@ -515,14 +522,6 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
         self, deployment: SimBlueGreenDeployment, message: str, categories: list[str], at: datetime
     ) -> None:
         self.add_sim_event(deployment.resource_id, "blue-green-deployment", deployment.arn, message, categories, at)
-
-
-_BG_FILTERS = {
-    "blue-green-deployment-identifier": "blue_green_deployment_identifier",
-    "blue-green-deployment-name": "blue_green_deployment_name",
-    "source": "source",
-    "target": "target",
-}
 
 
 def _name(resource: Any) -> str:
