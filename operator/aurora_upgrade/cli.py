@@ -52,8 +52,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
 
 
-def cmd_crd(_: argparse.Namespace) -> int:
-    from aurora_upgrade.crd import render
+def cmd_crd(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from aurora_upgrade.crd_reference import render
+    else:
+        from aurora_upgrade.crd import render
 
     sys.stdout.write(render())
     return 0
@@ -100,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="the runbook's upgrade end to end on a local control plane and simulator")
     sub.add_parser("sim", help="serve a simulated RDS API")
     crd = sub.add_parser("crd", help="print the CustomResourceDefinition")
+    crd.add_argument("--markdown", action="store_true", help="print its field reference (docs/crd-reference.md)")
     crd.set_defaults(func=cmd_crd)
     args = parser.parse_args(argv)
     result: int = args.func(args)
