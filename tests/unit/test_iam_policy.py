@@ -69,7 +69,7 @@ def dependent_actions(operation: str) -> set[str]:
 def parliament_findings(document: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(PARLIAMENT), "--string", json.dumps(document), "--include-community-auditors"],
-        stdin=subprocess.DEVNULL,  # parliament refuses --string when stdin is not a terminal or empty
+        stdin=subprocess.DEVNULL,  # parliament takes a policy from stdin too; give it none
         capture_output=True,
         text=True,
         timeout=120,
