@@ -39,6 +39,7 @@ e2e: $(STAMP)
 crd: $(STAMP)
 	$(BIN)/aurora-upgrade crd > crds/auroraupgrades.dbupgrade.dev.yaml
 	cp crds/auroraupgrades.dbupgrade.dev.yaml charts/aurora-upgrade-operator/crds/
+	$(BIN)/aurora-upgrade crd --markdown > docs/crd-reference.md
 
 cluster-up: $(STAMP)
 	$(BIN)/python -m aurora_upgrade_dev.controlplane up
