@@ -116,7 +116,7 @@ def test_chart_lints() -> None:
 def test_default_render_serves_all_namespaces_with_a_cluster_role() -> None:
     objects = render()
     kinds = sorted(kind for kind, _ in objects)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"], kinds
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy", "ServiceAccount"], kinds
     name = "aup-aurora-upgrade-operator"
     binding = objects[("ClusterRoleBinding", name)]
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name}
@@ -150,7 +150,9 @@ def test_default_render_serves_all_namespaces_with_a_cluster_role() -> None:
 def test_watch_namespace_renders_a_role_in_that_namespace_and_only_kopf_reads_cluster_wide() -> None:
     objects = render("watchNamespace=team-a")
     kinds = sorted(kind for kind, _ in objects)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "ServiceAccount"], kinds
+    assert kinds == [
+        "ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy", "Role", "RoleBinding", "ServiceAccount"
+    ], kinds  # fmt: skip
     name = "aup-aurora-upgrade-operator"
     assert objects[("Role", name)]["metadata"]["namespace"] == "team-a"
     assert objects[("RoleBinding", name)]["metadata"]["namespace"] == "team-a"
