@@ -7,10 +7,13 @@ against these names and labels.
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from aurora_upgrade.phases import Phase
+
+log = logging.getLogger(__name__)
 
 UPGRADE_PHASE = Gauge(
     "aurora_upgrade_phase",
@@ -73,4 +76,6 @@ def forget(namespace: str, name: str) -> None:
 
 
 def serve(port: int, address: str) -> None:
-    start_http_server(port, addr=address)
+    server, _ = start_http_server(port, addr=address)
+    # Port 0 picks a free one: the log is where a scraper (or a person) learns which.
+    log.info("Serving Prometheus metrics on http://%s:%d/metrics", address, server.server_port)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import socket
 import subprocess
 import time
 import urllib.request
@@ -27,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import Runner, _runner  # the session fixtures' kubectl/helm runner, here for our own server
-from operator_fixtures import CLUSTER, EXAMPLE, POLL_SECONDS, REPO, RUNBOOK_CALLS, SimProcess
+from operator_fixtures import CLUSTER, EXAMPLE, POLL_SECONDS, REPO, RUNBOOK_CALLS, SimProcess, free_port
 
 from aurora_upgrade.devenv.controlplane import ControlPlane, ensure_binaries, start
 from aurora_upgrade.devenv.stack import start_operator, stop_operator
@@ -246,12 +245,6 @@ def token_kubeconfig(plane: ControlPlane, token: str, path: Path) -> Path:
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
