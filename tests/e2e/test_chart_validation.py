@@ -40,8 +40,9 @@ EVERYTHING: dict[str, Any] = {
 # (values, what helm's refusal must say): the schema's JSON pointer to the value, or the
 # template's own message for what a schema cannot express.
 BAD_VALUES: list[tuple[dict[str, Any], str]] = [
-    ({"pollSeconds": "fast"}, "at '/pollSeconds': got string, want number"),
-    ({"pollSeconds": 0}, "at '/pollSeconds'"),
+    ({"pollSeconds": "fast"}, "at '/pollSeconds': 'fast' does not match pattern"),
+    ({"pollSeconds": 0}, "at '/pollSeconds': exclusiveMinimum"),
+    ({"pollSeconds": "0.0"}, "at '/pollSeconds': '0.0' does not match pattern"),
     ({"image": {"pullPolicy": "Sometimes"}}, "at '/image/pullPolicy'"),
     ({"image": {"tag": 1.1}}, "at '/image/tag': got number, want string"),
     ({"image": {"digest": "latest"}}, "at '/image/digest'"),
@@ -59,6 +60,7 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"prometheusRule": {"upgradeStalled": {"for": "3hours"}}}, "at '/prometheusRule/upgradeStalled/for'"),
     ({"prometheusRule": {"awaitingApproval": {"for": ""}}}, "at '/prometheusRule/awaitingApproval/for'"),
     ({"prometheusRule": {"reconcileErrors": {"threshold": -1}}}, "at '/prometheusRule/reconcileErrors/threshold'"),
+    ({"prometheusRule": {"rdsThrottling": {"threshold": 0.5}}}, "at '/prometheusRule/rdsThrottling/threshold'"),
     ({"prometheusRule": {"rdsThrottling": {"window": 15}}}, "at '/prometheusRule/rdsThrottling/window'"),
     (
         {"prometheusRule": {"rdsThrottling": {"errorCodes": ["Throttling|.*"]}}},
@@ -89,6 +91,7 @@ GOOD_VALUES: list[dict[str, Any]] = [
     {"image": {"repository": "registry.example.com:5000/platform/aurora-upgrade-operator", "tag": "0.1.0-rc.1"}},
     {"image": {"digest": DIGEST, "pullPolicy": "Always"}, "imagePullSecrets": [{"name": "regcred"}]},
     {"watchNamespace": "team-a"},
+    {"pollSeconds": "0.5"},  # what `--set pollSeconds=0.5` gives: Helm leaves fractions strings
     {"peering": {"enabled": True}},
     {"serviceAccount": {"create": False, "name": "aurora-upgrade-operator"}, "rbac": {"create": False}},
     {
@@ -123,10 +126,10 @@ def test_helm_install_refuses_wrong_values_before_creating_anything(helm: Runner
     release = "refused-values"
     result = helm(
         "install", release, str(CHART), "--namespace", RELEASE_NAMESPACE, "--create-namespace",
-        "--set", "pollSeconds=fast",
+        "--set", "metrics.port=http",
     )  # fmt: skip
     assert result.returncode != 0
-    assert "at '/pollSeconds': got string, want number" in result.stderr, result.stderr
+    assert "at '/metrics/port': got string, want integer" in result.stderr, result.stderr
     status = helm("status", release, "--namespace", RELEASE_NAMESPACE)
     assert status.returncode != 0 and "not found" in status.stderr, status.stdout + status.stderr
 
