@@ -52,27 +52,23 @@ def set_phase(namespace: str, name: str, phase: Phase) -> None:
 _reasons: dict[tuple[str, str], str] = {}
 
 
-def set_reason(namespace: str, name: str, reason: str) -> None:
+def set_reason(namespace: str, name: str, reason: str | None) -> None:
     """Tell alerts why an upgrade waits: AwaitingApproval and OutsideMaintenanceWindow share one
     phase, and ClusterBusy or RetainingOldCluster are waits a person asked for, not stalls."""
-    previous = _reasons.get((namespace, name))
-    if previous == reason:
-        return
-    if previous is not None:
+    previous = _reasons.pop((namespace, name), None)
+    if previous is not None and previous != reason:
         with contextlib.suppress(KeyError):
             UPGRADE_REASON.remove(namespace, name, previous)
-    UPGRADE_REASON.labels(namespace=namespace, name=name, reason=reason).set(1)
-    _reasons[(namespace, name)] = reason
+    if reason:
+        UPGRADE_REASON.labels(namespace=namespace, name=name, reason=reason).set(1)
+        _reasons[(namespace, name)] = reason
 
 
 def forget(namespace: str, name: str) -> None:
     for candidate in Phase:
         with contextlib.suppress(KeyError):
             UPGRADE_PHASE.remove(namespace, name, candidate.value)
-    reason = _reasons.pop((namespace, name), None)
-    if reason is not None:
-        with contextlib.suppress(KeyError):
-            UPGRADE_REASON.remove(namespace, name, reason)
+    set_reason(namespace, name, None)
 
 
 def serve(port: int, address: str) -> None:

@@ -25,6 +25,8 @@ def test_a_new_reason_replaces_the_previous_one() -> None:
     metrics.set_reason("team-b", "gated", "OutsideMaintenanceWindow")
     assert reasons("team-a", "gated") == {"AwaitingApproval": 1.0}
     assert reasons("team-b", "gated") == {"OutsideMaintenanceWindow": 1.0}
+    metrics.set_reason("team-b", "gated", None)  # a status without a reason
+    assert reasons("team-b", "gated") == {}
 
 
 def test_forget_drops_the_reason_with_the_phase() -> None:
