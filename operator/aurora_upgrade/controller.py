@@ -129,6 +129,7 @@ def reconcile(
     cached = _status(body)
     if cached is not None:
         metrics.set_phase(namespace, name, cached.phase)  # also after an operator restart
+        metrics.set_reason(namespace, name, cached.reason)  # alerts tell an approval from a window
         if settled(cached, _generation(body)):
             return
     fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -60,6 +61,13 @@ class Runner(Protocol):
         token: str | None = None,
         timeout: float = 120.0,
     ) -> subprocess.CompletedProcess[str]: ...
+
+
+def free_port() -> int:
+    """A loopback port free now, for a server that cannot report the one it picked."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _tail(path: Path, lines: int = 150) -> str:
