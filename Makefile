@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration e2e crd cluster-up cluster-down clean
+.PHONY: demo test lint typecheck unit integration e2e crd cluster-up cluster-down image checkov clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,21 @@ cluster-up: $(STAMP)
 
 cluster-down: $(STAMP)
 	$(BIN)/python -m aurora_upgrade.devenv.controlplane down
+
+# The image from the Dockerfile, built with buildah on a Debian base made locally (no registry,
+# no daemon); installs mmdebstrap, buildah, podman and runc when missing. IMAGE, IMAGE_STORE and
+# IMAGE_BASE (e.g. IMAGE_BASE=python:3.11-slim) override its defaults: see docs/install.md.
+image:
+	tools/image/image.sh build
+
+# checkov lives in its own virtualenv: its pinned boto3 is not the operator's.
+CHECKOV := .local/checkov/bin/checkov
+$(CHECKOV): tools/checkov/requirements.txt
+	$(PYTHON) -m venv .local/checkov
+	.local/checkov/bin/pip install --quiet -r tools/checkov/requirements.txt
+	touch $(CHECKOV)
+
+checkov: $(CHECKOV)
 
 clean:
 	rm -rf $(VENV) .local

@@ -33,6 +33,7 @@ from aurora_upgrade.sim import rds_client
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "aurora-bg-upgrade-15-10.yaml"
+EXAMPLE_NAME = "aurora-bg-upgrade-15-10"
 REGION = "ap-northeast-1"
 CLUSTER = "aurora-bg-aurora-cluster"
 POLL_SECONDS = 0.3
@@ -60,6 +61,22 @@ class Runner(Protocol):
         token: str | None = None,
         timeout: float = 120.0,
     ) -> subprocess.CompletedProcess[str]: ...
+
+
+class OperatorLauncher(Protocol):
+    """Starts the operator for a Stack, watching `namespace`: the returned process runs as long
+    as the operator does, and stops it on SIGTERM."""
+
+    def __call__(
+        self, kubeconfig: Path, rds_endpoint: str, log_path: Path, poll_seconds: float, namespace: str
+    ) -> subprocess.Popen[bytes]: ...
+
+
+def local_operator(
+    kubeconfig: Path, rds_endpoint: str, log_path: Path, poll_seconds: float, namespace: str
+) -> subprocess.Popen[bytes]:
+    """`aurora-upgrade operator` from this checkout, as a process of its own."""
+    return start_operator(kubeconfig, rds_endpoint, log_path, poll_seconds, namespace=namespace)
 
 
 def _tail(path: Path, lines: int = 150) -> str:
@@ -152,6 +169,7 @@ class Stack:
         self.operator: subprocess.Popen[bytes] | None = None
         self.operator_starts = 0
         self.operator_should_run = False
+        self.launch_operator: OperatorLauncher = local_operator
 
     # --- processes -------------------------------------------------------------------------
 
@@ -166,8 +184,8 @@ class Stack:
         self.operator_starts += 1
         with self.operator_log.open("a") as log:
             log.write(f"\n===== operator start #{self.operator_starts} =====\n")
-        self.operator = start_operator(
-            self.plane.kubeconfig, self.sim.endpoint_url, self.operator_log, POLL_SECONDS, namespace=self.namespace
+        self.operator = self.launch_operator(
+            self.plane.kubeconfig, self.sim.endpoint_url, self.operator_log, POLL_SECONDS, self.namespace
         )
         self.operator_should_run = True
         return self.operator
@@ -344,3 +362,69 @@ def manifest(name: str, namespace: str, **spec: Any) -> str:
         "spec": body,
     }
     return json.dumps(document)
+
+
+# --- the runbook's case (examples/aurora-bg-upgrade-15-10.yaml, namespace default) -------------
+
+
+def apply_example_and_wait(stack: Stack, timeout: int = 120) -> None:
+    """`kubectl apply -f examples/...` then `kubectl wait --for=condition=Ready`, as the runbook's user."""
+    applied = stack.kubectl("apply", "-f", str(EXAMPLE))
+    assert applied.returncode == 0, applied.stderr
+    assert f"auroraupgrade.dbupgrade.dev/{EXAMPLE_NAME} created" in applied.stdout
+    waited = stack.kubectl(
+        "-n", "default", "wait", "--for=condition=Ready", f"aup/{EXAMPLE_NAME}", f"--timeout={timeout}s",
+        timeout=timeout + 30,
+    )  # fmt: skip
+    assert waited.returncode == 0, f"kubectl wait failed: {waited.stderr}\n{stack.diagnose()}"
+    assert f"auroraupgrade.dbupgrade.dev/{EXAMPLE_NAME} condition met" in waited.stdout
+
+
+RUNBOOK_PHASES = [
+    "Pending",
+    "Prechecking",
+    "CreatingBlueGreen",
+    "ProvisioningGreen",
+    "RebootingGreen",
+    "Snapshotting",
+    "SwitchingOver",
+    "RebootingInstances",
+    "Verifying",
+    "CleaningUp",
+    "Completed",
+]
+
+
+def assert_runbook_completed(stack: Stack) -> dict[str, Any]:
+    """The example's status in full, and AWS in the runbook's end state after exactly the
+    runbook's mutating calls. Returns the status."""
+    status = stack.status(EXAMPLE_NAME)
+    assert status["phase"] == "Completed", status
+    assert status["sourceEngineVersion"] == "15.6"
+    assert status["blueGreenDeploymentIdentifier"].startswith("bgd-"), status
+    assert "engine_version" in status["message"] and "15.10" in status["message"], status
+    assert status["oldClusterIdentifier"] == f"{CLUSTER}-old1"
+    assert status["snapshotIdentifier"].startswith(f"{CLUSTER}-before-switchover-")
+    assert status["greenClusterEndpoint"], status
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions == {"Ready": "True", "Reconciling": "False", "Stalled": "False", "Upgraded": "True"}
+    assert [entry["phase"] for entry in status["history"]] == RUNBOOK_PHASES, status["history"]
+
+    assert stack.rds_sim.mutating_calls() == RUNBOOK_CALLS, stack.diagnose()
+    rds = stack.rds_sim.rds()
+    cluster = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
+    assert (cluster["EngineVersion"], cluster["Status"]) == ("15.10", "available")
+    instances = rds.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [CLUSTER]}])["DBInstances"]
+    assert sorted((i["DBInstanceIdentifier"], i["EngineVersion"], i["DBInstanceStatus"]) for i in instances) == [
+        ("aurora-bg-aurora-instance-1", "15.10", "available"),
+        ("aurora-bg-aurora-instance-2", "15.10", "available"),
+    ]
+    clusters = {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]}
+    assert clusters == {CLUSTER, f"{CLUSTER}-old1"}, clusters
+    snapshots = [
+        s["DBClusterSnapshotIdentifier"]
+        for s in rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    ]
+    assert len(snapshots) == 1 and snapshots[0].startswith(f"{CLUSTER}-before-switchover-"), snapshots
+    assert rds.describe_blue_green_deployments()["BlueGreenDeployments"] == []
+    return status
