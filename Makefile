@@ -61,5 +61,7 @@ $(CHECKOV): tools/checkov/requirements.txt
 
 checkov: $(CHECKOV)
 
+# A build or container killed midway can leave the image store's overlay mounts behind.
 clean:
+	findmnt -rn -o TARGET | grep -F '$(CURDIR)/.local/' | sort -r | xargs -r umount
 	rm -rf $(VENV) .local
