@@ -1,16 +1,19 @@
 # aurora-upgrade-operator: `aurora-upgrade operator` (kopf) in a small non-root image.
 # Build from the repository root:  docker build -t aurora-upgrade-operator:0.1.0 .
+# BASE: any Debian-based image with python3 (3.11+) and its venv module; `make image` passes one
+# built locally from Debian packages (see docs/install.md).
+ARG BASE=python:3.11-slim
 
-FROM python:3.11-slim AS build
+FROM ${BASE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python -m venv /opt/aurora-upgrade
+RUN python3 -m venv /opt/aurora-upgrade
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator ./operator
 # The package and its pinned runtime dependencies only (no simulator, no test tools).
 RUN /opt/aurora-upgrade/bin/pip install .
 
-FROM python:3.11-slim
+FROM ${BASE}
 RUN groupadd --system --gid 10001 aurora \
     && useradd --system --uid 10001 --gid aurora --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin aurora

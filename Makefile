@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHECKOV := $(VENV)/checkov/bin/checkov
 
-.PHONY: demo test lint typecheck unit integration e2e crd chart-readme prometheus checkov cluster-up cluster-down clean
+.PHONY: demo test lint typecheck unit integration e2e crd chart-readme prometheus checkov image cluster-up cluster-down clean
 
 $(STAMP): pyproject.toml tools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,5 +68,13 @@ cluster-up: $(STAMP)
 cluster-down: $(STAMP)
 	$(BIN)/python -m aurora_upgrade_dev.controlplane down
 
+# The image from the Dockerfile, built with buildah on a Debian base made locally (no registry,
+# no daemon); installs mmdebstrap, buildah, podman and runc when missing. IMAGE, IMAGE_STORE and
+# IMAGE_BASE (e.g. IMAGE_BASE=python:3.11-slim) override its defaults: see docs/install.md.
+image:
+	tools/image/image.sh build
+
+# A build or container killed midway can leave the image store's overlay mounts behind.
 clean:
+	findmnt -rn -o TARGET | grep -F '$(CURDIR)/.local/' | sort -r | xargs -r umount
 	rm -rf $(VENV) .local

@@ -33,21 +33,38 @@ from aurora_upgrade.sim import rds_client
 from aurora_upgrade_dev.controlplane import ControlPlane
 from aurora_upgrade_dev.processes import stop_process
 from aurora_upgrade_dev.stack import install_crd, start_operator, stop_operator
-from support.runbook import CLUSTER, EXAMPLE, REGION, REPO, RUNBOOK_CALLS
+from support.runbook import (
+    CLUSTER,
+    EXAMPLE,
+    NAME,
+    REGION,
+    REPO,
+    RUNBOOK_CALLS,
+    RUNBOOK_PHASES,
+    assert_runbook_end_state,
+)
+
+EXAMPLE_NAME = NAME
 
 # What the e2e tests import from here; the runbook's data among it is support.runbook's, which
 # the other tiers share.
 __all__ = [
     "CLUSTER",
     "EXAMPLE",
+    "EXAMPLE_NAME",
     "POLL_SECONDS",
     "REGION",
     "REPO",
     "RUNBOOK_CALLS",
+    "OperatorLauncher",
     "Runner",
     "SimProcess",
     "Stack",
+    "apply_example_and_wait",
+    "assert_runbook_completed",
     "crd",
+    "free_port",
+    "local_operator",
     "manifest",
     "namespace",
     "stack",
@@ -75,6 +92,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class OperatorLauncher(Protocol):
+    """Starts the operator for a Stack, watching `namespace`: the returned process runs as long
+    as the operator does, and stops it on SIGTERM."""
+
+    def __call__(
+        self, kubeconfig: Path, rds_endpoint: str, log_path: Path, poll_seconds: float, namespace: str
+    ) -> subprocess.Popen[bytes]: ...
+
+
+def local_operator(
+    kubeconfig: Path, rds_endpoint: str, log_path: Path, poll_seconds: float, namespace: str
+) -> subprocess.Popen[bytes]:
+    """`aurora-upgrade operator` from this checkout, as a process of its own."""
+    return start_operator(kubeconfig, rds_endpoint, log_path, poll_seconds, namespace=namespace)
 
 
 def _tail(path: Path, lines: int = 150) -> str:
@@ -162,6 +195,7 @@ class Stack:
         self.operator: subprocess.Popen[bytes] | None = None
         self.operator_starts = 0
         self.operator_should_run = False
+        self.launch_operator: OperatorLauncher = local_operator
 
     # --- processes -------------------------------------------------------------------------
 
@@ -176,8 +210,8 @@ class Stack:
         self.operator_starts += 1
         with self.operator_log.open("a") as log:
             log.write(f"\n===== operator start #{self.operator_starts} =====\n")
-        self.operator = start_operator(
-            self.plane.kubeconfig, self.sim.endpoint_url, self.operator_log, POLL_SECONDS, namespace=self.namespace
+        self.operator = self.launch_operator(
+            self.plane.kubeconfig, self.sim.endpoint_url, self.operator_log, POLL_SECONDS, self.namespace
         )
         self.operator_should_run = True
         return self.operator
@@ -354,3 +388,39 @@ def manifest(name: str, namespace: str, **spec: Any) -> str:
         "spec": body,
     }
     return json.dumps(document)
+
+
+# --- the runbook's case (examples/aurora-bg-upgrade-15-10.yaml, namespace default) -------------
+
+
+def apply_example_and_wait(stack: Stack, timeout: int = 120) -> None:
+    """`kubectl apply -f examples/...` then `kubectl wait --for=condition=Ready`, as the runbook's user."""
+    applied = stack.kubectl("apply", "-f", str(EXAMPLE))
+    assert applied.returncode == 0, applied.stderr
+    assert f"auroraupgrade.dbupgrade.dev/{EXAMPLE_NAME} created" in applied.stdout
+    waited = stack.kubectl(
+        "-n", "default", "wait", "--for=condition=Ready", f"aup/{EXAMPLE_NAME}", f"--timeout={timeout}s",
+        timeout=timeout + 30,
+    )  # fmt: skip
+    assert waited.returncode == 0, f"kubectl wait failed: {waited.stderr}\n{stack.diagnose()}"
+    assert f"auroraupgrade.dbupgrade.dev/{EXAMPLE_NAME} condition met" in waited.stdout
+
+
+def assert_runbook_completed(stack: Stack) -> dict[str, Any]:
+    """The example's status in full, and AWS in the runbook's end state after exactly the
+    runbook's mutating calls. Returns the status."""
+    status = stack.status(EXAMPLE_NAME)
+    assert status["phase"] == "Completed", status
+    assert status["sourceEngineVersion"] == "15.6"
+    assert status["blueGreenDeploymentIdentifier"].startswith("bgd-"), status
+    assert "engine_version" in status["message"] and "15.10" in status["message"], status
+    assert status["oldClusterIdentifier"] == f"{CLUSTER}-old1"
+    assert status["snapshotIdentifier"].startswith(f"{CLUSTER}-before-switchover-")
+    assert status["greenClusterEndpoint"], status
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions == {"Ready": "True", "Reconciling": "False", "Stalled": "False", "Upgraded": "True"}
+    assert [entry["phase"] for entry in status["history"]] == RUNBOOK_PHASES, status["history"]
+
+    assert stack.rds_sim.mutating_calls() == RUNBOOK_CALLS, stack.diagnose()
+    assert_runbook_end_state(stack.rds_sim.rds())
+    return status
