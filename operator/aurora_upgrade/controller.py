@@ -19,7 +19,7 @@ import kubernetes
 from aurora_upgrade import metrics
 from aurora_upgrade.clock import utcnow
 from aurora_upgrade.config import Timing, poll_seconds
-from aurora_upgrade.decisions.precheck import Claim, claimed_by
+from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
 from aurora_upgrade.engine import Engine
 from aurora_upgrade.models import (
     GROUP,
@@ -89,7 +89,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 def upgrades_by_cluster(
     spec: Any, status: Any, meta: Any, namespace: str | None, name: str, **_: Any
 ) -> dict[tuple[str, str], Claim]:
-    key = (str(spec.get("region")), str(spec.get("clusterIdentifier")))
+    key = claim_key(str(spec.get("region")), str(spec.get("clusterIdentifier")))
     return {key: Claim(f"{namespace}/{name}", str(meta.get("creationTimestamp")), status.get("phase", "Pending"))}
 
 
@@ -141,7 +141,7 @@ def reconcile(
         UPGRADES.reject(_status(fresh), _generation(fresh), error, store)
         return
     upgrade = _accept(fresh, spec, store)
-    claims = list(upgrades_by_cluster.get((spec.region, spec.cluster_identifier), []))
+    claims = list(upgrades_by_cluster.get(claim_key(spec.region, spec.cluster_identifier), []))
     try:
         UPGRADES.reconcile(upgrade, store, claimed_by(claims, f"{namespace}/{name}"))
     except ResourceDeleting:

@@ -195,6 +195,9 @@ class AuroraUpgradeStatus(_Model):
     message: str | None = None
     observed_generation: int | None = None
     source_engine_version: str | None = None
+    # Blue's parameter groups at precheck: the Completed message names them when they changed.
+    source_db_cluster_parameter_group_name: str | None = Field(None, alias="sourceDBClusterParameterGroupName")
+    source_db_parameter_group_name: str | None = Field(None, alias="sourceDBParameterGroupName")
     blue_green_deployment_identifier: str | None = None
     green_cluster_identifier: str | None = None
     green_cluster_endpoint: str | None = None

@@ -257,8 +257,10 @@ class RdsGateway:
         )
 
     def describe_engine_version(self, engine: str, version: str) -> EngineVersion | None:
+        # IncludeAll: without it AWS lists only `available` versions, and a deprecated source
+        # (the usual reason to upgrade) would look like a version that does not exist.
         items = self._describe_or_none(
-            "DescribeDBEngineVersions", "DBEngineVersions", Engine=engine, EngineVersion=version
+            "DescribeDBEngineVersions", "DBEngineVersions", Engine=engine, EngineVersion=version, IncludeAll=True
         )
         if not items:
             return None
@@ -270,6 +272,7 @@ class RdsGateway:
             valid_targets=tuple(
                 (t["EngineVersion"], bool(t.get("IsMajorVersionUpgrade"))) for t in v.get("ValidUpgradeTarget", [])
             ),
+            status=v.get("Status", "available"),
         )
 
     def cluster_parameter_group_family(self, name: str) -> str | None:

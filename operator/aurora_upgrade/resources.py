@@ -51,6 +51,7 @@ class EngineVersion:
     version: str
     family: str
     valid_targets: tuple[tuple[str, bool], ...]  # (version, IsMajorVersionUpgrade)
+    status: str = "available"  # available / deprecated
 
 
 @dataclass(frozen=True)

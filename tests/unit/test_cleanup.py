@@ -177,6 +177,25 @@ def test_cleanup_completes_naming_the_infrastructure_code_change(upgrade: Any, o
     assert outcome.action is None
 
 
+def test_infrastructure_code_reminder_is_complete() -> None:
+    """A major upgrade changes the parameter groups too: the reminder names each changed value."""
+    spec = {
+        "targetEngineVersion": "16.6",
+        "allowMajorVersionUpgrade": True,
+        "expectedSourceEngineVersion": "15.6",
+        "targetDBClusterParameterGroupName": "pg16-cluster",
+        "targetDBParameterGroupName": "pg16",
+    }
+    outcome = decide_cleanup(cleaning(spec), CleanupObservation(None), NOW, TIMING)
+
+    assert outcome.message == (
+        "Upgrade of aurora-bg-aurora-cluster to 16.6 completed. Update your infrastructure code: "
+        "engine_version 15.6 -> 16.6, "
+        "db_cluster_parameter_group_name aurora-bg-aurora-pg15-cluster-params -> pg16-cluster, "
+        "db_parameter_group_name aurora-bg-aurora-pg15-params -> pg16 (runbook step 8)"
+    )
+
+
 @pytest.mark.parametrize(
     "old",
     [

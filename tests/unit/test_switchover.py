@@ -610,3 +610,17 @@ def test_switchover_accepted_moments_ago_still_reading_available_waits() -> None
     outcome = decide_switching(upgrade, ready(), NOW, TIMING)
 
     assert (outcome.phase, outcome.reason, outcome.action) == (None, "SwitchoverRequested", None)
+
+
+def test_cluster_identifiers_are_case_insensitive() -> None:
+    """A manifest may spell the cluster `Aurora-BG-Aurora-Cluster`; AWS names the snapshot and
+    its cluster lower-case. That snapshot is ours, not a false SnapshotNameInUse."""
+    spec = make_spec(clusterIdentifier="Aurora-BG-Aurora-Cluster")
+    upgrade = make_upgrade(Phase.SNAPSHOTTING, spec, blue_green_deployment_identifier=BG_ID)
+    assert upgrade.snapshot_identifier == snapshot_id()
+
+    outcome = decide_snapshot(
+        upgrade, SwitchoverObservation(make_blue_green("AVAILABLE"), snapshot=make_snapshot()), NOW, TIMING
+    )
+
+    assert (outcome.phase, outcome.reason) == (Phase.SWITCHING_OVER, "SnapshotAvailable")

@@ -60,7 +60,7 @@ class CreateObservation:
 
 def observe_create(aws: RdsReads, u: Upgrade, now: datetime) -> CreateObservation:
     return CreateObservation(
-        cluster=aws.describe_cluster(u.spec.cluster_identifier),
+        cluster=aws.describe_cluster(u.cluster),
         with_name=tuple(aws.find_blue_green(name=u.deployment_name)),
     )
 
@@ -68,7 +68,7 @@ def observe_create(aws: RdsReads, u: Upgrade, now: datetime) -> CreateObservatio
 def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing: Timing) -> Outcome:
     spec, status = upgrade.spec, upgrade.status
     if o.cluster is None:
-        return fail("ClusterNotFound", f"DB cluster {spec.cluster_identifier} disappeared before creation")
+        return fail("ClusterNotFound", f"DB cluster {upgrade.cluster} disappeared before creation")
     for bg in o.with_name:
         if upgrade.owns(bg.tags) and bg.source == o.cluster.arn:
             return advance(

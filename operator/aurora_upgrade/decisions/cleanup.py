@@ -56,11 +56,18 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> CleanupObservation:
 
 
 def completion_message(upgrade: Upgrade) -> str:
+    """Runbook step 8: every value the infrastructure code must now say."""
     status, spec = upgrade.status, upgrade.spec
+    changed = [f"engine_version {status.source_engine_version} -> {spec.target_engine_version}"]
+    groups = (
+        ("db_cluster_parameter_group_name", status.source_db_cluster_parameter_group_name,
+         spec.target_db_cluster_parameter_group_name),
+        ("db_parameter_group_name", status.source_db_parameter_group_name, spec.target_db_parameter_group_name),
+    )  # fmt: skip
+    changed += [f"{name} {before or '?'} -> {after}" for name, before, after in groups if after and after != before]
     return (
-        f"Upgrade of {spec.cluster_identifier} to {spec.target_engine_version} completed. "
-        f"Update your infrastructure code: engine_version {status.source_engine_version} -> "
-        f"{spec.target_engine_version} (runbook step 8)"
+        f"Upgrade of {upgrade.cluster} to {spec.target_engine_version} completed. "
+        f"Update your infrastructure code: {', '.join(changed)} (runbook step 8)"
     )
 
 
@@ -91,7 +98,7 @@ def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timin
             )
         found = o.old_cluster
         if found is not None and (
-            found.identifier == spec.cluster_identifier
+            found.identifier == upgrade.cluster
             or found.resource_id != status.source_cluster_resource_id
             or found.identifier != old
         ):

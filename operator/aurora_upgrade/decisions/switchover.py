@@ -98,7 +98,7 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
     wants_snapshot = phase == Phase.SNAPSHOTTING or (about_to_switch and u.spec.switchover.snapshot_before_switchover)
     blue = None
     if about_to_switch:
-        blue = aws.describe_cluster(u.spec.cluster_identifier)
+        blue = aws.describe_cluster(u.cluster)
     elif phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "SWITCHOVER_COMPLETED":
         blue = previous_production(aws, u)
     return SwitchoverObservation(
@@ -142,7 +142,7 @@ def decide_awaiting(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, t
 def decide_snapshot(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
     snap, status = o.snapshot, upgrade.status
     name = upgrade.snapshot_identifier
-    cluster = upgrade.spec.cluster_identifier
+    cluster = upgrade.cluster
     if snap is None:
         if status.snapshot_requested_at and since(status.snapshot_requested_at, now) < timing.consistency_grace:
             return wait(timing, "WaitingForSnapshot", f"Snapshot {name} was requested; waiting for AWS to list it")
@@ -242,7 +242,7 @@ def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, 
 def _completed(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
     """Switchover done: find the previous production cluster by its resource id (AWS keeps the
     id and renames the cluster, `-old1` being only the usual new name)."""
-    production = upgrade.spec.cluster_identifier
+    production = upgrade.cluster
     old = o.blue.identifier if o.blue is not None and o.blue.identifier != production else None
     status = upgrade.status
     asked = status.switchover_accepted_at or status.switchover_requested_at or status.phase_started_at
