@@ -39,7 +39,7 @@ from aurora_upgrade.store import Store
 from aurora_upgrade.upgrade import Upgrade
 
 GatewayFactory = Callable[[Upgrade], RdsGateway]
-CallFailed = Callable[[Upgrade, Action, RdsError, Timing], Outcome]
+CallFailed = Callable[[Upgrade, Action, RdsError, datetime, Timing], Outcome]
 
 
 _GATEWAYS: dict[tuple[str, str | None, str | None], RdsGateway] = {}
@@ -230,7 +230,8 @@ class Engine:
                 if error.answered:
                     status = before
                 meaning = call_failed or STAGES[upgrade.status.phase].call_failed
-                return self._record(upgrade, status, meaning(upgrade, outcome.action, error, self.timing), store)
+                failed = meaning(upgrade, outcome.action, error, self.clock(), self.timing)
+                return self._record(upgrade, updated(status, failed.changes), failed, store)
             store.event("Normal", outcome.action.operation, outcome.action.describe())
             status = updated(status, {**outcome.changes, **learned})
         else:
@@ -247,7 +248,7 @@ class Engine:
             status = transition(status, outcome.phase, outcome.reason, outcome.message, now)
             failed = outcome.phase in (Phase.FAILED, Phase.ABORTED)
             store.event(
-                "Warning" if failed else "Normal",
+                "Warning" if failed or outcome.warning else "Normal",
                 outcome.reason or outcome.phase.value,
                 f"{previous.value} -> {outcome.phase.value}: {outcome.message}",
             )

@@ -217,6 +217,7 @@ class AuroraUpgradeStatus(_Model):
     source_cluster_resource_id: str | None = None  # blue's DbClusterResourceId, to find it after renames
     switchover_requested_at: str | None = None
     switchover_accepted_at: str | None = None  # AWS answered the switchover call: never call again
+    switchover_refused_at: str | None = None  # AWS first refused the switchover for a transient state
     switchover_completed_at: str | None = None
     abort_requested_at: str | None = None  # the finalizer asked AWS to delete the deployment
     failed_phase: Phase | None = None

@@ -55,7 +55,7 @@ def switchover_may_have_started(status: AuroraUpgradeStatus) -> bool:
     if status.phase == Phase.FAILED:
         return status.failed_phase in SWITCHOVER_STARTED - {Phase.SWITCHING_OVER}
     if status.phase == Phase.SWITCHING_OVER:  # still waiting for the window or for green: not yet
-        return status.switchover_requested_at is not None
+        return status.switchover_requested_at is not None or status.switchover_accepted_at is not None
     return status.phase in SWITCHOVER_STARTED
 
 

@@ -237,14 +237,6 @@ def test_available_records_green_and_moves_on(spec: dict[str, Any], expected: Ph
         ),
         pytest.param(
             provisioning(),
-            DeploymentObservation(make_blue_green("SWITCHOVER_IN_PROGRESS")),
-            "UnexpectedBlueGreenStatus",
-            "is SWITCHOVER_IN_PROGRESS",
-            False,
-            id="known-but-unexpected-status",
-        ),
-        pytest.param(
-            provisioning(),
             DeploymentObservation(make_blue_green("UPGRADING_SOMETHING_NEW")),
             "UnknownBlueGreenStatus",
             f"Blue/green deployment {BG_ID} reports UPGRADING_SOMETHING_NEW; waiting",

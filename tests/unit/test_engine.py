@@ -9,6 +9,7 @@ integration tier (moto).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import botocore.exceptions
@@ -164,30 +165,64 @@ def test_the_gateway_classifies_aws_error_codes(code: str, kind: ErrorKind) -> N
     assert refused(code).kind == kind
 
 
+LONG_REFUSED = rfc3339(NOW - TIMING.refusal_timeout - timedelta(seconds=30))
+
+
 @pytest.mark.parametrize(
-    ("code", "phase"),
+    ("code", "refused_since", "phase", "reason"),
     [
-        pytest.param("InvalidBlueGreenDeploymentStateFault", Phase.FAILED, id="state-fault-fails"),
-        pytest.param("InvalidParameterValue", Phase.FAILED, id="rejected-fails"),
-        pytest.param("AccessDenied", Phase.SWITCHING_OVER, id="permission-waits"),
-        pytest.param("ThrottlingException", Phase.SWITCHING_OVER, id="throttled-waits"),
+        pytest.param(
+            "InvalidBlueGreenDeploymentStateFault",
+            None,
+            Phase.SWITCHING_OVER,
+            "SwitchoverRefused",
+            id="transient-state-waits",
+        ),
+        pytest.param(
+            "InvalidBlueGreenDeploymentStateFault",
+            LONG_REFUSED,
+            Phase.FAILED,
+            "SwitchoverRefused",
+            id="lasting-state-refusal-fails",
+        ),
+        pytest.param("InvalidParameterValue", None, Phase.FAILED, "AWSInvalidParameterValue", id="rejected-fails"),
+        pytest.param(
+            "AccessDenied", None, Phase.SWITCHING_OVER, "SwitchoverBlueGreenDeploymentRetry", id="permission-waits"
+        ),
+        pytest.param(
+            "ThrottlingException",
+            None,
+            Phase.SWITCHING_OVER,
+            "SwitchoverBlueGreenDeploymentRetry",
+            id="throttled-waits",
+        ),
     ],
 )
-def test_a_refused_switchover_fails_only_for_aws_own_refusals(code: str, phase: Phase) -> None:
+def test_switch_over_only_when_both_sides_are_ready_and_fail_only_on_a_lasting_refusal(
+    code: str, refused_since: str | None, phase: Phase, reason: str
+) -> None:
+    """A switchover refused for a transient state is a wait (AWS answered: nothing happened);
+    only a refusal a new attempt cannot fix, or one that lasts past the deadline, fails."""
     from aurora_upgrade.decisions.switchover import SwitchoverObservation, decide_switching
 
     from .builders import make_blue_green, make_cluster, make_snapshot
 
-    upgrade = make_upgrade(Phase.SWITCHING_OVER, green_cluster_identifier=None)
+    upgrade = make_upgrade(Phase.SWITCHING_OVER, green_cluster_identifier=None, switchover_refused_at=refused_since)
     green = make_cluster("green", engine_version="15.10")
-    observation = SwitchoverObservation(make_blue_green("AVAILABLE"), green, (), make_snapshot())
+    green_instances = instances(suffix=GREEN_SUFFIX, engine_version="15.10")
+    observation = SwitchoverObservation(
+        make_blue_green("AVAILABLE"), green, green_instances, make_snapshot(), make_cluster(), instances()
+    )
     outcome = decide_switching(upgrade, observation, NOW, TIMING)
     assert outcome.action is not None
 
     after = engine()._apply(upgrade, outcome, SwitchoverStub(refused(code, "SwitchoverBlueGreenDeployment")), Store([]))  # type: ignore[arg-type]
 
-    assert after.status.phase == phase
+    assert (after.status.phase, after.status.reason) == (phase, reason)
     assert after.status.switchover_accepted_at is None
+    assert after.status.switchover_requested_at is None  # AWS answered: the next attempt is not a repeat
+    if reason == "SwitchoverRefused" and phase == Phase.SWITCHING_OVER:
+        assert after.status.switchover_refused_at == STAMP
 
 
 @pytest.mark.parametrize(

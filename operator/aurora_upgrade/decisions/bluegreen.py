@@ -18,7 +18,7 @@ from aurora_upgrade.clock import rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import CreateBlueGreen
 from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
-from aurora_upgrade.phases import Phase, following
+from aurora_upgrade.phases import SWITCHOVER_STARTED, Phase, following
 from aurora_upgrade.resources import BlueGreen, Cluster, RdsReads, arn_name
 from aurora_upgrade.upgrade import Upgrade
 
@@ -152,9 +152,30 @@ def unknown_status(bg: BlueGreen, timing: Timing) -> Outcome:
     return Outcome(reason=out.reason, message=out.message + "; waiting", requeue=out.requeue, warning=True)
 
 
+SWITCHED_OVER = frozenset({"SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"})
+
+
+def switched_over_elsewhere(upgrade: Upgrade, bg: BlueGreen, now: datetime) -> Outcome | None:
+    """Someone switched over (console, CLI) while this upgrade had not: green is production
+    now. Approval, window and pre-switchover snapshot mean nothing any more; go on with the
+    steps after switchover, saying so with a Warning."""
+    if bg.status not in SWITCHED_OVER or upgrade.status.phase in SWITCHOVER_STARTED:
+        return None
+    return Outcome(
+        phase=Phase.SWITCHING_OVER,
+        reason="SwitchedOverOutsideOperator",
+        message=f"Blue/green deployment {bg.identifier} is {bg.status}: someone switched over outside this "
+        f"operator while it was {upgrade.status.phase}; no pre-switchover snapshot is taken of what is now "
+        "production, and the upgrade goes on with the steps after switchover",
+        changes={"switchover_accepted_at": upgrade.status.switchover_accepted_at or rfc3339(now)},
+        warning=True,
+    )
+
+
 def deployment_problem(upgrade: Upgrade, bg: BlueGreen | None, now: datetime, timing: Timing) -> Outcome | None:
     """What every phase that watches the deployment does first: wait for one not listed yet,
-    fail on one AWS reports failed or deleting, wait (warning) on a status nobody documents."""
+    fail on one AWS reports failed or deleting, wait (warning) on a status nobody documents,
+    and notice a switchover made by someone else before this upgrade's own."""
     if bg is None:
         return missing_deployment(upgrade, now, timing)
     failure = deployment_failure(bg)
@@ -162,7 +183,7 @@ def deployment_problem(upgrade: Upgrade, bg: BlueGreen | None, now: datetime, ti
         return failure
     if bg.status not in BLUE_GREEN_KNOWN:
         return unknown_status(bg, timing)
-    return None
+    return switched_over_elsewhere(upgrade, bg, now)
 
 
 def decide_provisioning(upgrade: Upgrade, o: DeploymentObservation, now: datetime, timing: Timing) -> Outcome:
@@ -173,8 +194,6 @@ def decide_provisioning(upgrade: Upgrade, o: DeploymentObservation, now: datetim
     assert bg is not None
     if bg.status == "PROVISIONING":
         return wait(timing, "ProvisioningGreen", f"AWS is provisioning the green environment{progress(bg)}")
-    if bg.status != "AVAILABLE":
-        return wait(timing, "UnexpectedBlueGreenStatus", f"Blue/green deployment {bg.identifier} is {bg.status}")
     if not bg.target:
         return wait(timing, "WaitingForGreen", "The deployment is AVAILABLE but names no target yet")
     green = arn_name(bg.target)

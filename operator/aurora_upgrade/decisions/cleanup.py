@@ -174,7 +174,7 @@ def observe_deletion(aws: RdsReads, u: Upgrade, now: datetime) -> DeletionObserv
     return DeletionObservation(find_deployment(aws, u) if wanted else None)
 
 
-def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, timing: Timing) -> Outcome:
+def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now: datetime, timing: Timing) -> Outcome:
     """A refused delete keeps the finalizer with a Warning: releasing it would orphan green."""
     return call_failed(action, error, timing, stall=True)
 

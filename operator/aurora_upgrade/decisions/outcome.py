@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aurora_upgrade.config import Timing
@@ -77,6 +78,6 @@ def call_failed(action: Action, error: RdsError, timing: Timing, stall: bool) ->
     )
 
 
-def default_call_failed(upgrade: Upgrade, action: Action, error: RdsError, timing: Timing) -> Outcome:
+def default_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now: datetime, timing: Timing) -> Outcome:
     """What a refused call means in a stage with nothing more specific to say."""
     return call_failed(action, error, timing, stall=switchover_may_have_started(upgrade.status))
