@@ -31,7 +31,7 @@ from aurora_upgrade.decisions.actions import (
 )
 from aurora_upgrade.decisions.outcome import Outcome, default_call_failed, read_failed
 from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, InvalidManifest
-from aurora_upgrade.phases import TERMINAL, Phase, settled, switchover_may_have_started
+from aurora_upgrade.phases import TERMINAL, Phase, nothing_created, settled, switchover_may_have_started
 from aurora_upgrade.rds import RdsGateway
 from aurora_upgrade.resources import RdsError, RdsReads
 from aurora_upgrade.status import initial, is_dry_run, transition, updated, with_conditions
@@ -204,7 +204,11 @@ class Engine:
             now = self.clock()
             observation = stage.observe(gw, upgrade, now)
         except RdsError as error:
-            return read_failed(error, self.timing, stall=switchover_may_have_started(upgrade.status)), None
+            status = upgrade.status
+            failed = read_failed(
+                error, self.timing, stall=switchover_may_have_started(status), untouched=nothing_created(status)
+            )
+            return failed, None
         return stage.decide(upgrade, observation, now, self.timing), gw
 
     def _apply(

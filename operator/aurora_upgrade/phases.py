@@ -59,6 +59,14 @@ def switchover_may_have_started(status: AuroraUpgradeStatus) -> bool:
     return status.phase in SWITCHOVER_STARTED
 
 
+def nothing_created(status: AuroraUpgradeStatus) -> bool:
+    """True while the upgrade has created nothing in AWS (no deployment asked for yet): a
+    problem that needs a person then fails it, with nothing to clean up."""
+    if status.phase == Phase.CREATING_BLUE_GREEN:
+        return status.create_requested_at is None
+    return status.phase in (Phase.PENDING, Phase.PRECHECKING, Phase.REBOOTING_SOURCE)
+
+
 def settled(status: AuroraUpgradeStatus, generation: int) -> bool:
     """Nothing left to do: a terminal phase that has seen the current generation."""
     return status.phase in TERMINAL and status.observed_generation == generation

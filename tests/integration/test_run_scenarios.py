@@ -173,3 +173,36 @@ def test_dry_run_then_the_real_run_with_the_same_state(make_sim: SimFactory, tmp
     assert status["phase"] == "Completed" and status["reason"] != "DryRun"
     assert status.get("plan", []) == []
     assert sim.mutating_calls()[0] == "CreateBlueGreenDeployment"
+
+
+def test_refused_permissions_and_credentials_are_not_aws_unavailable(make_sim: SimFactory, tmp_path: Path) -> None:
+    """`aurora-upgrade run` tried as a new user would, with no AWS credentials anywhere: it
+    ends Failed at once, saying what to configure, instead of 'will retry' forever."""
+    import os
+    import subprocess
+    import sys
+
+    sim = make_sim()
+    state = tmp_path / "state.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL_RDS=sim.endpoint_url,
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-credentials"),
+        AWS_CONFIG_FILE=str(tmp_path / "no-config"),
+        AWS_EC2_METADATA_DISABLED="true",  # no instance metadata here: don't wait for it
+        AURORA_UPGRADE_POLL_SECONDS="0.1",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(EXAMPLE), "--state", str(state)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    status = status_of(state)
+    assert (status["phase"], status["reason"]) == ("Failed", "AWSCredentialsInvalid")
+    assert "no usable AWS credentials for rds:DescribeDBClusters (NoCredentialsError" in status["message"]
+    assert "will retry" not in result.stdout
+    assert sim.calls() == [], "nothing reached AWS"

@@ -157,7 +157,10 @@ def refused(code: str, operation: str = "X") -> RdsError:
         ("DBClusterSnapshotAlreadyExistsFault", ErrorKind.ALREADY_EXISTS),
         ("DBClusterNotFoundFault", ErrorKind.NOT_FOUND),
         ("ThrottlingException", ErrorKind.RETRYABLE),
-        ("AccessDenied", ErrorKind.RETRYABLE),
+        ("AccessDenied", ErrorKind.PERMISSION),
+        ("AccessDeniedException", ErrorKind.PERMISSION),
+        ("ExpiredTokenException", ErrorKind.CREDENTIALS),
+        ("InvalidClientTokenId", ErrorKind.CREDENTIALS),
         ("InvalidParameterValue", ErrorKind.TERMINAL),
     ],
 )
@@ -186,9 +189,7 @@ LONG_REFUSED = rfc3339(NOW - TIMING.refusal_timeout - timedelta(seconds=30))
             id="lasting-state-refusal-fails",
         ),
         pytest.param("InvalidParameterValue", None, Phase.FAILED, "AWSInvalidParameterValue", id="rejected-fails"),
-        pytest.param(
-            "AccessDenied", None, Phase.SWITCHING_OVER, "SwitchoverBlueGreenDeploymentRetry", id="permission-waits"
-        ),
+        pytest.param("AccessDenied", None, Phase.SWITCHING_OVER, "PermissionDenied", id="permission-waits"),
         pytest.param(
             "ThrottlingException",
             None,
@@ -250,3 +251,27 @@ def test_a_refused_read_after_switchover_stalls() -> None:
 
     assert (stalled.phase, stalled.warning, stalled.requeue) == (None, True, TIMING.poll)
     assert failed.phase == Phase.FAILED
+
+
+@pytest.mark.parametrize(
+    ("code", "untouched", "stall", "phase", "reason"),
+    [
+        pytest.param("AccessDenied", True, False, Phase.FAILED, "PermissionDenied", id="denied-before-any-change"),
+        pytest.param("ExpiredTokenException", True, False, Phase.FAILED, "AWSCredentialsInvalid", id="expired"),
+        pytest.param("AccessDenied", False, False, None, "PermissionDenied", id="denied-once-green-exists"),
+        pytest.param("AccessDenied", False, True, None, "PermissionDenied", id="denied-after-switchover"),
+    ],
+)
+def test_refused_permissions_and_credentials_are_not_aws_unavailable(
+    code: str, untouched: bool, stall: bool, phase: Phase | None, reason: str
+) -> None:
+    """Before anything was created, refused permissions or credentials fail the upgrade naming
+    the IAM action to allow; afterwards they stall with a Warning that says what to fix."""
+    outcome = read_failed(refused(code, "DescribeDBClusters"), TIMING, stall=stall, untouched=untouched)
+
+    assert (outcome.phase, outcome.reason) == (phase, reason)
+    assert "rds:DescribeDBClusters" in outcome.message
+    assert "will retry" not in outcome.message
+    if phase is None:
+        assert (outcome.warning, outcome.requeue) == (True, TIMING.poll)
+        assert outcome.message.endswith("the upgrade waits until this is fixed")
