@@ -311,3 +311,15 @@ def test_provisioning_failures(observation: DeploymentObservation, reason: str, 
     assert outcome.reason == reason
     assert message in outcome.message
     assert outcome.action is None
+
+
+def test_a_deployment_created_by_someone_else_after_the_precheck_is_detected() -> None:
+    """AWS allows one deployment per source: one created by someone else since the precheck
+    fails the upgrade with a reason, instead of a create retried into AWS's refusal forever."""
+    foreign = make_blue_green("PROVISIONING", tags=FOREIGN_TAGS, name="someone-elses")
+    upgrade = make_upgrade(Phase.CREATING_BLUE_GREEN)
+
+    outcome = decide_create(upgrade, CreateObservation(make_cluster(), (), (foreign,)), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (Phase.FAILED, "ForeignBlueGreenDeployment", None)
+    assert "someone-elses" in outcome.message

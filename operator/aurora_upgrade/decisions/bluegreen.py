@@ -56,13 +56,28 @@ def find_deployment(aws: RdsReads, upgrade: Upgrade) -> BlueGreen | None:
 class CreateObservation:
     cluster: Cluster | None
     with_name: tuple[BlueGreen, ...]  # DescribeBlueGreenDeployments filtered by our name
+    on_source: tuple[BlueGreen, ...] = ()  # ... filtered by our source cluster
 
 
 def observe_create(aws: RdsReads, u: Upgrade, now: datetime) -> CreateObservation:
+    cluster = aws.describe_cluster(u.cluster)
     return CreateObservation(
-        cluster=aws.describe_cluster(u.cluster),
+        cluster=cluster,
         with_name=tuple(aws.find_blue_green(name=u.deployment_name)),
+        on_source=tuple(aws.find_blue_green(source=cluster.arn)) if cluster else (),
     )
+
+
+def foreign_on_source(upgrade: Upgrade, deployments: tuple[BlueGreen, ...]) -> Outcome | None:
+    """Another deployment on our source (someone else's, not being deleted): AWS allows one."""
+    for bg in deployments:
+        if not upgrade.owns(bg.tags) and bg.status != "DELETING":
+            return fail(
+                "ForeignBlueGreenDeployment",
+                f"DB cluster {upgrade.cluster} is already the source of blue/green deployment "
+                f"{bg.name} ({bg.identifier}, {bg.status}); finish or delete it first",
+            )
+    return None
 
 
 def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing: Timing) -> Outcome:
@@ -82,6 +97,10 @@ def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing:
             f"a blue/green deployment named {bg.name} ({bg.identifier}) exists and is not ours "
             f"(source {bg.source}); it is left untouched",
         )
+    # Someone may have created one on our source since the precheck: never retry into it.
+    foreign = foreign_on_source(upgrade, o.on_source)
+    if foreign:
+        return foreign
     if status.create_requested_at and since(status.create_requested_at, now) < timing.consistency_grace:
         return wait(
             timing,

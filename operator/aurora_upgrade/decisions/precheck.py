@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aurora_upgrade.config import Timing
+from aurora_upgrade.decisions.bluegreen import foreign_on_source
 from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
 from aurora_upgrade.models import RebootStep, SwitchoverMode
 from aurora_upgrade.phases import TERMINAL, Phase, following, happy_path
@@ -214,14 +215,7 @@ def _foreign_deployments(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
                 "not created by this AuroraUpgrade; create a new AuroraUpgrade with another "
                 "spec.blueGreenDeploymentName (it cannot change on this one), or delete that deployment",
             )
-    for bg in o.deployments_on_source:
-        if not u.owns(bg.tags) and bg.status != "DELETING":
-            return fail(
-                "ForeignBlueGreenDeployment",
-                f"DB cluster {u.cluster} is already the source of blue/green deployment "
-                f"{bg.name} ({bg.identifier}, {bg.status}); finish or delete it first",
-            )
-    return None
+    return foreign_on_source(u, o.deployments_on_source)
 
 
 PRECHECKS: tuple[Check, ...] = (
