@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from aurora_upgrade import metrics
 from aurora_upgrade.clock import parse_time, utcnow
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions import bluegreen, cleanup, precheck, reboot, switchover, verify
+from aurora_upgrade.decisions import bluegreen, cleanup, deadlines, precheck, reboot, switchover, verify
 from aurora_upgrade.decisions.actions import (
     Action,
     CreateBlueGreen,
@@ -212,35 +212,30 @@ class Engine:
         return stage.decide(upgrade, observation, now, self.timing), gw
 
     def _apply(
-        self,
-        upgrade: Upgrade,
-        outcome: Outcome,
-        gw: RdsGateway | None,
-        store: Store,
-        call_failed: CallFailed | None = None,
+        self, upgrade: Upgrade, outcome: Outcome, gw: RdsGateway | None, store: Store, finalizing: bool = False
     ) -> Upgrade:
-        """Carry out the outcome's action, if any, and record the outcome. What a failed call
-        means comes from `call_failed`, by default the current phase's stage."""
-        status = upgrade.status
-        if outcome.action is not None and gw is not None:
+        """Carry out the outcome's action, if any, and record the outcome, its wait bounded by
+        its deadline. What a failed call means comes from the current phase's stage (or, for
+        the finalizer, from deletionPolicy's)."""
+        status, action = upgrade.status, outcome.action
+        if action is not None and gw is not None:
             before = status
             if outcome.intent:
                 status = updated(status, outcome.intent)
                 store.save(with_conditions(status, self.clock(), upgrade.generation))
             try:
-                learned = act(gw, outcome.action)
+                learned = act(gw, action)
             except RdsError as error:
                 # The call may have reached AWS only if AWS did not answer; keep the intent then.
                 if error.answered:
                     status = before
-                meaning = call_failed or STAGES[upgrade.status.phase].call_failed
-                failed = meaning(upgrade, outcome.action, error, self.clock(), self.timing)
-                return self._record(upgrade, updated(status, failed.changes), failed, store)
-            store.event("Normal", outcome.action.operation, outcome.action.describe())
-            status = updated(status, {**outcome.changes, **learned})
-        else:
-            status = updated(status, outcome.changes)
-        return self._record(upgrade, status, outcome, store)
+                meaning = cleanup.deletion_call_failed if finalizing else STAGES[upgrade.status.phase].call_failed
+                outcome = meaning(upgrade, action, error, self.clock(), self.timing)
+            else:
+                store.event("Normal", action.operation, action.describe())
+                status = updated(status, learned)
+        outcome = deadlines.bounded(upgrade.with_status(status), outcome, self.clock(), self.timing, stall=finalizing)
+        return self._record(upgrade, updated(status, outcome.changes), outcome, store)
 
     def _record(self, upgrade: Upgrade, status: AuroraUpgradeStatus, outcome: Outcome, store: Store) -> Upgrade:
         now = self.clock()
@@ -277,7 +272,7 @@ class Engine:
             self._record(upgrade, upgrade.status, outcome, store)
             return outcome.requeue or self.timing.poll
         decision = cleanup.decide_deletion(upgrade, observation, self.clock(), self.timing)
-        self._apply(upgrade, decision.outcome, gw, store, call_failed=cleanup.deletion_call_failed)
+        self._apply(upgrade, decision.outcome, gw, store, finalizing=True)
         if decision.release:
             return None
         return decision.outcome.requeue or self.timing.poll

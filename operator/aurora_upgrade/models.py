@@ -220,6 +220,8 @@ class AuroraUpgradeStatus(_Model):
     switchover_refused_at: str | None = None  # AWS first refused the switchover for a transient state
     switchover_completed_at: str | None = None
     abort_requested_at: str | None = None  # the finalizer asked AWS to delete the deployment
+    waiting_for: str | None = None  # the reason of the current wait (see decisions/deadlines.py)
+    waiting_since: str | None = None  # when that wait began: its deadline counts from here
     failed_phase: Phase | None = None
 
 

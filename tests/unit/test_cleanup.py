@@ -428,3 +428,25 @@ def test_deletion_around_switchover_follows_the_deployment(upgrade: Any, deletes
     else:
         assert decision.outcome.action is None
         assert decision.release is True
+
+
+def test_old_production_stays_read_only_while_it_is_kept_for_rollback() -> None:
+    """Deleting the deployment lifts the read-only protection of `-old1` (AWS): within
+    cleanup.oldClusterRetention the deployment stays, whatever else cleanup is asked to do."""
+    upgrade = cleaning({"cleanup": {"oldClusterRetention": "24h"}})
+    observation = CleanupObservation(make_blue_green("SWITCHOVER_COMPLETED"))
+
+    outcome = decide_cleanup(upgrade, observation, NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, "RetainingOldCluster", None)
+    assert outcome.message == (
+        f"Keeping {OLD} until 2025-03-15T00:50:00+00:00 (cleanup.oldClusterRetention); blue/green deployment "
+        f"{BG_ID} stays until then, so the old cluster stays read-only"
+    )
+    after = decide_cleanup(
+        cleaning({"cleanup": {"oldClusterRetention": "24h"}}, switchover_completed_at=ago(86401)),
+        observation,
+        NOW,
+        TIMING,
+    )
+    assert after.action == DeleteBlueGreen(BG_ID, delete_target=False)

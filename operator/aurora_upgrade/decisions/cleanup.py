@@ -1,7 +1,9 @@
 """CleaningUp (runbook 9.1, 9.2) and what deleting the resource does (deletionPolicy).
 
-Cleanup deletes the blue/green deployment (never its target: after switchover the target
-is production), then, only when asked and after the retention period, the `-old1` cluster:
+Cleanup waits out cleanup.oldClusterRetention first: deleting the deployment removes the
+read-only protection of the `-old1` cluster (AWS), so while it is kept for rollback the
+deployment is kept too. Then it deletes the blue/green deployment (never its target: after
+switchover the target is production), then, only when asked, the `-old1` cluster:
 its instances first, then the cluster, with a final snapshot unless told otherwise. Cleanup
 runs after switchover, so a refused call stalls it with a Warning rather than failing it.
 
@@ -78,6 +80,16 @@ def final_snapshot_name(upgrade: Upgrade, old: str) -> str:
 def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timing: Timing) -> Outcome:
     spec, status = upgrade.spec, upgrade.status
     bg = o.deployment
+    old = status.old_cluster_identifier
+    keep_until = retained_until(upgrade)
+    if keep_until is not None and now < keep_until:
+        # Deleting the deployment lifts the read-only protection of the old cluster (AWS): while
+        # it is kept for rollback, the deployment stays too.
+        kept = f"Keeping {old or 'the previous production cluster'} until {keep_until.isoformat()} "
+        kept += "(cleanup.oldClusterRetention)"
+        if bg is not None:
+            kept += f"; blue/green deployment {bg.identifier} stays until then, so the old cluster stays read-only"
+        return wait(timing, "RetainingOldCluster", kept)
     if spec.cleanup.delete_blue_green_deployment and bg is not None:
         if bg.status == "DELETING":
             return wait(timing, "DeletingBlueGreen", f"Waiting for blue/green deployment {bg.identifier} to go")
@@ -87,15 +99,7 @@ def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timin
             action=DeleteBlueGreen(bg.identifier, delete_target=False),
             requeue=timing.poll,
         )
-    old = status.old_cluster_identifier
     if spec.cleanup.delete_old_cluster and old:
-        keep_until = retained_until(upgrade)
-        if keep_until is not None and now < keep_until:
-            return wait(
-                timing,
-                "RetainingOldCluster",
-                f"Keeping {old} until {keep_until.isoformat()} (cleanup.oldClusterRetention)",
-            )
         found = o.old_cluster
         if found is not None and (
             found.identifier == upgrade.cluster
