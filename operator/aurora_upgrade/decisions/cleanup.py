@@ -31,7 +31,7 @@ from aurora_upgrade.decisions.outcome import Outcome, advance, call_failed, fail
 from aurora_upgrade.decisions.switchover import previous_production
 from aurora_upgrade.models import DeletionPolicy, parse_duration
 from aurora_upgrade.phases import Phase, switchover_may_have_started
-from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads
+from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads, arn_name
 from aurora_upgrade.upgrade import Upgrade
 
 
@@ -163,6 +163,7 @@ def _delete_old_cluster(upgrade: Upgrade, old: str, o: CleanupObservation, timin
 @dataclass(frozen=True)
 class DeletionObservation:
     deployment: BlueGreen | None
+    green: Cluster | None = None  # the deployment's target, or the green cluster recorded in status
 
 
 @dataclass(frozen=True)
@@ -172,10 +173,14 @@ class DeletionDecision:
 
 
 def observe_deletion(aws: RdsReads, u: Upgrade, now: datetime) -> DeletionObservation:
-    """The deployment, only when deletionPolicy Abort may still have to delete it."""
+    """Only when deletionPolicy Abort may still have to delete something: the deployment and
+    its green cluster (its deletion protection; once the deployment is gone, whether green is)."""
     needs_aws = not switchover_may_have_started(u.status) and u.status.phase not in (Phase.COMPLETED, Phase.ABORTED)
-    wanted = needs_aws and u.spec.deletion_policy == DeletionPolicy.ABORT
-    return DeletionObservation(find_deployment(aws, u) if wanted else None)
+    if not needs_aws or u.spec.deletion_policy != DeletionPolicy.ABORT:
+        return DeletionObservation(None)
+    bg = find_deployment(aws, u)
+    green_id = arn_name(bg.target) if bg is not None and bg.target else u.status.green_cluster_identifier
+    return DeletionObservation(bg, aws.describe_cluster(green_id) if green_id else None)
 
 
 def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now: datetime, timing: Timing) -> Outcome:
@@ -213,6 +218,13 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
             wait(timing, "WaitingForBlueGreenDeployment", "Waiting for AWS to list the new deployment to delete it"),
             False,
         )
+    green = o.green if o.green is not None and o.green.identifier != upgrade.cluster else None
+    if bg is None and green is not None:
+        # Say green is gone only once AWS no longer lists it.
+        return DeletionDecision(
+            wait(timing, "DeletingGreen", f"Waiting for green cluster {green.identifier} ({green.status}) to go"),
+            False,
+        )
     if bg is None:
         gone = (
             "its blue/green deployment and green cluster are gone"
@@ -235,12 +247,27 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
             ),
             False,
         )
+    target = arn_name(bg.target) if bg.target else None
+    if green is not None and green.identifier == target and green.deletion_protection:
+        # AWS deletes the target only without deletion protection, which green copies from blue.
+        # Lifted on green only: blue is never modified here.
+        return DeletionDecision(
+            Outcome(
+                reason="DisablingGreenDeletionProtection",
+                message=f"Turning off deletion protection of green cluster {green.identifier} to delete it "
+                "(deletionPolicy Abort); blue keeps its own",
+                action=DisableDeletionProtection(green.identifier),
+                changes={"green_cluster_identifier": green.identifier},
+                requeue=timing.poll,
+            ),
+            False,
+        )
     return DeletionDecision(
         Outcome(
             reason="AbortingBlueGreen",
             message=f"Deleting blue/green deployment {bg.identifier} and its green cluster (deletionPolicy Abort)",
             action=DeleteBlueGreen(bg.identifier, delete_target=True),
-            changes={"abort_requested_at": rfc3339(now)},
+            changes={"abort_requested_at": rfc3339(now), "green_cluster_identifier": target},
             requeue=timing.poll,
         ),
         False,

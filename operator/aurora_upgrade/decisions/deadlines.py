@@ -61,6 +61,7 @@ DEADLINES: dict[str, Deadline] = {
     "DeletingBlueGreen": _polls(120),
     "DeletingOldInstances": _polls(120),
     "DeletingOldCluster": _polls(120),
+    "DeletingGreen": _polls(120),
     # AWS not answering, or a call looked at again.
     "AWSUnavailable": _polls(40),
     "AWSNotFound": _polls(40),
