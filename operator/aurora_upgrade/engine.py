@@ -220,9 +220,10 @@ class Engine:
         status, action = upgrade.status, outcome.action
         if action is not None and gw is not None:
             before = status
-            if outcome.intent:
-                status = updated(status, outcome.intent)
-                store.save(with_conditions(status, self.clock(), upgrade.generation))
+            # Saved before every call, with its intent if it has one: the write is conditional on
+            # the version read, so of two writers acting on the same status only one gets to call.
+            status = updated(status, outcome.intent)
+            store.save(with_conditions(status, self.clock(), upgrade.generation))
             try:
                 learned = act(gw, action)
             except RdsError as error:
@@ -240,24 +241,29 @@ class Engine:
     def _record(self, upgrade: Upgrade, status: AuroraUpgradeStatus, outcome: Outcome, store: Store) -> Upgrade:
         now = self.clock()
         previous = status.phase
+        events: list[tuple[str, str, str]] = []
         if outcome.phase is not None and outcome.phase != previous:
             if status.phase_started_at:
                 spent = (now - parse_time(status.phase_started_at)).total_seconds()
                 metrics.PHASE_DURATION.labels(phase=previous.value).observe(max(spent, 0.0))
             status = transition(status, outcome.phase, outcome.reason, outcome.message, now)
             failed = outcome.phase in (Phase.FAILED, Phase.ABORTED)
-            store.event(
-                "Warning" if failed or outcome.warning else "Normal",
-                outcome.reason or outcome.phase.value,
-                f"{previous.value} -> {outcome.phase.value}: {outcome.message}",
+            events.append(
+                (
+                    "Warning" if failed or outcome.warning else "Normal",
+                    outcome.reason or outcome.phase.value,
+                    f"{previous.value} -> {outcome.phase.value}: {outcome.message}",
+                )
             )
             metrics.set_phase(upgrade.namespace, upgrade.name, outcome.phase)
         elif outcome.message and (outcome.reason, outcome.message) != (status.reason, status.message):
             if outcome.warning:
-                store.event("Warning", outcome.reason, outcome.message)
+                events.append(("Warning", outcome.reason, outcome.message))
             status = status.model_copy(update={"reason": outcome.reason, "message": outcome.message})
         status = with_conditions(status, now, upgrade.generation)
-        store.save(status)
+        store.save(status)  # first: a writer whose save conflicts tells people nothing
+        for event in events:
+            store.event(*event)
         return upgrade.with_status(status)
 
     # --- deletion of the resource (kopf finalizer; `run` has no equivalent) -----------------

@@ -206,3 +206,30 @@ def test_refused_permissions_and_credentials_are_not_aws_unavailable(make_sim: S
     assert "no usable AWS credentials for rds:DescribeDBClusters (NoCredentialsError" in status["message"]
     assert "will retry" not in result.stdout
     assert sim.calls() == [], "nothing reached AWS"
+
+
+def test_two_writers_never_both_act(make_sim: SimFactory, tmp_path: Path) -> None:
+    """`run` holds an exclusive lock on its state file: a second run of the same state is
+    refused at once with a clear message, before any AWS call, and the first completes alone."""
+    import subprocess
+    import sys
+    import time
+
+    from .runcli import RUNBOOK_MUTATIONS, env_for
+
+    sim = make_sim()
+    state = tmp_path / "state.json"
+    command = [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(EXAMPLE), "--state", str(state)]
+    first = subprocess.Popen(command, env=env_for(sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not state.exists() and time.monotonic() < deadline:  # the first run holds the lock by then
+            time.sleep(0.05)
+        second = run_cli(sim, EXAMPLE, state)
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert f"{state} is in use by another `aurora-upgrade run` (pid {first.pid})" in second.stderr
+        assert second.stdout == "", "refused before doing anything"
+    finally:
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, out + err
+    assert sim.mutating_calls() == RUNBOOK_MUTATIONS
