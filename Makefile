@@ -7,10 +7,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit integration e2e crd cluster-up cluster-down clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e tools
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -21,8 +21,8 @@ demo: $(STAMP)
 test: lint typecheck unit integration e2e
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests
-	$(BIN)/ruff format --check operator tests
+	$(BIN)/ruff check operator tools tests
+	$(BIN)/ruff format --check operator tools tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -41,10 +41,10 @@ crd: $(STAMP)
 	cp crds/auroraupgrades.dbupgrade.dev.yaml charts/aurora-upgrade-operator/crds/
 
 cluster-up: $(STAMP)
-	$(BIN)/python -m aurora_upgrade.devenv.controlplane up
+	$(BIN)/python -m aurora_upgrade_dev.controlplane up
 
 cluster-down: $(STAMP)
-	$(BIN)/python -m aurora_upgrade.devenv.controlplane down
+	$(BIN)/python -m aurora_upgrade_dev.controlplane down
 
 clean:
 	rm -rf $(VENV) .local

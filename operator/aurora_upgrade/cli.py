@@ -13,7 +13,8 @@ import yaml
 from aurora_upgrade.config import poll_seconds
 from aurora_upgrade.models import API_VERSION, KIND, InvalidManifest, parse_spec
 
-EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+# `run` exits with the runner's 0 (Completed) or 1 (Failed/Aborted), and 2 for an invalid manifest, like argparse.
+EXIT_INVALID = 2
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def load_manifest(path: Path) -> dict[str, Any]:
     return doc
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, _: list[str]) -> int:
     from aurora_upgrade.runner import run_manifest
     from aurora_upgrade.store import StateInUse
 
@@ -56,57 +57,85 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
 
 
-def cmd_crd(_: argparse.Namespace) -> int:
+def cmd_crd(_: argparse.Namespace, __: list[str]) -> int:
     from aurora_upgrade.crd import render
 
     sys.stdout.write(render())
     return 0
 
 
-def cmd_operator(rest: list[str]) -> int:
+def cmd_operator(args: argparse.Namespace, kopf_args: list[str]) -> int:
     from kopf.cli import main as kopf_main
 
-    parser = argparse.ArgumentParser(prog="aurora-upgrade operator", add_help=False)
-    parser.add_argument("--metrics-port", type=int)
-    parser.add_argument("--metrics-address")
-    ours, kopf_args = parser.parse_known_args(rest)
-    if ours.metrics_port is not None:
-        os.environ["AURORA_UPGRADE_METRICS_PORT"] = str(ours.metrics_port)
-    if ours.metrics_address:
-        os.environ["AURORA_UPGRADE_METRICS_ADDRESS"] = ours.metrics_address
+    if args.metrics_port is not None:
+        os.environ["AURORA_UPGRADE_METRICS_PORT"] = str(args.metrics_port)
+    if args.metrics_address:
+        os.environ["AURORA_UPGRADE_METRICS_ADDRESS"] = args.metrics_address
     poll_seconds()  # refuse a bad poll interval before kopf starts
     kopf_main(args=["run", "-m", "aurora_upgrade.controller", *kopf_args], prog_name="aurora-upgrade operator")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "operator":
-        return cmd_operator(argv[1:])
-    if argv and argv[0] == "sim":
+def cmd_sim(_: argparse.Namespace, sim_args: list[str]) -> int:
+    try:
         from aurora_upgrade.sim.cli import main as sim_main
+    except ModuleNotFoundError as error:
+        if (error.name or "").startswith("aurora_upgrade"):
+            raise
+        # moto (and its server's dependencies) come with the extra, not with the operator.
+        raise SystemExit(
+            f"aurora-upgrade sim: the simulator is an extra ({error.name} is not installed): "
+            "pip install 'aurora-upgrade-operator[sim]'"
+        ) from None
+    return sim_main(sim_args)
 
-        return sim_main(argv[1:])
-    if argv and argv[0] == "demo":
-        from aurora_upgrade.demo import main as demo_main
 
-        return demo_main(argv[1:])
+def cmd_demo(_: argparse.Namespace, demo_args: list[str]) -> int:
+    try:
+        from aurora_upgrade_dev.demo import main as demo_main
+    except ModuleNotFoundError as error:
+        if error.name != "aurora_upgrade_dev":
+            raise
+        raise SystemExit(
+            "aurora-upgrade demo: the demo is development tooling, not installed with the operator; "
+            "run it from a checkout of the repository with `make demo`"
+        ) from None
+    return demo_main(demo_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aurora-upgrade",
         description="Upgrade Aurora PostgreSQL clusters through RDS Blue/Green deployments.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("operator", help="run the Kubernetes operator (kopf run options follow)")
+    # operator, sim and demo hand every argument they do not declare (--help too) to their own
+    # parser: kopf's, the simulator's, the demo's.
+    operator = sub.add_parser("operator", add_help=False, help="run the Kubernetes operator (kopf run options follow)")
+    operator.add_argument("--metrics-port", type=int)
+    operator.add_argument("--metrics-address")
+    operator.set_defaults(func=cmd_operator, passes_on=True)
     run = sub.add_parser("run", help="run one AuroraUpgrade manifest without Kubernetes")
     run.add_argument("-f", "--file", required=True, help="the AuroraUpgrade manifest")
     run.add_argument("--state", help="state file (default: <FILE>.state.json)")
-    run.set_defaults(func=cmd_run)
-    sub.add_parser("demo", help="the runbook's upgrade end to end on a local control plane and simulator")
-    sub.add_parser("sim", help="serve a simulated RDS API")
+    run.set_defaults(func=cmd_run, passes_on=False)
+    demo = sub.add_parser(
+        "demo", add_help=False, help="the runbook's upgrade end to end on a local control plane and simulator"
+    )
+    demo.set_defaults(func=cmd_demo, passes_on=True)
+    sim = sub.add_parser("sim", add_help=False, help="serve a simulated RDS API")
+    sim.set_defaults(func=cmd_sim, passes_on=True)
     crd = sub.add_parser("crd", help="print the CustomResourceDefinition")
-    crd.set_defaults(func=cmd_crd)
-    args = parser.parse_args(argv)
-    result: int = args.func(args)
+    crd.set_defaults(func=cmd_crd, passes_on=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and not args.passes_on:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    result: int = args.func(args, rest)
     return result
 
 

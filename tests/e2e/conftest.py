@@ -1,4 +1,4 @@
-"""Fixtures for end-to-end tests against a real kube-apiserver (see devenv/controlplane.py).
+"""Fixtures for end-to-end tests against a real kube-apiserver (see tools/aurora_upgrade_dev/controlplane.py).
 
 ``control_plane`` (session): etcd + kube-apiserver on loopback, admin kubeconfig at
 ``control_plane.kubeconfig``. The first run builds kube-apiserver and etcd (many minutes);
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from operator_fixtures import Runner
 
-from aurora_upgrade.devenv.controlplane import ControlPlane, ensure_binaries, start
+from aurora_upgrade_dev.controlplane import ControlPlane, ensure_binaries, start
 
 E2E_DIR = Path(__file__).parent
 

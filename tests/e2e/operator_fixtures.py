@@ -27,9 +27,9 @@ from typing import Any, Protocol, TypeVar
 
 import pytest
 
-from aurora_upgrade.devenv.controlplane import ControlPlane
-from aurora_upgrade.devenv.stack import install_crd, start_operator, stop_operator
 from aurora_upgrade.sim import rds_client
+from aurora_upgrade_dev.controlplane import ControlPlane
+from aurora_upgrade_dev.stack import install_crd, start_operator, stop_operator
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "aurora-bg-upgrade-15-10.yaml"

@@ -29,8 +29,8 @@ import yaml
 from conftest import Runner, _runner  # the session fixtures' kubectl/helm runner, here for our own server
 from operator_fixtures import CLUSTER, EXAMPLE, POLL_SECONDS, REPO, RUNBOOK_CALLS, SimProcess
 
-from aurora_upgrade.devenv.controlplane import ControlPlane, ensure_binaries, start
-from aurora_upgrade.devenv.stack import start_operator, stop_operator
+from aurora_upgrade_dev.controlplane import ControlPlane, ensure_binaries, start
+from aurora_upgrade_dev.stack import start_operator, stop_operator
 
 CHART = REPO / "charts" / "aurora-upgrade-operator"
 NAME = "aurora-bg-upgrade-15-10"  # the example's AuroraUpgrade

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aurora_upgrade.devenv.controlplane import KUBE_VERSION, ControlPlane
+from aurora_upgrade_dev.controlplane import KUBE_VERSION, ControlPlane
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -37,7 +37,7 @@ def test_demo_runs_the_runbook_upgrade_to_completed() -> None:
 
 def test_cluster_up_and_down_leave_nothing_running(tmp_path: Path) -> None:
     workdir = tmp_path / "local"
-    command = [sys.executable, "-m", "aurora_upgrade.devenv.controlplane"]
+    command = [sys.executable, "-m", "aurora_upgrade_dev.controlplane"]
     up = subprocess.run([*command, "up", "--workdir", str(workdir)], capture_output=True, text=True, timeout=600)
     assert up.returncode == 0, up.stdout + up.stderr
     state = json.loads((workdir / "controlplane.json").read_text())

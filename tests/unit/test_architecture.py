@@ -1,5 +1,6 @@
 """The layering STYLE.md asks for: decisions never import boto3 or kopf, the engine never imports
-kopf, only the gateway imports boto3, and status bookkeeping needs neither decisions nor the engine."""
+kopf, only the gateway imports boto3, status bookkeeping needs neither decisions nor the engine,
+and the operator never imports the simulator or the development tooling."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "aurora_upgrade"
 STAGES = ("precheck", "reboot", "bluegreen", "switchover", "verify", "cleanup")
@@ -55,3 +58,17 @@ def test_status_and_store_need_neither_decisions_nor_the_engine() -> None:
     loaded = modules_loaded_by("import aurora_upgrade.status, aurora_upgrade.store")
     assert "aurora_upgrade.store" in loaded
     assert not {m for m in loaded if m.startswith(("aurora_upgrade.decisions", "aurora_upgrade.engine"))}
+
+
+@pytest.mark.parametrize("module", ["aurora_upgrade.controller", "aurora_upgrade.cli"])
+def test_the_operator_process_loads_neither_the_simulator_nor_the_development_tooling(module: str) -> None:
+    """`aurora-upgrade operator` is the CLI running kopf on the controller: what ships in the
+    image (no moto) must be all it needs."""
+    loaded = modules_loaded_by(f"import {module}")
+    assert module in loaded
+    unwanted = sorted(
+        name
+        for name in loaded
+        if name.split(".")[0] in ("moto", "aurora_upgrade_dev") or name.startswith("aurora_upgrade.sim")
+    )
+    assert unwanted == []

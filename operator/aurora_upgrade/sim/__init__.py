@@ -4,7 +4,8 @@ It answers the calls of the runbook being automated (and of the operator) the wa
 documents them: blue/green deployments that take time to provision and switch over, green
 resources named and renamed as AWS does, reboots, snapshots and deletions that take time,
 eventual consistency right after creation, and the failure states a real account can show.
-See `behaviour` for each gap filled over moto and docs/simulator.md for the whole story.
+docs/simulator.md tells the whole story, including each gap filled over moto (the `behaviour`
+package, one module per area).
 
 The product never imports this package: the operator reaches the simulator only through
 boto3's standard `AWS_ENDPOINT_URL_RDS=http://127.0.0.1:PORT`.

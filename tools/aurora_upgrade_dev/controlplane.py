@@ -13,8 +13,8 @@ server itself (storage, admission, CRDs with CEL validation, RBAC, TokenRequest)
 
 Command line (``make cluster-up`` / ``make cluster-down``)::
 
-    python -m aurora_upgrade.devenv.controlplane up     # writes .local/kubeconfig
-    python -m aurora_upgrade.devenv.controlplane down
+    python -m aurora_upgrade_dev.controlplane up     # writes .local/kubeconfig
+    python -m aurora_upgrade_dev.controlplane down
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def cache_dir() -> Path:
 
 def repo_root() -> Path:
     """The repository checkout (the directory holding ``tools/kube/go.mod``)."""
-    candidates = [Path(__file__).resolve().parents[3], *[Path.cwd(), *Path.cwd().parents]]
+    # This file is tools/aurora_upgrade_dev/controlplane.py in an (editable) checkout.
+    candidates = [Path(__file__).resolve().parents[2], *[Path.cwd(), *Path.cwd().parents]]
     for candidate in candidates:
         if (candidate / "tools" / "kube" / "go.mod").is_file():
             return candidate
@@ -781,7 +782,7 @@ def down(workdir: Path | None = None) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m aurora_upgrade.devenv.controlplane",
+        prog="python -m aurora_upgrade_dev.controlplane",
         description="Local Kubernetes control plane (etcd + kube-apiserver on loopback).",
     )
     parser.add_argument(

@@ -1,6 +1,6 @@
 """`aurora-upgrade demo`: the runbook's upgrade, end to end, on this machine.
 
-A real kube-apiserver + etcd (devenv.controlplane), the simulated RDS with the runbook's
+A real kube-apiserver + etcd (controlplane.py), the simulated RDS with the runbook's
 account (AWS delays shortened to seconds, in the runbook's proportions), the CRD, the
 operator as a real process, and the runbook's manifest applied with kubectl. Progress is
 shown live until the upgrade completes; then what the runbook's steps 7.1/7.2 print.
@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aurora_upgrade.devenv import controlplane
-from aurora_upgrade.devenv.stack import install_crd, start_operator, stop_operator
+from aurora_upgrade_dev import controlplane
+from aurora_upgrade_dev.stack import install_crd, start_operator, stop_operator
 
 EXAMPLE = "examples/aurora-bg-upgrade-15-10.yaml"
 CLUSTER = "aurora-bg-aurora-cluster"

@@ -1,0 +1,31 @@
+"""AWS behaviour moto lacks, as subclasses of moto's RDS backend, models and responses.
+
+docs/simulator.md lists every gap filled ("Gaps in moto filled") and how this package is
+built on moto ("How it is built"). This is the only place that reaches into moto's RDS
+internals, one module per area:
+
+    simulation  the running simulation (delays, faults, call record, lock) and its clock
+    base        what every area shares: the timeline, existence checks, events, DescribeEvents
+    instances   clusters and instances, renames, reboots, parameter apply status
+    deletions   cluster snapshots, deletions of instances and clusters
+    bluegreen   blue/green deployments: create, describe, switch over, delete
+    backend     SimRDSBackend assembled from the areas; install() into moto's registry
+    errors      errors moto lacks or codes botocore does not know
+    answers     the HTTP side: lock, advance, record, and the handlers moto lacks
+"""
+
+from .answers import create_backend_app
+from .backend import SimRDSBackend, backend_for, install, uninstall
+from .instances import SimDBInstance
+from .simulation import Faults, Simulation
+
+__all__ = [
+    "Faults",
+    "SimDBInstance",
+    "SimRDSBackend",
+    "Simulation",
+    "backend_for",
+    "create_backend_app",
+    "install",
+    "uninstall",
+]

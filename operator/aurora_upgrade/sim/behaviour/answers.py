@@ -1,0 +1,103 @@
+"""How the simulator answers over HTTP.
+
+Each request runs under the simulation lock: the timeline advances, moto answers, the call
+is recorded. The handlers here are those moto lacks (DescribeDBEngineVersions) or whose
+parameters the simulated backend takes otherwise (Source of DescribeDBClusterParameters,
+SkipFinalSnapshot of DeleteDBCluster, the identifier and filters of DescribeBlueGreenDeployments).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from moto.core.common_types import TYPE_RESPONSE
+from moto.core.responses import ActionResult
+from moto.core.utils import convert_to_flask_response
+from moto.moto_server.werkzeug_app import create_backend_app as moto_create_backend_app
+from moto.rds.responses import RDSResponse
+
+from .. import catalog
+from .backend import SimRDSBackend, advance_all
+from .simulation import active
+
+MOTO_VERSION = "5.2.5"
+
+
+class SimRDSResponse(RDSResponse):
+    """moto's RDS responses, serialized under the simulation lock and recorded."""
+
+    def call_action(self) -> TYPE_RESPONSE:
+        simulation = active()
+        with simulation.lock:
+            advance_all()
+            operation = self._get_action()
+            params = {
+                key: values[0] if len(values) == 1 else values
+                for key, values in self.querystring.items()
+                if key not in ("Action", "Version")
+            }
+            try:
+                status, headers, body = super().call_action()
+            except NotImplementedError:
+                simulation.recorder.record(operation, params, "NotImplemented")
+                raise
+            simulation.recorder.record(operation, params, _outcome(status, body))
+        return status, headers, body
+
+    @property
+    def _sim_backend(self) -> SimRDSBackend:
+        backend = self.backend
+        assert isinstance(backend, SimRDSBackend)
+        return backend
+
+    def describe_db_engine_versions(self) -> ActionResult:
+        versions = catalog.describe(
+            engine=self.params.get("Engine"),
+            engine_version=self.params.get("EngineVersion"),
+            family=self.params.get("DBParameterGroupFamily"),
+            default_only=bool(self.params.get("DefaultOnly")),
+        )
+        return ActionResult({"DBEngineVersions": versions})
+
+    def describe_db_cluster_parameters(self) -> ActionResult:
+        parameters = self.backend.describe_db_cluster_parameters(self.params.get("DBClusterParameterGroupName"))
+        source = self.params.get("Source")
+        if source:
+            parameters = [p for p in parameters if p.get("Source", "user") == source]
+        return ActionResult({"Parameters": parameters})
+
+    def delete_db_cluster(self) -> ActionResult:
+        cluster = self._sim_backend.delete_db_cluster(
+            cluster_identifier=self.params.get("DBClusterIdentifier"),
+            snapshot_name=self.params.get("FinalDBSnapshotIdentifier"),
+            skip_final_snapshot=bool(self.params.get("SkipFinalSnapshot")),
+        )
+        return ActionResult({"DBCluster": cluster})
+
+    def describe_blue_green_deployments(self) -> ActionResult:
+        filters = {f["Name"]: list(f["Values"]) for f in self.params.get("Filters", [])}
+        deployments = self._sim_backend.describe_blue_green_deployments(
+            self.params.get("BlueGreenDeploymentIdentifier"), filters
+        )
+        return ActionResult({"BlueGreenDeployments": deployments})
+
+
+def _outcome(status: int, body: Any) -> str:
+    if status < 400:
+        return "ok"
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    match = re.search(r"<Code>([^<]+)</Code>", text)
+    return match.group(1) if match else f"HTTP{status}"
+
+
+def create_backend_app(service: str) -> Flask:
+    """moto's Flask app for `service`, with RDS answered by SimRDSResponse."""
+    app = moto_create_backend_app(service)  # type: ignore[arg-type]
+    if service == "rds":
+        endpoint = "RDSResponse.dispatch"
+        if endpoint not in app.view_functions:
+            raise RuntimeError(f"moto {MOTO_VERSION}'s RDS route {endpoint!r} not found; check the moto version")
+        app.view_functions[endpoint] = convert_to_flask_response(SimRDSResponse.dispatch)
+    return app

@@ -1,0 +1,101 @@
+"""What every area of the simulated backend shares: the clock, the delays, events, existence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from moto.rds import urls as moto_rds_urls
+from moto.rds.models import DBCluster, DBInstance, Event, RDSBackend, RDSBaseModel
+
+from ..config import SimConfig
+from .simulation import Timeline, active
+
+
+class SimEvent(Event):
+    """An RDS event the simulator emits itself (moto's Event only knows a fixed table)."""
+
+    def __init__(
+        self,
+        source_identifier: str,
+        source_type: str,
+        source_arn: str,
+        message: str,
+        categories: list[str],
+        date: datetime,
+    ) -> None:
+        self.source_identifier = source_identifier
+        self.source_type = source_type
+        self.source_arn = source_arn
+        self.message = message
+        self.event_categories = categories
+        self.date = date
+
+
+class SimBackendBase(RDSBackend):
+    """moto's RDS backend with the simulator's timeline, and DescribeEvents as AWS filters it."""
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        self.timeline = Timeline()
+
+    @property
+    def _url_module(self) -> Any:
+        # moto looks for the URL table next to the backend class's module; it is moto's own.
+        return moto_rds_urls
+
+    @property
+    def config(self) -> SimConfig:
+        return active().config
+
+    def holds(self, resource: RDSBaseModel) -> bool:
+        """Whether `resource` still exists here (under whatever name it has now)."""
+        if isinstance(resource, DBCluster):
+            return self.clusters.get(resource.db_cluster_identifier) is resource
+        if isinstance(resource, DBInstance):
+            return self.databases.get(resource.db_instance_identifier) is resource
+        return False
+
+    def add_sim_event(
+        self, resource_id: str, source_type: str, arn: str, message: str, categories: list[str], at: datetime
+    ) -> None:
+        self.events.append(SimEvent(resource_id, source_type, arn, message, categories, at))
+
+    def describe_events(
+        self,
+        source_identifier: str | None = None,
+        source_type: str | None = None,
+        start_time: datetime | str | None = None,
+        end_time: datetime | str | None = None,
+        duration: int | None = None,
+        event_categories: list[str] | None = None,
+        **_: Any,
+    ) -> list[Event]:
+        events = super().describe_events(source_identifier=source_identifier, source_type=source_type)
+        now = datetime.now(UTC)
+        start = _parse_time(start_time)
+        end = _parse_time(end_time)
+        if start is not None and end is None and duration is not None:
+            end = start + timedelta(minutes=int(duration))
+        if start is None:
+            start = (end or now) - timedelta(minutes=int(duration) if duration is not None else 60)
+        end = end or now
+        selected = [
+            event
+            for event in events
+            if start <= _as_utc(event.date) <= end
+            and (not event_categories or set(event.event_categories) & set(event_categories))
+        ]
+        return sorted(selected, key=lambda event: _as_utc(event.date))
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _parse_time(value: datetime | str | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return _as_utc(value)
+    return _as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))

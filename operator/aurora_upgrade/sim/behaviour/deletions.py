@@ -1,0 +1,121 @@
+"""Cluster snapshots and deletions of instances and clusters, which take time as on AWS."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from moto.rds.exceptions import (
+    DBClusterToBeDeletedHasActiveMembers,
+    DBInstanceNotFoundError,
+    InvalidDBClusterStateFault,
+    InvalidParameterCombination,
+)
+from moto.rds.models import DBCluster, DBClusterSnapshot, DBInstance
+
+from .errors import deletion_protected, invalid_instance_state
+from .instances import InstancesAndReboots, SimDBCluster, SimDBInstance
+
+
+class SnapshotsAndDeletions(InstancesAndReboots):
+    """Snapshots that are `creating` for a while; instances and clusters `deleting`, then gone."""
+
+    def delete_db_instance(
+        self,
+        db_instance_identifier: str,
+        final_db_snapshot_identifier: str | None = None,
+        skip_final_snapshot: bool | None = False,
+        delete_automated_backups: bool | None = True,
+    ) -> DBInstance:
+        self._validate_db_identifier(db_instance_identifier)
+        database = self.databases.get(db_instance_identifier)
+        if database is None:
+            raise DBInstanceNotFoundError(db_instance_identifier)
+        if not isinstance(database, SimDBInstance):
+            return super().delete_db_instance(
+                db_instance_identifier, final_db_snapshot_identifier, skip_final_snapshot, delete_automated_backups
+            )
+        if database.deletion_protection:
+            raise deletion_protected("DB Instance")
+        if database.status == "deleting":
+            raise invalid_instance_state(f"DB instance {db_instance_identifier} is already being deleted.")
+        self._start_deleting_instance(database)
+        return database
+
+    def delete_db_cluster(
+        self,
+        cluster_identifier: str,
+        snapshot_name: str | None = None,
+        skip_final_snapshot: bool = False,
+    ) -> DBCluster:
+        cluster = self._cluster(cluster_identifier)
+        if cluster.deletion_protection:
+            raise deletion_protected("Cluster")
+        if cluster.status == "deleting":
+            raise InvalidDBClusterStateFault(f"DB cluster {cluster_identifier} is already being deleted.")
+        if any(member.status != "deleting" for member in cluster.members):
+            raise DBClusterToBeDeletedHasActiveMembers()
+        if skip_final_snapshot and snapshot_name:
+            raise InvalidParameterCombination("FinalDBSnapshotIdentifier can't be specified with SkipFinalSnapshot.")
+        if not skip_final_snapshot and not snapshot_name:
+            raise InvalidParameterCombination(
+                "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified."
+            )
+        if snapshot_name:
+            self.create_db_cluster_snapshot(cluster.db_cluster_identifier, snapshot_name)
+        self._start_deleting_cluster(cluster, self.config.delete_seconds)
+        return cluster
+
+    def create_db_cluster_snapshot(
+        self,
+        db_cluster_identifier: str,
+        db_cluster_snapshot_identifier: str,
+        snapshot_type: str = "manual",
+        tags: list[dict[str, str]] | None = None,
+    ) -> DBClusterSnapshot:
+        manual = snapshot_type == "manual"
+        if manual:
+            cluster = self._cluster(db_cluster_identifier)
+            if cluster.status != "available":
+                raise InvalidDBClusterStateFault(
+                    f"DB cluster {db_cluster_identifier} is not in the available state (it is {cluster.status})."
+                )
+        snapshot = super().create_db_cluster_snapshot(
+            db_cluster_identifier, db_cluster_snapshot_identifier, snapshot_type, tags
+        )
+        if manual:
+            snapshot.status = "creating"
+            snapshot.percent_progress = 0
+
+            def completed(at: datetime) -> None:
+                if snapshot.status == "creating":
+                    snapshot.status = "available"
+                    snapshot.percent_progress = 100
+
+            self.timeline.after(self.config.snapshot_seconds, f"snapshot {db_cluster_snapshot_identifier}", completed)
+        return snapshot
+
+    def _start_deleting_instance(self, database: DBInstance) -> None:
+        database.status = "deleting"
+
+        def gone(at: datetime) -> None:
+            if self.holds(database):
+                del self.databases[database.db_instance_identifier]
+
+        self.timeline.after(self.config.delete_seconds, f"delete {database.db_instance_identifier}", gone)
+
+    def _start_deleting_cluster(self, cluster: SimDBCluster, delay: float) -> None:
+        cluster.status = "deleting"
+
+        def gone(at: datetime) -> None:
+            if not self.holds(cluster):
+                return
+            if cluster.members:
+                # Instances first: look again once they are gone.
+                self.timeline.after(self.config.delete_seconds, f"delete {cluster.db_cluster_identifier}", gone)
+                return
+            del self.clusters[cluster.db_cluster_identifier]
+            for snapshot_id, snapshot in list(self.cluster_snapshots.items()):
+                if snapshot.snapshot_type == "automated" and snapshot.cluster.db_cluster_arn == cluster.arn:
+                    del self.cluster_snapshots[snapshot_id]
+
+        self.timeline.after(delay, f"delete {cluster.db_cluster_identifier}", gone)
