@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from operator_fixtures import POLL_SECONDS, RUNBOOK_CALLS, Stack, manifest
 
-from aurora_upgrade.devenv.stack import start_operator, stop_operator
+from aurora_upgrade_dev.stack import start_operator, stop_operator
 
 
 def test_two_writers_never_both_act(stack: Stack) -> None:
