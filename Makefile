@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CHECKOV := $(VENV)/checkov/bin/checkov
 
-.PHONY: demo test lint typecheck unit integration e2e crd cluster-up cluster-down clean
+.PHONY: demo test lint typecheck unit integration e2e crd chart-readme prometheus checkov cluster-up cluster-down clean
 
 $(STAMP): pyproject.toml tools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,12 +34,33 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
-e2e: $(STAMP)
+e2e: $(STAMP) prometheus checkov
 	$(BIN)/pytest -q tests/e2e
+
+# promtool and prometheus (the chart's alert tests, Prometheus scraping the operator) from Debian's
+# package; its recommends would add node-exporter, a service nothing here uses.
+prometheus:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }
+
+# checkov pins a boto3 older than ours, so it gets a virtualenv of its own, from pyproject.toml's
+# `checkov` dependency group (the e2e chart tests find it beside the main virtualenv's packages).
+$(CHECKOV): pyproject.toml $(STAMP)
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet --upgrade pip
+	$(VENV)/checkov/bin/pip install --quiet --group checkov
+	touch $(CHECKOV)
+
+checkov: $(CHECKOV)
+
+# The chart's README.md values table, from the `# --` comments in its values.yaml.
+chart-readme:
+	go -C tools/helm-docs tool helm-docs --chart-search-root ../../charts --skip-version-footer
 
 crd: $(STAMP)
 	$(BIN)/aurora-upgrade crd > crds/auroraupgrades.dbupgrade.dev.yaml
 	cp crds/auroraupgrades.dbupgrade.dev.yaml charts/aurora-upgrade-operator/crds/
+	$(BIN)/aurora-upgrade crd --markdown > docs/crd-reference.md
 
 cluster-up: $(STAMP)
 	$(BIN)/python -m aurora_upgrade_dev.controlplane up

@@ -57,8 +57,11 @@ def cmd_run(args: argparse.Namespace, _: list[str]) -> int:
         return EXIT_INVALID
 
 
-def cmd_crd(_: argparse.Namespace, __: list[str]) -> int:
-    from aurora_upgrade.crd import render
+def cmd_crd(args: argparse.Namespace, _: list[str]) -> int:
+    if args.markdown:
+        from aurora_upgrade.crd_reference import render
+    else:
+        from aurora_upgrade.crd import render
 
     sys.stdout.write(render())
     return 0
@@ -126,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", add_help=False, help="serve a simulated RDS API")
     sim.set_defaults(func=cmd_sim, passes_on=True)
     crd = sub.add_parser("crd", help="print the CustomResourceDefinition")
+    crd.add_argument("--markdown", action="store_true", help="print its field reference (docs/crd-reference.md)")
     crd.set_defaults(func=cmd_crd, passes_on=False)
     return parser
 

@@ -144,6 +144,7 @@ def reconcile(
     cached = _status(body)
     if cached is not None:
         metrics.set_phase(namespace, name, cached.phase)  # also after an operator restart
+        metrics.set_reason(namespace, name, cached.reason)  # alerts tell an approval from a window
         if settled(cached, _generation(body)):
             return
     for _attempt in range(CONFLICT_RETRIES):

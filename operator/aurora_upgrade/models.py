@@ -50,16 +50,22 @@ class _Model(BaseModel):
 
 
 class SwitchoverMode(StrEnum):
+    """Automatic switches over as soon as green is ready; Manual waits for spec.switchover.approved."""
+
     AUTOMATIC = "Automatic"
     MANUAL = "Manual"
 
 
 class DeletionPolicy(StrEnum):
+    """What deleting the resource before switchover does to AWS."""
+
     ABORT = "Abort"
     ORPHAN = "Orphan"
 
 
 class Weekday(StrEnum):
+    """A day of the week, in the window's time zone."""
+
     MON = "Mon"
     TUE = "Tue"
     WED = "Wed"
@@ -73,7 +79,7 @@ class MaintenanceWindow(_Model):
     """Switchover may only start inside this window. An end before start wraps past midnight."""
 
     days: list[Weekday] = Field(
-        default_factory=lambda: list(Weekday), min_length=1, description="Days the window opens on"
+        default_factory=lambda: list(Weekday), min_length=1, description="Days the window opens on (default: every day)"
     )
     start: Annotated[str, Field(pattern=CLOCK_PATTERN, description="HH:MM, local to timeZone")]
     end: Annotated[str, Field(pattern=CLOCK_PATTERN, description="HH:MM, local to timeZone")]
@@ -90,13 +96,17 @@ class MaintenanceWindow(_Model):
 
 
 class SwitchoverSpec(_Model):
-    mode: SwitchoverMode = SwitchoverMode.AUTOMATIC
+    """When and how SwitchoverBlueGreenDeployment is called (runbook steps 5-6)."""
+
+    mode: SwitchoverMode = Field(SwitchoverMode.AUTOMATIC, description="Automatic, or Manual (waits for approved)")
     approved: bool = Field(False, description="Releases a Manual switchover gate")
     timeout_seconds: int = Field(
         300, ge=30, le=3600, description="SwitchoverTimeout passed to SwitchoverBlueGreenDeployment"
     )
-    snapshot_before_switchover: bool = True
-    window: MaintenanceWindow | None = None
+    snapshot_before_switchover: bool = Field(
+        True, description="Snapshot blue and wait until it is available before switching over (runbook step 6.1)"
+    )
+    window: MaintenanceWindow | None = Field(None, description="Switchover only starts inside this window")
 
     @property
     def gated(self) -> bool:
@@ -105,17 +115,29 @@ class SwitchoverSpec(_Model):
 
 
 class CleanupSpec(_Model):
-    delete_blue_green_deployment: bool = True
-    delete_old_cluster: bool = False
+    """What is deleted after the upgrade is verified (runbook step 9)."""
+
+    delete_blue_green_deployment: bool = Field(
+        True, description="Delete the blue/green deployment; both clusters stay (runbook step 9.1)"
+    )
+    delete_old_cluster: bool = Field(
+        False, description="Also delete the previous production cluster (-old1) and its instances (runbook step 9.2)"
+    )
     old_cluster_retention: str = Field(
         "0s", pattern=DURATION_PATTERN, description="Wait this long after switchover, e.g. 24h"
     )
-    final_snapshot_of_old_cluster: bool = True
+    final_snapshot_of_old_cluster: bool = Field(True, description="Take a final snapshot when deleting -old1")
 
 
 class AwsSpec(_Model):
-    role_arn: str | None = Field(None, pattern=ROLE_ARN_PATTERN)
-    external_id: str | None = Field(None, min_length=2, max_length=1224)
+    """Credentials: the operator's own (IRSA, Pod Identity), or a role assumed from them."""
+
+    role_arn: str | None = Field(
+        None, pattern=ROLE_ARN_PATTERN, description="Assume this role for every RDS call (e.g. another account)"
+    )
+    external_id: str | None = Field(
+        None, min_length=2, max_length=1224, description="ExternalId for AssumeRole, if the role's trust policy asks"
+    )
 
 
 class AuroraUpgradeSpec(_Model):
@@ -124,23 +146,49 @@ class AuroraUpgradeSpec(_Model):
         min_length=1, max_length=63, pattern=CLUSTER_ID_PATTERN, description="The blue cluster"
     )
     target_engine_version: str = Field(pattern=ENGINE_VERSION_PATTERN, description="e.g. 15.10")
-    expected_source_engine_version: str | None = Field(None, pattern=ENGINE_VERSION_PATTERN)
-    allow_major_version_upgrade: bool = False
+    expected_source_engine_version: str | None = Field(
+        None,
+        pattern=ENGINE_VERSION_PATTERN,
+        description="Fail before any change if the cluster is not at this version",
+    )
+    allow_major_version_upgrade: bool = Field(False, description="Needed for a major target, e.g. 15 to 16")
     target_db_cluster_parameter_group_name: str | None = Field(
-        None, alias="targetDBClusterParameterGroupName", max_length=255, pattern=PARAMETER_GROUP_PATTERN
+        None,
+        alias="targetDBClusterParameterGroupName",
+        max_length=255,
+        pattern=PARAMETER_GROUP_PATTERN,
+        description="Green's cluster parameter group (default: the cluster's current one)",
     )
     target_db_parameter_group_name: str | None = Field(
-        None, alias="targetDBParameterGroupName", max_length=255, pattern=PARAMETER_GROUP_PATTERN
+        None,
+        alias="targetDBParameterGroupName",
+        max_length=255,
+        pattern=PARAMETER_GROUP_PATTERN,
+        description="Green's DB parameter group (default: the instances' current one)",
     )
-    blue_green_deployment_name: str | None = Field(None, min_length=1, max_length=60, pattern=BLUE_GREEN_NAME_PATTERN)
-    reboot_source_for_pending_parameters: bool = False
-    reboot_green_before_switchover: bool = True
+    blue_green_deployment_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=60,
+        pattern=BLUE_GREEN_NAME_PATTERN,
+        description="Name of the blue/green deployment (default: derived from metadata.name)",
+    )
+    reboot_source_for_pending_parameters: bool = Field(
+        False, description="Reboot blue instances whose parameters are pending-reboot (runbook step 2)"
+    )
+    reboot_green_before_switchover: bool = Field(True, description="Reboot every green instance (runbook step 4)")
     switchover: SwitchoverSpec = Field(default_factory=SwitchoverSpec)
-    reboot_after_switchover: bool = True
+    reboot_after_switchover: bool = Field(
+        True, description="Reboot every production instance after switchover (runbook step 7.3)"
+    )
     cleanup: CleanupSpec = Field(default_factory=CleanupSpec)
     aws: AwsSpec = Field(default_factory=AwsSpec)
-    deletion_policy: DeletionPolicy = DeletionPolicy.ABORT
-    dry_run: bool = False
+    deletion_policy: DeletionPolicy = Field(
+        DeletionPolicy.ABORT,
+        description="Deleting the resource before switchover: Abort deletes the deployment and green, "
+        "Orphan leaves AWS alone. After switchover has started, deletion never touches AWS",
+    )
+    dry_run: bool = Field(False, description="Run the prechecks and write the plan to status.plan; change nothing")
 
 
 # Spec fields the API server refuses to change (CEL self == oldSelf).
@@ -161,6 +209,8 @@ class ConditionStatus(StrEnum):
 
 
 class Condition(_Model):
+    """A Kubernetes condition; lastTransitionTime changes only when status flips."""
+
     type: str
     status: ConditionStatus
     reason: str
@@ -170,6 +220,8 @@ class Condition(_Model):
 
 
 class HistoryEntry(_Model):
+    """One phase of the upgrade: when it started and ended, and how."""
+
     phase: Phase
     started_at: str
     finished_at: str | None = None
@@ -181,48 +233,65 @@ class RebootStep(_Model):
     """One instance to reboot in a reboot phase, with the intent written before the call."""
 
     instance: str
-    intended_at: str | None = None  # written to status before RebootDBInstance is called
-    requested_at: str | None = None  # RebootDBInstance answered (or the reboot was found in AWS)
-    rebooting_seen_at: str | None = None  # a describe showed the instance `rebooting`
+    intended_at: str | None = Field(None, description="Written to status before RebootDBInstance is called")
+    requested_at: str | None = Field(None, description="RebootDBInstance answered, or the reboot was found in AWS")
+    rebooting_seen_at: str | None = Field(None, description="A describe showed the instance rebooting")
     done_at: str | None = None
 
 
 class AuroraUpgradeStatus(_Model):
     """Everything the engine needs to resume; every field is declared in the CRD."""
 
-    phase: Phase = Phase.PENDING
-    reason: str | None = None
-    message: str | None = None
-    observed_generation: int | None = None
-    source_engine_version: str | None = None
-    # Blue's parameter groups at precheck: the Completed message names them when they changed.
-    source_db_cluster_parameter_group_name: str | None = Field(None, alias="sourceDBClusterParameterGroupName")
-    source_db_parameter_group_name: str | None = Field(None, alias="sourceDBParameterGroupName")
-    blue_green_deployment_identifier: str | None = None
-    green_cluster_identifier: str | None = None
-    green_cluster_endpoint: str | None = None
-    snapshot_identifier: str | None = None
-    old_cluster_identifier: str | None = None
-    started_at: str | None = None
+    phase: Phase = Field(Phase.PENDING, description="Where the upgrade stands")
+    reason: str | None = Field(None, description="Machine reason (CamelCase) of the latest transition or wait")
+    message: str | None = Field(None, description="The same for people")
+    observed_generation: int | None = Field(None, description="metadata.generation last acted on")
+    source_engine_version: str | None = Field(None, description="The cluster's version found at precheck")
+    source_db_cluster_parameter_group_name: str | None = Field(
+        None,
+        alias="sourceDBClusterParameterGroupName",
+        description="Blue's cluster parameter group at precheck (the Completed message names it when it changed)",
+    )
+    source_db_parameter_group_name: str | None = Field(
+        None, alias="sourceDBParameterGroupName", description="Blue's DB parameter group(s) at precheck"
+    )
+    blue_green_deployment_identifier: str | None = Field(None, description="bgd-... of the deployment")
+    green_cluster_identifier: str | None = Field(None, description="The green cluster, <cluster>-green-<random>")
+    green_cluster_endpoint: str | None = Field(
+        None, description="Green's writer endpoint once green is available, to validate against (runbook step 5)"
+    )
+    snapshot_identifier: str | None = Field(None, description="The pre-switchover snapshot of blue")
+    old_cluster_identifier: str | None = Field(None, description="The previous production cluster, e.g. ...-old1")
+    started_at: str | None = Field(None, description="RFC 3339, like every time in status")
     phase_started_at: str | None = None
-    completed_at: str | None = None
-    conditions: list[Condition] = Field(default_factory=list)
-    history: list[HistoryEntry] = Field(default_factory=list)
-    plan: list[str] = Field(default_factory=list)
+    completed_at: str | None = Field(None, description="When a terminal phase was reached")
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Ready, Reconciling, Stalled (kstatus polarity) and Upgraded"
+    )
+    history: list[HistoryEntry] = Field(default_factory=list, description="One entry per phase, in order")
+    plan: list[str] = Field(default_factory=list, description="With dryRun: the steps a real run would take")
     # Resumption bookkeeping: what was asked of AWS and when, so a restart neither repeats
     # a call nor forgets one.
-    reboots: list[RebootStep] = Field(default_factory=list)
+    reboots: list[RebootStep] = Field(default_factory=list, description="The current reboot phase's instances")
     create_requested_at: str | None = None
     snapshot_requested_at: str | None = None
-    source_cluster_resource_id: str | None = None  # blue's DbClusterResourceId, to find it after renames
+    source_cluster_resource_id: str | None = Field(
+        None, description="Blue's DbClusterResourceId, to find it again after switchover renames it"
+    )
     switchover_requested_at: str | None = None
-    switchover_accepted_at: str | None = None  # AWS answered the switchover call: never call again
-    switchover_refused_at: str | None = None  # AWS first refused the switchover for a transient state
+    switchover_accepted_at: str | None = Field(
+        None, description="AWS answered the switchover call: it is never called again"
+    )
+    switchover_refused_at: str | None = Field(
+        None, description="When AWS first refused the switchover for a transient state"
+    )
     switchover_completed_at: str | None = None
-    abort_requested_at: str | None = None  # the finalizer asked AWS to delete the deployment
-    waiting_for: str | None = None  # the reason of the current wait (see decisions/deadlines.py)
-    waiting_since: str | None = None  # when that wait began: its deadline counts from here
-    failed_phase: Phase | None = None
+    abort_requested_at: str | None = Field(
+        None, description="The finalizer asked AWS to delete the deployment (deletionPolicy Abort)"
+    )
+    waiting_for: str | None = Field(None, description="The reason of the current wait (every wait has a deadline)")
+    waiting_since: str | None = Field(None, description="When that wait began: its deadline counts from here")
+    failed_phase: Phase | None = Field(None, description="The phase the upgrade failed in")
 
 
 class InvalidManifest(ValueError):

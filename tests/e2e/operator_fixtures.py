@@ -17,6 +17,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,26 +28,33 @@ from typing import Any, Protocol, TypeVar
 
 import pytest
 
+from aurora_upgrade.phases import TERMINAL
 from aurora_upgrade.sim import rds_client
 from aurora_upgrade_dev.controlplane import ControlPlane
+from aurora_upgrade_dev.processes import stop_process
 from aurora_upgrade_dev.stack import install_crd, start_operator, stop_operator
+from support.runbook import CLUSTER, EXAMPLE, REGION, REPO, RUNBOOK_CALLS
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "aurora-bg-upgrade-15-10.yaml"
-REGION = "ap-northeast-1"
-CLUSTER = "aurora-bg-aurora-cluster"
-POLL_SECONDS = 0.3
-TERMINAL = ("Completed", "Failed", "Aborted")
-RUNBOOK_CALLS = [
-    "CreateBlueGreenDeployment",
-    "RebootDBInstance",
-    "RebootDBInstance",
-    "CreateDBClusterSnapshot",
-    "SwitchoverBlueGreenDeployment",
-    "RebootDBInstance",
-    "RebootDBInstance",
-    "DeleteBlueGreenDeployment",
+# What the e2e tests import from here; the runbook's data among it is support.runbook's, which
+# the other tiers share.
+__all__ = [
+    "CLUSTER",
+    "EXAMPLE",
+    "POLL_SECONDS",
+    "REGION",
+    "REPO",
+    "RUNBOOK_CALLS",
+    "Runner",
+    "SimProcess",
+    "Stack",
+    "crd",
+    "manifest",
+    "namespace",
+    "stack",
+    "unique_namespace",
 ]
+
+POLL_SECONDS = 0.3
 
 T = TypeVar("T")
 
@@ -60,6 +68,13 @@ class Runner(Protocol):
         token: str | None = None,
         timeout: float = 120.0,
     ) -> subprocess.CompletedProcess[str]: ...
+
+
+def free_port() -> int:
+    """A loopback port free now, for a server that cannot report the one it picked."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _tail(path: Path, lines: int = 150) -> str:
@@ -100,12 +115,7 @@ class SimProcess:
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(OSError):
                 self.release()  # a held response would keep a request thread waiting
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+            stop_process(self.process, timeout=15)
 
     def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import socket
 import subprocess
 import time
 import urllib.request
@@ -27,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import Runner, _runner  # the session fixtures' kubectl/helm runner, here for our own server
-from operator_fixtures import CLUSTER, EXAMPLE, POLL_SECONDS, REPO, RUNBOOK_CALLS, SimProcess
+from operator_fixtures import CLUSTER, EXAMPLE, POLL_SECONDS, REPO, RUNBOOK_CALLS, SimProcess, free_port
 
 from aurora_upgrade_dev.controlplane import ControlPlane, ensure_binaries, start
 from aurora_upgrade_dev.stack import start_operator, stop_operator
@@ -116,7 +115,7 @@ def test_chart_lints() -> None:
 def test_default_render_serves_all_namespaces_with_a_cluster_role() -> None:
     objects = render()
     kinds = sorted(kind for kind, _ in objects)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"], kinds
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy", "ServiceAccount"], kinds
     name = "aup-aurora-upgrade-operator"
     binding = objects[("ClusterRoleBinding", name)]
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name}
@@ -150,7 +149,9 @@ def test_default_render_serves_all_namespaces_with_a_cluster_role() -> None:
 def test_watch_namespace_renders_a_role_in_that_namespace_and_only_kopf_reads_cluster_wide() -> None:
     objects = render("watchNamespace=team-a")
     kinds = sorted(kind for kind, _ in objects)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "ServiceAccount"], kinds
+    assert kinds == [
+        "ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy", "Role", "RoleBinding", "ServiceAccount"
+    ], kinds  # fmt: skip
     name = "aup-aurora-upgrade-operator"
     assert objects[("Role", name)]["metadata"]["namespace"] == "team-a"
     assert objects[("RoleBinding", name)]["metadata"]["namespace"] == "team-a"
@@ -244,12 +245,6 @@ def token_kubeconfig(plane: ControlPlane, token: str, path: Path) -> Path:
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -8,9 +8,9 @@ import itertools
 import re
 
 import pytest
-from operator_fixtures import CLUSTER, EXAMPLE, RUNBOOK_CALLS, Stack
+from operator_fixtures import Stack
 
-NAME = "aurora-bg-upgrade-15-10"
+from support.runbook import CLUSTER, EXAMPLE, NAME, RUNBOOK_CALLS, RUNBOOK_PHASES, assert_runbook_end_state
 
 
 @pytest.fixture
@@ -60,19 +60,7 @@ def test_example_manifest_upgrades_the_runbook_cluster(stack: Stack) -> None:
     conditions = {c["type"]: c["status"] for c in status["conditions"]}
     assert conditions == {"Ready": "True", "Reconciling": "False", "Stalled": "False", "Upgraded": "True"}
     phases = [entry["phase"] for entry in status["history"]]
-    assert phases == [
-        "Pending",
-        "Prechecking",
-        "CreatingBlueGreen",
-        "ProvisioningGreen",
-        "RebootingGreen",
-        "Snapshotting",
-        "SwitchingOver",
-        "RebootingInstances",
-        "Verifying",
-        "CleaningUp",
-        "Completed",
-    ], status["history"]
+    assert phases == RUNBOOK_PHASES, status["history"]
 
     # kubectl describe: an Event per phase transition, "A -> B".
     described = stack.kubectl("-n", "default", "describe", "aup", NAME, check=True).stdout
@@ -90,19 +78,4 @@ def test_example_manifest_upgrades_the_runbook_cluster(stack: Stack) -> None:
 
     # AWS: the runbook's end state, after exactly the runbook's mutating calls.
     assert stack.rds_sim.mutating_calls() == RUNBOOK_CALLS, stack.diagnose()
-    rds = stack.rds_sim.rds()
-    cluster = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
-    assert (cluster["EngineVersion"], cluster["Status"]) == ("15.10", "available")
-    instances = rds.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [CLUSTER]}])["DBInstances"]
-    assert sorted((i["DBInstanceIdentifier"], i["EngineVersion"], i["DBInstanceStatus"]) for i in instances) == [
-        ("aurora-bg-aurora-instance-1", "15.10", "available"),
-        ("aurora-bg-aurora-instance-2", "15.10", "available"),
-    ]
-    clusters = {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]}
-    assert clusters == {CLUSTER, f"{CLUSTER}-old1"}, clusters
-    snapshots = [
-        s["DBClusterSnapshotIdentifier"]
-        for s in rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
-    ]
-    assert len(snapshots) == 1 and snapshots[0].startswith(f"{CLUSTER}-before-switchover-"), snapshots
-    assert rds.describe_blue_green_deployments()["BlueGreenDeployments"] == []
+    assert_runbook_end_state(stack.rds_sim.rds())

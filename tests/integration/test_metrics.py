@@ -13,9 +13,9 @@ from aurora_upgrade.config import Timing
 from aurora_upgrade.engine import Engine
 from aurora_upgrade.rds import RdsGateway
 from aurora_upgrade.runner import run_manifest
+from support.runbook import EXAMPLE
 
 from .conftest import SimFactory
-from .runcli import EXAMPLE
 
 
 def sample(metric: str, **labels: str) -> float:

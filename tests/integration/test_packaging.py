@@ -20,14 +20,14 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from .runcli import ROOT
+from support.runbook import REPO
 
-CRD = ROOT / "crds" / "auroraupgrades.dbupgrade.dev.yaml"
+CRD = REPO / "crds" / "auroraupgrades.dbupgrade.dev.yaml"
 
 
 def image_build_context() -> list[str]:
     """What `.dockerignore` lets through to the image build (its `!` lines)."""
-    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    lines = (REPO / ".dockerignore").read_text().splitlines()
     return [line[1:].rstrip("/") for line in lines if line.startswith("!")]
 
 
@@ -37,7 +37,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the Dockerfile installs (and proves that context is enough to build it)."""
     context = tmp_path_factory.mktemp("context")
     for name in image_build_context():
-        source = ROOT / name
+        source = REPO / name
         if source.is_dir():
             shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         else:
@@ -61,7 +61,7 @@ def test_the_wheel_carries_the_operator_and_no_development_tooling(wheel: Path) 
     assert top_level == {"aurora_upgrade"}
     modules = {name for name in names if name.endswith(".py")}
     assert {"aurora_upgrade/controller.py", "aurora_upgrade/cli.py", "aurora_upgrade/sim/server.py"} <= modules
-    tooling = {path.name for path in (ROOT / "tools" / "aurora_upgrade_dev").glob("*.py")} - {"__init__.py"}
+    tooling = {path.name for path in (REPO / "tools" / "aurora_upgrade_dev").glob("*.py")} - {"__init__.py"}
     assert tooling >= {"controlplane.py", "stack.py", "demo.py"}
     shipped_tooling = [name for name in modules if "devenv" in name or name.rsplit("/", 1)[-1] in tooling]
     assert shipped_tooling == [], shipped_tooling

@@ -7,6 +7,7 @@ the exit code, what was printed, the AWS state left behind, and the ordered muta
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -16,9 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from aurora_upgrade.sim import SimConfig, SimServer
+from aurora_upgrade.sim import SimConfig, SimServer, rds_client
+from aurora_upgrade_dev.processes import stop_process
+from support.runbook import (
+    CLUSTER,
+    EXAMPLE,
+    OLD_CLUSTER_DELETION_CALLS,
+    RUNBOOK_CALLS,
+    RUNBOOK_PHASES,
+    assert_runbook_end_state,
+)
 
-from .runcli import CLUSTER, EXAMPLE, RUNBOOK_MUTATIONS, assert_runbook_end_state, env_for, run_cli, write_manifest
+from .runcli import env_for, run_cli, write_manifest
 
 
 @pytest.fixture
@@ -34,22 +44,11 @@ def test_runbook_upgrade_from_pending_to_completed(sim: SimServer, tmp_path: Pat
     result = run_cli(sim, EXAMPLE, state)
     assert result.returncode == 0, result.stdout + result.stderr
     printed = result.stdout
-    for phase in (
-        "Pending -> Prechecking",
-        "Prechecking -> CreatingBlueGreen",
-        "CreatingBlueGreen -> ProvisioningGreen",
-        "ProvisioningGreen -> RebootingGreen",
-        "RebootingGreen -> Snapshotting",
-        "Snapshotting -> SwitchingOver",
-        "SwitchingOver -> RebootingInstances",
-        "RebootingInstances -> Verifying",
-        "Verifying -> CleaningUp",
-        "CleaningUp -> Completed",
-    ):
-        assert phase in printed, f"{phase!r} not printed:\n{printed}"
+    for before, after in itertools.pairwise(RUNBOOK_PHASES):
+        assert f"{before} -> {after}" in printed, f"{before} -> {after} not printed:\n{printed}"
     assert "engine_version 15.6 -> 15.10" in printed
-    assert_runbook_end_state(sim)
-    assert sim.mutating_calls() == RUNBOOK_MUTATIONS
+    assert_runbook_end_state(rds_client(sim.endpoint_url))
+    assert sim.mutating_calls() == RUNBOOK_CALLS
     status = json.loads(state.read_text())["status"]
     assert status["phase"] == "Completed"
     assert status["sourceEngineVersion"] == "15.6"
@@ -84,12 +83,10 @@ def kill_right_after(sim: SimServer, manifest: Path, state: Path, operation: str
     try:
         assert sim.wait_until_held(operation, timeout=120), f"{operation} #{nth} was never called"
         assert sim.mutating_calls().count(operation) == nth
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
     finally:
+        # Killed before the held answer is released, so the process never sees it.
+        stop_process(process, signal.SIGKILL, timeout=30)
         sim.release()
-        if process.poll() is None:
-            process.kill()
 
 
 @pytest.mark.parametrize(
@@ -111,8 +108,8 @@ def test_killed_right_after_a_mutating_call_resumes_without_repeating_it(
     kill_right_after(sim, EXAMPLE, state, operation, nth)
     result = run_cli(sim, EXAMPLE, state)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert sim.mutating_calls() == RUNBOOK_MUTATIONS, f"killed after {operation} #{nth}"
-    assert_runbook_end_state(sim)
+    assert sim.mutating_calls() == RUNBOOK_CALLS, f"killed after {operation} #{nth}"
+    assert_runbook_end_state(rds_client(sim.endpoint_url))
 
 
 @pytest.mark.parametrize(
@@ -126,7 +123,7 @@ def test_killed_while_deleting_the_old_cluster_resumes_without_repeating(
     kill_right_after(sim, manifest, state, operation, nth)
     result = run_cli(sim, manifest, state)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert sim.mutating_calls() == [*RUNBOOK_MUTATIONS, "DeleteDBInstance", "DeleteDBInstance", "DeleteDBCluster"]
+    assert sim.mutating_calls() == [*RUNBOOK_CALLS, *OLD_CLUSTER_DELETION_CALLS]
 
 
 INVALID = [

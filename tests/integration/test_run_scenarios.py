@@ -11,9 +11,10 @@ import pytest
 
 from aurora_upgrade.sim import rds_client
 from aurora_upgrade.sim.scenarios import PG16_CLUSTER_PARAMETER_GROUP, PG16_DB_PARAMETER_GROUP
+from support.runbook import CLUSTER, EXAMPLE
 
 from .conftest import SimFactory
-from .runcli import CLUSTER, EXAMPLE, run_cli, write_manifest
+from .runcli import run_cli, write_manifest
 
 
 def status_of(state: Path) -> dict[str, Any]:

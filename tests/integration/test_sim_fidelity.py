@@ -31,6 +31,7 @@ import botocore.session
 from botocore.exceptions import ClientError
 
 from aurora_upgrade.sim import SimConfig, SimServer
+from support.runbook import OLD_CLUSTER_DELETION_CALLS, RUNBOOK_CALLS
 
 VENV_BIN = Path(sys.executable).parent
 CLUSTER_ARN = "arn:aws:rds:ap-northeast-1:123456789012:cluster:aurora-bg-aurora-cluster"
@@ -555,19 +556,11 @@ def test_runbook_steps_print_what_the_runbook_says(tmp_path: Path, client_for: C
             if c["operation"] == "DescribeDBInstances" and c["params"].get("DBInstanceIdentifier") == old_instances[0]
         ]
         assert polls[0] == "ok" and polls[-1] == "DBInstanceNotFound", polls
+        # Step 2.1's reboots, then what the operator calls too, then step 9.2's deletions.
         assert server.mutating_calls() == [
             "RebootDBInstance",
             "RebootDBInstance",
-            "CreateBlueGreenDeployment",
-            "RebootDBInstance",
-            "RebootDBInstance",
-            "CreateDBClusterSnapshot",
-            "SwitchoverBlueGreenDeployment",
-            "RebootDBInstance",
-            "RebootDBInstance",
-            "DeleteBlueGreenDeployment",
-            "DeleteDBInstance",
-            "DeleteDBInstance",
-            "DeleteDBCluster",
+            *RUNBOOK_CALLS,
+            *OLD_CLUSTER_DELETION_CALLS,
         ]
         assert {c["outcome"] for c in server.calls() if c["operation"] in server.mutating_calls()} == {"ok"}

@@ -10,10 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from aurora_upgrade.clock import rfc3339
 from aurora_upgrade.config import Timing
@@ -21,23 +18,18 @@ from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, Reboot
 from aurora_upgrade.phases import Phase
 from aurora_upgrade.resources import BlueGreen, Cluster, ClusterMember, EngineVersion, Instance, Snapshot
 from aurora_upgrade.upgrade import Upgrade
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "aurora-bg-upgrade-15-10.yaml"
-RUNBOOK_MANIFEST: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
-RUNBOOK_SPEC: dict[str, Any] = RUNBOOK_MANIFEST["spec"]
+from support.runbook import CLUSTER, INSTANCES, NAME, REGION, RUNBOOK_SPEC
 
 # The injected clock: Friday 2025-03-14 01:00 UTC (10:00 in Tokyo).
 NOW = datetime(2025, 3, 14, 1, 0, 0, tzinfo=UTC)
 TIMING = Timing(poll=30.0)
 
-NAME = "aurora-bg-upgrade-15-10"
 NAMESPACE = "default"
 UID = "3f2a9c1d-7b4e-4d2a-9c8b-1a2b3c4d5e6f"
 FOREIGN_UID = "99999999-0000-0000-0000-000000000000"
-REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
-CLUSTER_ID = "aurora-bg-aurora-cluster"
-INSTANCE_IDS = ("aurora-bg-aurora-instance-1", "aurora-bg-aurora-instance-2")
+CLUSTER_ID = CLUSTER
+INSTANCE_IDS = INSTANCES
 SOURCE_VERSION = "15.6"
 TARGET_VERSION = "15.10"
 CLUSTER_PARAMS = "aurora-bg-aurora-pg15-cluster-params"

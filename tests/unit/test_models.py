@@ -18,8 +18,9 @@ from aurora_upgrade.models import (
     parse_spec,
 )
 from aurora_upgrade.upgrade import deployment_name_for
+from support.runbook import RUNBOOK_MANIFEST, RUNBOOK_SPEC
 
-from .builders import RUNBOOK_MANIFEST, RUNBOOK_SPEC, merged, spec_dict
+from .builders import merged, spec_dict
 
 
 def test_runbook_example_is_accepted_with_its_values_and_the_defaults() -> None:

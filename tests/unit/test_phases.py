@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from aurora_upgrade.phases import Phase, following, happy_path
+from support.runbook import RUNBOOK_PHASES
 
 from .builders import make_spec
 
@@ -14,19 +15,7 @@ P = Phase
 WINDOW = {"start": "22:00", "end": "02:00", "timeZone": "Asia/Tokyo"}
 NO_CLEANUP = {"deleteBlueGreenDeployment": False, "deleteOldCluster": False}
 
-FULL = [
-    P.PENDING,
-    P.PRECHECKING,
-    P.CREATING_BLUE_GREEN,
-    P.PROVISIONING_GREEN,
-    P.REBOOTING_GREEN,
-    P.SNAPSHOTTING,
-    P.SWITCHING_OVER,
-    P.REBOOTING_INSTANCES,
-    P.VERIFYING,
-    P.CLEANING_UP,
-    P.COMPLETED,
-]
+FULL = [Phase(phase) for phase in RUNBOOK_PHASES]
 
 
 def _minus(*skipped: Phase) -> list[Phase]:

@@ -10,6 +10,7 @@ import pytest
 from aurora_upgrade.decisions.precheck import PrecheckObservation, decide_pending, decide_precheck
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase
+from support.runbook import RUNBOOK_PHASES
 
 from .builders import (
     BLUE_RESOURCE_ID,
@@ -398,17 +399,7 @@ def test_dry_run_completes_with_the_plan_and_changes_nothing() -> None:
     assert "nothing was changed" in outcome.message
     assert outcome.action is None
     plan = outcome.changes["plan"]
-    assert _steps(plan) == [
-        "Prechecking",
-        "CreatingBlueGreen",
-        "ProvisioningGreen",
-        "RebootingGreen",
-        "Snapshotting",
-        "SwitchingOver",
-        "RebootingInstances",
-        "Verifying",
-        "CleaningUp",
-    ]
+    assert _steps(plan) == RUNBOOK_PHASES[1:-1]  # every phase from the precheck on, up to Completed
     text = "\n".join(plan)
     assert "cluster aurora-bg-aurora-cluster 15.6 -> 15.10" in text
     assert "CreateBlueGreenDeployment aurora-bg-upgrade-15-10 (TargetEngineVersion 15.10" in text

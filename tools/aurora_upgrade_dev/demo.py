@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from aurora_upgrade_dev import controlplane
-from aurora_upgrade_dev.stack import install_crd, start_operator, stop_operator
+from aurora_upgrade_dev.stack import EXAMPLE, install_crd, start_operator, stop_operator
 
-EXAMPLE = "examples/aurora-bg-upgrade-15-10.yaml"
 CLUSTER = "aurora-bg-aurora-cluster"
 REGION = "ap-northeast-1"
 

@@ -1,5 +1,6 @@
-"""The pieces of a local run, shared by `aurora-upgrade demo` and the e2e tests: the operator
-as a real process against a kubeconfig and an RDS endpoint, and the CRD installed with kubectl.
+"""The pieces of a local run, shared by `aurora-upgrade demo` and the tests: the runbook's
+example manifest, the operator as a real process against a kubeconfig and an RDS endpoint, and
+the CRD installed with kubectl.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aurora_upgrade.crd import render
+from aurora_upgrade_dev.processes import stop_process
+
+# The runbook's AuroraUpgrade as the README applies it, relative to the repository root.
+EXAMPLE = Path("examples/aurora-bg-upgrade-15-10.yaml")
 
 
 def operator_env(kubeconfig: Path, rds_endpoint: str, poll_seconds: float) -> dict[str, str]:
@@ -59,14 +64,8 @@ def start_operator(
 
 
 def stop_operator(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=timeout)
+    """SIGTERM by default, as a pod's termination does, so kopf finishes what it is doing."""
+    stop_process(process, sig, timeout)
 
 
 def install_crd(kubectl: Path, kubeconfig: Path, timeout: float = 60.0) -> None:

@@ -34,3 +34,29 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{- define "aurora-upgrade-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{- define "aurora-upgrade-operator.metricsLabels" -}}
+{{ include "aurora-upgrade-operator.selectorLabels" . }}
+app.kubernetes.io/component: metrics
+{{- end }}
+
+{{- /*
+How much a counter grew within a window, summed by a label: increase() for series older than the
+window, and the whole value of younger ones (a new operator pod's first error has no earlier
+sample for increase() to compare with). Arguments: series (a selector), by, window.
+*/}}
+{{- define "aurora-upgrade-operator.counted" -}}
+sum by ({{ .by }}) (
+  ({{ .series }} unless {{ .series }} offset {{ .window }}) * 1
+  or
+  increase({{ .series }}[{{ .window }}])
+)
+{{- end }}

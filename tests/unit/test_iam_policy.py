@@ -1,0 +1,151 @@
+"""docs/iam-policy.json: least privilege, checked against the code and AWS's own reference.
+
+Every action it grants is an RDS operation the gateway (operator/aurora_upgrade/rds.py) calls,
+or one AWS's Service Authorization Reference lists as a dependent action of such an operation
+(what blue/green does on the caller's behalf; parliament ships that reference as data), and
+each of those is documented in docs/install.md. parliament, run as users run it, reports nothing.
+tests/e2e/test_iam_policy.py checks every call the operator made in the e2e runs against it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import parliament
+import pytest
+
+from aurora_upgrade import rds
+from aurora_upgrade.upgrade import UID_TAG
+
+REPO = Path(__file__).resolve().parents[2]
+POLICY_FILE = REPO / "docs" / "iam-policy.json"
+INSTALL_DOC = REPO / "docs" / "install.md"
+PARLIAMENT = Path(sys.executable).with_name("parliament")
+
+
+def policy() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(POLICY_FILE.read_text())
+    return loaded
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def gateway_operations() -> set[str]:
+    """The RDS operations rds.py can call: the first argument of every `self._call`,
+    `self._pages` and `self._describe_or_none` in it."""
+    tree = ast.parse(Path(rds.__file__).read_text())
+    return {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("_call", "_pages", "_describe_or_none")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
+
+
+@cache
+def service_reference() -> dict[str, Any]:
+    """AWS's Service Authorization Reference for RDS, as parliament ships it."""
+    data = json.loads((Path(parliament.__file__).parent / "iam_definition.json").read_text())
+    rds_service: dict[str, Any] = next(s for s in data if s["prefix"] == "rds")
+    return {p["privilege"]: p for p in rds_service["privileges"]}
+
+
+def dependent_actions(operation: str) -> set[str]:
+    privilege = service_reference()[operation]
+    return {a for r in privilege["resource_types"] for a in r["dependent_actions"]}
+
+
+def parliament_findings(document: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(PARLIAMENT), "--string", json.dumps(document), "--include-community-auditors"],
+        stdin=subprocess.DEVNULL,  # parliament takes a policy from stdin too; give it none
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_gateway_calls_what_the_readme_and_engine_need() -> None:
+    """The AST scan finds the gateway's operations (a scan that found nothing would pass below)."""
+    assert {"DescribeDBClusters", "CreateBlueGreenDeployment", "SwitchoverBlueGreenDeployment"} <= gateway_operations()
+    assert len(gateway_operations()) >= 15
+
+
+def test_no_service_wide_or_wildcard_action() -> None:
+    for statement in policy()["Statement"]:
+        assert statement["Effect"] == "Allow", statement
+        for action in actions_of(statement):
+            assert action.startswith("rds:") and "*" not in action, action
+
+
+def test_every_gateway_operation_is_granted() -> None:
+    granted = {a.removeprefix("rds:") for s in policy()["Statement"] for a in actions_of(s)}
+    assert gateway_operations() <= granted, gateway_operations() - granted
+
+
+def test_nothing_is_granted_that_the_operator_or_blue_green_on_its_behalf_does_not_call() -> None:
+    called = gateway_operations()
+    on_behalf = {a.removeprefix("rds:") for op in called for a in dependent_actions(op) if a.startswith("rds:")}
+    granted = {a.removeprefix("rds:") for s in policy()["Statement"] for a in actions_of(s)}
+    assert granted <= called | on_behalf, granted - called - on_behalf
+    # What the operator never calls itself is documented, with the operation it serves.
+    documented = INSTALL_DOC.read_text()
+    for action in sorted(granted - called):
+        assert f"`rds:{action}`" in documented, f"rds:{action} is granted but not explained in docs/install.md"
+
+
+def test_resources_are_scoped_where_aws_allows_it() -> None:
+    """`*` only for actions without resource-level permissions (DescribeDBEngineVersions,
+    DescribeEvents); everything else names the RDS resource types it acts on."""
+    for statement in policy()["Statement"]:
+        resources = statement["Resource"]
+        resources = [resources] if isinstance(resources, str) else resources
+        if "*" in resources:
+            assert resources == ["*"], statement
+            for action in actions_of(statement):
+                types = [r["resource_type"] for r in service_reference()[action.removeprefix("rds:")]["resource_types"]]
+                assert [t for t in types if t] == [], f"{action} supports resource-level permissions: {types}"
+        else:
+            assert all(r.startswith("arn:aws:rds:*:*:") and r.endswith(":*") for r in resources), resources
+
+
+def test_what_the_operator_creates_is_tagged_and_only_its_own_deployments_are_switched_or_deleted() -> None:
+    by_action = {a: s for s in policy()["Statement"] for a in actions_of(s)}
+    create = by_action["rds:CreateBlueGreenDeployment"]["Condition"]
+    assert create == {"Null": {f"aws:RequestTag/{UID_TAG}": "false"}}
+    for action in ("rds:SwitchoverBlueGreenDeployment", "rds:DeleteBlueGreenDeployment"):
+        assert by_action[action]["Condition"] == {"Null": {f"aws:ResourceTag/{UID_TAG}": "false"}}, action
+
+
+def test_parliament_reports_nothing() -> None:
+    result = parliament_findings(policy())
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Effect": "Allow", "Action": "rds:RebootDBInstance", "Resource": "*"},
+        {"Effect": "Allow", "Action": "rds:RebootDBInstanse", "Resource": "arn:aws:rds:*:*:db:*"},
+        {"Effect": "Allow", "Action": "rds:RebootDBInstance", "Resource": "arn:aws:rds:*:*:cluster:*"},
+    ],
+    ids=["resource-star", "unknown-action", "wrong-resource-type"],
+)
+def test_parliament_would_report_a_broken_statement(statement: dict[str, Any]) -> None:
+    """The check above can fail: parliament flags each of these."""
+    document = policy()
+    document["Statement"].append(statement)
+    result = parliament_findings(document)
+    assert result.returncode != 0 and result.stdout.strip(), result
