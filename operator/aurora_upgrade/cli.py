@@ -39,6 +39,7 @@ def load_manifest(path: Path) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace, _: list[str]) -> int:
     from aurora_upgrade.runner import run_manifest
+    from aurora_upgrade.store import StateInUse
 
     try:
         manifest = load_manifest(Path(args.file))
@@ -50,6 +51,9 @@ def cmd_run(args: argparse.Namespace, _: list[str]) -> int:
         return run_manifest(manifest, state, poll=poll_seconds())
     except InvalidManifest as error:
         print(f"invalid manifest: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except StateInUse as error:  # refused before any AWS call, like an invalid manifest
+        print(f"aurora-upgrade run: {error}", file=sys.stderr)
         return EXIT_INVALID
 
 

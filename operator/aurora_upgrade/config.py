@@ -43,6 +43,12 @@ class Timing:
         return timedelta(seconds=max(30.0, 120 * self.poll))
 
     @property
+    def refusal_timeout(self) -> timedelta:
+        """How long AWS may keep refusing a call for a transient state before the upgrade
+        stops asking (10 min at 30 s)."""
+        return timedelta(seconds=max(60.0, 20 * self.poll))
+
+    @property
     def verify_timeout(self) -> timedelta:
         """How long production may take to show the target version after switchover."""
         return timedelta(seconds=max(30.0, 40 * self.poll))

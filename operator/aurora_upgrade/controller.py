@@ -19,7 +19,7 @@ import kubernetes
 from aurora_upgrade import metrics
 from aurora_upgrade.clock import utcnow
 from aurora_upgrade.config import Timing, poll_seconds
-from aurora_upgrade.decisions.precheck import Claim, claimed_by
+from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
 from aurora_upgrade.engine import Engine
 from aurora_upgrade.models import (
     GROUP,
@@ -33,7 +33,7 @@ from aurora_upgrade.models import (
 )
 from aurora_upgrade.phases import settled
 from aurora_upgrade.status import initial
-from aurora_upgrade.store import KubeStore, ResourceDeleting
+from aurora_upgrade.store import KubeStore, ResourceDeleting, StatusConflict
 from aurora_upgrade.upgrade import Upgrade
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ METRICS_ADDRESS_ENV = "AURORA_UPGRADE_METRICS_ADDRESS"
 
 
 WAITING_FOR_DELETION = "Waiting for AWS to delete what this upgrade created"
+CHANGED_WHILE_DELETING = "The object changed while deleting; reading it again"
 
 
 class _DeletionWaitIsNotAnError(logging.Filter):
@@ -51,7 +52,8 @@ class _DeletionWaitIsNotAnError(logging.Filter):
     and keep ERROR for real errors (alerting on the operator's log stays meaningful)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.ERROR and WAITING_FOR_DELETION in record.getMessage():
+        message = record.getMessage()
+        if record.levelno == logging.ERROR and (WAITING_FOR_DELETION in message or CHANGED_WHILE_DELETING in message):
             record.levelno, record.levelname = logging.INFO, "INFO"
         return True
 
@@ -89,15 +91,28 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 def upgrades_by_cluster(
     spec: Any, status: Any, meta: Any, namespace: str | None, name: str, **_: Any
 ) -> dict[tuple[str, str], Claim]:
-    key = (str(spec.get("region")), str(spec.get("clusterIdentifier")))
+    key = claim_key(str(spec.get("region")), str(spec.get("clusterIdentifier")))
     return {key: Claim(f"{namespace}/{name}", str(meta.get("creationTimestamp")), status.get("phase", "Pending"))}
 
 
-def _store(body: Any, namespace: str, name: str, *, finalizing: bool = False) -> KubeStore:
+def _store(body: Any, fresh: dict[str, Any], *, finalizing: bool = False) -> KubeStore:
+    """Status writes conditional on the version of `fresh`, the object the decision is made on."""
+
     def post(type_: str, reason: str, message: str) -> None:
         kopf.event(body, type=type_, reason=reason, message=message[:1000])
 
-    return KubeStore(namespace, name, custom_api(), post, stop_when_deleting=not finalizing)
+    meta = fresh["metadata"]
+    return KubeStore(
+        meta["namespace"],
+        meta["name"],
+        custom_api(),
+        post,
+        resource_version=meta.get("resourceVersion"),
+        stop_when_deleting=not finalizing,
+    )
+
+
+CONFLICT_RETRIES = 3  # a conflict re-reads and decides again, a few times per tick
 
 
 def _status(obj: dict[str, Any]) -> AuroraUpgradeStatus | None:
@@ -132,37 +147,53 @@ def reconcile(
         metrics.set_reason(namespace, name, cached.reason)  # alerts tell an approval from a window
         if settled(cached, _generation(body)):
             return
+    for _attempt in range(CONFLICT_RETRIES):
+        try:
+            _reconcile_fresh(body, namespace, name, upgrades_by_cluster)
+            return
+        except StatusConflict:
+            log.info("%s/%s changed since it was read; reading it again", namespace, name)
+        except ResourceDeleting:
+            log.info("%s/%s is being deleted; leaving it to the finalizer", namespace, name)
+            return
+        except Exception:
+            metrics.RECONCILE_ERRORS.labels(kind="reconcile").inc()
+            raise
+
+
+def _reconcile_fresh(
+    body: Any, namespace: str, name: str, upgrades_by_cluster: kopf.Index[tuple[str, str], Claim]
+) -> None:
+    """Read the object (kopf's cached body may predate the status just written), decide and
+    act on it; every status write is conditional on the version read here."""
     fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     if fresh["metadata"].get("deletionTimestamp"):
         return
-    store = _store(body, namespace, name)
+    store = _store(body, fresh)
     try:
         spec = parse_spec(fresh.get("spec"))
     except InvalidManifest as error:
         UPGRADES.reject(_status(fresh), _generation(fresh), error, store)
         return
     upgrade = _accept(fresh, spec, store)
-    claims = list(upgrades_by_cluster.get((spec.region, spec.cluster_identifier), []))
-    try:
-        UPGRADES.reconcile(upgrade, store, claimed_by(claims, f"{namespace}/{name}"))
-    except ResourceDeleting:
-        log.info("%s/%s is being deleted; leaving it to the finalizer", namespace, name)
-    except Exception:
-        metrics.RECONCILE_ERRORS.labels(kind="reconcile").inc()
-        raise
+    claims = list(upgrades_by_cluster.get(claim_key(spec.region, spec.cluster_identifier), []))
+    UPGRADES.reconcile(upgrade, store, claimed_by(claims, f"{namespace}/{name}"))
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 def finalize(body: Any, namespace: str | None, name: str, **_: Any) -> None:
     assert namespace is not None  # AuroraUpgrade is namespaced
     fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    store = _store(body, namespace, name, finalizing=True)
+    store = _store(body, fresh, finalizing=True)
     meta = fresh["metadata"]
     status = _status(fresh) or initial(utcnow())  # deleted before its first reconcile: nothing to accept
     spec = _spec_for_deletion(fresh.get("spec"))
     upgrade = Upgrade(meta["name"], meta["namespace"], meta["uid"], _generation(fresh), spec, status)
     try:
         delay = UPGRADES.finalize(upgrade, store)
+    except StatusConflict:
+        # The reconcile timer wrote in between: decide again on what it wrote.
+        raise kopf.TemporaryError(CHANGED_WHILE_DELETING, delay=1) from None
     except Exception:
         metrics.RECONCILE_ERRORS.labels(kind="finalize").inc()
         raise

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from aurora_upgrade import metrics
 from aurora_upgrade.clock import parse_time, utcnow
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions import bluegreen, cleanup, precheck, reboot, switchover, verify
+from aurora_upgrade.decisions import bluegreen, cleanup, deadlines, precheck, reboot, switchover, verify
 from aurora_upgrade.decisions.actions import (
     Action,
     CreateBlueGreen,
@@ -31,7 +31,7 @@ from aurora_upgrade.decisions.actions import (
 )
 from aurora_upgrade.decisions.outcome import Outcome, default_call_failed, read_failed
 from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, InvalidManifest
-from aurora_upgrade.phases import TERMINAL, Phase, settled, switchover_may_have_started
+from aurora_upgrade.phases import TERMINAL, Phase, nothing_created, settled, switchover_may_have_started
 from aurora_upgrade.rds import RdsGateway
 from aurora_upgrade.resources import RdsError, RdsReads
 from aurora_upgrade.status import initial, is_dry_run, transition, updated, with_conditions
@@ -39,7 +39,7 @@ from aurora_upgrade.store import Store
 from aurora_upgrade.upgrade import Upgrade
 
 GatewayFactory = Callable[[Upgrade], RdsGateway]
-CallFailed = Callable[[Upgrade, Action, RdsError, Timing], Outcome]
+CallFailed = Callable[[Upgrade, Action, RdsError, datetime, Timing], Outcome]
 
 
 _GATEWAYS: dict[tuple[str, str | None, str | None], RdsGateway] = {}
@@ -204,60 +204,66 @@ class Engine:
             now = self.clock()
             observation = stage.observe(gw, upgrade, now)
         except RdsError as error:
-            return read_failed(error, self.timing, stall=switchover_may_have_started(upgrade.status)), None
+            status = upgrade.status
+            failed = read_failed(
+                error, self.timing, stall=switchover_may_have_started(status), untouched=nothing_created(status)
+            )
+            return failed, None
         return stage.decide(upgrade, observation, now, self.timing), gw
 
     def _apply(
-        self,
-        upgrade: Upgrade,
-        outcome: Outcome,
-        gw: RdsGateway | None,
-        store: Store,
-        call_failed: CallFailed | None = None,
+        self, upgrade: Upgrade, outcome: Outcome, gw: RdsGateway | None, store: Store, finalizing: bool = False
     ) -> Upgrade:
-        """Carry out the outcome's action, if any, and record the outcome. What a failed call
-        means comes from `call_failed`, by default the current phase's stage."""
-        status = upgrade.status
-        if outcome.action is not None and gw is not None:
+        """Carry out the outcome's action, if any, and record the outcome, its wait bounded by
+        its deadline. What a failed call means comes from the current phase's stage (or, for
+        the finalizer, from deletionPolicy's)."""
+        status, action = upgrade.status, outcome.action
+        if action is not None and gw is not None:
             before = status
-            if outcome.intent:
-                status = updated(status, outcome.intent)
-                store.save(with_conditions(status, self.clock(), upgrade.generation))
+            # Saved before every call, with its intent if it has one: the write is conditional on
+            # the version read, so of two writers acting on the same status only one gets to call.
+            status = updated(status, outcome.intent)
+            store.save(with_conditions(status, self.clock(), upgrade.generation))
             try:
-                learned = act(gw, outcome.action)
+                learned = act(gw, action)
             except RdsError as error:
                 # The call may have reached AWS only if AWS did not answer; keep the intent then.
                 if error.answered:
                     status = before
-                meaning = call_failed or STAGES[upgrade.status.phase].call_failed
-                return self._record(upgrade, status, meaning(upgrade, outcome.action, error, self.timing), store)
-            store.event("Normal", outcome.action.operation, outcome.action.describe())
-            status = updated(status, {**outcome.changes, **learned})
-        else:
-            status = updated(status, outcome.changes)
-        return self._record(upgrade, status, outcome, store)
+                meaning = cleanup.deletion_call_failed if finalizing else STAGES[upgrade.status.phase].call_failed
+                outcome = meaning(upgrade, action, error, self.clock(), self.timing)
+            else:
+                store.event("Normal", action.operation, action.describe())
+                status = updated(status, learned)
+        outcome = deadlines.bounded(upgrade.with_status(status), outcome, self.clock(), self.timing, stall=finalizing)
+        return self._record(upgrade, updated(status, outcome.changes), outcome, store)
 
     def _record(self, upgrade: Upgrade, status: AuroraUpgradeStatus, outcome: Outcome, store: Store) -> Upgrade:
         now = self.clock()
         previous = status.phase
+        events: list[tuple[str, str, str]] = []
         if outcome.phase is not None and outcome.phase != previous:
             if status.phase_started_at:
                 spent = (now - parse_time(status.phase_started_at)).total_seconds()
                 metrics.PHASE_DURATION.labels(phase=previous.value).observe(max(spent, 0.0))
             status = transition(status, outcome.phase, outcome.reason, outcome.message, now)
             failed = outcome.phase in (Phase.FAILED, Phase.ABORTED)
-            store.event(
-                "Warning" if failed else "Normal",
-                outcome.reason or outcome.phase.value,
-                f"{previous.value} -> {outcome.phase.value}: {outcome.message}",
+            events.append(
+                (
+                    "Warning" if failed or outcome.warning else "Normal",
+                    outcome.reason or outcome.phase.value,
+                    f"{previous.value} -> {outcome.phase.value}: {outcome.message}",
+                )
             )
             metrics.set_phase(upgrade.namespace, upgrade.name, outcome.phase)
         elif outcome.message and (outcome.reason, outcome.message) != (status.reason, status.message):
             if outcome.warning:
-                store.event("Warning", outcome.reason, outcome.message)
+                events.append(("Warning", outcome.reason, outcome.message))
             status = status.model_copy(update={"reason": outcome.reason, "message": outcome.message})
         status = with_conditions(status, now, upgrade.generation)
-        store.save(status)
+        store.save(status)  # first: a writer whose save conflicts tells people nothing
+        for event in events:
+            store.event(*event)
         return upgrade.with_status(status)
 
     # --- deletion of the resource (kopf finalizer; `run` has no equivalent) -----------------
@@ -272,7 +278,7 @@ class Engine:
             self._record(upgrade, upgrade.status, outcome, store)
             return outcome.requeue or self.timing.poll
         decision = cleanup.decide_deletion(upgrade, observation, self.clock(), self.timing)
-        self._apply(upgrade, decision.outcome, gw, store, call_failed=cleanup.deletion_call_failed)
+        self._apply(upgrade, decision.outcome, gw, store, finalizing=True)
         if decision.release:
             return None
         return decision.outcome.requeue or self.timing.poll

@@ -247,6 +247,14 @@ class AuroraUpgradeStatus(_Model):
     message: str | None = Field(None, description="The same for people")
     observed_generation: int | None = Field(None, description="metadata.generation last acted on")
     source_engine_version: str | None = Field(None, description="The cluster's version found at precheck")
+    source_db_cluster_parameter_group_name: str | None = Field(
+        None,
+        alias="sourceDBClusterParameterGroupName",
+        description="Blue's cluster parameter group at precheck (the Completed message names it when it changed)",
+    )
+    source_db_parameter_group_name: str | None = Field(
+        None, alias="sourceDBParameterGroupName", description="Blue's DB parameter group(s) at precheck"
+    )
     blue_green_deployment_identifier: str | None = Field(None, description="bgd-... of the deployment")
     green_cluster_identifier: str | None = Field(None, description="The green cluster, <cluster>-green-<random>")
     green_cluster_endpoint: str | None = Field(
@@ -274,10 +282,15 @@ class AuroraUpgradeStatus(_Model):
     switchover_accepted_at: str | None = Field(
         None, description="AWS answered the switchover call: it is never called again"
     )
+    switchover_refused_at: str | None = Field(
+        None, description="When AWS first refused the switchover for a transient state"
+    )
     switchover_completed_at: str | None = None
     abort_requested_at: str | None = Field(
         None, description="The finalizer asked AWS to delete the deployment (deletionPolicy Abort)"
     )
+    waiting_for: str | None = Field(None, description="The reason of the current wait (every wait has a deadline)")
+    waiting_since: str | None = Field(None, description="When that wait began: its deadline counts from here")
     failed_phase: Phase | None = Field(None, description="The phase the upgrade failed in")
 
 

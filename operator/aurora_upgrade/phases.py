@@ -55,8 +55,16 @@ def switchover_may_have_started(status: AuroraUpgradeStatus) -> bool:
     if status.phase == Phase.FAILED:
         return status.failed_phase in SWITCHOVER_STARTED - {Phase.SWITCHING_OVER}
     if status.phase == Phase.SWITCHING_OVER:  # still waiting for the window or for green: not yet
-        return status.switchover_requested_at is not None
+        return status.switchover_requested_at is not None or status.switchover_accepted_at is not None
     return status.phase in SWITCHOVER_STARTED
+
+
+def nothing_created(status: AuroraUpgradeStatus) -> bool:
+    """True while the upgrade has created nothing in AWS (no deployment asked for yet): a
+    problem that needs a person then fails it, with nothing to clean up."""
+    if status.phase == Phase.CREATING_BLUE_GREEN:
+        return status.create_requested_at is None
+    return status.phase in (Phase.PENDING, Phase.PRECHECKING, Phase.REBOOTING_SOURCE)
 
 
 def settled(status: AuroraUpgradeStatus, generation: int) -> bool:

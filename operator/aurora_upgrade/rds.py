@@ -65,16 +65,25 @@ _RETRYABLE = {
     "InternalFailure",
     "InternalError",
     "RequestTimeout",
-    # Credentials and permissions: an expired token or a policy being fixed is worth a
-    # Warning and another try, never an abandoned upgrade halfway through.
+}
+# AWS's common errors: answers about our permissions and credentials, not AWS's availability.
+_PERMISSION = {"AccessDenied", "AccessDeniedException", "NotAuthorized", "UnauthorizedOperation"}
+_CREDENTIALS = {
     "ExpiredToken",
     "ExpiredTokenException",
     "RequestExpired",
     "InvalidClientTokenId",
     "UnrecognizedClientException",
-    "AccessDenied",
-    "AccessDeniedException",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "SignatureDoesNotMatch",
 }
+# botocore finds no usable credentials before any request is sent.
+_NO_CREDENTIALS = (
+    botocore.exceptions.NoCredentialsError,
+    botocore.exceptions.PartialCredentialsError,
+    botocore.exceptions.CredentialRetrievalError,
+)
 _INVALID_STATE = {
     "InvalidBlueGreenDeploymentStateFault",
     "InvalidDBClusterStateFault",
@@ -89,18 +98,26 @@ def classify(operation: str, error: Exception) -> RdsError:
         code = str(info.get("Code", "Unknown"))
         message = str(info.get("Message", ""))
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+        # An assumed role's credentials are fetched inside the RDS call: name STS's operation.
+        operation = "AssumeRole" if getattr(error, "operation_name", None) == "AssumeRole" else operation
         if code in _NOT_FOUND:
             kind = ErrorKind.NOT_FOUND
         elif code in _INVALID_STATE:
             kind = ErrorKind.INVALID_STATE
         elif code.endswith(("AlreadyExistsFault", "AlreadyExists")):
             kind = ErrorKind.ALREADY_EXISTS
+        elif code in _PERMISSION:
+            kind = ErrorKind.PERMISSION
+        elif code in _CREDENTIALS:
+            kind = ErrorKind.CREDENTIALS
         elif code in _RETRYABLE or status >= 500:
             kind = ErrorKind.RETRYABLE
         else:
             kind = ErrorKind.TERMINAL
         # A 5xx answer does not tell whether the request took effect.
         return RdsError(kind, code, message, operation, answered=status < 500)
+    if isinstance(error, _NO_CREDENTIALS):
+        return RdsError(ErrorKind.CREDENTIALS, type(error).__name__, str(error), operation)
     # Connection problems, timeouts and the like: the next poll may succeed.
     return RdsError(ErrorKind.RETRYABLE, type(error).__name__, str(error), operation, answered=False)
 
@@ -257,8 +274,10 @@ class RdsGateway:
         )
 
     def describe_engine_version(self, engine: str, version: str) -> EngineVersion | None:
+        # IncludeAll: without it AWS lists only `available` versions, and a deprecated source
+        # (the usual reason to upgrade) would look like a version that does not exist.
         items = self._describe_or_none(
-            "DescribeDBEngineVersions", "DBEngineVersions", Engine=engine, EngineVersion=version
+            "DescribeDBEngineVersions", "DBEngineVersions", Engine=engine, EngineVersion=version, IncludeAll=True
         )
         if not items:
             return None
@@ -270,6 +289,7 @@ class RdsGateway:
             valid_targets=tuple(
                 (t["EngineVersion"], bool(t.get("IsMajorVersionUpgrade"))) for t in v.get("ValidUpgradeTarget", [])
             ),
+            status=v.get("Status", "available"),
         )
 
     def cluster_parameter_group_family(self, name: str) -> str | None:

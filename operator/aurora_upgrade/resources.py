@@ -51,6 +51,7 @@ class EngineVersion:
     version: str
     family: str
     valid_targets: tuple[tuple[str, bool], ...]  # (version, IsMajorVersionUpgrade)
+    status: str = "available"  # available / deprecated
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class ErrorKind(StrEnum):
     NOT_FOUND = "NotFound"  # the thing does not exist (describe calls answer None instead)
     INVALID_STATE = "InvalidState"  # AWS refuses the request in the resource's current state
     ALREADY_EXISTS = "AlreadyExists"  # a create found its resource there (an earlier attempt took effect)
+    PERMISSION = "Permission"  # IAM does not allow the call: a policy must change
+    CREDENTIALS = "Credentials"  # no usable credentials (missing, invalid, expired): configuration must change
     TERMINAL = "Terminal"  # the request itself is wrong; only a spec change can help
 
 

@@ -22,6 +22,15 @@ def updated(status: AuroraUpgradeStatus, changes: Mapping[str, Any]) -> AuroraUp
     return status.model_copy(update=dict(changes)) if changes else status
 
 
+# Waits that go on only once a person fixes something (the message says what): kstatus Stalled.
+STALLING_REASONS = frozenset({"InvalidSpec", "PermissionDenied", "AWSCredentialsInvalid", "VerificationStalled"})
+
+
+def needs_a_person(reason: str | None) -> bool:
+    """A stall: a reason in STALLING_REASONS, or a wait past its deadline (<Reason>TimedOut)."""
+    return reason is not None and (reason in STALLING_REASONS or reason.endswith("TimedOut"))
+
+
 def is_dry_run(status: AuroraUpgradeStatus) -> bool:
     """The status records a dry run's result: only a dry run writes a plan."""
     return bool(status.plan)
@@ -53,7 +62,7 @@ def with_conditions(status: AuroraUpgradeStatus, now: datetime, generation: int)
     phase, reason, message = status.phase, status.reason or "", status.message or ""
     conditions = list(status.conditions)
     done = phase == Phase.COMPLETED
-    stalled = phase in (Phase.FAILED, Phase.ABORTED) or status.reason == "InvalidSpec"
+    stalled = phase in (Phase.FAILED, Phase.ABORTED) or needs_a_person(status.reason)
     conditions = set_condition(conditions, "Ready", T if done else F, reason, message, now, generation)
     conditions = set_condition(
         conditions, "Reconciling", F if phase in TERMINAL or stalled else T, reason, message, now, generation

@@ -6,6 +6,7 @@ it) and `event` tells people what happened.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
@@ -43,8 +44,36 @@ def status_patch(status: AuroraUpgradeStatus) -> dict[str, Any]:
     return {"status": body}
 
 
+class StateInUse(Exception):
+    """Another `aurora-upgrade run` holds the state file."""
+
+
+def _lock(path: Path) -> TextIO:
+    """An exclusive lock for the state file, or StateInUse naming the process holding it."""
+    handle = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115  # held for the process's life
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StateInUse(
+            f"{path} is in use by another `aurora-upgrade run` ({holder}); wait for it to finish, "
+            "or use another --state file for another upgrade"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 class ResourceDeleting(Exception):
     """The resource is being deleted: the finalizer, not the reconcile loop, acts from now on."""
+
+
+class StatusConflict(Exception):
+    """The object changed since it was read (another writer, or deletion began): nothing was
+    written, and no AWS call may follow; read again and decide again."""
 
 
 @dataclass
@@ -55,14 +84,29 @@ class KubeStore:
     name: str
     custom_api: Any  # kubernetes.client.CustomObjectsApi
     post_event: Callable[[str, str, str], None]
+    resource_version: str | None = None  # of the object the decision was made on
     stop_when_deleting: bool = True
 
     def save(self, status: AuroraUpgradeStatus) -> None:
-        """Write status; refuse to go on (before any further AWS call) once deletion began."""
-        saved = self.custom_api.patch_namespaced_custom_object_status(
-            GROUP, VERSION, self.namespace, PLURAL, self.name, status_patch(status)
-        )
-        if self.stop_when_deleting and (saved.get("metadata") or {}).get("deletionTimestamp"):
+        """Write status only over the version that was read (optimistic concurrency, as
+        CloudNativePG's status transactions do): a second operator, or a deletion, that changed
+        the object since makes the write fail with StatusConflict, so an intent is never saved
+        (nor its AWS call made) on stale grounds, and an older status never overwrites a newer
+        one. Refuse to go on (before any further AWS call) once deletion began."""
+        patch = status_patch(status)
+        if self.resource_version is not None:
+            patch["metadata"] = {"resourceVersion": self.resource_version}
+        try:
+            saved = self.custom_api.patch_namespaced_custom_object_status(
+                GROUP, VERSION, self.namespace, PLURAL, self.name, patch
+            )
+        except Exception as error:
+            if getattr(error, "status", None) == 409:
+                raise StatusConflict(f"{self.namespace}/{self.name} changed since it was read") from error
+            raise
+        metadata = saved.get("metadata") or {}
+        self.resource_version = metadata.get("resourceVersion", self.resource_version)
+        if self.stop_when_deleting and metadata.get("deletionTimestamp"):
             raise ResourceDeleting(f"{self.namespace}/{self.name}")
 
     def event(self, type_: str, reason: str, message: str) -> None:
@@ -71,13 +115,16 @@ class KubeStore:
 
 @dataclass
 class FileStore:
-    """Status in a JSON state file (written atomically), transitions printed for a person."""
+    """Status in a JSON state file (written atomically), transitions printed for a person.
+    One run at a time: `open` takes an exclusive lock beside the state file (`<state>.lock`,
+    since the state file itself is replaced on every save), held until the process ends."""
 
     path: Path
     uid: str
     spec: dict[str, Any]
     generation: int = 1
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    lock: TextIO | None = None
 
     @classmethod
     def open(
@@ -87,8 +134,9 @@ class FileStore:
         new generation (as metadata.generation is in Kubernetes); the fields the API server
         keeps immutable are refused here too."""
         stream = out or sys.stdout
+        lock = _lock(path)
         if not path.exists():
-            return cls(path, str(uuid.uuid4()), spec, 1, stream), None
+            return cls(path, str(uuid.uuid4()), spec, 1, stream, lock), None
         data = json.loads(path.read_text())
         before, generation = data.get("spec", spec), int(data.get("generation", 1))
         changed = [f for f in IMMUTABLE_FIELDS if before.get(f) != spec.get(f)]
@@ -100,7 +148,7 @@ class FileStore:
         if before != spec:
             generation += 1
         status = parse_status(data.get("status"))
-        return cls(path, data["uid"], spec, generation, stream), status
+        return cls(path, data["uid"], spec, generation, stream, lock), status
 
     def save(self, status: AuroraUpgradeStatus) -> None:
         payload = json.dumps(

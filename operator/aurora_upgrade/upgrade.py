@@ -24,12 +24,19 @@ class Upgrade:
     status: AuroraUpgradeStatus
 
     @property
+    def cluster(self) -> str:
+        """The blue cluster's identifier as AWS stores it: lower-case (AWS matches cluster,
+        instance and snapshot identifiers case-insensitively), so comparisons with AWS's
+        answers hold however the manifest spells it."""
+        return self.spec.cluster_identifier.lower()
+
+    @property
     def deployment_name(self) -> str:
         return self.spec.blue_green_deployment_name or deployment_name_for(self.name)
 
     @property
     def snapshot_identifier(self) -> str:
-        return f"{self.spec.cluster_identifier}-before-switchover-{self.uid[:8]}"
+        return f"{self.cluster}-before-switchover-{self.uid[:8]}"
 
     @property
     def tags(self) -> dict[str, str]:

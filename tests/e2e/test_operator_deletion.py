@@ -20,9 +20,9 @@ def deployments(stack: Stack) -> list[dict[str, Any]]:
     return result
 
 
-def awaiting_approval(stack: Stack, name: str, policy: str) -> dict[str, Any]:
+def awaiting_approval(stack: Stack, name: str, policy: str, scenario: str = "runbook") -> dict[str, Any]:
     """An upgrade parked before switchover: Manual mode, not approved, green available."""
-    stack.start()
+    stack.start(["--scenario", scenario])
     stack.apply(manifest(name, stack.namespace, switchover={"mode": "Manual"}, deletionPolicy=policy))
     status = stack.wait_phase(name, "AwaitingSwitchover", timeout=60)
     assert FINALIZER in stack.get(name)["metadata"].get("finalizers", []), stack.diagnose()
@@ -108,3 +108,21 @@ def test_delete_after_completion_leaves_aws_alone(stack: Stack) -> None:
     assert {k: (v["EngineVersion"], v["Status"]) for k, v in after.items()} == {
         k: (v["EngineVersion"], v["Status"]) for k, v in before.items()
     }
+
+
+def test_abort_must_finish_when_green_has_deletion_protection(stack: Stack) -> None:
+    """Blue has deletion protection, so green copied it and AWS refuses DeleteTarget: the
+    finalizer lifts it on green only, deletes, and lets go once green is really gone."""
+    status = awaiting_approval(stack, "protected", "Abort", scenario="runbook-deletion-protection")
+    green = status["greenClusterIdentifier"]
+    assert clusters(stack)[green]["DeletionProtection"] is True, stack.diagnose()
+
+    delete(stack, "protected")
+
+    modified = [c for c in stack.rds_sim.calls() if c["operation"] == "ModifyDBCluster"]
+    assert [c["params"]["DBClusterIdentifier"] for c in modified] == [green], modified
+    assert stack.rds_sim.mutating_calls() == [*RUNBOOK_CALLS[:3], "ModifyDBCluster", "DeleteBlueGreenDeployment"]
+    remaining = clusters(stack)
+    assert set(remaining) == {CLUSTER}, remaining
+    assert remaining[CLUSTER]["DeletionProtection"] is True, "blue keeps its protection"
+    assert deployments(stack) == []

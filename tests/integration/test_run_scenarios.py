@@ -174,3 +174,65 @@ def test_dry_run_then_the_real_run_with_the_same_state(make_sim: SimFactory, tmp
     assert status["phase"] == "Completed" and status["reason"] != "DryRun"
     assert status.get("plan", []) == []
     assert sim.mutating_calls()[0] == "CreateBlueGreenDeployment"
+
+
+def test_refused_permissions_and_credentials_are_not_aws_unavailable(make_sim: SimFactory, tmp_path: Path) -> None:
+    """`aurora-upgrade run` tried as a new user would, with no AWS credentials anywhere: it
+    ends Failed at once, saying what to configure, instead of 'will retry' forever."""
+    import os
+    import subprocess
+    import sys
+
+    sim = make_sim()
+    state = tmp_path / "state.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL_RDS=sim.endpoint_url,
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-credentials"),
+        AWS_CONFIG_FILE=str(tmp_path / "no-config"),
+        AWS_EC2_METADATA_DISABLED="true",  # no instance metadata here: don't wait for it
+        AURORA_UPGRADE_POLL_SECONDS="0.1",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(EXAMPLE), "--state", str(state)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    status = status_of(state)
+    assert (status["phase"], status["reason"]) == ("Failed", "AWSCredentialsInvalid")
+    assert "no usable AWS credentials for rds:DescribeDBClusters (NoCredentialsError" in status["message"]
+    assert "will retry" not in result.stdout
+    assert sim.calls() == [], "nothing reached AWS"
+
+
+def test_two_writers_never_both_act(make_sim: SimFactory, tmp_path: Path) -> None:
+    """`run` holds an exclusive lock on its state file: a second run of the same state is
+    refused at once with a clear message, before any AWS call, and the first completes alone."""
+    import subprocess
+    import sys
+    import time
+
+    from support.runbook import RUNBOOK_CALLS
+
+    from .runcli import env_for
+
+    sim = make_sim()
+    state = tmp_path / "state.json"
+    command = [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(EXAMPLE), "--state", str(state)]
+    first = subprocess.Popen(command, env=env_for(sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not state.exists() and time.monotonic() < deadline:  # the first run holds the lock by then
+            time.sleep(0.05)
+        second = run_cli(sim, EXAMPLE, state)
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert f"{state} is in use by another `aurora-upgrade run` (pid {first.pid})" in second.stderr
+        assert second.stdout == "", "refused before doing anything"
+    finally:
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, out + err
+    assert sim.mutating_calls() == RUNBOOK_CALLS

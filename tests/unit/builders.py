@@ -33,6 +33,7 @@ INSTANCE_IDS = INSTANCES
 SOURCE_VERSION = "15.6"
 TARGET_VERSION = "15.10"
 CLUSTER_PARAMS = "aurora-bg-aurora-pg15-cluster-params"
+DB_PARAMS = "aurora-bg-aurora-pg15-params"
 GREEN_SUFFIX = "-green-abc123"
 GREEN_CLUSTER_ID = CLUSTER_ID + GREEN_SUFFIX
 GREEN_ENDPOINT = f"{GREEN_CLUSTER_ID}.cluster-c1a2b3c4d5e6.{REGION}.rds.amazonaws.com"
@@ -86,6 +87,8 @@ def make_upgrade(
         "phase_started_at": ago(60),
         "source_engine_version": SOURCE_VERSION,
         "source_cluster_resource_id": BLUE_RESOURCE_ID,
+        "source_db_cluster_parameter_group_name": CLUSTER_PARAMS,
+        "source_db_parameter_group_name": DB_PARAMS,
         **status,
     }
     return Upgrade(
@@ -135,7 +138,7 @@ def make_instance(identifier: str = INSTANCE_IDS[0], **overrides: Any) -> Instan
         "cluster": CLUSTER_ID,
         "engine_version": SOURCE_VERSION,
         "status": "available",
-        "parameter_groups": (("aurora-bg-aurora-pg15-params", "in-sync"),),
+        "parameter_groups": ((DB_PARAMS, "in-sync"),),
     }
     return Instance(**{**base, **overrides})
 
@@ -152,8 +155,11 @@ def engine_version(
     version: str = SOURCE_VERSION,
     family: str = "aurora-postgresql15",
     targets: tuple[tuple[str, bool], ...] = ((TARGET_VERSION, False), ("15.12", False), ("16.6", True)),
+    status: str = "available",
 ) -> EngineVersion:
-    return EngineVersion(engine="aurora-postgresql", version=version, family=family, valid_targets=targets)
+    return EngineVersion(
+        engine="aurora-postgresql", version=version, family=family, valid_targets=targets, status=status
+    )
 
 
 def make_blue_green(status: str = "AVAILABLE", **overrides: Any) -> BlueGreen:

@@ -237,14 +237,6 @@ def test_available_records_green_and_moves_on(spec: dict[str, Any], expected: Ph
         ),
         pytest.param(
             provisioning(),
-            DeploymentObservation(make_blue_green("SWITCHOVER_IN_PROGRESS")),
-            "UnexpectedBlueGreenStatus",
-            "is SWITCHOVER_IN_PROGRESS",
-            False,
-            id="known-but-unexpected-status",
-        ),
-        pytest.param(
-            provisioning(),
             DeploymentObservation(make_blue_green("UPGRADING_SOMETHING_NEW")),
             "UnknownBlueGreenStatus",
             f"Blue/green deployment {BG_ID} reports UPGRADING_SOMETHING_NEW; waiting",
@@ -319,3 +311,15 @@ def test_provisioning_failures(observation: DeploymentObservation, reason: str, 
     assert outcome.reason == reason
     assert message in outcome.message
     assert outcome.action is None
+
+
+def test_a_deployment_created_by_someone_else_after_the_precheck_is_detected() -> None:
+    """AWS allows one deployment per source: one created by someone else since the precheck
+    fails the upgrade with a reason, instead of a create retried into AWS's refusal forever."""
+    foreign = make_blue_green("PROVISIONING", tags=FOREIGN_TAGS, name="someone-elses")
+    upgrade = make_upgrade(Phase.CREATING_BLUE_GREEN)
+
+    outcome = decide_create(upgrade, CreateObservation(make_cluster(), (), (foreign,)), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (Phase.FAILED, "ForeignBlueGreenDeployment", None)
+    assert "someone-elses" in outcome.message

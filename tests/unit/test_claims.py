@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aurora_upgrade.decisions.precheck import Claim, claimed_by
+from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
 
 OLDEST = "2025-03-14T00:00:00Z"
 MIDDLE = "2025-03-14T00:05:00Z"
@@ -62,3 +62,12 @@ NEWEST = "2025-03-14T00:10:00Z"
 )
 def test_claimed_by(claims: list[Claim], me: str, expected: str | None) -> None:
     assert claimed_by(claims, me) == expected
+
+
+def test_cluster_identifiers_are_case_insensitive() -> None:
+    """AWS stores cluster identifiers lower-case and matches them case-insensitively: an
+    upgrade of `Aurora-BG-Aurora-Cluster` and one of `aurora-bg-aurora-cluster` claim one cluster."""
+    assert claim_key("ap-northeast-1", "Aurora-BG-Aurora-Cluster") == claim_key(
+        "ap-northeast-1", "aurora-bg-aurora-cluster"
+    )
+    assert claim_key("ap-northeast-1", "a") != claim_key("us-east-1", "a")

@@ -21,7 +21,18 @@ from aurora_upgrade.decisions.cleanup import (
 )
 from aurora_upgrade.phases import Phase
 
-from .builders import BG_ID, NOW, TIMING, ago, instances, make_blue_green, make_cluster, make_spec, make_upgrade
+from .builders import (
+    BG_ID,
+    GREEN_CLUSTER_ID,
+    NOW,
+    TIMING,
+    ago,
+    instances,
+    make_blue_green,
+    make_cluster,
+    make_spec,
+    make_upgrade,
+)
 
 OLD = "aurora-bg-aurora-cluster-old1"
 OLD_1, OLD_2 = (i.identifier for i in instances(suffix="-old1"))
@@ -177,6 +188,25 @@ def test_cleanup_completes_naming_the_infrastructure_code_change(upgrade: Any, o
     assert outcome.action is None
 
 
+def test_infrastructure_code_reminder_is_complete() -> None:
+    """A major upgrade changes the parameter groups too: the reminder names each changed value."""
+    spec = {
+        "targetEngineVersion": "16.6",
+        "allowMajorVersionUpgrade": True,
+        "expectedSourceEngineVersion": "15.6",
+        "targetDBClusterParameterGroupName": "pg16-cluster",
+        "targetDBParameterGroupName": "pg16",
+    }
+    outcome = decide_cleanup(cleaning(spec), CleanupObservation(None), NOW, TIMING)
+
+    assert outcome.message == (
+        "Upgrade of aurora-bg-aurora-cluster to 16.6 completed. Update your infrastructure code: "
+        "engine_version 15.6 -> 16.6, "
+        "db_cluster_parameter_group_name aurora-bg-aurora-pg15-cluster-params -> pg16-cluster, "
+        "db_parameter_group_name aurora-bg-aurora-pg15-params -> pg16 (runbook step 8)"
+    )
+
+
 @pytest.mark.parametrize(
     "old",
     [
@@ -277,7 +307,10 @@ def test_abort_before_switchover_deletes_the_deployment_with_its_green_target(up
     assert decision.release is False
     assert decision.outcome.reason == "AbortingBlueGreen"
     assert decision.outcome.action == DeleteBlueGreen(BG_ID, delete_target=True)
-    assert decision.outcome.changes == {"abort_requested_at": rfc3339(NOW)}
+    assert decision.outcome.changes == {
+        "abort_requested_at": rfc3339(NOW),
+        "green_cluster_identifier": GREEN_CLUSTER_ID,
+    }
     assert decision.outcome.requeue == TIMING.poll
 
 
@@ -409,3 +442,65 @@ def test_deletion_around_switchover_follows_the_deployment(upgrade: Any, deletes
     else:
         assert decision.outcome.action is None
         assert decision.release is True
+
+
+def test_old_production_stays_read_only_while_it_is_kept_for_rollback() -> None:
+    """Deleting the deployment lifts the read-only protection of `-old1` (AWS): within
+    cleanup.oldClusterRetention the deployment stays, whatever else cleanup is asked to do."""
+    upgrade = cleaning({"cleanup": {"oldClusterRetention": "24h"}})
+    observation = CleanupObservation(make_blue_green("SWITCHOVER_COMPLETED"))
+
+    outcome = decide_cleanup(upgrade, observation, NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, "RetainingOldCluster", None)
+    assert outcome.message == (
+        f"Keeping {OLD} until 2025-03-15T00:50:00+00:00 (cleanup.oldClusterRetention); blue/green deployment "
+        f"{BG_ID} stays until then, so the old cluster stays read-only"
+    )
+    after = decide_cleanup(
+        cleaning({"cleanup": {"oldClusterRetention": "24h"}}, switchover_completed_at=ago(86401)),
+        observation,
+        NOW,
+        TIMING,
+    )
+    assert after.action == DeleteBlueGreen(BG_ID, delete_target=False)
+
+
+def test_abort_must_finish_when_green_has_deletion_protection() -> None:
+    """Green copies blue's DeletionProtection and AWS refuses DeleteTarget while it is on: the
+    finalizer lifts it on green (never blue), then deletes, and says green is gone only once
+    AWS no longer lists it."""
+    upgrade = make_upgrade(Phase.AWAITING_SWITCHOVER, blue_green_deployment_identifier=BG_ID)
+    protected = make_cluster(GREEN_CLUSTER_ID, deletion_protection=True)
+
+    first = decide_deletion(upgrade, DeletionObservation(make_blue_green(), protected), NOW, TIMING)
+    assert first.outcome.action == DisableDeletionProtection(GREEN_CLUSTER_ID)
+    assert first.release is False
+
+    lifted = make_cluster(GREEN_CLUSTER_ID, deletion_protection=False)
+    second = decide_deletion(upgrade, DeletionObservation(make_blue_green(), lifted), NOW, TIMING)
+    assert second.outcome.action == DeleteBlueGreen(BG_ID, delete_target=True)
+
+    asked = make_upgrade(
+        Phase.AWAITING_SWITCHOVER,
+        blue_green_deployment_identifier=BG_ID,
+        green_cluster_identifier=GREEN_CLUSTER_ID,
+        abort_requested_at=ago(60),
+    )
+    going = decide_deletion(
+        asked, DeletionObservation(None, make_cluster(GREEN_CLUSTER_ID, status="deleting")), NOW, TIMING
+    )
+    assert (going.outcome.reason, going.outcome.action, going.release) == ("DeletingGreen", None, False)
+
+    gone = decide_deletion(asked, DeletionObservation(None, None), NOW, TIMING)
+    assert (gone.outcome.phase, gone.release) == (Phase.ABORTED, True)
+
+
+def test_abort_never_lifts_protection_on_blue() -> None:
+    """A deployment whose target would be production itself is never modified."""
+    upgrade = make_upgrade(Phase.AWAITING_SWITCHOVER, blue_green_deployment_identifier=BG_ID)
+    blue = make_cluster(deletion_protection=True)
+
+    decision = decide_deletion(upgrade, DeletionObservation(make_blue_green(target=blue.arn), blue), NOW, TIMING)
+
+    assert not isinstance(decision.outcome.action, DisableDeletionProtection)

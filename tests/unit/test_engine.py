@@ -9,6 +9,7 @@ integration tier (moto).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import botocore.exceptions
@@ -156,7 +157,10 @@ def refused(code: str, operation: str = "X") -> RdsError:
         ("DBClusterSnapshotAlreadyExistsFault", ErrorKind.ALREADY_EXISTS),
         ("DBClusterNotFoundFault", ErrorKind.NOT_FOUND),
         ("ThrottlingException", ErrorKind.RETRYABLE),
-        ("AccessDenied", ErrorKind.RETRYABLE),
+        ("AccessDenied", ErrorKind.PERMISSION),
+        ("AccessDeniedException", ErrorKind.PERMISSION),
+        ("ExpiredTokenException", ErrorKind.CREDENTIALS),
+        ("InvalidClientTokenId", ErrorKind.CREDENTIALS),
         ("InvalidParameterValue", ErrorKind.TERMINAL),
     ],
 )
@@ -164,30 +168,62 @@ def test_the_gateway_classifies_aws_error_codes(code: str, kind: ErrorKind) -> N
     assert refused(code).kind == kind
 
 
+LONG_REFUSED = rfc3339(NOW - TIMING.refusal_timeout - timedelta(seconds=30))
+
+
 @pytest.mark.parametrize(
-    ("code", "phase"),
+    ("code", "refused_since", "phase", "reason"),
     [
-        pytest.param("InvalidBlueGreenDeploymentStateFault", Phase.FAILED, id="state-fault-fails"),
-        pytest.param("InvalidParameterValue", Phase.FAILED, id="rejected-fails"),
-        pytest.param("AccessDenied", Phase.SWITCHING_OVER, id="permission-waits"),
-        pytest.param("ThrottlingException", Phase.SWITCHING_OVER, id="throttled-waits"),
+        pytest.param(
+            "InvalidBlueGreenDeploymentStateFault",
+            None,
+            Phase.SWITCHING_OVER,
+            "SwitchoverRefused",
+            id="transient-state-waits",
+        ),
+        pytest.param(
+            "InvalidBlueGreenDeploymentStateFault",
+            LONG_REFUSED,
+            Phase.FAILED,
+            "SwitchoverRefused",
+            id="lasting-state-refusal-fails",
+        ),
+        pytest.param("InvalidParameterValue", None, Phase.FAILED, "AWSInvalidParameterValue", id="rejected-fails"),
+        pytest.param("AccessDenied", None, Phase.SWITCHING_OVER, "PermissionDenied", id="permission-waits"),
+        pytest.param(
+            "ThrottlingException",
+            None,
+            Phase.SWITCHING_OVER,
+            "SwitchoverBlueGreenDeploymentRetry",
+            id="throttled-waits",
+        ),
     ],
 )
-def test_a_refused_switchover_fails_only_for_aws_own_refusals(code: str, phase: Phase) -> None:
+def test_switch_over_only_when_both_sides_are_ready_and_fail_only_on_a_lasting_refusal(
+    code: str, refused_since: str | None, phase: Phase, reason: str
+) -> None:
+    """A switchover refused for a transient state is a wait (AWS answered: nothing happened);
+    only a refusal a new attempt cannot fix, or one that lasts past the deadline, fails."""
     from aurora_upgrade.decisions.switchover import SwitchoverObservation, decide_switching
 
     from .builders import make_blue_green, make_cluster, make_snapshot
 
-    upgrade = make_upgrade(Phase.SWITCHING_OVER, green_cluster_identifier=None)
+    upgrade = make_upgrade(Phase.SWITCHING_OVER, green_cluster_identifier=None, switchover_refused_at=refused_since)
     green = make_cluster("green", engine_version="15.10")
-    observation = SwitchoverObservation(make_blue_green("AVAILABLE"), green, (), make_snapshot())
+    green_instances = instances(suffix=GREEN_SUFFIX, engine_version="15.10")
+    observation = SwitchoverObservation(
+        make_blue_green("AVAILABLE"), green, green_instances, make_snapshot(), make_cluster(), instances()
+    )
     outcome = decide_switching(upgrade, observation, NOW, TIMING)
     assert outcome.action is not None
 
     after = engine()._apply(upgrade, outcome, SwitchoverStub(refused(code, "SwitchoverBlueGreenDeployment")), Store([]))  # type: ignore[arg-type]
 
-    assert after.status.phase == phase
+    assert (after.status.phase, after.status.reason) == (phase, reason)
     assert after.status.switchover_accepted_at is None
+    assert after.status.switchover_requested_at is None  # AWS answered: the next attempt is not a repeat
+    if reason == "SwitchoverRefused" and phase == Phase.SWITCHING_OVER:
+        assert after.status.switchover_refused_at == STAMP
 
 
 @pytest.mark.parametrize(
@@ -215,3 +251,27 @@ def test_a_refused_read_after_switchover_stalls() -> None:
 
     assert (stalled.phase, stalled.warning, stalled.requeue) == (None, True, TIMING.poll)
     assert failed.phase == Phase.FAILED
+
+
+@pytest.mark.parametrize(
+    ("code", "untouched", "stall", "phase", "reason"),
+    [
+        pytest.param("AccessDenied", True, False, Phase.FAILED, "PermissionDenied", id="denied-before-any-change"),
+        pytest.param("ExpiredTokenException", True, False, Phase.FAILED, "AWSCredentialsInvalid", id="expired"),
+        pytest.param("AccessDenied", False, False, None, "PermissionDenied", id="denied-once-green-exists"),
+        pytest.param("AccessDenied", False, True, None, "PermissionDenied", id="denied-after-switchover"),
+    ],
+)
+def test_refused_permissions_and_credentials_are_not_aws_unavailable(
+    code: str, untouched: bool, stall: bool, phase: Phase | None, reason: str
+) -> None:
+    """Before anything was created, refused permissions or credentials fail the upgrade naming
+    the IAM action to allow; afterwards they stall with a Warning that says what to fix."""
+    outcome = read_failed(refused(code, "DescribeDBClusters"), TIMING, stall=stall, untouched=untouched)
+
+    assert (outcome.phase, outcome.reason) == (phase, reason)
+    assert "rds:DescribeDBClusters" in outcome.message
+    assert "will retry" not in outcome.message
+    if phase is None:
+        assert (outcome.warning, outcome.requeue) == (True, TIMING.poll)
+        assert outcome.message.endswith("the upgrade waits until this is fixed")

@@ -12,7 +12,8 @@ import pytest
 
 from aurora_upgrade import decisions, engine
 from aurora_upgrade.decisions.bluegreen import BLUE_GREEN_FAILED, deployment_failure
-from aurora_upgrade.resources import BlueGreen
+from aurora_upgrade.decisions.outcome import access_problem
+from aurora_upgrade.resources import BlueGreen, ErrorKind, RdsError
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATIONS = REPO / "docs" / "operations.md"
@@ -55,6 +56,10 @@ def ending_reasons() -> tuple[set[str], set[str]]:
                 literal.add(reason.value)
             elif isinstance(reason, ast.JoinedStr) and isinstance(reason.values[0], ast.Constant):
                 prefixes.add(str(reason.values[0].value))
+            elif isinstance(reason, ast.JoinedStr) and isinstance(reason.values[-1], ast.Constant):
+                prefixes.add("*" + str(reason.values[-1].value))  # a suffix: <Reason>TimedOut
+            elif isinstance(reason, ast.Name) and path.name == "outcome.py":
+                continue  # access_problem's reasons, checked below
             else:
                 raise AssertionError(f"{path.name}:{node.lineno}: a reason this test cannot read")
     return literal, prefixes
@@ -63,7 +68,7 @@ def ending_reasons() -> tuple[set[str], set[str]]:
 def test_the_scan_finds_the_reasons() -> None:
     literal, prefixes = ending_reasons()
     assert {"LogicalReplicationDisabled", "SwitchoverRolledBack", "InvalidSpec", "Aborted", "Orphaned"} <= literal
-    assert prefixes == {"AWS", "BlueGreen"}, prefixes
+    assert prefixes == {"AWS", "BlueGreen", "*TimedOut"}, prefixes
 
 
 @pytest.mark.parametrize("reason", sorted(ending_reasons()[0]))
@@ -81,3 +86,13 @@ def test_every_failed_deployment_status_has_its_reason_in_the_table(status: str)
 
 def test_aws_error_reasons_have_their_pattern_row() -> None:
     assert "AWS<ErrorCode>" in documented_reasons()
+
+
+def test_deadline_reasons_have_their_pattern_row() -> None:
+    assert "<Reason>TimedOut" in documented_reasons()
+
+
+@pytest.mark.parametrize("kind", [ErrorKind.PERMISSION, ErrorKind.CREDENTIALS])
+def test_permission_and_credential_reasons_are_in_the_table(kind: ErrorKind) -> None:
+    reason, _ = access_problem(RdsError(kind, "AccessDenied", "no", "DescribeDBClusters"))
+    assert reason in documented_reasons(), reason

@@ -15,6 +15,8 @@ from support.runbook import RUNBOOK_PHASES
 from .builders import (
     BLUE_RESOURCE_ID,
     CLUSTER_ID,
+    CLUSTER_PARAMS,
+    DB_PARAMS,
     FOREIGN_TAGS,
     INSTANCE_IDS,
     NOW,
@@ -355,7 +357,12 @@ def test_precheck_passes_to_creating_blue_green(spec: dict[str, Any], observatio
 
     assert outcome.phase == Phase.CREATING_BLUE_GREEN
     assert outcome.reason == "PrechecksPassed"
-    assert outcome.changes == {"source_engine_version": "15.6", "source_cluster_resource_id": BLUE_RESOURCE_ID}
+    assert outcome.changes == {
+        "source_engine_version": "15.6",
+        "source_cluster_resource_id": BLUE_RESOURCE_ID,
+        "source_db_cluster_parameter_group_name": CLUSTER_PARAMS,
+        "source_db_parameter_group_name": DB_PARAMS,
+    }
     assert outcome.action is None
 
 
@@ -430,3 +437,13 @@ def test_dry_run_plan_names_the_source_reboot_gates_and_old_cluster_cleanup() ->
         "CleaningUp: DeleteBlueGreenDeployment, "
         "then delete aurora-bg-aurora-cluster-old1 after 24h with a final snapshot"
     )
+
+
+def test_a_deprecated_source_version_can_be_upgraded() -> None:
+    """Upgrading off a deprecated version is the usual reason to upgrade: it passes, and says so."""
+    deprecated = observe(source_version=engine_version(status="deprecated"))
+
+    outcome = decide_precheck(make_upgrade(Phase.PRECHECKING), deprecated, NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (Phase.CREATING_BLUE_GREEN, "PrechecksPassed")
+    assert outcome.message == "aurora-bg-aurora-cluster 15.6 (deprecated) can be upgraded to 15.10"

@@ -81,3 +81,27 @@ def test_not_found_is_none_not_an_error(stubbed: tuple[RdsGateway, Stubber]) -> 
     stubber.add_client_error("describe_db_clusters", service_error_code="DBClusterNotFoundFault", http_status_code=404)
     assert gateway.describe_cluster("missing") is None
     stubber.assert_no_pending_responses()
+
+
+def test_a_deprecated_source_version_can_be_upgraded(stubbed: tuple[RdsGateway, Stubber]) -> None:
+    """Engine-version look-ups include deprecated versions (IncludeAll): without it AWS lists
+    only available ones, and a deprecated source would look like a version that does not exist."""
+    gateway, stubber = stubbed
+    answer = {
+        "DBEngineVersions": [
+            {
+                "Engine": "aurora-postgresql",
+                "EngineVersion": "15.6",
+                "DBParameterGroupFamily": "aurora-postgresql15",
+                "Status": "deprecated",
+                "ValidUpgradeTarget": [{"EngineVersion": "15.10", "IsMajorVersionUpgrade": False}],
+            }
+        ]
+    }
+    request = {"Engine": "aurora-postgresql", "EngineVersion": "15.6", "IncludeAll": True}
+    stubber.add_response("describe_db_engine_versions", answer, request)
+
+    found = gateway.describe_engine_version("aurora-postgresql", "15.6")
+
+    assert found is not None and (found.status, found.valid_targets) == ("deprecated", (("15.10", False),))
+    stubber.assert_no_pending_responses()

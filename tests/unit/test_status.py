@@ -152,3 +152,21 @@ def test_upgraded_stays_true_when_cleanup_then_fails() -> None:
     assert (upgraded.status, upgraded.reason, upgraded.last_transition_time) == (T, "Verified", rfc3339(START))
     assert states(result)["Stalled"] == T
     assert states(result)["Ready"] == F
+
+
+@pytest.mark.parametrize(
+    ("reason", "stalled"),
+    [
+        ("PermissionDenied", True),
+        ("DeletingBlueGreenTimedOut", True),
+        ("VerificationStalled", True),
+        ("DeletingBlueGreen", False),
+        ("AWSUnavailable", False),
+    ],
+)
+def test_a_stall_that_needs_a_person_is_kstatus_stalled(reason: str, stalled: bool) -> None:
+    status = initial(START).model_copy(update={"phase": Phase.CLEANING_UP, "reason": reason})
+
+    conditions = {c.type: c.status for c in with_conditions(status, NOW, 1).conditions}
+
+    assert (conditions["Stalled"], conditions["Reconciling"]) == ((T, F) if stalled else (F, T))

@@ -320,6 +320,8 @@ def ready(**overrides: Any) -> SwitchoverObservation:
         "green": GREEN,
         "green_instances": GREEN_INSTANCES,
         "snapshot": make_snapshot(),
+        "blue": make_cluster(),
+        "blue_instances": instances(),
         **overrides,
     }
     return SwitchoverObservation(**fields)
@@ -610,3 +612,87 @@ def test_switchover_accepted_moments_ago_still_reading_available_waits() -> None
     outcome = decide_switching(upgrade, ready(), NOW, TIMING)
 
     assert (outcome.phase, outcome.reason, outcome.action) == (None, "SwitchoverRequested", None)
+
+
+def test_cluster_identifiers_are_case_insensitive() -> None:
+    """A manifest may spell the cluster `Aurora-BG-Aurora-Cluster`; AWS names the snapshot and
+    its cluster lower-case. That snapshot is ours, not a false SnapshotNameInUse."""
+    spec = make_spec(clusterIdentifier="Aurora-BG-Aurora-Cluster")
+    upgrade = make_upgrade(Phase.SNAPSHOTTING, spec, blue_green_deployment_identifier=BG_ID)
+    assert upgrade.snapshot_identifier == snapshot_id()
+
+    outcome = decide_snapshot(
+        upgrade, SwitchoverObservation(make_blue_green("AVAILABLE"), snapshot=make_snapshot()), NOW, TIMING
+    )
+
+    assert (outcome.phase, outcome.reason) == (Phase.SWITCHING_OVER, "SnapshotAvailable")
+
+
+@pytest.mark.parametrize("aws_status", ["SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"])
+@pytest.mark.parametrize(
+    ("phase", "spec", "decide"),
+    [
+        pytest.param(Phase.PROVISIONING_GREEN, {}, "provisioning", id="provisioning"),
+        pytest.param(Phase.AWAITING_SWITCHOVER, {"switchover": {"mode": "Manual"}}, "awaiting", id="awaiting-approval"),
+        pytest.param(
+            Phase.AWAITING_SWITCHOVER,
+            {"switchover": {"window": {"days": ["Sun"], "start": "03:00", "end": "04:00"}}},
+            "awaiting",
+            id="awaiting-window",
+        ),
+        pytest.param(Phase.SNAPSHOTTING, {}, "snapshot", id="snapshotting"),
+    ],
+)
+def test_someone_switched_over_in_the_console(phase: Phase, spec: dict[str, Any], decide: str, aws_status: str) -> None:
+    """A switchover made outside the operator before its own: noticed on the next look, no
+    snapshot call, no wait for an approval or window that no longer means anything; a Warning,
+    and on to SwitchingOver, which settles the rest (waiting for AWS, then the old cluster)."""
+    from aurora_upgrade.decisions.bluegreen import DeploymentObservation, decide_provisioning
+
+    upgrade = make_upgrade(phase, make_spec(**spec), blue_green_deployment_identifier=BG_ID)
+    deployment = make_blue_green(aws_status)
+    outcome = {
+        "provisioning": lambda: decide_provisioning(upgrade, DeploymentObservation(deployment), NOW, TIMING),
+        "awaiting": lambda: decide_awaiting(upgrade, SwitchoverObservation(deployment), NOW, TIMING),
+        "snapshot": lambda: decide_snapshot(upgrade, SwitchoverObservation(deployment, snapshot=None), NOW, TIMING),
+    }[decide]()
+
+    assert (outcome.phase, outcome.reason, outcome.warning) == (
+        Phase.SWITCHING_OVER,
+        "SwitchedOverOutsideOperator",
+        True,
+    )
+    assert outcome.action is None
+    assert f"{BG_ID} is {aws_status}: someone switched over outside this operator" in outcome.message
+    assert outcome.changes == {"switchover_accepted_at": rfc3339(NOW)}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "unsafe"),
+    [
+        pytest.param(
+            {"blue": make_cluster(status="backing-up")},
+            "blue cluster aurora-bg-aurora-cluster is backing-up",
+            id="blue-backing-up",
+        ),
+        pytest.param(
+            {"blue": make_cluster(status="modifying")},
+            "blue cluster aurora-bg-aurora-cluster is modifying",
+            id="blue-modifying",
+        ),
+        pytest.param(
+            {"blue_instances": instances("available", "modifying")},
+            "blue instance aurora-bg-aurora-instance-2 is modifying",
+            id="blue-instance-modifying",
+        ),
+        pytest.param({"blue": None}, "the blue cluster aurora-bg-aurora-cluster cannot be described", id="blue-unseen"),
+    ],
+)
+def test_switch_over_only_when_both_sides_are_ready(overrides: dict[str, Any], unsafe: str) -> None:
+    """AWS's best practice: blue and its instances `available` right before the call; a busy
+    blue is a wait, not a failure."""
+    outcome = decide_switching(switching(), ready(**overrides), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, "SwitchoverNotSafe", None)
+    assert outcome.message == f"Not switching over yet: {unsafe}"
+    assert outcome.requeue == TIMING.poll

@@ -54,42 +54,64 @@ def test_completed_without_cleanup_still_names_the_infrastructure_code_change() 
 
 
 @pytest.mark.parametrize(
-    ("observation", "problem"),
+    ("observation", "problem", "found"),
     [
         pytest.param(
             VerifyObservation(make_cluster(engine_version="15.6"), UPGRADED_INSTANCES),
             "cluster aurora-bg-aurora-cluster runs 15.6",
+            "production does not run 15.10",
             id="cluster-old-version",
         ),
         pytest.param(
             VerifyObservation(make_cluster(engine_version="15.10", status="rebooting"), UPGRADED_INSTANCES),
             "cluster aurora-bg-aurora-cluster is rebooting",
+            "production runs 15.10 but has not settled",
             id="cluster-not-available",
         ),
         pytest.param(
             VerifyObservation(UPGRADED, instances("available", "rebooting", engine_version="15.10")),
             "aurora-bg-aurora-instance-2 is rebooting at 15.10",
+            "production runs 15.10 but has not settled",
             id="instance-not-available",
         ),
         pytest.param(
             VerifyObservation(UPGRADED, instances(engine_version="15.6")),
             "aurora-bg-aurora-instance-1 is available at 15.6",
+            "production does not run 15.10",
             id="instance-old-version",
         ),
-        pytest.param(VerifyObservation(UPGRADED, ()), "the cluster has no instances", id="no-instances"),
         pytest.param(
-            VerifyObservation(None, UPGRADED_INSTANCES), "cluster aurora-bg-aurora-cluster not found", id="no-cluster"
+            VerifyObservation(UPGRADED, ()),
+            "the cluster has no instances",
+            "production runs 15.10 but has not settled",
+            id="no-instances",
+        ),
+        pytest.param(
+            VerifyObservation(UPGRADED, instances("available", "modifying", engine_version="15.10")),
+            "aurora-bg-aurora-instance-2 is modifying at 15.10",
+            "production runs 15.10 but has not settled",
+            id="instance-modifying",
+        ),
+        pytest.param(
+            VerifyObservation(None, UPGRADED_INSTANCES),
+            "cluster aurora-bg-aurora-cluster not found",
+            "production runs 15.10 but has not settled",
+            id="no-cluster",
         ),
     ],
 )
-def test_unverified_production_waits_then_fails_after_the_timeout(observation: VerifyObservation, problem: str) -> None:
+def test_verification_after_switchover_never_ends_in_a_misleading_failed(
+    observation: VerifyObservation, problem: str, found: str
+) -> None:
+    """Unverified production is a wait until the verification deadline, then a stall with a
+    Warning that says what it found: switchover is done, so giving up would help nobody."""
     waiting = decide_verify(verifying(), observation, NOW, TIMING)
     late = decide_verify(verifying(phase_started_at=LATE), observation, NOW, TIMING)
 
     assert (waiting.phase, waiting.reason) == (None, "Verifying")
     assert problem in waiting.message
     assert waiting.requeue == TIMING.poll
-    assert (late.phase, late.reason) == (Phase.FAILED, "VerificationFailed")
-    assert late.message.startswith("production does not run 15.10: ")
+    assert (late.phase, late.reason, late.warning, late.requeue) == (None, "VerificationStalled", True, TIMING.poll)
+    assert late.message.startswith(f"{found} after {int(TIMING.verify_timeout.total_seconds())}s: ")
     assert problem in late.message
     assert waiting.action is None and late.action is None

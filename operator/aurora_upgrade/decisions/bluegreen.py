@@ -18,7 +18,7 @@ from aurora_upgrade.clock import rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import CreateBlueGreen
 from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
-from aurora_upgrade.phases import Phase, following
+from aurora_upgrade.phases import SWITCHOVER_STARTED, Phase, following
 from aurora_upgrade.resources import BlueGreen, Cluster, RdsReads, arn_name
 from aurora_upgrade.upgrade import Upgrade
 
@@ -56,19 +56,34 @@ def find_deployment(aws: RdsReads, upgrade: Upgrade) -> BlueGreen | None:
 class CreateObservation:
     cluster: Cluster | None
     with_name: tuple[BlueGreen, ...]  # DescribeBlueGreenDeployments filtered by our name
+    on_source: tuple[BlueGreen, ...] = ()  # ... filtered by our source cluster
 
 
 def observe_create(aws: RdsReads, u: Upgrade, now: datetime) -> CreateObservation:
+    cluster = aws.describe_cluster(u.cluster)
     return CreateObservation(
-        cluster=aws.describe_cluster(u.spec.cluster_identifier),
+        cluster=cluster,
         with_name=tuple(aws.find_blue_green(name=u.deployment_name)),
+        on_source=tuple(aws.find_blue_green(source=cluster.arn)) if cluster else (),
     )
+
+
+def foreign_on_source(upgrade: Upgrade, deployments: tuple[BlueGreen, ...]) -> Outcome | None:
+    """Another deployment on our source (someone else's, not being deleted): AWS allows one."""
+    for bg in deployments:
+        if not upgrade.owns(bg.tags) and bg.status != "DELETING":
+            return fail(
+                "ForeignBlueGreenDeployment",
+                f"DB cluster {upgrade.cluster} is already the source of blue/green deployment "
+                f"{bg.name} ({bg.identifier}, {bg.status}); finish or delete it first",
+            )
+    return None
 
 
 def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing: Timing) -> Outcome:
     spec, status = upgrade.spec, upgrade.status
     if o.cluster is None:
-        return fail("ClusterNotFound", f"DB cluster {spec.cluster_identifier} disappeared before creation")
+        return fail("ClusterNotFound", f"DB cluster {upgrade.cluster} disappeared before creation")
     for bg in o.with_name:
         if upgrade.owns(bg.tags) and bg.source == o.cluster.arn:
             return advance(
@@ -82,6 +97,10 @@ def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing:
             f"a blue/green deployment named {bg.name} ({bg.identifier}) exists and is not ours "
             f"(source {bg.source}); it is left untouched",
         )
+    # Someone may have created one on our source since the precheck: never retry into it.
+    foreign = foreign_on_source(upgrade, o.on_source)
+    if foreign:
+        return foreign
     if status.create_requested_at and since(status.create_requested_at, now) < timing.consistency_grace:
         return wait(
             timing,
@@ -152,9 +171,30 @@ def unknown_status(bg: BlueGreen, timing: Timing) -> Outcome:
     return Outcome(reason=out.reason, message=out.message + "; waiting", requeue=out.requeue, warning=True)
 
 
+SWITCHED_OVER = frozenset({"SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"})
+
+
+def switched_over_elsewhere(upgrade: Upgrade, bg: BlueGreen, now: datetime) -> Outcome | None:
+    """Someone switched over (console, CLI) while this upgrade had not: green is production
+    now. Approval, window and pre-switchover snapshot mean nothing any more; go on with the
+    steps after switchover, saying so with a Warning."""
+    if bg.status not in SWITCHED_OVER or upgrade.status.phase in SWITCHOVER_STARTED:
+        return None
+    return Outcome(
+        phase=Phase.SWITCHING_OVER,
+        reason="SwitchedOverOutsideOperator",
+        message=f"Blue/green deployment {bg.identifier} is {bg.status}: someone switched over outside this "
+        f"operator while it was {upgrade.status.phase}; no pre-switchover snapshot is taken of what is now "
+        "production, and the upgrade goes on with the steps after switchover",
+        changes={"switchover_accepted_at": upgrade.status.switchover_accepted_at or rfc3339(now)},
+        warning=True,
+    )
+
+
 def deployment_problem(upgrade: Upgrade, bg: BlueGreen | None, now: datetime, timing: Timing) -> Outcome | None:
     """What every phase that watches the deployment does first: wait for one not listed yet,
-    fail on one AWS reports failed or deleting, wait (warning) on a status nobody documents."""
+    fail on one AWS reports failed or deleting, wait (warning) on a status nobody documents,
+    and notice a switchover made by someone else before this upgrade's own."""
     if bg is None:
         return missing_deployment(upgrade, now, timing)
     failure = deployment_failure(bg)
@@ -162,7 +202,7 @@ def deployment_problem(upgrade: Upgrade, bg: BlueGreen | None, now: datetime, ti
         return failure
     if bg.status not in BLUE_GREEN_KNOWN:
         return unknown_status(bg, timing)
-    return None
+    return switched_over_elsewhere(upgrade, bg, now)
 
 
 def decide_provisioning(upgrade: Upgrade, o: DeploymentObservation, now: datetime, timing: Timing) -> Outcome:
@@ -173,8 +213,6 @@ def decide_provisioning(upgrade: Upgrade, o: DeploymentObservation, now: datetim
     assert bg is not None
     if bg.status == "PROVISIONING":
         return wait(timing, "ProvisioningGreen", f"AWS is provisioning the green environment{progress(bg)}")
-    if bg.status != "AVAILABLE":
-        return wait(timing, "UnexpectedBlueGreenStatus", f"Blue/green deployment {bg.identifier} is {bg.status}")
     if not bg.target:
         return wait(timing, "WaitingForGreen", "The deployment is AVAILABLE but names no target yet")
     green = arn_name(bg.target)

@@ -1,7 +1,9 @@
 """CleaningUp (runbook 9.1, 9.2) and what deleting the resource does (deletionPolicy).
 
-Cleanup deletes the blue/green deployment (never its target: after switchover the target
-is production), then, only when asked and after the retention period, the `-old1` cluster:
+Cleanup waits out cleanup.oldClusterRetention first: deleting the deployment removes the
+read-only protection of the `-old1` cluster (AWS), so while it is kept for rollback the
+deployment is kept too. Then it deletes the blue/green deployment (never its target: after
+switchover the target is production), then, only when asked, the `-old1` cluster:
 its instances first, then the cluster, with a final snapshot unless told otherwise. Cleanup
 runs after switchover, so a refused call stalls it with a Warning rather than failing it.
 
@@ -29,7 +31,7 @@ from aurora_upgrade.decisions.outcome import Outcome, advance, call_failed, fail
 from aurora_upgrade.decisions.switchover import previous_production
 from aurora_upgrade.models import DeletionPolicy, parse_duration
 from aurora_upgrade.phases import Phase, switchover_may_have_started
-from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads
+from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads, arn_name
 from aurora_upgrade.upgrade import Upgrade
 
 
@@ -56,11 +58,18 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> CleanupObservation:
 
 
 def completion_message(upgrade: Upgrade) -> str:
+    """Runbook step 8: every value the infrastructure code must now say."""
     status, spec = upgrade.status, upgrade.spec
+    changed = [f"engine_version {status.source_engine_version} -> {spec.target_engine_version}"]
+    groups = (
+        ("db_cluster_parameter_group_name", status.source_db_cluster_parameter_group_name,
+         spec.target_db_cluster_parameter_group_name),
+        ("db_parameter_group_name", status.source_db_parameter_group_name, spec.target_db_parameter_group_name),
+    )  # fmt: skip
+    changed += [f"{name} {before or '?'} -> {after}" for name, before, after in groups if after and after != before]
     return (
-        f"Upgrade of {spec.cluster_identifier} to {spec.target_engine_version} completed. "
-        f"Update your infrastructure code: engine_version {status.source_engine_version} -> "
-        f"{spec.target_engine_version} (runbook step 8)"
+        f"Upgrade of {upgrade.cluster} to {spec.target_engine_version} completed. "
+        f"Update your infrastructure code: {', '.join(changed)} (runbook step 8)"
     )
 
 
@@ -71,6 +80,16 @@ def final_snapshot_name(upgrade: Upgrade, old: str) -> str:
 def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timing: Timing) -> Outcome:
     spec, status = upgrade.spec, upgrade.status
     bg = o.deployment
+    old = status.old_cluster_identifier
+    keep_until = retained_until(upgrade)
+    if keep_until is not None and now < keep_until:
+        # Deleting the deployment lifts the read-only protection of the old cluster (AWS): while
+        # it is kept for rollback, the deployment stays too.
+        kept = f"Keeping {old or 'the previous production cluster'} until {keep_until.isoformat()} "
+        kept += "(cleanup.oldClusterRetention)"
+        if bg is not None:
+            kept += f"; blue/green deployment {bg.identifier} stays until then, so the old cluster stays read-only"
+        return wait(timing, "RetainingOldCluster", kept)
     if spec.cleanup.delete_blue_green_deployment and bg is not None:
         if bg.status == "DELETING":
             return wait(timing, "DeletingBlueGreen", f"Waiting for blue/green deployment {bg.identifier} to go")
@@ -80,18 +99,10 @@ def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timin
             action=DeleteBlueGreen(bg.identifier, delete_target=False),
             requeue=timing.poll,
         )
-    old = status.old_cluster_identifier
     if spec.cleanup.delete_old_cluster and old:
-        keep_until = retained_until(upgrade)
-        if keep_until is not None and now < keep_until:
-            return wait(
-                timing,
-                "RetainingOldCluster",
-                f"Keeping {old} until {keep_until.isoformat()} (cleanup.oldClusterRetention)",
-            )
         found = o.old_cluster
         if found is not None and (
-            found.identifier == spec.cluster_identifier
+            found.identifier == upgrade.cluster
             or found.resource_id != status.source_cluster_resource_id
             or found.identifier != old
         ):
@@ -152,6 +163,7 @@ def _delete_old_cluster(upgrade: Upgrade, old: str, o: CleanupObservation, timin
 @dataclass(frozen=True)
 class DeletionObservation:
     deployment: BlueGreen | None
+    green: Cluster | None = None  # the deployment's target, or the green cluster recorded in status
 
 
 @dataclass(frozen=True)
@@ -161,13 +173,17 @@ class DeletionDecision:
 
 
 def observe_deletion(aws: RdsReads, u: Upgrade, now: datetime) -> DeletionObservation:
-    """The deployment, only when deletionPolicy Abort may still have to delete it."""
+    """Only when deletionPolicy Abort may still have to delete something: the deployment and
+    its green cluster (its deletion protection; once the deployment is gone, whether green is)."""
     needs_aws = not switchover_may_have_started(u.status) and u.status.phase not in (Phase.COMPLETED, Phase.ABORTED)
-    wanted = needs_aws and u.spec.deletion_policy == DeletionPolicy.ABORT
-    return DeletionObservation(find_deployment(aws, u) if wanted else None)
+    if not needs_aws or u.spec.deletion_policy != DeletionPolicy.ABORT:
+        return DeletionObservation(None)
+    bg = find_deployment(aws, u)
+    green_id = arn_name(bg.target) if bg is not None and bg.target else u.status.green_cluster_identifier
+    return DeletionObservation(bg, aws.describe_cluster(green_id) if green_id else None)
 
 
-def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, timing: Timing) -> Outcome:
+def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now: datetime, timing: Timing) -> Outcome:
     """A refused delete keeps the finalizer with a Warning: releasing it would orphan green."""
     return call_failed(action, error, timing, stall=True)
 
@@ -202,6 +218,13 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
             wait(timing, "WaitingForBlueGreenDeployment", "Waiting for AWS to list the new deployment to delete it"),
             False,
         )
+    green = o.green if o.green is not None and o.green.identifier != upgrade.cluster else None
+    if bg is None and green is not None:
+        # Say green is gone only once AWS no longer lists it.
+        return DeletionDecision(
+            wait(timing, "DeletingGreen", f"Waiting for green cluster {green.identifier} ({green.status}) to go"),
+            False,
+        )
     if bg is None:
         gone = (
             "its blue/green deployment and green cluster are gone"
@@ -224,12 +247,27 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
             ),
             False,
         )
+    target = arn_name(bg.target) if bg.target else None
+    if green is not None and green.identifier == target and green.deletion_protection:
+        # AWS deletes the target only without deletion protection, which green copies from blue.
+        # Lifted on green only: blue is never modified here.
+        return DeletionDecision(
+            Outcome(
+                reason="DisablingGreenDeletionProtection",
+                message=f"Turning off deletion protection of green cluster {green.identifier} to delete it "
+                "(deletionPolicy Abort); blue keeps its own",
+                action=DisableDeletionProtection(green.identifier),
+                changes={"green_cluster_identifier": green.identifier},
+                requeue=timing.poll,
+            ),
+            False,
+        )
     return DeletionDecision(
         Outcome(
             reason="AbortingBlueGreen",
             message=f"Deleting blue/green deployment {bg.identifier} and its green cluster (deletionPolicy Abort)",
             action=DeleteBlueGreen(bg.identifier, delete_target=True),
-            changes={"abort_requested_at": rfc3339(now)},
+            changes={"abort_requested_at": rfc3339(now), "green_cluster_identifier": target},
             requeue=timing.poll,
         ),
         False,

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import Action
-from aurora_upgrade.phases import Phase, switchover_may_have_started
+from aurora_upgrade.phases import Phase, nothing_created, switchover_may_have_started
 from aurora_upgrade.resources import ErrorKind, RdsError
 from aurora_upgrade.upgrade import Upgrade
 
@@ -50,9 +51,50 @@ def refused(operation: str, error: RdsError) -> Outcome:
     return fail(f"AWS{error.code}", f"{operation} was refused: {error.code}: {error.message}")
 
 
-def read_failed(error: RdsError, timing: Timing, stall: bool) -> Outcome:
+def iam_action(operation: str) -> str:
+    return "sts:AssumeRole" if operation == "AssumeRole" else f"rds:{operation}"
+
+
+def access_problem(error: RdsError) -> tuple[str, str]:
+    """Reason and message for refused permissions or unusable credentials: what to fix."""
+    action = iam_action(error.operation)
+    if error.kind == ErrorKind.PERMISSION:
+        return (
+            "PermissionDenied",
+            f"AWS refused {action} ({error.code}: {error.message}): allow {action} for the operator's "
+            "role (docs/iam-policy.json lists every action it needs)",
+        )
+    return (
+        "AWSCredentialsInvalid",
+        f"no usable AWS credentials for {action} ({error.code}: {error.message}): configure the default "
+        "credential chain (IRSA, EKS Pod Identity, or the environment) or fix spec.aws.roleArn",
+    )
+
+
+def _access_outcome(error: RdsError, timing: Timing, untouched: bool) -> Outcome:
+    """While nothing has been created in AWS the upgrade cannot proceed as configured: Failed,
+    and nothing is left to clean up. Once green exists (or production switched), failing would
+    leave it behind or the remaining steps undone: a Warning, and another look once fixed."""
+    reason, message = access_problem(error)
+    if untouched:
+        return fail(reason, message)
+    return Outcome(
+        reason=reason,
+        message=f"{message}; the upgrade waits until this is fixed",
+        requeue=timing.poll,
+        warning=True,
+    )
+
+
+_ACCESS = (ErrorKind.PERMISSION, ErrorKind.CREDENTIALS)
+
+
+def read_failed(error: RdsError, timing: Timing, stall: bool, untouched: bool = False) -> Outcome:
     """A refused read fails the upgrade before switchover; after it (`stall`), production
-    depends on the remaining steps, so the upgrade waits with a Warning instead of giving up."""
+    depends on the remaining steps, so the upgrade waits with a Warning instead of giving up.
+    Refused permissions or credentials fail it only while nothing was created (`untouched`)."""
+    if error.kind in _ACCESS:
+        return _access_outcome(error, timing, untouched and not stall)
     if error.kind in (ErrorKind.TERMINAL, ErrorKind.ALREADY_EXISTS) and not stall:
         return refused(error.operation, error)
     return Outcome(
@@ -63,10 +105,13 @@ def read_failed(error: RdsError, timing: Timing, stall: bool) -> Outcome:
     )
 
 
-def call_failed(action: Action, error: RdsError, timing: Timing, stall: bool) -> Outcome:
+def call_failed(action: Action, error: RdsError, timing: Timing, stall: bool, untouched: bool = False) -> Outcome:
     """A failed call fails the upgrade only when AWS refused the request itself and switchover
-    has not started (`stall` false); otherwise (transient, created by an earlier attempt, or
+    has not started (`stall` false), or refused our permissions or credentials while nothing
+    was created (`untouched`); otherwise (transient, created by an earlier attempt, or
     production needing the remaining steps) it waits with a Warning and looks again."""
+    if error.kind in _ACCESS:
+        return _access_outcome(error, timing, untouched and not stall)
     if not stall and error.kind == ErrorKind.TERMINAL:
         return refused(action.operation, error)
     return Outcome(
@@ -77,6 +122,9 @@ def call_failed(action: Action, error: RdsError, timing: Timing, stall: bool) ->
     )
 
 
-def default_call_failed(upgrade: Upgrade, action: Action, error: RdsError, timing: Timing) -> Outcome:
+def default_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now: datetime, timing: Timing) -> Outcome:
     """What a refused call means in a stage with nothing more specific to say."""
-    return call_failed(action, error, timing, stall=switchover_may_have_started(upgrade.status))
+    status = upgrade.status
+    return call_failed(
+        action, error, timing, stall=switchover_may_have_started(status), untouched=nothing_created(status)
+    )

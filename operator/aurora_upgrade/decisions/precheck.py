@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aurora_upgrade.config import Timing
+from aurora_upgrade.decisions.bluegreen import foreign_on_source
 from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
 from aurora_upgrade.models import RebootStep, SwitchoverMode
 from aurora_upgrade.phases import TERMINAL, Phase, following, happy_path
@@ -37,6 +38,12 @@ class Claim:
     phase: str
 
 
+def claim_key(region: str, cluster_identifier: str) -> tuple[str, str]:
+    """The cluster a claim is on. AWS matches cluster identifiers case-insensitively, so `A`
+    and `a` are one cluster."""
+    return (region, cluster_identifier.lower())
+
+
 def claimed_by(claims: list[Claim], me: str) -> str | None:
     """The upgrade that owns the cluster if it is not `me`: one already past Pending, or else
     the oldest Pending one (name breaks ties). Terminal upgrades own nothing."""
@@ -56,8 +63,7 @@ def decide_pending(upgrade: Upgrade, busy_with: str | None, timing: Timing) -> O
         return wait(
             timing,
             "ClusterBusy",
-            f"Waiting: AuroraUpgrade {busy_with} is already upgrading "
-            f"{upgrade.spec.cluster_identifier} in {upgrade.spec.region}",
+            f"Waiting: AuroraUpgrade {busy_with} is already upgrading {upgrade.cluster} in {upgrade.spec.region}",
         )
     return advance(Phase.PRECHECKING, "PrechecksStarted", "Checking the cluster and the target version")
 
@@ -77,7 +83,7 @@ class PrecheckObservation:
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> PrecheckObservation:
     spec = u.spec
-    cluster = aws.describe_cluster(spec.cluster_identifier)
+    cluster = aws.describe_cluster(u.cluster)
     if cluster is None:
         return PrecheckObservation(cluster=None)
     return PrecheckObservation(
@@ -106,7 +112,7 @@ Check = Callable[[Upgrade, PrecheckObservation], Outcome | None]
 
 def _cluster_usable(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     c = o.cluster
-    name = u.spec.cluster_identifier
+    name = u.cluster
     if c is None:
         return fail("ClusterNotFound", f"DB cluster {name} was not found in {u.spec.region}")
     if c.engine != AURORA_POSTGRESQL:
@@ -126,13 +132,13 @@ def _source_version(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     if spec.expected_source_engine_version and found != spec.expected_source_engine_version:
         return fail(
             "SourceVersionMismatch",
-            f"DB cluster {spec.cluster_identifier} is at {found}, "
+            f"DB cluster {u.cluster} is at {found}, "
             f"not at expectedSourceEngineVersion {spec.expected_source_engine_version}",
         )
     if found == spec.target_engine_version:
         return fail(
             "AlreadyAtTargetVersion",
-            f"DB cluster {spec.cluster_identifier} already runs {found}: there is nothing to upgrade",
+            f"DB cluster {u.cluster} already runs {found}: there is nothing to upgrade",
         )
     return None
 
@@ -209,14 +215,7 @@ def _foreign_deployments(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
                 "not created by this AuroraUpgrade; create a new AuroraUpgrade with another "
                 "spec.blueGreenDeploymentName (it cannot change on this one), or delete that deployment",
             )
-    for bg in o.deployments_on_source:
-        if not u.owns(bg.tags) and bg.status != "DELETING":
-            return fail(
-                "ForeignBlueGreenDeployment",
-                f"DB cluster {u.spec.cluster_identifier} is already the source of blue/green deployment "
-                f"{bg.name} ({bg.identifier}, {bg.status}); finish or delete it first",
-            )
-    return None
+    return foreign_on_source(u, o.deployments_on_source)
 
 
 PRECHECKS: tuple[Check, ...] = (
@@ -269,7 +268,13 @@ def decide_precheck(upgrade: Upgrade, o: PrecheckObservation, now: datetime, tim
             f"instances {', '.join(to_reboot)} have parameter changes pending a reboot (blue/green creation "
             "fails until they are in sync); reboot them or set spec.rebootSourceForPendingParameters: true",
         )
-    facts = {"source_engine_version": cluster.engine_version, "source_cluster_resource_id": cluster.resource_id}
+    instance_groups = sorted({name for i in o.instances for name, _ in i.parameter_groups})
+    facts = {
+        "source_engine_version": cluster.engine_version,
+        "source_cluster_resource_id": cluster.resource_id,
+        "source_db_cluster_parameter_group_name": cluster.parameter_group or None,
+        "source_db_parameter_group_name": ", ".join(instance_groups) or None,
+    }
     if spec.dry_run:
         return advance(
             Phase.COMPLETED,
@@ -290,9 +295,15 @@ def decide_precheck(upgrade: Upgrade, o: PrecheckObservation, now: datetime, tim
     return advance(
         following(Phase.PRECHECKING, spec),
         "PrechecksPassed",
-        f"{cluster.identifier} {cluster.engine_version} can be upgraded to {spec.target_engine_version}",
+        f"{cluster.identifier} {cluster.engine_version}{_deprecated(o.source_version)} can be upgraded to "
+        f"{spec.target_engine_version}",
         **facts,
     )
+
+
+def _deprecated(version: EngineVersion | None) -> str:
+    """Upgrading off a deprecated version is the usual reason to upgrade: say so."""
+    return " (deprecated)" if version is not None and version.status == "deprecated" else ""
 
 
 _STEP_TEXT: dict[Phase, str] = {

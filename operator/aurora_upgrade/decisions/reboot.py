@@ -37,7 +37,7 @@ def rebooted_cluster(u: Upgrade) -> str:
     """RebootingGreen reboots green; RebootingSource and RebootingInstances reboot production."""
     if u.status.phase == Phase.REBOOTING_GREEN:
         return u.status.green_cluster_identifier or ""
-    return u.spec.cluster_identifier
+    return u.cluster
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> RebootObservation:

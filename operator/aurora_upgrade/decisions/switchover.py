@@ -87,6 +87,7 @@ class SwitchoverObservation:
     green_instances: tuple[Instance, ...] = ()
     snapshot: Snapshot | None = None
     blue: Cluster | None = None  # production before switchover; after it, the renamed old cluster
+    blue_instances: tuple[Instance, ...] = ()  # production's instances, right before the call
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
@@ -98,7 +99,7 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
     wants_snapshot = phase == Phase.SNAPSHOTTING or (about_to_switch and u.spec.switchover.snapshot_before_switchover)
     blue = None
     if about_to_switch:
-        blue = aws.describe_cluster(u.spec.cluster_identifier)
+        blue = aws.describe_cluster(u.cluster)
     elif phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "SWITCHOVER_COMPLETED":
         blue = previous_production(aws, u)
     return SwitchoverObservation(
@@ -107,6 +108,7 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
         green_instances=tuple(aws.describe_cluster_instances(green_id)) if about_to_switch and green_id else (),
         snapshot=aws.describe_cluster_snapshot(u.snapshot_identifier) if wants_snapshot else None,
         blue=blue,
+        blue_instances=tuple(aws.describe_cluster_instances(u.cluster)) if about_to_switch else (),
     )
 
 
@@ -118,13 +120,32 @@ def previous_production(aws: RdsReads, u: Upgrade) -> Cluster | None:
     return aws.describe_cluster(u.status.old_cluster_identifier) if u.status.old_cluster_identifier else None
 
 
-def refused_call(upgrade: Upgrade, action: Action, error: RdsError, timing: Timing) -> Outcome:
-    """AWS refusing the switchover (its state, or a request it rejects outright) ends the
-    upgrade with blue untouched; a throttled or unanswered call is looked at again, and never
-    re-sent before the deployment's status says it was not taken."""
-    if isinstance(action, Switchover) and error.kind in (ErrorKind.INVALID_STATE, ErrorKind.TERMINAL):
+def refused_call(upgrade: Upgrade, action: Action, error: RdsError, now: datetime, timing: Timing) -> Outcome:
+    """A switchover AWS rejects outright (a request a new attempt cannot fix) ends the upgrade
+    with blue untouched. One refused for a transient state is a wait: AWS answered, so nothing
+    happened, and the next look verifies both sides again before another attempt, until
+    AWS has refused for longer than `timing.refusal_timeout`. A throttled or unanswered call
+    is looked at again, and never re-sent before the deployment's status says it was not taken."""
+    if not isinstance(action, Switchover) or error.kind not in (ErrorKind.INVALID_STATE, ErrorKind.TERMINAL):
+        return default_call_failed(upgrade, action, error, now, timing)
+    first = upgrade.status.switchover_refused_at
+    if error.kind == ErrorKind.TERMINAL:
         return refused(action.operation, error)
-    return default_call_failed(upgrade, action, error, timing)
+    if first and since(first, now) > timing.refusal_timeout:
+        return fail(
+            "SwitchoverRefused",
+            f"AWS has refused to switch over {action.identifier} since {first} ({error.code}: {error.message}); "
+            "blue is still production. Check the deployment's members and the RDS events, then delete this "
+            "AuroraUpgrade (deletionPolicy decides what happens to green) and start again",
+        )
+    return Outcome(
+        reason="SwitchoverRefused",
+        message=f"AWS refused the switchover of {action.identifier} for now ({error.code}: {error.message}); "
+        "checking both sides again before another attempt",
+        changes={"switchover_refused_at": first or rfc3339(now)},
+        requeue=timing.poll,
+        warning=True,
+    )
 
 
 def decide_awaiting(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
@@ -140,9 +161,13 @@ def decide_awaiting(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, t
 
 
 def decide_snapshot(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
+    # Before any snapshot call: a switchover made elsewhere means blue is no longer production.
+    problem = deployment_problem(upgrade, o.deployment, now, timing)
+    if problem:
+        return problem
     snap, status = o.snapshot, upgrade.status
     name = upgrade.snapshot_identifier
-    cluster = upgrade.spec.cluster_identifier
+    cluster = upgrade.cluster
     if snap is None:
         if status.snapshot_requested_at and since(status.snapshot_requested_at, now) < timing.consistency_grace:
             return wait(timing, "WaitingForSnapshot", f"Snapshot {name} was requested; waiting for AWS to list it")
@@ -176,7 +201,16 @@ def _unverified(upgrade: Upgrade, o: SwitchoverObservation) -> str | None:
         return f"green cluster {o.green.identifier} runs {o.green.engine_version}, not {target}"
     if o.green.status != "available":
         return f"green cluster {o.green.identifier} is {o.green.status}"
-    if o.blue is not None and len(o.green_instances) != len(o.blue.members):
+    # AWS's best practice: both sides available right before switching over. A blue that is
+    # backing-up or modifying is a wait (the next look checks again), not a failure.
+    if o.blue is None:
+        return f"the blue cluster {upgrade.cluster} cannot be described"
+    if o.blue.status != "available":
+        return f"blue cluster {o.blue.identifier} is {o.blue.status}"
+    for i in o.blue_instances:
+        if i.status != "available":
+            return f"blue instance {i.identifier} is {i.status}"
+    if len(o.green_instances) != len(o.blue.members):
         return f"green has {len(o.green_instances)} instances, blue has {len(o.blue.members)}"
     if o.deployment is not None:
         waiting = [
@@ -242,7 +276,7 @@ def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, 
 def _completed(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
     """Switchover done: find the previous production cluster by its resource id (AWS keeps the
     id and renames the cluster, `-old1` being only the usual new name)."""
-    production = upgrade.spec.cluster_identifier
+    production = upgrade.cluster
     old = o.blue.identifier if o.blue is not None and o.blue.identifier != production else None
     status = upgrade.status
     asked = status.switchover_accepted_at or status.switchover_requested_at or status.phase_started_at

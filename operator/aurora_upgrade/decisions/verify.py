@@ -12,7 +12,7 @@ from datetime import datetime
 from aurora_upgrade.clock import since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.cleanup import completion_message
-from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
+from aurora_upgrade.decisions.outcome import Outcome, advance, wait
 from aurora_upgrade.phases import Phase, following
 from aurora_upgrade.resources import Cluster, Instance, RdsReads
 from aurora_upgrade.upgrade import Upgrade
@@ -26,34 +26,47 @@ class VerifyObservation:
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> VerifyObservation:
     return VerifyObservation(
-        cluster=aws.describe_cluster(u.spec.cluster_identifier),
-        instances=tuple(aws.describe_cluster_instances(u.spec.cluster_identifier)),
+        cluster=aws.describe_cluster(u.cluster),
+        instances=tuple(aws.describe_cluster_instances(u.cluster)),
     )
 
 
 def decide_verify(upgrade: Upgrade, o: VerifyObservation, now: datetime, timing: Timing) -> Outcome:
     spec = upgrade.spec
     target = spec.target_engine_version
-    problems = []
+    wrong_version, unsettled = [], []
     if o.cluster is None:
-        problems.append(f"cluster {spec.cluster_identifier} not found")
+        unsettled.append(f"cluster {upgrade.cluster} not found")
     else:
         if o.cluster.engine_version != target:
-            problems.append(f"cluster {o.cluster.identifier} runs {o.cluster.engine_version}")
+            wrong_version.append(f"cluster {o.cluster.identifier} runs {o.cluster.engine_version}")
         if o.cluster.status != "available":
-            problems.append(f"cluster {o.cluster.identifier} is {o.cluster.status}")
+            unsettled.append(f"cluster {o.cluster.identifier} is {o.cluster.status}")
     if not o.instances:
-        problems.append("the cluster has no instances")
+        unsettled.append("the cluster has no instances")
     for i in o.instances:
-        if i.engine_version != target or i.status != "available":
-            problems.append(f"{i.identifier} is {i.status} at {i.engine_version}")
+        if i.engine_version != target:
+            wrong_version.append(f"{i.identifier} is {i.status} at {i.engine_version}")
+        elif i.status != "available":
+            unsettled.append(f"{i.identifier} is {i.status} at {i.engine_version}")
+    problems = "; ".join(wrong_version + unsettled)
     if not problems:
         names = ", ".join(f"{i.identifier} {i.engine_version} {i.status}" for i in o.instances)
         upcoming = following(Phase.VERIFYING, spec)
-        message = f"{spec.cluster_identifier} runs {target} and is available ({names})"
+        message = f"{upgrade.cluster} runs {target} and is available ({names})"
         if upcoming == Phase.COMPLETED:  # no cleanup asked for: say now what the IaC must change
             message = f"{message}. {completion_message(upgrade)}"
         return advance(upcoming, "Upgraded", message)
-    if since(upgrade.status.phase_started_at, now) > timing.verify_timeout:
-        return fail("VerificationFailed", f"production does not run {target}: {'; '.join(problems)}")
-    return wait(timing, "Verifying", f"Waiting for production to settle: {'; '.join(problems)}")
+    if since(upgrade.status.phase_started_at, now) <= timing.verify_timeout:
+        return wait(timing, "Verifying", f"Waiting for production to settle: {problems}")
+    # Switchover is done: failing now would leave the remaining steps undone and say nothing
+    # true about production. Stall with a Warning, keep looking, go on once it has settled.
+    waited = int(timing.verify_timeout.total_seconds())
+    found = f"production does not run {target}" if wrong_version else f"production runs {target} but has not settled"
+    return Outcome(
+        reason="VerificationStalled",
+        message=f"{found} after {waited}s: {problems}. Switchover is done; the upgrade goes on once production "
+        "is available at the target version (check the instances in the RDS console)",
+        requeue=timing.poll,
+        warning=True,
+    )

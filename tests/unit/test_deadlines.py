@@ -1,0 +1,102 @@
+"""No wait is unbounded: every wait reason the decisions can give has a deadline (or waits on a
+person), and reaching it gives a specific reason: Failed before switchover, a stall after it."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from aurora_upgrade.decisions import deadlines
+from aurora_upgrade.decisions.outcome import Outcome, wait
+from aurora_upgrade.phases import Phase
+
+from .builders import NOW, TIMING, ago, make_upgrade
+
+DECISIONS = Path(__file__).resolve().parents[2] / "operator" / "aurora_upgrade" / "decisions"
+
+
+def wait_reasons() -> set[str]:
+    """Every reason a decision module can wait with: `wait(timing, "X", ...)`, or an Outcome
+    with a literal reason and a requeue."""
+    found = set()
+    for path in DECISIONS.glob("*.py"):
+        text = path.read_text()
+        found |= set(re.findall(r'wait\(\s*timing,\s*"([A-Za-z]+)"', text))
+        for block in re.findall(r"Outcome\((.*?)\n\s*\)", text, flags=re.S):
+            if "requeue=" in block and "action=" not in block and "phase=" not in block:
+                found |= set(re.findall(r'reason="([A-Za-z]+)"', block))
+    return found
+
+
+def test_no_wait_is_unbounded() -> None:
+    reasons = wait_reasons()
+    assert {"ProvisioningGreen", "WaitingForSnapshot", "ClusterBusy", "AwaitingApproval"} <= reasons
+    unlisted = sorted(r for r in reasons if r not in deadlines.DEADLINES and r not in deadlines.ON_PEOPLE)
+    assert unlisted == []
+
+
+def provisioning_wait() -> Outcome:
+    return wait(TIMING, "ProvisioningGreen", "AWS is provisioning the green environment")
+
+
+def test_a_wait_remembers_when_it_began_and_a_new_reason_starts_again() -> None:
+    first = deadlines.bounded(make_upgrade(Phase.PROVISIONING_GREEN), provisioning_wait(), NOW, TIMING)
+    assert (first.phase, first.changes["waiting_for"], first.changes["waiting_since"]) == (
+        None,
+        "ProvisioningGreen",
+        ago(0),
+    )
+    later = make_upgrade(Phase.PROVISIONING_GREEN, waiting_for="ProvisioningGreen", waiting_since=ago(600))
+    assert deadlines.bounded(later, provisioning_wait(), NOW, TIMING).changes["waiting_since"] == ago(600)
+    other = wait(TIMING, "WaitingForGreen", "Waiting for the endpoint")
+    assert deadlines.bounded(later, other, NOW, TIMING).changes["waiting_since"] == ago(0)
+    moved = deadlines.bounded(later, Outcome(phase=Phase.REBOOTING_GREEN), NOW, TIMING)
+    assert (moved.changes["waiting_for"], moved.changes["waiting_since"]) == (None, None)
+
+
+def past(reason: str, phase: Phase, **status: str) -> object:
+    limit = deadlines.deadline(reason, make_upgrade(phase), TIMING)
+    assert limit is not None
+    began = ago((limit + timedelta(seconds=30)).total_seconds())
+    return make_upgrade(phase, waiting_for=reason, waiting_since=began, **status)
+
+
+def test_reaching_a_deadline_before_switchover_fails_with_a_specific_reason() -> None:
+    upgrade = past("ProvisioningGreen", Phase.PROVISIONING_GREEN)
+
+    outcome = deadlines.bounded(upgrade, provisioning_wait(), NOW, TIMING)  # type: ignore[arg-type]
+
+    assert (outcome.phase, outcome.reason) == (Phase.FAILED, "ProvisioningGreenTimedOut")
+    assert "blue is untouched" in outcome.message
+
+
+@pytest.mark.parametrize("stall", [False, True], ids=["cleanup", "finalizer"])
+def test_reaching_a_deadline_after_switchover_or_in_the_finalizer_stalls(stall: bool) -> None:
+    phase = Phase.CLEANING_UP if not stall else Phase.PROVISIONING_GREEN
+    upgrade = past("DeletingBlueGreen", phase)
+    waiting = wait(TIMING, "DeletingBlueGreen", "Waiting for blue/green deployment bgd-1 to go")
+
+    outcome = deadlines.bounded(upgrade, waiting, NOW, TIMING, stall=stall)  # type: ignore[arg-type]
+
+    assert (outcome.phase, outcome.reason, outcome.warning) == (None, "DeletingBlueGreenTimedOut", True)
+    assert outcome.requeue == TIMING.poll
+    assert outcome.changes["waiting_since"] == upgrade.status.waiting_since  # type: ignore[attr-defined]
+
+
+def test_waits_on_people_have_no_deadline() -> None:
+    upgrade = make_upgrade(Phase.AWAITING_SWITCHOVER, waiting_for="AwaitingApproval", waiting_since=ago(30 * 86400))
+    gate = wait(TIMING, "AwaitingApproval", "Green is ready; set spec.switchover.approved: true")
+
+    assert deadlines.bounded(upgrade, gate, NOW, TIMING).reason == "AwaitingApproval"
+
+
+def test_the_switchover_deadline_follows_spec_switchover_timeout_seconds() -> None:
+    from .builders import make_spec
+
+    upgrade = make_upgrade(Phase.SWITCHING_OVER, make_spec(switchover={"timeoutSeconds": 600}))
+    limit = deadlines.deadline("SwitchoverInProgress", upgrade, TIMING)
+
+    assert limit == timedelta(seconds=600) + 2 * TIMING.consistency_grace
