@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from aurora_upgrade import metrics
-from aurora_upgrade.clock import parse_time, utcnow
+from aurora_upgrade.clock import parse_time, rfc3339, utcnow
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions import bluegreen, cleanup, deadlines, precheck, reboot, switchover, verify
 from aurora_upgrade.decisions.actions import (
@@ -29,7 +29,7 @@ from aurora_upgrade.decisions.actions import (
     RebootInstance,
     Switchover,
 )
-from aurora_upgrade.decisions.outcome import Outcome, default_call_failed, read_failed
+from aurora_upgrade.decisions.outcome import Outcome, call_in_flight, default_call_failed, read_failed
 from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, InvalidManifest
 from aurora_upgrade.phases import TERMINAL, Phase, nothing_created, settled, switchover_may_have_started
 from aurora_upgrade.rds import RdsGateway
@@ -199,6 +199,9 @@ class Engine:
         if phase == Phase.PENDING:
             return precheck.decide_pending(upgrade, busy_with, self.timing), None
         stage = STAGES[phase]
+        busy = call_in_flight(upgrade, self.clock(), self.timing)
+        if busy:
+            return busy, None
         try:
             gw = self.gateways(upgrade)
             now = self.clock()
@@ -220,21 +223,24 @@ class Engine:
         status, action = upgrade.status, outcome.action
         if action is not None and gw is not None:
             before = status
-            # Saved before every call, with its intent if it has one: the write is conditional on
-            # the version read, so of two writers acting on the same status only one gets to call.
-            status = updated(status, outcome.intent)
+            # Saved before every call, with its intent and the call marked in flight: the write is
+            # conditional on the version read, so of two writers acting on the same status only one
+            # gets to call, and the other, reading the mark, waits for the answer.
+            sent = {"call_in_flight": action.describe(), "call_sent_at": rfc3339(self.clock())}
+            status = updated(status, {**outcome.intent, **sent})
             store.save(with_conditions(status, self.clock(), upgrade.generation))
             try:
                 learned = act(gw, action)
             except RdsError as error:
-                # The call may have reached AWS only if AWS did not answer; keep the intent then.
+                # The call may have reached AWS only if AWS did not answer; keep the intent (and the
+                # in-flight mark, for its grace) then.
                 if error.answered:
                     status = before
                 meaning = cleanup.deletion_call_failed if finalizing else STAGES[upgrade.status.phase].call_failed
                 outcome = meaning(upgrade, action, error, self.clock(), self.timing)
             else:
                 store.event("Normal", action.operation, action.describe())
-                status = updated(status, learned)
+                status = updated(status, {**learned, "call_in_flight": None, "call_sent_at": None})
         outcome = deadlines.bounded(upgrade.with_status(status), outcome, self.clock(), self.timing, stall=finalizing)
         return self._record(upgrade, updated(status, outcome.changes), outcome, store)
 
@@ -270,6 +276,10 @@ class Engine:
 
     def finalize(self, upgrade: Upgrade, store: Store) -> float | None:
         """Carry out deletionPolicy; None once the finalizer may be removed."""
+        busy = call_in_flight(upgrade, self.clock(), self.timing)
+        if busy:
+            self._apply(upgrade, busy, None, store, finalizing=True)
+            return busy.requeue
         try:
             gw = self.gateways(upgrade)
             observation = cleanup.observe_deletion(gw, upgrade, self.clock())

@@ -289,6 +289,10 @@ class AuroraUpgradeStatus(_Model):
     abort_requested_at: str | None = Field(
         None, description="The finalizer asked AWS to delete the deployment (deletionPolicy Abort)"
     )
+    call_in_flight: str | None = Field(
+        None, description="The AWS operation sent and not yet answered (another writer waits for it)"
+    )
+    call_sent_at: str | None = Field(None, description="When that call was sent")
     waiting_for: str | None = Field(None, description="The reason of the current wait (every wait has a deadline)")
     waiting_since: str | None = Field(None, description="When that wait began: its deadline counts from here")
     failed_phase: Phase | None = Field(None, description="The phase the upgrade failed in")

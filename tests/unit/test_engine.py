@@ -275,3 +275,27 @@ def test_refused_permissions_and_credentials_are_not_aws_unavailable(
     if phase is None:
         assert (outcome.warning, outcome.requeue) == (True, TIMING.poll)
         assert outcome.message.endswith("the upgrade waits until this is fixed")
+
+
+def test_two_writers_never_both_act() -> None:
+    """A call recorded as sent and not yet answered (by this or another writer) is waited for,
+    not decided on again; a mark left by a writer that died lapses after the consistency grace."""
+    from aurora_upgrade.decisions.outcome import call_in_flight
+
+    young = make_upgrade(Phase.CLEANING_UP, call_in_flight="Deleting blue/green deployment bgd-1", call_sent_at=STAMP)
+    waiting = call_in_flight(young, NOW, TIMING)
+    assert waiting is not None and (waiting.reason, waiting.action) == ("CallInFlight", None)
+    stale = rfc3339(NOW - TIMING.consistency_grace - timedelta(seconds=1))
+    old = make_upgrade(Phase.CLEANING_UP, call_in_flight="Deleting blue/green deployment bgd-1", call_sent_at=stale)
+    assert call_in_flight(old, NOW, TIMING) is None
+
+
+def test_a_call_is_marked_in_flight_while_it_is_sent() -> None:
+    log: list[tuple[str, Any]] = []
+    upgrade, outcome = reboot_outcome()
+
+    after = engine()._apply(upgrade, outcome, StubGateway(log), Store(log))  # type: ignore[arg-type]
+
+    claimed = log[0][1]
+    assert (claimed.call_in_flight, claimed.call_sent_at) == (f"Rebooting DB instance {G1}", STAMP)
+    assert (after.status.call_in_flight, after.status.call_sent_at) == (None, None)

@@ -62,6 +62,8 @@ DEADLINES: dict[str, Deadline] = {
     "DeletingOldInstances": _polls(120),
     "DeletingOldCluster": _polls(120),
     "DeletingGreen": _polls(120),
+    # A call sent by this or another writer, not answered yet (outcome.call_in_flight).
+    "CallInFlight": lambda _u, t: 2 * t.consistency_grace,
     # AWS not answering, or a call looked at again.
     "AWSUnavailable": _polls(40),
     "AWSNotFound": _polls(40),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from aurora_upgrade.clock import since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import Action
 from aurora_upgrade.phases import Phase, nothing_created, switchover_may_have_started
@@ -127,4 +128,18 @@ def default_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now: 
     status = upgrade.status
     return call_failed(
         action, error, timing, stall=switchover_may_have_started(status), untouched=nothing_created(status)
+    )
+
+
+def call_in_flight(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome | None:
+    """A call this or another writer recorded as sent and not yet answered: wait for its
+    answer rather than decide on an AWS state it may be changing. A writer that died with a
+    call in flight leaves the mark behind; after the consistency grace it no longer holds."""
+    status = upgrade.status
+    if not status.call_in_flight or since(status.call_sent_at, now) >= timing.consistency_grace:
+        return None
+    return wait(
+        timing,
+        "CallInFlight",
+        f"{status.call_in_flight} was sent at {status.call_sent_at} and is not answered yet; waiting for it",
     )
