@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from aurora_upgrade.sim import RoleTrust
 from aurora_upgrade.sim.scenarios import RUNBOOK_ACCOUNT_ID
@@ -72,15 +73,27 @@ def test_role_arn_is_assumed_and_used_for_rds_calls(make_sim: SimFactory, tmp_pa
         assert arn == f"arn:aws:sts::{RUNBOOK_ACCOUNT_ID}:assumed-role/aurora-upgrade-target/aurora-upgrade-operator"
 
 
-def test_a_refused_assume_role_gives_a_specific_reason(make_sim: SimFactory, tmp_path: Path) -> None:
-    """The role's trust policy wants another ExternalId: AWS answers AccessDenied to AssumeRole."""
-    sim = make_sim(roles=RoleTrust(external_ids={ROLE: EXTERNAL_ID}))
+@pytest.mark.parametrize(
+    ("roles", "external_id"),
+    [
+        # The role's trust policy wants another ExternalId.
+        pytest.param(RoleTrust(external_ids={ROLE: EXTERNAL_ID}), "someone-elses-id", id="wrong-external-id"),
+        # The role's trust policy does not name the operator's identity.
+        pytest.param(RoleTrust(refused=frozenset({ROLE})), EXTERNAL_ID, id="not-trusted"),
+    ],
+)
+def test_a_refused_assume_role_gives_a_specific_reason(
+    make_sim: SimFactory, tmp_path: Path, roles: RoleTrust, external_id: str
+) -> None:
+    sim = make_sim(roles=roles)
     state = tmp_path / "state.json"
-    result = run_cli(sim, role_manifest(tmp_path, "someone-elses-id"), state)
+    result = run_cli(sim, role_manifest(tmp_path, external_id), state)
     assert result.returncode == 1, result.stdout + result.stderr
     status = status_of(state)
     assert (status["phase"], status["reason"]) == ("Failed", "PermissionDenied")
-    assert "sts:AssumeRole" in status["message"] and ROLE in status["message"], status["message"]
+    message = status["message"]
+    assert "AWS refused sts:AssumeRole (AccessDenied: " in message and ROLE in message, message
+    assert "must trust the operator's identity" in message, "says what to fix: the trust policy, not iam-policy.json"
     calls = sim.calls()
     assert {c["operation"] for c in calls} == {"AssumeRole"}, "no RDS call without the role's credentials"
     assert {c["outcome"] for c in calls} == {"AccessDenied"}
