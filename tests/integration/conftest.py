@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from aurora_upgrade.sim import SimConfig, SimServer, rds_client
+from aurora_upgrade.sim import RoleTrust, SimConfig, SimServer, rds_client
 
 SIM_REGION = "ap-northeast-1"
 
@@ -41,11 +41,13 @@ SimFactory = Callable[..., SimServer]
 
 @pytest.fixture
 def make_sim() -> Iterator[SimFactory]:
-    """Start a simulator: make_sim(config=..., scenario=...) -> a running SimServer."""
+    """Start a simulator: make_sim(config=..., scenario=..., roles=...) -> a running SimServer."""
     started: list[SimServer] = []
 
-    def factory(config: SimConfig = QUICK, scenario: str | Mapping[str, Any] = "runbook") -> SimServer:
-        server = SimServer(config=config, scenario=scenario, port=0).start()
+    def factory(
+        config: SimConfig = QUICK, scenario: str | Mapping[str, Any] = "runbook", roles: RoleTrust | None = None
+    ) -> SimServer:
+        server = SimServer(config=config, scenario=scenario, port=0, roles=roles).start()
         started.append(server)
         return server
 

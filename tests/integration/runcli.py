@@ -18,6 +18,7 @@ def env_for(server: SimServer) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         AWS_ENDPOINT_URL_RDS=server.endpoint_url,
+        AWS_ENDPOINT_URL_STS=server.endpoint_url,  # for spec.aws.roleArn
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION=REGION,

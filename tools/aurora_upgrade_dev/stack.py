@@ -27,6 +27,7 @@ def operator_env(kubeconfig: Path, rds_endpoint: str, poll_seconds: float) -> di
     env.update(
         KUBECONFIG=str(kubeconfig),
         AWS_ENDPOINT_URL_RDS=rds_endpoint,
+        AWS_ENDPOINT_URL_STS=rds_endpoint,  # the simulator serves STS too (spec.aws.roleArn)
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="ap-northeast-1",

@@ -59,6 +59,14 @@ def iam_action(operation: str) -> str:
 def access_problem(error: RdsError) -> tuple[str, str]:
     """Reason and message for refused permissions or unusable credentials: what to fix."""
     action = iam_action(error.operation)
+    if error.kind == ErrorKind.PERMISSION and error.operation == "AssumeRole":
+        # Two policies decide, neither of them docs/iam-policy.json; AWS does not say which refused.
+        return (
+            "PermissionDenied",
+            f"AWS refused {action} ({error.code}: {error.message}): the role of spec.aws.roleArn must trust "
+            "the operator's identity (with spec.aws.externalId if its trust policy requires sts:ExternalId), "
+            "and the operator's identity must be allowed sts:AssumeRole on that role (docs/install.md, IAM)",
+        )
     if error.kind == ErrorKind.PERMISSION:
         return (
             "PermissionDenied",

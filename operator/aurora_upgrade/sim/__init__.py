@@ -8,7 +8,8 @@ docs/simulator.md tells the whole story, including each gap filled over moto (th
 package, one module per area).
 
 The product never imports this package: the operator reaches the simulator only through
-boto3's standard `AWS_ENDPOINT_URL_RDS=http://127.0.0.1:PORT`.
+boto3's standard `AWS_ENDPOINT_URL_RDS=http://127.0.0.1:PORT` (and `AWS_ENDPOINT_URL_STS`, the
+same port, for `spec.aws.roleArn`).
 
     from aurora_upgrade.sim import SimServer, SimConfig
 
@@ -18,7 +19,8 @@ boto3's standard `AWS_ENDPOINT_URL_RDS=http://127.0.0.1:PORT`.
         assert server.mutating_calls().count("CreateBlueGreenDeployment") == 1
 """
 
+from .behaviour import RoleTrust
 from .config import SimConfig
 from .server import SimServer, rds_client
 
-__all__ = ["SimConfig", "SimServer", "rds_client"]
+__all__ = ["RoleTrust", "SimConfig", "SimServer", "rds_client"]

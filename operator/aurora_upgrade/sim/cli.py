@@ -15,6 +15,7 @@ import threading
 from types import FrameType
 from typing import Any
 
+from .behaviour import RoleTrust
 from .config import SimConfig
 from .scenarios import SCENARIOS
 from .server import SimServer
@@ -33,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aurora-upgrade sim",
         description="Serve a simulated Amazon RDS API (moto-based) for tests and the demo. "
-        "Point clients at it with AWS_ENDPOINT_URL_RDS and any credentials.",
+        "Point clients at it with AWS_ENDPOINT_URL_RDS (and AWS_ENDPOINT_URL_STS for an assumed role) "
+        "and any credentials.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
@@ -61,6 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="N",
             help=f"override {name} (SimConfig default {getattr(SimConfig(), name)})",
         )
+    parser.add_argument(
+        "--refuse-assume-role",
+        action="append",
+        default=[],
+        metavar="ROLE_ARN",
+        help="AssumeRole of this role is refused (AccessDenied), as if its trust policy did not trust the caller; "
+        "repeatable",
+    )
+    parser.add_argument(
+        "--require-external-id",
+        action="append",
+        default=[],
+        metavar="ROLE_ARN=EXTERNAL_ID",
+        help="AssumeRole of this role is refused unless it carries this ExternalId (the trust policy's "
+        "sts:ExternalId condition); repeatable",
+    )
     parser.add_argument("--log-calls", action="store_true", help="print each answered API call on stderr")
     return parser
 
@@ -73,6 +91,16 @@ def config_from(args: argparse.Namespace) -> SimConfig:
     else:
         base = SimConfig()
     return base.with_overrides(**{name: getattr(args, name) for name in _DELAY_OPTIONS})
+
+
+def roles_from(args: argparse.Namespace) -> RoleTrust:
+    external_ids = {}
+    for item in args.require_external_id:
+        role_arn, sep, external_id = item.partition("=")
+        if not (sep and role_arn and external_id):
+            raise ValueError(f"--require-external-id wants ROLE_ARN=EXTERNAL_ID, got {item!r}")
+        external_ids[role_arn] = external_id
+    return RoleTrust(refused=frozenset(args.refuse_assume_role), external_ids=external_ids)
 
 
 def _log_call(entry: dict[str, Any]) -> None:
@@ -89,6 +117,7 @@ def main(argv: list[str]) -> int:
             port=args.port,
             host=args.host,
             on_call=_log_call if args.log_calls else None,
+            roles=roles_from(args),
         )
     except ValueError as error:
         print(f"aurora-upgrade sim: {error}", file=sys.stderr)

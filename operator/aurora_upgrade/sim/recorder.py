@@ -41,7 +41,8 @@ class CallRecorder:
 
     Each entry: {"operation", "params" (the request's flat query parameters, e.g.
     "BlueGreenDeploymentIdentifier" or "Tags.Tag.1.Key"), "outcome" ("ok" or the AWS error
-    code), "time" (ISO 8601, UTC)}.
+    code), "access_key_id" (of the credentials that signed the request, None if unsigned),
+    "time" (ISO 8601, UTC)}.
     """
 
     def __init__(self, on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
@@ -49,11 +50,12 @@ class CallRecorder:
         self._calls: list[dict[str, Any]] = []
         self._on_record = on_record
 
-    def record(self, operation: str, params: Mapping[str, Any], outcome: str) -> None:
+    def record(self, operation: str, params: Mapping[str, Any], outcome: str, access_key_id: str | None = None) -> None:
         entry = {
             "operation": operation,
             "params": {k: ("***" if k in _SECRET_PARAMS else v) for k, v in params.items()},
             "outcome": outcome,
+            "access_key_id": access_key_id,
             "time": datetime.now(UTC).isoformat(),
         }
         with self._lock:

@@ -1,7 +1,9 @@
 """The simulated RDS API served over HTTP, as boto3 and the AWS CLI reach it.
 
 Clients point at it with `AWS_ENDPOINT_URL_RDS=http://127.0.0.1:PORT` and any credentials;
-the operator has no code path of its own for it. Besides the RDS API the server answers
+the operator has no code path of its own for it. The same port answers STS
+(`AWS_ENDPOINT_URL_STS`), for `spec.aws.roleArn`: moto's dispatcher picks the service from
+the credential scope of each request's signature. Besides the RDS API the server answers
 a few control requests for tests that run it as a separate process:
 
     GET  /_sim/calls     the call record (JSON list, see CallRecorder)
@@ -137,7 +139,8 @@ def rds_client(endpoint_url: str, region: str = scenarios.RUNBOOK_REGION) -> Any
 
 
 class SimServer:
-    """A moto-based RDS API with AWS's timing, served on 127.0.0.1 in a background thread.
+    """A moto-based RDS API with AWS's timing (and STS, trusting roles as `roles` says), served
+    on 127.0.0.1 in a background thread.
 
         with SimServer(config=SimConfig(), scenario="runbook", port=0) as server:
             client = rds_client(server.endpoint_url)
@@ -155,8 +158,10 @@ class SimServer:
         port: int = 0,
         host: str = "127.0.0.1",
         on_call: Callable[[dict[str, Any]], None] | None = None,
+        roles: behaviour.RoleTrust | None = None,
     ) -> None:
         self.config = config or SimConfig()
+        self.roles = roles or behaviour.RoleTrust()
         self.scenario = scenarios.resolve(scenario)
         self._requested_port = port
         self._host = host
@@ -168,7 +173,7 @@ class SimServer:
     def start(self) -> SimServer:
         if self._httpd is not None:
             raise RuntimeError("SimServer already started")
-        simulation = behaviour.Simulation(config=self.config, recorder=self._recorder)
+        simulation = behaviour.Simulation(config=self.config, recorder=self._recorder, roles=self.roles)
         behaviour.install(simulation)
         try:
             with simulation.lock:
@@ -217,7 +222,8 @@ class SimServer:
         return f"http://{self._host}:{self.port}"
 
     def calls(self) -> list[dict[str, Any]]:
-        """Every API call answered so far: operation, params, outcome, time (scenario setup excluded)."""
+        """Every API call answered so far: operation, params, outcome, access_key_id, time (scenario
+        setup excluded)."""
         return self._recorder.calls()
 
     def mutating_calls(self) -> list[str]:

@@ -11,16 +11,19 @@ internals, one module per area:
     bluegreen   blue/green deployments: create, describe, switch over, delete
     backend     SimRDSBackend assembled from the areas; install() into moto's registry
     errors      errors moto lacks or codes botocore does not know
+    calls       one answered request into the call record (with the signing access key id)
     answers     the HTTP side: lock, advance, record, and the handlers moto lacks
+    sts         AssumeRole checked against the roles' trust (RoleTrust), for spec.aws.roleArn
 """
 
 from .answers import create_backend_app
 from .backend import SimRDSBackend, backend_for, install, uninstall
 from .instances import SimDBInstance
-from .simulation import Faults, Simulation
+from .simulation import Faults, RoleTrust, Simulation
 
 __all__ = [
     "Faults",
+    "RoleTrust",
     "SimDBInstance",
     "SimRDSBackend",
     "Simulation",

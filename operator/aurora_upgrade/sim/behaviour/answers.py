@@ -8,9 +8,6 @@ SkipFinalSnapshot of DeleteDBCluster, the identifier and filters of DescribeBlue
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from flask import Flask
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.responses import ActionResult
@@ -20,7 +17,9 @@ from moto.rds.responses import RDSResponse
 
 from .. import catalog
 from .backend import SimRDSBackend, advance_all
+from .calls import record_call
 from .simulation import active
+from .sts import SimTokenResponse
 
 MOTO_VERSION = "5.2.5"
 
@@ -29,22 +28,9 @@ class SimRDSResponse(RDSResponse):
     """moto's RDS responses, serialized under the simulation lock and recorded."""
 
     def call_action(self) -> TYPE_RESPONSE:
-        simulation = active()
-        with simulation.lock:
+        with active().lock:
             advance_all()
-            operation = self._get_action()
-            params = {
-                key: values[0] if len(values) == 1 else values
-                for key, values in self.querystring.items()
-                if key not in ("Action", "Version")
-            }
-            try:
-                status, headers, body = super().call_action()
-            except NotImplementedError:
-                simulation.recorder.record(operation, params, "NotImplemented")
-                raise
-            simulation.recorder.record(operation, params, _outcome(status, body))
-        return status, headers, body
+            return record_call(self, super().call_action)
 
     @property
     def _sim_backend(self) -> SimRDSBackend:
@@ -84,20 +70,13 @@ class SimRDSResponse(RDSResponse):
         return ActionResult({"BlueGreenDeployments": deployments})
 
 
-def _outcome(status: int, body: Any) -> str:
-    if status < 400:
-        return "ok"
-    text = body.decode() if isinstance(body, bytes) else str(body)
-    match = re.search(r"<Code>([^<]+)</Code>", text)
-    return match.group(1) if match else f"HTTP{status}"
-
-
 def create_backend_app(service: str) -> Flask:
-    """moto's Flask app for `service`, with RDS answered by SimRDSResponse."""
+    """moto's Flask app for `service`, with RDS answered by SimRDSResponse and STS by SimTokenResponse."""
     app = moto_create_backend_app(service)  # type: ignore[arg-type]
-    if service == "rds":
-        endpoint = "RDSResponse.dispatch"
+    ours = {"rds": ("RDSResponse.dispatch", SimRDSResponse), "sts": ("TokenResponse.dispatch", SimTokenResponse)}
+    if service in ours:
+        endpoint, response = ours[service]
         if endpoint not in app.view_functions:
-            raise RuntimeError(f"moto {MOTO_VERSION}'s RDS route {endpoint!r} not found; check the moto version")
-        app.view_functions[endpoint] = convert_to_flask_response(SimRDSResponse.dispatch)
+            raise RuntimeError(f"moto {MOTO_VERSION}'s {service} route {endpoint!r} not found; check the moto version")
+        app.view_functions[endpoint] = convert_to_flask_response(response.dispatch)
     return app

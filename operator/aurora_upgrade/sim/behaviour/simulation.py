@@ -6,7 +6,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +21,25 @@ class Faults:
     switchover_fails: bool = False
 
 
+@dataclass(frozen=True)
+class RoleTrust:
+    """What the simulated roles' trust policies allow.
+
+    refused: role ARNs whose trust policy does not trust the caller.
+    external_ids: role ARN -> the `sts:ExternalId` its trust policy requires.
+    Any other role trusts every caller, as moto does.
+    """
+
+    refused: frozenset[str] = frozenset()
+    external_ids: Mapping[str, str] = field(default_factory=dict)
+
+    def allows(self, role_arn: str, external_id: str | None) -> bool:
+        if role_arn in self.refused:
+            return False
+        required = self.external_ids.get(role_arn)
+        return required is None or external_id == required
+
+
 @dataclass
 class Simulation:
     """What the patched backend needs besides moto's state: delays, faults, the record."""
@@ -28,6 +47,7 @@ class Simulation:
     config: SimConfig
     recorder: CallRecorder
     faults: Faults = field(default_factory=Faults)
+    roles: RoleTrust = field(default_factory=RoleTrust)
     # One lock for every request: moto's models are not thread-safe, and a request must
     # see the timeline advanced exactly up to its own arrival.
     lock: threading.RLock = field(default_factory=threading.RLock)

@@ -1,0 +1,44 @@
+"""One answered request into the call record: operation, parameters, outcome, and the access
+key id that signed it (so tests see whose credentials made each call; never the secret)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from moto.core.common_types import TYPE_RESPONSE
+from moto.core.responses import BaseResponse
+
+from .simulation import active
+
+# SigV4: "AWS4-HMAC-SHA256 Credential=<access key id>/<date>/<region>/<service>/aws4_request, ...".
+_CREDENTIAL = re.compile(r"\bCredential=([^/,\s]+)/")
+
+
+def record_call(response: BaseResponse, answer: Callable[[], TYPE_RESPONSE]) -> TYPE_RESPONSE:
+    """`answer()` the request `response` holds, and record it."""
+    operation = response._get_action()
+    params = {
+        key: values[0] if len(values) == 1 else values
+        for key, values in response.querystring.items()
+        if key not in ("Action", "Version")
+    }
+    match = _CREDENTIAL.search(response.headers.get("Authorization", ""))
+    access_key_id = match.group(1) if match else None
+    recorder = active().recorder
+    try:
+        status, headers, body = answer()
+    except NotImplementedError:
+        recorder.record(operation, params, "NotImplemented", access_key_id=access_key_id)
+        raise
+    recorder.record(operation, params, _outcome(status, body), access_key_id=access_key_id)
+    return status, headers, body
+
+
+def _outcome(status: int, body: Any) -> str:
+    if status < 400:
+        return "ok"
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    match = re.search(r"<Code>([^<]+)</Code>", text)
+    return match.group(1) if match else f"HTTP{status}"
