@@ -11,7 +11,7 @@ import pytest
 
 from aurora_upgrade.sim import rds_client
 from aurora_upgrade.sim.scenarios import PG16_CLUSTER_PARAMETER_GROUP, PG16_DB_PARAMETER_GROUP
-from support.runbook import CLUSTER, EXAMPLE
+from support.runbook import CLUSTER, EXAMPLE, RUNBOOK_CALLS
 
 from .conftest import SimFactory
 from .runcli import run_cli, write_manifest
@@ -234,3 +234,18 @@ def test_two_writers_never_both_act(make_sim: SimFactory, tmp_path: Path) -> Non
         out, err = first.communicate(timeout=120)
     assert first.returncode == 0, out + err
     assert sim.mutating_calls() == RUNBOOK_MUTATIONS
+
+
+def test_cluster_identifiers_are_case_insensitive(make_sim: SimFactory, tmp_path: Path) -> None:
+    """AWS stores cluster, instance and snapshot identifiers lower-case and matches them
+    case-insensitively: a manifest naming the cluster in mixed case upgrades it end to end."""
+    sim = make_sim()
+    state = tmp_path / "state.json"
+    result = run_cli(sim, write_manifest(tmp_path, {"clusterIdentifier": "Aurora-BG-Aurora-Cluster"}), state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = status_of(state)
+    assert status["phase"] == "Completed", status
+    assert sim.mutating_calls() == RUNBOOK_CALLS
+    assert status["oldClusterIdentifier"] == f"{CLUSTER}-old1"
+    clusters = rds_client(sim.endpoint_url).describe_db_clusters()["DBClusters"]
+    assert sorted(c["DBClusterIdentifier"] for c in clusters) == [CLUSTER, f"{CLUSTER}-old1"]

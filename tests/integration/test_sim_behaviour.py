@@ -179,6 +179,49 @@ def test_engine_versions_list_valid_upgrade_targets(rds: Any) -> None:
     assert rds.describe_db_engine_versions(Engine="aurora-postgresql", EngineVersion="15.99")["DBEngineVersions"] == []
 
 
+def test_identifiers_are_stored_lower_case_and_matched_case_insensitively(rds: Any) -> None:
+    """AWS's API reference: DBClusterIdentifier (and the instance and snapshot identifiers) "is
+    stored as a lowercase string"; any spelling names the same resource."""
+    created = rds.create_db_cluster(
+        DBClusterIdentifier="Mixed-Case-Cluster",
+        Engine="aurora-postgresql",
+        EngineVersion="15.6",
+        MasterUsername="postgres",
+        MasterUserPassword="simulated-password",
+    )["DBCluster"]
+    assert created["DBClusterIdentifier"] == "mixed-case-cluster"
+    found = rds.describe_db_clusters(DBClusterIdentifier="MIXED-CASE-CLUSTER")["DBClusters"]
+    assert [c["DBClusterIdentifier"] for c in found] == ["mixed-case-cluster"]
+    with pytest.raises(ClientError, match="DBClusterAlreadyExistsFault"):
+        rds.create_db_cluster(
+            DBClusterIdentifier="mixed-case-CLUSTER",
+            Engine="aurora-postgresql",
+            EngineVersion="15.6",
+            MasterUsername="postgres",
+            MasterUserPassword="simulated-password",
+        )
+    instance = rds.create_db_instance(
+        DBInstanceIdentifier="Mixed-Case-Instance",
+        DBInstanceClass="db.r6g.large",
+        Engine="aurora-postgresql",
+        DBClusterIdentifier="Mixed-Case-Cluster",
+    )["DBInstance"]
+    assert instance["DBInstanceIdentifier"] == "mixed-case-instance"
+    members = rds.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": ["MIXED-case-cluster"]}])
+    assert [i["DBInstanceIdentifier"] for i in members["DBInstances"]] == ["mixed-case-instance"]
+    snapshot = rds.create_db_cluster_snapshot(
+        DBClusterSnapshotIdentifier="Before-Switchover", DBClusterIdentifier="AURORA-BG-AURORA-CLUSTER"
+    )["DBClusterSnapshot"]
+    assert (snapshot["DBClusterSnapshotIdentifier"], snapshot["DBClusterIdentifier"]) == (
+        "before-switchover",
+        "aurora-bg-aurora-cluster",
+    )
+    with pytest.raises(ClientError, match="DBClusterSnapshotAlreadyExistsFault"):
+        rds.create_db_cluster_snapshot(
+            DBClusterSnapshotIdentifier="before-SWITCHOVER", DBClusterIdentifier="aurora-bg-aurora-cluster"
+        )
+
+
 # -------------------------------------------------------------- blue/green: provisioning
 
 
