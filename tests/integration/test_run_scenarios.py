@@ -249,3 +249,21 @@ def test_cluster_identifiers_are_case_insensitive(make_sim: SimFactory, tmp_path
     assert status["oldClusterIdentifier"] == f"{CLUSTER}-old1"
     clusters = rds_client(sim.endpoint_url).describe_db_clusters()["DBClusters"]
     assert sorted(c["DBClusterIdentifier"] for c in clusters) == [CLUSTER, f"{CLUSTER}-old1"]
+
+
+def test_a_deprecated_source_version_can_be_upgraded(make_sim: SimFactory, tmp_path: Path) -> None:
+    """15.4 is deprecated: DescribeDBEngineVersions lists it only with IncludeAll. Upgrading off
+    it is the usual reason to upgrade, so it runs through, and the precheck says it is deprecated."""
+    sim = make_sim(scenario="runbook-deprecated-source")
+    listed = rds_client(sim.endpoint_url).describe_db_engine_versions(Engine="aurora-postgresql", EngineVersion="15.4")
+    assert listed["DBEngineVersions"] == []
+    before = len(sim.calls())
+    state = tmp_path / "state.json"
+    result = run_cli(sim, write_manifest(tmp_path, {"expectedSourceEngineVersion": "15.4"}), state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = status_of(state)
+    assert (status["phase"], status["sourceEngineVersion"]) == ("Completed", "15.4")
+    assert "15.4 (deprecated) can be upgraded to 15.10" in result.stdout
+    assert sim.mutating_calls() == RUNBOOK_CALLS
+    lookups = [c["params"] for c in sim.calls()[before:] if c["operation"] == "DescribeDBEngineVersions"]
+    assert lookups and all(str(p.get("IncludeAll")).lower() == "true" for p in lookups)

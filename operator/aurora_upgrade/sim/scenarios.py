@@ -148,6 +148,8 @@ SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "runbook-deletion-protection": lambda: runbook(deletion_protection=True),
     "runbook-switchover-fails": lambda: runbook(switchover_fails=True),
     "runbook-already-upgraded": lambda: runbook(engine_version="15.10"),
+    # 15.4 is deprecated (listed only with IncludeAll): the usual reason to upgrade.
+    "runbook-deprecated-source": lambda: runbook(engine_version="15.4"),
 }
 
 

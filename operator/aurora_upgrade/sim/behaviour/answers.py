@@ -57,7 +57,8 @@ class SimRDSResponse(RDSResponse):
             engine=self.params.get("Engine"),
             engine_version=self.params.get("EngineVersion"),
             family=self.params.get("DBParameterGroupFamily"),
-            default_only=bool(self.params.get("DefaultOnly")),
+            default_only=_flag(self.params.get("DefaultOnly")),
+            include_all=_flag(self.params.get("IncludeAll")),
         )
         return ActionResult({"DBEngineVersions": versions})
 
@@ -82,6 +83,11 @@ class SimRDSResponse(RDSResponse):
             self.params.get("BlueGreenDeploymentIdentifier"), filters
         )
         return ActionResult({"BlueGreenDeployments": deployments})
+
+
+def _flag(value: Any) -> bool:
+    """A boolean query parameter: botocore sends `true` / `false`."""
+    return str(value).lower() == "true"
 
 
 def _outcome(status: int, body: Any) -> str:
