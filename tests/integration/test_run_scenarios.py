@@ -267,3 +267,64 @@ def test_a_deprecated_source_version_can_be_upgraded(make_sim: SimFactory, tmp_p
     assert sim.mutating_calls() == RUNBOOK_CALLS
     lookups = [c["params"] for c in sim.calls()[before:] if c["operation"] == "DescribeDBEngineVersions"]
     assert lookups and all(str(p.get("IncludeAll")).lower() == "true" for p in lookups)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "source_version", "reason", "words"),
+    [
+        pytest.param(
+            "runbook-serverless-v1", "15.6", "ServerlessV1Unsupported", "Aurora Serverless v1", id="serverless"
+        ),
+        pytest.param(
+            "runbook-cross-region-replica",
+            "15.6",
+            "CrossRegionReadReplicaUnsupported",
+            "arn:aws:rds:us-west-2:123456789012:cluster:aurora-bg-aurora-cluster-replica",
+            id="cross-region-replica",
+        ),
+        pytest.param(
+            "runbook-below-blue-green-minimum", "15.3", "SourceVersionBelowBlueGreenMinimum", "below 15.4", id="15.3"
+        ),
+        pytest.param(
+            "runbook-global-secondary",
+            "15.6",
+            "GlobalDatabaseSecondaryCluster",
+            "secondary cluster of global database aurora-bg-global",
+            id="global-secondary",
+        ),
+        pytest.param(
+            "runbook-global-missing-parameter-groups",
+            "15.6",
+            "GlobalDatabaseParameterGroupsMissing",
+            "us-west-2: aurora-bg-aurora-pg15-cluster-params, aurora-bg-aurora-pg15-params",
+            id="global-groups-missing",
+        ),
+    ],
+)
+def test_prechecks_cover_aws_documented_limitations(
+    make_sim: SimFactory, tmp_path: Path, scenario: str, source_version: str, reason: str, words: str
+) -> None:
+    """Each limitation on AWS's "Limitations and considerations" and supported-versions pages that a
+    describe call can see fails at Prechecking with its own reason, and nothing in AWS changes
+    (the simulator itself refuses each such CreateBlueGreenDeployment, see test_sim_behaviour)."""
+    sim = make_sim(scenario=scenario)
+    state = tmp_path / "state.json"
+    result = run_cli(sim, write_manifest(tmp_path, {"expectedSourceEngineVersion": source_version}), state)
+    assert result.returncode == 1, result.stdout + result.stderr
+    status = status_of(state)
+    assert (status["phase"], status["reason"]) == ("Failed", reason)
+    assert [h["phase"] for h in status["history"]][-2:] == ["Prechecking", "Failed"]
+    assert words in status["message"]
+    assert sim.mutating_calls() == []
+
+
+def test_a_global_databases_primary_with_parameter_groups_in_every_region_is_upgraded(
+    make_sim: SimFactory, tmp_path: Path
+) -> None:
+    sim = make_sim(scenario="runbook-global-primary")
+    state = tmp_path / "state.json"
+    result = run_cli(sim, EXAMPLE, state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert status_of(state)["phase"] == "Completed"
+    assert sim.mutating_calls() == RUNBOOK_CALLS
+    assert "DescribeGlobalClusters" in {c["operation"] for c in sim.calls()}

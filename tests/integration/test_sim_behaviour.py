@@ -595,6 +595,59 @@ def test_secrets_manager_password_is_not_supported_by_blue_green(make_sim: Any, 
     assert error_code(excinfo) == "SourceClusterNotSupportedFault"
 
 
+@pytest.mark.parametrize(
+    ("scenario", "shows", "code"),
+    [
+        pytest.param("runbook-serverless-v1", {"EngineMode": "serverless"}, "SourceClusterNotSupportedFault", id="sv1"),
+        pytest.param(
+            "runbook-cross-region-replica",
+            {"ReadReplicaIdentifiers": ["arn:aws:rds:us-west-2:123456789012:cluster:aurora-bg-aurora-cluster-replica"]},
+            "SourceClusterNotSupportedFault",
+            id="cross-region-replica",
+        ),
+        pytest.param(
+            "runbook-below-blue-green-minimum", {"EngineVersion": "15.3"}, "SourceClusterNotSupportedFault", id="15.3"
+        ),
+        pytest.param(
+            "runbook-global-secondary",
+            {"GlobalClusterIdentifier": "aurora-bg-global"},
+            "SourceClusterNotSupportedFault",
+            id="global-secondary",
+        ),
+        pytest.param(
+            "runbook-global-missing-parameter-groups",
+            {"GlobalClusterIdentifier": "aurora-bg-global"},
+            "DBClusterParameterGroupNotFound",
+            id="global-groups-missing",
+        ),
+    ],
+)
+def test_aws_documented_limitations_are_refused_by_create_blue_green(
+    make_sim: Any, client_for: Any, scenario: str, shows: dict[str, Any], code: str
+) -> None:
+    rds = client_for(make_sim(scenario=scenario))
+    described = cluster(rds)
+    assert {key: described.get(key) for key in shows} == shows
+    with pytest.raises(ClientError) as excinfo:
+        create_deployment(rds)
+    assert error_code(excinfo) == code
+    assert rds.describe_blue_green_deployments()["BlueGreenDeployments"] == []
+
+
+def test_a_global_database_lists_its_members_by_identifier(make_sim: Any, client_for: Any) -> None:
+    rds = client_for(make_sim(scenario="runbook-global-primary"))
+    found = rds.describe_global_clusters(GlobalClusterIdentifier="aurora-bg-global")["GlobalClusters"]
+    members = {m["DBClusterArn"]: m["IsWriter"] for m in found[0]["GlobalClusterMembers"]}
+    assert members == {
+        CLUSTER_ARN: True,
+        "arn:aws:rds:us-west-2:123456789012:cluster:aurora-bg-aurora-cluster-usw2": False,
+    }
+    with pytest.raises(ClientError) as excinfo:
+        rds.describe_global_clusters(GlobalClusterIdentifier="no-such-global")
+    assert error_code(excinfo) == "GlobalClusterNotFoundFault"
+    create_deployment(rds)  # its parameter groups exist in us-west-2 too
+
+
 def test_scenario_data_is_parameterised(make_sim: Any, client_for: Any) -> None:
     rds = client_for(make_sim(scenario=runbook(engine_version="15.10", pg16_parameter_groups=False)))
     assert cluster(rds)["EngineVersion"] == "15.10"

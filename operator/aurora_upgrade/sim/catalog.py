@@ -6,7 +6,7 @@ the same major, and any 16.x released together with or after the 15.x source (AW
 15.5/16.1, 15.6/16.2, 15.7/16.3, 15.8/16.4, 15.10/16.6). So 15.6 can go to 15.7, 15.8,
 15.10, 16.2, 16.3, 16.4 and 16.6; 15.10 only to 16.6.
 
-Some versions are `deprecated` (15.4, 15.5, 16.1 here, as AWS deprecates old minors): clusters
+Some versions are `deprecated` (15.3, 15.4, 15.5, 16.1 here, as AWS deprecates old minors): clusters
 still run them, but DescribeDBEngineVersions lists them only with `IncludeAll=true` (then
 with `Status: deprecated`), and they are never offered as upgrade targets.
 """
@@ -40,6 +40,7 @@ class EngineVersion:
 
 
 CATALOG: tuple[EngineVersion, ...] = (
+    EngineVersion("15.3", major_targets_from="16.1", status="deprecated"),
     EngineVersion("15.4", major_targets_from="16.1", status="deprecated"),
     EngineVersion("15.5", major_targets_from="16.1", status="deprecated"),
     EngineVersion("15.6", major_targets_from="16.2"),
@@ -52,6 +53,30 @@ CATALOG: tuple[EngineVersion, ...] = (
     EngineVersion("16.4"),
     EngineVersion("16.6"),
 )
+
+
+# AWS's minimum Aurora PostgreSQL version per major for blue/green deployments ("Supported Regions
+# and Aurora DB engines for Blue/Green Deployments", the same in every Region).
+BLUE_GREEN_MINIMUMS = {
+    "11": "11.21",
+    "12": "12.16",
+    "13": "13.12",
+    "14": "14.9",
+    "15": "15.4",
+    "16": "16.1",
+    "17": "17.4",
+}
+
+
+def blue_green_minimum(version: str) -> str:
+    return BLUE_GREEN_MINIMUMS.get(version.split(".")[0], BLUE_GREEN_MINIMUMS["11"])
+
+
+def supports_blue_green(version: str) -> bool:
+    major = int(version.split(".")[0])
+    return major > max(int(m) for m in BLUE_GREEN_MINIMUMS) or _version_key(version) >= _version_key(
+        blue_green_minimum(version)
+    )
 
 
 def _version_key(version: str) -> tuple[int, ...]:

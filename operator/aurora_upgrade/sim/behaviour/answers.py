@@ -16,6 +16,7 @@ from moto.core.common_types import TYPE_RESPONSE
 from moto.core.responses import ActionResult
 from moto.core.utils import convert_to_flask_response
 from moto.moto_server.werkzeug_app import create_backend_app as moto_create_backend_app
+from moto.rds.exceptions import RDSClientError
 from moto.rds.responses import RDSResponse
 
 from .. import catalog
@@ -76,6 +77,18 @@ class SimRDSResponse(RDSResponse):
             skip_final_snapshot=bool(self.params.get("SkipFinalSnapshot")),
         )
         return ActionResult({"DBCluster": cluster})
+
+    def describe_global_clusters(self) -> ActionResult:
+        # moto lists every global cluster of one Region whatever the identifier asked for.
+        wanted = self.params.get("GlobalClusterIdentifier")
+        found = [
+            g
+            for g in self._sim_backend.all_global_clusters()
+            if not wanted or g.global_cluster_identifier == wanted.lower()
+        ]
+        if wanted and not found:
+            raise RDSClientError("GlobalClusterNotFoundFault", f"Global cluster {wanted} not found.")
+        return ActionResult({"GlobalClusters": found})
 
     def describe_blue_green_deployments(self) -> ActionResult:
         filters = {f["Name"]: list(f["Values"]) for f in self.params.get("Filters", [])}
