@@ -89,7 +89,7 @@ class PrecheckObservation:
     missing_parameter_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
-def green_parameter_groups(
+def _green_parameter_groups(
     u: Upgrade, cluster: Cluster, instances: tuple[Instance, ...]
 ) -> tuple[list[str], list[str]]:
     """(cluster, DB) parameter groups green will use: the spec's, or else blue's own."""
@@ -113,7 +113,7 @@ def _global_database(
     found = aws.describe_global_cluster(cluster.global_cluster)
     if found is None or not any(arn == cluster.arn and writer for arn, writer in found.members):
         return found, ()
-    cluster_groups, db_groups = green_parameter_groups(u, cluster, instances)
+    cluster_groups, db_groups = _green_parameter_groups(u, cluster, instances)
     regions = sorted({arn_region(arn) for arn, _ in found.members} - {arn_region(cluster.arn), ""})
     missing = ((r, tuple(aws.missing_parameter_groups(r, cluster_groups, db_groups))) for r in regions)
     return found, tuple((region, groups) for region, groups in missing if groups)
