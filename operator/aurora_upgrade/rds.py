@@ -22,7 +22,7 @@ later plug in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ from aurora_upgrade.resources import (
     ClusterMember,
     EngineVersion,
     ErrorKind,
+    GlobalCluster,
     Instance,
     RdsError,
     Snapshot,
@@ -55,6 +56,7 @@ _NOT_FOUND = {
     "DBClusterParameterGroupNotFoundFault",
     "DBParameterGroupNotFound",
     "DBParameterGroupNotFoundFault",
+    "GlobalClusterNotFoundFault",
 }
 _RETRYABLE = {
     "Throttling",
@@ -170,9 +172,14 @@ def default_client_factory(region: str, role_arn: str | None, external_id: str |
 class RdsGateway:
     """Every RDS call the engine makes, for one region (and optionally one assumed role)."""
 
-    def __init__(self, reader: Any, writer: Any | None = None) -> None:
+    def __init__(
+        self, reader: Any, writer: Any | None = None, other_region: Callable[[str], RdsGateway] | None = None
+    ) -> None:
         self._reader = reader
         self._writer = writer if writer is not None else reader
+        # A global database's other Regions are read with the same credentials.
+        self._other_region = other_region or RdsGateway.for_region
+        self._regions: dict[str, RdsGateway] = {}
 
     @classmethod
     def for_region(
@@ -182,8 +189,11 @@ class RdsGateway:
         external_id: str | None = None,
         factory: ClientFactory = default_client_factory,
     ) -> RdsGateway:
+        def other_region(name: str) -> RdsGateway:
+            return cls.for_region(name, role_arn, external_id, factory)
+
         try:
-            return cls(*factory(region, role_arn, external_id))
+            return cls(*factory(region, role_arn, external_id), other_region=other_region)
         except Exception as error:  # assume-role failures surface here
             raise classify("AssumeRole", error) from error
 
@@ -250,6 +260,10 @@ class RdsGateway:
             master_user_secret=bool(c.get("MasterUserSecret")),
             deletion_protection=bool(c.get("DeletionProtection")),
             resource_id=c.get("DbClusterResourceId", ""),
+            engine_mode=c.get("EngineMode", "provisioned"),
+            read_replicas=tuple(c.get("ReadReplicaIdentifiers", [])),
+            replication_source=c.get("ReplicationSourceIdentifier"),
+            global_cluster=c.get("GlobalClusterIdentifier"),
         )
 
     def describe_cluster_instances(self, cluster: str) -> list[Instance]:
@@ -309,6 +323,28 @@ class RdsGateway:
                 value = p.get("ParameterValue")
                 return None if value is None else str(value)
         return None
+
+    def describe_global_cluster(self, identifier: str) -> GlobalCluster | None:
+        items = self._describe_or_none("DescribeGlobalClusters", "GlobalClusters", GlobalClusterIdentifier=identifier)
+        if not items:
+            return None
+        g = items[0]
+        return GlobalCluster(
+            identifier=g.get("GlobalClusterIdentifier", identifier),
+            members=tuple(
+                (m.get("DBClusterArn", ""), bool(m.get("IsWriter"))) for m in g.get("GlobalClusterMembers", [])
+            ),
+        )
+
+    def missing_parameter_groups(
+        self, region: str, cluster_groups: Sequence[str], db_groups: Sequence[str]
+    ) -> list[str]:
+        """The named parameter groups that do not exist in `region` (a global database's other Region)."""
+        if region not in self._regions:
+            self._regions[region] = self._other_region(region)
+        gateway = self._regions[region]
+        missing = [g for g in cluster_groups if gateway.cluster_parameter_group_family(g) is None]
+        return missing + [g for g in db_groups if gateway.parameter_group_family(g) is None]
 
     def find_blue_green(self, *, name: str | None = None, source: str | None = None) -> list[BlueGreen]:
         filters = []

@@ -34,6 +34,22 @@ class Cluster:
     master_user_secret: bool
     deletion_protection: bool
     resource_id: str = ""  # DbClusterResourceId: survives the renames of a switchover
+    engine_mode: str = "provisioned"  # EngineMode: `serverless` is Aurora Serverless v1
+    read_replicas: tuple[str, ...] = ()  # ReadReplicaIdentifiers (ARNs, maybe in other Regions)
+    replication_source: str | None = None  # ReplicationSourceIdentifier: this cluster is a replica
+    global_cluster: str | None = None  # GlobalClusterIdentifier: a member of a global database
+
+
+@dataclass(frozen=True)
+class GlobalCluster:
+    identifier: str
+    members: tuple[tuple[str, bool], ...]  # (DBClusterArn, IsWriter)
+
+
+def arn_region(arn: str) -> str:
+    """The Region of an RDS ARN (arn:aws:rds:REGION:acct:cluster:NAME); empty if it is no ARN."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" else ""
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,12 @@ class RdsReads(Protocol):
     def parameter_group_family(self, name: str) -> str | None: ...
 
     def cluster_parameter(self, group: str, name: str) -> str | None: ...
+
+    def describe_global_cluster(self, identifier: str) -> GlobalCluster | None: ...
+
+    def missing_parameter_groups(
+        self, region: str, cluster_groups: Sequence[str], db_groups: Sequence[str]
+    ) -> Sequence[str]: ...
 
     def find_blue_green(self, *, name: str | None = None, source: str | None = None) -> Sequence[BlueGreen]: ...
 

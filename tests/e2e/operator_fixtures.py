@@ -118,12 +118,23 @@ def _tail(path: Path, lines: int = 150) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+# Seconds instead of the simulator's default minutes; a test's own options come after, and win.
+SIM_TIMING = (
+    "--provisioning-seconds=2",
+    "--switchover-seconds=1",
+    "--reboot-seconds=0.5",
+    "--snapshot-seconds=0.5",
+    "--delete-seconds=0.5",
+    "--not-found-after-create-seconds=0.5",
+)
+
+
 class SimProcess:
     """`aurora-upgrade sim` in its own process; observed and steered through /_sim/*."""
 
     def __init__(self, log_path: Path, args: Sequence[str] = ()) -> None:
         self.log_path = log_path
-        self.args = list(args)
+        self.args = [*SIM_TIMING, *args]
         self.process: subprocess.Popen[bytes] | None = None
         self.endpoint_url = ""
 

@@ -36,6 +36,17 @@ QUICK = SimConfig(
     not_found_after_create_seconds=0.3,
 )
 
+# For whole upgrades through `aurora-upgrade run` that should still take a few seconds (the
+# simulator's own defaults keep the runbook's minutes).
+FAST = SimConfig(
+    provisioning_seconds=2.0,
+    switchover_seconds=1.0,
+    reboot_seconds=0.5,
+    snapshot_seconds=0.5,
+    delete_seconds=0.5,
+    not_found_after_create_seconds=0.5,
+)
+
 SimFactory = Callable[..., SimServer]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from aurora_upgrade.sim import SimConfig, SimServer, rds_client
+from aurora_upgrade.sim import SimServer, rds_client
 from aurora_upgrade_dev.processes import stop_process
 from support.runbook import (
     CLUSTER,
@@ -28,12 +28,13 @@ from support.runbook import (
     assert_runbook_end_state,
 )
 
+from .conftest import FAST
 from .runcli import env_for, run_cli, write_manifest
 
 
 @pytest.fixture
 def sim() -> Iterator[SimServer]:
-    server = SimServer(config=SimConfig(), scenario="runbook", port=0)
+    server = SimServer(config=FAST, scenario="runbook", port=0)
     server.start()
     yield server
     server.stop()

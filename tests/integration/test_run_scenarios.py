@@ -11,7 +11,7 @@ import pytest
 
 from aurora_upgrade.sim import rds_client
 from aurora_upgrade.sim.scenarios import PG16_CLUSTER_PARAMETER_GROUP, PG16_DB_PARAMETER_GROUP
-from support.runbook import CLUSTER, EXAMPLE
+from support.runbook import CLUSTER, EXAMPLE, RUNBOOK_CALLS
 
 from .conftest import SimFactory
 from .runcli import run_cli, write_manifest
@@ -236,3 +236,97 @@ def test_two_writers_never_both_act(make_sim: SimFactory, tmp_path: Path) -> Non
         out, err = first.communicate(timeout=120)
     assert first.returncode == 0, out + err
     assert sim.mutating_calls() == RUNBOOK_CALLS
+
+
+def test_cluster_identifiers_are_case_insensitive(make_sim: SimFactory, tmp_path: Path) -> None:
+    """AWS stores cluster, instance and snapshot identifiers lower-case and matches them
+    case-insensitively: a manifest naming the cluster in mixed case upgrades it end to end."""
+    sim = make_sim()
+    state = tmp_path / "state.json"
+    result = run_cli(sim, write_manifest(tmp_path, {"clusterIdentifier": "Aurora-BG-Aurora-Cluster"}), state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = status_of(state)
+    assert status["phase"] == "Completed", status
+    assert sim.mutating_calls() == RUNBOOK_CALLS
+    assert status["oldClusterIdentifier"] == f"{CLUSTER}-old1"
+    clusters = rds_client(sim.endpoint_url).describe_db_clusters()["DBClusters"]
+    assert sorted(c["DBClusterIdentifier"] for c in clusters) == [CLUSTER, f"{CLUSTER}-old1"]
+
+
+def test_a_deprecated_source_version_can_be_upgraded(make_sim: SimFactory, tmp_path: Path) -> None:
+    """15.4 is deprecated: DescribeDBEngineVersions lists it only with IncludeAll. Upgrading off
+    it is the usual reason to upgrade, so it runs through, and the precheck says it is deprecated."""
+    sim = make_sim(scenario="runbook-deprecated-source")
+    listed = rds_client(sim.endpoint_url).describe_db_engine_versions(Engine="aurora-postgresql", EngineVersion="15.4")
+    assert listed["DBEngineVersions"] == []
+    before = len(sim.calls())
+    state = tmp_path / "state.json"
+    result = run_cli(sim, write_manifest(tmp_path, {"expectedSourceEngineVersion": "15.4"}), state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = status_of(state)
+    assert (status["phase"], status["sourceEngineVersion"]) == ("Completed", "15.4")
+    assert "15.4 (deprecated) can be upgraded to 15.10" in result.stdout
+    assert sim.mutating_calls() == RUNBOOK_CALLS
+    lookups = [c["params"] for c in sim.calls()[before:] if c["operation"] == "DescribeDBEngineVersions"]
+    assert lookups and all(str(p.get("IncludeAll")).lower() == "true" for p in lookups)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "source_version", "reason", "words"),
+    [
+        pytest.param(
+            "runbook-serverless-v1", "15.6", "ServerlessV1Unsupported", "Aurora Serverless v1", id="serverless"
+        ),
+        pytest.param(
+            "runbook-cross-region-replica",
+            "15.6",
+            "CrossRegionReadReplicaUnsupported",
+            "arn:aws:rds:us-west-2:123456789012:cluster:aurora-bg-aurora-cluster-replica",
+            id="cross-region-replica",
+        ),
+        pytest.param(
+            "runbook-below-blue-green-minimum", "15.3", "SourceVersionBelowBlueGreenMinimum", "below 15.4", id="15.3"
+        ),
+        pytest.param(
+            "runbook-global-secondary",
+            "15.6",
+            "GlobalDatabaseSecondaryCluster",
+            "secondary cluster of global database aurora-bg-global",
+            id="global-secondary",
+        ),
+        pytest.param(
+            "runbook-global-missing-parameter-groups",
+            "15.6",
+            "GlobalDatabaseParameterGroupsMissing",
+            "us-west-2: aurora-bg-aurora-pg15-cluster-params, aurora-bg-aurora-pg15-params",
+            id="global-groups-missing",
+        ),
+    ],
+)
+def test_prechecks_cover_aws_documented_limitations(
+    make_sim: SimFactory, tmp_path: Path, scenario: str, source_version: str, reason: str, words: str
+) -> None:
+    """Each limitation on AWS's "Limitations and considerations" and supported-versions pages that a
+    describe call can see fails at Prechecking with its own reason, and nothing in AWS changes
+    (the simulator itself refuses each such CreateBlueGreenDeployment, see test_sim_behaviour)."""
+    sim = make_sim(scenario=scenario)
+    state = tmp_path / "state.json"
+    result = run_cli(sim, write_manifest(tmp_path, {"expectedSourceEngineVersion": source_version}), state)
+    assert result.returncode == 1, result.stdout + result.stderr
+    status = status_of(state)
+    assert (status["phase"], status["reason"]) == ("Failed", reason)
+    assert [h["phase"] for h in status["history"]][-2:] == ["Prechecking", "Failed"]
+    assert words in status["message"]
+    assert sim.mutating_calls() == []
+
+
+def test_a_global_databases_primary_with_parameter_groups_in_every_region_is_upgraded(
+    make_sim: SimFactory, tmp_path: Path
+) -> None:
+    sim = make_sim(scenario="runbook-global-primary")
+    state = tmp_path / "state.json"
+    result = run_cli(sim, EXAMPLE, state)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert status_of(state)["phase"] == "Completed"
+    assert sim.mutating_calls() == RUNBOOK_CALLS
+    assert "DescribeGlobalClusters" in {c["operation"] for c in sim.calls()}

@@ -179,6 +179,49 @@ def test_engine_versions_list_valid_upgrade_targets(rds: Any) -> None:
     assert rds.describe_db_engine_versions(Engine="aurora-postgresql", EngineVersion="15.99")["DBEngineVersions"] == []
 
 
+def test_identifiers_are_stored_lower_case_and_matched_case_insensitively(rds: Any) -> None:
+    """AWS's API reference: DBClusterIdentifier (and the instance and snapshot identifiers) "is
+    stored as a lowercase string"; any spelling names the same resource."""
+    created = rds.create_db_cluster(
+        DBClusterIdentifier="Mixed-Case-Cluster",
+        Engine="aurora-postgresql",
+        EngineVersion="15.6",
+        MasterUsername="postgres",
+        MasterUserPassword="simulated-password",
+    )["DBCluster"]
+    assert created["DBClusterIdentifier"] == "mixed-case-cluster"
+    found = rds.describe_db_clusters(DBClusterIdentifier="MIXED-CASE-CLUSTER")["DBClusters"]
+    assert [c["DBClusterIdentifier"] for c in found] == ["mixed-case-cluster"]
+    with pytest.raises(ClientError, match="DBClusterAlreadyExistsFault"):
+        rds.create_db_cluster(
+            DBClusterIdentifier="mixed-case-CLUSTER",
+            Engine="aurora-postgresql",
+            EngineVersion="15.6",
+            MasterUsername="postgres",
+            MasterUserPassword="simulated-password",
+        )
+    instance = rds.create_db_instance(
+        DBInstanceIdentifier="Mixed-Case-Instance",
+        DBInstanceClass="db.r6g.large",
+        Engine="aurora-postgresql",
+        DBClusterIdentifier="Mixed-Case-Cluster",
+    )["DBInstance"]
+    assert instance["DBInstanceIdentifier"] == "mixed-case-instance"
+    members = rds.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": ["MIXED-case-cluster"]}])
+    assert [i["DBInstanceIdentifier"] for i in members["DBInstances"]] == ["mixed-case-instance"]
+    snapshot = rds.create_db_cluster_snapshot(
+        DBClusterSnapshotIdentifier="Before-Switchover", DBClusterIdentifier="AURORA-BG-AURORA-CLUSTER"
+    )["DBClusterSnapshot"]
+    assert (snapshot["DBClusterSnapshotIdentifier"], snapshot["DBClusterIdentifier"]) == (
+        "before-switchover",
+        "aurora-bg-aurora-cluster",
+    )
+    with pytest.raises(ClientError, match="DBClusterSnapshotAlreadyExistsFault"):
+        rds.create_db_cluster_snapshot(
+            DBClusterSnapshotIdentifier="before-SWITCHOVER", DBClusterIdentifier="aurora-bg-aurora-cluster"
+        )
+
+
 # -------------------------------------------------------------- blue/green: provisioning
 
 
@@ -550,6 +593,59 @@ def test_secrets_manager_password_is_not_supported_by_blue_green(make_sim: Any, 
     with pytest.raises(ClientError) as excinfo:
         create_deployment(rds)
     assert error_code(excinfo) == "SourceClusterNotSupportedFault"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "shows", "code"),
+    [
+        pytest.param("runbook-serverless-v1", {"EngineMode": "serverless"}, "SourceClusterNotSupportedFault", id="sv1"),
+        pytest.param(
+            "runbook-cross-region-replica",
+            {"ReadReplicaIdentifiers": ["arn:aws:rds:us-west-2:123456789012:cluster:aurora-bg-aurora-cluster-replica"]},
+            "SourceClusterNotSupportedFault",
+            id="cross-region-replica",
+        ),
+        pytest.param(
+            "runbook-below-blue-green-minimum", {"EngineVersion": "15.3"}, "SourceClusterNotSupportedFault", id="15.3"
+        ),
+        pytest.param(
+            "runbook-global-secondary",
+            {"GlobalClusterIdentifier": "aurora-bg-global"},
+            "SourceClusterNotSupportedFault",
+            id="global-secondary",
+        ),
+        pytest.param(
+            "runbook-global-missing-parameter-groups",
+            {"GlobalClusterIdentifier": "aurora-bg-global"},
+            "DBClusterParameterGroupNotFound",
+            id="global-groups-missing",
+        ),
+    ],
+)
+def test_aws_documented_limitations_are_refused_by_create_blue_green(
+    make_sim: Any, client_for: Any, scenario: str, shows: dict[str, Any], code: str
+) -> None:
+    rds = client_for(make_sim(scenario=scenario))
+    described = cluster(rds)
+    assert {key: described.get(key) for key in shows} == shows
+    with pytest.raises(ClientError) as excinfo:
+        create_deployment(rds)
+    assert error_code(excinfo) == code
+    assert rds.describe_blue_green_deployments()["BlueGreenDeployments"] == []
+
+
+def test_a_global_database_lists_its_members_by_identifier(make_sim: Any, client_for: Any) -> None:
+    rds = client_for(make_sim(scenario="runbook-global-primary"))
+    found = rds.describe_global_clusters(GlobalClusterIdentifier="aurora-bg-global")["GlobalClusters"]
+    members = {m["DBClusterArn"]: m["IsWriter"] for m in found[0]["GlobalClusterMembers"]}
+    assert members == {
+        CLUSTER_ARN: True,
+        "arn:aws:rds:us-west-2:123456789012:cluster:aurora-bg-aurora-cluster-usw2": False,
+    }
+    with pytest.raises(ClientError) as excinfo:
+        rds.describe_global_clusters(GlobalClusterIdentifier="no-such-global")
+    assert error_code(excinfo) == "GlobalClusterNotFoundFault"
+    create_deployment(rds)  # its parameter groups exist in us-west-2 too
 
 
 def test_scenario_data_is_parameterised(make_sim: Any, client_for: Any) -> None:

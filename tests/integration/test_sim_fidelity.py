@@ -31,7 +31,7 @@ import botocore.session
 from botocore.exceptions import ClientError
 
 from aurora_upgrade.sim import SimConfig, SimServer
-from support.runbook import OLD_CLUSTER_DELETION_CALLS, RUNBOOK_CALLS
+from support.runbook import CLUSTER, OLD_CLUSTER_DELETION_CALLS, RUNBOOK_CALLS
 
 VENV_BIN = Path(sys.executable).parent
 CLUSTER_ARN = "arn:aws:rds:ap-northeast-1:123456789012:cluster:aurora-bg-aurora-cluster"
@@ -564,3 +564,48 @@ def test_runbook_steps_print_what_the_runbook_says(tmp_path: Path, client_for: C
             *OLD_CLUSTER_DELETION_CALLS,
         ]
         assert {c["outcome"] for c in server.calls() if c["operation"] in server.mutating_calls()} == {"ok"}
+
+
+# ------------------------------------------------ the simulator's defaults, the runbook's loops
+
+
+def runbook_poll_seconds() -> int:
+    """How often the runbook's status loops (3.4, 6.3) look: their `sleep`, as the runbook writes it."""
+    sleeps = {int(n) for n in re.findall(r"^\s*sleep (\d+)$", STEP_3_4 + STEP_6_3, re.MULTILINE)}
+    assert len(sleeps) == 1, sleeps
+    return sleeps.pop()
+
+
+def test_the_simulators_defaults_are_in_the_runbooks_proportions(tmp_path: Path) -> None:
+    """A plain `aurora-upgrade sim` (SimConfig's defaults) keeps the runbook's proportions at a
+    scale its own loops run as written: provisioning far the longest, then switchover, snapshot,
+    reboots; deletions take minutes. Against it, step 9.2's wait loop finds the instances it
+    deletes (with 0.5 s deletions it found none and printed nothing)."""
+    defaults = SimConfig()
+    poll = runbook_poll_seconds()
+    waiter = botocore.session.get_session().get_waiter_model("rds").get_waiter("DBInstanceDeleted")
+    assert defaults.provisioning_seconds >= 5 * defaults.switchover_seconds
+    assert defaults.switchover_seconds > defaults.snapshot_seconds > defaults.reboot_seconds > 0
+    assert defaults.delete_seconds >= 60, "AWS's instances and clusters show deleting for minutes"
+    # Step 3.4 prints PROVISIONING many times over, 6.3 SWITCHOVER_IN_PROGRESS more than once (its
+    # sample shows four), and an instance outlasts the first poll of `aws rds wait db-instance-deleted`.
+    assert defaults.provisioning_seconds >= 10 * poll
+    assert defaults.switchover_seconds >= 2 * poll
+    assert defaults.delete_seconds > waiter.delay
+
+    with SimServer(scenario="runbook", port=0) as server:  # the defaults, as `aurora-upgrade sim` has them
+        assert server.config == defaults
+        book = Runbook(server, tmp_path)
+        # Step 9.2's delete loop and the listing its wait loop starts with, as written, aimed at the
+        # runbook's cluster (the -old1 cluster exists only after a switchover, minutes away here).
+        delete_loop, wait_loop = STEP_9_2.split("\n\n")[:2]
+        to_blue = {"aurora-bg-aurora-cluster-old1": CLUSTER}
+        assert book.run(_renamed(delete_loop, to_blue)) == [f"{name} を削除中..." for name in INSTANCES]
+        listing = _renamed(wait_loop, to_blue).split(" | while read")[0]
+        assert book.run(listing) == INSTANCES
+
+
+def _renamed(script: str, names: dict[str, str]) -> str:
+    for old, new in names.items():
+        script = script.replace(old, new)
+    return script

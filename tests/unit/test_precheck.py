@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from aurora_upgrade.decisions import precheck
 from aurora_upgrade.decisions.precheck import PrecheckObservation, decide_pending, decide_precheck
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase
+from aurora_upgrade.resources import Cluster, GlobalCluster
 from support.runbook import RUNBOOK_PHASES
 
 from .builders import (
@@ -21,6 +23,7 @@ from .builders import (
     INSTANCE_IDS,
     NOW,
     TIMING,
+    cluster_arn,
     engine_version,
     instances,
     make_blue_green,
@@ -447,3 +450,141 @@ def test_a_deprecated_source_version_can_be_upgraded() -> None:
 
     assert (outcome.phase, outcome.reason) == (Phase.CREATING_BLUE_GREEN, "PrechecksPassed")
     assert outcome.message == "aurora-bg-aurora-cluster 15.6 (deprecated) can be upgraded to 15.10"
+
+
+# --- Prechecking: AWS's documented limitations (docs/operations.md, "Limitations") -------------
+
+REPLICA_ELSEWHERE = "arn:aws:rds:us-west-2:123456789012:cluster:aurora-bg-aurora-replica"
+GLOBAL_ID = "aurora-bg-global"
+SECONDARY_ARN = "arn:aws:rds:us-west-2:123456789012:cluster:aurora-bg-aurora-cluster-usw2"
+GLOBAL_PRIMARY = GlobalCluster(GLOBAL_ID, members=((cluster_arn(), True), (SECONDARY_ARN, False)))
+GLOBAL_SECONDARY = GlobalCluster(GLOBAL_ID, members=((SECONDARY_ARN, True), (cluster_arn(), False)))
+
+
+@pytest.mark.parametrize(
+    ("spec", "observation", "reason", "message"),
+    [
+        pytest.param(
+            {},
+            observe(cluster=make_cluster(engine_mode="serverless")),
+            "ServerlessV1Unsupported",
+            "is Aurora Serverless v1 (EngineMode serverless)",
+            id="serverless-v1",
+        ),
+        pytest.param(
+            {},
+            observe(cluster=make_cluster(read_replicas=(REPLICA_ELSEWHERE,))),
+            "CrossRegionReadReplicaUnsupported",
+            f"has cross-Region read replicas ({REPLICA_ELSEWHERE})",
+            id="has-cross-region-replica",
+        ),
+        pytest.param(
+            {},
+            observe(cluster=make_cluster(replication_source=REPLICA_ELSEWHERE)),
+            "CrossRegionReadReplicaUnsupported",
+            f"is a cross-Region read replica of {REPLICA_ELSEWHERE}",
+            id="is-cross-region-replica",
+        ),
+        pytest.param(
+            {"expectedSourceEngineVersion": "15.3"},
+            observe(cluster=make_cluster(engine_version="15.3")),
+            "SourceVersionBelowBlueGreenMinimum",
+            "runs aurora-postgresql 15.3, below 15.4, the first version RDS Blue/Green deployments support",
+            id="below-15.4",
+        ),
+        pytest.param(
+            {"expectedSourceEngineVersion": "14.8", "targetEngineVersion": "14.10"},
+            observe(cluster=make_cluster(engine_version="14.8")),
+            "SourceVersionBelowBlueGreenMinimum",
+            "below 14.9",
+            id="below-14.9",
+        ),
+        pytest.param(
+            {"expectedSourceEngineVersion": "10.21", "targetEngineVersion": "11.21"},
+            observe(cluster=make_cluster(engine_version="10.21")),
+            "SourceVersionBelowBlueGreenMinimum",
+            "below 11.21",
+            id="major-10",
+        ),
+        pytest.param(
+            {},
+            observe(cluster=make_cluster(global_cluster=GLOBAL_ID), global_cluster=GLOBAL_SECONDARY),
+            "GlobalDatabaseSecondaryCluster",
+            f"is a secondary cluster of global database {GLOBAL_ID}; a blue/green deployment of a global "
+            f"database is created from its primary cluster ({SECONDARY_ARN})",
+            id="global-secondary",
+        ),
+        pytest.param(
+            {},
+            observe(
+                cluster=make_cluster(global_cluster=GLOBAL_ID),
+                global_cluster=GLOBAL_PRIMARY,
+                missing_parameter_groups=(("us-west-2", (CLUSTER_PARAMS, DB_PARAMS)),),
+            ),
+            "GlobalDatabaseParameterGroupsMissing",
+            f"needs the same parameter groups in every Region; missing (us-west-2: {CLUSTER_PARAMS}, {DB_PARAMS})",
+            id="global-groups-missing",
+        ),
+    ],
+)
+def test_prechecks_cover_aws_documented_limitations(
+    spec: dict[str, Any], observation: PrecheckObservation, reason: str, message: str
+) -> None:
+    outcome = decide_precheck(make_upgrade(Phase.PRECHECKING, make_spec(**spec)), observation, NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (Phase.FAILED, reason)
+    assert message in outcome.message
+    assert outcome.action is None and not outcome.intent
+
+
+@pytest.mark.parametrize(
+    "cluster",
+    [
+        pytest.param(make_cluster(engine_version="15.4"), id="at-the-minimum"),
+        pytest.param(make_cluster(read_replicas=(cluster_arn("same-region-replica"),)), id="same-region-replica"),
+        pytest.param(make_cluster(engine_mode="provisioned"), id="provisioned"),
+    ],
+)
+def test_what_aws_supports_passes_the_limitation_prechecks(cluster: Cluster) -> None:
+    spec = make_spec(expectedSourceEngineVersion=cluster.engine_version)
+    outcome = decide_precheck(make_upgrade(Phase.PRECHECKING, spec), observe(cluster=cluster), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (Phase.CREATING_BLUE_GREEN, "PrechecksPassed")
+
+
+class GlobalReads:
+    """The reads the global-database precheck makes, answered as AWS would for a global
+    database whose us-west-2 Region lacks the named groups."""
+
+    def __init__(self, cluster: Cluster, global_cluster: GlobalCluster) -> None:
+        self.cluster, self.global_cluster = cluster, global_cluster
+        self.regions_read: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+
+    def describe_global_cluster(self, identifier: str) -> GlobalCluster | None:
+        return self.global_cluster if identifier == GLOBAL_ID else None
+
+    def missing_parameter_groups(self, region: str, cluster_groups: Any, db_groups: Any) -> list[str]:
+        self.regions_read.append((region, tuple(cluster_groups), tuple(db_groups)))
+        return [*cluster_groups, *db_groups] if region == "us-west-2" else []
+
+
+@pytest.mark.parametrize(
+    ("global_cluster", "spec", "read"),
+    [
+        pytest.param(GLOBAL_PRIMARY, {}, [("us-west-2", (CLUSTER_PARAMS,), (DB_PARAMS,))], id="primary-spec-groups"),
+        pytest.param(
+            GLOBAL_PRIMARY, NO_GROUPS, [("us-west-2", (CLUSTER_PARAMS,), (DB_PARAMS,))], id="primary-blue-groups"
+        ),
+        pytest.param(GLOBAL_SECONDARY, {}, [], id="secondary-reads-no-other-region"),
+    ],
+)
+def test_a_global_databases_other_regions_are_checked_for_greens_parameter_groups(
+    global_cluster: GlobalCluster, spec: dict[str, Any], read: list[Any]
+) -> None:
+    cluster = make_cluster(global_cluster=GLOBAL_ID)
+    reads = GlobalReads(cluster, global_cluster)
+    found, missing = precheck._global_database(reads, make_upgrade(spec=make_spec(**spec)), cluster, instances())  # type: ignore[arg-type]
+
+    assert found == global_cluster
+    assert reads.regions_read == read
+    assert missing == ((("us-west-2", (CLUSTER_PARAMS, DB_PARAMS)),) if read else ())

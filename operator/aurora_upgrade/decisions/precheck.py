@@ -17,7 +17,7 @@ from aurora_upgrade.decisions.bluegreen import foreign_on_source
 from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
 from aurora_upgrade.models import RebootStep, SwitchoverMode
 from aurora_upgrade.phases import TERMINAL, Phase, following, happy_path
-from aurora_upgrade.resources import BlueGreen, Cluster, EngineVersion, Instance, RdsReads
+from aurora_upgrade.resources import BlueGreen, Cluster, EngineVersion, GlobalCluster, Instance, RdsReads, arn_region
 from aurora_upgrade.upgrade import Upgrade
 
 AURORA_POSTGRESQL = "aurora-postgresql"
@@ -27,6 +27,11 @@ TRANSIENT_CLUSTER_STATUSES = frozenset(
      "starting", "rebooting", "renaming", "resetting-master-credentials", "storage-optimization",
      "configuring-log-exports", "creating"}
 )  # fmt: skip
+# AWS's minimum Aurora PostgreSQL version for blue/green deployments, per major version ("Supported
+# Regions and Aurora DB engines for Blue/Green Deployments"; the same in every Region).
+BLUE_GREEN_MINIMUM_VERSIONS = {
+    11: "11.21", 12: "12.16", 13: "13.12", 14: "14.9", 15: "15.4", 16: "16.1", 17: "17.4",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,39 @@ class PrecheckObservation:
     logical_replication: str | None = None  # rds.logical_replication on the cluster's group
     deployments_on_source: tuple[BlueGreen, ...] = ()
     deployments_with_name: tuple[BlueGreen, ...] = ()
+    global_cluster: GlobalCluster | None = None  # when the cluster is a member of a global database
+    # Region -> the green parameter groups that do not exist there (a global database's other Regions)
+    missing_parameter_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+def _green_parameter_groups(
+    u: Upgrade, cluster: Cluster, instances: tuple[Instance, ...]
+) -> tuple[list[str], list[str]]:
+    """(cluster, DB) parameter groups green will use: the spec's, or else blue's own."""
+    spec = u.spec
+    cluster_groups = [spec.target_db_cluster_parameter_group_name or cluster.parameter_group]
+    db_groups = (
+        [spec.target_db_parameter_group_name]
+        if spec.target_db_parameter_group_name
+        else sorted({name for i in instances for name, _ in i.parameter_groups})
+    )
+    return [g for g in cluster_groups if g], db_groups
+
+
+def _global_database(
+    aws: RdsReads, u: Upgrade, cluster: Cluster, instances: tuple[Instance, ...]
+) -> tuple[GlobalCluster | None, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """The global database the cluster belongs to, and the green parameter groups missing in
+    each of its other Regions (read only when the cluster is its primary)."""
+    if not cluster.global_cluster:
+        return None, ()
+    found = aws.describe_global_cluster(cluster.global_cluster)
+    if found is None or not any(arn == cluster.arn and writer for arn, writer in found.members):
+        return found, ()
+    cluster_groups, db_groups = _green_parameter_groups(u, cluster, instances)
+    regions = sorted({arn_region(arn) for arn, _ in found.members} - {arn_region(cluster.arn), ""})
+    missing = ((r, tuple(aws.missing_parameter_groups(r, cluster_groups, db_groups))) for r in regions)
+    return found, tuple((region, groups) for region, groups in missing if groups)
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> PrecheckObservation:
@@ -86,9 +124,11 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> PrecheckObservation:
     cluster = aws.describe_cluster(u.cluster)
     if cluster is None:
         return PrecheckObservation(cluster=None)
+    instances = tuple(aws.describe_cluster_instances(cluster.identifier))
+    global_cluster, missing_parameter_groups = _global_database(aws, u, cluster, instances)
     return PrecheckObservation(
         cluster=cluster,
-        instances=tuple(aws.describe_cluster_instances(cluster.identifier)),
+        instances=instances,
         source_version=aws.describe_engine_version(AURORA_POSTGRESQL, cluster.engine_version),
         target_version=aws.describe_engine_version(AURORA_POSTGRESQL, spec.target_engine_version),
         cluster_parameter_group_family=(
@@ -104,6 +144,8 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> PrecheckObservation:
         logical_replication=aws.cluster_parameter(cluster.parameter_group, "rds.logical_replication"),
         deployments_on_source=tuple(aws.find_blue_green(source=cluster.arn)),
         deployments_with_name=tuple(aws.find_blue_green(name=u.deployment_name)),
+        global_cluster=global_cluster,
+        missing_parameter_groups=missing_parameter_groups,
     )
 
 
@@ -122,6 +164,76 @@ def _cluster_usable(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
             "MasterUserSecretUnsupported",
             f"DB cluster {name} manages its master password in Secrets Manager, "
             "which RDS Blue/Green deployments do not support",
+        )
+    return None
+
+
+def _blue_green_supported(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
+    """AWS's documented limitations a describe call shows (docs/operations.md, "Limitations")."""
+    c = o.cluster
+    assert c is not None
+    if c.engine_mode == "serverless":
+        return fail(
+            "ServerlessV1Unsupported",
+            f"DB cluster {c.identifier} is Aurora Serverless v1 (EngineMode serverless), which RDS Blue/Green "
+            "deployments do not support; migrate it to provisioned or Serverless v2 first",
+        )
+    region = arn_region(c.arn)
+    remote = sorted(arn for arn in c.read_replicas if arn_region(arn) not in ("", region))
+    if remote:
+        return fail(
+            "CrossRegionReadReplicaUnsupported",
+            f"DB cluster {c.identifier} has cross-Region read replicas ({', '.join(remote)}), which RDS "
+            "Blue/Green deployments do not support; remove them first, or upgrade another way",
+        )
+    if c.replication_source and arn_region(c.replication_source) not in ("", region):
+        return fail(
+            "CrossRegionReadReplicaUnsupported",
+            f"DB cluster {c.identifier} is a cross-Region read replica of {c.replication_source}, which RDS "
+            "Blue/Green deployments do not support; upgrade its source, or promote it first",
+        )
+    return _minimum_version(c)
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(part) for part in text.split("."))
+    except ValueError:
+        return None
+
+
+def _minimum_version(c: Cluster) -> Outcome | None:
+    found = _version(c.engine_version)
+    # A version AWS names otherwise, or a major newer than the table: the engine-version look-up decides.
+    if found is None or found[0] > max(BLUE_GREEN_MINIMUM_VERSIONS):
+        return None
+    minimum = BLUE_GREEN_MINIMUM_VERSIONS.get(found[0], BLUE_GREEN_MINIMUM_VERSIONS[min(BLUE_GREEN_MINIMUM_VERSIONS)])
+    if found >= (_version(minimum) or ()):
+        return None
+    return fail(
+        "SourceVersionBelowBlueGreenMinimum",
+        f"DB cluster {c.identifier} runs {AURORA_POSTGRESQL} {c.engine_version}, below {minimum}, the first version "
+        f"RDS Blue/Green deployments support; upgrade it in place to {minimum} or later first",
+    )
+
+
+def _global_member(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
+    c, g = o.cluster, o.global_cluster
+    if c is None or g is None:
+        return None
+    primary = next((arn for arn, writer in g.members if writer), None)
+    if primary != c.arn:
+        return fail(
+            "GlobalDatabaseSecondaryCluster",
+            f"DB cluster {c.identifier} is a secondary cluster of global database {g.identifier}; a blue/green "
+            f"deployment of a global database is created from its primary cluster ({primary or 'none found'})",
+        )
+    if o.missing_parameter_groups:
+        where = "; ".join(f"{region}: {', '.join(groups)}" for region, groups in o.missing_parameter_groups)
+        return fail(
+            "GlobalDatabaseParameterGroupsMissing",
+            f"DB cluster {c.identifier} is the primary of global database {g.identifier}, whose green "
+            f"environment needs the same parameter groups in every Region; missing ({where}): create them there",
         )
     return None
 
@@ -221,6 +333,8 @@ def _foreign_deployments(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
 PRECHECKS: tuple[Check, ...] = (
     _cluster_usable,
     _source_version,
+    _blue_green_supported,
+    _global_member,
     _target_version,
     _parameter_groups,
     _logical_replication,

@@ -5,6 +5,10 @@ need. Upgrade targets follow AWS's rule for Aurora PostgreSQL: any later minor v
 the same major, and any 16.x released together with or after the 15.x source (AWS pairs
 15.5/16.1, 15.6/16.2, 15.7/16.3, 15.8/16.4, 15.10/16.6). So 15.6 can go to 15.7, 15.8,
 15.10, 16.2, 16.3, 16.4 and 16.6; 15.10 only to 16.6.
+
+Some versions are `deprecated` (15.3, 15.4, 15.5, 16.1 here, as AWS deprecates old minors): clusters
+still run them, but DescribeDBEngineVersions lists them only with `IncludeAll=true` (then
+with `Status: deprecated`), and they are never offered as upgrade targets.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ class EngineVersion:
     version: str
     # The first version of the next major that may be a major-upgrade target (None: none).
     major_targets_from: str | None = None
+    status: str = "available"  # or "deprecated"
 
     @property
     def major(self) -> str:
@@ -35,18 +40,43 @@ class EngineVersion:
 
 
 CATALOG: tuple[EngineVersion, ...] = (
-    EngineVersion("15.4", major_targets_from="16.1"),
-    EngineVersion("15.5", major_targets_from="16.1"),
+    EngineVersion("15.3", major_targets_from="16.1", status="deprecated"),
+    EngineVersion("15.4", major_targets_from="16.1", status="deprecated"),
+    EngineVersion("15.5", major_targets_from="16.1", status="deprecated"),
     EngineVersion("15.6", major_targets_from="16.2"),
     EngineVersion("15.7", major_targets_from="16.3"),
     EngineVersion("15.8", major_targets_from="16.4"),
     EngineVersion("15.10", major_targets_from="16.6"),
-    EngineVersion("16.1"),
+    EngineVersion("16.1", status="deprecated"),
     EngineVersion("16.2"),
     EngineVersion("16.3"),
     EngineVersion("16.4"),
     EngineVersion("16.6"),
 )
+
+
+# AWS's minimum Aurora PostgreSQL version per major for blue/green deployments ("Supported Regions
+# and Aurora DB engines for Blue/Green Deployments", the same in every Region).
+BLUE_GREEN_MINIMUMS = {
+    "11": "11.21",
+    "12": "12.16",
+    "13": "13.12",
+    "14": "14.9",
+    "15": "15.4",
+    "16": "16.1",
+    "17": "17.4",
+}
+
+
+def blue_green_minimum(version: str) -> str:
+    return BLUE_GREEN_MINIMUMS.get(version.split(".")[0], BLUE_GREEN_MINIMUMS["11"])
+
+
+def supports_blue_green(version: str) -> bool:
+    major = int(version.split(".")[0])
+    return major > max(int(m) for m in BLUE_GREEN_MINIMUMS) or _version_key(version) >= _version_key(
+        blue_green_minimum(version)
+    )
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -70,6 +100,8 @@ def upgrade_targets(version: str) -> list[tuple[EngineVersion, bool]]:
         return []
     targets: list[tuple[EngineVersion, bool]] = []
     for entry in CATALOG:
+        if entry.status != "available":
+            continue
         if entry.major == source.major and entry.key() > source.key():
             targets.append((entry, False))
         elif (
@@ -94,14 +126,18 @@ def describe(
     engine_version: str | None = None,
     family: str | None = None,
     default_only: bool = False,
+    include_all: bool = False,
 ) -> list[dict[str, Any]]:
-    """DescribeDBEngineVersions' DBEngineVersions list for the given request filters."""
+    """DescribeDBEngineVersions' DBEngineVersions list for the given request filters; without
+    `include_all` (IncludeAll) only `available` versions, as AWS answers."""
     if engine not in (None, ENGINE):
         return []
     entries = [
         entry
         for entry in CATALOG
-        if (engine_version is None or entry.version == engine_version) and (family is None or entry.family == family)
+        if (engine_version is None or entry.version == engine_version)
+        and (family is None or entry.family == family)
+        and (include_all or entry.status == "available")
     ]
     if default_only and engine_version is None:
         entries = [entry for entry in entries if entry.version == DEFAULT_VERSION]
@@ -139,7 +175,7 @@ def _engine_version_shape(entry: EngineVersion) -> dict[str, Any]:
         "SupportsReadReplica": False,
         "SupportedEngineModes": ["provisioned"],
         "SupportedFeatureNames": ["Lambda", "s3Export", "s3Import"],
-        "Status": "available",
+        "Status": entry.status,
         "SupportsParallelQuery": False,
         "SupportsGlobalDatabases": True,
         "SupportsBabelfish": True,

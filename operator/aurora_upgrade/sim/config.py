@@ -1,10 +1,12 @@
 """How long the simulated RDS operations take.
 
 AWS takes tens of minutes to provision a green environment and minutes to switch over or
-delete; tests cannot wait that long, and the demo should still *feel* like the runbook.
-So every delay is an option, with small defaults for tests, a preset for the demo that
-keeps the runbook's proportions (provisioning longest, switchover a few seconds, reboots
-short), and `scaled()` for anyone who wants AWS's typical durations multiplied by a factor.
+delete. The defaults keep the runbook's proportions at a scale its own AWS CLI loops (which
+poll every 30 s) run as written against a plain `aurora-upgrade sim`: provisioning far the
+longest, then switchover, snapshot, reboots; deletions take minutes, so step 9.2's wait loop
+finds the instances still `deleting`. Tests and the demo pass their own short delays (a
+preset for the demo, `demo_timing()`), and `scaled()` gives AWS's typical durations
+multiplied by a factor.
 """
 
 from __future__ import annotations
@@ -43,12 +45,15 @@ class SimConfig:
         consistency, as seen on AWS).
     """
 
-    provisioning_seconds: float = 2.0
-    switchover_seconds: float = 1.0
-    reboot_seconds: float = 0.5
-    snapshot_seconds: float = 0.5
-    delete_seconds: float = 0.5
-    not_found_after_create_seconds: float = 0.5
+    # The runbook's 3.4 and 6.3 loops print a status every 30 s: provisioning shows a column of
+    # PROVISIONING (its sample: 15 min; here 10), the switchover a few SWITCHOVER_IN_PROGRESS
+    # (its sample: about 2 min), and the -old1 instances outlast a `wait db-instance-deleted` poll.
+    provisioning_seconds: float = 600.0
+    switchover_seconds: float = 120.0
+    reboot_seconds: float = 30.0
+    snapshot_seconds: float = 60.0
+    delete_seconds: float = 180.0
+    not_found_after_create_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

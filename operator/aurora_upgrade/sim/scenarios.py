@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from moto.rds.models import DBCluster, GlobalCluster
 
 from . import behaviour
 
@@ -29,6 +30,9 @@ RUNBOOK_DB_PARAMETER_GROUP = "aurora-bg-aurora-pg15-params"
 # Parameter groups of the next major, so a 15 -> 16 upgrade can be tried in the same account.
 PG16_CLUSTER_PARAMETER_GROUP = "aurora-bg-aurora-pg16-cluster-params"
 PG16_DB_PARAMETER_GROUP = "aurora-bg-aurora-pg16-params"
+# Where the runbook cluster's cross-Region replica or global database secondary lives.
+OTHER_REGION = "us-west-2"
+GLOBAL_CLUSTER = "aurora-bg-global"
 
 
 def _static(value: str) -> dict[str, str]:
@@ -59,6 +63,10 @@ def runbook(
     deletion_protection: bool = False,
     switchover_fails: bool = False,
     pg16_parameter_groups: bool = True,
+    engine_mode: str = "provisioned",
+    cross_region_replica: bool = False,
+    global_database: str | None = None,
+    parameter_groups_in_every_region: bool = True,
 ) -> dict[str, Any]:
     """The runbook's account: `aurora-bg-aurora-cluster` (15.6) with a writer and a reader.
 
@@ -71,6 +79,12 @@ def runbook(
     deletion_protection: on the cluster (and so on the green copy and the -old1 cluster).
     switchover_fails: the switchover ends in SWITCHOVER_FAILED.
     pg16_parameter_groups: also create aurora-postgresql16 parameter groups.
+    engine_mode: `serverless` makes it Aurora Serverless v1 (no instances).
+    cross_region_replica: the cluster has a read replica cluster in us-west-2.
+    global_database: `primary` or `secondary`: the cluster is that member of global database
+        `aurora-bg-global`, whose other member is in us-west-2.
+    parameter_groups_in_every_region: with global_database, us-west-2 has parameter groups of
+        the same names too (AWS needs them for a global database's green environment).
     """
     apply_status = "pending-reboot" if pending_reboot else "in-sync"
     cluster_parameter_groups = [
@@ -106,16 +120,40 @@ def runbook(
                 "parameters": {"log_min_duration_statement": _dynamic("1000")},
             }
         )
+    other_clusters: list[dict[str, Any]] = []
+    if cross_region_replica:
+        other_clusters.append(_other_region_cluster(f"{RUNBOOK_CLUSTER}-replica", engine_version, RUNBOOK_CLUSTER))
+    global_clusters = []
+    if global_database is not None:
+        other_clusters.append(_other_region_cluster(f"{RUNBOOK_CLUSTER}-usw2", engine_version))
+        global_clusters.append(
+            {
+                "identifier": GLOBAL_CLUSTER,
+                "members": [
+                    {"cluster": RUNBOOK_CLUSTER, "region": RUNBOOK_REGION, "writer": global_database == "primary"},
+                    {
+                        "cluster": f"{RUNBOOK_CLUSTER}-usw2",
+                        "region": OTHER_REGION,
+                        "writer": global_database != "primary",
+                    },
+                ],
+            }
+        )
+        if parameter_groups_in_every_region:
+            for group in [*cluster_parameter_groups, *db_parameter_groups]:
+                group["regions"] = [RUNBOOK_REGION, OTHER_REGION]
     return {
         "region": RUNBOOK_REGION,
         "account_id": RUNBOOK_ACCOUNT_ID,
         "db_cluster_parameter_groups": cluster_parameter_groups,
         "db_parameter_groups": db_parameter_groups,
+        "global_clusters": global_clusters,
         "db_clusters": [
             {
                 "identifier": RUNBOOK_CLUSTER,
                 "engine": "aurora-postgresql",
                 "engine_version": engine_version,
+                "engine_mode": engine_mode,
                 "db_cluster_parameter_group": RUNBOOK_CLUSTER_PARAMETER_GROUP,
                 "database_name": "app",
                 "master_username": "postgres",
@@ -133,10 +171,25 @@ def runbook(
                         "parameter_apply_status": apply_status,
                     }
                     for identifier, zone in zip(RUNBOOK_INSTANCES, ("ap-northeast-1a", "ap-northeast-1c"), strict=True)
+                    # Aurora Serverless v1 has no instances of its own.
+                    if engine_mode != "serverless"
                 ],
-            }
+            },
+            *other_clusters,
         ],
         "faults": {"switchover_fails": switchover_fails},
+    }
+
+
+def _other_region_cluster(identifier: str, engine_version: str, replica_of: str | None = None) -> dict[str, Any]:
+    """A cluster in us-west-2: a cross-Region read replica of `replica_of`, or a global database member."""
+    return {
+        "identifier": identifier,
+        "region": OTHER_REGION,
+        "engine_version": engine_version,
+        "storage_encrypted": True,
+        "replication_source": replica_of,
+        "instances": [{"identifier": f"{identifier}-instance-1", "availability_zone": f"{OTHER_REGION}a"}],
     }
 
 
@@ -148,6 +201,17 @@ SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "runbook-deletion-protection": lambda: runbook(deletion_protection=True),
     "runbook-switchover-fails": lambda: runbook(switchover_fails=True),
     "runbook-already-upgraded": lambda: runbook(engine_version="15.10"),
+    # 15.4 is deprecated (listed only with IncludeAll): the usual reason to upgrade.
+    "runbook-deprecated-source": lambda: runbook(engine_version="15.4"),
+    # AWS's documented limitations of blue/green deployments (docs/operations.md, "Limitations").
+    "runbook-serverless-v1": lambda: runbook(engine_mode="serverless"),
+    "runbook-cross-region-replica": lambda: runbook(cross_region_replica=True),
+    "runbook-below-blue-green-minimum": lambda: runbook(engine_version="15.3"),
+    "runbook-global-secondary": lambda: runbook(global_database="secondary"),
+    "runbook-global-primary": lambda: runbook(global_database="primary"),
+    "runbook-global-missing-parameter-groups": lambda: runbook(
+        global_database="primary", parameter_groups_in_every_region=False
+    ),
 }
 
 
@@ -168,29 +232,44 @@ def resolve(scenario: str | Mapping[str, Any]) -> dict[str, Any]:
 
 def apply(data: Mapping[str, Any]) -> behaviour.Faults:
     """Create the scenario's resources in the installed simulation; returns its faults."""
-    backend = behaviour.backend_for(
-        str(data.get("account_id", RUNBOOK_ACCOUNT_ID)), str(data.get("region", RUNBOOK_REGION))
-    )
+    account, home = str(data.get("account_id", RUNBOOK_ACCOUNT_ID)), str(data.get("region", RUNBOOK_REGION))
+
+    def backend_in(spec: Mapping[str, Any]) -> behaviour.SimRDSBackend:
+        return behaviour.backend_for(account, str(spec.get("region", home)))
+
     for group in data.get("db_cluster_parameter_groups", []):
-        backend.create_db_cluster_parameter_group(
-            db_cluster_parameter_group_name=group["name"],
-            db_parameter_group_family=group["family"],
-            description=group.get("description", group["name"]),
-            tags=[],
-        )
-        backend.modify_db_cluster_parameter_group(group["name"], _parameter_list(group))
+        for region in group.get("regions", [home]):
+            backend = behaviour.backend_for(account, region)
+            backend.create_db_cluster_parameter_group(
+                db_cluster_parameter_group_name=group["name"],
+                db_parameter_group_family=group["family"],
+                description=group.get("description", group["name"]),
+                tags=[],
+            )
+            backend.modify_db_cluster_parameter_group(group["name"], _parameter_list(group))
     for group in data.get("db_parameter_groups", []):
-        backend.create_db_parameter_group(
-            {
-                "db_parameter_group_name": group["name"],
-                "db_parameter_group_family": group["family"],
-                "description": group.get("description", group["name"]),
-                "tags": [],
-            }
-        )
-        backend.modify_db_parameter_group(group["name"], _parameter_list(group))
+        for region in group.get("regions", [home]):
+            backend = behaviour.backend_for(account, region)
+            backend.create_db_parameter_group(
+                {
+                    "db_parameter_group_name": group["name"],
+                    "db_parameter_group_family": group["family"],
+                    "description": group.get("description", group["name"]),
+                    "tags": [],
+                }
+            )
+            backend.modify_db_parameter_group(group["name"], _parameter_list(group))
+    clusters = {}
     for cluster in data.get("db_clusters", []):
-        _create_cluster(backend, cluster)
+        clusters[cluster["identifier"]] = _create_cluster(backend_in(cluster), cluster)
+    for cluster in data.get("db_clusters", []):
+        if cluster.get("replication_source"):
+            # A cross-Region read replica: AWS lists it on its source, by ARN.
+            replica, source = clusters[cluster["identifier"]], clusters[cluster["replication_source"]]
+            replica.replication_source_identifier = source.db_cluster_arn
+            source.read_replica_identifiers.append(replica.db_cluster_arn)
+    for spec in data.get("global_clusters", []):
+        _create_global_cluster(behaviour.backend_for(account, home), spec, clusters)
     faults = data.get("faults") or {}
     return behaviour.Faults(switchover_fails=bool(faults.get("switchover_fails", False)))
 
@@ -203,12 +282,35 @@ def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
-def _create_cluster(backend: behaviour.SimRDSBackend, spec: Mapping[str, Any]) -> None:
+def _create_global_cluster(
+    backend: behaviour.SimRDSBackend, spec: Mapping[str, Any], clusters: Mapping[str, DBCluster]
+) -> None:
+    """A global database over clusters of the scenario; moto's own create would take the
+    source's ARN as the members' GlobalClusterIdentifier, where AWS shows the identifier."""
+    members = [clusters[m["cluster"]] for m in spec["members"]]
+    writer = next(clusters[m["cluster"]] for m in spec["members"] if m["writer"])
+    global_cluster = GlobalCluster(
+        backend=backend,
+        global_cluster_identifier=spec["identifier"],
+        engine=writer.engine,
+        engine_version=writer.engine_version,
+        storage_encrypted=writer.storage_encrypted,
+        deletion_protection=False,
+    )
+    backend.global_clusters[global_cluster.global_cluster_identifier] = global_cluster
+    for member in members:
+        member.global_cluster_identifier = global_cluster.global_cluster_identifier
+        member.is_writer = member is writer
+        global_cluster.members.append(member)
+
+
+def _create_cluster(backend: behaviour.SimRDSBackend, spec: Mapping[str, Any]) -> DBCluster:
     managed = bool(spec.get("manage_master_user_password", False))
     kwargs: dict[str, Any] = {
         "db_cluster_identifier": spec["identifier"],
         "engine": spec.get("engine", "aurora-postgresql"),
         "engine_version": spec["engine_version"],
+        "engine_mode": spec.get("engine_mode", "provisioned"),
         "db_cluster_parameter_group_name": spec.get("db_cluster_parameter_group"),
         "database_name": spec.get("database_name"),
         "master_username": spec.get("master_username", "postgres"),
@@ -219,7 +321,7 @@ def _create_cluster(backend: behaviour.SimRDSBackend, spec: Mapping[str, Any]) -
     }
     if not managed:
         kwargs["master_user_password"] = spec.get("master_user_password", "simulated-password")
-    backend.create_db_cluster(kwargs)
+    cluster = backend.create_db_cluster(kwargs)
     for instance in spec.get("instances", []):
         database = backend.create_db_instance(
             {
@@ -237,3 +339,4 @@ def _create_cluster(backend: behaviour.SimRDSBackend, spec: Mapping[str, Any]) -
         status = instance.get("parameter_apply_status", "in-sync")
         database.parameter_apply_status = status
         database.cluster_parameter_apply_status = status
+    return cluster

@@ -8,11 +8,14 @@ SkipFinalSnapshot of DeleteDBCluster, the identifier and filters of DescribeBlue
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 from moto.core.common_types import TYPE_RESPONSE
 from moto.core.responses import ActionResult
 from moto.core.utils import convert_to_flask_response
 from moto.moto_server.werkzeug_app import create_backend_app as moto_create_backend_app
+from moto.rds.exceptions import RDSClientError
 from moto.rds.responses import RDSResponse
 
 from .. import catalog
@@ -43,7 +46,8 @@ class SimRDSResponse(RDSResponse):
             engine=self.params.get("Engine"),
             engine_version=self.params.get("EngineVersion"),
             family=self.params.get("DBParameterGroupFamily"),
-            default_only=bool(self.params.get("DefaultOnly")),
+            default_only=_flag(self.params.get("DefaultOnly")),
+            include_all=_flag(self.params.get("IncludeAll")),
         )
         return ActionResult({"DBEngineVersions": versions})
 
@@ -62,12 +66,29 @@ class SimRDSResponse(RDSResponse):
         )
         return ActionResult({"DBCluster": cluster})
 
+    def describe_global_clusters(self) -> ActionResult:
+        # moto lists every global cluster of one Region whatever the identifier asked for.
+        wanted = self.params.get("GlobalClusterIdentifier")
+        found = [
+            g
+            for g in self._sim_backend.all_global_clusters()
+            if not wanted or g.global_cluster_identifier == wanted.lower()
+        ]
+        if wanted and not found:
+            raise RDSClientError("GlobalClusterNotFoundFault", f"Global cluster {wanted} not found.")
+        return ActionResult({"GlobalClusters": found})
+
     def describe_blue_green_deployments(self) -> ActionResult:
         filters = {f["Name"]: list(f["Values"]) for f in self.params.get("Filters", [])}
         deployments = self._sim_backend.describe_blue_green_deployments(
             self.params.get("BlueGreenDeploymentIdentifier"), filters
         )
         return ActionResult({"BlueGreenDeployments": deployments})
+
+
+def _flag(value: Any) -> bool:
+    """A boolean query parameter: botocore sends `true` / `false`."""
+    return str(value).lower() == "true"
 
 
 def create_backend_app(service: str) -> Flask:

@@ -22,7 +22,15 @@ from moto.rds.exceptions import (
     RDSClientError,
     SourceClusterNotSupportedFault,
 )
-from moto.rds.models import DBCluster, DBClusterParameterGroup, DBInstance, DBInstanceClustered, RDSBaseModel
+from moto.rds.models import (
+    DBCluster,
+    DBClusterParameterGroup,
+    DBInstance,
+    DBInstanceClustered,
+    GlobalCluster,
+    RDSBaseModel,
+    rds_backends,
+)
 from moto.utilities.utils import ARN_PARTITION_REGEX, CaseInsensitiveDict
 
 from .. import catalog
@@ -199,12 +207,14 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
             bg_kwargs.get("target_db_cluster_parameter_group_name") or blue.db_cluster_parameter_group, family
         )
         instance_group = bg_kwargs.get("target_db_parameter_group_name")
-        if instance_group:
-            self._target_db_parameter_group(instance_group, family)
-        else:
-            for member in blue.members:
-                if member.db_parameter_group_name:
-                    self._target_db_parameter_group(member.db_parameter_group_name, family)
+        db_groups = (
+            [instance_group]
+            if instance_group
+            else sorted({m.db_parameter_group_name for m in blue.members if m.db_parameter_group_name})
+        )
+        for group_name in db_groups:
+            self._target_db_parameter_group(group_name, family)
+        self._check_groups_in_other_regions(blue, cluster_group.name, db_groups)
         problem = self._logical_replication_problem(blue)
 
         suffix = _random_suffix(6)
@@ -345,9 +355,60 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
         cluster = self._cluster(identifier)
         if cluster.manage_master_user_password:
             raise SourceClusterNotSupportedFault(cluster.arn)
+        unsupported = self._unsupported_source(cluster)
+        if unsupported:
+            raise RDSClientError("SourceClusterNotSupportedFault", unsupported)
         if cluster.status != "available":
             raise InvalidDBClusterStateFault(f"DB cluster {identifier} is not in the available state.")
         return cluster
+
+    def _unsupported_source(self, cluster: SimDBCluster) -> str | None:
+        """Why AWS's limitations page rules this source out (Serverless v1, cross-Region read
+        replicas, a version below the blue/green minimum, a global database secondary), or None."""
+        if cluster.engine_mode == "serverless":
+            return f"Blue/green deployments aren't supported for Aurora Serverless v1 DB cluster {cluster.arn}."
+        if cluster.read_replica_identifiers or cluster.replication_source_identifier:
+            return (
+                f"Blue/green deployments aren't supported for DB cluster {cluster.arn} with cross-Region read replicas."
+            )
+        if not catalog.supports_blue_green(cluster.engine_version):
+            return (
+                f"Blue/green deployments aren't supported for {cluster.engine} version {cluster.engine_version}; "
+                f"the minimum is {catalog.blue_green_minimum(cluster.engine_version)}."
+            )
+        global_cluster = self._global_cluster_of(cluster)
+        if global_cluster is not None and not cluster.is_writer:
+            return (
+                f"DB cluster {cluster.arn} is a secondary cluster of global database "
+                f"{global_cluster.global_cluster_identifier}; create the blue/green deployment from its primary."
+            )
+        return None
+
+    def all_global_clusters(self) -> list[GlobalCluster]:
+        """The account's global clusters, whichever Region's backend holds them."""
+        return [g for backend in list(rds_backends[self.account_id].values()) for g in backend.global_clusters.values()]
+
+    def _global_cluster_of(self, cluster: SimDBCluster) -> GlobalCluster | None:
+        wanted = cluster.global_cluster_identifier
+        return next((g for g in self.all_global_clusters() if wanted and g.global_cluster_identifier == wanted), None)
+
+    def _check_groups_in_other_regions(self, blue: SimDBCluster, cluster_group: str, db_groups: list[str]) -> None:
+        """A global database's green environment needs its parameter groups in every Region."""
+        global_cluster = self._global_cluster_of(blue)
+        for member in global_cluster.members if global_cluster else []:
+            region = member.db_cluster_arn.split(":")[3]
+            if region == self.region_name:
+                continue
+            backend = rds_backends[self.account_id][region]
+            if cluster_group not in backend.db_cluster_parameter_groups:
+                raise RDSClientError(
+                    "DBClusterParameterGroupNotFound", f"DBClusterParameterGroup not found in {region}: {cluster_group}"
+                )
+            for group in db_groups:
+                if group not in backend.db_parameter_groups:
+                    raise RDSClientError(
+                        "DBParameterGroupNotFound", f"DB Parameter Group {group} not found in {region}."
+                    )
 
     def _check_source_free(self, cluster: SimDBCluster) -> None:
         for deployment in self.sim_deployments.values():
