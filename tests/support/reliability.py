@@ -61,7 +61,9 @@ def duplicates(calls: Sequence[Mapping[str, Any]], reboots_per_step: int = 1) ->
         if counts[operation] != 1:
             problems.append(f"{operation} took effect {counts[operation]} times")
             extra += max(0, counts[operation] - 1)
-    reboots = Counter(c["params"].get("DBInstanceIdentifier") for c in effective if c["operation"] == "RebootDBInstance")
+    reboots = Counter(
+        c["params"].get("DBInstanceIdentifier") for c in effective if c["operation"] == "RebootDBInstance"
+    )
     for instance, n in reboots.items():
         if n != reboots_per_step:
             problems.append(f"RebootDBInstance {instance} took effect {n} times")
@@ -113,10 +115,28 @@ def render(rows: Sequence[Row]) -> str:
 
 
 def load() -> list[Row]:
+    """The recorded rows, those of one scenario (e.g. one per parametrized case) added up."""
     if not RESULTS.exists():
         return []
-    rows = [Row(**json.loads(line)) for line in RESULTS.read_text().splitlines() if line.strip()]
-    return sorted(rows, key=lambda r: r.scenario)
+    merged: dict[str, Row] = {}
+    for line in RESULTS.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = Row(**json.loads(line))
+        seen = merged.get(row.scenario)
+        if seen is not None:
+            notes = seen.notes if row.notes in seen.notes else "; ".join(n for n in (seen.notes, row.notes) if n)
+            row = Row(
+                row.scenario,
+                seen.runs + row.runs,
+                seen.faults_injected + row.faults_injected,
+                seen.upgrades_completed + row.upgrades_completed,
+                seen.duplicate_mutations + row.duplicate_mutations,
+                seen.bad_inputs_refused + row.bad_inputs_refused,
+                notes,
+            )
+        merged[row.scenario] = row
+    return sorted(merged.values(), key=lambda r: r.scenario)
 
 
 if __name__ == "__main__":
