@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from operator_fixtures import Runner, Stack, manifest
+from test_chart import RELEASE_NAMESPACE, Server, can_i, helm_install, server  # noqa: F401  (server: a fixture)
 
 from support.reliability import Row, record
 
@@ -122,5 +123,35 @@ def test_a_secret_in_the_environment_never_shows(stack: Stack, monkeypatch: pyte
             "security: a secret in the environment, under throttling and a refused permission",
             runs=1, faults_injected=sum(1 for c in stack.rds_sim.calls() if c.get("fault")), upgrades_completed=0,
             duplicate_mutations=0, notes="not in the operator log, Events, status or kubectl describe",
+        )
+    )  # fmt: skip
+
+
+def test_the_charts_service_account_cannot_read_secrets(server: Server) -> None:  # noqa: F811  (the fixture)
+    """With the token of the ServiceAccount the chart creates (both scopes of the chart), the API
+    server answers no to every way of reading a Secret; yes to what the operator needs."""
+    refusals = 0
+    for release, settings in (("rel-all", ()), ("rel-team", ("watchNamespace=rel-team",))):
+        if settings:
+            server.kubectl("create", "namespace", "rel-team", check=True)
+        deployment = helm_install(server, release, *settings)
+        account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
+        token = server.kubectl("-n", RELEASE_NAMESPACE, "create", "token", account, check=True).stdout.strip()
+        assert can_i(server, token, "patch", "auroraupgrades.dbupgrade.dev", "--subresource=status", "-n", "rel-team")
+        for verb, scope in [
+            ("get", ("-n", RELEASE_NAMESPACE)),
+            ("list", ("-n", RELEASE_NAMESPACE)),
+            ("watch", ("-n", RELEASE_NAMESPACE)),
+            ("get", ("-n", "rel-team")),
+            ("list", ("-A",)),
+            ("watch", ("-A",)),
+        ]:
+            assert not can_i(server, token, verb, "secrets", *scope), f"{release} can {verb} secrets {scope}"
+            refusals += 1
+    record(
+        Row(
+            "security: the chart's ServiceAccount cannot read Secrets (kubectl auth can-i with its token)",
+            runs=2, faults_injected=0, upgrades_completed=0, duplicate_mutations=0,
+            notes=f"{refusals} can-i questions answered no, cluster-wide and one-namespace releases",
         )
     )  # fmt: skip
