@@ -121,9 +121,10 @@ def test_ten_upgrades_of_ten_clusters_in_parallel(stack: Stack, tmp_path: Path) 
 def test_two_operators_with_peering_the_active_one_killed_mid_upgrade(
     stack: Stack, kubectl: Runner, tmp_path: Path
 ) -> None:
-    """kopf's peering: the operator with the higher priority acts, the other pauses; when the
-    active one is SIGKILLed its keep-alive expires (kopf's peering lifetime, 60 s) and the
-    standby resumes and completes the upgrade, each once-only call having taken effect once."""
+    """kopf's peering: the operator with the higher priority acts, the other stays paused; when
+    the active one is SIGKILLed its keep-alive expires (kopf's peering lifetime, 60 s, from its
+    last keep-alive) and the standby resumes and completes the upgrade, each once-only call
+    having taken effect once."""
     kubectl("apply", "-f", str(PEERING_CRDS), check=True)
     kubectl(
         "wait", "--for=condition=Established", "crd/kopfpeerings.kopf.dev", "--timeout=60s", check=True
@@ -142,13 +143,20 @@ def test_two_operators_with_peering_the_active_one_killed_mid_upgrade(
     active = operator(200, active_log)
     standby = None
     try:
-        stack.wait_for("the active operator's keep-alive", lambda: "kopf" in peering_status(stack), timeout=60)
+        stack.wait_for("the active operator's keep-alive", lambda: "priority" in peering_status(stack), timeout=60)
         standby = operator(100, standby_log)
+        # kopf starts a peered operator paused; it resumes only when no peer of a higher priority
+        # is alive, so the standby's log has no "Resuming" while the active one runs.
         stack.wait_for(
-            "the standby to pause", lambda: "Pausing operations in favour of" in standby_log.read_text(), timeout=60
+            "the standby to start",
+            lambda: "Initial authentication has finished" in standby_log.read_text(),
+            timeout=60,
         )
         stack.apply(manifest("peered", stack.namespace))
         stack.wait_phase("peered", "ProvisioningGreen", timeout=60)
+        before_kill = standby_log.read_text()
+        assert "Resuming operations" not in before_kill, before_kill[-3000:]
+        assert f"[{stack.namespace}/peered]" not in before_kill, "the paused standby handled the upgrade"
         stop_process(active, 9)  # SIGKILL: no goodbye in the peering object
         killed_at = time.monotonic()
         status = stack.wait_phase("peered", "Completed", timeout=240)

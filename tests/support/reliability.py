@@ -48,26 +48,26 @@ def faults_in(calls: Iterable[Mapping[str, Any]]) -> int:
     return sum(1 for call in calls if call.get("fault"))
 
 
-def duplicates(calls: Sequence[Mapping[str, Any]], reboots_per_step: int = 1) -> tuple[int, list[str]]:
-    """Mutating calls that took effect more often than one upgrade allows: each of ONCE once,
-    each RebootDBInstance identifier `reboots_per_step` times (one instance is rebooted once per
-    reboot step, and green's and production's instances have different names when rebooted).
-    Returns the count of extra calls and a description of each."""
+def duplicates(calls: Sequence[Mapping[str, Any]], upgrades: int = 1) -> tuple[int, list[str]]:
+    """Mutating calls that took effect more often than `upgrades` upgrades of different clusters
+    allow: each of ONCE once per upgrade, each RebootDBInstance identifier once (an instance is
+    rebooted once per reboot step, and green's instances have other names than production's).
+    Returns the count of extra calls and a description of each problem (a missing call too)."""
     effective = [c for c in calls if c["outcome"] == "ok"]
     problems: list[str] = []
     extra = 0
     counts = Counter(c["operation"] for c in effective)
     for operation in ONCE:
-        if counts[operation] != 1:
-            problems.append(f"{operation} took effect {counts[operation]} times")
-            extra += max(0, counts[operation] - 1)
+        if counts[operation] != upgrades:
+            problems.append(f"{operation} took effect {counts[operation]} times for {upgrades} upgrade(s)")
+            extra += max(0, counts[operation] - upgrades)
     reboots = Counter(
         c["params"].get("DBInstanceIdentifier") for c in effective if c["operation"] == "RebootDBInstance"
     )
     for instance, n in reboots.items():
-        if n != reboots_per_step:
+        if n != 1:
             problems.append(f"RebootDBInstance {instance} took effect {n} times")
-            extra += max(0, n - reboots_per_step)
+            extra += n - 1
     return extra, problems
 
 
