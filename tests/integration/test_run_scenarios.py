@@ -216,7 +216,9 @@ def test_two_writers_never_both_act(make_sim: SimFactory, tmp_path: Path) -> Non
     import sys
     import time
 
-    from .runcli import RUNBOOK_MUTATIONS, env_for
+    from support.runbook import RUNBOOK_CALLS
+
+    from .runcli import env_for
 
     sim = make_sim()
     state = tmp_path / "state.json"
@@ -233,4 +235,4 @@ def test_two_writers_never_both_act(make_sim: SimFactory, tmp_path: Path) -> Non
     finally:
         out, err = first.communicate(timeout=120)
     assert first.returncode == 0, out + err
-    assert sim.mutating_calls() == RUNBOOK_MUTATIONS
+    assert sim.mutating_calls() == RUNBOOK_CALLS
