@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 from .config import SimConfig
-from .scenarios import SCENARIOS
+from .scenarios import SCENARIOS, fleet
 from .server import SimServer
 
 _DELAY_OPTIONS = (
@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario",
         default="runbook",
         help=f"starting state: one of {', '.join(SCENARIOS)}, or a .yaml file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fleet",
+        type=int,
+        metavar="N",
+        help="instead of --scenario: the runbook's account with N copies of its cluster "
+        "(aurora-bg-aurora-cluster-0001 ... -N, each with -instance-1 and -instance-2)",
     )
     timing = parser.add_mutually_exclusive_group()
     timing.add_argument(
@@ -85,7 +92,7 @@ def main(argv: list[str]) -> int:
         config = config_from(args)
         server = SimServer(
             config=config,
-            scenario=args.scenario,
+            scenario=fleet(args.fleet) if args.fleet is not None else args.scenario,
             port=args.port,
             host=args.host,
             on_call=_log_call if args.log_calls else None,
@@ -94,6 +101,7 @@ def main(argv: list[str]) -> int:
         print(f"aurora-upgrade sim: {error}", file=sys.stderr)
         return 2
 
+    scenario_name = f"fleet-{args.fleet}" if args.fleet is not None else args.scenario
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -102,7 +110,7 @@ def main(argv: list[str]) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     server.start()
     try:
-        print(f"aurora-upgrade sim: AWS_ENDPOINT_URL_RDS={server.endpoint_url} scenario={args.scenario}", flush=True)
+        print(f"aurora-upgrade sim: AWS_ENDPOINT_URL_RDS={server.endpoint_url} scenario={scenario_name}", flush=True)
         print(f"aurora-upgrade sim: delays {config}", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
