@@ -35,7 +35,7 @@ def _met(ok: bool) -> str:
     return "**met**" if ok else "**missed**"
 
 
-def _fmt(value: float, digits: int = 1) -> str:
+def _fmt(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
