@@ -34,12 +34,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--fleet-cap", type=float, default=210, help="B2: seconds per N at most (default: %(default)s)")
     parser.add_argument("--finished", type=int, default=1000, help="B3: finished upgrades (default: %(default)s)")
     parser.add_argument("--idle-window", type=float, default=30, help="B3: seconds measured (default: %(default)s)")
+    parser.add_argument(
+        "--report", action="store_true", help="write the page again from the last run's results.json, no run"
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"), help="(default: %(default)s)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
+    saved = args.out.parent / "benchmarks" / "results.json"
+    if args.report:
+        report.write(report.load(saved), args.out)
+        return 0
     only = {part.strip().upper() for part in args.only.split(",")}
     command = "make bench" if not argv else "python -m bench " + shlex.join(argv)
     started = time.time()
@@ -88,6 +95,8 @@ def main(argv: list[str]) -> int:
         total_seconds=time.time() - started,
         foreign_modules=foreign,
     )
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    report.save(results, saved)
     report.write(results, args.out)
     _log(f"wrote {args.out} in {results.total_seconds / 60:.1f} min")
     return 0

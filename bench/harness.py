@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,9 @@ class Sim:
         result: list[dict[str, str]] = self._get("/_sim/transitions")
         return result
 
+    def cpu_seconds(self) -> float:
+        return proc_sample(self.process.pid).cpu_seconds
+
     def stop(self) -> None:
         stop_process(self.process, timeout=15)
         self._log.close()
@@ -120,6 +124,7 @@ class Operator:
     def __init__(
         self, kubeconfig: Path, endpoint_url: str, log_path: Path, poll_seconds: float, namespace: str
     ) -> None:
+        self.log_path = log_path
         self.started = time.time()
         self.process = start_operator(kubeconfig, endpoint_url, log_path, poll_seconds, namespace=namespace)
         self.samples: list[ProcSample] = []
@@ -139,6 +144,10 @@ class Operator:
 
     def peak_rss_mib(self) -> float:
         return peak_rss_mib(self.process.pid)
+
+    def reconciles(self) -> int:
+        """Reconcile timer runs finished so far, as kopf logs them."""
+        return self.log_path.read_text(errors="replace").count("Timer 'reconcile' succeeded")
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -229,6 +238,11 @@ class PhaseWatch:
                     raise
             finally:
                 watch.stop()
+
+    def phases(self) -> dict[str, int]:
+        """How many upgrades are in each phase now."""
+        with self._lock:
+            return dict(Counter(phases[-1][0] for phases in self.seen.values() if phases))
 
     def count(self, phase: str) -> int:
         with self._lock:

@@ -191,6 +191,10 @@ class FleetRun:
     lags: list[float]
     timeline: list[tuple[float, int]]  # (seconds since start, calls in that 10 s window)
     rss: list[tuple[float, float]]
+    phases: dict[str, int]  # how many upgrades ended (or were at the cap) in each phase
+    reconciles: int  # reconcile timer runs finished
+    sim_cpu_seconds: float  # the simulator's, to tell whose CPU the run was short of
+    operator_exit: int | None  # the operator's exit status if it stopped by itself during the run
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -296,6 +300,7 @@ def run_fleet(workdir: Path, kubeconfig: Path, n: int, factor: float, cap_second
         while time.time() < deadline and sum(watch.count(p) for p in TERMINAL) < n and operator.alive():
             time.sleep(0.5)
         t1 = time.time()
+        exited = operator.process.poll()
         completed = watch.count("Completed")
         done_times = [phases[-1][1] for phases in watch.seen.values() if phases and phases[-1][0] == "Completed"]
         if completed == n:
@@ -304,6 +309,9 @@ def run_fleet(workdir: Path, kubeconfig: Path, n: int, factor: float, cap_second
         peak = operator.peak_rss_mib()
         cpu = operator.now().cpu_seconds
         rss = [(s.at - t0, s.rss_mib) for s in operator.samples]
+        phases = watch.phases()
+        reconciles = operator.reconciles()
+        sim_cpu = sim.cpu_seconds()
         calls = sim.calls()
         transitions = sim.transitions()
     finally:
@@ -327,10 +335,15 @@ def run_fleet(workdir: Path, kubeconfig: Path, n: int, factor: float, cap_second
         lags=status_lags(transitions, watch, cluster_of_upgrade),
         timeline=[(i * WINDOW_SECONDS, count) for i, count in enumerate(windows)],
         rss=rss,
+        phases=phases,
+        reconciles=reconciles,
+        sim_cpu_seconds=sim_cpu,
+        operator_exit=exited,
     )
     log(
         f"B2 N={n}: {completed}/{n} Completed in {run.seconds:.0f} s, {mean_total:.1f} calls/s "
-        f"(peak {peak_total:.1f}), peak RSS {peak:.0f} MiB, CPU {cpu:.0f} s"
+        f"(peak {peak_total:.1f}), peak RSS {peak:.0f} MiB, CPU {cpu:.0f} s, {reconciles} reconciles, "
+        f"simulator CPU {sim_cpu:.0f} s, phases {phases}, operator exit {exited}"
     )
     return run
 
