@@ -64,7 +64,13 @@ class Sim:
         command = [sys.executable, "-m", "aurora_upgrade.cli", "sim", "--port", "0", *args]
         self.log_path = log_path
         self._log = log_path.open("ab")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        # moto refuses CreateDBClusterSnapshot once it holds 1,000 cluster snapshots, counting the
+        # automated one it makes for every cluster; AWS's quota counts manual snapshots only, so a
+        # fleet of 500 (1,000 clusters with green) must not hit it.
+        env = dict(os.environ, MOTO_RDS_SNAPSHOT_LIMIT="100000")
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             found = re.search(r"AWS_ENDPOINT_URL_RDS=(\S+)", log_path.read_text(errors="replace"))

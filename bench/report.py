@@ -230,17 +230,6 @@ def _b2(results: Results, chart: str) -> list[str]:
             f"{errors} | {run.peak_rss_mib:.0f} | {run.cpu_seconds:.0f} | "
             f"{_fmt(p50(run.lags), 2)} / {_fmt(p99(run.lags), 2)} |"
         )
-    quota = [run.n for run in results.fleet if any("SnapshotQuota" in code for code in run.errors)]
-    if quota:
-        lines += [
-            "",
-            f"At N={', '.join(map(str, quota))} CreateDBClusterSnapshot was refused with SnapshotQuotaExceeded: the",
-            "simulator (moto) allows 100 manual cluster snapshots per Region, and AWS too has a per-Region quota",
-            "on manual cluster snapshots (adjustable, like its default of 40 DB clusters per Region: AWS's",
-            "*Quotas and constraints for Amazon Aurora*). Upgrades with",
-            "`snapshotBeforeSwitchover` beyond it wait in Snapshotting; a fleet that large in one Region needs",
-            "raised quotas, or old snapshots deleted.",
-        ]
     lines += [
         "",
         "What limited the runs: reconciles the operator finished per second against what its timers ask",
