@@ -16,14 +16,22 @@ Throttling is left to botocore's `adaptive` retry mode: RDS has one token bucket
 account and region shared with every other caller, and the client-side rate limiter is
 what AWS recommends for that. Describe results are plain frozen dataclasses so the
 decision functions never see a boto3 shape. Reads go through `describe_*` methods with
-one call per question (the `RdsReads` protocol), which is where per-region coalescing can
-later plug in.
+one question each (the `RdsReads` protocol).
+
+One gateway serves every upgrade of an account and Region (`engine.default_gateways`), so the
+four describes every upgrade repeats are shared (`SharedDescribe`): a question about one
+cluster, instance list, deployment or snapshot is answered by one call, filtered to every such
+resource in flight, that answers all upgrades asking within the same read cycle. Writes are one
+call each and make the next question read afresh. `read_events` is the Region's change feed:
+one DescribeEvents call for every resource (docs/events.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -42,8 +50,22 @@ from aurora_upgrade.resources import (
     ErrorKind,
     Instance,
     RdsError,
+    RdsEvent,
     Snapshot,
 )
+
+# AWS's API reference documents no maximum number of values in one filter (Filter.Values is an
+# array of strings), while MaxRecords is at most 100: the gateway sends at most 100 values per
+# call, so a chunk of deployments or snapshots fits on one page.
+FILTER_VALUES_PER_CALL = 100
+# The source types an upgrade waits on; DescribeEvents takes one SourceType per call, so the feed
+# asks for all of them at once and keeps these (one call per Region instead of four).
+WATCHED_SOURCE_TYPES = frozenset({"blue-green-deployment", "db-cluster", "db-instance", "db-cluster-snapshot"})
+# How far before the last event seen the next read starts: event times have second precision, and
+# AWS may list an event a moment after its time. Events seen twice are recognised and dropped.
+_EVENT_OVERLAP = timedelta(seconds=60)
+_FORGET_AFTER = 3600.0  # a resource nobody asked about for this long is no longer in flight
+_SWITCHOVER_SIGNS = ("Switchover from", "Switchover canceled", "Switchover completed")
 
 _NOT_FOUND = {
     "BlueGreenDeploymentNotFoundFault",
@@ -167,12 +189,95 @@ def default_client_factory(region: str, role_arn: str | None, external_id: str |
     return session.client("rds", config=reads), session.client("rds", config=writes)
 
 
+class SharedDescribe:
+    """One describe operation shared by every upgrade of a Region.
+
+    A question about one resource registers it as in flight; the answer comes from the last
+    call if that call covered the resource and is younger than `cycle` seconds, otherwise from
+    one new call (per chunk of filter values) for every resource in flight. Asked from many
+    threads at once, one thread calls while the others wait for its answer. A resource nobody
+    asked about for `forget_after` seconds is no longer asked for."""
+
+    def __init__(
+        self,
+        fetch: Callable[[list[str]], Iterable[tuple[str, Any]]],
+        cycle: float,
+        forget_after: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch  # filter values -> (key, item) pairs
+        self.cycle = cycle
+        self.forget_after = forget_after
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._wanted_lock = threading.Lock()
+        self._wanted: dict[str, float] = {}
+        self._answers: dict[str, list[Any]] = {}
+        self._covered: frozenset[str] = frozenset()
+        self._fetched_at = float("-inf")
+
+    def get(self, key: str) -> list[Any]:
+        """The items AWS lists for `key` (none when it does not exist)."""
+        asked = self._clock()
+        with self._wanted_lock:  # registered before waiting, so a call under way may still cover it
+            self._wanted[key] = asked
+        with self._lock:
+            if key in self._covered and asked - self._fetched_at < self.cycle:
+                return list(self._answers.get(key, []))
+            started = self._clock()
+            with self._wanted_lock:
+                self._wanted = {k: t for k, t in self._wanted.items() if started - t < self.forget_after}
+                keys = sorted(self._wanted)
+            answers: dict[str, list[Any]] = {}
+            for found, item in self._fetch(keys):
+                answers.setdefault(found, []).append(item)
+            self._answers, self._covered, self._fetched_at = answers, frozenset(keys), started
+            return list(answers.get(key, []))
+
+    def cached(self) -> dict[str, list[Any]]:
+        """The last answer, whatever its age, without calling AWS."""
+        with self._lock:
+            return {k: list(v) for k, v in self._answers.items()}
+
+    def forget_answers(self) -> None:
+        """The next question calls AWS (after a write, or an event about a resource)."""
+        with self._lock:
+            self._fetched_at = float("-inf")
+
+
+def _by(name: str, values: list[str]) -> list[dict[str, Any]]:
+    return [{"Name": name, "Values": values}]
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), FILTER_VALUES_PER_CALL):
+        yield values[start : start + FILTER_VALUES_PER_CALL]
+
+
 class RdsGateway:
     """Every RDS call the engine makes, for one region (and optionally one assumed role)."""
 
     def __init__(self, reader: Any, writer: Any | None = None) -> None:
         self._reader = reader
         self._writer = writer if writer is not None else reader
+        # Unshared until `share_reads`: `aurora-upgrade run` asks each question of AWS.
+        self._clusters = SharedDescribe(self._fetch_clusters, 0.0, _FORGET_AFTER)
+        self._instances = SharedDescribe(self._fetch_instances, 0.0, _FORGET_AFTER)
+        self._deployments = SharedDescribe(self._fetch_deployments, 0.0, _FORGET_AFTER)
+        self._snapshots = SharedDescribe(self._fetch_snapshots, 0.0, _FORGET_AFTER)
+        self._shared = (self._clusters, self._instances, self._deployments, self._snapshots)
+        self._events_lock = threading.Lock()
+        self._events_from: datetime | None = None
+        self._events_seen: set[tuple[str, str, str, datetime]] = set()
+
+    def share_reads(self, cycle: float, forget_after: float) -> None:
+        """Answer questions asked within `cycle` seconds of each other with one call."""
+        for shared in self._shared:
+            shared.cycle, shared.forget_after = cycle, forget_after
+
+    def forget_answers(self) -> None:
+        for shared in self._shared:
+            shared.forget_answers()
 
     @classmethod
     def for_region(
@@ -188,8 +293,11 @@ class RdsGateway:
             raise classify("AssumeRole", error) from error
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        client = self._reader if operation.startswith("Describe") else self._writer
+        reading = operation.startswith("Describe")
+        client = self._reader if reading else self._writer
         method = getattr(client, _snake(operation))
+        if not reading:
+            self.forget_answers()  # what it changes must not be answered from before the write
         try:
             response: dict[str, Any] = method(**params)
         except Exception as error:
@@ -218,9 +326,40 @@ class RdsGateway:
 
     # --- reads -----------------------------------------------------------------------
 
+    # --- the four shared describes: one call per chunk of what is in flight ---------------
+
+    def _fetch_clusters(self, identifiers: list[str]) -> Iterator[tuple[str, Any]]:
+        for chunk in _chunks(identifiers):
+            for c in (
+                self._describe_or_none("DescribeDBClusters", "DBClusters", Filters=_by("db-cluster-id", chunk)) or []
+            ):
+                yield c["DBClusterIdentifier"].lower(), self._cluster(c)
+
+    def _fetch_instances(self, clusters: list[str]) -> Iterator[tuple[str, Any]]:
+        for chunk in _chunks(clusters):
+            for i in (
+                self._describe_or_none("DescribeDBInstances", "DBInstances", Filters=_by("db-cluster-id", chunk)) or []
+            ):
+                yield str(i.get("DBClusterIdentifier", "")).lower(), self._instance(i)
+
+    def _fetch_deployments(self, identifiers: list[str]) -> Iterator[tuple[str, Any]]:
+        for chunk in _chunks(identifiers):
+            filters = _by("blue-green-deployment-identifier", chunk)
+            for b in (
+                self._describe_or_none("DescribeBlueGreenDeployments", "BlueGreenDeployments", Filters=filters) or []
+            ):
+                yield b["BlueGreenDeploymentIdentifier"], self._blue_green(b)
+
+    def _fetch_snapshots(self, identifiers: list[str]) -> Iterator[tuple[str, Any]]:
+        for chunk in _chunks(identifiers):
+            filters = _by("db-cluster-snapshot-id", chunk)
+            for s in self._describe_or_none("DescribeDBClusterSnapshots", "DBClusterSnapshots", Filters=filters) or []:
+                yield s["DBClusterSnapshotIdentifier"].lower(), self._snapshot(s)
+
     def describe_cluster(self, identifier: str) -> Cluster | None:
-        items = self._describe_or_none("DescribeDBClusters", "DBClusters", DBClusterIdentifier=identifier)
-        return self._cluster(items[0]) if items else None
+        # Identifiers are stored lower-case; filter values are matched case-sensitively.
+        found = self._clusters.get(identifier.lower())
+        return found[0] if found else None
 
     def find_cluster_by_resource_id(self, resource_id: str) -> Cluster | None:
         """The cluster whose DbClusterResourceId is `resource_id`, whatever it is named now.
@@ -253,12 +392,14 @@ class RdsGateway:
         )
 
     def describe_cluster_instances(self, cluster: str) -> list[Instance]:
-        items = self._describe_or_none(
-            "DescribeDBInstances",
-            "DBInstances",
-            Filters=[{"Name": "db-cluster-id", "Values": [cluster]}],
-        )
-        return [self._instance(i) for i in items or []]
+        return list(self._instances.get(cluster.lower()))
+
+    def cluster_of_instance(self, instance: str) -> str | None:
+        """The cluster an instance belonged to when last described (events name instances)."""
+        for cluster, listed in self._instances.cached().items():
+            if any(i.identifier == instance for i in listed):
+                return cluster
+        return None
 
     @staticmethod
     def _instance(i: dict[str, Any]) -> Instance:
@@ -320,10 +461,8 @@ class RdsGateway:
         return [self._blue_green(b) for b in items or []]
 
     def describe_blue_green(self, identifier: str) -> BlueGreen | None:
-        items = self._describe_or_none(
-            "DescribeBlueGreenDeployments", "BlueGreenDeployments", BlueGreenDeploymentIdentifier=identifier
-        )
-        return self._blue_green(items[0]) if items else None
+        found = self._deployments.get(identifier)
+        return found[0] if found else None
 
     @staticmethod
     def _blue_green(b: dict[str, Any]) -> BlueGreen:
@@ -342,12 +481,11 @@ class RdsGateway:
         )
 
     def describe_cluster_snapshot(self, identifier: str) -> Snapshot | None:
-        items = self._describe_or_none(
-            "DescribeDBClusterSnapshots", "DBClusterSnapshots", DBClusterSnapshotIdentifier=identifier
-        )
-        if not items:
-            return None
-        s = items[0]
+        found = self._snapshots.get(identifier.lower())
+        return found[0] if found else None
+
+    @staticmethod
+    def _snapshot(s: dict[str, Any]) -> Snapshot:
         return Snapshot(
             identifier=s["DBClusterSnapshotIdentifier"],
             cluster=s.get("DBClusterIdentifier", ""),
@@ -368,6 +506,48 @@ class RdsGateway:
             for e in events
             if "DB instance restarted" in e.get("Message", "") and e.get("Date") and e["Date"] >= start
         ]
+
+    def switchover_signs_since(self, deployment: str, cluster: str, since: datetime) -> list[RdsEvent]:
+        """Events saying a switchover of `deployment` (RDS-EVENT-0247/0248/0249) or of its source
+        `cluster` (0259/0260/0261) started, completed or was canceled at or after `since`."""
+        start = since - timedelta(seconds=1)
+        found = []
+        for source_type, identifier in (("blue-green-deployment", deployment), ("db-cluster", cluster)):
+            for e in self._pages(
+                "DescribeEvents", "Events", SourceType=source_type, SourceIdentifier=identifier, StartTime=start
+            ):
+                event = _event(e)
+                if event.message.startswith(_SWITCHOVER_SIGNS) and event.date >= start:
+                    found.append(event)
+        return found
+
+    # --- the Region's change feed -------------------------------------------------------
+
+    def read_events(self, now: datetime | None = None) -> list[RdsEvent]:
+        """New events of the source types upgrades wait on, for every resource of the Region:
+        one DescribeEvents call (and its pages), from shortly before the last event seen. The
+        first read starts now: what happened before, the upgrades' own first look reads."""
+        now = now or datetime.now(UTC)
+        with self._events_lock:
+            if self._events_from is None:
+                self._events_from = now
+                return []
+            start = self._events_from - _EVENT_OVERLAP
+            fresh = []
+            for e in self._pages("DescribeEvents", "Events", StartTime=start, MaxRecords=100):
+                event = _event(e)
+                key = (event.source_type, event.source_identifier, event.message, event.date)
+                if event.source_type not in WATCHED_SOURCE_TYPES or key in self._events_seen:
+                    continue
+                self._events_seen.add(key)
+                fresh.append(event)
+            latest = max((e.date for e in fresh), default=self._events_from)
+            self._events_from = max(self._events_from, latest)
+            horizon = self._events_from - _EVENT_OVERLAP
+            self._events_seen = {k for k in self._events_seen if k[3] >= horizon}
+            if fresh:
+                self.forget_answers()  # the upgrades it wakes must read what changed
+            return fresh
 
     # --- writes ----------------------------------------------------------------------
 
@@ -428,6 +608,16 @@ class RdsGateway:
         else:
             params["SkipFinalSnapshot"] = True
         self._call("DeleteDBCluster", **params)
+
+
+def _event(e: dict[str, Any]) -> RdsEvent:
+    date = e.get("Date") or datetime.now(UTC)
+    return RdsEvent(
+        source_identifier=str(e.get("SourceIdentifier", "")),
+        source_type=str(e.get("SourceType", "")),
+        message=str(e.get("Message", "")),
+        date=date if date.tzinfo else date.replace(tzinfo=UTC),
+    )
 
 
 def _snake(operation: str) -> str:
