@@ -22,7 +22,8 @@ One gateway serves every upgrade of an account and Region (`engine.default_gatew
 four describes every upgrade repeats are shared (`SharedDescribe`): a question about one
 cluster, instance list, deployment or snapshot is answered by one call, filtered to every such
 resource in flight, that answers all upgrades asking within the same read cycle. Writes are one
-call each and make the next question read afresh. `read_events` is the Region's change feed:
+call each; the next look after one comes later than a read cycle, so it reads afresh. An event
+about any resource drops the shared answers too. `read_events` is the Region's change feed:
 one DescribeEvents call for every resource (docs/events.md).
 """
 
@@ -293,11 +294,8 @@ class RdsGateway:
             raise classify("AssumeRole", error) from error
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        reading = operation.startswith("Describe")
-        client = self._reader if reading else self._writer
+        client = self._reader if operation.startswith("Describe") else self._writer
         method = getattr(client, _snake(operation))
-        if not reading:
-            self.forget_answers()  # what it changes must not be answered from before the write
         try:
             response: dict[str, Any] = method(**params)
         except Exception as error:
