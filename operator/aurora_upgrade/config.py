@@ -62,9 +62,9 @@ class Timing:
 
     @property
     def read_cycle(self) -> float:
-        """How long one shared describe answers every upgrade of a Region: shorter than any
-        poll, so a look never reads an answer older than the wait before it."""
-        return min(self.events, self.quick) / 2
+        """The Region's read cycle: the looks due in one share one describe call per operation.
+        No longer than the shortest wait, so a look never reads the answer of the one before."""
+        return min(self.events, self.quick)
 
     @property
     def consistency_grace(self) -> timedelta:

@@ -88,7 +88,11 @@ TIMING = Timing(poll=POLL)
 def _region_gateway(upgrade: Upgrade) -> RdsGateway:
     """The gateway every upgrade of the account and Region shares, its reads shared too."""
     gateway = default_gateways(upgrade)
-    gateway.share_reads(TIMING.read_cycle, forget_after=3 * TIMING.safety)
+    gateway.share_reads(
+        lambda moment: fleet.cycle_of(moment, TIMING),
+        forget_after=3 * TIMING.safety,
+        events_fresh_for=3 * TIMING.events,
+    )
     return gateway
 
 
@@ -254,7 +258,9 @@ def _follow_events(ref: str, upgrade: Upgrade | None) -> None:
         gateway = _region_gateway(upgrade)
     except RdsError:
         return  # no gateway (e.g. a role that cannot be assumed): the phase poll goes on
-    _interest[ref] = (gateway, fleet.resources_of(upgrade))
+    resources = fleet.resources_of(upgrade)
+    gateway.expect(resources.clusters, resources.deployments, resources.snapshots)
+    _interest[ref] = (gateway, resources.names())
     if id(gateway) not in _feeds:
         _feeds[id(gateway)] = asyncio.get_running_loop().create_task(_feed(gateway))
 

@@ -1,9 +1,9 @@
 """What the upgrades of one account and Region share in the operator: the read cycle their
 looks are aligned to, and the RDS event feed that wakes them (docs/events.md). No kopf here.
 
-Looks are aligned to the Region's tick (`Timing.read_cycle` twice over), with a random phase
-per process and a small jitter per look, so the upgrades due in one tick ask their questions
-within one read cycle and share one describe call per operation (rds.SharedDescribe).
+Looks are aligned to the Region's read cycles (`tick`, `cycle_of`), with a random phase per
+process and a small jitter per look, so the upgrades due in one cycle ask their questions in it
+and share one describe call per operation (rds.SharedDescribe).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from aurora_upgrade.config import Timing
 from aurora_upgrade.resources import RdsEvent
@@ -20,7 +21,12 @@ _PHASE = random.random()  # where this process's ticks fall, so two operators do
 
 
 def tick(timing: Timing) -> float:
-    return 2 * timing.read_cycle
+    return timing.read_cycle
+
+
+def cycle_of(moment: float, timing: Timing) -> int:
+    """The Region's read cycle `moment` (time.time()) falls in."""
+    return math.floor(moment / tick(timing) - _PHASE)
 
 
 def aligned(delay: float, now: float, timing: Timing, jitter: Callable[[], float] = random.random) -> float:
@@ -31,17 +37,27 @@ def aligned(delay: float, now: float, timing: Timing, jitter: Callable[[], float
     return max(0.0, boundary - now) + jitter() * period / 10
 
 
-def resources_of(upgrade: Upgrade) -> frozenset[str]:
-    """The AWS resources an upgrade waits on, as RDS events name them (lower-case identifiers)."""
+@dataclass(frozen=True)
+class Resources:
+    """The AWS resources an upgrade waits on."""
+
+    clusters: tuple[str, ...]
+    deployments: tuple[str, ...]
+    snapshots: tuple[str, ...]
+
+    def names(self) -> frozenset[str]:
+        """As RDS events name them (lower-case identifiers)."""
+        return frozenset(n.lower() for n in (*self.clusters, *self.deployments, *self.snapshots))
+
+
+def resources_of(upgrade: Upgrade) -> Resources:
     status = upgrade.status
-    names = {
-        upgrade.cluster,
-        status.green_cluster_identifier,
-        status.old_cluster_identifier,
-        status.snapshot_identifier,
-        status.blue_green_deployment_identifier,
-    }
-    return frozenset(n.lower() for n in names if n)
+    clusters = (upgrade.cluster, status.green_cluster_identifier, status.old_cluster_identifier)
+    return Resources(
+        clusters=tuple(c for c in clusters if c),
+        deployments=tuple(d for d in (status.blue_green_deployment_identifier,) if d),
+        snapshots=(upgrade.snapshot_identifier,),
+    )
 
 
 def woken_by(
