@@ -104,6 +104,7 @@ _wakes: dict[str, asyncio.Event] = {}  # "namespace/name" -> set to end its paus
 _generations: dict[str, int] = {}  # the generation each daemon last reconciled
 _interest: dict[str, tuple[RdsGateway, frozenset[str]]] = {}  # what each upgrade waits on in AWS
 _feeds: dict[int, asyncio.Task[None]] = {}  # one RDS event feed per gateway (account and Region)
+_executor: dict[str, Any] = {}
 
 
 def custom_api() -> Any:
@@ -124,6 +125,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Our own Events say what happened; kopf's log lines stay in the log unless they warn.
     settings.posting.level = logging.WARNING
     settings.execution.max_workers = 16
+    _executor["kopf"] = settings.execution.executor  # the daemons' reconciles run where kopf's sync handlers do
     metrics.serve(int(os.environ.get(METRICS_PORT_ENV, "8000")), os.environ.get(METRICS_ADDRESS_ENV, "0.0.0.0"))
     custom_api()
 
@@ -216,8 +218,6 @@ async def follow(
     ref = f"{namespace}/{name}"
     wake = _wakes.setdefault(ref, asyncio.Event())
     loop = asyncio.get_running_loop()
-    # The first looks of many upgrades (an operator start) spread over one tick.
-    await _pause(stopped, wake, random.random() * fleet.tick(TIMING))
     try:
         while not stopped:
             wake.clear()
@@ -225,7 +225,7 @@ async def follow(
             # In kopf's context (kopf.event needs it), in the executor: boto3 and kubernetes block.
             context = contextvars.copy_context()
             delay, upgrade = await loop.run_in_executor(
-                None, context.run, reconcile, body, namespace, name, upgrades_by_cluster
+                _executor.get("kopf"), context.run, reconcile, body, namespace, name, upgrades_by_cluster
             )
             _follow_events(ref, upgrade)
             if delay is not None:
@@ -272,7 +272,7 @@ async def _feed(gateway: RdsGateway) -> None:
     try:
         while interest := {ref: names for ref, (gw, names) in _interest.items() if gw is gateway}:
             try:
-                events = await loop.run_in_executor(None, gateway.read_events)
+                events = await loop.run_in_executor(_executor.get("kopf"), gateway.read_events)
             except RdsError as error:
                 log.warning("Reading RDS events failed (%s); the upgrades' own polls go on", error)
                 events = []
