@@ -22,9 +22,9 @@ One gateway serves every upgrade of an account and Region (`engine.default_gatew
 four describes every upgrade repeats are shared (`SharedDescribe`): a question about one
 cluster, instance list, deployment or snapshot is answered by one call, filtered to every such
 resource in flight, that answers all upgrades asking within the same read cycle. Writes are one
-call each, and the next question about what one changed (or an event is about) is asked of
-AWS again. `read_events` is the Region's change feed:
-one DescribeEvents call for every resource (docs/events.md).
+call each, and the next question about what one changed (or an event is about) is asked of AWS
+again. `read_events` is the Region's change feed: one DescribeEvents call for every resource
+(docs/events.md).
 """
 
 from __future__ import annotations
@@ -253,11 +253,6 @@ class SharedDescribe:
         with self._lock:
             return {k: list(v) for k, v in self._answers.items()}
 
-    def forget_answers(self) -> None:
-        """The next question calls AWS."""
-        with self._lock:
-            self._fetched_in = None
-
 
 def _by(name: str, values: list[str]) -> list[dict[str, Any]]:
     return [{"Name": name, "Values": values}]
@@ -294,10 +289,6 @@ class RdsGateway:
         for shared in self._shared:
             shared.cycle_of, shared.forget_after = cycle_of, forget_after
         self._log_fresh_for = events_fresh_for
-
-    def forget_answers(self) -> None:
-        for shared in self._shared:
-            shared.forget_answers()
 
     def expect(
         self, clusters: Iterable[str] = (), deployments: Iterable[str] = (), snapshots: Iterable[str] = ()
