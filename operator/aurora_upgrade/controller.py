@@ -105,8 +105,6 @@ _generations: dict[str, int] = {}  # the generation each daemon last reconciled
 _interest: dict[str, tuple[RdsGateway, frozenset[str]]] = {}  # what each upgrade waits on in AWS
 _feeds: dict[int, asyncio.Task[None]] = {}  # one RDS event feed per gateway (account and Region)
 _executor: dict[str, Any] = {}
-# The status each upgrade had after this process's last look (written from the executor's threads).
-_recorded: dict[str, AuroraUpgradeStatus] = {}
 
 
 def custom_api() -> Any:
@@ -237,7 +235,6 @@ async def follow(
         _wakes.pop(ref, None)
         _generations.pop(ref, None)
         _interest.pop(ref, None)
-        _recorded.pop(ref, None)
 
 
 async def _pause(stopped: kopf.DaemonStopped, wake: asyncio.Event, delay: float | None) -> None:
@@ -311,24 +308,9 @@ def _reconcile_fresh(
         UPGRADES.reject(_status(fresh), _generation(fresh), error, store)
         return None, None  # stalled until the spec is fixed
     upgrade = _accept(fresh, spec, store)
-    ref = f"{namespace}/{name}"
-    if _recorded.get(ref) != upgrade.status:
-        _read_afresh(upgrade)
     claims = list(upgrades_by_cluster.get(claim_key(spec.region, spec.cluster_identifier), []))
-    recorded, requeue = UPGRADES.reconcile(upgrade, store, claimed_by(claims, ref))
-    _recorded[ref] = recorded.status
+    recorded, requeue = UPGRADES.reconcile(upgrade, store, claimed_by(claims, f"{namespace}/{name}"))
     return requeue, recorded
-
-
-def _read_afresh(upgrade: Upgrade) -> None:
-    """Status changed since this process's last look (another writer, or a restart): what that
-    writer did in AWS may postdate the read cycle's answers, so this look asks AWS again."""
-    try:
-        gateway = _region_gateway(upgrade)
-    except RdsError:
-        return  # the reconcile reports it
-    resources = fleet.resources_of(upgrade)
-    gateway.refresh(resources.clusters, resources.deployments, resources.snapshots)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

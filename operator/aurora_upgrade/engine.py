@@ -202,22 +202,14 @@ class Engine:
         try:
             gw = self.gateways(upgrade)
             now = self.clock()
-            gw.look_begins()
             observation = stage.observe(gw, upgrade, now)
-            outcome = stage.decide(upgrade, observation, now, self.timing)
-            if outcome.action is not None and gw.answered_from_cycle():
-                # An action is decided on AWS's answers to this look, never on the read cycle's,
-                # which may predate another writer's call.
-                with gw.fresh_answers():
-                    observation = stage.observe(gw, upgrade, now)
-                outcome = stage.decide(upgrade, observation, now, self.timing)
         except RdsError as error:
             status = upgrade.status
             failed = read_failed(
                 error, self.timing, stall=switchover_may_have_started(status), untouched=nothing_created(status)
             )
             return failed, None
-        return outcome, gw
+        return stage.decide(upgrade, observation, now, self.timing), gw
 
     def _apply(
         self, upgrade: Upgrade, outcome: Outcome, gw: RdsGateway | None, store: Store, finalizing: bool = False

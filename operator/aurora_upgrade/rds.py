@@ -32,7 +32,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -218,16 +217,15 @@ class SharedDescribe:
         self._covered: frozenset[str] = frozenset()
         self._fetched_in: int | None = None
 
-    def get(self, key: str, fresh: bool = False) -> tuple[list[Any], bool]:
-        """The items AWS lists for `key` (none when it does not exist), and whether they are the
-        cycle's answer rather than a call made for this question (`fresh` insists on a call)."""
+    def get(self, key: str) -> list[Any]:
+        """The items AWS lists for `key` (none when it does not exist)."""
         asked = time.time()
         with self._wanted_lock:  # registered before waiting, so a call under way may still cover it
             self._wanted[key] = asked
         with self._lock:
             cycle = self.cycle_of(asked) if self.cycle_of else None
-            if not fresh and cycle is not None and cycle == self._fetched_in and key in self._covered:
-                return list(self._answers.get(key, [])), True
+            if cycle is not None and cycle == self._fetched_in and key in self._covered:
+                return list(self._answers.get(key, []))
             started = time.time()
             with self._wanted_lock:
                 self._wanted = {k: t for k, t in self._wanted.items() if started - t < self.forget_after}
@@ -237,7 +235,7 @@ class SharedDescribe:
                 answers.setdefault(found, []).append(item)
             self._answers, self._covered = answers, frozenset(keys)
             self._fetched_in = self.cycle_of(started) if self.cycle_of else None
-            return list(answers.get(key, [])), False
+            return list(answers.get(key, []))
 
     def want(self, keys: Iterable[str]) -> None:
         """Ask for `keys` in the next call, before anyone asks about them."""
@@ -277,7 +275,6 @@ class RdsGateway:
         self._deployments = SharedDescribe(self._fetch_deployments, _FORGET_AFTER)
         self._snapshots = SharedDescribe(self._fetch_snapshots, _FORGET_AFTER)
         self._shared = (self._clusters, self._instances, self._deployments, self._snapshots)
-        self._look = threading.local()  # per reconciling thread: did this look use the cycle's answers?
         self._events_lock = threading.Lock()
         self._events_from: datetime | None = None
         self._events_seen: set[tuple[str, str, str, datetime]] = set()
@@ -286,49 +283,12 @@ class RdsGateway:
         self._log_read_at = float("-inf")
         self._log_fresh_for = 0.0  # the feed's answers count while its last read is this recent
 
-    def _ask(self, shared: SharedDescribe, key: str) -> list[Any]:
-        items, from_cycle = shared.get(key, fresh=getattr(self._look, "fresh", False))
-        if from_cycle:
-            self._look.from_cycle = True
-        return items
-
-    def look_begins(self) -> None:
-        """A new look (one decision) starts on this thread."""
-        self._look.from_cycle = False
-        self._look.fresh = False
-
-    def answered_from_cycle(self) -> bool:
-        """Whether this look's answers include the read cycle's (possibly older than a peer's write)."""
-        return bool(getattr(self._look, "from_cycle", False))
-
-    @contextmanager
-    def fresh_answers(self) -> Iterator[None]:
-        """Questions asked on this thread meanwhile are calls to AWS (for a decision that acts)."""
-        self._look.fresh = True
-        try:
-            yield
-        finally:
-            self._look.fresh = False
-
     def share_reads(self, cycle_of: Cycles, forget_after: float, events_fresh_for: float = 0.0) -> None:
         """Answer the questions asked in one read cycle (`cycle_of`) with one call per operation,
         and questions about events from the feed while it has read within `events_fresh_for`."""
         for shared in self._shared:
             shared.cycle_of, shared.forget_after = cycle_of, forget_after
         self._log_fresh_for = events_fresh_for
-
-    def refresh(
-        self, clusters: Iterable[str] = (), deployments: Iterable[str] = (), snapshots: Iterable[str] = ()
-    ) -> None:
-        """The next questions about these are asked of AWS, not answered from this cycle's call
-        (another writer may have changed them)."""
-        for cluster in clusters:
-            self._clusters.forget(cluster.lower())
-            self._instances.forget(cluster.lower())
-        for deployment in deployments:
-            self._deployments.forget(deployment)
-        for snapshot in snapshots:
-            self._snapshots.forget(snapshot.lower())
 
     def expect(
         self, clusters: Iterable[str] = (), deployments: Iterable[str] = (), snapshots: Iterable[str] = ()
@@ -420,7 +380,7 @@ class RdsGateway:
 
     def describe_cluster(self, identifier: str) -> Cluster | None:
         # Identifiers are stored lower-case; filter values are matched case-sensitively.
-        found = self._ask(self._clusters, identifier.lower())
+        found = self._clusters.get(identifier.lower())
         return found[0] if found else None
 
     def find_cluster_by_resource_id(self, resource_id: str) -> Cluster | None:
@@ -454,7 +414,7 @@ class RdsGateway:
         )
 
     def describe_cluster_instances(self, cluster: str) -> list[Instance]:
-        return list(self._ask(self._instances, cluster.lower()))
+        return list(self._instances.get(cluster.lower()))
 
     def cluster_of_instance(self, instance: str) -> str | None:
         """The cluster an instance belonged to when last described (events name instances)."""
@@ -523,7 +483,7 @@ class RdsGateway:
         return [self._blue_green(b) for b in items or []]
 
     def describe_blue_green(self, identifier: str) -> BlueGreen | None:
-        found = self._ask(self._deployments, identifier)
+        found = self._deployments.get(identifier)
         return found[0] if found else None
 
     @staticmethod
@@ -543,7 +503,7 @@ class RdsGateway:
         )
 
     def describe_cluster_snapshot(self, identifier: str) -> Snapshot | None:
-        found = self._ask(self._snapshots, identifier.lower())
+        found = self._snapshots.get(identifier.lower())
         return found[0] if found else None
 
     @staticmethod
