@@ -28,9 +28,43 @@ class Timing:
     so a shortened interval shortens them all. The small floors are absolute: AWS's eventual
     consistency and a reboot's duration do not shrink with our polling.
 
-    At the default 30 s: grace 2 min, reboot timeout 1 h, verification timeout 20 min."""
+    At the default 30 s: grace 2 min, reboot timeout 1 h, verification timeout 20 min.
+
+    How soon to look again follows what AWS is doing (docs/events.md): RDS events wake an
+    upgrade the moment something happens to one of its resources, so the polls below are a
+    safety net, sized to what each wait costs when an event is late or lost. At 30 s: every
+    5 s an RDS events read per Region, 10 s while AWS is quick (switchover, reboots), 2 min
+    while it provisions green (which takes tens of minutes), 5 min while an upgrade waits for
+    a person (approval, window, retention) and for terminal upgrades nothing at all."""
 
     poll: float = 30.0
+
+    @property
+    def events(self) -> float:
+        """How often one DescribeEvents call per account and Region reads what changed."""
+        return max(1.0, self.poll / 6)
+
+    @property
+    def quick(self) -> float:
+        """Where AWS takes seconds to a few minutes: switchover, reboots, a call just made."""
+        return self.poll / 3
+
+    @property
+    def provisioning(self) -> float:
+        """While AWS provisions green (tens of minutes); event RDS-EVENT-0244 wakes it sooner."""
+        return 4 * self.poll
+
+    @property
+    def safety(self) -> float:
+        """Waits on a person: the spec changing wakes them, and the event feed does when AWS
+        changes something (a deployment can fail, or be switched over in the console)."""
+        return 10 * self.poll
+
+    @property
+    def read_cycle(self) -> float:
+        """The Region's read cycle: the looks due in one share one describe call per operation.
+        No longer than the shortest wait, so a look never reads the answer of the one before."""
+        return min(self.events, self.quick)
 
     @property
     def consistency_grace(self) -> timedelta:

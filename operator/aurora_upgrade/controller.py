@@ -1,26 +1,37 @@
 """kopf wiring: thin handlers that read, call the engine, and let it record status.
 
-Polling is a kopf timer at the base poll interval (AURORA_UPGRADE_POLL_SECONDS); a handler
-never sleeps. Each tick re-reads the object from the API server, because kopf's cached body
-may predate the status this operator wrote a moment ago, and acting on stale status could
-repeat an AWS call. Status is written through the status subresource, so a restarted
-operator resumes where the last one stopped.
+Each AuroraUpgrade has a kopf daemon: kopf documents daemons, not timers (whose interval is
+fixed), for work whose next run depends on the last one, with `stopped.wait(delay)` as the
+interruptible pause. The daemon reconciles, then pauses for the delay the engine returned
+(decisions/pacing.py), aligned to its Region's read cycle (fleet.py), until the delay passes,
+the spec changes (`on.event` sees a new generation), or the Region's RDS event feed reports
+something about one of its resources. Daemons are async, so a thousand upgrades cost no
+thread each; the reconcile itself runs in kopf's executor.
+
+Each reconcile re-reads the object from the API server, because kopf's cached body may
+predate the status this operator wrote a moment ago, and acting on stale status could repeat
+an AWS call. Status is written through the status subresource, so a restarted operator
+resumes where the last one stopped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import os
+import random
+import time
 from typing import Any
 
 import kopf
 import kubernetes
 
-from aurora_upgrade import metrics
+from aurora_upgrade import fleet, metrics
 from aurora_upgrade.clock import utcnow
 from aurora_upgrade.config import Timing, poll_seconds
 from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
-from aurora_upgrade.engine import Engine
+from aurora_upgrade.engine import Engine, default_gateways
 from aurora_upgrade.models import (
     GROUP,
     PLURAL,
@@ -31,7 +42,9 @@ from aurora_upgrade.models import (
     parse_spec,
     parse_status,
 )
-from aurora_upgrade.phases import settled
+from aurora_upgrade.phases import TERMINAL, settled
+from aurora_upgrade.rds import RdsGateway
+from aurora_upgrade.resources import RdsError
 from aurora_upgrade.status import initial
 from aurora_upgrade.store import KubeStore, ResourceDeleting, StatusConflict
 from aurora_upgrade.upgrade import Upgrade
@@ -58,11 +71,40 @@ class _DeletionWaitIsNotAnError(logging.Filter):
         return True
 
 
+class _WakeUpsAreNotNews(logging.Filter):
+    """`spec_changed` sees every watch event of every upgrade; its success is not worth a line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Handler 'spec_changed' succeeded" not in record.getMessage()
+
+
 logging.getLogger("kopf.objects").addFilter(_DeletionWaitIsNotAnError())
+logging.getLogger("kopf.objects").addFilter(_WakeUpsAreNotNews())
 
 POLL = poll_seconds()
-UPGRADES = Engine(timing=Timing(poll=POLL))
+TIMING = Timing(poll=POLL)
+
+
+def _region_gateway(upgrade: Upgrade) -> RdsGateway:
+    """The gateway every upgrade of the account and Region shares, its reads shared too."""
+    gateway = default_gateways(upgrade)
+    gateway.share_reads(
+        lambda moment: fleet.cycle_of(moment, TIMING),
+        forget_after=3 * TIMING.safety,
+        events_fresh_for=3 * TIMING.events,
+    )
+    return gateway
+
+
+UPGRADES = Engine(timing=TIMING, gateways=_region_gateway)
 _api: dict[str, Any] = {}
+
+# What the daemons of this process share (touched from the event loop only).
+_wakes: dict[str, asyncio.Event] = {}  # "namespace/name" -> set to end its pause now
+_generations: dict[str, int] = {}  # the generation each daemon last reconciled
+_interest: dict[str, tuple[RdsGateway, frozenset[str]]] = {}  # what each upgrade waits on in AWS
+_feeds: dict[int, asyncio.Task[None]] = {}  # one RDS event feed per gateway (account and Region)
+_executor: dict[str, Any] = {}
 
 
 def custom_api() -> Any:
@@ -83,6 +125,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Our own Events say what happened; kopf's log lines stay in the log unless they warn.
     settings.posting.level = logging.WARNING
     settings.execution.max_workers = 16
+    _executor["kopf"] = settings.execution.executor  # the daemons' reconciles run where kopf's sync handlers do
     metrics.serve(int(os.environ.get(METRICS_PORT_ENV, "8000")), os.environ.get(METRICS_ADDRESS_ENV, "0.0.0.0"))
     custom_api()
 
@@ -136,48 +179,138 @@ def _spec_for_deletion(raw: Any) -> Any:
     return parse_spec(spec)
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=POLL)  # type: ignore[arg-type]  # index kwarg is extra
 def reconcile(
-    body: Any, namespace: str | None, name: str, upgrades_by_cluster: kopf.Index[tuple[str, str], Claim], **_: Any
-) -> None:
-    assert namespace is not None  # AuroraUpgrade is namespaced
+    body: Any, namespace: str, name: str, upgrades_by_cluster: kopf.Index[tuple[str, str], Claim]
+) -> tuple[float | None, Upgrade | None]:
+    """One look: seconds until the next (None: only a spec change matters now) and the upgrade
+    as recorded (None when nothing was reconciled)."""
     cached = _status(body)
     if cached is not None:
         metrics.set_phase(namespace, name, cached.phase)  # also after an operator restart
         metrics.set_reason(namespace, name, cached.reason)  # alerts tell an approval from a window
         if settled(cached, _generation(body)):
-            return
+            return None, None
     for _attempt in range(CONFLICT_RETRIES):
         try:
-            _reconcile_fresh(body, namespace, name, upgrades_by_cluster)
-            return
+            return _reconcile_fresh(body, namespace, name, upgrades_by_cluster)
         except StatusConflict:
             log.info("%s/%s changed since it was read; reading it again", namespace, name)
         except ResourceDeleting:
             log.info("%s/%s is being deleted; leaving it to the finalizer", namespace, name)
-            return
+            return None, None
         except Exception:
             metrics.RECONCILE_ERRORS.labels(kind="reconcile").inc()
-            raise
+            log.exception("reconciling %s/%s failed; looking again in %ss", namespace, name, POLL)
+            return POLL, None
+    return POLL, None
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=60)  # type: ignore[arg-type]  # index kwarg is extra
+async def follow(
+    stopped: kopf.DaemonStopped,
+    body: Any,
+    namespace: str | None,
+    name: str,
+    upgrades_by_cluster: kopf.Index[tuple[str, str], Claim],
+    **_: Any,
+) -> None:
+    assert namespace is not None  # AuroraUpgrade is namespaced
+    ref = f"{namespace}/{name}"
+    wake = _wakes.setdefault(ref, asyncio.Event())
+    loop = asyncio.get_running_loop()
+    try:
+        while not stopped:
+            wake.clear()
+            _generations[ref] = _generation(body)
+            # In kopf's context (kopf.event needs it), in the executor: boto3 and kubernetes block.
+            context = contextvars.copy_context()
+            delay, upgrade = await loop.run_in_executor(
+                _executor.get("kopf"), context.run, reconcile, body, namespace, name, upgrades_by_cluster
+            )
+            _follow_events(ref, upgrade)
+            if delay is not None:
+                delay = fleet.aligned(delay, time.time(), TIMING)
+            await _pause(stopped, wake, delay)
+    finally:
+        _wakes.pop(ref, None)
+        _generations.pop(ref, None)
+        _interest.pop(ref, None)
+
+
+async def _pause(stopped: kopf.DaemonStopped, wake: asyncio.Event, delay: float | None) -> None:
+    """Until `delay` passes (None: no limit), the upgrade is woken, or its daemon is stopped."""
+    waits = [asyncio.ensure_future(stopped.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+
+
+def _follow_events(ref: str, upgrade: Upgrade | None) -> None:
+    """Have the Region's event feed wake `ref` for events about its resources."""
+    if upgrade is None:
+        return
+    if upgrade.status.phase in TERMINAL:
+        _interest.pop(ref, None)
+        return
+    try:
+        gateway = _region_gateway(upgrade)
+    except RdsError:
+        return  # no gateway (e.g. a role that cannot be assumed): the phase poll goes on
+    resources = fleet.resources_of(upgrade)
+    gateway.expect(resources.clusters, resources.deployments, resources.snapshots)
+    _interest[ref] = (gateway, resources.names())
+    if id(gateway) not in _feeds:
+        _feeds[id(gateway)] = asyncio.get_running_loop().create_task(_feed(gateway))
+
+
+async def _feed(gateway: RdsGateway) -> None:
+    """One DescribeEvents call per account and Region every `Timing.events` seconds, for as
+    long as an upgrade there waits on AWS; each event wakes the upgrades it is about."""
+    loop = asyncio.get_running_loop()
+    try:
+        while interest := {ref: names for ref, (gw, names) in _interest.items() if gw is gateway}:
+            try:
+                events = await loop.run_in_executor(_executor.get("kopf"), gateway.read_events)
+            except RdsError as error:
+                log.warning("Reading RDS events failed (%s); the upgrades' own polls go on", error)
+                events = []
+            for ref in fleet.woken_by(events, interest, gateway.cluster_of_instance):
+                if ref in _wakes:
+                    _wakes[ref].set()
+            await asyncio.sleep(TIMING.events * random.uniform(0.9, 1.1))  # jittered, unlike its peers'
+    finally:
+        _feeds.pop(id(gateway), None)
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def spec_changed(body: Any, namespace: str | None, name: str, **_: Any) -> None:
+    """A new generation (an approval, a fixed spec) ends the daemon's pause at once. A plain
+    watch-event handler: nothing to persist or retry, unlike on.update's."""
+    ref = f"{namespace}/{name}"
+    if ref in _wakes and _generations.get(ref) != _generation(body):
+        _wakes[ref].set()
 
 
 def _reconcile_fresh(
     body: Any, namespace: str, name: str, upgrades_by_cluster: kopf.Index[tuple[str, str], Claim]
-) -> None:
+) -> tuple[float | None, Upgrade | None]:
     """Read the object (kopf's cached body may predate the status just written), decide and
     act on it; every status write is conditional on the version read here."""
     fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     if fresh["metadata"].get("deletionTimestamp"):
-        return
+        return None, None
     store = _store(body, fresh)
     try:
         spec = parse_spec(fresh.get("spec"))
     except InvalidManifest as error:
         UPGRADES.reject(_status(fresh), _generation(fresh), error, store)
-        return
+        return None, None  # stalled until the spec is fixed
     upgrade = _accept(fresh, spec, store)
     claims = list(upgrades_by_cluster.get(claim_key(spec.region, spec.cluster_identifier), []))
-    UPGRADES.reconcile(upgrade, store, claimed_by(claims, f"{namespace}/{name}"))
+    recorded, requeue = UPGRADES.reconcile(upgrade, store, claimed_by(claims, f"{namespace}/{name}"))
+    return requeue, recorded
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

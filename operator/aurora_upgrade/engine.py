@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from aurora_upgrade import metrics
 from aurora_upgrade.clock import parse_time, rfc3339, utcnow
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions import bluegreen, cleanup, deadlines, precheck, reboot, switchover, verify
+from aurora_upgrade.decisions import bluegreen, cleanup, deadlines, pacing, precheck, reboot, switchover, verify
 from aurora_upgrade.decisions.actions import (
     Action,
     CreateBlueGreen,
@@ -180,7 +180,7 @@ class Engine:
             if upgrade.status.phase in TERMINAL:
                 return Reconciled(upgrade, None)
             if outcome.requeue > 0:
-                return Reconciled(upgrade, outcome.requeue)
+                return Reconciled(upgrade, pacing.next_look(upgrade, outcome, self.clock(), self.timing))
         return Reconciled(upgrade, self.timing.poll)
 
     def _restart_after_spec_fix(self, upgrade: Upgrade, store: Store) -> Upgrade:

@@ -16,14 +16,23 @@ Throttling is left to botocore's `adaptive` retry mode: RDS has one token bucket
 account and region shared with every other caller, and the client-side rate limiter is
 what AWS recommends for that. Describe results are plain frozen dataclasses so the
 decision functions never see a boto3 shape. Reads go through `describe_*` methods with
-one call per question (the `RdsReads` protocol), which is where per-region coalescing can
-later plug in.
+one question each (the `RdsReads` protocol).
+
+One gateway serves every upgrade of an account and Region (`engine.default_gateways`), so the
+four describes every upgrade repeats are shared (`SharedDescribe`): a question about one
+cluster, instance list, deployment or snapshot is answered by one call, filtered to every such
+resource in flight, that answers all upgrades asking within the same read cycle. Writes are one
+call each, and the next question about what one changed (or an event is about) is asked of AWS
+again. `read_events` is the Region's change feed: one DescribeEvents call for every resource
+(docs/events.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -43,8 +52,25 @@ from aurora_upgrade.resources import (
     GlobalCluster,
     Instance,
     RdsError,
+    RdsEvent,
     Snapshot,
+    arn_name,
 )
+
+# AWS's API reference documents no maximum number of values in one filter (Filter.Values is an
+# array of strings), while MaxRecords is at most 100: the gateway sends at most 100 values per
+# call, so a chunk of deployments or snapshots fits on one page.
+FILTER_VALUES_PER_CALL = 100
+# The source types an upgrade waits on; DescribeEvents takes one SourceType per call, so the feed
+# asks for all of them at once and keeps these (one call per Region instead of four).
+WATCHED_SOURCE_TYPES = frozenset({"blue-green-deployment", "db-cluster", "db-instance", "db-cluster-snapshot"})
+# How far before the last event seen the next read starts: event times have second precision, and
+# AWS may list an event a moment after its time. Events seen twice are recognised and dropped.
+_EVENT_OVERLAP = timedelta(seconds=5)
+_EVENT_LOG_KEPT = timedelta(hours=1)  # how far back the feed's events answer questions
+_FORGET_AFTER = 3600.0  # a resource nobody asked about for this long is no longer in flight
+_RESTARTED = "DB instance restarted"  # RDS-EVENT-0006
+_SWITCHOVER_SIGNS = ("Switchover from", "Switchover canceled", "Switchover completed")
 
 _NOT_FOUND = {
     "BlueGreenDeploymentNotFoundFault",
@@ -169,6 +195,76 @@ def default_client_factory(region: str, role_arn: str | None, external_id: str |
     return session.client("rds", config=reads), session.client("rds", config=writes)
 
 
+Cycles = Callable[[float], int]  # a moment (time.time()) -> the read cycle it falls in
+
+
+class SharedDescribe:
+    """One describe operation shared by every upgrade of a Region.
+
+    A question about one resource registers it as in flight; the answer comes from the last
+    call if that call covered the resource and was made in the same read cycle, otherwise from
+    one new call (per chunk of filter values) for every resource in flight. Asked from many
+    threads at once, one thread calls while the others wait for its answer. A resource nobody
+    asked about for `forget_after` seconds is no longer asked for. Without `cycle_of` nothing
+    is shared: every question is a call."""
+
+    def __init__(self, fetch: Callable[[list[str]], Iterable[tuple[str, Any]]], forget_after: float) -> None:
+        self._fetch = fetch  # filter values -> (key, item) pairs
+        self.cycle_of: Cycles | None = None
+        self.forget_after = forget_after
+        self._lock = threading.Lock()
+        self._wanted_lock = threading.Lock()
+        self._wanted: dict[str, float] = {}
+        self._answers: dict[str, list[Any]] = {}
+        self._covered: frozenset[str] = frozenset()
+        self._fetched_in: int | None = None
+
+    def get(self, key: str) -> list[Any]:
+        """The items AWS lists for `key` (none when it does not exist)."""
+        asked = time.time()
+        with self._wanted_lock:  # registered before waiting, so a call under way may still cover it
+            self._wanted[key] = asked
+        with self._lock:
+            cycle = self.cycle_of(asked) if self.cycle_of else None
+            if cycle is not None and cycle == self._fetched_in and key in self._covered:
+                return list(self._answers.get(key, []))
+            started = time.time()
+            with self._wanted_lock:
+                self._wanted = {k: t for k, t in self._wanted.items() if started - t < self.forget_after}
+                keys = sorted(self._wanted)
+            answers: dict[str, list[Any]] = {}
+            for found, item in self._fetch(keys):
+                answers.setdefault(found, []).append(item)
+            self._answers, self._covered = answers, frozenset(keys)
+            self._fetched_in = self.cycle_of(started) if self.cycle_of else None
+            return list(answers.get(key, []))
+
+    def want(self, keys: Iterable[str]) -> None:
+        """Ask for `keys` in the next call, before anyone asks about them."""
+        asked = time.time()
+        with self._wanted_lock:
+            self._wanted.update(dict.fromkeys(keys, asked))
+
+    def forget(self, key: str) -> None:
+        """The next question about `key` calls AWS; the others keep this cycle's answer."""
+        with self._lock:
+            self._covered = self._covered - {key}
+
+    def cached(self) -> dict[str, list[Any]]:
+        """The last answer, whatever its age, without calling AWS."""
+        with self._lock:
+            return {k: list(v) for k, v in self._answers.items()}
+
+
+def _by(name: str, values: list[str]) -> list[dict[str, Any]]:
+    return [{"Name": name, "Values": values}]
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), FILTER_VALUES_PER_CALL):
+        yield values[start : start + FILTER_VALUES_PER_CALL]
+
+
 class RdsGateway:
     """Every RDS call the engine makes, for one region (and optionally one assumed role)."""
 
@@ -180,6 +276,37 @@ class RdsGateway:
         # A global database's other Regions are read with the same credentials.
         self._other_region = other_region or RdsGateway.for_region
         self._regions: dict[str, RdsGateway] = {}
+        # Unshared until `share_reads`: `aurora-upgrade run` asks each question of AWS.
+        self._clusters = SharedDescribe(self._fetch_clusters, _FORGET_AFTER)
+        self._instances = SharedDescribe(self._fetch_instances, _FORGET_AFTER)
+        self._deployments = SharedDescribe(self._fetch_deployments, _FORGET_AFTER)
+        self._snapshots = SharedDescribe(self._fetch_snapshots, _FORGET_AFTER)
+        self._shared = (self._clusters, self._instances, self._deployments, self._snapshots)
+        self._events_lock = threading.Lock()
+        self._events_from: datetime | None = None
+        self._events_seen: set[tuple[str, str, str, datetime]] = set()
+        self._log: list[RdsEvent] = []  # what the feed read, to answer event questions without a call
+        self._log_since: datetime | None = None
+        self._log_read_at = float("-inf")
+        self._log_fresh_for = 0.0  # the feed's answers count while its last read is this recent
+
+    def share_reads(self, cycle_of: Cycles, forget_after: float, events_fresh_for: float = 0.0) -> None:
+        """Answer the questions asked in one read cycle (`cycle_of`) with one call per operation,
+        and questions about events from the feed while it has read within `events_fresh_for`."""
+        for shared in self._shared:
+            shared.cycle_of, shared.forget_after = cycle_of, forget_after
+        self._log_fresh_for = events_fresh_for
+
+    def expect(
+        self, clusters: Iterable[str] = (), deployments: Iterable[str] = (), snapshots: Iterable[str] = ()
+    ) -> None:
+        """Resources an upgrade will ask about: the next shared call covers them, so the first
+        upgrade to look in a cycle answers the others too."""
+        names = [c.lower() for c in clusters]
+        self._clusters.want(names)
+        self._instances.want(names)
+        self._deployments.want(deployments)
+        self._snapshots.want(s.lower() for s in snapshots)
 
     @classmethod
     def for_region(
@@ -228,9 +355,43 @@ class RdsGateway:
 
     # --- reads -----------------------------------------------------------------------
 
+    # --- the four shared describes: one call per chunk of what is in flight ---------------
+
+    def _fetch_clusters(self, identifiers: list[str]) -> Iterator[tuple[str, Any]]:
+        for chunk in _chunks(identifiers):
+            for c in (
+                self._describe_or_none("DescribeDBClusters", "DBClusters", Filters=_by("db-cluster-id", chunk)) or []
+            ):
+                yield c["DBClusterIdentifier"].lower(), self._cluster(c)
+
+    def _fetch_instances(self, clusters: list[str]) -> Iterator[tuple[str, Any]]:
+        for chunk in _chunks(clusters):
+            for i in (
+                self._describe_or_none("DescribeDBInstances", "DBInstances", Filters=_by("db-cluster-id", chunk)) or []
+            ):
+                yield str(i.get("DBClusterIdentifier", "")).lower(), self._instance(i)
+
+    def _fetch_deployments(self, identifiers: list[str]) -> Iterator[tuple[str, Any]]:
+        for chunk in _chunks(identifiers):
+            filters = _by("blue-green-deployment-identifier", chunk)
+            for b in (
+                self._describe_or_none("DescribeBlueGreenDeployments", "BlueGreenDeployments", Filters=filters) or []
+            ):
+                deployment = self._blue_green(b)
+                if deployment.target:  # green, which its upgrade describes next
+                    self.expect(clusters=[arn_name(deployment.target)])
+                yield deployment.identifier, deployment
+
+    def _fetch_snapshots(self, identifiers: list[str]) -> Iterator[tuple[str, Any]]:
+        for chunk in _chunks(identifiers):
+            filters = _by("db-cluster-snapshot-id", chunk)
+            for s in self._describe_or_none("DescribeDBClusterSnapshots", "DBClusterSnapshots", Filters=filters) or []:
+                yield s["DBClusterSnapshotIdentifier"].lower(), self._snapshot(s)
+
     def describe_cluster(self, identifier: str) -> Cluster | None:
-        items = self._describe_or_none("DescribeDBClusters", "DBClusters", DBClusterIdentifier=identifier)
-        return self._cluster(items[0]) if items else None
+        # Identifiers are stored lower-case; filter values are matched case-sensitively.
+        found = self._clusters.get(identifier.lower())
+        return found[0] if found else None
 
     def find_cluster_by_resource_id(self, resource_id: str) -> Cluster | None:
         """The cluster whose DbClusterResourceId is `resource_id`, whatever it is named now.
@@ -267,12 +428,14 @@ class RdsGateway:
         )
 
     def describe_cluster_instances(self, cluster: str) -> list[Instance]:
-        items = self._describe_or_none(
-            "DescribeDBInstances",
-            "DBInstances",
-            Filters=[{"Name": "db-cluster-id", "Values": [cluster]}],
-        )
-        return [self._instance(i) for i in items or []]
+        return list(self._instances.get(cluster.lower()))
+
+    def cluster_of_instance(self, instance: str) -> str | None:
+        """The cluster an instance belonged to when last described (events name instances)."""
+        for cluster, listed in self._instances.cached().items():
+            if any(i.identifier == instance for i in listed):
+                return cluster
+        return None
 
     @staticmethod
     def _instance(i: dict[str, Any]) -> Instance:
@@ -356,10 +519,8 @@ class RdsGateway:
         return [self._blue_green(b) for b in items or []]
 
     def describe_blue_green(self, identifier: str) -> BlueGreen | None:
-        items = self._describe_or_none(
-            "DescribeBlueGreenDeployments", "BlueGreenDeployments", BlueGreenDeploymentIdentifier=identifier
-        )
-        return self._blue_green(items[0]) if items else None
+        found = self._deployments.get(identifier)
+        return found[0] if found else None
 
     @staticmethod
     def _blue_green(b: dict[str, Any]) -> BlueGreen:
@@ -378,12 +539,11 @@ class RdsGateway:
         )
 
     def describe_cluster_snapshot(self, identifier: str) -> Snapshot | None:
-        items = self._describe_or_none(
-            "DescribeDBClusterSnapshots", "DBClusterSnapshots", DBClusterSnapshotIdentifier=identifier
-        )
-        if not items:
-            return None
-        s = items[0]
+        found = self._snapshots.get(identifier.lower())
+        return found[0] if found else None
+
+    @staticmethod
+    def _snapshot(s: dict[str, Any]) -> Snapshot:
         return Snapshot(
             identifier=s["DBClusterSnapshotIdentifier"],
             cluster=s.get("DBClusterIdentifier", ""),
@@ -396,16 +556,92 @@ class RdsGateway:
         """Times of "DB instance restarted" events for an instance at or after `since`."""
         # DescribeEvents takes a StartTime; a second of slack covers clock rounding.
         start = since - timedelta(seconds=1)
+        logged = self._logged_since(start)
+        if logged is not None:
+            return [
+                e.date
+                for e in logged
+                if e.source_type == "db-instance" and e.source_identifier == instance and _RESTARTED in e.message
+            ]
         events = self._pages(
             "DescribeEvents", "Events", SourceType="db-instance", SourceIdentifier=instance, StartTime=start
         )
         return [
-            e["Date"]
-            for e in events
-            if "DB instance restarted" in e.get("Message", "") and e.get("Date") and e["Date"] >= start
+            e["Date"] for e in events if _RESTARTED in e.get("Message", "") and e.get("Date") and e["Date"] >= start
         ]
 
+    def switchover_signs_since(self, deployment: str, cluster: str, since: datetime) -> list[RdsEvent]:
+        """Events saying a switchover of `deployment` (RDS-EVENT-0247/0248/0249) or of its source
+        `cluster` (0259/0260/0261) started, completed or was canceled at or after `since`."""
+        start = since - timedelta(seconds=1)
+        found = []
+        for source_type, identifier in (("blue-green-deployment", deployment), ("db-cluster", cluster)):
+            for e in self._pages(
+                "DescribeEvents", "Events", SourceType=source_type, SourceIdentifier=identifier, StartTime=start
+            ):
+                event = _event(e)
+                if event.message.startswith(_SWITCHOVER_SIGNS) and event.date >= start:
+                    found.append(event)
+        return found
+
+    # --- the Region's change feed -------------------------------------------------------
+
+    def _logged_since(self, start: datetime) -> list[RdsEvent] | None:
+        """The feed's events at or after `start`, if it covers that time and reads regularly."""
+        with self._events_lock:
+            covered = self._log_since is not None and start >= self._log_since
+            if not covered or time.time() - self._log_read_at > self._log_fresh_for:
+                return None
+            return [e for e in self._log if e.date >= start]
+
+    def read_events(self, now: datetime | None = None) -> list[RdsEvent]:
+        """New events of the source types upgrades wait on, for every resource of the Region:
+        one DescribeEvents call (and its pages), from shortly before the last event seen. The
+        first read starts now: what happened before, the upgrades' own first look reads."""
+        now = now or datetime.now(UTC)
+        with self._events_lock:
+            if self._events_from is None:
+                self._events_from = self._log_since = now
+                return []
+            start = self._events_from - _EVENT_OVERLAP
+            fresh = []
+            for e in self._pages("DescribeEvents", "Events", StartTime=start, MaxRecords=100):
+                event = _event(e)
+                key = (event.source_type, event.source_identifier, event.message, event.date)
+                if event.source_type not in WATCHED_SOURCE_TYPES or key in self._events_seen:
+                    continue
+                self._events_seen.add(key)
+                fresh.append(event)
+            latest = max((e.date for e in fresh), default=self._events_from)
+            self._events_from = max(self._events_from, latest)
+            horizon = self._events_from - _EVENT_OVERLAP
+            self._events_seen = {k for k in self._events_seen if k[3] >= horizon}
+            kept = now - _EVENT_LOG_KEPT
+            self._log = [e for e in self._log if e.date >= kept] + fresh
+            self._log_since = max(self._log_since or kept, kept)
+            self._log_read_at = time.time()
+            for event in fresh:
+                self._forget_about(event)  # the upgrades it wakes must read what changed
+            return fresh
+
+    def _forget_about(self, event: RdsEvent) -> None:
+        source = event.source_identifier
+        if event.source_type == "db-cluster":
+            self._clusters.forget(source.lower())
+            self._instances.forget(source.lower())
+        elif event.source_type == "db-instance":
+            self._forget_instance(source)
+        elif event.source_type == "blue-green-deployment":
+            self._deployments.forget(source)
+        elif event.source_type == "db-cluster-snapshot":
+            self._snapshots.forget(source.lower())
+
     # --- writes ----------------------------------------------------------------------
+
+    def _forget_instance(self, instance: str) -> None:
+        cluster = self.cluster_of_instance(instance)
+        if cluster:
+            self._instances.forget(cluster)
 
     def create_blue_green(
         self,
@@ -427,9 +663,12 @@ class RdsGateway:
             params["TargetDBClusterParameterGroupName"] = cluster_parameter_group
         if parameter_group:
             params["TargetDBParameterGroupName"] = parameter_group
-        return self._blue_green(self._call("CreateBlueGreenDeployment", **params)["BlueGreenDeployment"])
+        created = self._blue_green(self._call("CreateBlueGreenDeployment", **params)["BlueGreenDeployment"])
+        self.expect(deployments=[created.identifier])
+        return created
 
     def switchover(self, identifier: str, timeout_seconds: int) -> None:
+        self._deployments.forget(identifier)
         self._call(
             "SwitchoverBlueGreenDeployment",
             BlueGreenDeploymentIdentifier=identifier,
@@ -437,12 +676,15 @@ class RdsGateway:
         )
 
     def delete_blue_green(self, identifier: str, *, delete_target: bool) -> None:
+        self._deployments.forget(identifier)
         self._call("DeleteBlueGreenDeployment", BlueGreenDeploymentIdentifier=identifier, DeleteTarget=delete_target)
 
     def reboot_instance(self, identifier: str) -> None:
+        self._forget_instance(identifier)
         self._call("RebootDBInstance", DBInstanceIdentifier=identifier)
 
     def create_cluster_snapshot(self, identifier: str, cluster: str, tags: dict[str, str]) -> None:
+        self._snapshots.forget(identifier.lower())
         self._call(
             "CreateDBClusterSnapshot",
             DBClusterSnapshotIdentifier=identifier,
@@ -451,19 +693,32 @@ class RdsGateway:
         )
 
     def disable_deletion_protection(self, cluster: str) -> None:
+        self._clusters.forget(cluster.lower())
         self._call("ModifyDBCluster", DBClusterIdentifier=cluster, DeletionProtection=False, ApplyImmediately=True)
 
     def delete_instance(self, identifier: str) -> None:
         # Aurora instances have no snapshots of their own: the cluster's final snapshot covers data.
+        self._forget_instance(identifier)
         self._call("DeleteDBInstance", DBInstanceIdentifier=identifier, SkipFinalSnapshot=True)
 
     def delete_cluster(self, identifier: str, final_snapshot: str | None) -> None:
+        self._clusters.forget(identifier.lower())
         params: dict[str, Any] = {"DBClusterIdentifier": identifier}
         if final_snapshot:
             params["FinalDBSnapshotIdentifier"] = final_snapshot
         else:
             params["SkipFinalSnapshot"] = True
         self._call("DeleteDBCluster", **params)
+
+
+def _event(e: dict[str, Any]) -> RdsEvent:
+    date = e.get("Date") or datetime.now(UTC)
+    return RdsEvent(
+        source_identifier=str(e.get("SourceIdentifier", "")),
+        source_type=str(e.get("SourceType", "")),
+        message=str(e.get("Message", "")),
+        date=date if date.tzinfo else date.replace(tzinfo=UTC),
+    )
 
 
 def _snake(operation: str) -> str:

@@ -92,6 +92,16 @@ class Snapshot:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RdsEvent:
+    """One RDS event as DescribeEvents lists it (docs/events.md)."""
+
+    source_identifier: str
+    source_type: str  # blue-green-deployment, db-cluster, db-instance, db-cluster-snapshot
+    message: str
+    date: datetime
+
+
 def arn_name(arn: str) -> str:
     """The resource name at the end of an RDS ARN (arn:aws:rds:region:acct:cluster:NAME)."""
     return arn.rsplit(":", 1)[-1]
@@ -156,3 +166,8 @@ class RdsReads(Protocol):
     def describe_cluster_snapshot(self, identifier: str) -> Snapshot | None: ...
 
     def instance_restarts_since(self, instance: str, since: datetime) -> Sequence[datetime]: ...
+
+    def switchover_signs_since(self, deployment: str, cluster: str, since: datetime) -> Sequence[RdsEvent]:
+        """Events saying a switchover of `deployment` (or of its source `cluster`) started or was
+        canceled at or after `since`."""
+        ...

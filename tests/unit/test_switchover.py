@@ -3,12 +3,12 @@ SwitchoverBlueGreenDeployment call that happens only when everything is verified
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from aurora_upgrade.clock import rfc3339
+from aurora_upgrade.clock import parse_time, rfc3339
 from aurora_upgrade.decisions.actions import CreateSnapshot, Switchover
 from aurora_upgrade.decisions.switchover import (
     SwitchoverObservation,
@@ -17,9 +17,11 @@ from aurora_upgrade.decisions.switchover import (
     decide_switching,
     in_window,
     next_window_start,
+    observe,
 )
 from aurora_upgrade.models import MaintenanceWindow
 from aurora_upgrade.phases import Phase
+from aurora_upgrade.resources import RdsEvent
 
 from .builders import (
     BG_ID,
@@ -696,3 +698,76 @@ def test_switch_over_only_when_both_sides_are_ready(overrides: dict[str, Any], u
     assert (outcome.phase, outcome.reason, outcome.action) == (None, "SwitchoverNotSafe", None)
     assert outcome.message == f"Not switching over yet: {unsafe}"
     assert outcome.requeue == TIMING.poll
+
+
+def _event(message: str, seconds_ago: float) -> RdsEvent:
+    return RdsEvent(BG_ID, "blue-green-deployment", message, NOW - timedelta(seconds=seconds_ago))
+
+
+@pytest.mark.parametrize(
+    "signs",
+    [
+        pytest.param(
+            (
+                _event("Switchover from x to y started.", 100),
+                _event("Switchover canceled on blue/green deployment.", 90),
+            ),
+            id="started-then-canceled",
+        ),
+        pytest.param((_event("Switchover canceled on blue/green deployment.", 90),), id="canceled-only"),
+    ],
+)
+def test_a_switchover_whose_answer_was_lost_is_never_repeated(signs: tuple[RdsEvent, ...]) -> None:
+    """The intent is in status, AWS's answer is not (a crash or a lost connection), and the
+    deployment is AVAILABLE after the consistency grace: AWS may have taken the switchover and
+    canceled it quickly. Its events say so, and then the switchover is never sent again."""
+    upgrade = switching(switchover_requested_at=OLD)
+
+    outcome = decide_switching(upgrade, ready(switchover_signs=signs), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (Phase.FAILED, "SwitchoverRolledBack", None)
+    assert "canceled" in outcome.message and "blue is still production" in outcome.message
+
+
+def test_a_lost_switchover_with_no_sign_in_aws_is_sent_again() -> None:
+    """Only when AWS shows no sign at all (AVAILABLE, no switchover event since the intent)."""
+    upgrade = switching(switchover_requested_at=OLD)
+
+    outcome = decide_switching(upgrade, ready(switchover_signs=()), NOW, TIMING)
+
+    assert isinstance(outcome.action, Switchover)
+    assert outcome.intent == {"switchover_requested_at": STAMP}
+
+
+class _Reads:
+    """The reads `observe` makes, answered from fixed values (a decision-table fake of RdsReads)."""
+
+    def __init__(self, signs: tuple[RdsEvent, ...]) -> None:
+        self.signs = signs
+        self.asked: list[tuple[str, str, datetime]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        answers: dict[str, Any] = {
+            "describe_blue_green": lambda _i: make_blue_green("AVAILABLE"),
+            "describe_cluster": lambda i: GREEN if i == GREEN_CLUSTER_ID else make_cluster(),
+            "describe_cluster_instances": lambda c: GREEN_INSTANCES if c == GREEN_CLUSTER_ID else instances(),
+            "describe_cluster_snapshot": lambda _i: make_snapshot(),
+        }
+        return answers[name]
+
+    def switchover_signs_since(self, deployment: str, cluster: str, since: datetime) -> tuple[RdsEvent, ...]:
+        self.asked.append((deployment, cluster, since))
+        return self.signs
+
+
+def test_observe_looks_for_switchover_events_only_for_an_unanswered_intent() -> None:
+    signs = (_event("Switchover canceled on blue/green deployment.", 90),)
+    lost = _Reads(signs)
+    assert observe(lost, switching(switchover_requested_at=OLD), NOW).switchover_signs == signs
+    assert lost.asked == [(BG_ID, CLUSTER_ID, parse_time(OLD))]
+
+    answered = _Reads(signs)
+    observe(answered, switching(switchover_requested_at=OLD, switchover_accepted_at=OLD), NOW)
+    never_asked = _Reads(signs)
+    observe(never_asked, switching(), NOW)
+    assert answered.asked == never_asked.asked == []

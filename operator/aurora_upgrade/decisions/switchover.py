@@ -16,14 +16,24 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aurora_upgrade.clock import rfc3339, since
+from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import Action, CreateSnapshot, Switchover
 from aurora_upgrade.decisions.bluegreen import deployment_problem, details, find_deployment
 from aurora_upgrade.decisions.outcome import Outcome, advance, default_call_failed, fail, refused, wait
 from aurora_upgrade.models import MaintenanceWindow, SwitchoverMode, Weekday
 from aurora_upgrade.phases import Phase, following
-from aurora_upgrade.resources import BlueGreen, Cluster, ErrorKind, Instance, RdsError, RdsReads, Snapshot, arn_name
+from aurora_upgrade.resources import (
+    BlueGreen,
+    Cluster,
+    ErrorKind,
+    Instance,
+    RdsError,
+    RdsEvent,
+    RdsReads,
+    Snapshot,
+    arn_name,
+)
 from aurora_upgrade.upgrade import Upgrade
 
 _DAYS = tuple(Weekday)  # Mon..Sun, in datetime.weekday() order
@@ -88,6 +98,8 @@ class SwitchoverObservation:
     snapshot: Snapshot | None = None
     blue: Cluster | None = None  # production before switchover; after it, the renamed old cluster
     blue_instances: tuple[Instance, ...] = ()  # production's instances, right before the call
+    # With a switchover asked for and no answer recorded: AWS's events of it since the intent.
+    switchover_signs: tuple[RdsEvent, ...] = ()
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
@@ -102,6 +114,10 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
         blue = aws.describe_cluster(u.cluster)
     elif phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "SWITCHOVER_COMPLETED":
         blue = previous_production(aws, u)
+    signs: tuple[RdsEvent, ...] = ()
+    asked, answered = u.status.switchover_requested_at, u.status.switchover_accepted_at
+    if about_to_switch and bg is not None and asked and not answered:
+        signs = tuple(aws.switchover_signs_since(bg.identifier, u.cluster, parse_time(asked)))
     return SwitchoverObservation(
         deployment=bg,
         green=aws.describe_cluster(green_id) if about_to_switch and green_id else None,
@@ -109,6 +125,7 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
         snapshot=aws.describe_cluster_snapshot(u.snapshot_identifier) if wants_snapshot else None,
         blue=blue,
         blue_instances=tuple(aws.describe_cluster_instances(u.cluster)) if about_to_switch else (),
+        switchover_signs=signs,
     )
 
 
@@ -257,6 +274,16 @@ def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, 
         )
     if status.switchover_requested_at and since(status.switchover_requested_at, now) < timing.consistency_grace:
         return wait(timing, "SwitchoverRequested", "Switchover was requested; waiting for AWS to report it")
+    if o.switchover_signs:
+        # The answer was lost, but AWS's events show the switchover was taken, and it is
+        # AVAILABLE again: AWS canceled it. Sending it again would be a switchover nobody asked for.
+        seen = "; ".join(f"{e.date.isoformat(timespec='seconds')} {e.message}" for e in o.switchover_signs)
+        return fail(
+            "SwitchoverRolledBack",
+            f"The answer to the switchover of {bg.identifier} was lost, and AWS's events show it was taken "
+            f"and rolled back ({seen}); blue is still production. Check the RDS events, then delete this "
+            "AuroraUpgrade (deletionPolicy decides what happens to green) and start again",
+        )
     held = gate(upgrade, now, timing)
     if held:
         return held

@@ -8,7 +8,7 @@ import re
 import string
 import time
 from collections.abc import MutableMapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.utils import utcnow
@@ -284,6 +284,17 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
                 f"{_name(not_ready[0])} is {not_ready[0].status}."
             )
         deployment.status = "SWITCHOVER_IN_PROGRESS"
+        blue, green = deployment.blue.db_cluster_identifier, deployment.green.db_cluster_identifier
+        started = datetime.now(UTC)
+        self._deployment_event(deployment, f"Switchover from {blue} to {green} started.", ["notification"], started)
+        self.add_sim_event(
+            blue,
+            "db-cluster",
+            deployment.blue.arn,
+            f"Switchover from DB cluster {blue} to {green} started.",
+            ["notification"],
+            started,
+        )
         duration = self.config.switchover_seconds
         if active().faults.switchover_fails or duration > timeout:
             self.timeline.after(
@@ -330,6 +341,7 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
 
         def gone(at: datetime) -> None:
             self.sim_deployments.pop(deployment.resource_id, None)
+            self._deployment_event(deployment, "Blue/green deployment deleted.", ["deletion"], at)
 
         self.timeline.after(delay, f"{deployment.resource_id} deleted", gone)
         return deployment
@@ -546,12 +558,24 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
             "Changes were rolled back, and no changes were made to the environments."
         )
         self._deployment_event(deployment, deployment.status_details, ["failure"], at)
+        # RDS-EVENT-0249 and, for the cluster, RDS-EVENT-0261.
+        self._deployment_event(deployment, "Switchover canceled on blue/green deployment.", ["failure"], at)
+        blue, green = deployment.blue.db_cluster_identifier, deployment.green.db_cluster_identifier
+        self.add_sim_event(
+            blue,
+            "db-cluster",
+            deployment.blue.arn,
+            f"Switchover from DB cluster {blue} to {green} was canceled due to the switchover timeout "
+            f"of {timeout} seconds.",
+            ["failure"],
+            at,
+        )
 
     def _switched_over(self, deployment: SimBlueGreenDeployment, at: datetime) -> None:
         if deployment.status != "SWITCHOVER_IN_PROGRESS":
             return
         blue, green = deployment.blue, deployment.green
-        production_name = blue.db_cluster_identifier
+        production_name, green_name = blue.db_cluster_identifier, green.db_cluster_identifier
         instance_names = [(b, g, b.db_instance_identifier) for b, g in deployment.member_pairs]
         # Blue first, so its names are free when green takes them.
         self._rename_cluster(blue, self._old_name(production_name, self.clusters))
@@ -565,11 +589,13 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
         # The endpoints move with the names: production keeps its DNS name.
         blue.url_identifier, green.url_identifier = green.url_identifier, blue.url_identifier
         deployment.status = "SWITCHOVER_COMPLETED"
+        # RDS-EVENT-0260 for the cluster (under the names it had), RDS-EVENT-0248 for the deployment.
         message = (
-            f"Switchover from DB cluster {blue.db_cluster_identifier} to {green.db_cluster_identifier} was completed."
+            f"Switchover from DB cluster {production_name} to {green_name} completed. "
+            f"Renamed {production_name} to {blue.db_cluster_identifier} and {green_name} to {production_name}."
         )
-        self._deployment_event(deployment, message, [], at)
         self.add_sim_event(production_name, "db-cluster", green.arn, message, ["notification"], at)
+        self._deployment_event(deployment, "Switchover completed on blue/green deployment.", ["notification"], at)
 
     @staticmethod
     def _old_name(name: str, taken: Any) -> str:

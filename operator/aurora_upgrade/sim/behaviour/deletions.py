@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from moto.rds.exceptions import (
     DBClusterToBeDeletedHasActiveMembers,
@@ -85,11 +85,29 @@ class SnapshotsAndDeletions(InstancesAndReboots):
         if manual:
             snapshot.status = "creating"
             snapshot.percent_progress = 0
+            # RDS-EVENT-0074 and RDS-EVENT-0075, source type db-cluster-snapshot.
+            arn = snapshot.db_cluster_snapshot_arn
+            self.add_sim_event(
+                db_cluster_snapshot_identifier,
+                "db-cluster-snapshot",
+                arn,
+                "Creating manual cluster snapshot.",
+                ["backup"],
+                datetime.now(UTC),
+            )
 
             def completed(at: datetime) -> None:
                 if snapshot.status == "creating":
                     snapshot.status = "available"
                     snapshot.percent_progress = 100
+                    self.add_sim_event(
+                        db_cluster_snapshot_identifier,
+                        "db-cluster-snapshot",
+                        arn,
+                        "Manual cluster snapshot created.",
+                        ["backup"],
+                        at,
+                    )
 
             self.timeline.after(self.config.snapshot_seconds, f"snapshot {db_cluster_snapshot_identifier}", completed)
         return snapshot

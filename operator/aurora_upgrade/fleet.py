@@ -1,0 +1,76 @@
+"""What the upgrades of one account and Region share in the operator: the read cycle their
+looks are aligned to, and the RDS event feed that wakes them (docs/events.md). No kopf here.
+
+Looks are aligned to the Region's read cycles (`tick`, `cycle_of`), with a random phase per
+process and a small jitter per look, so the upgrades due in one cycle ask their questions in it
+and share one describe call per operation (rds.SharedDescribe).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from aurora_upgrade.config import Timing
+from aurora_upgrade.resources import RdsEvent
+from aurora_upgrade.upgrade import Upgrade
+
+_PHASE = random.random()  # where this process's ticks fall, so two operators do not call in step
+
+
+def tick(timing: Timing) -> float:
+    return timing.read_cycle
+
+
+def cycle_of(moment: float, timing: Timing) -> int:
+    """The Region's read cycle `moment` (time.time()) falls in."""
+    return math.floor(moment / tick(timing) - _PHASE)
+
+
+def aligned(delay: float, now: float, timing: Timing, jitter: Callable[[], float] = random.random) -> float:
+    """`delay` stretched to the next tick of the Region's grid, plus up to a tenth of a tick."""
+    period = tick(timing)
+    due = now + delay
+    boundary = (math.ceil(due / period - _PHASE) + _PHASE) * period
+    return max(0.0, boundary - now) + jitter() * period / 10
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The AWS resources an upgrade waits on."""
+
+    clusters: tuple[str, ...]
+    deployments: tuple[str, ...]
+    snapshots: tuple[str, ...]
+
+    def names(self) -> frozenset[str]:
+        """As RDS events name them (lower-case identifiers)."""
+        return frozenset(n.lower() for n in (*self.clusters, *self.deployments, *self.snapshots))
+
+
+def resources_of(upgrade: Upgrade) -> Resources:
+    status = upgrade.status
+    clusters = (upgrade.cluster, status.green_cluster_identifier, status.old_cluster_identifier)
+    return Resources(
+        clusters=tuple(c for c in clusters if c),
+        deployments=tuple(d for d in (status.blue_green_deployment_identifier,) if d),
+        snapshots=(upgrade.snapshot_identifier,),
+    )
+
+
+def woken_by(
+    events: Iterable[RdsEvent],
+    interest: Mapping[str, frozenset[str]],
+    cluster_of_instance: Callable[[str], str | None],
+) -> set[str]:
+    """The upgrades (by reference) one of whose resources an event is about. An instance event
+    wakes the upgrade of the instance's cluster."""
+    woken: set[str] = set()
+    for event in events:
+        source = event.source_identifier.lower()
+        if event.source_type == "db-instance":
+            source = (cluster_of_instance(event.source_identifier) or source).lower()
+        woken.update(ref for ref, names in interest.items() if source in names)
+    return woken

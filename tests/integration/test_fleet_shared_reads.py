@@ -1,0 +1,138 @@
+"""N upgrades of one Region share their describe calls (issue 8): counted in the simulator's
+call log, not timed.
+
+The upgrades run in this process through the operator's own parts: one Engine, one gateway per
+Region with its reads shared (`RdsGateway.share_reads`), looks aligned to the Region's read
+cycle (`fleet.aligned`) and woken by the Region's RDS event feed (`read_events`,
+`fleet.woken_by`). Only the kopf daemon around them is replaced by the loop below, which does
+what the daemons do, one look after another, and status is kept in memory (`Recorded`; in the
+operator it is the API server, which this tier does not run). The simulator is real (moto
+behind HTTP)."""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from aurora_upgrade import fleet
+from aurora_upgrade.config import Timing
+from aurora_upgrade.engine import Engine
+from aurora_upgrade.models import AuroraUpgradeStatus, parse_spec
+from aurora_upgrade.phases import Phase
+from aurora_upgrade.rds import RdsGateway
+from aurora_upgrade.sim.scenarios import RUNBOOK_CLUSTER, runbook
+from aurora_upgrade.upgrade import Upgrade
+from support.runbook import RUNBOOK_MANIFEST
+
+from .conftest import SimFactory
+
+SHARED = ("DescribeDBClusters", "DescribeDBInstances", "DescribeBlueGreenDeployments", "DescribeDBClusterSnapshots")
+SHARED_FILTERS = ("db-cluster-id", "blue-green-deployment-identifier", "db-cluster-snapshot-id")
+# Short waits, so the runbook's upgrade takes seconds against the simulator's QUICK delays.
+TIMING = Timing(poll=0.6)
+
+
+class Recorded:
+    """The engine's Store, in memory: the last status saved and the events."""
+
+    def __init__(self) -> None:
+        self.status: AuroraUpgradeStatus | None = None
+        self.events: list[tuple[str, str, str]] = []
+
+    def save(self, status: AuroraUpgradeStatus) -> None:
+        self.status = status
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        self.events.append((type_, reason, message))
+
+
+def _shared_question(params: dict[str, str]) -> bool:
+    """A shared describe (filtered to what is in flight), not one of the questions asked per
+    upgrade before creation (deployments by name or source) or after switchover (every
+    cluster, to find the previous production by its resource id)."""
+    return params.get("Filters.Filter.1.Name") in SHARED_FILTERS
+
+
+def fleet_scenario(n: int) -> dict[str, Any]:
+    """The runbook's account with n copies of its cluster (cluster-0 .. cluster-{n-1})."""
+    scenario = runbook()
+    template = scenario["db_clusters"][0]
+    clusters = []
+    for i in range(n):
+        cluster = copy.deepcopy(template)
+        cluster["identifier"] = f"{RUNBOOK_CLUSTER}-{i}"
+        for instance in cluster["instances"]:
+            instance["identifier"] = f"{instance['identifier']}-c{i}"
+        clusters.append(cluster)
+    scenario["db_clusters"] = clusters
+    return scenario
+
+
+def upgrade_fleet(make_sim: SimFactory, monkeypatch: Any, n: int) -> tuple[Counter[str], int]:
+    """Upgrade n clusters of one Region at once; the describe calls by operation, and the looks."""
+    sim = make_sim(scenario=fleet_scenario(n))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_RDS", sim.endpoint_url)
+    gateway = RdsGateway.for_region(RUNBOOK_MANIFEST["spec"]["region"])
+    # The loop's rounds are the read cycles, so how slow a look is on a busy machine does not
+    # change the count: every look of one round shares one cycle.
+    cycle = [0]
+    gateway.share_reads(lambda _moment: cycle[0], forget_after=3 * TIMING.safety, events_fresh_for=3 * TIMING.events)
+    engine = Engine(timing=TIMING, gateways=lambda _u: gateway)
+    upgrades: dict[str, tuple[Upgrade, Recorded]] = {}
+    for i in range(n):
+        spec = {**RUNBOOK_MANIFEST["spec"], "clusterIdentifier": f"{RUNBOOK_CLUSTER}-{i}"}
+        store = Recorded()
+        ref = f"default/upgrade-{i}"
+        upgrade = engine.accept(f"upgrade-{i}", "default", str(uuid.uuid4()), 1, parse_spec(spec), None, store)
+        upgrades[ref] = (upgrade, store)
+        resources = fleet.resources_of(upgrade)  # the operator's daemons register theirs on start
+        gateway.expect(resources.clusters, resources.deployments, resources.snapshots)
+    due = dict.fromkeys(upgrades, time.time())
+    gateway.read_events()  # the feed starts now, as the operator's does
+    next_feed, looks, deadline = time.time() + TIMING.events, 0, time.time() + 120
+    while due:
+        assert time.time() < deadline, {ref: u.status.phase for ref, (u, _s) in upgrades.items()}
+        cycle[0] += 1
+        began = time.time()
+        if began >= next_feed:  # at the start of a cycle, as the Region's ticks put it
+            interest = {ref: fleet.resources_of(upgrades[ref][0]).names() for ref in due}
+            for ref in fleet.woken_by(gateway.read_events(), interest, gateway.cluster_of_instance):
+                due[ref] = began
+            next_feed = began + TIMING.events
+        for ref in [ref for ref, when in due.items() if when <= began]:
+            upgrade, store = upgrades[ref]
+            upgrade, delay = engine.reconcile(upgrade, store)
+            upgrades[ref] = (upgrade, store)
+            resources = fleet.resources_of(upgrade)  # as the operator's daemon does after a look
+            gateway.expect(resources.clusters, resources.deployments, resources.snapshots)
+            looks += 1
+            if delay is None:
+                del due[ref]
+            else:
+                due[ref] = began + delay
+        time.sleep(max(0.0, began + fleet.tick(TIMING) - time.time()))
+    assert {u.status.phase for u, _s in upgrades.values()} == {Phase.COMPLETED}
+    calls = Counter(c["operation"] for c in sim.calls() if c["operation"] in SHARED and _shared_question(c["params"]))
+    calls["DescribeEvents"] = sum(c["operation"] == "DescribeEvents" for c in sim.calls())
+    sim.stop()  # one simulator per process: the next fleet gets a fresh account
+    return calls, looks
+
+
+def test_ten_upgrades_of_one_region_share_their_describe_calls(make_sim: SimFactory, monkeypatch: Any) -> None:
+    one, looks_one = upgrade_fleet(make_sim, monkeypatch, 1)
+    ten, looks_ten = upgrade_fleet(make_sim, monkeypatch, 10)
+    print(f"describe calls, N=1 ({looks_one} looks): {dict(one)}; N=10 ({looks_ten} looks): {dict(ten)}")
+
+    # Ten times the looks, not ten times the calls: one call per operation answers every upgrade
+    # looking in the same read cycle (unshared, each look would make its own).
+    assert looks_ten >= 6 * looks_one, (looks_one, looks_ten)
+    for operation in SHARED:
+        assert one[operation] > 0, one
+        assert ten[operation] <= 3 * one[operation], (operation, dict(one), dict(ten))
+    # One RDS event feed for the Region, whatever the number of upgrades.
+    assert ten["DescribeEvents"] <= 5 * one["DescribeEvents"], (dict(one), dict(ten))

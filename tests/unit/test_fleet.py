@@ -1,0 +1,187 @@
+"""What upgrades of one Region share: read cycles, wake-ups by RDS events, one describe call
+per operation and cycle (rds.SharedDescribe, with a recording fetch in place of AWS)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from aurora_upgrade import fleet
+from aurora_upgrade.config import Timing
+from aurora_upgrade.decisions.outcome import Outcome
+from aurora_upgrade.decisions.pacing import next_look
+from aurora_upgrade.phases import Phase
+from aurora_upgrade.rds import FILTER_VALUES_PER_CALL, SharedDescribe, _chunks
+from aurora_upgrade.resources import RdsEvent
+
+from .builders import BG_ID, CLUSTER_ID, GREEN_CLUSTER_ID, NOW, TIMING, make_spec, make_upgrade
+
+
+class Recording:
+    """A describe that lists what it is asked for, and remembers each call's filter values."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, keys: list[str]) -> list[tuple[str, str]]:
+        self.calls.append(keys)
+        return [(k, f"item of {k}") for k in keys]
+
+
+def shared(cycle: list[int]) -> tuple[SharedDescribe, Recording]:
+    fetch = Recording()
+    describe = SharedDescribe(fetch, forget_after=3600)
+    describe.cycle_of = lambda _moment: cycle[0]
+    return describe, fetch
+
+
+def test_one_call_answers_every_question_of_a_cycle() -> None:
+    cycle = [1]
+    describe, fetch = shared(cycle)
+    describe.want(["c-1", "c-2", "c-3"])
+
+    assert [describe.get(k) for k in ("c-1", "c-2", "c-3", "c-1")] == [[f"item of c-{i}"] for i in (1, 2, 3, 1)]
+    assert fetch.calls == [["c-1", "c-2", "c-3"]]
+
+    cycle[0] = 2  # the next cycle asks AWS again, for everything in flight
+    describe.get("c-2")
+    assert fetch.calls[1:] == [["c-1", "c-2", "c-3"]]
+
+
+def test_a_written_resource_is_asked_again_in_the_same_cycle_and_the_others_are_not() -> None:
+    describe, fetch = shared([1])
+    describe.want(["c-1", "c-2"])
+    describe.get("c-1")
+    describe.forget("c-2")  # e.g. a reboot of c-2's instance, or an event about it
+
+    describe.get("c-1")
+    assert len(fetch.calls) == 1
+    describe.get("c-2")
+    assert len(fetch.calls) == 2
+
+
+def test_unshared_every_question_is_a_call() -> None:
+    fetch = Recording()
+    describe = SharedDescribe(fetch, forget_after=3600)  # `aurora-upgrade run`: no cycles
+    describe.get("c-1")
+    describe.get("c-1")
+    assert fetch.calls == [["c-1"], ["c-1"]]
+
+
+def test_filter_values_go_in_chunks_aws_accepts() -> None:
+    values = [f"c-{i}" for i in range(2 * FILTER_VALUES_PER_CALL + 1)]
+    chunks = list(_chunks(values))
+    assert [len(c) for c in chunks] == [FILTER_VALUES_PER_CALL, FILTER_VALUES_PER_CALL, 1]
+    assert [v for chunk in chunks for v in chunk] == values
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3, 4.9, 5.0, 17.2])
+def test_looks_start_at_a_cycle_boundary_no_earlier_than_asked(delay: float) -> None:
+    now = 1_000_000.123
+    waited = fleet.aligned(delay, now, TIMING, jitter=lambda: 0.0)
+    assert waited >= delay - 1e-6
+    assert waited < delay + fleet.tick(TIMING) + 1e-6
+    start = now + waited
+    assert fleet.cycle_of(start + 1e-6, TIMING) != fleet.cycle_of(start - 1e-6, TIMING)  # a boundary
+    jittered = fleet.aligned(delay, now, TIMING, jitter=lambda: 0.999)
+    assert fleet.cycle_of(now + jittered, TIMING) == fleet.cycle_of(start + 1e-6, TIMING)  # same cycle
+
+
+def test_events_wake_the_upgrades_they_are_about() -> None:
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    interest = {"ns/a": frozenset({CLUSTER_ID, BG_ID.lower()}), "ns/b": frozenset({"other-cluster"})}
+    events = [
+        RdsEvent(BG_ID, "blue-green-deployment", "Switchover completed on blue/green deployment.", at),
+        RdsEvent("other-instance-1", "db-instance", "DB instance restarted", at),
+    ]
+
+    woken = fleet.woken_by(events, interest, {"other-instance-1": "other-cluster"}.get)
+
+    assert woken == {"ns/a", "ns/b"}
+    assert fleet.woken_by([], interest, lambda _i: None) == set()
+
+
+def test_an_upgrade_waits_on_its_clusters_deployment_and_snapshot() -> None:
+    upgrade = make_upgrade(
+        Phase.SWITCHING_OVER,
+        make_spec(),
+        blue_green_deployment_identifier=BG_ID,
+        green_cluster_identifier=GREEN_CLUSTER_ID,
+    )
+    resources = fleet.resources_of(upgrade)
+    assert resources.clusters == (CLUSTER_ID, GREEN_CLUSTER_ID)
+    assert resources.deployments == (BG_ID,)
+    assert resources.snapshots == (upgrade.snapshot_identifier,)
+
+
+@pytest.mark.parametrize(
+    ("reason", "seconds"),
+    [
+        pytest.param("SwitchoverInProgress", TIMING.quick, id="switchover-quick"),
+        pytest.param("WaitingForReboot", TIMING.quick, id="reboot-quick"),
+        pytest.param("ProvisioningGreen", TIMING.provisioning, id="provisioning-long"),
+        pytest.param("AwaitingApproval", TIMING.safety, id="person-safety"),
+        pytest.param("WaitingForSnapshot", TIMING.poll, id="other-poll"),
+    ],
+)
+def test_waits_follow_the_phase(reason: str, seconds: float) -> None:
+    upgrade = make_upgrade(Phase.SWITCHING_OVER, make_spec())
+    assert next_look(upgrade, Outcome(reason=reason, requeue=TIMING.poll), NOW, TIMING) == seconds
+
+
+def test_aws_trouble_keeps_the_decisions_own_wait() -> None:
+    upgrade = make_upgrade(Phase.PROVISIONING_GREEN, make_spec())
+    outcome = Outcome(reason="ProvisioningGreen", requeue=TIMING.poll, warning=True)
+    assert next_look(upgrade, outcome, NOW, TIMING) == TIMING.poll
+
+
+def test_a_closed_window_looks_again_when_it_opens() -> None:
+    window = {"days": ["Sat"], "start": "03:00", "end": "04:00", "timeZone": "UTC"}
+    upgrade = make_upgrade(Phase.AWAITING_SWITCHOVER, make_spec(switchover={"window": window}))
+    opening = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)  # a Saturday
+    two_minutes_before = datetime(2026, 12, 5, 2, 58, tzinfo=UTC)
+    outcome = Outcome(reason="OutsideMaintenanceWindow", requeue=TIMING.poll)
+
+    assert next_look(upgrade, outcome, two_minutes_before, TIMING) == (opening - two_minutes_before).total_seconds()
+    assert next_look(upgrade, outcome, datetime(2026, 12, 1, tzinfo=UTC), TIMING) == TIMING.safety
+
+
+def test_intervals_derive_from_the_poll_interval() -> None:
+    default = Timing()
+    assert (default.events, default.quick, default.provisioning, default.safety) == (5.0, 10.0, 120.0, 300.0)
+    assert default.read_cycle == 5.0
+    fast = Timing(poll=0.3)
+    assert fast.events == 1.0  # at least a second between DescribeEvents calls
+    assert fast.read_cycle == pytest.approx(0.1)
+
+
+def test_the_feed_is_one_describe_events_call_for_every_source_type() -> None:
+    """The gateway against botocore's Stubber (which checks each request against the RDS model):
+    no SourceType (one call, not four), from shortly before the last event seen; events of
+    other source types are dropped, and one seen twice is reported once."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from aurora_upgrade.rds import RdsGateway
+
+    client = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="ap-northeast-1"
+    ).client("rds")
+    stubber = Stubber(client)
+    gateway = RdsGateway(client)
+    started = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    restarted = {
+        "SourceIdentifier": "i-1",
+        "SourceType": "db-instance",
+        "Message": "DB instance restarted",
+        "Date": datetime(2026, 12, 1, 10, 0, 3, tzinfo=UTC),
+    }
+    group = {**restarted, "SourceIdentifier": "g", "SourceType": "db-parameter-group", "Message": "Updated"}
+    stubber.add_response("describe_events", {"Events": [restarted, group]}, {"StartTime": ANY, "MaxRecords": 100})
+    stubber.add_response("describe_events", {"Events": [restarted]}, {"StartTime": ANY, "MaxRecords": 100})
+    with stubber:
+        assert gateway.read_events(started) == []  # the feed starts now
+        assert [e.source_identifier for e in gateway.read_events(started)] == ["i-1"]
+        assert gateway.read_events(started) == []
+    stubber.assert_no_pending_responses()
