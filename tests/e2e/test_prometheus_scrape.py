@@ -183,7 +183,14 @@ def test_prometheus_sees_a_manual_switchover_wait_for_approval(stack: Stack, hel
     stack.start()
     with prometheus_scraping(stack, helm, tmp_path, {"awaitingApproval": {"for": SHORT}}) as prometheus:
         stack.apply(manifest("manual", stack.namespace, switchover={"mode": "Manual"}))
-        assert stack.wait_phase("manual", "AwaitingSwitchover", timeout=120)["reason"] == "AwaitingApproval"
+        stack.wait_phase("manual", "AwaitingSwitchover", timeout=120)
+        # AwaitingSwitchover is entered with the reboot's reason (InstancesRebooted); the next
+        # look at the approval gate writes AwaitingApproval.
+        stack.wait_for(
+            "the upgrade to report AwaitingApproval",
+            lambda: stack.status("manual").get("reason") == "AwaitingApproval",
+            timeout=30,
+        )
         query = f'aurora_upgrade_reason{{namespace="{stack.namespace}",name="manual"}} == 1'
         prometheus.wait_for(
             "the upgrade's reason AwaitingApproval to be scraped",
