@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHECKOV := $(VENV)/checkov/bin/checkov
 
-.PHONY: demo test lint typecheck unit integration e2e crd chart-readme prometheus checkov image cluster-up cluster-down clean
+.PHONY: demo test reliability lint typecheck unit integration e2e crd chart-readme prometheus checkov image cluster-up cluster-down clean
 
 $(STAMP): pyproject.toml tools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,18 @@ unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
 integration: $(STAMP)
-	$(BIN)/pytest -q tests/integration
+	$(BIN)/pytest -q -m 'not reliability' tests/integration
 
 e2e: $(STAMP) prometheus checkov
-	$(BIN)/pytest -q tests/e2e
+	$(BIN)/pytest -q -m 'not reliability' tests/e2e
+
+# The reliability suite (faults, process deaths, failure states, bad input, HA, security), seeded;
+# it writes its figures to docs/reliability.md.
+RELIABILITY_RESULTS := .local/reliability/results.jsonl
+reliability: $(STAMP)
+	rm -f $(RELIABILITY_RESULTS)
+	AURORA_UPGRADE_RELIABILITY_RESULTS=$(RELIABILITY_RESULTS) $(BIN)/pytest -q -m reliability tests/integration tests/e2e
+	AURORA_UPGRADE_RELIABILITY_RESULTS=$(RELIABILITY_RESULTS) $(BIN)/python tests/support/reliability.py
 
 # promtool and prometheus (the chart's alert tests, Prometheus scraping the operator) from Debian's
 # package; its recommends would add node-exporter, a service nothing here uses.

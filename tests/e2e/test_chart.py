@@ -41,44 +41,6 @@ IRSA_ROLE = "arn:aws:iam::123456789012:role/aurora-upgrade-operator"
 # ("Not enough permissions"), so an upgrade can complete with RBAC missing: the log tells.
 REFUSED = re.compile(r"forbidden|Not enough permissions|Failed to post an event", re.IGNORECASE)
 
-# kopf's peering CRDs (https://github.com/nolar/kopf/blob/main/peering.yaml); the chart expects
-# them in the cluster when peering is enabled and creates the peering object itself.
-KOPF_PEERING_CRDS = """
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: clusterkopfpeerings.kopf.dev}
-spec:
-  scope: Cluster
-  group: kopf.dev
-  names: {kind: ClusterKopfPeering, plural: clusterkopfpeerings, singular: clusterkopfpeering}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            status: {type: object, x-kubernetes-preserve-unknown-fields: true}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: kopfpeerings.kopf.dev}
-spec:
-  scope: Namespaced
-  group: kopf.dev
-  names: {kind: KopfPeering, plural: kopfpeerings, singular: kopfpeering}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            status: {type: object, x-kubernetes-preserve-unknown-fields: true}
-"""
-
 
 # --- rendering (no API server needed) ----------------------------------------------------------
 
@@ -109,11 +71,19 @@ def container(objects: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
 
 def test_chart_lints() -> None:
     helm_binary("lint", "--strict", str(CHART))
-    helm_binary("lint", "--strict", str(CHART), "--set", "watchNamespace=team-a", "--set", "peering.enabled=true")
+    helm_binary("lint", "--strict", str(CHART), "--set", "watchNamespace=team-a", "--set", "peering.enabled=false")
+
+
+def test_chart_ships_kopfs_peering_crds() -> None:
+    """Peering is on by default, so the chart brings the CRDs kopf needs for it (in crds/, which
+    Helm installs first, never templates and never deletes)."""
+    documents = [d for d in yaml.safe_load_all((CHART / "crds" / "kopf-peering.yaml").read_text()) if d]
+    assert sorted(d["metadata"]["name"] for d in documents) == ["clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"]
+    assert {d["spec"]["scope"] for d in documents} == {"Cluster", "Namespaced"}
 
 
 def test_default_render_serves_all_namespaces_with_a_cluster_role() -> None:
-    objects = render()
+    objects = render("peering.enabled=false")
     kinds = sorted(kind for kind, _ in objects)
     assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy", "ServiceAccount"], kinds
     name = "aup-aurora-upgrade-operator"
@@ -146,8 +116,15 @@ def test_default_render_serves_all_namespaces_with_a_cluster_role() -> None:
     assert operator["resources"]["requests"] and operator["resources"]["limits"]
 
 
+def test_default_render_turns_peering_on() -> None:
+    objects = render()
+    assert objects[("ClusterKopfPeering", "aurora-upgrade-operator")]["apiVersion"] == "kopf.dev/v1"
+    args = container(objects)["args"]
+    assert args == ["--all-namespaces", "--peering=aurora-upgrade-operator", "--liveness=http://0.0.0.0:8080/healthz"]
+
+
 def test_watch_namespace_renders_a_role_in_that_namespace_and_only_kopf_reads_cluster_wide() -> None:
-    objects = render("watchNamespace=team-a")
+    objects = render("watchNamespace=team-a", "peering.enabled=false")
     kinds = sorted(kind for kind, _ in objects)
     assert kinds == [
         "ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy", "Role", "RoleBinding", "ServiceAccount"
@@ -354,6 +331,8 @@ def test_cluster_wide_chart_rbac_is_enough_for_the_runbook_upgrade_and_no_more(s
             ("patch", "auroraupgrades.dbupgrade.dev", "--subresource=status", "-n", "team-x"),
             ("create", "events", "-n", "team-x"),
             ("watch", "customresourcedefinitions.apiextensions.k8s.io"),
+            ("list", "clusterkopfpeerings.kopf.dev"),  # peering is on by default
+            ("patch", "clusterkopfpeerings.kopf.dev/aurora-upgrade-operator"),
         ]:
             assert can_i(server, token, verb, resource, *scope), f"the operator cannot {verb} {resource}"
         for verb, resource, *scope in [
@@ -367,7 +346,7 @@ def test_cluster_wide_chart_rbac_is_enough_for_the_runbook_upgrade_and_no_more(s
             ("update", "customresourcedefinitions.apiextensions.k8s.io"),
             ("list", "namespaces"),
             ("create", "clusterrolebindings.rbac.authorization.k8s.io"),
-            ("list", "clusterkopfpeerings.kopf.dev"),
+            ("patch", "clusterkopfpeerings.kopf.dev/someone-else"),
             ("delete", "events", "-n", "default"),
         ]:
             assert not can_i(server, token, verb, resource, *scope), f"the operator can {verb} {resource}"
@@ -398,14 +377,14 @@ def test_watch_namespace_chart_rbac_is_enough_in_that_namespace_only(server: Ser
 
 
 def test_peering_chart_rbac_lets_the_operator_join_its_peering(server: Server, tmp_path: Path) -> None:
-    server.kubectl("apply", "-f", "-", input=KOPF_PEERING_CRDS, check=True)
+    team = "team-peered"
+    server.kubectl("create", "namespace", team, check=True)
+    deployment = helm_install(server, "peered", "peering.enabled=true", "peering.name=aurora-peers")
+    # kopf's peering CRDs came with the chart (crds/), or with an earlier release of it.
     server.kubectl(
         "wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev", "crd/kopfpeerings.kopf.dev",
         "--timeout=60s", check=True,
     )  # fmt: skip
-    team = "team-peered"
-    server.kubectl("create", "namespace", team, check=True)
-    deployment = helm_install(server, "peered", "peering.enabled=true", "peering.name=aurora-peers")
 
     with chart_operator(server, deployment, tmp_path) as operator:
         # Mandatory peering keeps kopf paused until it has seen its peering object: completing

@@ -8,6 +8,7 @@ started with `--port 0` can read which port it got.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 import sys
@@ -15,11 +16,13 @@ import threading
 from types import FrameType
 from typing import Any
 
-from .behaviour import RoleTrust
-from .config import SimConfig
+from . import scenarios
+from .behaviour import Faults, RoleTrust
+from .config import FaultConfig, SimConfig
 from .scenarios import SCENARIOS
 from .server import SimServer
 
+_FAULT_STATES = tuple(field.name for field in dataclasses.fields(Faults))
 _DELAY_OPTIONS = (
     "provisioning_seconds",
     "switchover_seconds",
@@ -80,7 +83,55 @@ def build_parser() -> argparse.ArgumentParser:
         "sts:ExternalId condition); repeatable",
     )
     parser.add_argument("--log-calls", action="store_true", help="print each answered API call on stderr")
+    faults = parser.add_argument_group(
+        "injected faults",
+        "seeded: the same --seed and the same calls meet the same faults (the call record marks them)",
+    )
+    faults.add_argument("--seed", type=int, default=0, help="seed of the fault stream (default: %(default)s)")
+    faults.add_argument(
+        "--throttle-rate", type=float, default=0.0, metavar="P",
+        help="chance a call is refused with Throttling/ThrottlingException, not carried out",
+    )  # fmt: skip
+    faults.add_argument(
+        "--error-rate", type=float, default=0.0, metavar="P", help="chance a call is refused with HTTP 500"
+    )
+    faults.add_argument(
+        "--lost-rate", type=float, default=0.0, metavar="P",
+        help="chance a call is carried out and its answer lost (the connection closed before it)",
+    )  # fmt: skip
+    faults.add_argument(
+        "--slow-rate", type=float, default=0.0, metavar="P", help="chance a call is answered after --slow-seconds"
+    )
+    faults.add_argument("--slow-seconds", type=float, default=2.0, metavar="N", help="delay of a slow answer")
+    faults.add_argument(
+        "--deny", action="append", default=[], metavar="OPERATION",
+        help="refuse this operation with AccessDenied every time (repeatable), e.g. SwitchoverBlueGreenDeployment",
+    )  # fmt: skip
+    faults.add_argument(
+        "--fault", action="append", default=[], choices=[f.replace("_", "-") for f in _FAULT_STATES],
+        help="a failure state AWS can reach (repeatable), besides the scenario's own faults; "
+        "a state held for a while rather than forever is a delay option (e.g. --reboot-seconds 60)",
+    )  # fmt: skip
     return parser
+
+
+def faults_from(args: argparse.Namespace) -> FaultConfig:
+    return FaultConfig(
+        seed=args.seed,
+        throttle_rate=args.throttle_rate,
+        error_rate=args.error_rate,
+        lost_rate=args.lost_rate,
+        slow_rate=args.slow_rate,
+        slow_seconds=args.slow_seconds,
+        denied=frozenset(args.deny),
+    )
+
+
+def scenario_from(args: argparse.Namespace) -> dict[str, Any]:
+    data = scenarios.resolve(args.scenario)
+    if args.fault:
+        data["faults"] = {**(data.get("faults") or {}), **{f.replace("-", "_"): True for f in args.fault}}
+    return data
 
 
 def config_from(args: argparse.Namespace) -> SimConfig:
@@ -104,16 +155,23 @@ def roles_from(args: argparse.Namespace) -> RoleTrust:
 
 
 def _log_call(entry: dict[str, Any]) -> None:
-    print(f"sim: {entry['operation']} {entry['outcome']} {json.dumps(entry['params'])}", file=sys.stderr, flush=True)
+    fault = f" [fault: {entry['fault']}]" if entry.get("fault") else ""
+    print(
+        f"sim: {entry['operation']} {entry['outcome']}{fault} {json.dumps(entry['params'])}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = config_from(args)
+        faults = faults_from(args)
         server = SimServer(
             config=config,
-            scenario=args.scenario,
+            scenario=scenario_from(args),
+            faults=faults,
             port=args.port,
             host=args.host,
             on_call=_log_call if args.log_calls else None,
@@ -133,6 +191,8 @@ def main(argv: list[str]) -> int:
     try:
         print(f"aurora-upgrade sim: AWS_ENDPOINT_URL_RDS={server.endpoint_url} scenario={args.scenario}", flush=True)
         print(f"aurora-upgrade sim: delays {config}", file=sys.stderr, flush=True)
+        if faults.any:
+            print(f"aurora-upgrade sim: faults {faults}", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:

@@ -83,3 +83,43 @@ class SimConfig:
     def with_overrides(self, **seconds: float | None) -> SimConfig:
         """This config with the given fields replaced; None values are ignored."""
         return dataclasses.replace(self, **{k: v for k, v in seconds.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Faults the simulator injects into its answers, drawn from one seeded random stream.
+
+    Each rate is the chance (0 to 1) that one API call meets that fault; at most one fault
+    per call, tried in this order:
+
+    throttle_rate: refused with `Throttling` or `ThrottlingException` (HTTP 400), not carried out.
+    error_rate: refused with HTTP 500 `InternalFailure`, not carried out.
+    lost_rate: carried out, then the connection is closed before the answer (the client
+        sees a dropped connection; AWS's state has changed).
+    slow_rate: answered after `slow_seconds` (carried out first, as AWS does with a slow answer).
+    denied: operations always refused with `AccessDenied` (HTTP 403), not carried out.
+    seed: the random stream's seed, so a run can be repeated call for call.
+    """
+
+    seed: int = 0
+    throttle_rate: float = 0.0
+    error_rate: float = 0.0
+    lost_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 2.0
+    denied: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        rates = ("throttle_rate", "error_rate", "lost_rate", "slow_rate")
+        for name in rates:
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        if sum(getattr(self, name) for name in rates) > 1.0:
+            raise ValueError("the fault rates add up to more than 1")
+        if self.slow_seconds < 0:
+            raise ValueError(f"slow_seconds must be >= 0, got {self.slow_seconds}")
+
+    @property
+    def any(self) -> bool:
+        return bool(self.throttle_rate or self.error_rate or self.lost_rate or self.slow_rate or self.denied)

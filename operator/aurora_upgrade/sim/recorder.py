@@ -9,7 +9,8 @@ survive.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,20 +43,40 @@ class CallRecorder:
     Each entry: {"operation", "params" (the request's flat query parameters, e.g.
     "BlueGreenDeploymentIdentifier" or "Tags.Tag.1.Key"), "outcome" ("ok" or the AWS error
     code), "access_key_id" (of the credentials that signed the request, None if unsigned),
-    "time" (ISO 8601, UTC)}.
+    "fault" (None, or the injected fault this answer was, see faults.py), "time" (ISO 8601,
+    UTC)}. A call took effect when its outcome is "ok", whether or not its answer was then lost.
     """
 
     def __init__(self, on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._calls: list[dict[str, Any]] = []
         self._on_record = on_record
+        # The fault of the answer being made on this thread (one request per thread).
+        self._marks = threading.local()
 
-    def record(self, operation: str, params: Mapping[str, Any], outcome: str, access_key_id: str | None = None) -> None:
+    @contextmanager
+    def marking(self, fault: str) -> Iterator[None]:
+        """Calls recorded on this thread inside the block were answered with `fault`."""
+        self._marks.fault = fault
+        try:
+            yield
+        finally:
+            self._marks.fault = None
+
+    def record(
+        self,
+        operation: str,
+        params: Mapping[str, Any],
+        outcome: str,
+        access_key_id: str | None = None,
+        fault: str | None = None,
+    ) -> None:
         entry = {
             "operation": operation,
             "params": {k: ("***" if k in _SECRET_PARAMS else v) for k, v in params.items()},
             "outcome": outcome,
             "access_key_id": access_key_id,
+            "fault": fault or getattr(self._marks, "fault", None),
             "time": datetime.now(UTC).isoformat(),
         }
         with self._lock:
@@ -71,6 +92,11 @@ class CallRecorder:
         """Operation names of mutating calls, whatever their outcome, in order."""
         with self._lock:
             return [entry["operation"] for entry in self._calls if is_mutating(entry["operation"])]
+
+
+def took_effect(entry: Mapping[str, Any]) -> bool:
+    """Whether a recorded call changed AWS's state or answered (a lost answer still counts)."""
+    return bool(entry["outcome"] == "ok")
 
 
 class ResponseHold:

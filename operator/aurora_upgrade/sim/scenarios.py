@@ -12,6 +12,7 @@ never shows in the call record.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -271,7 +272,11 @@ def apply(data: Mapping[str, Any]) -> behaviour.Faults:
     for spec in data.get("global_clusters", []):
         _create_global_cluster(behaviour.backend_for(account, home), spec, clusters)
     faults = data.get("faults") or {}
-    return behaviour.Faults(switchover_fails=bool(faults.get("switchover_fails", False)))
+    known = {field.name for field in dataclasses.fields(behaviour.Faults)}
+    unknown = set(faults) - known
+    if unknown:
+        raise ValueError(f"unknown faults {sorted(unknown)}; known: {', '.join(sorted(known))}")
+    return behaviour.Faults(**{name: bool(value) for name, value in faults.items()})
 
 
 def _parameter_list(group: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -11,13 +11,19 @@ a few control requests for tests that run it as a separate process:
                          N through, default 0) until released
     POST /_sim/release   release every held response and disarm the holds
     GET  /_sim/held      {"held": [operations whose responses are waiting now]}
+
+Faults (FaultConfig, see faults.py) are injected here, around moto: a refused call never
+reaches it, a lost or slow answer comes after it carried the call out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -28,8 +34,10 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import behaviour, scenarios
-from .config import SimConfig
-from .recorder import CallRecorder, ResponseHold
+from .behaviour.calls import access_key_of
+from .config import FaultConfig, SimConfig
+from .faults import LOST, REFUSING, SLOW, THROTTLED, FaultInjector, refusal
+from .recorder import CallRecorder, ResponseHold, is_mutating, took_effect
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -43,17 +51,39 @@ class _QuietRequestHandler(MotoRequestHandler):
 
 
 class _SimApp:
-    """WSGI front: control endpoints, then moto, then the response hold."""
+    """WSGI front: control endpoints, injected faults, then moto, then the response hold."""
 
-    def __init__(self, moto_app: WSGIApp, recorder: CallRecorder, hold: ResponseHold) -> None:
+    def __init__(self, moto_app: WSGIApp, recorder: CallRecorder, hold: ResponseHold, injector: FaultInjector) -> None:
         self._moto_app = moto_app
         self._recorder = recorder
         self._hold = hold
+        self._injector = injector
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/_sim/"):
             return self._control(environ, start_response)
         operation = _operation_of(environ)
+        fault = self._injector.pick(operation) if operation else None
+        if operation and fault in REFUSING:
+            code = self._injector.throttling_code() if fault == THROTTLED else ""
+            status, code, body = refusal(fault, operation, code)
+            signer = access_key_of(environ.get("HTTP_AUTHORIZATION", ""))
+            self._recorder.record(operation, _params_of(environ), code, access_key_id=signer, fault=fault)
+            start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+            return [body]
+        with self._recorder.marking(fault) if fault else contextlib.nullcontext():
+            status, headers, body = self._carry_out(environ)
+        # The call has been carried out; a held response waits here, state already changed.
+        if operation:
+            self._hold.pass_or_wait(operation)
+        if fault == SLOW:
+            time.sleep(self._injector.config.slow_seconds)
+        elif fault == LOST:
+            _drop_connection(environ)
+        start_response(status, headers)
+        return [body]
+
+    def _carry_out(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
         captured: list[Any] = []
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
@@ -67,11 +97,7 @@ class _SimApp:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
-        # The call has been carried out; a held response waits here, state already changed.
-        if operation:
-            self._hold.pass_or_wait(operation)
-        start_response(*captured)
-        return [body]
+        return captured[0], captured[1], body
 
     def _control(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -106,6 +132,22 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     body = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
+
+
+def _drop_connection(environ: dict[str, Any]) -> None:
+    """Close the client's connection before it gets an answer (werkzeug then drops the write)."""
+    connection = environ.get("werkzeug.socket")
+    if connection is not None:
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+
+
+def _params_of(environ: dict[str, Any]) -> dict[str, Any]:
+    """A query-protocol request's parameters, as the call record keeps them."""
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        query.update(parse_qs(_read_body(environ).decode("utf-8", "replace")))
+    return {k: v[0] if len(v) == 1 else v for k, v in query.items() if k not in ("Action", "Version")}
 
 
 def _operation_of(environ: dict[str, Any]) -> str | None:
@@ -159,9 +201,11 @@ class SimServer:
         host: str = "127.0.0.1",
         on_call: Callable[[dict[str, Any]], None] | None = None,
         roles: behaviour.RoleTrust | None = None,
+        faults: FaultConfig | None = None,
     ) -> None:
         self.config = config or SimConfig()
         self.roles = roles or behaviour.RoleTrust()
+        self.faults = faults or FaultConfig()
         self.scenario = scenarios.resolve(scenario)
         self._requested_port = port
         self._host = host
@@ -178,7 +222,12 @@ class SimServer:
         try:
             with simulation.lock:
                 simulation.faults = scenarios.apply(self.scenario)
-            app = _SimApp(DomainDispatcherApplication(behaviour.create_backend_app), self._recorder, self._hold)
+            app = _SimApp(
+                DomainDispatcherApplication(behaviour.create_backend_app),
+                self._recorder,
+                self._hold,
+                FaultInjector(self.faults),
+            )
             self._httpd = make_server(
                 self._host, self._requested_port, app, threaded=True, request_handler=_QuietRequestHandler
             )
@@ -229,6 +278,10 @@ class SimServer:
     def mutating_calls(self) -> list[str]:
         """Names of the mutating calls (Create*, Delete*, Modify*, Reboot*, Switchover*, AddTags*...)."""
         return self._recorder.mutating_calls()
+
+    def effective_mutating_calls(self) -> list[str]:
+        """Names of the mutating calls that took effect (a lost answer included), in order."""
+        return [c["operation"] for c in self.calls() if is_mutating(c["operation"]) and took_effect(c)]
 
     def hold(self, operation: str, after: int = 0) -> None:
         """Hold every response to `operation` (after letting `after` of them through), after

@@ -51,6 +51,15 @@ _BG_FILTERS = {
 }
 # An invalid source configuration is reported after this share of provisioning_seconds.
 INVALID_CONFIGURATION_AFTER = 0.25
+# StatusDetails of the injected failures (Faults), in the words of AWS's own failure messages.
+_INVALID_CONFIGURATION_FAULT = (
+    "Creation of blue/green deployment failed because replication from the blue environment couldn't be "
+    "set up. Resolve the issues, then delete and recreate the blue/green deployment."
+)
+_PROVISIONING_FAILED_FAULT = (
+    "Creation of blue/green deployment failed while provisioning the green environment. "
+    "Delete the blue/green deployment, then try again."
+)
 _DOCS_PREPARING_POSTGRES = (
     "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/"
     "blue-green-deployments-creating.html#blue-green-deployments-creating-preparing-postgres"
@@ -145,7 +154,7 @@ class SimBlueGreenDeployment(RDSBaseModel):
     @property
     def switchover_details(self) -> list[dict[str, str]]:
         status = self._status_before_delete if self.status == "DELETING" else self.status
-        if status == "INVALID_CONFIGURATION":
+        if status in ("INVALID_CONFIGURATION", "PROVISIONING_FAILED"):
             status = "PROVISIONING"
         pairs: list[tuple[RDSBaseModel, RDSBaseModel]] = [(self.blue, self.green), *self.member_pairs]
         details = []
@@ -158,9 +167,9 @@ class SimBlueGreenDeployment(RDSBaseModel):
             details.append({"SourceMember": source.arn, "TargetMember": target.arn, "Status": member_status})
         return details
 
-    def fail_configuration(self, reason: str) -> None:
+    def fail_configuration(self, reason: str, status: str = "INVALID_CONFIGURATION") -> None:
         self._failed_at = INVALID_CONFIGURATION_AFTER
-        self.status = "INVALID_CONFIGURATION"
+        self.status = status
         self.status_details = reason
 
     def mark_deleting(self) -> None:
@@ -216,6 +225,8 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
             self._target_db_parameter_group(group_name, family)
         self._check_groups_in_other_regions(blue, cluster_group.name, db_groups)
         problem = self._logical_replication_problem(blue)
+        if problem is None and active().faults.invalid_configuration:
+            problem = _INVALID_CONFIGURATION_FAULT
 
         suffix = _random_suffix(6)
         green = self._create_green_cluster(blue, f"{blue.db_cluster_identifier}-green-{suffix}", target_version)
@@ -232,6 +243,12 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
                 self.config.provisioning_seconds * INVALID_CONFIGURATION_AFTER,
                 f"{deployment.resource_id} invalid configuration",
                 lambda at: self._provisioning_failed(deployment, problem, at),
+            )
+        elif active().faults.provisioning_fails:
+            self.timeline.after(
+                self.config.provisioning_seconds,
+                f"{deployment.resource_id} provisioning failed",
+                lambda at: self._provisioning_failed(deployment, _PROVISIONING_FAILED_FAULT, at, "PROVISIONING_FAILED"),
             )
         else:
             self.timeline.after(
@@ -543,10 +560,12 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
             at,
         )
 
-    def _provisioning_failed(self, deployment: SimBlueGreenDeployment, reason: str, at: datetime) -> None:
+    def _provisioning_failed(
+        self, deployment: SimBlueGreenDeployment, reason: str, at: datetime, status: str = "INVALID_CONFIGURATION"
+    ) -> None:
         if not self._end_provisioning(deployment):
             return
-        deployment.fail_configuration(reason)
+        deployment.fail_configuration(reason, status)
         self._deployment_event(deployment, reason, ["failure"], at)
 
     def _switchover_failed(self, deployment: SimBlueGreenDeployment, timeout: int, at: datetime) -> None:

@@ -24,8 +24,7 @@ def record_call(response: BaseResponse, answer: Callable[[], TYPE_RESPONSE]) -> 
         for key, values in response.querystring.items()
         if key not in ("Action", "Version")
     }
-    match = _CREDENTIAL.search(response.headers.get("Authorization", ""))
-    access_key_id = match.group(1) if match else None
+    access_key_id = access_key_of(response.headers.get("Authorization", ""))
     recorder = active().recorder
     try:
         status, headers, body = answer()
@@ -34,6 +33,12 @@ def record_call(response: BaseResponse, answer: Callable[[], TYPE_RESPONSE]) -> 
         raise
     recorder.record(operation, params, _outcome(status, body), access_key_id=access_key_id)
     return status, headers, body
+
+
+def access_key_of(authorization: str) -> str | None:
+    """The access key id of a SigV4 `Authorization` header, None if unsigned."""
+    match = _CREDENTIAL.search(authorization)
+    return match.group(1) if match else None
 
 
 def _outcome(status: int, body: Any) -> str:

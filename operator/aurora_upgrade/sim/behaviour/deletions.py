@@ -14,6 +14,7 @@ from moto.rds.models import DBCluster, DBClusterSnapshot, DBInstance
 
 from .errors import deletion_protected, invalid_instance_state
 from .instances import InstancesAndReboots, SimDBCluster, SimDBInstance
+from .simulation import active
 
 
 class SnapshotsAndDeletions(InstancesAndReboots):
@@ -109,7 +110,10 @@ class SnapshotsAndDeletions(InstancesAndReboots):
                         at,
                     )
 
-            self.timeline.after(self.config.snapshot_seconds, f"snapshot {db_cluster_snapshot_identifier}", completed)
+            if not active().faults.snapshot_hangs:
+                self.timeline.after(
+                    self.config.snapshot_seconds, f"snapshot {db_cluster_snapshot_identifier}", completed
+                )
         return snapshot
 
     def _start_deleting_instance(self, database: DBInstance) -> None:

@@ -13,6 +13,7 @@ from moto.rds.models import DBCluster, DBClusterParameterGroup, DBInstance, DBIn
 
 from .base import SimBackendBase
 from .errors import cluster_already_exists, invalid_instance_state
+from .simulation import active
 
 
 class SimDBCluster(DBCluster):
@@ -130,7 +131,8 @@ class InstancesAndReboots(SimBackendBase):
                 at,
             )
 
-        self.timeline.after(self.config.reboot_seconds, f"reboot {db_instance_identifier}", rebooted)
+        if not active().faults.reboot_hangs:
+            self.timeline.after(self.config.reboot_seconds, f"reboot {db_instance_identifier}", rebooted)
         return database
 
     def modify_db_cluster_parameter_group(

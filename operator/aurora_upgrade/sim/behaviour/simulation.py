@@ -16,9 +16,21 @@ from ..recorder import CallRecorder
 
 @dataclass
 class Faults:
-    """Failures a scenario asks for that no request parameter can cause."""
+    """Failures a scenario asks for that no request parameter can cause.
+
+    switchover_fails: the switchover ends in SWITCHOVER_FAILED (AWS rolled it back).
+    provisioning_fails: the deployment ends in PROVISIONING_FAILED instead of AVAILABLE.
+    invalid_configuration: the deployment ends in INVALID_CONFIGURATION (as with a source AWS
+        finds unfit only once it tries to replicate from it).
+    reboot_hangs: a rebooted instance stays `rebooting`.
+    snapshot_hangs: a manual cluster snapshot stays `creating`.
+    """
 
     switchover_fails: bool = False
+    provisioning_fails: bool = False
+    invalid_configuration: bool = False
+    reboot_hangs: bool = False
+    snapshot_hangs: bool = False
 
 
 @dataclass(frozen=True)
