@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHECKOV := $(VENV)/checkov/bin/checkov
 
-.PHONY: demo test reliability lint typecheck unit integration e2e crd chart-readme prometheus checkov image cluster-up cluster-down clean
+.PHONY: demo test reliability bench lint typecheck unit integration e2e crd chart-readme prometheus checkov image cluster-up cluster-down clean
 
 $(STAMP): pyproject.toml tools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,19 @@ demo: $(STAMP)
 
 test: lint typecheck unit integration e2e
 
+# The benchmarks of issue 8 (bench/): numbers, not pass/fail, so not part of `make test`. Writes
+# docs/benchmarks.md and docs/benchmarks/*.png; about 15 minutes on 2 cores.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]' -e tools
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	PYTHONPATH=tests $(BIN)/python -m bench
+
 lint: $(STAMP)
-	$(BIN)/ruff check operator tools tests
-	$(BIN)/ruff format --check operator tools tests
+	$(BIN)/ruff check operator tools tests bench
+	$(BIN)/ruff format --check operator tools tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -298,6 +298,7 @@ def _reconcile_fresh(
 ) -> tuple[float | None, Upgrade | None]:
     """Read the object (kopf's cached body may predate the status just written), decide and
     act on it; every status write is conditional on the version read here."""
+    metrics.RECONCILES.inc()
     fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     if fresh["metadata"].get("deletionTimestamp"):
         return None, None

@@ -36,6 +36,10 @@ RDS_CALLS = Counter(
     "RDS API calls by operation and outcome (ok or the AWS error code)",
     ["operation", "outcome"],
 )
+RECONCILES = Counter(
+    "aurora_upgrade_reconciles_total",
+    "Looks at an upgrade: its object read, its stage observed and decided (whether or not AWS was called)",
+)
 RECONCILE_ERRORS = Counter(
     "aurora_upgrade_reconcile_errors_total",
     "Reconcile steps that ended in an unexpected error",

@@ -1,13 +1,9 @@
 """The runbook's own commands, run with bash and the AWS CLI against the simulator, print
 what the runbook says they print.
 
-Steps 1.1 to 9.2 of aurora-bg-upgrade-procedure.ja.md are copied as written, with three
-changes: `aws-vault exec mizzy --` is dropped (the simulator accepts any credentials),
-`sleep 30` in the polling loops becomes `sleep 1` (and the AWS CLI's waiters, which poll
-every 30 s, poll every half second: see `fast_waiters`), and step 6.1's waiter
-`db-cluster-snapshot-completed`, which does not exist in botocore (run literally, the wait
-errors out and the script still claims the snapshot completed), is replaced by the real
-`db-cluster-snapshot-available`. Step 8 (Terraform) has no AWS call and is not run.
+The steps are support.runbook_steps' (the runbook's commands as written, `aws-vault exec mizzy --`
+dropped, step 6.1's nonexistent waiter replaced), run 30 times faster: `sleep 30` in the polling
+loops sleeps 1 s and the AWS CLI's waiters poll every second instead of every 30 s.
 
 The AWS CLI (awscli from PyPI, in the virtualenv) reaches the simulator through
 AWS_ENDPOINT_URL_RDS, as the operator does. Tables are compared by content (title, values,
@@ -17,11 +13,7 @@ to their contents. Random parts (bgd-..., -green-xxxxxx, timestamps) are matched
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +24,30 @@ from botocore.exceptions import ClientError
 
 from aurora_upgrade.sim import SimConfig, SimServer
 from support.runbook import CLUSTER, OLD_CLUSTER_DELETION_CALLS, RUNBOOK_CALLS
+from support.runbook_steps import (
+    STEP_1_1,
+    STEP_1_2,
+    STEP_1_3,
+    STEP_2_1,
+    STEP_3_1,
+    STEP_3_2,
+    STEP_3_3,
+    STEP_3_4,
+    STEP_4_1,
+    STEP_4_2,
+    STEP_5,
+    STEP_6_1,
+    STEP_6_2,
+    STEP_6_3,
+    STEP_7_1,
+    STEP_7_2,
+    STEP_7_3,
+    STEP_7_4,
+    STEP_9_1,
+    STEP_9_2,
+    RunbookShell,
+)
 
-VENV_BIN = Path(sys.executable).parent
 CLUSTER_ARN = "arn:aws:rds:ap-northeast-1:123456789012:cluster:aurora-bg-aurora-cluster"
 INSTANCES = ["aurora-bg-aurora-instance-1", "aurora-bg-aurora-instance-2"]
 
@@ -50,251 +64,8 @@ FIDELITY_TIMING = SimConfig(
     delete_seconds=8.0,
     not_found_after_create_seconds=0.0,
 )
-WAITER_POLL_SECONDS = 0.5
-
-# ------------------------------------------------------------------ the runbook's steps
-
-STEP_1_1 = """
-aws rds describe-db-clusters \\
-  --db-cluster-identifier aurora-bg-aurora-cluster \\
-  --region ap-northeast-1 \\
-  --query 'DBClusters[0].[DBClusterIdentifier,EngineVersion,Status]' \\
-  --output table
-"""
-
-STEP_1_2 = """
-aws rds describe-db-instances \\
-  --filters "Name=db-cluster-id,Values=aurora-bg-aurora-cluster" \\
-  --region ap-northeast-1 \\
-  --query 'DBInstances[*].[DBInstanceIdentifier,EngineVersion,DBInstanceStatus]' \\
-  --output table
-"""
-
-STEP_1_3 = """
-aws rds describe-db-engine-versions \\
-  --engine aurora-postgresql \\
-  --engine-version 15.10 \\
-  --region ap-northeast-1 \\
-  --query 'DBEngineVersions[0].[Engine,EngineVersion,DBParameterGroupFamily]' \\
-  --output table
-"""
-
-REBOOT_AND_WAIT = """
-aws rds describe-db-instances \\
-  --filters "Name=db-cluster-id,Values={cluster}" \\
-  --region ap-northeast-1 \\
-  --query 'DBInstances[*].DBInstanceIdentifier' \\
-  --output text | tr '\\t' '\\n' | while read instance_id; do
-  aws rds reboot-db-instance \\
-    --db-instance-identifier "$instance_id" \\
-    --region ap-northeast-1 >/dev/null
-  echo "$instance_id を再起動中..."
-done
-
-aws rds describe-db-instances \\
-  --filters "Name=db-cluster-id,Values={cluster}" \\
-  --region ap-northeast-1 \\
-  --query 'DBInstances[*].DBInstanceIdentifier' \\
-  --output text | tr '\\t' '\\n' | while read instance_id; do
-  echo "$instance_id の再起動完了を待機中..."
-  aws rds wait db-instance-available \\
-    --db-instance-identifier "$instance_id" \\
-    --region ap-northeast-1
-  echo "$instance_id の再起動が完了しました"
-done
-
-echo "{done}"
-"""
-
-STEP_2_1 = REBOOT_AND_WAIT.format(cluster="aurora-bg-aurora-cluster", done="全インスタンスの再起動が完了しました")
-
-STEP_3_1 = """
-CLUSTER_ARN=$(aws rds describe-db-clusters \\
-  --db-cluster-identifier aurora-bg-aurora-cluster \\
-  --region ap-northeast-1 \\
-  --query 'DBClusters[0].DBClusterArn' \\
-  --output text)
-echo $CLUSTER_ARN
-"""
-
-STEP_3_2 = """
-BG_DEPLOYMENT_ID=$(aws rds create-blue-green-deployment \\
-  --blue-green-deployment-name aurora-bg-upgrade-15-10 \\
-  --source $CLUSTER_ARN \\
-  --target-engine-version 15.10 \\
-  --target-db-cluster-parameter-group-name aurora-bg-aurora-pg15-cluster-params \\
-  --target-db-parameter-group-name aurora-bg-aurora-pg15-params \\
-  --region ap-northeast-1 \\
-  --query 'BlueGreenDeployment.BlueGreenDeploymentIdentifier' \\
-  --output text)
-echo $BG_DEPLOYMENT_ID
-"""
-
-STEP_3_3 = """
-aws rds describe-blue-green-deployments \\
-  --blue-green-deployment-identifier $BG_DEPLOYMENT_ID \\
-  --region ap-northeast-1 \\
-  --query 'BlueGreenDeployments[0].[BlueGreenDeploymentIdentifier,Status,StatusDetails]' \\
-  --output table
-"""
-
-STEP_3_4 = """
-while true; do
-  STATUS=$(aws rds describe-blue-green-deployments \\
-    --blue-green-deployment-identifier $BG_DEPLOYMENT_ID \\
-    --region ap-northeast-1 \\
-    --query 'BlueGreenDeployments[0].Status' \\
-    --output text)
-
-  echo "$(date): ステータス = $STATUS"
-
-  if [ "$STATUS" = "AVAILABLE" ]; then
-    echo "ブルー/グリーン デプロイメントが利用可能になりました"
-    break
-  elif [ "$STATUS" = "PROVISIONING_FAILED" ] || [ "$STATUS" = "INVALID_CONFIGURATION" ]; then
-    echo "ブルー/グリーン デプロイメントの作成に失敗しました"
-    exit 1
-  fi
-
-  sleep 1
-done
-"""
-
-STEP_4_1 = """
-GREEN_CLUSTER_ARN=$(aws rds describe-blue-green-deployments \\
-  --blue-green-deployment-identifier $BG_DEPLOYMENT_ID \\
-  --region ap-northeast-1 \\
-  --query 'BlueGreenDeployments[0].Target' \\
-  --output text)
-
-GREEN_CLUSTER_ID=$(echo $GREEN_CLUSTER_ARN | awk -F: '{print $NF}')
-echo $GREEN_CLUSTER_ID
-"""
-
-STEP_4_2 = REBOOT_AND_WAIT.format(
-    cluster="$GREEN_CLUSTER_ID", done="グリーン環境の全インスタンスの再起動が完了しました"
-)
-
-STEP_5 = """
-GREEN_ENDPOINT=$(aws rds describe-db-clusters \\
-  --db-cluster-identifier $GREEN_CLUSTER_ID \\
-  --region ap-northeast-1 \\
-  --query 'DBClusters[0].Endpoint' \\
-  --output text)
-echo $GREEN_ENDPOINT
-"""
-
-# The runbook waits with `db-cluster-snapshot-completed`, which botocore does not have.
-STEP_6_1 = """
-SNAPSHOT_ID="aurora-bg-aurora-cluster-before-switchover-$(date +%Y%m%d-%H%M%S)"
-
-aws rds create-db-cluster-snapshot \\
-  --db-cluster-snapshot-identifier $SNAPSHOT_ID \\
-  --db-cluster-identifier aurora-bg-aurora-cluster \\
-  --region ap-northeast-1 >/dev/null
-
-echo "スナップショット $SNAPSHOT_ID を作成中..."
-
-aws rds wait db-cluster-snapshot-available \\
-  --db-cluster-snapshot-identifier $SNAPSHOT_ID \\
-  --region ap-northeast-1
-
-echo "スナップショットの作成が完了しました"
-"""
-
-STEP_6_2 = """
-aws rds describe-blue-green-deployments \\
-  --blue-green-deployment-identifier $BG_DEPLOYMENT_ID \\
-  --region ap-northeast-1 \\
-  --query 'BlueGreenDeployments[0].[Status,StatusDetails]' \\
-  --output table
-"""
-
-STEP_6_3 = """
-aws rds switchover-blue-green-deployment \\
-  --blue-green-deployment-identifier $BG_DEPLOYMENT_ID \\
-  --region ap-northeast-1 >/dev/null
-
-echo "スイッチオーバーを開始しました"
-
-while true; do
-  STATUS=$(aws rds describe-blue-green-deployments \\
-    --blue-green-deployment-identifier $BG_DEPLOYMENT_ID \\
-    --region ap-northeast-1 \\
-    --query 'BlueGreenDeployments[0].Status' \\
-    --output text)
-
-  echo "$(date): ステータス = $STATUS"
-
-  if [ "$STATUS" = "SWITCHOVER_COMPLETED" ]; then
-    echo "スイッチオーバーが完了しました"
-    break
-  elif [ "$STATUS" = "SWITCHOVER_FAILED" ]; then
-    echo "スイッチオーバーに失敗しました"
-    exit 1
-  fi
-
-  sleep 1
-done
-"""
-
-STEP_7_1 = STEP_1_1
-
-STEP_7_2 = STEP_1_2
-
-STEP_7_3 = STEP_2_1
-
-STEP_7_4 = """
-aws rds describe-db-instances \\
-  --filters "Name=db-cluster-id,Values=aurora-bg-aurora-cluster" \\
-  --region ap-northeast-1 \\
-  --query 'DBInstances[*].[DBInstanceIdentifier,DBInstanceStatus,EngineVersion]' \\
-  --output table
-"""
-
-STEP_9_1 = """
-aws rds delete-blue-green-deployment \\
-  --blue-green-deployment-identifier $BG_DEPLOYMENT_ID \\
-  --region ap-northeast-1 >/dev/null
-"""
-
-STEP_9_2 = """
-aws rds describe-db-instances \\
-  --filters "Name=db-cluster-id,Values=aurora-bg-aurora-cluster-old1" \\
-  --region ap-northeast-1 \\
-  --query 'DBInstances[*].DBInstanceIdentifier' \\
-  --output text | tr '\\t' '\\n' | while read instance_id; do
-  aws rds delete-db-instance \\
-    --db-instance-identifier "$instance_id" \\
-    --skip-final-snapshot \\
-    --region ap-northeast-1 >/dev/null
-  echo "$instance_id を削除中..."
-done
-
-aws rds describe-db-instances \\
-  --filters "Name=db-cluster-id,Values=aurora-bg-aurora-cluster-old1" \\
-  --region ap-northeast-1 \\
-  --query 'DBInstances[*].DBInstanceIdentifier' \\
-  --output text | tr '\\t' '\\n' | while read instance_id; do
-  echo "$instance_id の削除完了を待機中..."
-  aws rds wait db-instance-deleted \\
-    --db-instance-identifier "$instance_id" \\
-    --region ap-northeast-1
-  echo "$instance_id の削除が完了しました"
-done
-
-aws rds delete-db-cluster \\
-  --db-cluster-identifier aurora-bg-aurora-cluster-old1 \\
-  --skip-final-snapshot \\
-  --region ap-northeast-1 >/dev/null
-echo "aurora-bg-aurora-cluster-old1 を削除中..."
-
-echo "クラスターの削除完了を待機中..."
-aws rds wait db-cluster-deleted \\
-  --db-cluster-identifier aurora-bg-aurora-cluster-old1 \\
-  --region ap-northeast-1
-echo "aurora-bg-aurora-cluster-old1 の削除が完了しました"
-"""
+# `sleep 30` becomes `sleep 1`, the waiters' 30 s delay 1 s.
+TIME_FACTOR = 1 / 30
 
 # ------------------------------------------------------- the runbook's expected output
 # Tables as the runbook draws them. Steps 1.1-1.3 show none; theirs are the 7.x ones with
@@ -388,23 +159,6 @@ def reboot_lines(instances: list[str], done: str) -> list[str]:
 # ------------------------------------------------------------------------------ helpers
 
 
-def fast_waiters(data_path: Path) -> Path:
-    """botocore's RDS waiters with a short polling interval, for AWS_DATA_PATH.
-
-    `aws rds wait` polls every 30 s; botocore reads model overrides from AWS_DATA_PATH, so
-    the runbook's wait commands run unchanged and merely poll faster.
-    """
-    loader = botocore.session.get_session().get_component("data_loader")
-    waiters = loader.load_service_model("rds", "waiters-2")
-    for waiter in waiters["waiters"].values():
-        waiter["maxAttempts"] = int(waiter["maxAttempts"] * waiter["delay"] / WAITER_POLL_SECONDS)
-        waiter["delay"] = WAITER_POLL_SECONDS
-    target = data_path / "rds" / "2014-10-31" / "waiters-2.json"
-    target.parent.mkdir(parents=True)
-    target.write_text(json.dumps(waiters))
-    return data_path
-
-
 def table(text: str) -> tuple[str, list[list[str]]]:
     """(title, rows of cell values) of an AWS CLI table, ignoring column widths."""
     lines = [line.strip() for line in text.strip().splitlines()]
@@ -412,39 +166,6 @@ def table(text: str) -> tuple[str, list[list[str]]]:
     title = lines[1].strip("|").strip()
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[3:-1]]
     return title, rows
-
-
-class Runbook:
-    """Runs runbook steps with bash, carrying the variables the runbook's steps share."""
-
-    def __init__(self, server: SimServer, home: Path) -> None:
-        self.variables: dict[str, str] = {}
-        # No AWS settings of the machine running the tests leak in.
-        self.env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-        self.env.update(
-            PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            AWS_ENDPOINT_URL_RDS=server.endpoint_url,
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_CONFIG_FILE=str(home / "aws-config"),
-            AWS_SHARED_CREDENTIALS_FILE=str(home / "aws-credentials"),
-            AWS_DATA_PATH=str(fast_waiters(home / "botocore-data")),
-            HOME=str(home),
-        )
-
-    def run(self, script: str) -> list[str]:
-        result = subprocess.run(
-            ["bash", "-c", script],
-            env={**self.env, **self.variables},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout.splitlines()
-
-    def output(self, script: str) -> str:
-        return "\n".join(self.run(script))
 
 
 def status_loop(lines: list[str], waiting: str, final: str, closing: str) -> None:
@@ -468,7 +189,7 @@ def deployment_gone(rds: Any, bg_id: str) -> bool:
 
 def test_runbook_steps_print_what_the_runbook_says(tmp_path: Path, client_for: Callable[[SimServer], Any]) -> None:
     with SimServer(config=FIDELITY_TIMING, scenario="runbook", port=0) as server:
-        book = Runbook(server, tmp_path)
+        book = RunbookShell(server.endpoint_url, tmp_path, TIME_FACTOR)
 
         # 1. prechecks
         assert table(book.output(STEP_1_1)) == table(EXPECTED_1_1)
@@ -595,7 +316,7 @@ def test_the_simulators_defaults_are_in_the_runbooks_proportions(tmp_path: Path)
 
     with SimServer(scenario="runbook", port=0) as server:  # the defaults, as `aurora-upgrade sim` has them
         assert server.config == defaults
-        book = Runbook(server, tmp_path)
+        book = RunbookShell(server.endpoint_url, tmp_path, TIME_FACTOR)
         # Step 9.2's delete loop and the listing its wait loop starts with, as written, aimed at the
         # runbook's cluster (the -old1 cluster exists only after a switchover, minutes away here).
         delete_loop, wait_loop = STEP_9_2.split("\n\n")[:2]

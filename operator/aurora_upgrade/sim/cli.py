@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="runbook",
         help=f"starting state: one of {', '.join(SCENARIOS)}, or a .yaml file (default: %(default)s)",
     )
+    parser.add_argument(
+        "--fleet",
+        type=int,
+        metavar="N",
+        help="instead of --scenario: the runbook's account with N copies of its cluster "
+        "(aurora-bg-aurora-cluster-0001 ... -N, each with -instance-1 and -instance-2)",
+    )
     timing = parser.add_mutually_exclusive_group()
     timing.add_argument(
         "--demo-timing",
@@ -128,7 +135,7 @@ def faults_from(args: argparse.Namespace) -> FaultConfig:
 
 
 def scenario_from(args: argparse.Namespace) -> dict[str, Any]:
-    data = scenarios.resolve(args.scenario)
+    data = scenarios.fleet(args.fleet) if args.fleet is not None else scenarios.resolve(args.scenario)
     if args.fault:
         data["faults"] = {**(data.get("faults") or {}), **{f.replace("-", "_"): True for f in args.fault}}
     return data
@@ -181,6 +188,7 @@ def main(argv: list[str]) -> int:
         print(f"aurora-upgrade sim: {error}", file=sys.stderr)
         return 2
 
+    scenario_name = f"fleet-{args.fleet}" if args.fleet is not None else args.scenario
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -189,7 +197,7 @@ def main(argv: list[str]) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     server.start()
     try:
-        print(f"aurora-upgrade sim: AWS_ENDPOINT_URL_RDS={server.endpoint_url} scenario={args.scenario}", flush=True)
+        print(f"aurora-upgrade sim: AWS_ENDPOINT_URL_RDS={server.endpoint_url} scenario={scenario_name}", flush=True)
         print(f"aurora-upgrade sim: delays {config}", file=sys.stderr, flush=True)
         if faults.any:
             print(f"aurora-upgrade sim: faults {faults}", file=sys.stderr, flush=True)

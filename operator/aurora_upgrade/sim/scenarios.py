@@ -150,35 +150,55 @@ def runbook(
         "db_parameter_groups": db_parameter_groups,
         "global_clusters": global_clusters,
         "db_clusters": [
-            {
-                "identifier": RUNBOOK_CLUSTER,
-                "engine": "aurora-postgresql",
-                "engine_version": engine_version,
-                "engine_mode": engine_mode,
-                "db_cluster_parameter_group": RUNBOOK_CLUSTER_PARAMETER_GROUP,
-                "database_name": "app",
-                "master_username": "postgres",
-                "manage_master_user_password": managed_master_password,
-                "deletion_protection": deletion_protection,
-                "storage_encrypted": True,
-                "tags": {"Name": RUNBOOK_CLUSTER, "ManagedBy": "terraform"},
-                "instances": [
-                    {
-                        "identifier": identifier,
-                        "instance_class": "db.r6g.large",
-                        "db_parameter_group": RUNBOOK_DB_PARAMETER_GROUP,
-                        "availability_zone": zone,
-                        "promotion_tier": 1,
-                        "parameter_apply_status": apply_status,
-                    }
-                    for identifier, zone in zip(RUNBOOK_INSTANCES, ("ap-northeast-1a", "ap-northeast-1c"), strict=True)
-                    # Aurora Serverless v1 has no instances of its own.
-                    if engine_mode != "serverless"
-                ],
-            },
+            _runbook_cluster(
+                RUNBOOK_CLUSTER,
+                RUNBOOK_INSTANCES,
+                engine_version,
+                managed_master_password,
+                deletion_protection,
+                apply_status,
+                engine_mode,
+            ),
             *other_clusters,
         ],
         "faults": {"switchover_fails": switchover_fails},
+    }
+
+
+def _runbook_cluster(
+    identifier: str,
+    instances: tuple[str, ...],
+    engine_version: str,
+    managed_master_password: bool,
+    deletion_protection: bool,
+    apply_status: str,
+    engine_mode: str = "provisioned",
+) -> dict[str, Any]:
+    return {
+        "identifier": identifier,
+        "engine": "aurora-postgresql",
+        "engine_version": engine_version,
+        "engine_mode": engine_mode,
+        "db_cluster_parameter_group": RUNBOOK_CLUSTER_PARAMETER_GROUP,
+        "database_name": "app",
+        "master_username": "postgres",
+        "manage_master_user_password": managed_master_password,
+        "deletion_protection": deletion_protection,
+        "storage_encrypted": True,
+        "tags": {"Name": identifier, "ManagedBy": "terraform"},
+        "instances": [
+            {
+                "identifier": instance,
+                "instance_class": "db.r6g.large",
+                "db_parameter_group": RUNBOOK_DB_PARAMETER_GROUP,
+                "availability_zone": zone,
+                "promotion_tier": 1,
+                "parameter_apply_status": apply_status,
+            }
+            for instance, zone in zip(instances, ("ap-northeast-1a", "ap-northeast-1c"), strict=True)
+            # Aurora Serverless v1 has no instances of its own.
+            if engine_mode != "serverless"
+        ],
     }
 
 
@@ -192,6 +212,32 @@ def _other_region_cluster(identifier: str, engine_version: str, replica_of: str 
         "replication_source": replica_of,
         "instances": [{"identifier": f"{identifier}-instance-1", "availability_zone": f"{OTHER_REGION}a"}],
     }
+
+
+def fleet_cluster(index: int) -> str:
+    """The identifier of cluster `index` (1-based) of `fleet()`."""
+    return f"{RUNBOOK_CLUSTER}-{index:04d}"
+
+
+def fleet(count: int) -> dict[str, Any]:
+    """The runbook's account with `count` copies of its cluster, for benchmarks of many upgrades
+    at once: `fleet_cluster(i)` (15.6), instances `<cluster>-instance-1` and `-2`, all sharing
+    the runbook's parameter groups."""
+    if count < 1:
+        raise ValueError(f"a fleet needs at least one cluster, got {count}")
+    data = runbook()
+    data["db_clusters"] = [
+        _runbook_cluster(
+            fleet_cluster(i),
+            (f"{fleet_cluster(i)}-instance-1", f"{fleet_cluster(i)}-instance-2"),
+            "15.6",
+            False,
+            False,
+            "in-sync",
+        )
+        for i in range(1, count + 1)
+    ]
+    return data
 
 
 SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {

@@ -7,6 +7,9 @@ the credential scope of each request's signature. Besides the RDS API the server
 a few control requests for tests that run it as a separate process:
 
     GET  /_sim/calls     the call record (JSON list, see CallRecorder)
+    GET  /_sim/transitions  the delayed state changes applied so far (JSON list of {"label",
+                         "time"}: e.g. "bgd-... provisioned", "reboot <instance>", "snapshot <id>"),
+                         each with the time it was due, i.e. when AWS changed the state
     POST /_sim/hold      body {"operation": "X", "after": N}: hold responses to X (after letting
                          N through, default 0) until released
     POST /_sim/release   release every held response and disarm the holds
@@ -53,11 +56,19 @@ class _QuietRequestHandler(MotoRequestHandler):
 class _SimApp:
     """WSGI front: control endpoints, injected faults, then moto, then the response hold."""
 
-    def __init__(self, moto_app: WSGIApp, recorder: CallRecorder, hold: ResponseHold, injector: FaultInjector) -> None:
+    def __init__(
+        self,
+        moto_app: WSGIApp,
+        recorder: CallRecorder,
+        hold: ResponseHold,
+        injector: FaultInjector,
+        transitions: Callable[[], list[dict[str, str]]],
+    ) -> None:
         self._moto_app = moto_app
         self._recorder = recorder
         self._hold = hold
         self._injector = injector
+        self._transitions = transitions
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/_sim/"):
@@ -105,6 +116,8 @@ class _SimApp:
         payload: Any
         if method == "GET" and path == "/_sim/calls":
             payload = self._recorder.calls()
+        elif method == "GET" and path == "/_sim/transitions":
+            payload = self._transitions()
         elif method == "GET" and path == "/_sim/held":
             payload = {"held": self._hold.held()}
         elif method == "POST" and path == "/_sim/hold":
@@ -212,6 +225,7 @@ class SimServer:
         self._recorder = CallRecorder(on_record=on_call)
         self._hold = ResponseHold()
         self._httpd: BaseWSGIServer | None = None
+        self._simulation: behaviour.Simulation | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> SimServer:
@@ -219,6 +233,7 @@ class SimServer:
             raise RuntimeError("SimServer already started")
         simulation = behaviour.Simulation(config=self.config, recorder=self._recorder, roles=self.roles)
         behaviour.install(simulation)
+        self._simulation = simulation
         try:
             with simulation.lock:
                 simulation.faults = scenarios.apply(self.scenario)
@@ -227,6 +242,7 @@ class SimServer:
                 self._recorder,
                 self._hold,
                 FaultInjector(self.faults),
+                lambda: self.transitions(),
             )
             self._httpd = make_server(
                 self._host, self._requested_port, app, threaded=True, request_handler=_QuietRequestHandler
@@ -274,6 +290,13 @@ class SimServer:
         """Every API call answered so far: operation, params, outcome, access_key_id, time (scenario
         setup excluded)."""
         return self._recorder.calls()
+
+    def transitions(self) -> list[dict[str, str]]:
+        """The delayed state changes applied so far, each with the time it was due."""
+        if self._simulation is None:
+            return []
+        with self._simulation.lock:
+            return [dict(entry) for entry in self._simulation.transitions]
 
     def mutating_calls(self) -> list[str]:
         """Names of the mutating calls (Create*, Delete*, Modify*, Reboot*, Switchover*, AddTags*...)."""

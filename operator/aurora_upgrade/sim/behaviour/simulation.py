@@ -60,6 +60,9 @@ class Simulation:
     recorder: CallRecorder
     faults: Faults = field(default_factory=Faults)
     roles: RoleTrust = field(default_factory=RoleTrust)
+    # Every delayed transition applied, {"label", "time" (when it was due, ISO 8601 UTC)}: how
+    # a benchmark tells when AWS changed a state, to compare with when a client saw it.
+    transitions: list[dict[str, str]] = field(default_factory=list)
     # One lock for every request: moto's models are not thread-safe, and a request must
     # see the timeline advanced exactly up to its own arrival.
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -118,4 +121,7 @@ class Timeline:
         wall_now = datetime.now(UTC)
         while self._due and self._due[0].at <= now:
             item = heapq.heappop(self._due)
-            item.action(wall_now - timedelta(seconds=now - item.at))
+            due = wall_now - timedelta(seconds=now - item.at)
+            item.action(due)
+            if _active is not None:
+                _active.transitions.append({"label": item.label, "time": due.isoformat()})

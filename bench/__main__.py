@@ -1,0 +1,106 @@
+"""`make bench`: run B1, B2 and B3 (issue 8) and write docs/benchmarks.md with its charts.
+
+    python -m bench [--only B1,B2,B3] [--fleet 10,100,500] [--scale 0.02] ...
+
+Starts its own control plane (etcd + kube-apiserver, the cached binaries) in a scratch
+directory and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aurora_upgrade_dev import controlplane
+from aurora_upgrade_dev.stack import install_crd
+from bench import harness, report, runs
+from bench.harness import Sim
+
+
+def _log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="B1,B2,B3", help="which benchmarks (default: %(default)s)")
+    parser.add_argument("--scale", type=float, default=0.02, help="B1's time factor (default: %(default)s)")
+    parser.add_argument("--fleet", default="10,100,500", help="B2's sizes N (default: %(default)s)")
+    parser.add_argument("--fleet-scale", type=float, default=0.02, help="B2's time factor (default: %(default)s)")
+    parser.add_argument("--fleet-cap", type=float, default=210, help="B2: seconds per N at most (default: %(default)s)")
+    parser.add_argument("--finished", type=int, default=1000, help="B3: finished upgrades (default: %(default)s)")
+    parser.add_argument("--idle-window", type=float, default=30, help="B3: seconds measured (default: %(default)s)")
+    parser.add_argument(
+        "--report", action="store_true", help="write the page again from the last run's results.json, no run"
+    )
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"), help="(default: %(default)s)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    saved = args.out.parent / "benchmarks" / "results.json"
+    if args.report:
+        report.write(report.load(saved), args.out)
+        return 0
+    only = {part.strip().upper() for part in args.only.split(",")}
+    command = "make bench" if not argv else "python -m bench " + shlex.join(argv)
+    started = time.time()
+    machine = harness.machine()
+    foreign = harness.operator_imports_only_the_product()
+    with tempfile.TemporaryDirectory(prefix="aurora-upgrade-bench-") as scratch:
+        workdir = Path(scratch)
+        plane = controlplane.start(workdir / "controlplane", controlplane.ensure_binaries(_log), log=_log)
+        try:
+            install_crd(plane.kubectl, plane.kubeconfig)
+            runbook = operator = None
+            if "B1" in only:
+                runbook = runs.run_runbook(workdir, args.scale, _log)
+                operator = runs.run_operator(workdir, plane.kubeconfig, args.scale, _log)
+            fleet = []
+            if "B2" in only:
+                for n in (int(part) for part in args.fleet.split(",")):
+                    fleet.append(runs.run_fleet(workdir, plane.kubeconfig, n, args.fleet_scale, args.fleet_cap, _log))
+            idle, first = [], None
+            if "B3" in only:
+                sim = Sim(workdir / "b3-sim.log", ["--scenario", "runbook"])
+                try:
+                    first = runs.first_reconcile(workdir, plane.kubeconfig, sim.endpoint_url)
+                    _log(f"B3 first reconcile after {first:.1f} s")
+                    for finished in (0, args.finished):
+                        idle.append(
+                            runs.run_idle(
+                                workdir, plane.kubeconfig, sim.endpoint_url, finished, args.idle_window, 90, _log
+                            )
+                        )
+                finally:
+                    sim.stop()
+        finally:
+            plane.stop()
+    results = report.Results(
+        command=command,
+        machine=machine,
+        b1_factor=args.scale,
+        b2_factor=args.fleet_scale,
+        runbook=runbook,
+        operator=operator,
+        fleet=fleet,
+        fleet_cap_seconds=args.fleet_cap,
+        idle=idle,
+        first_reconcile_seconds=first,
+        total_seconds=time.time() - started,
+        foreign_modules=foreign,
+    )
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    report.save(results, saved)
+    report.write(results, args.out)
+    _log(f"wrote {args.out} in {results.total_seconds / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,442 @@
+"""B1 (runbook vs operator), B2 (fleet) and B3 (footprint): each runs, measures and returns plain
+data; bench.report turns it into docs/benchmarks.md and the charts."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aurora_upgrade.models import GROUP, PLURAL, VERSION
+from aurora_upgrade.phases import TERMINAL
+from aurora_upgrade.sim.config import AWS_TYPICAL_SECONDS
+from aurora_upgrade.sim.scenarios import RUNBOOK_CLUSTER, fleet_cluster
+from bench.harness import Operator, PhaseWatch, Sim, create_namespace, kube, upgrade_manifest
+from support.runbook import RUNBOOK_PHASES
+from support.runbook_steps import (
+    STEP_1_1,
+    STEP_1_2,
+    STEP_1_3,
+    STEP_3_1,
+    STEP_3_2,
+    STEP_3_3,
+    STEP_3_4,
+    STEP_4_1,
+    STEP_4_2,
+    STEP_5,
+    STEP_6_1,
+    STEP_6_2,
+    STEP_6_3,
+    STEP_7_1,
+    STEP_7_2,
+    STEP_7_3,
+    STEP_7_4,
+    STEP_9_1,
+    RunbookShell,
+)
+
+Log = Callable[[str], None]
+WINDOW_SECONDS = 10.0
+
+
+def aws(name: str, factor: float) -> float:
+    """A simulated AWS duration at `factor`, as `aurora-upgrade sim --scale` sets it."""
+    return AWS_TYPICAL_SECONDS[f"{name}_seconds"] * factor
+
+
+def waited_aws_seconds(factor: float, *, waits_for_deletion: bool) -> float:
+    """The simulated AWS time an upgrade of the runbook's cluster has to wait through, one after
+    the other: provisioning, green's reboots (both instances at once), the snapshot, the
+    switchover, production's reboots; and the deployment's deletion for whoever waits for it
+    (the operator's CleaningUp does, the runbook's 9.1 does not)."""
+    total = sum(aws(name, factor) for name in ("provisioning", "reboot", "snapshot", "switchover", "reboot"))
+    return total + (aws("delete", factor) if waits_for_deletion else 0.0)
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).astimezone(UTC).timestamp()
+
+
+def calls_by_operation(calls: list[dict[str, Any]]) -> dict[str, int]:
+    return dict(sorted(Counter(c["operation"] for c in calls).items()))
+
+
+# ---------------------------------------------------------------------------------------- B1
+
+# The runbook's path for the example's upgrade: step 2 only when parameters wait for a reboot
+# (the runbook says "if needed"; the runbook's cluster has none pending), step 8 is Terraform,
+# step 9.2 is optional (the example keeps the old cluster, cleanup.deleteOldCluster: false).
+RUNBOOK_PATH = [
+    ("1.1", STEP_1_1),
+    ("1.2", STEP_1_2),
+    ("1.3", STEP_1_3),
+    ("3.1", STEP_3_1),
+    ("3.2", STEP_3_2),
+    ("3.3", STEP_3_3),
+    ("3.4", STEP_3_4),
+    ("4.1", STEP_4_1),
+    ("4.2", STEP_4_2),
+    ("5", STEP_5),
+    ("6.1", STEP_6_1),
+    ("6.2", STEP_6_2),
+    ("6.3", STEP_6_3),
+    ("7.1", STEP_7_1),
+    ("7.2", STEP_7_2),
+    ("7.3", STEP_7_3),
+    ("7.4", STEP_7_4),
+    ("9.1", STEP_9_1),
+]
+# What a step prints that the next ones need, as the runbook's reader carries it over.
+RUNBOOK_VARIABLES = {"3.1": "CLUSTER_ARN", "3.2": "BG_DEPLOYMENT_ID", "4.1": "GREEN_CLUSTER_ID"}
+
+
+@dataclass
+class Run:
+    """One upgrade of the runbook's cluster: how long it took and what it asked RDS."""
+
+    wall_seconds: float
+    aws_seconds: float
+    calls: dict[str, int]
+    steps: list[tuple[str, float, float]] = field(default_factory=list)  # (name, start, end) from t0
+
+    @property
+    def added_seconds(self) -> float:
+        return self.wall_seconds - self.aws_seconds
+
+
+def run_runbook(workdir: Path, factor: float, log: Log) -> Run:
+    sim = Sim(workdir / "b1-runbook-sim.log", ["--scenario", "runbook", "--scale", str(factor)])
+    try:
+        shell = RunbookShell(sim.endpoint_url, workdir / "b1-runbook-home", factor)
+        steps = []
+        t0 = time.time()
+        for name, script in RUNBOOK_PATH:
+            start = time.time()
+            lines = shell.run(script)
+            steps.append((name, start - t0, time.time() - t0))
+            if name in RUNBOOK_VARIABLES:
+                shell.variables[RUNBOOK_VARIABLES[name]] = lines[-1]
+        wall = time.time() - t0
+        calls = sim.calls()
+    finally:
+        sim.stop()
+    log(f"B1 runbook: {wall:.1f} s, {len(calls)} RDS calls")
+    return Run(wall, waited_aws_seconds(factor, waits_for_deletion=False), calls_by_operation(calls), steps)
+
+
+def wait_until_started(operator: Operator, log_path: Path, timeout: float = 60) -> float:
+    """Seconds from launch until kopf has run the operator's startup handler."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "Activity 'configure' succeeded" in log_path.read_text(errors="replace"):
+            return time.time() - operator.started
+        if not operator.alive():
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"the operator did not start: {log_path.read_text(errors='replace')[-3000:]}")
+
+
+def run_operator(workdir: Path, kubeconfig: Path, factor: float, log: Log) -> Run:
+    namespace = "bench-b1"
+    create_namespace(kubeconfig, namespace)
+    sim = Sim(workdir / "b1-operator-sim.log", ["--scenario", "runbook", "--scale", str(factor)])
+    operator_log = workdir / "b1-operator.log"
+    operator = Operator(kubeconfig, sim.endpoint_url, operator_log, 30 * factor, namespace)
+    watch = PhaseWatch(kubeconfig, namespace)
+    try:
+        wait_until_started(operator, operator_log)
+        t0 = time.time()
+        kube(kubeconfig).create_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, upgrade_manifest("aurora-bg-upgrade-15-10", namespace, RUNBOOK_CLUSTER)
+        )
+        deadline = time.monotonic() + 3600 * factor + 120
+        while not watch.count("Completed"):
+            if time.monotonic() > deadline or any(watch.count(p) for p in TERMINAL - {"Completed"}):
+                raise RuntimeError(f"the operator's upgrade did not complete: {watch.seen}")
+            time.sleep(0.05)
+        phases = watch.seen["aurora-bg-upgrade-15-10"]
+        wall = phases[-1][1] - t0
+        steps = [(phase, at - t0, (phases[i + 1][1] if i + 1 < len(phases) else at) - t0) for i, (phase, at) in
+                 enumerate(phases)]  # fmt: skip
+        calls = sim.calls()
+    finally:
+        watch.stop()
+        operator.stop()
+        sim.stop()
+    log(f"B1 operator: {wall:.1f} s, {len(calls)} RDS calls")
+    return Run(wall, waited_aws_seconds(factor, waits_for_deletion=True), calls_by_operation(calls), steps)
+
+
+# ---------------------------------------------------------------------------------------- B2
+
+
+@dataclass
+class FleetRun:
+    n: int
+    completed: int
+    seconds: float  # from the operator's start until all completed (or the cap)
+    finished: bool
+    first_status_seconds: float | None
+    rates: dict[str, tuple[float, float]]  # operation -> (mean, peak over 10 s windows), calls/s
+    total_rate: tuple[float, float]
+    throttled: int
+    errors: dict[str, int]
+    peak_rss_mib: float
+    cpu_seconds: float
+    lags: list[float]
+    timeline: list[tuple[float, int]]  # (seconds since start, calls in that 10 s window)
+    rss: list[tuple[float, float]]
+    phases: dict[str, int]  # how many upgrades ended (or were at the cap) in each phase
+    reconciles: int  # looks at an upgrade (aurora_upgrade_reconciles_total)
+    sim_cpu_seconds: float  # the simulator's, to tell whose CPU the run was short of
+    operator_exit: int | None  # the operator's exit status if it stopped by itself during the run
+
+
+def _percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def p50(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def p99(values: list[float]) -> float:
+    return _percentile(values, 99)
+
+
+def _window_rates(calls: list[dict[str, Any]], t0: float, t1: float) -> tuple[dict[str, tuple[float, float]], Any]:
+    span = max(t1 - t0, 1e-9)
+    windows = max(1, int(span // WINDOW_SECONDS) + 1)
+    per_op: dict[str, list[int]] = {}
+    total = [0] * windows
+    for call in calls:
+        at = _epoch(call["time"])
+        if not t0 <= at <= t1:
+            continue
+        index = int((at - t0) // WINDOW_SECONDS)
+        per_op.setdefault(call["operation"], [0] * windows)[index] += 1
+        total[index] += 1
+    rates = {op: (sum(counts) / span, max(counts) / WINDOW_SECONDS) for op, counts in sorted(per_op.items())}
+    return rates, (sum(total) / span, max(total) / WINDOW_SECONDS, total)
+
+
+# A simulated state change and the phase whose appearance shows it in status.
+_SHOWN_BY = {
+    "provisioned": "RebootingGreen",
+    "green reboots": "Snapshotting",
+    "snapshot": "SwitchingOver",
+    "switched over": "RebootingInstances",
+    "reboots": "Verifying",
+    "deleted": "Completed",
+}
+
+
+def status_lags(
+    transitions: list[dict[str, str]], watch: PhaseWatch, cluster_of_upgrade: dict[str, str]
+) -> list[float]:
+    """For each upgrade and each AWS state change it waited on: seconds from when the simulator
+    made the change to when the watch saw the status move to the phase that follows it."""
+    upgrade_of_cluster = {cluster: name for name, cluster in cluster_of_upgrade.items()}
+    upgrade_of_bgd = {
+        (obj.get("status") or {}).get("blueGreenDeploymentIdentifier"): name for name, obj in watch.objects.items()
+    }
+    changed: dict[tuple[str, str], float] = {}
+
+    def note(upgrade: str | None, what: str, at: float) -> None:
+        if upgrade is not None:
+            # Both reboots of a cluster must be done: the later one is the change.
+            changed[(upgrade, what)] = max(at, changed.get((upgrade, what), 0.0))
+
+    for transition in transitions:
+        label, at = transition["label"], _epoch(transition["time"])
+        if label.startswith("reboot "):
+            instance = label.removeprefix("reboot ")
+            cluster = instance.split("-instance-")[0]
+            note(upgrade_of_cluster.get(cluster), "green reboots" if "-green-" in instance else "reboots", at)
+        elif label.startswith("snapshot "):
+            note(
+                upgrade_of_cluster.get(label.removeprefix("snapshot ").split("-before-switchover-")[0]), "snapshot", at
+            )
+        else:
+            bgd, _, what = label.partition(" ")
+            if what in _SHOWN_BY:
+                note(upgrade_of_bgd.get(bgd), what, at)
+    lags = []
+    for (upgrade, what), at in changed.items():
+        wanted = RUNBOOK_PHASES.index(_SHOWN_BY[what])
+        shown = [
+            seen
+            for phase, seen in watch.seen.get(upgrade, [])
+            if phase in RUNBOOK_PHASES and RUNBOOK_PHASES.index(phase) >= wanted
+        ]
+        if shown:
+            lags.append(shown[0] - at)
+    return lags
+
+
+def run_fleet(workdir: Path, kubeconfig: Path, n: int, factor: float, cap_seconds: float, log: Log) -> FleetRun:
+    namespace = f"bench-b2-{n}"
+    create_namespace(kubeconfig, namespace)
+    sim = Sim(workdir / f"b2-{n}-sim.log", ["--fleet", str(n), "--scale", str(factor)])
+    api = kube(kubeconfig)
+    cluster_of_upgrade = {f"upgrade-{i:04d}": fleet_cluster(i) for i in range(1, n + 1)}
+    for name, cluster in cluster_of_upgrade.items():
+        api.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, upgrade_manifest(name, namespace, cluster)
+        )
+    watch = PhaseWatch(kubeconfig, namespace)
+    operator = Operator(kubeconfig, sim.endpoint_url, workdir / f"b2-{n}-operator.log", 30 * factor, namespace)
+    t0 = operator.started
+    try:
+        deadline = t0 + cap_seconds
+        while time.time() < deadline and sum(watch.count(p) for p in TERMINAL) < n and operator.alive():
+            time.sleep(0.5)
+        t1 = time.time()
+        exited = operator.process.poll()
+        completed = watch.count("Completed")
+        done_times = [phases[-1][1] for phases in watch.seen.values() if phases and phases[-1][0] == "Completed"]
+        if completed == n:
+            t1 = max(done_times)
+        first = watch.first_seen()
+        peak = operator.peak_rss_mib()
+        cpu = operator.now().cpu_seconds
+        rss = [(s.at - t0, s.rss_mib) for s in operator.samples]
+        phases = watch.phases()
+        reconciles = operator.reconciles()
+        sim_cpu = sim.cpu_seconds()
+        calls = sim.calls()
+        transitions = sim.transitions()
+    finally:
+        watch.stop()
+        operator.stop()
+        sim.stop()
+    rates, (mean_total, peak_total, windows) = _window_rates(calls, t0, t1)
+    outcomes = Counter(c["outcome"] for c in calls if c["outcome"] != "ok")
+    run = FleetRun(
+        n=n,
+        completed=completed,
+        seconds=t1 - t0,
+        finished=completed == n,
+        first_status_seconds=None if first is None else first - t0,
+        rates=rates,
+        total_rate=(mean_total, peak_total),
+        throttled=sum(count for code, count in outcomes.items() if "Throttl" in code),
+        errors=dict(outcomes),
+        peak_rss_mib=peak,
+        cpu_seconds=cpu,
+        lags=status_lags(transitions, watch, cluster_of_upgrade),
+        timeline=[(i * WINDOW_SECONDS, count) for i, count in enumerate(windows)],
+        rss=rss,
+        phases=phases,
+        reconciles=reconciles,
+        sim_cpu_seconds=sim_cpu,
+        operator_exit=exited,
+    )
+    log(
+        f"B2 N={n}: {completed}/{n} Completed in {run.seconds:.0f} s, {mean_total:.1f} calls/s "
+        f"(peak {peak_total:.1f}), peak RSS {peak:.0f} MiB, CPU {cpu:.0f} s, {reconciles} reconciles, "
+        f"simulator CPU {sim_cpu:.0f} s, phases {phases}, operator exit {exited}"
+    )
+    return run
+
+
+# ---------------------------------------------------------------------------------------- B3
+
+
+@dataclass
+class Idle:
+    upgrades: int
+    settle_seconds: float  # from start until the measured window began
+    rss_mib: float
+    peak_rss_mib: float
+    cpu_percent: float  # of one core, over the window
+    window_seconds: float
+
+
+def _completed_status() -> dict[str, Any]:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "status": {
+            "phase": "Completed",
+            "reason": "Completed",
+            "message": "Upgraded before the benchmark",
+            "observedGeneration": 1,
+            "startedAt": now,
+            "phaseStartedAt": now,
+        }
+    }
+
+
+def run_idle(
+    workdir: Path, kubeconfig: Path, endpoint_url: str, finished: int, window: float, settle_cap: float, log: Log
+) -> Idle:
+    """The operator at the default poll interval, watching `finished` Completed upgrades: RSS and
+    CPU over `window` seconds once it has settled (its CPU over 5 s below 2 % of a core)."""
+    namespace = f"bench-b3-{finished}"
+    create_namespace(kubeconfig, namespace)
+    api = kube(kubeconfig)
+    for i in range(1, finished + 1):
+        name = f"finished-{i:04d}"
+        api.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, upgrade_manifest(name, namespace, f"finished-cluster-{i:04d}")
+        )
+        api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, _completed_status())
+    operator_log = workdir / f"b3-{finished}-operator.log"
+    operator = Operator(kubeconfig, endpoint_url, operator_log, 30.0, namespace)
+    try:
+        wait_until_started(operator, operator_log)
+        previous = operator.now()
+        while time.time() - operator.started < settle_cap:
+            time.sleep(5)
+            sample = operator.now()
+            if (sample.cpu_seconds - previous.cpu_seconds) / (sample.at - previous.at) < 0.02:
+                break
+            previous = sample
+        settle = time.time() - operator.started
+        start = operator.now()
+        time.sleep(window)
+        end = operator.now()
+        peak = operator.peak_rss_mib()
+    finally:
+        operator.stop()
+    idle = Idle(
+        upgrades=finished,
+        settle_seconds=settle,
+        rss_mib=end.rss_mib,
+        peak_rss_mib=peak,
+        cpu_percent=100 * (end.cpu_seconds - start.cpu_seconds) / (end.at - start.at),
+        window_seconds=end.at - start.at,
+    )
+    log(f"B3 idle with {finished} finished: RSS {idle.rss_mib:.0f} MiB, CPU {idle.cpu_percent:.1f} %")
+    return idle
+
+
+def first_reconcile(workdir: Path, kubeconfig: Path, endpoint_url: str) -> float:
+    """Seconds from launching the operator until the status of an upgrade waiting for it shows a
+    phase (its first reconcile), at the default poll interval."""
+    namespace = "bench-b3-first"
+    create_namespace(kubeconfig, namespace)
+    kube(kubeconfig).create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, upgrade_manifest("aurora-bg-upgrade-15-10", namespace, RUNBOOK_CLUSTER)
+    )
+    watch = PhaseWatch(kubeconfig, namespace)
+    time.sleep(1)  # the watch has listed the upgrade, without status, before the operator starts
+    operator = Operator(kubeconfig, endpoint_url, workdir / "b3-first-operator.log", 30.0, namespace)
+    try:
+        deadline = time.monotonic() + 120
+        while (first := watch.first_seen()) is None:
+            if time.monotonic() > deadline or not operator.alive():
+                raise RuntimeError("the operator never reconciled the upgrade")
+            time.sleep(0.02)
+    finally:
+        operator.stop()
+        watch.stop()
+    return first - operator.started
