@@ -29,6 +29,7 @@ again. `read_events` is the Region's change feed: one DescribeEvents call for ev
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -215,6 +216,7 @@ class SharedDescribe:
         self._lock = threading.Lock()
         self._wanted_lock = threading.Lock()
         self._wanted: dict[str, float] = {}
+        self._waiting: collections.Counter[str] = collections.Counter()  # askers waiting, by key
         self._answers: dict[str, list[Any]] = {}
         self._covered: frozenset[str] = frozenset()
         self._fetched_in: int | None = None
@@ -224,13 +226,27 @@ class SharedDescribe:
         asked = time.time()
         with self._wanted_lock:  # registered before waiting, so a call under way may still cover it
             self._wanted[key] = asked
+            self._waiting[key] += 1
+        try:
+            return self._answer(key, asked)
+        finally:
+            with self._wanted_lock:
+                self._waiting[key] -= 1
+                if not self._waiting[key]:
+                    del self._waiting[key]
+
+    def _answer(self, key: str, asked: float) -> list[Any]:
         with self._lock:
             cycle = self.cycle_of(asked) if self.cycle_of else None
             if cycle is not None and cycle == self._fetched_in and key in self._covered:
                 return list(self._answers.get(key, []))
             started = time.time()
             with self._wanted_lock:
-                self._wanted = {k: t for k, t in self._wanted.items() if started - t < self.forget_after}
+                # A key someone is still waiting for is in flight, however long ago it was asked:
+                # under throttling the wait for the lock can outlast `forget_after`.
+                self._wanted = {
+                    k: t for k, t in self._wanted.items() if k in self._waiting or started - t < self.forget_after
+                }
                 keys = sorted(self._wanted)
             answers: dict[str, list[Any]] = {}
             for found, item in self._fetch(keys):

@@ -3,6 +3,8 @@ per operation and cycle (rds.SharedDescribe, with a recording fetch in place of 
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -59,6 +61,44 @@ def test_a_written_resource_is_asked_again_in_the_same_cycle_and_the_others_are_
     assert len(fetch.calls) == 1
     describe.get("c-2")
     assert len(fetch.calls) == 2
+
+
+def test_questions_waiting_past_forget_after_are_still_asked_and_shared() -> None:
+    """Under throttling a question can wait for the lock longer than `forget_after` (another
+    thread's retries hold it). Its key must stay in flight, or an existing cluster reads as gone:
+    the ten-upgrades reliability run failed ClusterNotFound and InstanceNotFound this way."""
+    release = threading.Event()
+
+    class Blocking(Recording):
+        def __call__(self, keys: list[str]) -> list[tuple[str, str]]:
+            if not self.calls:
+                release.wait(10)  # the first call is under way while the others ask
+            return super().__call__(keys)
+
+    fetch = Blocking()
+    describe = SharedDescribe(fetch, forget_after=0.0)  # every registration is already too old
+    describe.cycle_of = lambda _moment: 1
+    answers: dict[str, list[str]] = {}
+
+    def ask(key: str) -> None:
+        answers[key] = describe.get(key)
+
+    first = threading.Thread(target=ask, args=("c-1",))
+    first.start()
+    while not fetch.calls and first.is_alive() and not describe._lock.locked():
+        time.sleep(0.01)
+    waiting = [threading.Thread(target=ask, args=(key,)) for key in ("c-2", "c-3")]
+    for thread in waiting:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(describe._waiting) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for thread in (first, *waiting):
+        thread.join(10)
+
+    assert answers == {key: [f"item of {key}"] for key in ("c-1", "c-2", "c-3")}
+    assert fetch.calls == [["c-1"], ["c-2", "c-3"]]  # the two waiting questions share one call
 
 
 def test_unshared_every_question_is_a_call() -> None:
