@@ -16,7 +16,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
 from aurora_upgrade.config import Timing
-from bench.runs import FleetRun, Idle, Run, p50, p99
+from bench.runs import FleetRun, Idle, Run, p50, p99, sequential_reboot_seconds
 
 
 @dataclass
@@ -180,6 +180,9 @@ def _b1(results: Results, chart: str) -> list[str]:
         f"| time added (s) | {rb.added_seconds:.1f} | {op.added_seconds:.1f} |",
         f"| time added (% of AWS time) | {100 * rb.added_seconds / rb.aws_seconds:.1f} % | "
         f"{100 * op.added_seconds / op.aws_seconds:.1f} % |",
+        f"| of which reboots one instance at a time (s) | 0 | {sequential_reboot_seconds(results.b1_factor):.1f} |",
+        f"| time added beyond that (% of AWS time) | {100 * rb.added_seconds / rb.aws_seconds:.1f} % | "
+        f"{100 * (op.added_seconds - sequential_reboot_seconds(results.b1_factor)) / op.aws_seconds:.1f} % |",
         f"| RDS calls | {sum(rb.calls.values())} | {sum(op.calls.values())} |",
     ]
     for operation in sorted(set(rb.calls) | set(op.calls)):
@@ -298,14 +301,18 @@ def _targets(results: Results) -> list[str]:
     rb, op = results.runbook, results.operator
     if rb is not None and op is not None:
         added = 100 * op.added_seconds / op.aws_seconds
+        beyond = 100 * (op.added_seconds - sequential_reboot_seconds(results.b1_factor)) / op.aws_seconds
         lines.append(
             f"| B1: time added ≤ 1 % of simulated AWS time, and less than the runbook script adds | "
-            f"operator {added:.1f} % ({op.added_seconds:.1f} s), script {rb.added_seconds:.1f} s | "
+            f"operator {added:.1f} % ({op.added_seconds:.1f} s; {beyond:.1f} % beyond rebooting one instance at a "
+            f"time), script {rb.added_seconds:.1f} s | "
             f"{_met(added <= 1 and op.added_seconds < rb.added_seconds)} |"
         )
         lines.append(
-            f"| B1: fewer RDS calls than the runbook script | operator {sum(op.calls.values())}, "
-            f"script {sum(rb.calls.values())} | {_met(sum(op.calls.values()) < sum(rb.calls.values()))} |"
+            f"| B1: fewer RDS calls than the runbook script | operator {sum(op.calls.values())} "
+            f"({sum(op.calls.values()) - op.calls.get('DescribeEvents', 0)} without DescribeEvents, the Region's "
+            f"event feed, which all its upgrades share), script {sum(rb.calls.values())} | "
+            f"{_met(sum(op.calls.values()) < sum(rb.calls.values()))} |"
         )
     fleet = {run.n: run for run in results.fleet}
     f = results.b2_factor

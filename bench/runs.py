@@ -58,6 +58,12 @@ def waited_aws_seconds(factor: float, *, waits_for_deletion: bool) -> float:
     return total + (aws("delete", factor) if waits_for_deletion else 0.0)
 
 
+def sequential_reboot_seconds(factor: float, instances: int = 2) -> float:
+    """What the operator's reboots cost beyond `waited_aws_seconds`: it reboots a cluster's
+    instances one at a time (green's, then production's), where the runbook reboots both at once."""
+    return 2 * (instances - 1) * aws("reboot", factor)
+
+
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).astimezone(UTC).timestamp()
 

@@ -97,6 +97,8 @@ class ChartContainer:
         )  # fmt: skip
         documents = [d for d in yaml.safe_load_all(rendered.stdout) if d]
         deployment = next(d for d in documents if d["kind"] == "Deployment")
+        # Peering is on by default: the chart renders its peering object (and ships kopf's CRDs).
+        self.peering = [d for d in documents if d["kind"] in ("KopfPeering", "ClusterKopfPeering")]
         self.pod: dict[str, Any] = deployment["spec"]["template"]["spec"]
         (self.container,) = self.pod["containers"]
 
@@ -158,9 +160,10 @@ class ChartContainer:
 class ImageOperator:
     """An OperatorLauncher running the image with the chart's container spec."""
 
-    def __init__(self, image: str, helm: Runner) -> None:
+    def __init__(self, image: str, helm: Runner, kubectl: Runner) -> None:
         self.image = image
         self.helm = helm
+        self.kubectl = kubectl
         self.metrics_port = _free_port()
         self.liveness_port = _free_port()
         self.name = f"aurora-upgrade-e2e-{os.getpid()}-{next(_containers)}"
@@ -170,6 +173,16 @@ class ImageOperator:
         self, kubeconfig: Path, rds_endpoint: str, log_path: Path, poll_seconds: float, namespace: str
     ) -> subprocess.Popen[bytes]:
         chart = ChartContainer(self.helm, namespace, self.metrics_port, self.liveness_port)
+        # What `helm install` creates besides the Deployment that the operator needs: kopf's peering
+        # CRDs (the chart's crds/) and the peering object its `--peering` names. Without them kopf
+        # waits for the peering object and never starts handling upgrades.
+        assert chart.peering, "the chart renders no peering object: drop this step if peering is off by default"
+        self.kubectl("apply", "-f", str(CHART / "crds" / "kopf-peering.yaml"), check=True)
+        self.kubectl(
+            "wait", "--for=condition=Established", "crd/kopfpeerings.kopf.dev", "crd/clusterkopfpeerings.kopf.dev",
+            check=True,
+        )  # fmt: skip
+        self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(chart.peering), check=True)
         # The admin kubeconfig, readable by the image's user (the control plane writes it 0600).
         readable = log_path.with_name("kubeconfig-for-image")
         shutil.copyfile(kubeconfig, readable)
@@ -206,7 +219,7 @@ def namespace(crd: None) -> str:
 
 @pytest.fixture
 def image_operator(image: str, helm: Runner, stack: Stack) -> Iterator[ImageOperator]:
-    launcher = ImageOperator(image, helm)
+    launcher = ImageOperator(image, helm, stack.kubectl)
     stack.launch_operator = launcher
     try:
         yield launcher
