@@ -1,0 +1,49 @@
+"""The API session the operator hands kopf (controller.login): kopf's own credentials from the
+kubernetes client's configuration, over a bounded connection pool. kopf's built-in session has no
+limit, so an operator started beside hundreds of upgrades it had not seen opened one TLS connection
+per upgrade at once (docs/benchmarks.md, B3). No API server is needed to build the session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import kopf
+import kubernetes
+import pytest
+import yaml
+
+from aurora_upgrade import controller
+
+
+def test_kopfs_api_session_has_a_bounded_connection_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": "c", "cluster": {"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True}}
+                ],
+                "users": [{"name": "u", "user": {"token": "t0ken"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": "team-a"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    # The kubernetes client reads KUBECONFIG when it is imported, long before this test.
+    monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+
+    async def login() -> tuple[str, int, str]:
+        context = await controller.login(logger=logging.getLogger("test"), settings=kopf.OperatorSettings())
+        assert isinstance(context, kopf.AiohttpSession)
+        try:
+            session = context.aiohttp_session
+            return context.server, session.connector.limit, session.headers["Authorization"]
+        finally:
+            await context.aiohttp_session.close()
+
+    assert asyncio.run(login()) == ("https://127.0.0.1:6443", controller.KUBE_CONNECTIONS, "Bearer t0ken")
