@@ -194,7 +194,12 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
         return DeletionDecision(Outcome(reason="Deleted", message="Resource deleted; AWS left as it is"), True)
     if spec.deletion_policy == DeletionPolicy.ORPHAN:
         ident = status.blue_green_deployment_identifier
-        left = f" blue/green deployment {ident} is" if ident else " nothing was created, nothing is"
+        if ident:
+            left = f" blue/green deployment {ident} is"
+        elif status.create_requested_at:  # the create was sent; its answer was not recorded
+            left = f" blue/green deployment {upgrade.deployment_name} may have been created and is"
+        else:
+            left = " nothing was created, nothing is"
         return DeletionDecision(
             advance(
                 Phase.ABORTED,
