@@ -165,6 +165,7 @@ def test_create_with_young_intent_waits_for_aws_to_list_it() -> None:
 
 def provisioning(spec: dict[str, Any] | None = None, **status: Any) -> Any:
     status.setdefault("create_requested_at", ago(600))
+    status.setdefault("phase_started_at", ago(600))  # the create was answered then too
     status.setdefault("blue_green_deployment_identifier", BG_ID)
     return make_upgrade(Phase.PROVISIONING_GREEN, spec=make_spec(**(spec or {})), **status)
 
@@ -250,6 +251,17 @@ def test_available_records_green_and_moves_on(spec: dict[str, Any], expected: Ph
             "Waiting for AWS to list the new deployment",
             False,
             id="not-listed-yet",
+        ),
+        pytest.param(
+            # The create was asked for long ago but answered just now (throttled, held back by the
+            # client's rate limiter): the grace counts from the answer. The ten-upgrades
+            # reliability run failed BlueGreenDeploymentNotFound on a live deployment this way.
+            provisioning(create_requested_at=ago(600), phase_started_at=YOUNG),
+            DeploymentObservation(None),
+            "WaitingForBlueGreenDeployment",
+            "Waiting for AWS to list the new deployment",
+            False,
+            id="answered-just-now-after-a-slow-create",
         ),
     ],
 )

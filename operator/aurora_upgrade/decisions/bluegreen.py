@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from aurora_upgrade.clock import rfc3339, since
+from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import CreateBlueGreen
 from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
@@ -157,7 +157,12 @@ def deployment_failure(bg: BlueGreen) -> Outcome | None:
 
 def missing_deployment(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome:
     """A deployment we created that describe does not show: young means not visible yet."""
-    created = upgrade.status.create_requested_at or upgrade.status.phase_started_at
+    # From AWS's answer to the create, not from the intent saved before it: under throttling the
+    # call itself can wait longer than the grace (botocore's adaptive rate limiter holds it back).
+    # ProvisioningGreen is entered when the answer is recorded.
+    status = upgrade.status
+    answered = status.phase_started_at if status.phase == Phase.PROVISIONING_GREEN else None
+    created = max((t for t in (status.create_requested_at, answered) if t), key=parse_time, default=None)
     if since(created, now) < timing.consistency_grace:
         return wait(timing, "WaitingForBlueGreenDeployment", "Waiting for AWS to list the new deployment")
     return fail(
