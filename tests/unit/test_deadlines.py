@@ -57,6 +57,26 @@ def test_a_wait_remembers_when_it_began_and_a_new_reason_starts_again() -> None:
     assert (moved.changes["waiting_for"], moved.changes["waiting_since"]) == (None, None)
 
 
+def test_a_call_in_flight_is_waited_for_from_when_that_call_was_sent() -> None:
+    """A writer killed during a call, resumed, waits for it; the mark expires, the call is sent
+    again and the writer is killed again: the second wait counts from the second call, not from
+    the first wait (CI once failed CallInFlightTimedOut 1 s after the second call)."""
+    limit = deadlines.deadline("CallInFlight", make_upgrade(Phase.REBOOTING_GREEN), TIMING)
+    assert limit is not None
+    upgrade = make_upgrade(
+        Phase.REBOOTING_GREEN,
+        waiting_for="CallInFlight",
+        waiting_since=ago(limit.total_seconds() + 30),
+        call_in_flight="Rebooting DB instance green-1",
+        call_sent_at=ago(1),
+    )
+    waiting = wait(TIMING, "CallInFlight", "Rebooting DB instance green-1 was sent and is not answered yet")
+
+    outcome = deadlines.bounded(upgrade, waiting, NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.changes["waiting_since"]) == (None, "CallInFlight", ago(1))
+
+
 def past(reason: str, phase: Phase, **status: str) -> object:
     limit = deadlines.deadline(reason, make_upgrade(phase), TIMING)
     assert limit is not None

@@ -111,7 +111,12 @@ def bounded(upgrade: Upgrade, outcome: Outcome, now: datetime, timing: Timing, s
     if outcome.action is not None or outcome.requeue <= 0 or not outcome.reason:
         return outcome  # an action, or a step that goes on at once: not a wait
     tracked = outcome.reason.removesuffix("TimedOut")
-    began = status.waiting_since if status.waiting_for == tracked and status.waiting_since else rfc3339(now)
+    if tracked == "CallInFlight" and status.call_sent_at:
+        began = status.call_sent_at  # each call its own wait: a call sent again is not the one waited for before
+    elif status.waiting_for == tracked and status.waiting_since:
+        began = status.waiting_since
+    else:
+        began = rfc3339(now)
     limit = deadline(tracked, upgrade, timing)
     outcome = replace(outcome, changes={**outcome.changes, "waiting_for": tracked, "waiting_since": began})
     if limit is None or since(began, now) <= limit:
