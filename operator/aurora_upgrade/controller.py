@@ -89,11 +89,7 @@ TIMING = Timing(poll=POLL)
 def _region_gateway(upgrade: Upgrade) -> RdsGateway:
     """The gateway every upgrade of the account and Region shares, its reads shared too."""
     gateway = default_gateways(upgrade)
-    gateway.share_reads(
-        lambda moment: fleet.cycle_of(moment, TIMING),
-        forget_after=3 * TIMING.safety,
-        events_fresh_for=3 * TIMING.events,
-    )
+    fleet.share_reads(gateway, TIMING)
     return gateway
 
 

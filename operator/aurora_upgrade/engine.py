@@ -9,6 +9,7 @@ state file + stdout).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,16 +44,20 @@ CallFailed = Callable[[Upgrade, Action, RdsError, datetime, Timing], Outcome]
 
 
 _GATEWAYS: dict[tuple[str, str | None, str | None], RdsGateway] = {}
+_GATEWAYS_LOCK = threading.Lock()
 
 
 def default_gateways(upgrade: Upgrade) -> RdsGateway:
     """One gateway per (region, role) for the life of the process: botocore's adaptive rate
-    limiter learns the account's throttling only if its client lives on."""
+    limiter learns the account's throttling only if its client lives on. Made under a lock: the
+    operator's first reconciles run in many threads at once, and each gateway made beside the
+    one kept would load botocore's service models again (about 15 MB each) and share no reads."""
     aws = upgrade.spec.aws
     key = (upgrade.spec.region, aws.role_arn, aws.external_id)
-    if key not in _GATEWAYS:
-        _GATEWAYS[key] = RdsGateway.for_region(*key)
-    return _GATEWAYS[key]
+    with _GATEWAYS_LOCK:
+        if key not in _GATEWAYS:
+            _GATEWAYS[key] = RdsGateway.for_region(*key)
+        return _GATEWAYS[key]
 
 
 @dataclass(frozen=True)

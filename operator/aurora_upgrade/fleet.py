@@ -12,10 +12,14 @@ import math
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aurora_upgrade.config import Timing
 from aurora_upgrade.resources import RdsEvent
 from aurora_upgrade.upgrade import Upgrade
+
+if TYPE_CHECKING:
+    from aurora_upgrade.rds import RdsGateway
 
 _PHASE = random.random()  # where this process's ticks fall, so two operators do not call in step
 
@@ -27,6 +31,20 @@ def tick(timing: Timing) -> float:
 def cycle_of(moment: float, timing: Timing) -> int:
     """The Region's read cycle `moment` (time.time()) falls in."""
     return math.floor(moment / tick(timing) - _PHASE)
+
+
+def share_reads(gateway: RdsGateway, timing: Timing, cycles: Callable[[float], int] | None = None) -> None:
+    """Let the Region's gateway answer its upgrades from shared reads: the four describes once
+    per read cycle (`cycles`, the Region's by default), events from the feed while it is
+    recent, and the prechecks' questions about engine versions and parameter groups once per
+    safety interval (their values once per event interval: a person may be fixing one)."""
+    gateway.share_reads(
+        cycles or (lambda moment: cycle_of(moment, timing)),
+        forget_after=3 * timing.safety,
+        events_fresh_for=3 * timing.events,
+        catalog_fresh_for=timing.safety,
+        parameters_fresh_for=timing.events,
+    )
 
 
 def aligned(delay: float, now: float, timing: Timing, jitter: Callable[[], float] = random.random) -> float:

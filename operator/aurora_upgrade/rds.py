@@ -281,6 +281,34 @@ def _chunks(values: list[str]) -> Iterator[list[str]]:
         yield values[start : start + FILTER_VALUES_PER_CALL]
 
 
+class Remembered:
+    """Answers kept for `fresh_for` seconds, by question: what a fleet's prechecks all ask (an
+    engine version's upgrade targets, a parameter group's family and parameters) is asked of AWS
+    once. Of many askers of one question, one calls while the others wait for its answer. Only
+    what exists is kept: a refused call, or a group or version AWS does not list (which a person
+    may be creating now), is asked again. `fresh_for` 0 (`aurora-upgrade run`) keeps nothing."""
+
+    def __init__(self) -> None:
+        self.fresh_for = 0.0
+        self._lock = threading.Lock()
+        self._asking: dict[Any, threading.Lock] = {}
+        self._answers: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, question: Any, ask: Callable[[], Any]) -> Any:
+        if self.fresh_for <= 0:
+            return ask()
+        with self._lock:
+            asking = self._asking.setdefault(question, threading.Lock())
+        with asking:
+            kept = self._answers.get(question)
+            if kept is not None and time.monotonic() - kept[0] < self.fresh_for:
+                return kept[1]
+            answer = ask()
+            if answer:
+                self._answers[question] = (time.monotonic(), answer)
+            return answer
+
+
 class RdsGateway:
     """Every RDS call the engine makes, for one region (and optionally one assumed role)."""
 
@@ -298,6 +326,8 @@ class RdsGateway:
         self._deployments = SharedDescribe(self._fetch_deployments, _FORGET_AFTER)
         self._snapshots = SharedDescribe(self._fetch_snapshots, _FORGET_AFTER)
         self._shared = (self._clusters, self._instances, self._deployments, self._snapshots)
+        self._catalog = Remembered()  # engine versions and parameter group families
+        self._parameters = Remembered()  # a cluster parameter group's values
         self._events_lock = threading.Lock()
         self._events_from: datetime | None = None
         self._events_seen: set[tuple[str, str, str, datetime]] = set()
@@ -306,12 +336,24 @@ class RdsGateway:
         self._log_read_at = float("-inf")
         self._log_fresh_for = 0.0  # the feed's answers count while its last read is this recent
 
-    def share_reads(self, cycle_of: Cycles, forget_after: float, events_fresh_for: float = 0.0) -> None:
+    def share_reads(
+        self,
+        cycle_of: Cycles,
+        forget_after: float,
+        events_fresh_for: float = 0.0,
+        catalog_fresh_for: float = 0.0,
+        parameters_fresh_for: float = 0.0,
+    ) -> None:
         """Answer the questions asked in one read cycle (`cycle_of`) with one call per operation,
-        and questions about events from the feed while it has read within `events_fresh_for`."""
+        questions about events from the feed while it has read within `events_fresh_for`, and
+        the prechecks' questions from answers younger than `catalog_fresh_for` (engine versions,
+        parameter group families: AWS changes them on release days, if ever) and
+        `parameters_fresh_for` (a parameter's value, which a person may be fixing)."""
         for shared in self._shared:
             shared.cycle_of, shared.forget_after = cycle_of, forget_after
         self._log_fresh_for = events_fresh_for
+        self._catalog.fresh_for = catalog_fresh_for
+        self._parameters.fresh_for = parameters_fresh_for
 
     def expect(
         self, clusters: Iterable[str] = (), deployments: Iterable[str] = (), snapshots: Iterable[str] = ()
@@ -469,8 +511,11 @@ class RdsGateway:
     def describe_engine_version(self, engine: str, version: str) -> EngineVersion | None:
         # IncludeAll: without it AWS lists only `available` versions, and a deprecated source
         # (the usual reason to upgrade) would look like a version that does not exist.
-        items = self._describe_or_none(
-            "DescribeDBEngineVersions", "DBEngineVersions", Engine=engine, EngineVersion=version, IncludeAll=True
+        items = self._catalog.get(
+            ("DescribeDBEngineVersions", engine, version),
+            lambda: self._describe_or_none(
+                "DescribeDBEngineVersions", "DBEngineVersions", Engine=engine, EngineVersion=version, IncludeAll=True
+            ),
         )
         if not items:
             return None
@@ -486,22 +531,32 @@ class RdsGateway:
         )
 
     def cluster_parameter_group_family(self, name: str) -> str | None:
-        items = self._describe_or_none(
-            "DescribeDBClusterParameterGroups", "DBClusterParameterGroups", DBClusterParameterGroupName=name
+        items = self._catalog.get(
+            ("DescribeDBClusterParameterGroups", name),
+            lambda: self._describe_or_none(
+                "DescribeDBClusterParameterGroups", "DBClusterParameterGroups", DBClusterParameterGroupName=name
+            ),
         )
         return items[0].get("DBParameterGroupFamily", "") if items else None
 
     def parameter_group_family(self, name: str) -> str | None:
-        items = self._describe_or_none("DescribeDBParameterGroups", "DBParameterGroups", DBParameterGroupName=name)
+        items = self._catalog.get(
+            ("DescribeDBParameterGroups", name),
+            lambda: self._describe_or_none("DescribeDBParameterGroups", "DBParameterGroups", DBParameterGroupName=name),
+        )
         return items[0].get("DBParameterGroupFamily", "") if items else None
 
     def cluster_parameter(self, group: str, name: str) -> str | None:
         """The value of one parameter of a cluster parameter group (None when unset)."""
-        for p in self._pages("DescribeDBClusterParameters", "Parameters", DBClusterParameterGroupName=group):
-            if p.get("ParameterName") == name:
-                value = p.get("ParameterValue")
-                return None if value is None else str(value)
-        return None
+        values: dict[str, str | None] = self._parameters.get(
+            ("DescribeDBClusterParameters", group),
+            lambda: {
+                p["ParameterName"]: None if p.get("ParameterValue") is None else str(p["ParameterValue"])
+                for p in self._pages("DescribeDBClusterParameters", "Parameters", DBClusterParameterGroupName=group)
+                if "ParameterName" in p
+            },
+        )
+        return values.get(name)
 
     def describe_global_cluster(self, identifier: str) -> GlobalCluster | None:
         items = self._describe_or_none("DescribeGlobalClusters", "GlobalClusters", GlobalClusterIdentifier=identifier)

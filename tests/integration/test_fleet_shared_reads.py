@@ -30,6 +30,14 @@ from support.runbook import RUNBOOK_MANIFEST
 from .conftest import SimFactory
 
 SHARED = ("DescribeDBClusters", "DescribeDBInstances", "DescribeBlueGreenDeployments", "DescribeDBClusterSnapshots")
+# What every upgrade's precheck asks about the engine versions and parameter groups, which the
+# upgrades of one cluster template share.
+PRECHECK = (
+    "DescribeDBEngineVersions",
+    "DescribeDBClusterParameterGroups",
+    "DescribeDBParameterGroups",
+    "DescribeDBClusterParameters",
+)
 SHARED_FILTERS = ("db-cluster-id", "blue-green-deployment-identifier", "db-cluster-snapshot-id")
 # Short waits, so the runbook's upgrade takes seconds against the simulator's QUICK delays.
 TIMING = Timing(poll=0.6)
@@ -81,7 +89,7 @@ def upgrade_fleet(make_sim: SimFactory, monkeypatch: Any, n: int) -> tuple[Count
     # The loop's rounds are the read cycles, so how slow a look is on a busy machine does not
     # change the count: every look of one round shares one cycle.
     cycle = [0]
-    gateway.share_reads(lambda _moment: cycle[0], forget_after=3 * TIMING.safety, events_fresh_for=3 * TIMING.events)
+    fleet.share_reads(gateway, TIMING, lambda _moment: cycle[0])
     engine = Engine(timing=TIMING, gateways=lambda _u: gateway)
     upgrades: dict[str, tuple[Upgrade, Recorded]] = {}
     for i in range(n):
@@ -119,6 +127,8 @@ def upgrade_fleet(make_sim: SimFactory, monkeypatch: Any, n: int) -> tuple[Count
     assert {u.status.phase for u, _s in upgrades.values()} == {Phase.COMPLETED}
     calls = Counter(c["operation"] for c in sim.calls() if c["operation"] in SHARED and _shared_question(c["params"]))
     calls["DescribeEvents"] = sum(c["operation"] == "DescribeEvents" for c in sim.calls())
+    for operation in PRECHECK:
+        calls[operation] = sum(c["operation"] == operation for c in sim.calls())
     sim.stop()  # one simulator per process: the next fleet gets a fresh account
     return calls, looks
 
@@ -134,5 +144,8 @@ def test_ten_upgrades_of_one_region_share_their_describe_calls(make_sim: SimFact
     for operation in SHARED:
         assert one[operation] > 0, one
         assert ten[operation] <= 3 * one[operation], (operation, dict(one), dict(ten))
+    # The prechecks of ten clusters made from one template ask AWS what one precheck asks.
+    for operation in PRECHECK:
+        assert 0 < ten[operation] <= one[operation], (operation, dict(one), dict(ten))
     # One RDS event feed for the Region, whatever the number of upgrades.
     assert ten["DescribeEvents"] <= 5 * one["DescribeEvents"], (dict(one), dict(ten))

@@ -299,3 +299,40 @@ def test_a_call_is_marked_in_flight_while_it_is_sent() -> None:
     claimed = log[0][1]
     assert (claimed.call_in_flight, claimed.call_sent_at) == (f"Rebooting DB instance {G1}", STAMP)
     assert (after.status.call_in_flight, after.status.call_sent_at) == (None, None)
+
+
+def test_upgrades_looked_at_in_many_threads_at_once_share_one_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's first reconciles run in kopf's executor threads at once: every one of them
+    must get the Region's one gateway (a gateway made beside it loads botocore's models again,
+    which took the operator of ten upgrades from 112 to 270 MiB, and shares no reads)."""
+    import threading
+    import time
+
+    from aurora_upgrade import engine
+    from aurora_upgrade.rds import RdsGateway
+
+    made: list[tuple[object, ...]] = []
+
+    def slow_for_region(*key: object) -> object:
+        made.append(key)
+        time.sleep(0.05)  # as long as botocore takes to load a client's models, or longer
+        return object()
+
+    monkeypatch.setattr(engine, "_GATEWAYS", {})
+    monkeypatch.setattr(RdsGateway, "for_region", staticmethod(slow_for_region))
+    upgrade = make_upgrade(Phase.PRECHECKING)
+    start = threading.Barrier(16)
+    got: list[object] = []
+
+    def look() -> None:
+        start.wait()
+        got.append(engine.default_gateways(upgrade))
+
+    threads = [threading.Thread(target=look) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(made) == 1
+    assert len({id(g) for g in got}) == 1 and len(got) == 16
