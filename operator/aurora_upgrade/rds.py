@@ -34,13 +34,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.config
-import botocore.credentials
 import botocore.exceptions
-import botocore.session
 from botocore import xform_name
 
 from aurora_upgrade import metrics
@@ -57,6 +53,9 @@ from aurora_upgrade.resources import (
     Snapshot,
     arn_name,
 )
+
+if TYPE_CHECKING:
+    import boto3
 
 # AWS's API reference documents no maximum number of values in one filter (Filter.Values is an
 # array of strings), while MaxRecords is at most 100: the gateway sends at most 100 values per
@@ -165,6 +164,10 @@ ClientFactory = Callable[[str, str | None, str | None], tuple[Any, Any]]
 def _session(region: str, role_arn: str | None, external_id: str | None) -> boto3.session.Session:
     """The default credential chain (IRSA, Pod Identity, ...), or a role assumed from it whose
     credentials botocore refreshes before they expire."""
+    import boto3  # on first use: an operator with no upgrade yet does not carry boto3 (~24 MB)
+    import botocore.credentials
+    import botocore.session
+
     base = boto3.session.Session(region_name=region)
     if not role_arn:
         return base
@@ -189,6 +192,8 @@ def default_client_factory(region: str, role_arn: str | None, external_id: str |
     adaptive mode; writes are sent once, because a retried CreateBlueGreenDeployment or
     SwitchoverBlueGreenDeployment after a timeout could act twice. The engine retries writes
     itself, after checking in AWS whether the first attempt took effect."""
+    import botocore.config
+
     session = _session(region, role_arn, external_id)
     common: dict[str, Any] = {"connect_timeout": 10, "read_timeout": 30, "user_agent_extra": "aurora-upgrade-operator"}
     reads = botocore.config.Config(retries={"mode": "adaptive", "max_attempts": 8}, **common)

@@ -72,3 +72,11 @@ def test_the_operator_process_loads_neither_the_simulator_nor_the_development_to
         if name.split(".")[0] in ("moto", "aurora_upgrade_dev") or name.startswith("aurora_upgrade.sim")
     )
     assert unwanted == []
+
+
+def test_an_operator_with_no_upgrade_yet_does_not_carry_boto3() -> None:
+    """boto3 and botocore's clients load with the first gateway, not with the operator: idle
+    RSS (issue 8's target 100 MB) is what kopf and the kubernetes client take."""
+    loaded = modules_loaded_by("import aurora_upgrade.controller")
+    assert "aurora_upgrade.rds" in loaded
+    assert sorted(name for name in loaded if name.split(".")[0] == "boto3" or name == "botocore.client") == []
