@@ -211,11 +211,8 @@ def reconcile(
     """One look: seconds until the next (None: only a spec change matters now) and the upgrade
     as recorded (None when nothing was reconciled)."""
     cached = _status(body)
-    if cached is not None:
-        metrics.set_phase(namespace, name, cached.phase)  # also after an operator restart
-        metrics.set_reason(namespace, name, cached.reason)  # alerts tell an approval from a window
-        if settled(cached, _generation(body)):
-            return None, None
+    if cached is not None and settled(cached, _generation(body)):
+        return None, None
     for _attempt in range(CONFLICT_RETRIES):
         try:
             return _reconcile_fresh(body, namespace, name, upgrades_by_cluster)
@@ -231,7 +228,15 @@ def reconcile(
     return POLL, None
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=60)  # type: ignore[arg-type]  # index kwarg is extra
+def _has_work(body: Any, **_: Any) -> bool:
+    """A daemon follows an upgrade only while it has something left to do: kopf starts it when
+    this turns true (a new upgrade, a spec changed after a failed precheck or a dry run) and
+    stops it once the upgrade is settled, so finished upgrades cost no task each."""
+    status = _status(body)
+    return status is None or not settled(status, _generation(body))
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=60, when=_has_work)  # type: ignore[arg-type]  # index kwarg is extra
 async def follow(
     stopped: kopf.DaemonStopped,
     body: Any,
@@ -313,7 +318,13 @@ async def _feed(gateway: RdsGateway) -> None:
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def spec_changed(body: Any, namespace: str | None, name: str, **_: Any) -> None:
     """A new generation (an approval, a fixed spec) ends the daemon's pause at once. A plain
-    watch-event handler: nothing to persist or retry, unlike on.update's."""
+    watch-event handler: nothing to persist or retry, unlike on.update's. Every upgrade kopf
+    lists or watches, finished ones too (they have no daemon), exports its phase and reason
+    here, also after an operator restart: alerts tell a Failed upgrade, an approval, a window."""
+    cached = _status(body)
+    if cached is not None:
+        metrics.set_phase(str(namespace), name, cached.phase)
+        metrics.set_reason(str(namespace), name, cached.reason)
     ref = f"{namespace}/{name}"
     if ref in _wakes and _generations.get(ref) != _generation(body):
         _wakes[ref].set()
