@@ -2,8 +2,8 @@
 (sigs.k8s.io/cli-utils, which Flux's health checks read) and Argo CD's health.lua in gopher-lua,
 both through tools/gitops. Every version of the object the API server stores is watched, so the
 verdicts are checked at each phase of the runbook case, at a Manual gate, while the maintenance
-window is closed, right after a spec change the operator has not acted on yet, on a failed
-switchover and on an aborted upgrade.
+window is closed, right after a spec change the operator has not acted on yet, on a spec it
+refuses mid-upgrade (Stalled, not terminal), on a failed switchover and on an aborted upgrade.
 
 These objects are also Argo CD's test data for the health check
 (docs/argocd/resource_customizations/dbupgrade.dev/AuroraUpgrade/testdata/, run by `go test`
@@ -65,6 +65,9 @@ CASES: dict[str, Verdict] = {
     "suspended_outsideMaintenanceWindow": Verdict("Suspended", "InProgress"),
     "progressing_newGeneration": WORKING,
     "degraded_failed": Verdict("Degraded", "Failed"),
+    # Stalled in the middle of an upgrade (a time zone nobody knows edited into the window while
+    # green waits for it): not terminal, but nothing happens until a person fixes the spec.
+    "degraded_stalledInvalidSpec": Verdict("Degraded", "Failed"),
     # The finalizer records Aborted on an object being deleted: kstatus says Terminating.
     "degraded_aborted": Verdict("Degraded", "Terminating"),
 }
@@ -267,6 +270,28 @@ def test_window_wait_then_a_spec_change_not_yet_observed(stack: Stack, watch: Wa
 
     done = stack.wait_phase("window", "Completed", timeout=90)
     assert done["observedGeneration"] == 2, done
+
+
+def test_invalid_time_zone_mid_upgrade_stalls_until_fixed(stack: Stack, watch: Watch, judge: Judge) -> None:
+    stack.start()
+    stack.apply(manifest("zone", stack.namespace, switchover={"window": closed_window(datetime.now(UTC))}))
+    watch.first(stack, "zone", "the window wait", with_reason("OutsideMaintenanceWindow"))
+
+    # The schema cannot refuse a time zone; the operator can, and green already exists.
+    mars = json.dumps([{"op": "replace", "path": "/spec/switchover/window/timeZone", "value": "Mars/Olympus"}])
+    stack.k("patch", "aup", "zone", "--type", "json", "-p", mars, check=True)
+    stalled = watch.first(stack, "zone", "the InvalidSpec stall", with_reason("InvalidSpec"))
+    status = stalled["status"]
+    assert status["phase"] == "AwaitingSwitchover" and status["observedGeneration"] == 2, status
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Stalled"] == "True", status
+    check_case("degraded_stalledInvalidSpec", stalled, judge)
+    assert "SwitchoverBlueGreenDeployment" not in stack.rds_sim.mutating_calls()
+
+    # Fixing the spec resumes it.
+    remove_window = json.dumps([{"op": "remove", "path": "/spec/switchover/window"}])
+    stack.k("patch", "aup", "zone", "--type", "json", "-p", remove_window, check=True)
+    done = stack.wait_phase("zone", "Completed", timeout=90)
+    assert done["observedGeneration"] == 3, done
 
 
 def test_manual_gate_then_deletion(stack: Stack, watch: Watch, judge: Judge) -> None:

@@ -33,8 +33,10 @@ def status_of(state: Path) -> dict[str, Any]:
     return status
 
 
-def role_manifest(tmp_path: Path, external_id: str) -> Path:
-    return write_manifest(tmp_path, {"aws": {"roleArn": ROLE, "externalId": external_id}})
+def role_manifest(tmp_path: Path, external_id: str | None) -> Path:
+    """A manifest with spec.aws.roleArn, and spec.aws.externalId unless `external_id` is None."""
+    aws = {"roleArn": ROLE} if external_id is None else {"roleArn": ROLE, "externalId": external_id}
+    return write_manifest(tmp_path, {"aws": aws})
 
 
 def test_role_arn_is_assumed_and_used_for_rds_calls(make_sim: SimFactory, tmp_path: Path) -> None:
@@ -78,12 +80,14 @@ def test_role_arn_is_assumed_and_used_for_rds_calls(make_sim: SimFactory, tmp_pa
     [
         # The role's trust policy wants another ExternalId.
         pytest.param(RoleTrust(external_ids={ROLE: EXTERNAL_ID}), "someone-elses-id", id="wrong-external-id"),
+        # The role's trust policy wants an ExternalId; the manifest has no spec.aws.externalId.
+        pytest.param(RoleTrust(external_ids={ROLE: EXTERNAL_ID}), None, id="missing-external-id"),
         # The role's trust policy does not name the operator's identity.
         pytest.param(RoleTrust(refused=frozenset({ROLE})), EXTERNAL_ID, id="not-trusted"),
     ],
 )
 def test_a_refused_assume_role_gives_a_specific_reason(
-    make_sim: SimFactory, tmp_path: Path, roles: RoleTrust, external_id: str
+    make_sim: SimFactory, tmp_path: Path, roles: RoleTrust, external_id: str | None
 ) -> None:
     sim = make_sim(roles=roles)
     state = tmp_path / "state.json"
@@ -97,4 +101,5 @@ def test_a_refused_assume_role_gives_a_specific_reason(
     calls = sim.calls()
     assert {c["operation"] for c in calls} == {"AssumeRole"}, "no RDS call without the role's credentials"
     assert {c["outcome"] for c in calls} == {"AccessDenied"}
+    assert [c["params"].get("ExternalId") for c in calls] == [external_id] * len(calls), "sent as the manifest says"
     assert sim.mutating_calls() == []
