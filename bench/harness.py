@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from aurora_upgrade.models import GROUP, PLURAL, VERSION
 from aurora_upgrade_dev.processes import stop_process
 from aurora_upgrade_dev.stack import start_operator, stop_operator
+from support.runbook import runbook_manifest
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -185,23 +186,7 @@ def create_namespace(kubeconfig: Path, name: str) -> None:
 
 def upgrade_manifest(name: str, namespace: str, cluster: str) -> dict[str, Any]:
     """The runbook's AuroraUpgrade (examples/aurora-bg-upgrade-15-10.yaml) for `cluster`."""
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "AuroraUpgrade",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "region": "ap-northeast-1",
-            "clusterIdentifier": cluster,
-            "expectedSourceEngineVersion": "15.6",
-            "targetEngineVersion": "15.10",
-            "targetDBClusterParameterGroupName": "aurora-bg-aurora-pg15-cluster-params",
-            "targetDBParameterGroupName": "aurora-bg-aurora-pg15-params",
-            "switchover": {"mode": "Automatic", "timeoutSeconds": 300, "snapshotBeforeSwitchover": True},
-            "rebootGreenBeforeSwitchover": True,
-            "rebootAfterSwitchover": True,
-            "cleanup": {"deleteBlueGreenDeployment": True, "deleteOldCluster": False},
-        },
-    }
+    return runbook_manifest(namespace, name, clusterIdentifier=cluster)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from aurora_upgrade.phases import TERMINAL
 from aurora_upgrade.sim.config import AWS_TYPICAL_SECONDS
 from aurora_upgrade.sim.scenarios import RUNBOOK_CLUSTER, fleet_cluster
 from bench.harness import Operator, PhaseWatch, Sim, create_namespace, kube, upgrade_manifest
-from support.runbook import RUNBOOK_PHASES
+from support.runbook import NAME, RUNBOOK_PHASES
 from support.runbook_steps import (
     STEP_1_1,
     STEP_1_2,
@@ -158,14 +158,14 @@ def run_operator(workdir: Path, kubeconfig: Path, factor: float, log: Log) -> Ru
         wait_until_started(operator, operator_log)
         t0 = time.time()
         kube(kubeconfig).create_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, upgrade_manifest("aurora-bg-upgrade-15-10", namespace, RUNBOOK_CLUSTER)
+            GROUP, VERSION, namespace, PLURAL, upgrade_manifest(NAME, namespace, RUNBOOK_CLUSTER)
         )
         deadline = time.monotonic() + 3600 * factor + 120
         while not watch.count("Completed"):
             if time.monotonic() > deadline or any(watch.count(p) for p in TERMINAL - {"Completed"}):
                 raise RuntimeError(f"the operator's upgrade did not complete: {watch.seen}")
             time.sleep(0.05)
-        phases = watch.seen["aurora-bg-upgrade-15-10"]
+        phases = watch.seen[NAME]
         wall = phases[-1][1] - t0
         steps = [(phase, at - t0, (phases[i + 1][1] if i + 1 < len(phases) else at) - t0) for i, (phase, at) in
                  enumerate(phases)]  # fmt: skip
@@ -431,7 +431,7 @@ def first_reconcile(workdir: Path, kubeconfig: Path, endpoint_url: str) -> float
     namespace = "bench-b3-first"
     create_namespace(kubeconfig, namespace)
     kube(kubeconfig).create_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, upgrade_manifest("aurora-bg-upgrade-15-10", namespace, RUNBOOK_CLUSTER)
+        GROUP, VERSION, namespace, PLURAL, upgrade_manifest(NAME, namespace, RUNBOOK_CLUSTER)
     )
     watch = PhaseWatch(kubeconfig, namespace)
     time.sleep(1)  # the watch has listed the upgrade, without status, before the operator starts

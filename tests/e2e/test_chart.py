@@ -26,13 +26,13 @@ from typing import Any
 import pytest
 import yaml
 from conftest import Runner, _runner  # the session fixtures' kubectl/helm runner, here for our own server
-from operator_fixtures import CLUSTER, EXAMPLE, POLL_SECONDS, REPO, RUNBOOK_CALLS, SimProcess, free_port
+from operator_fixtures import EXAMPLE, POLL_SECONDS, REPO, RUNBOOK_CALLS, SimProcess, free_port
 
 from aurora_upgrade_dev.controlplane import ControlPlane, ensure_binaries, start
 from aurora_upgrade_dev.stack import start_operator, stop_operator
+from support.runbook import NAME, OLD_CLUSTER, runbook_manifest
 
 CHART = REPO / "charts" / "aurora-upgrade-operator"
-NAME = "aurora-bg-upgrade-15-10"  # the example's AuroraUpgrade
 RELEASE_NAMESPACE = "aurora-upgrade-system"
 IRSA_ROLE = "arn:aws:iam::123456789012:role/aurora-upgrade-operator"
 
@@ -276,15 +276,13 @@ def wait_ready(server: Server, operator: ChartOperator, namespace: str) -> dict[
 
 
 def apply_example(server: Server, namespace: str) -> None:
-    document = yaml.safe_load(EXAMPLE.read_text())
-    document["metadata"]["namespace"] = namespace
-    server.kubectl("apply", "-f", "-", input=json.dumps(document), check=True)
+    server.kubectl("apply", "-f", "-", input=json.dumps(runbook_manifest(namespace)), check=True)
 
 
 def assert_runbook_upgrade_completed(server: Server, operator: ChartOperator, namespace: str) -> None:
     status = wait_ready(server, operator, namespace)
     assert status["phase"] == "Completed", status
-    assert status["oldClusterIdentifier"] == f"{CLUSTER}-old1", status
+    assert status["oldClusterIdentifier"] == OLD_CLUSTER, status
     assert operator.sim.mutating_calls() == RUNBOOK_CALLS
 
     def completed_event_posted() -> bool:

@@ -26,11 +26,11 @@ from typing import Any, NamedTuple
 
 import pytest
 import yaml
-from operator_fixtures import EXAMPLE, REPO, Stack, manifest
+from operator_fixtures import REPO, Stack, manifest
 
-from aurora_upgrade.models import parse_spec
-from aurora_upgrade.phases import happy_path
 from aurora_upgrade_dev.controlplane import ControlPlane
+from aurora_upgrade_dev.processes import stop_process
+from support.runbook import RUNBOOK_PHASES, runbook_manifest
 
 CUSTOMIZATION = REPO / "docs" / "argocd" / "resource_customizations" / "dbupgrade.dev" / "AuroraUpgrade"
 HEALTH_LUA = CUSTOMIZATION / "health.lua"
@@ -42,10 +42,6 @@ RESOURCES = "/apis/dbupgrade.dev/v1alpha1/namespaces/{namespace}/auroraupgrades"
 class Verdict(NamedTuple):
     argocd: str
     kstatus: str
-
-
-# The runbook case's phases, in order (the example manifest's spec decides the optional ones).
-RUNBOOK_PHASES = [str(p) for p in happy_path(parse_spec(yaml.safe_load(EXAMPLE.read_text())["spec"]))]
 
 
 def phase_case(phase: str) -> str:
@@ -141,8 +137,7 @@ class Watch:
         return stack.wait_for(what, lambda: next((o for o in self.versions(name) if matches(o)), None), timeout)
 
     def stop(self) -> None:
-        self._process.terminate()
-        self._process.wait(timeout=10)
+        stop_process(self._process, timeout=10)
 
 
 @pytest.fixture
@@ -218,8 +213,7 @@ def check_case(case: str, obj: dict[str, Any], judge: Judge) -> None:
 
 def test_runbook_case_phase_by_phase(stack: Stack, watch: Watch, judge: Judge) -> None:
     stack.start()
-    example = yaml.safe_load(EXAMPLE.read_text())
-    example["metadata"]["namespace"] = stack.namespace
+    example = runbook_manifest(stack.namespace)
     stack.apply(json.dumps(example))
     name = example["metadata"]["name"]
     done = stack.wait_phase(name, "Completed", timeout=120)

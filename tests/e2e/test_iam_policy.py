@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import parliament
-import yaml
-from operator_fixtures import CLUSTER, EXAMPLE, REGION, REPO, Stack, manifest
+from operator_fixtures import CLUSTER, REGION, REPO, Stack, manifest
 
 from aurora_upgrade.decisions.actions import Action
 from aurora_upgrade.sim.scenarios import RUNBOOK_ACCOUNT_ID
+from support.runbook import runbook_manifest
 
 POLICY = json.loads((REPO / "docs" / "iam-policy.json").read_text())
 
@@ -163,8 +163,7 @@ def check_every_call(stack: Stack, deployment_tags: dict[str, dict[str, str]]) -
 
 def test_every_call_of_the_runbook_case_is_allowed(stack: Stack) -> None:
     stack.start()
-    example = yaml.safe_load(EXAMPLE.read_text())
-    example["metadata"]["namespace"] = stack.namespace
+    example = runbook_manifest(stack.namespace)
     stack.apply(json.dumps(example))
     tags: dict[str, dict[str, str]] = {}
     remember_deployment_tags(stack, example["metadata"]["name"], tags)

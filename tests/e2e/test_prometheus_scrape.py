@@ -21,9 +21,11 @@ from typing import Any
 
 import yaml
 from chart_fixtures import write_rule_file
-from operator_fixtures import CLUSTER, EXAMPLE, RUNBOOK_CALLS, Runner, Stack, free_port, manifest
+from operator_fixtures import RUNBOOK_CALLS, Runner, Stack, free_port, manifest
 
-NAME = "aurora-bg-upgrade-15-10"  # the example's AuroraUpgrade
+from aurora_upgrade_dev.processes import stop_process
+from support.runbook import NAME, OLD_CLUSTER, runbook_manifest
+
 SCRAPE = "1s"
 SHORT = "3s"  # an alert's threshold short enough to see it fire here
 
@@ -115,12 +117,7 @@ def prometheus_scraping(stack: Stack, helm: Runner, workdir: Path, alerts: dict[
         server.wait_for("the operator's metrics target to be up", target_up, stack)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        stop_process(process, timeout=20)
 
 
 def upgrade_phase(prometheus: Prometheus, namespace: str) -> list[str]:
@@ -139,9 +136,7 @@ def test_prometheus_scrapes_the_runbook_upgrade_and_answers_for_its_phase(
 
 
 def run_the_runbook_case(stack: Stack, prometheus: Prometheus) -> None:
-    document = yaml.safe_load(EXAMPLE.read_text())
-    document["metadata"]["namespace"] = stack.namespace
-    stack.apply(json.dumps(document))
+    stack.apply(json.dumps(runbook_manifest(stack.namespace)))
 
     stack.wait_for(
         "the switchover's answer to be held",
@@ -176,7 +171,7 @@ def run_the_runbook_case(stack: Stack, prometheus: Prometheus) -> None:
     )
     assert [float(series["value"][1]) for series in creates] == [1.0], creates
     assert stack.rds_sim.mutating_calls() == RUNBOOK_CALLS, stack.diagnose()
-    assert stack.status(NAME)["oldClusterIdentifier"] == f"{CLUSTER}-old1"
+    assert stack.status(NAME)["oldClusterIdentifier"] == OLD_CLUSTER
 
 
 def test_prometheus_sees_a_manual_switchover_wait_for_approval(stack: Stack, helm: Runner, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from aurora_upgrade.sim import SimServer
-from support.runbook import REGION, RUNBOOK_MANIFEST
+from support.runbook import REGION, runbook_manifest
 
 
 def env_for(server: SimServer) -> dict[str, str]:
@@ -27,9 +26,14 @@ def env_for(server: SimServer) -> dict[str, str]:
     return env
 
 
+def run_command(manifest: Path, state: Path) -> list[str]:
+    """`aurora-upgrade run -f <manifest> --state <state>` from this interpreter."""
+    return [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(manifest), "--state", str(state)]
+
+
 def run_cli(server: SimServer, manifest: Path, state: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(manifest), "--state", str(state)],
+        run_command(manifest, state),
         env=env_for(server),
         capture_output=True,
         text=True,
@@ -38,11 +42,10 @@ def run_cli(server: SimServer, manifest: Path, state: Path, timeout: float = 120
 
 
 def write_manifest(tmp_path: Path, spec_changes: dict[str, object], drop: tuple[str, ...] = ()) -> Path:
-    doc = copy.deepcopy(RUNBOOK_MANIFEST)
+    doc = runbook_manifest()
     for key in drop:
         doc["spec"].pop(key)
-    for key, value in spec_changes.items():
-        doc["spec"][key] = value
+    doc["spec"].update(spec_changes)
     path = tmp_path / "manifest.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path

@@ -6,14 +6,13 @@ import io
 from pathlib import Path
 
 import pytest
-import yaml
 from prometheus_client import REGISTRY, generate_latest
 
 from aurora_upgrade.config import Timing
 from aurora_upgrade.engine import Engine
 from aurora_upgrade.rds import RdsGateway
 from aurora_upgrade.runner import run_manifest
-from support.runbook import EXAMPLE
+from support.runbook import NAME, runbook_manifest
 
 from .conftest import SimFactory
 
@@ -33,14 +32,14 @@ def test_metrics_count_rds_calls_phases_and_durations(
     durations_before = sample("aurora_upgrade_phase_duration_seconds_count", phase="SwitchingOver")
     engine = Engine(timing=Timing(poll=0.1), gateways=lambda u: RdsGateway.for_region(u.spec.region))
     out = io.StringIO()
-    code = run_manifest(yaml.safe_load(EXAMPLE.read_text()), tmp_path / "state.json", 0.1, engine, out)
+    code = run_manifest(runbook_manifest(), tmp_path / "state.json", 0.1, engine, out)
     assert code == 0, out.getvalue()
     assert (
         sample("aurora_upgrade_rds_api_calls_total", operation="CreateBlueGreenDeployment", outcome="ok")
         == creates_before + 1
     )
     assert sample("aurora_upgrade_phase_duration_seconds_count", phase="SwitchingOver") == durations_before + 1
-    assert sample("aurora_upgrade_phase", namespace="default", name="aurora-bg-upgrade-15-10", phase="Completed") == 1
-    assert sample("aurora_upgrade_phase", namespace="default", name="aurora-bg-upgrade-15-10", phase="Verifying") == 0
+    assert sample("aurora_upgrade_phase", namespace="default", name=NAME, phase="Completed") == 1
+    assert sample("aurora_upgrade_phase", namespace="default", name=NAME, phase="Verifying") == 0
     exposition = generate_latest(REGISTRY).decode()
     assert 'aurora_upgrade_rds_api_calls_total{operation="DescribeBlueGreenDeployments",outcome="ok"}' in exposition

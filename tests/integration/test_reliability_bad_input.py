@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from aurora_upgrade.sim.recorder import is_mutating, took_effect
 from support.reliability import Row, record
 
 from .conftest import QUICK
-from .runcli import env_for, write_manifest
+from .runcli import env_for, run_command, write_manifest
 
 pytestmark = pytest.mark.reliability
 
@@ -67,8 +66,7 @@ CASES: list[tuple[str, str, dict[str, Any], tuple[str, ...], FaultConfig | None,
 
 def run(server: SimServer, manifest: Path, state: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(manifest), "--state", str(state)],
-        env=env, capture_output=True, text=True, timeout=120,
+        run_command(manifest, state), env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
 

@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -30,7 +29,7 @@ from support.reliability import Row, duplicates, faults_in, record
 from support.runbook import EXAMPLE, RUNBOOK_PHASES, assert_runbook_end_state
 
 from .conftest import QUICK
-from .runcli import env_for
+from .runcli import env_for, run_command
 
 pytestmark = pytest.mark.reliability
 
@@ -84,7 +83,7 @@ class Killer:
 
 def run_once(server: SimServer, state: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(EXAMPLE), "--state", str(state)],
+        run_command(EXAMPLE, state),
         env=env_for(server),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

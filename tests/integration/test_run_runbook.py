@@ -11,7 +11,6 @@ import itertools
 import json
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,16 +19,17 @@ import pytest
 from aurora_upgrade.sim import SimServer, rds_client
 from aurora_upgrade_dev.processes import stop_process
 from support.runbook import (
-    CLUSTER,
     EXAMPLE,
+    NAME,
     OLD_CLUSTER_DELETION_CALLS,
     RUNBOOK_CALLS,
     RUNBOOK_PHASES,
     assert_runbook_end_state,
+    assert_runbook_status,
 )
 
 from .conftest import FAST
-from .runcli import env_for, run_cli, write_manifest
+from .runcli import env_for, run_cli, run_command, write_manifest
 
 
 @pytest.fixture
@@ -50,14 +50,7 @@ def test_runbook_upgrade_from_pending_to_completed(sim: SimServer, tmp_path: Pat
     assert "engine_version 15.6 -> 15.10" in printed
     assert_runbook_end_state(rds_client(sim.endpoint_url))
     assert sim.mutating_calls() == RUNBOOK_CALLS
-    status = json.loads(state.read_text())["status"]
-    assert status["phase"] == "Completed"
-    assert status["sourceEngineVersion"] == "15.6"
-    assert status["oldClusterIdentifier"] == f"{CLUSTER}-old1"
-    assert status["greenClusterEndpoint"]
-    assert [h["phase"] for h in status["history"]][-1] == "Completed"
-    ready = {c["type"]: c["status"] for c in status["conditions"]}
-    assert ready == {"Ready": "True", "Reconciling": "False", "Stalled": "False", "Upgraded": "True"}
+    assert_runbook_status(json.loads(state.read_text())["status"])
 
 
 def test_rerun_after_completion_makes_no_call(sim: SimServer, tmp_path: Path) -> None:
@@ -75,7 +68,7 @@ def kill_right_after(sim: SimServer, manifest: Path, state: Path, operation: str
     # Armed before the process starts: the nth call may follow the one before it within a poll.
     sim.hold(operation, after=nth - 1)
     process = subprocess.Popen(
-        [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(manifest), "--state", str(state)],
+        run_command(manifest, state),
         env=env_for(sim),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -203,6 +196,6 @@ def test_dry_run_writes_a_plan_and_changes_nothing(sim: SimServer, tmp_path: Pat
     assert result.returncode == 0, result.stdout + result.stderr
     status = json.loads(state.read_text())["status"]
     assert status["reason"] == "DryRun"
-    assert any("CreateBlueGreenDeployment aurora-bg-upgrade-15-10" in step for step in status["plan"])
+    assert any(f"CreateBlueGreenDeployment {NAME}" in step for step in status["plan"])
     assert any(step.startswith("SwitchingOver") for step in status["plan"])
     assert sim.mutating_calls() == []

@@ -11,10 +11,10 @@ import pytest
 
 from aurora_upgrade.sim import rds_client
 from aurora_upgrade.sim.scenarios import PG16_CLUSTER_PARAMETER_GROUP, PG16_DB_PARAMETER_GROUP
-from support.runbook import CLUSTER, EXAMPLE, RUNBOOK_CALLS
+from support.runbook import CLUSTER, EXAMPLE, INSTANCES, OLD_CLUSTER, RUNBOOK_CALLS
 
 from .conftest import SimFactory
-from .runcli import run_cli, write_manifest
+from .runcli import run_cli, run_command, write_manifest
 
 
 def status_of(state: Path) -> dict[str, Any]:
@@ -64,7 +64,7 @@ def test_pending_parameters_are_applied_by_rebooting_blue_when_asked(make_sim: S
     calls = sim.mutating_calls()
     assert calls[:3] == ["RebootDBInstance", "RebootDBInstance", "CreateBlueGreenDeployment"]
     source_reboots = [c["params"]["DBInstanceIdentifier"] for c in sim.calls() if c["operation"] == "RebootDBInstance"]
-    assert sorted(source_reboots[:2]) == ["aurora-bg-aurora-instance-1", "aurora-bg-aurora-instance-2"]
+    assert sorted(source_reboots[:2]) == list(INSTANCES)
     assert status_of(state)["phase"] == "Completed"
 
 
@@ -105,7 +105,7 @@ def test_old_cluster_deleted_on_request_with_a_final_snapshot(make_sim: SimFacto
     clusters = {c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]}
     assert clusters == {CLUSTER}
     delete = next(c for c in sim.calls() if c["operation"] == "DeleteDBCluster")
-    assert delete["params"]["DBClusterIdentifier"] == f"{CLUSTER}-old1"
+    assert delete["params"]["DBClusterIdentifier"] == OLD_CLUSTER
     final = delete["params"]["FinalDBSnapshotIdentifier"]
     snapshot = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=final)["DBClusterSnapshots"][0]
     assert snapshot["Status"] == "available"
@@ -181,7 +181,6 @@ def test_refused_permissions_and_credentials_are_not_aws_unavailable(make_sim: S
     ends Failed at once, saying what to configure, instead of 'will retry' forever."""
     import os
     import subprocess
-    import sys
 
     sim = make_sim()
     state = tmp_path / "state.json"
@@ -194,7 +193,7 @@ def test_refused_permissions_and_credentials_are_not_aws_unavailable(make_sim: S
         AURORA_UPGRADE_POLL_SECONDS="0.1",
     )
     result = subprocess.run(
-        [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(EXAMPLE), "--state", str(state)],
+        run_command(EXAMPLE, state),
         env=env,
         capture_output=True,
         text=True,
@@ -213,17 +212,15 @@ def test_two_writers_never_both_act(make_sim: SimFactory, tmp_path: Path) -> Non
     """`run` holds an exclusive lock on its state file: a second run of the same state is
     refused at once with a clear message, before any AWS call, and the first completes alone."""
     import subprocess
-    import sys
     import time
-
-    from support.runbook import RUNBOOK_CALLS
 
     from .runcli import env_for
 
     sim = make_sim()
     state = tmp_path / "state.json"
-    command = [sys.executable, "-m", "aurora_upgrade.cli", "run", "-f", str(EXAMPLE), "--state", str(state)]
-    first = subprocess.Popen(command, env=env_for(sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        run_command(EXAMPLE, state), env=env_for(sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 30
         while not state.exists() and time.monotonic() < deadline:  # the first run holds the lock by then
@@ -248,9 +245,9 @@ def test_cluster_identifiers_are_case_insensitive(make_sim: SimFactory, tmp_path
     status = status_of(state)
     assert status["phase"] == "Completed", status
     assert sim.mutating_calls() == RUNBOOK_CALLS
-    assert status["oldClusterIdentifier"] == f"{CLUSTER}-old1"
+    assert status["oldClusterIdentifier"] == OLD_CLUSTER
     clusters = rds_client(sim.endpoint_url).describe_db_clusters()["DBClusters"]
-    assert sorted(c["DBClusterIdentifier"] for c in clusters) == [CLUSTER, f"{CLUSTER}-old1"]
+    assert sorted(c["DBClusterIdentifier"] for c in clusters) == [CLUSTER, OLD_CLUSTER]
 
 
 def test_a_deprecated_source_version_can_be_upgraded(make_sim: SimFactory, tmp_path: Path) -> None:

@@ -25,16 +25,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from aurora_upgrade.sim import SimConfig, SimServer
+from aurora_upgrade.sim import SimConfig, SimServer, scenarios
 from aurora_upgrade.sim.scenarios import runbook
+from support.runbook import CLUSTER, INSTANCES, OLD_CLUSTER, REGION
+from support.runbook import CLUSTER_PARAMETER_GROUP as CLUSTER_PG
+from support.runbook import DB_PARAMETER_GROUP as DB_PG
 
 from .conftest import OBSERVABLE, SimFactory
 
-CLUSTER = "aurora-bg-aurora-cluster"
-INSTANCES = ["aurora-bg-aurora-instance-1", "aurora-bg-aurora-instance-2"]
-CLUSTER_PG = "aurora-bg-aurora-pg15-cluster-params"
-DB_PG = "aurora-bg-aurora-pg15-params"
-ACCOUNT_ARN = "arn:aws:rds:ap-northeast-1:123456789012"
+ACCOUNT_ARN = f"arn:aws:rds:{REGION}:{scenarios.RUNBOOK_ACCOUNT_ID}"
 CLUSTER_ARN = f"{ACCOUNT_ARN}:cluster:{CLUSTER}"
 VENV_BIN = Path(sys.executable).parent
 
@@ -43,6 +42,18 @@ VENV_BIN = Path(sys.executable).parent
 def make_sim(make_sim: SimFactory) -> SimFactory:
     """These tests look at states on the way, so their simulators keep each one for a while."""
     return functools.partial(make_sim, config=OBSERVABLE)
+
+
+def test_the_tests_runbook_names_are_the_simulated_accounts() -> None:
+    """support.runbook (the example manifest, and the instances it cannot name) describes the
+    account the simulator's `runbook` scenario builds."""
+    assert (REGION, CLUSTER, INSTANCES, CLUSTER_PG, DB_PG) == (
+        scenarios.RUNBOOK_REGION,
+        scenarios.RUNBOOK_CLUSTER,
+        scenarios.RUNBOOK_INSTANCES,
+        scenarios.RUNBOOK_CLUSTER_PARAMETER_GROUP,
+        scenarios.RUNBOOK_DB_PARAMETER_GROUP,
+    )
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
@@ -137,7 +148,7 @@ def test_runbook_account_starts_as_the_runbook_describes(sim_server: SimServer, 
     assert all(m["DBClusterParameterGroupStatus"] == "in-sync" for m in production["DBClusterMembers"])
     assert "MasterUserSecret" not in production
     instances = cluster_instances(rds, CLUSTER)
-    assert [i["DBInstanceIdentifier"] for i in instances] == INSTANCES
+    assert [i["DBInstanceIdentifier"] for i in instances] == list(INSTANCES)
     assert {i["DBParameterGroups"][0]["DBParameterGroupName"] for i in instances} == {DB_PG}
     assert {i["DBParameterGroups"][0]["ParameterApplyStatus"] for i in instances} == {"in-sync"}
     assert len({i["DbiResourceId"] for i in instances}) == 2
@@ -447,12 +458,12 @@ def test_switchover_renames_green_into_production(sim_server: SimServer, rds: An
     assert (production["EngineVersion"], production["Status"]) == ("15.10", "available")
     assert production["DbClusterResourceId"] == before["green_resource"]
     assert production["Endpoint"] == before["endpoint"]
-    assert [i["DBInstanceIdentifier"] for i in cluster_instances(rds, CLUSTER)] == INSTANCES
+    assert [i["DBInstanceIdentifier"] for i in cluster_instances(rds, CLUSTER)] == list(INSTANCES)
     assert [i["EngineVersion"] for i in cluster_instances(rds, CLUSTER)] == ["15.10", "15.10"]
     assert [i["DbiResourceId"] for i in cluster_instances(rds, CLUSTER)] == before["green_instances"]
-    old = cluster(rds, f"{CLUSTER}-old1")
+    old = cluster(rds, OLD_CLUSTER)
     assert (old["EngineVersion"], old["DbClusterResourceId"]) == ("15.6", before["blue_resource"])
-    old_instances = cluster_instances(rds, f"{CLUSTER}-old1")
+    old_instances = cluster_instances(rds, OLD_CLUSTER)
     assert [i["DBInstanceIdentifier"] for i in old_instances] == [f"{name}-old1" for name in INSTANCES]
     assert [i["DbiResourceId"] for i in old_instances] == list(before["blue_instances"].values())
     with pytest.raises(ClientError) as excinfo:
@@ -492,7 +503,7 @@ def test_delete_after_switchover_keeps_old_cluster_and_refuses_delete_target(rds
     assert deleting["Status"] == "DELETING"
     assert describe_deployment(rds, identifier)["Status"] == "DELETING"
     wait_until(lambda: gone(lambda: describe_deployment(rds, identifier), "BlueGreenDeploymentNotFoundFault"))
-    assert cluster(rds, f"{CLUSTER}-old1")["Status"] == "available"
+    assert cluster(rds, OLD_CLUSTER)["Status"] == "available"
     assert cluster(rds)["EngineVersion"] == "15.10"
 
 

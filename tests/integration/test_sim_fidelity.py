@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ import botocore.session
 from botocore.exceptions import ClientError
 
 from aurora_upgrade.sim import SimConfig, SimServer
-from support.runbook import CLUSTER, OLD_CLUSTER_DELETION_CALLS, RUNBOOK_CALLS
+from aurora_upgrade.sim.scenarios import RUNBOOK_ACCOUNT_ID
+from support.runbook import CLUSTER, INSTANCES, OLD_CLUSTER_DELETION_CALLS, REGION, RUNBOOK_CALLS
 from support.runbook_steps import (
     STEP_1_1,
     STEP_1_2,
@@ -48,8 +49,7 @@ from support.runbook_steps import (
     RunbookShell,
 )
 
-CLUSTER_ARN = "arn:aws:rds:ap-northeast-1:123456789012:cluster:aurora-bg-aurora-cluster"
-INSTANCES = ["aurora-bg-aurora-instance-1", "aurora-bg-aurora-instance-2"]
+CLUSTER_ARN = f"arn:aws:rds:{REGION}:{RUNBOOK_ACCOUNT_ID}:cluster:{CLUSTER}"
 
 # Each delay outlasts the CLI calls the runbook makes while it runs (an AWS CLI call takes
 # about half a second, a few times that on a busy machine), so every state the runbook
@@ -148,7 +148,7 @@ EXPECTED_7_4 = """
 """
 
 
-def reboot_lines(instances: list[str], done: str) -> list[str]:
+def reboot_lines(instances: Sequence[str], done: str) -> list[str]:
     return (
         [f"{name} を再起動中..." for name in instances]
         + [line for name in instances for line in (f"{name} の再起動完了を待機中...", f"{name} の再起動が完了しました")]
@@ -323,7 +323,7 @@ def test_the_simulators_defaults_are_in_the_runbooks_proportions(tmp_path: Path)
         to_blue = {"aurora-bg-aurora-cluster-old1": CLUSTER}
         assert book.run(_renamed(delete_loop, to_blue)) == [f"{name} を削除中..." for name in INSTANCES]
         listing = _renamed(wait_loop, to_blue).split(" | while read")[0]
-        assert book.run(listing) == INSTANCES
+        assert book.run(listing) == list(INSTANCES)
 
 
 def _renamed(script: str, names: dict[str, str]) -> str:

@@ -7,6 +7,7 @@ The end state is read through a boto3 RDS client of the simulator, so the in-pro
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,13 @@ RUNBOOK_SPEC: dict[str, Any] = RUNBOOK_MANIFEST["spec"]
 NAME: str = RUNBOOK_MANIFEST["metadata"]["name"]
 REGION: str = RUNBOOK_SPEC["region"]
 CLUSTER: str = RUNBOOK_SPEC["clusterIdentifier"]
+SOURCE_VERSION: str = RUNBOOK_SPEC["expectedSourceEngineVersion"]
+TARGET_VERSION: str = RUNBOOK_SPEC["targetEngineVersion"]
+CLUSTER_PARAMETER_GROUP: str = RUNBOOK_SPEC["targetDBClusterParameterGroupName"]
+DB_PARAMETER_GROUP: str = RUNBOOK_SPEC["targetDBParameterGroupName"]
+# The cluster's instances: the manifest does not name them, and the simulator's
+# scenarios.RUNBOOK_INSTANCES cannot be imported here (sim loads moto, which the unit tier never
+# does). tests/integration/test_sim_behaviour.py checks that both name the same account.
 INSTANCES = ("aurora-bg-aurora-instance-1", "aurora-bg-aurora-instance-2")
 # The name AWS gives the previous production cluster at the switchover; kept for rollback.
 OLD_CLUSTER = f"{CLUSTER}-old1"
@@ -56,6 +64,34 @@ RUNBOOK_CALLS = [
 # What deleting the old cluster adds after them (cleanup.deleteOldCluster: its two instances,
 # then the cluster).
 OLD_CLUSTER_DELETION_CALLS = ["DeleteDBInstance", "DeleteDBInstance", "DeleteDBCluster"]
+
+
+def runbook_manifest(namespace: str | None = None, name: str | None = None, **spec: Any) -> dict[str, Any]:
+    """A copy of the example manifest, the caller's to change: in `namespace` and under `name`
+    when given, and with these spec fields (camelCase) replaced."""
+    document = copy.deepcopy(RUNBOOK_MANIFEST)
+    if namespace is not None:
+        document["metadata"]["namespace"] = namespace
+    if name is not None:
+        document["metadata"]["name"] = name
+    document["spec"].update(copy.deepcopy(spec))
+    return document
+
+
+def assert_runbook_status(status: dict[str, Any]) -> None:
+    """The example's status once its upgrade completed, as the operator and `aurora-upgrade run`
+    both write it: every phase of the runbook in its history, the deployment, snapshot and old
+    cluster it names, and conditions that say done."""
+    assert status["phase"] == "Completed", status
+    assert status["sourceEngineVersion"] == "15.6", status
+    assert status["blueGreenDeploymentIdentifier"].startswith("bgd-"), status
+    assert "engine_version" in status["message"] and "15.10" in status["message"], status
+    assert status["oldClusterIdentifier"] == OLD_CLUSTER, status
+    assert status["snapshotIdentifier"].startswith(f"{CLUSTER}-before-switchover-"), status
+    assert status["greenClusterEndpoint"], status
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions == {"Ready": "True", "Reconciling": "False", "Stalled": "False", "Upgraded": "True"}, status
+    assert [entry["phase"] for entry in status["history"]] == RUNBOOK_PHASES, status["history"]
 
 
 def assert_runbook_end_state(rds: Any) -> None:

@@ -18,7 +18,17 @@ from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, Reboot
 from aurora_upgrade.phases import Phase
 from aurora_upgrade.resources import BlueGreen, Cluster, ClusterMember, EngineVersion, Instance, Snapshot
 from aurora_upgrade.upgrade import Upgrade
-from support.runbook import CLUSTER, INSTANCES, NAME, REGION, RUNBOOK_SPEC
+from support.runbook import (
+    CLUSTER,
+    CLUSTER_PARAMETER_GROUP,
+    DB_PARAMETER_GROUP,
+    INSTANCES,
+    NAME,
+    REGION,
+    RUNBOOK_SPEC,
+    SOURCE_VERSION,
+    TARGET_VERSION,
+)
 
 # The injected clock: Friday 2025-03-14 01:00 UTC (10:00 in Tokyo).
 NOW = datetime(2025, 3, 14, 1, 0, 0, tzinfo=UTC)
@@ -30,10 +40,9 @@ FOREIGN_UID = "99999999-0000-0000-0000-000000000000"
 ACCOUNT = "123456789012"
 CLUSTER_ID = CLUSTER
 INSTANCE_IDS = INSTANCES
-SOURCE_VERSION = "15.6"
-TARGET_VERSION = "15.10"
-CLUSTER_PARAMS = "aurora-bg-aurora-pg15-cluster-params"
-DB_PARAMS = "aurora-bg-aurora-pg15-params"
+# The runbook's cluster is on the parameter groups the upgrade targets (15 and 15.10 share them).
+CLUSTER_PARAMS = CLUSTER_PARAMETER_GROUP
+DB_PARAMS = DB_PARAMETER_GROUP
 GREEN_SUFFIX = "-green-abc123"
 GREEN_CLUSTER_ID = CLUSTER_ID + GREEN_SUFFIX
 GREEN_ENDPOINT = f"{GREEN_CLUSTER_ID}.cluster-c1a2b3c4d5e6.{REGION}.rds.amazonaws.com"

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from aurora_upgrade.phases import TERMINAL
 from aurora_upgrade_dev import controlplane
 from aurora_upgrade_dev.stack import EXAMPLE, install_crd, start_operator, stop_operator
-
-CLUSTER = "aurora-bg-aurora-cluster"
-REGION = "ap-northeast-1"
 
 
 def _say(message: str) -> None:
@@ -42,17 +42,17 @@ def table(title: str, rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def show_final_state(endpoint: str) -> None:
+def show_final_state(endpoint: str, region: str, cluster_id: str) -> None:
     from aurora_upgrade.sim import rds_client
 
-    rds = rds_client(endpoint, REGION)
-    cluster = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
-    _say("\n# runbook 7.1: aws rds describe-db-clusters --db-cluster-identifier " + CLUSTER)
+    rds = rds_client(endpoint, region)
+    cluster = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+    _say("\n# runbook 7.1: aws rds describe-db-clusters --db-cluster-identifier " + cluster_id)
     _say(
         table("DescribeDBClusters", [[cluster["DBClusterIdentifier"]], [cluster["EngineVersion"]], [cluster["Status"]]])
     )
-    instances = rds.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [CLUSTER]}])["DBInstances"]
-    _say("\n# runbook 7.2: aws rds describe-db-instances --filters Name=db-cluster-id,Values=" + CLUSTER)
+    instances = rds.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])["DBInstances"]
+    _say("\n# runbook 7.2: aws rds describe-db-instances --filters Name=db-cluster-id,Values=" + cluster_id)
     rows = [[i["DBInstanceIdentifier"], i["EngineVersion"], i["DBInstanceStatus"]] for i in instances]
     _say(table("DescribeDBInstances", sorted(rows)))
 
@@ -87,7 +87,7 @@ def watch(kubectl: Path, env: dict[str, str], name: str, timeout: float) -> dict
             if now != last:
                 show(*now)
                 last = now
-            if now[0] in ("Completed", "Failed", "Aborted"):
+            if now[0] in TERMINAL:
                 return obj
         time.sleep(0.5)
     raise TimeoutError(f"the upgrade did not finish within {timeout:.0f}s")
@@ -104,6 +104,7 @@ def main(argv: list[str]) -> int:
 
     root = controlplane.repo_root()
     manifest = root / EXAMPLE
+    example = yaml.safe_load(manifest.read_text())
     binaries = controlplane.ensure_binaries(log=lambda m: _say(f"[setup] {m}"))
     workdir = Path(tempfile.mkdtemp(prefix="aurora-upgrade-demo-"))
     _say(f"[setup] work directory {workdir}")
@@ -120,13 +121,13 @@ def main(argv: list[str]) -> int:
         env = dict(os.environ, KUBECONFIG=str(plane.kubeconfig))
         _say(f"\n$ kubectl apply -f {EXAMPLE}")
         subprocess.run([str(plane.kubectl), "apply", "-f", str(manifest)], env=env, check=True)
-        final = watch(plane.kubectl, env, "aurora-bg-upgrade-15-10", args.timeout)
+        final = watch(plane.kubectl, env, example["metadata"]["name"], args.timeout)
         _say("\n$ kubectl get aup -o wide")
         subprocess.run([str(plane.kubectl), "get", "aup", "-n", "default", "-o", "wide"], env=env, check=False)
         if final["status"]["phase"] != "Completed":
             _say(f"\nThe upgrade ended {final['status']['phase']}: {final['status'].get('message')}")
             return 1
-        show_final_state(sim.endpoint_url)
+        show_final_state(sim.endpoint_url, example["spec"]["region"], example["spec"]["clusterIdentifier"])
         _say("\nDemo complete: the upgrade is Completed.")
         return 0
     finally:
