@@ -26,9 +26,10 @@ from aurora_upgrade.decisions.actions import (
     DeleteInstance,
     DisableDeletionProtection,
 )
-from aurora_upgrade.decisions.bluegreen import find_deployment
+from aurora_upgrade.decisions.deployment import find_deployment, not_listed_yet
 from aurora_upgrade.decisions.outcome import Outcome, advance, call_failed, fail, wait
 from aurora_upgrade.decisions.switchover import previous_production
+from aurora_upgrade.decisions.verify import completion_message
 from aurora_upgrade.models import DeletionPolicy, parse_duration
 from aurora_upgrade.phases import Phase, switchover_may_have_started
 from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads, arn_name
@@ -54,22 +55,6 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> CleanupObservation:
         deployment=bg,
         old_cluster=found,
         old_instances=tuple(aws.describe_cluster_instances(found.identifier)) if found else (),
-    )
-
-
-def completion_message(upgrade: Upgrade) -> str:
-    """Runbook step 8: every value the infrastructure code must now say."""
-    status, spec = upgrade.status, upgrade.spec
-    changed = [f"engine_version {status.source_engine_version} -> {spec.target_engine_version}"]
-    groups = (
-        ("db_cluster_parameter_group_name", status.source_db_cluster_parameter_group_name,
-         spec.target_db_cluster_parameter_group_name),
-        ("db_parameter_group_name", status.source_db_parameter_group_name, spec.target_db_parameter_group_name),
-    )  # fmt: skip
-    changed += [f"{name} {before or '?'} -> {after}" for name, before, after in groups if after and after != before]
-    return (
-        f"Upgrade of {upgrade.cluster} to {spec.target_engine_version} completed. "
-        f"Update your infrastructure code: {', '.join(changed)} (runbook step 8)"
     )
 
 
@@ -220,7 +205,7 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
     ):
         # CreateBlueGreenDeployment was just sent: wait until AWS lists it, or green would be orphaned.
         return DeletionDecision(
-            wait(timing, "WaitingForBlueGreenDeployment", "Waiting for AWS to list the new deployment to delete it"),
+            not_listed_yet(timing, "Waiting for AWS to list the new deployment to delete it"),
             False,
         )
     green = o.green if o.green is not None and o.green.identifier != upgrade.cluster else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions.bluegreen import foreign_on_source
+from aurora_upgrade.decisions.deployment import foreign_on_source
 from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
 from aurora_upgrade.models import RebootStep, SwitchoverMode
 from aurora_upgrade.phases import TERMINAL, Phase, following, happy_path

@@ -7,7 +7,8 @@ the runbook could switch over before the snapshot was usable), and the approval 
 maintenance window must still allow it.
 
 Everything these phases read from AWS is in `observe`; what a refused call means is in
-`refused`: AWS refusing the switchover itself ends the upgrade with blue untouched.
+`refused`: AWS refusing the switchover itself ends the upgrade with blue untouched. The triage
+of the deployment's status they share with the earlier phases is in decisions/deployment.py.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import Action, CreateSnapshot, Switchover
-from aurora_upgrade.decisions.bluegreen import deployment_problem, details, find_deployment
+from aurora_upgrade.decisions.deployment import deployment_problem, details, find_deployment
 from aurora_upgrade.decisions.outcome import Outcome, advance, default_call_failed, fail, refused, wait
 from aurora_upgrade.models import MaintenanceWindow, SwitchoverMode, Weekday
 from aurora_upgrade.phases import Phase, following
