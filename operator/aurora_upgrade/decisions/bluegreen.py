@@ -1,5 +1,5 @@
 """CreatingBlueGreen and ProvisioningGreen (runbook 3.1-3.4, 4.1, 5): what they read from AWS,
-and what they decide. The triage of the deployment's status that
+what they decide, and how long their waits last. The triage of the deployment's status that
 every later phase shares is in decisions/deployment.py.
 
 The deployment is found again by its deterministic name and our uid tag, so a crash right
@@ -19,10 +19,15 @@ from aurora_upgrade.clock import rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import CreateBlueGreen
 from aurora_upgrade.decisions.deployment import deployment_problem, find_deployment, foreign_on_source, not_listed_yet
-from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
+from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, advance, fail, polls, wait
 from aurora_upgrade.phases import Phase, following
 from aurora_upgrade.resources import BlueGreen, Cluster, RdsReads, arn_name
 from aurora_upgrade.upgrade import Upgrade
+
+WAITS = {
+    "ProvisioningGreen": Wait(deadline=polls(720), pace=Pace.PROVISIONING),  # 6 h at 30 s
+    "WaitingForGreen": Wait(deadline=polls(40)),
+}
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,22 @@ from aurora_upgrade.decisions.actions import (
     DisableDeletionProtection,
 )
 from aurora_upgrade.decisions.deployment import find_deployment, not_listed_yet
-from aurora_upgrade.decisions.outcome import Outcome, advance, call_failed, fail, wait
+from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, advance, call_failed, fail, polls, wait
 from aurora_upgrade.decisions.switchover import previous_production
 from aurora_upgrade.decisions.verify import completion_message
 from aurora_upgrade.models import DeletionPolicy, parse_duration
 from aurora_upgrade.phases import Phase, switchover_may_have_started
 from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads, arn_name
 from aurora_upgrade.upgrade import Upgrade
+
+WAITS = {
+    "RetainingOldCluster": Wait(on_person=True, pace=Pace.SAFETY),  # spec.cleanup.oldClusterRetention
+    # Deletions (cleanup and deletionPolicy Abort).
+    "DeletingBlueGreen": Wait(deadline=polls(120)),
+    "DeletingOldInstances": Wait(deadline=polls(120)),
+    "DeletingOldCluster": Wait(deadline=polls(120)),
+    "DeletingGreen": Wait(deadline=polls(120)),
+}
 
 
 @dataclass(frozen=True)

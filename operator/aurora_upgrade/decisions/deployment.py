@@ -13,7 +13,7 @@ from datetime import datetime
 
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions.outcome import Outcome, fail, wait
+from aurora_upgrade.decisions.outcome import Outcome, Wait, fail, graces, polls, wait
 from aurora_upgrade.phases import SWITCHOVER_STARTED, Phase
 from aurora_upgrade.resources import BlueGreen, RdsReads
 from aurora_upgrade.upgrade import Upgrade
@@ -30,6 +30,12 @@ BLUE_GREEN_KNOWN = frozenset(
     }
 )
 SWITCHED_OVER = frozenset({"SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"})
+
+WAITS = {
+    # A deployment asked for and not listed yet (creating, provisioning, the finalizer).
+    "WaitingForBlueGreenDeployment": Wait(deadline=graces(2)),
+    "UnknownBlueGreenStatus": Wait(deadline=polls(40)),
+}
 
 
 def is_failed_status(status: str) -> bool:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from aurora_upgrade.clock import since
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions.outcome import Outcome, advance, wait
+from aurora_upgrade.decisions.outcome import Outcome, Wait, advance, wait
 from aurora_upgrade.phases import Phase, following
 from aurora_upgrade.resources import Cluster, Instance, RdsReads
 from aurora_upgrade.upgrade import Upgrade
@@ -32,6 +32,13 @@ def completion_message(upgrade: Upgrade) -> str:
         f"Upgrade of {upgrade.cluster} to {spec.target_engine_version} completed. "
         f"Update your infrastructure code: {', '.join(changed)} (runbook step 8)"
     )
+
+
+# Verification stalls on its own after Timing.verify_timeout: VerificationStalled, a stall
+# (status.STALLING_REASONS) that a person resolves.
+WAITS = {
+    "Verifying": Wait(deadline=lambda _u, t: t.verify_timeout + t.consistency_grace),
+}
 
 
 @dataclass(frozen=True)
