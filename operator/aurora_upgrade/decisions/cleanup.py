@@ -26,7 +26,7 @@ from aurora_upgrade.decisions.actions import (
     DeleteInstance,
     DisableDeletionProtection,
 )
-from aurora_upgrade.decisions.deployment import find_deployment, not_listed_yet
+from aurora_upgrade.decisions.deployment import SWITCHED_OVER, find_deployment, not_listed_yet
 from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, advance, call_failed, fail, polls, wait
 from aurora_upgrade.decisions.switchover import previous_production
 from aurora_upgrade.decisions.verify import completion_message
@@ -166,11 +166,17 @@ class DeletionDecision:
     release: bool  # the finalizer may go: nothing more to do in AWS
 
 
+def leaves_aws_alone(upgrade: Upgrade) -> bool:
+    """Deleting the resource changes nothing in AWS: the upgrade ended, or production is (or is
+    becoming) green."""
+    status = upgrade.status
+    return status.phase in (Phase.COMPLETED, Phase.ABORTED) or switchover_may_have_started(status)
+
+
 def observe_deletion(aws: RdsReads, u: Upgrade, now: datetime) -> DeletionObservation:
     """Only when deletionPolicy Abort may still have to delete something: the deployment and
     its green cluster (its deletion protection; once the deployment is gone, whether green is)."""
-    needs_aws = not switchover_may_have_started(u.status) and u.status.phase not in (Phase.COMPLETED, Phase.ABORTED)
-    if not needs_aws or u.spec.deletion_policy != DeletionPolicy.ABORT:
+    if leaves_aws_alone(u) or u.spec.deletion_policy != DeletionPolicy.ABORT:
         return DeletionObservation(None)
     bg = find_deployment(aws, u)
     green_id = arn_name(bg.target) if bg is not None and bg.target else u.status.green_cluster_identifier
@@ -184,7 +190,7 @@ def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now:
 
 def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, timing: Timing) -> DeletionDecision:
     spec, status = upgrade.spec, upgrade.status
-    if status.phase in (Phase.COMPLETED, Phase.ABORTED) or switchover_may_have_started(status):
+    if leaves_aws_alone(upgrade):
         return DeletionDecision(Outcome(reason="Deleted", message="Resource deleted; AWS left as it is"), True)
     if spec.deletion_policy == DeletionPolicy.ORPHAN:
         ident = status.blue_green_deployment_identifier
@@ -231,7 +237,7 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
             else ("no blue/green deployment had been created")
         )
         return DeletionDecision(advance(Phase.ABORTED, "Aborted", f"Deleted before switchover; {gone}"), True)
-    if bg.status in ("SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"):
+    if bg.status in SWITCHED_OVER:
         # Someone switched over outside this operator: the green target is production now.
         return DeletionDecision(
             Outcome(reason="Deleted", message=f"{bg.identifier} is {bg.status}; AWS left as it is"), True
