@@ -7,7 +7,7 @@ the runbook could switch over before the snapshot was usable), and the approval 
 maintenance window must still allow it.
 
 Everything these phases read from AWS is in `observe`; what a refused call means is in
-`refused`: AWS refusing the switchover itself ends the upgrade with blue untouched; how
+`refused_call`: AWS refusing the switchover itself ends the upgrade with blue untouched; how
 long each wait may last and how soon to look again is in `WAITS`. The triage of the
 deployment's status they share with the earlier phases is in decisions/deployment.py.
 """
