@@ -9,11 +9,13 @@ import ast
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "aurora_upgrade"
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = REPO / "operator" / "aurora_upgrade"
 STAGES = ("precheck", "reboot", "bluegreen", "switchover", "verify", "cleanup")
 # Every decisions module, also those no stage imports (deadlines, pacing).
 DECISIONS = sorted(path.stem for path in (PACKAGE / "decisions").glob("*.py") if path.stem != "__init__")
@@ -124,3 +126,27 @@ def test_the_operator_process_loads_neither_the_simulator_nor_the_development_to
         if name.split(".")[0] in ("moto", "aurora_upgrade_dev") or name.startswith("aurora_upgrade.sim")
     )
     assert unwanted == []
+
+
+def test_the_design_module_map_names_every_module() -> None:
+    """docs/design.md's map lists every module of the operator and of the development tooling
+    (a name that two packages use, like cli.py, as often as it is used); sim/behaviour/'s modules
+    are listed in docs/simulator.md instead."""
+    design = (REPO / "docs" / "design.md").read_text()
+    module_map = design.split("```")[1]
+    behaviour = PACKAGE / "sim" / "behaviour"
+    modules = [
+        path
+        for root in (PACKAGE, REPO / "tools" / "aurora_upgrade_dev")
+        for path in sorted(root.rglob("*.py"))
+        if path.name != "__init__.py" and behaviour not in path.parents
+    ]
+    assert {"metrics.py", "deadlines.py", "pacing.py", "deployment.py", "processes.py"} <= {p.name for p in modules}
+    wanted = Counter(path.name for path in modules)
+    missing = sorted(name for name, n in wanted.items() if len(re.findall(rf"\b{re.escape(name)}", module_map)) < n)
+    assert missing == []
+    simulator = (REPO / "docs" / "simulator.md").read_text()
+    unlisted = sorted(
+        path.name for path in behaviour.glob("*.py") if path.name != "__init__.py" and f"`{path.name}`" not in simulator
+    )
+    assert unlisted == []
