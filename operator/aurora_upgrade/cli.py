@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from aurora_upgrade.config import poll_seconds
+from aurora_upgrade.config import METRICS_ADDRESS_ENV, METRICS_PORT_ENV, poll_seconds
 from aurora_upgrade.models import API_VERSION, KIND, InvalidManifest, parse_spec
 
 # `run` exits with the runner's 0 (Completed) or 1 (Failed/Aborted), and 2 for an invalid manifest, like argparse.
@@ -71,9 +71,9 @@ def cmd_operator(args: argparse.Namespace, kopf_args: list[str]) -> int:
     from kopf.cli import main as kopf_main
 
     if args.metrics_port is not None:
-        os.environ["AURORA_UPGRADE_METRICS_PORT"] = str(args.metrics_port)
+        os.environ[METRICS_PORT_ENV] = str(args.metrics_port)
     if args.metrics_address:
-        os.environ["AURORA_UPGRADE_METRICS_ADDRESS"] = args.metrics_address
+        os.environ[METRICS_ADDRESS_ENV] = args.metrics_address
     poll_seconds()  # refuse a bad poll interval before kopf starts
     kopf_main(args=["run", "-m", "aurora_upgrade.controller", *kopf_args], prog_name="aurora-upgrade operator")
     return 0

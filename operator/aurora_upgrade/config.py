@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 POLL_ENV = "AURORA_UPGRADE_POLL_SECONDS"
+# Where the operator serves /metrics; `aurora-upgrade operator --metrics-port/--metrics-address`
+# set them for the controller, which reads them once kopf has started it.
+METRICS_PORT_ENV = "AURORA_UPGRADE_METRICS_PORT"
+METRICS_ADDRESS_ENV = "AURORA_UPGRADE_METRICS_ADDRESS"
 
 
 def poll_seconds() -> float:

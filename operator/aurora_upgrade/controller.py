@@ -30,7 +30,7 @@ import kubernetes
 
 from aurora_upgrade import fleet, metrics
 from aurora_upgrade.clock import utcnow
-from aurora_upgrade.config import Timing, poll_seconds
+from aurora_upgrade.config import METRICS_ADDRESS_ENV, METRICS_PORT_ENV, Timing, poll_seconds
 from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
 from aurora_upgrade.engine import Engine, default_gateways
 from aurora_upgrade.models import (
@@ -51,10 +51,6 @@ from aurora_upgrade.store import KubeStore, ResourceDeleting, StatusConflict
 from aurora_upgrade.upgrade import Upgrade
 
 log = logging.getLogger(__name__)
-
-METRICS_PORT_ENV = "AURORA_UPGRADE_METRICS_PORT"
-METRICS_ADDRESS_ENV = "AURORA_UPGRADE_METRICS_ADDRESS"
-
 
 WAITING_FOR_DELETION = "Waiting for AWS to delete what this upgrade created"
 CHANGED_WHILE_DELETING = "The object changed while deleting; reading it again"

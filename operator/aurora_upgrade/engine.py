@@ -32,7 +32,14 @@ from aurora_upgrade.decisions.actions import (
 )
 from aurora_upgrade.decisions.outcome import Outcome, call_in_flight, default_call_failed, read_failed
 from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, InvalidManifest
-from aurora_upgrade.phases import TERMINAL, Phase, nothing_created, settled, switchover_may_have_started
+from aurora_upgrade.phases import (
+    BEFORE_ANY_CHANGE,
+    TERMINAL,
+    Phase,
+    nothing_created,
+    settled,
+    switchover_may_have_started,
+)
 from aurora_upgrade.rds import RdsGateway
 from aurora_upgrade.resources import RdsError, RdsReads
 from aurora_upgrade.status import initial, is_dry_run, transition, updated, with_conditions
@@ -160,7 +167,7 @@ class Engine:
         status = status or initial(now)
         if status.observed_generation == generation and status.reason == "InvalidSpec":
             return  # already recorded for this generation
-        if status.phase in (Phase.PENDING, Phase.PRECHECKING):
+        if status.phase in BEFORE_ANY_CHANGE:
             status = transition(status, Phase.FAILED, "InvalidSpec", str(error), now)
         elif status.phase not in TERMINAL:
             status = status.model_copy(update={"reason": "InvalidSpec", "message": f"Stalled: {error}"})
@@ -191,9 +198,9 @@ class Engine:
     def _restart_after_spec_fix(self, upgrade: Upgrade, store: Store) -> Upgrade:
         """A failed precheck or a dry run changed nothing in AWS: a new generation starts over."""
         status = upgrade.status
-        nothing_changed = (
-            status.phase == Phase.FAILED and status.failed_phase in (Phase.PENDING, Phase.PRECHECKING)
-        ) or (status.phase == Phase.COMPLETED and is_dry_run(status))
+        nothing_changed = (status.phase == Phase.FAILED and status.failed_phase in BEFORE_ANY_CHANGE) or (
+            status.phase == Phase.COMPLETED and is_dry_run(status)
+        )
         if not nothing_changed or status.observed_generation in (None, upgrade.generation):
             return upgrade
         outcome = Outcome(phase=Phase.PENDING, reason="SpecChanged", message="The spec changed; starting again")

@@ -59,6 +59,12 @@ def switchover_may_have_started(status: AuroraUpgradeStatus) -> bool:
     return status.phase in SWITCHOVER_STARTED
 
 
+# Phases in which the upgrade has changed nothing in AWS: a spec refused there fails the
+# upgrade, and an upgrade that failed there starts over when its spec changes. Narrower than
+# `nothing_created`: RebootingSource creates nothing, but it has rebooted production.
+BEFORE_ANY_CHANGE = frozenset({Phase.PENDING, Phase.PRECHECKING})
+
+
 def nothing_created(status: AuroraUpgradeStatus) -> bool:
     """True while the upgrade has created nothing in AWS (no deployment asked for yet): a
     problem that needs a person then fails it, with nothing to clean up."""

@@ -36,8 +36,7 @@ from operator_fixtures import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from aurora_upgrade.config import POLL_ENV
-from aurora_upgrade.controller import METRICS_ADDRESS_ENV
+from aurora_upgrade.config import METRICS_ADDRESS_ENV, POLL_ENV
 from aurora_upgrade_dev.stack import operator_env
 
 IMAGE = "localhost/aurora-upgrade-operator:e2e"

@@ -1,18 +1,24 @@
 """The layering STYLE.md asks for: decisions never import boto3 or kopf, the engine never imports
-kopf, only the gateway imports boto3, status bookkeeping needs neither decisions nor the engine,
-and the operator never imports the simulator or the development tooling."""
+kopf, only the gateway imports boto3 and only it reads AWS's error codes, status bookkeeping needs
+neither decisions nor the engine, and the operator never imports the simulator or the
+development tooling."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "aurora_upgrade"
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = REPO / "operator" / "aurora_upgrade"
 STAGES = ("precheck", "reboot", "bluegreen", "switchover", "verify", "cleanup")
+# Every decisions module, also those no stage imports (deadlines, pacing).
+DECISIONS = sorted(path.stem for path in (PACKAGE / "decisions").glob("*.py") if path.stem != "__init__")
 
 
 def modules_loaded_by(statement: str) -> set[str]:
@@ -33,8 +39,10 @@ def imported_roots(path: Path) -> set[str]:
 
 
 def test_decisions_import_neither_boto3_nor_kopf() -> None:
-    loaded = modules_loaded_by("import " + ", ".join(f"aurora_upgrade.decisions.{s}" for s in STAGES))
+    assert {*STAGES, "deployment", "deadlines", "pacing"} <= set(DECISIONS)
+    loaded = modules_loaded_by("import " + ", ".join(f"aurora_upgrade.decisions.{s}" for s in DECISIONS))
     assert "aurora_upgrade.decisions.cleanup" in loaded
+    assert {f"aurora_upgrade.decisions.{m}" for m in ("deployment", "deadlines", "pacing")} <= loaded
     assert not {"boto3", "botocore", "kopf"} & loaded
 
 
@@ -52,6 +60,52 @@ def test_only_the_gateway_imports_boto3() -> None:
         if path.parts[len(PACKAGE.parts)] != "sim" and {"boto3", "botocore"} & imported_roots(path)
     }
     assert importers == {"rds.py"}
+
+
+# AWS's error codes: RDS's faults, and the common ones (AccessDenied, Throttling, ExpiredToken...).
+ERROR_CODE = re.compile(r"^[A-Z][A-Za-z]*(Fault|Exception|AlreadyExists)$")
+
+
+def classified_codes() -> set[str]:
+    """The codes rds.classify names in its sets (_NOT_FOUND, _RETRYABLE, _PERMISSION, ...)."""
+    codes = set()
+    for node in ast.parse((PACKAGE / "rds.py").read_text()).body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Set):
+            codes |= {e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+    return codes
+
+
+def error_codes_in(path: Path, codes: set[str]) -> list[str]:
+    """String constants that are AWS error codes, and comparisons of an `.code` with a string."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value in codes or ERROR_CODE.match(node.value):
+                found.append(f"{node.lineno}: {node.value!r}")
+        elif isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(isinstance(side, ast.Attribute) and side.attr == "code" for side in sides):
+                found.append(f"{node.lineno}: compares .code")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            target, method = node.func.value, node.func.attr
+            if method in ("startswith", "endswith") and isinstance(target, ast.Attribute) and target.attr == "code":
+                found.append(f"{node.lineno}: .code.{method}")
+    return found
+
+
+def test_only_the_gateway_reads_aws_error_codes() -> None:
+    """Error meaning in one place: rds.classify turns AWS's codes into an ErrorKind; nothing else in
+    the operator matches a code (the simulator, AWS's side, raises them)."""
+    codes = classified_codes()
+    assert {"AccessDenied", "Throttling", "InvalidBlueGreenDeploymentStateFault", "ExpiredToken"} <= codes
+    assert error_codes_in(PACKAGE / "rds.py", codes)  # the check sees the gateway's own
+    matched = {
+        str(path.relative_to(PACKAGE)): found
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.parts[len(PACKAGE.parts)] != "sim" and path.name != "rds.py"
+        if (found := error_codes_in(path, codes))
+    }
+    assert matched == {}
 
 
 def test_status_and_store_need_neither_decisions_nor_the_engine() -> None:
@@ -80,3 +134,27 @@ def test_an_operator_with_no_upgrade_yet_does_not_carry_boto3() -> None:
     loaded = modules_loaded_by("import aurora_upgrade.controller")
     assert "aurora_upgrade.rds" in loaded
     assert sorted(name for name in loaded if name.split(".")[0] == "boto3" or name == "botocore.client") == []
+
+
+def test_the_design_module_map_names_every_module() -> None:
+    """docs/design.md's map lists every module of the operator and of the development tooling
+    (a name that two packages use, like cli.py, as often as it is used); sim/behaviour/'s modules
+    are listed in docs/simulator.md instead."""
+    design = (REPO / "docs" / "design.md").read_text()
+    module_map = design.split("```")[1]
+    behaviour = PACKAGE / "sim" / "behaviour"
+    modules = [
+        path
+        for root in (PACKAGE, REPO / "tools" / "aurora_upgrade_dev")
+        for path in sorted(root.rglob("*.py"))
+        if path.name != "__init__.py" and behaviour not in path.parents
+    ]
+    assert {"metrics.py", "deadlines.py", "pacing.py", "deployment.py", "processes.py"} <= {p.name for p in modules}
+    wanted = Counter(path.name for path in modules)
+    missing = sorted(name for name, n in wanted.items() if len(re.findall(rf"\b{re.escape(name)}", module_map)) < n)
+    assert missing == []
+    simulator = (REPO / "docs" / "simulator.md").read_text()
+    unlisted = sorted(
+        path.name for path in behaviour.glob("*.py") if path.name != "__init__.py" and f"`{path.name}`" not in simulator
+    )
+    assert unlisted == []

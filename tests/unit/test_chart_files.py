@@ -7,8 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from aurora_upgrade.config import POLL_ENV
-from aurora_upgrade.controller import METRICS_PORT_ENV
+from aurora_upgrade.config import METRICS_PORT_ENV, POLL_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "aurora-upgrade-operator"

@@ -3,31 +3,40 @@ person), and reaching it gives a specific reason: Failed before switchover, a st
 
 from __future__ import annotations
 
+import importlib
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aurora_upgrade.decisions import deadlines
-from aurora_upgrade.decisions.outcome import Outcome, wait
+from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, wait
 from aurora_upgrade.phases import Phase
+from aurora_upgrade.status import STALLING_REASONS
 
 from .builders import NOW, TIMING, ago, make_upgrade
 
 DECISIONS = Path(__file__).resolve().parents[2] / "operator" / "aurora_upgrade" / "decisions"
 
 
-def wait_reasons() -> set[str]:
-    """Every reason a decision module can wait with: `wait(timing, "X", ...)`, or an Outcome
+def wait_reasons_in(path: Path) -> set[str]:
+    """Every reason one decision module can wait with: `wait(timing, "X", ...)`, or an Outcome
     with a literal reason and a requeue."""
+    text = path.read_text()
+    found = set(re.findall(r'wait\(\s*timing,\s*"([A-Za-z]+)"', text))
+    for block in re.findall(r"Outcome\((.*?)\n\s*\)", text, flags=re.S):
+        if "requeue=" in block and "action=" not in block and "phase=" not in block:
+            found |= set(re.findall(r'reason="([A-Za-z]+)"', block))
+    return found
+
+
+def wait_reasons() -> set[str]:
+    """Every reason a decision module can wait with."""
     found = set()
     for path in DECISIONS.glob("*.py"):
-        text = path.read_text()
-        found |= set(re.findall(r'wait\(\s*timing,\s*"([A-Za-z]+)"', text))
-        for block in re.findall(r"Outcome\((.*?)\n\s*\)", text, flags=re.S):
-            if "requeue=" in block and "action=" not in block and "phase=" not in block:
-                found |= set(re.findall(r'reason="([A-Za-z]+)"', block))
+        found |= wait_reasons_in(path)
     return found
 
 
@@ -36,6 +45,57 @@ def test_no_wait_is_unbounded() -> None:
     assert {"ProvisioningGreen", "WaitingForSnapshot", "ClusterBusy", "AwaitingApproval"} <= reasons
     unlisted = sorted(r for r in reasons if r not in deadlines.DEADLINES and r not in deadlines.ON_PEOPLE)
     assert unlisted == []
+
+
+# The modules that declare their waits; deadlines.py merges their tables in this order.
+DECLARING = ("outcome", "deployment", "precheck", "bluegreen", "reboot", "switchover", "verify", "cleanup")
+
+
+def waits_of(name: str) -> Any:
+    return importlib.import_module(f"aurora_upgrade.decisions.{name}").WAITS
+
+
+@pytest.mark.parametrize("name", DECLARING)
+def test_every_wait_a_module_gives_is_declared_in_its_own_table(name: str) -> None:
+    """What a stage's waits mean is in the stage: each reason it can wait with is in its own
+    `WAITS`. Stalls are the exception: they are declared once, in status.STALLING_REASONS,
+    because status bookkeeping may not import the decisions."""
+    reasons = wait_reasons_in(DECISIONS / f"{name}.py")
+    undeclared = sorted(reasons - set(waits_of(name)) - STALLING_REASONS)
+    assert undeclared == []
+
+
+def test_only_the_declaring_modules_give_waits_and_deadlines_merges_them_all() -> None:
+    givers = {path.stem for path in DECISIONS.glob("*.py") if wait_reasons_in(path)}
+    assert givers - set(DECLARING) == set()
+    assert list(deadlines.TABLES) == [waits_of(name) for name in DECLARING]
+
+
+def test_no_reason_is_declared_twice() -> None:
+    seen: dict[str, str] = {}
+    twice = []
+    for name in DECLARING:
+        for reason in waits_of(name):
+            if reason in seen:
+                twice.append((reason, seen[reason], name))
+            seen[reason] = name
+    assert twice == []
+    assert set(deadlines.WAITS) == set(seen)
+    with pytest.raises(ValueError, match="declared twice"):
+        deadlines.merged(({"X": Wait(pace=Pace.QUICK)}, {"X": Wait(pace=Pace.QUICK)}))
+
+
+def test_every_declared_wait_says_something() -> None:
+    """A wait has a deadline or is on a person; a reason that is not a wait is declared only for
+    a pace of its own. A wait on a person has no deadline."""
+    pointless = sorted(
+        reason
+        for reason, w in deadlines.WAITS.items()
+        if w.deadline is None and not w.on_person and w.pace is Pace.POLL and w.due is None
+    )
+    assert pointless == []
+    with pytest.raises(ValueError, match="no deadline"):
+        Wait(deadline=lambda _u, t: t.reboot_timeout, on_person=True)
 
 
 def provisioning_wait() -> Outcome:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aurora_upgrade import decisions, engine
-from aurora_upgrade.decisions.bluegreen import BLUE_GREEN_FAILED, deployment_failure
+from aurora_upgrade.decisions.deployment import BLUE_GREEN_FAILED, deployment_failure
 from aurora_upgrade.decisions.outcome import access_problem
 from aurora_upgrade.resources import BlueGreen, ErrorKind, RdsError
 

@@ -1,5 +1,6 @@
 """CreatingBlueGreen and ProvisioningGreen (runbook 3.1-3.4, 4.1, 5): what they read from AWS,
-what they decide, and the triage of the deployment's status every later phase shares.
+what they decide, and how long their waits last. The triage of the deployment's status that
+every later phase shares is in decisions/deployment.py.
 
 The deployment is found again by its deterministic name and our uid tag, so a crash right
 after CreateBlueGreenDeployment never leads to a second create: an intent is written first,
@@ -14,42 +15,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from aurora_upgrade.clock import parse_time, rfc3339, since
+from aurora_upgrade.clock import rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import CreateBlueGreen
-from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
-from aurora_upgrade.phases import SWITCHOVER_STARTED, Phase, following
+from aurora_upgrade.decisions.deployment import deployment_problem, find_deployment, foreign_on_source, not_listed_yet
+from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, advance, fail, polls, wait
+from aurora_upgrade.phases import Phase, following
 from aurora_upgrade.resources import BlueGreen, Cluster, RdsReads, arn_name
 from aurora_upgrade.upgrade import Upgrade
 
-BLUE_GREEN_FAILED = frozenset({"INVALID_CONFIGURATION", "PROVISIONING_FAILED", "SWITCHOVER_FAILED"})
-BLUE_GREEN_KNOWN = frozenset(
-    {
-        "PROVISIONING",
-        "AVAILABLE",
-        "SWITCHOVER_IN_PROGRESS",
-        "SWITCHOVER_COMPLETED",
-        "DELETING",
-        *BLUE_GREEN_FAILED,
-    }
-)
-
-
-def is_failed_status(status: str) -> bool:
-    return status in BLUE_GREEN_FAILED or status.endswith("_FAILED")
-
-
-def details(status_details: str | None) -> str:
-    return status_details or "AWS gave no StatusDetails"
-
-
-def find_deployment(aws: RdsReads, upgrade: Upgrade) -> BlueGreen | None:
-    """Our deployment: by recorded id, else by our deterministic name and uid tag."""
-    ident = upgrade.status.blue_green_deployment_identifier
-    if ident:
-        return aws.describe_blue_green(ident)
-    owned = [bg for bg in aws.find_blue_green(name=upgrade.deployment_name) if upgrade.owns(bg.tags)]
-    return owned[0] if owned else None
+WAITS = {
+    "ProvisioningGreen": Wait(deadline=polls(720), pace=Pace.PROVISIONING),  # 6 h at 30 s
+    "WaitingForGreen": Wait(deadline=polls(40)),
+}
 
 
 @dataclass(frozen=True)
@@ -66,18 +44,6 @@ def observe_create(aws: RdsReads, u: Upgrade, now: datetime) -> CreateObservatio
         with_name=tuple(aws.find_blue_green(name=u.deployment_name)),
         on_source=tuple(aws.find_blue_green(source=cluster.arn)) if cluster else (),
     )
-
-
-def foreign_on_source(upgrade: Upgrade, deployments: tuple[BlueGreen, ...]) -> Outcome | None:
-    """Another deployment on our source (someone else's, not being deleted): AWS allows one."""
-    for bg in deployments:
-        if not upgrade.owns(bg.tags) and bg.status != "DELETING":
-            return fail(
-                "ForeignBlueGreenDeployment",
-                f"DB cluster {upgrade.cluster} is already the source of blue/green deployment "
-                f"{bg.name} ({bg.identifier}, {bg.status}); finish or delete it first",
-            )
-    return None
 
 
 def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing: Timing) -> Outcome:
@@ -102,10 +68,8 @@ def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing:
     if foreign:
         return foreign
     if status.create_requested_at and since(status.create_requested_at, now) < timing.consistency_grace:
-        return wait(
-            timing,
-            "WaitingForBlueGreenDeployment",
-            f"CreateBlueGreenDeployment {upgrade.deployment_name} was requested; waiting for AWS to list it",
+        return not_listed_yet(
+            timing, f"CreateBlueGreenDeployment {upgrade.deployment_name} was requested; waiting for AWS to list it"
         )
     stamp = rfc3339(now)
     return Outcome(
@@ -140,74 +104,6 @@ def observe_provisioning(aws: RdsReads, u: Upgrade, now: datetime) -> Deployment
 def progress(bg: BlueGreen) -> str:
     active = [f"{name} {state}" for name, state in bg.tasks if state != "COMPLETED"]
     return f" ({'; '.join(active)})" if active else ""
-
-
-def deployment_failure(bg: BlueGreen) -> Outcome | None:
-    """The outcome for a deployment AWS reports as failed or being deleted, else None."""
-    if is_failed_status(bg.status):
-        return fail(
-            f"BlueGreen{bg.status.title().replace('_', '')}",
-            f"Blue/green deployment {bg.identifier} is {bg.status}: {details(bg.status_details)}; "
-            "the blue cluster was not changed",
-        )
-    if bg.status == "DELETING":
-        return fail("BlueGreenDeploymentDeleted", f"Blue/green deployment {bg.identifier} is being deleted")
-    return None
-
-
-def missing_deployment(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome:
-    """A deployment we created that describe does not show: young means not visible yet."""
-    # From AWS's answer to the create, not from the intent saved before it: under throttling the
-    # call itself can wait longer than the grace (botocore's adaptive rate limiter holds it back).
-    # ProvisioningGreen is entered when the answer is recorded.
-    status = upgrade.status
-    answered = status.phase_started_at if status.phase == Phase.PROVISIONING_GREEN else None
-    created = max((t for t in (status.create_requested_at, answered) if t), key=parse_time, default=None)
-    if since(created, now) < timing.consistency_grace:
-        return wait(timing, "WaitingForBlueGreenDeployment", "Waiting for AWS to list the new deployment")
-    return fail(
-        "BlueGreenDeploymentNotFound",
-        f"Blue/green deployment {upgrade.status.blue_green_deployment_identifier} no longer exists",
-    )
-
-
-def unknown_status(bg: BlueGreen, timing: Timing) -> Outcome:
-    out = wait(timing, "UnknownBlueGreenStatus", f"Blue/green deployment {bg.identifier} reports {bg.status}")
-    return Outcome(reason=out.reason, message=out.message + "; waiting", requeue=out.requeue, warning=True)
-
-
-SWITCHED_OVER = frozenset({"SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"})
-
-
-def switched_over_elsewhere(upgrade: Upgrade, bg: BlueGreen, now: datetime) -> Outcome | None:
-    """Someone switched over (console, CLI) while this upgrade had not: green is production
-    now. Approval, window and pre-switchover snapshot mean nothing any more; go on with the
-    steps after switchover, saying so with a Warning."""
-    if bg.status not in SWITCHED_OVER or upgrade.status.phase in SWITCHOVER_STARTED:
-        return None
-    return Outcome(
-        phase=Phase.SWITCHING_OVER,
-        reason="SwitchedOverOutsideOperator",
-        message=f"Blue/green deployment {bg.identifier} is {bg.status}: someone switched over outside this "
-        f"operator while it was {upgrade.status.phase}; no pre-switchover snapshot is taken of what is now "
-        "production, and the upgrade goes on with the steps after switchover",
-        changes={"switchover_accepted_at": upgrade.status.switchover_accepted_at or rfc3339(now)},
-        warning=True,
-    )
-
-
-def deployment_problem(upgrade: Upgrade, bg: BlueGreen | None, now: datetime, timing: Timing) -> Outcome | None:
-    """What every phase that watches the deployment does first: wait for one not listed yet,
-    fail on one AWS reports failed or deleting, wait (warning) on a status nobody documents,
-    and notice a switchover made by someone else before this upgrade's own."""
-    if bg is None:
-        return missing_deployment(upgrade, now, timing)
-    failure = deployment_failure(bg)
-    if failure:
-        return failure
-    if bg.status not in BLUE_GREEN_KNOWN:
-        return unknown_status(bg, timing)
-    return switched_over_elsewhere(upgrade, bg, now)
 
 
 def decide_provisioning(upgrade: Upgrade, o: DeploymentObservation, now: datetime, timing: Timing) -> Outcome:

@@ -26,13 +26,23 @@ from aurora_upgrade.decisions.actions import (
     DeleteInstance,
     DisableDeletionProtection,
 )
-from aurora_upgrade.decisions.bluegreen import find_deployment
-from aurora_upgrade.decisions.outcome import Outcome, advance, call_failed, fail, wait
+from aurora_upgrade.decisions.deployment import SWITCHED_OVER, find_deployment, not_listed_yet
+from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, advance, call_failed, fail, polls, wait
 from aurora_upgrade.decisions.switchover import previous_production
+from aurora_upgrade.decisions.verify import completion_message
 from aurora_upgrade.models import DeletionPolicy, parse_duration
 from aurora_upgrade.phases import Phase, switchover_may_have_started
 from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads, arn_name
 from aurora_upgrade.upgrade import Upgrade
+
+WAITS = {
+    "RetainingOldCluster": Wait(on_person=True, pace=Pace.SAFETY),  # spec.cleanup.oldClusterRetention
+    # Deletions (cleanup and deletionPolicy Abort).
+    "DeletingBlueGreen": Wait(deadline=polls(120)),
+    "DeletingOldInstances": Wait(deadline=polls(120)),
+    "DeletingOldCluster": Wait(deadline=polls(120)),
+    "DeletingGreen": Wait(deadline=polls(120)),
+}
 
 
 @dataclass(frozen=True)
@@ -54,22 +64,6 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> CleanupObservation:
         deployment=bg,
         old_cluster=found,
         old_instances=tuple(aws.describe_cluster_instances(found.identifier)) if found else (),
-    )
-
-
-def completion_message(upgrade: Upgrade) -> str:
-    """Runbook step 8: every value the infrastructure code must now say."""
-    status, spec = upgrade.status, upgrade.spec
-    changed = [f"engine_version {status.source_engine_version} -> {spec.target_engine_version}"]
-    groups = (
-        ("db_cluster_parameter_group_name", status.source_db_cluster_parameter_group_name,
-         spec.target_db_cluster_parameter_group_name),
-        ("db_parameter_group_name", status.source_db_parameter_group_name, spec.target_db_parameter_group_name),
-    )  # fmt: skip
-    changed += [f"{name} {before or '?'} -> {after}" for name, before, after in groups if after and after != before]
-    return (
-        f"Upgrade of {upgrade.cluster} to {spec.target_engine_version} completed. "
-        f"Update your infrastructure code: {', '.join(changed)} (runbook step 8)"
     )
 
 
@@ -172,11 +166,17 @@ class DeletionDecision:
     release: bool  # the finalizer may go: nothing more to do in AWS
 
 
+def leaves_aws_alone(upgrade: Upgrade) -> bool:
+    """Deleting the resource changes nothing in AWS: the upgrade ended, or production is (or is
+    becoming) green."""
+    status = upgrade.status
+    return status.phase in (Phase.COMPLETED, Phase.ABORTED) or switchover_may_have_started(status)
+
+
 def observe_deletion(aws: RdsReads, u: Upgrade, now: datetime) -> DeletionObservation:
     """Only when deletionPolicy Abort may still have to delete something: the deployment and
     its green cluster (its deletion protection; once the deployment is gone, whether green is)."""
-    needs_aws = not switchover_may_have_started(u.status) and u.status.phase not in (Phase.COMPLETED, Phase.ABORTED)
-    if not needs_aws or u.spec.deletion_policy != DeletionPolicy.ABORT:
+    if leaves_aws_alone(u) or u.spec.deletion_policy != DeletionPolicy.ABORT:
         return DeletionObservation(None)
     bg = find_deployment(aws, u)
     green_id = arn_name(bg.target) if bg is not None and bg.target else u.status.green_cluster_identifier
@@ -190,7 +190,7 @@ def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now:
 
 def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, timing: Timing) -> DeletionDecision:
     spec, status = upgrade.spec, upgrade.status
-    if status.phase in (Phase.COMPLETED, Phase.ABORTED) or switchover_may_have_started(status):
+    if leaves_aws_alone(upgrade):
         return DeletionDecision(Outcome(reason="Deleted", message="Resource deleted; AWS left as it is"), True)
     if spec.deletion_policy == DeletionPolicy.ORPHAN:
         ident = status.blue_green_deployment_identifier
@@ -220,7 +220,7 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
     ):
         # CreateBlueGreenDeployment was just sent: wait until AWS lists it, or green would be orphaned.
         return DeletionDecision(
-            wait(timing, "WaitingForBlueGreenDeployment", "Waiting for AWS to list the new deployment to delete it"),
+            not_listed_yet(timing, "Waiting for AWS to list the new deployment to delete it"),
             False,
         )
     green = o.green if o.green is not None and o.green.identifier != upgrade.cluster else None
@@ -237,7 +237,7 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
             else ("no blue/green deployment had been created")
         )
         return DeletionDecision(advance(Phase.ABORTED, "Aborted", f"Deleted before switchover; {gone}"), True)
-    if bg.status in ("SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"):
+    if bg.status in SWITCHED_OVER:
         # Someone switched over outside this operator: the green target is production now.
         return DeletionDecision(
             Outcome(reason="Deleted", message=f"{bg.identifier} is {bg.status}; AWS left as it is"), True

@@ -1,91 +1,59 @@
-"""No wait is unbounded: every reason an upgrade can wait for has a deadline here, derived from
-the poll interval (Timing) or a documented spec field, or it is a wait on a person.
+"""No wait is unbounded: every reason an upgrade can wait for has a deadline, derived from the
+poll interval (Timing) or a documented spec field, or it is a wait on a person.
 
-The engine passes every outcome it is about to record through `bounded`. A wait keeps the time
-it began in status (`waitingFor`, `waitingSince`) for as long as the same reason comes back;
-reaching the deadline gives `<Reason>TimedOut`: Failed while switchover has not started
-(blue is untouched), a stall with a Warning after it (production needs the remaining steps,
-so the upgrade keeps looking and goes on when AWS does).
+Each stage module declares its waits (`WAITS`, see `outcome.Wait`); this module merges those
+tables and applies them. The engine passes every outcome it is about to record through
+`bounded`. A wait keeps the time it began in status (`waitingFor`, `waitingSince`) for as long
+as the same reason comes back; reaching the deadline gives `<Reason>TimedOut`: Failed while
+switchover has not started (blue is untouched), a stall with a Warning after it (production
+needs the remaining steps, so the upgrade keeps looking and goes on when AWS does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from aurora_upgrade.clock import rfc3339, since
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions.outcome import Outcome, fail
+from aurora_upgrade.decisions import bluegreen, cleanup, deployment, outcome, precheck, reboot, switchover, verify
+from aurora_upgrade.decisions.outcome import Deadline, Outcome, Wait, fail, polls
 from aurora_upgrade.phases import switchover_may_have_started
+from aurora_upgrade.status import STALLING_REASONS, needs_a_person
 from aurora_upgrade.upgrade import Upgrade
 
-Deadline = Callable[[Upgrade, Timing], timedelta]
-
-
-def _polls(n: int, floor: float = 60.0) -> Deadline:
-    return lambda _u, t: timedelta(seconds=max(floor, n * t.poll))
-
-
-def _switchover_timeout(u: Upgrade, t: Timing) -> timedelta:
-    """AWS rolls a switchover back once SwitchoverTimeout has passed: past that and a grace,
-    still IN_PROGRESS is not something to wait for quietly."""
-    return timedelta(seconds=u.spec.switchover.timeout_seconds) + 2 * t.consistency_grace
-
-
-DEADLINES: dict[str, Deadline] = {
-    # Prechecking: the cluster and its instances pass through these states on their own.
-    "ClusterNotAvailable": _polls(60),
-    "InstancesNotAvailable": _polls(60),
-    "ParametersApplying": _polls(60),
-    # Creating and provisioning green: AWS's time to create the green environment.
-    "WaitingForBlueGreenDeployment": lambda _u, t: 2 * t.consistency_grace,
-    "ProvisioningGreen": _polls(720),  # 6 h at 30 s
-    "WaitingForGreen": _polls(40),
-    "UnknownBlueGreenStatus": _polls(40),
-    "WaitingForBlueGreen": _polls(40),
-    # Reboots: the reboot itself has Timing.reboot_timeout (RebootTimedOut).
-    "WaitingForInstances": lambda _u, t: t.reboot_timeout,
-    "WaitingForInstance": lambda _u, t: t.reboot_timeout,
-    "CheckingEarlierReboot": lambda _u, t: 2 * t.consistency_grace,
-    "WaitingForReboot": lambda _u, t: t.reboot_timeout + t.consistency_grace,
-    # Snapshot and switchover.
-    "WaitingForSnapshot": _polls(240),  # 2 h at 30 s
-    "SwitchoverNotSafe": _polls(60),
-    "SwitchoverRequested": lambda _u, t: 2 * t.consistency_grace,
-    "SwitchoverInProgress": _switchover_timeout,
-    "WaitingForRename": lambda _u, t: 2 * t.consistency_grace,
-    # Verification stalls on its own after Timing.verify_timeout (VerificationStalled).
-    "Verifying": lambda _u, t: t.verify_timeout + t.consistency_grace,
-    # Deletions (cleanup and deletionPolicy Abort).
-    "DeletingBlueGreen": _polls(120),
-    "DeletingOldInstances": _polls(120),
-    "DeletingOldCluster": _polls(120),
-    "DeletingGreen": _polls(120),
-    # A call sent by this or another writer, not answered yet (outcome.call_in_flight).
-    "CallInFlight": lambda _u, t: 2 * t.consistency_grace,
-    # AWS not answering, or a call looked at again.
-    "AWSUnavailable": _polls(40),
-    "AWSNotFound": _polls(40),
-    # Bounded where it is decided (Timing.refusal_timeout); this only backs that up.
-    "SwitchoverRefused": lambda _u, t: t.refusal_timeout + t.consistency_grace,
-}
-UNLISTED = _polls(40)  # a reason added without a deadline here still ends (a unit test lists them all)
-
-# Waits that end when a person acts (or a documented spec field says when), not when AWS does;
-# and stalls that already say what a person must fix.
-ON_PEOPLE = frozenset(
-    {
-        "ClusterBusy",  # another AuroraUpgrade of the cluster finishes or is deleted
-        "AwaitingApproval",  # spec.switchover.approved
-        "OutsideMaintenanceWindow",  # spec.switchover.window
-        "RetainingOldCluster",  # spec.cleanup.oldClusterRetention
-        "PermissionDenied",
-        "AWSCredentialsInvalid",
-        "VerificationStalled",
-        "InvalidSpec",
-    }
+# Whose waits: the generic ones (outcome), the shared deployment triage, then each stage.
+TABLES: tuple[Mapping[str, Wait], ...] = (
+    outcome.WAITS,
+    deployment.WAITS,
+    precheck.WAITS,
+    bluegreen.WAITS,
+    reboot.WAITS,
+    switchover.WAITS,
+    verify.WAITS,
+    cleanup.WAITS,
 )
+
+
+def merged(tables: tuple[Mapping[str, Wait], ...]) -> dict[str, Wait]:
+    """One table of every declared wait; a reason declared twice is a mistake."""
+    waits: dict[str, Wait] = {}
+    for table in tables:
+        twice = sorted(waits.keys() & table.keys())
+        if twice:
+            raise ValueError(f"waits declared twice: {twice}")
+        waits.update(table)
+    return waits
+
+
+WAITS = merged(TABLES)
+DEADLINES: dict[str, Deadline] = {reason: w.deadline for reason, w in WAITS.items() if w.deadline is not None}
+UNLISTED = polls(40)  # a reason added without a deadline still ends (a unit test lists them all)
+
+# No deadline: waits that end when a person acts (or a documented spec field says when), not
+# when AWS does; and stalls (status.STALLING_REASONS), which already say what a person must fix.
+ON_PEOPLE = frozenset(reason for reason, w in WAITS.items() if w.on_person) | STALLING_REASONS
 
 
 def _retry_of(reason: str) -> bool:
@@ -95,10 +63,10 @@ def _retry_of(reason: str) -> bool:
 
 def deadline(reason: str, upgrade: Upgrade, timing: Timing) -> timedelta | None:
     """The longest an upgrade may wait for `reason`; None for a wait on a person."""
-    if reason in ON_PEOPLE or reason.endswith("TimedOut"):
+    if reason in ON_PEOPLE or needs_a_person(reason):
         return None
     if _retry_of(reason):
-        return _polls(40)(upgrade, timing)
+        return polls(40)(upgrade, timing)
     return DEADLINES.get(reason, UNLISTED)(upgrade, timing)
 
 

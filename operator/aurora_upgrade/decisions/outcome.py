@@ -1,17 +1,23 @@
-"""What every decision returns, and what a refused AWS call or read means when a stage has
-nothing more specific to say.
+"""What every decision returns, what a reason it waits with means (`Wait`), and what a refused
+AWS call or read means when a stage has nothing more specific to say.
 
 A decision is a pure function `(upgrade, observation, now, timing) -> Outcome`: it never
 calls AWS. The engine carries out at most one action per outcome, saving `intent` to the
 status before the call (so a crash right after the call is recognised on resume) and
 `changes` after it succeeded.
+
+Each stage module declares, in its `WAITS`, every reason it waits with: how long the wait may
+last before `<Reason>TimedOut` and how soon to look again. decisions/deadlines.py and
+decisions/pacing.py merge those tables and apply them. The waits below are the ones every
+stage can give (a call in flight, AWS not answering).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from aurora_upgrade.clock import since
@@ -34,6 +40,51 @@ class Outcome:
     action: Action | None = None
     requeue: float = 0.0  # seconds until the next look; 0 = go on at once
     warning: bool = False  # the message deserves a Warning event (unknown AWS state)
+
+
+Deadline = Callable[[Upgrade, Timing], timedelta]
+
+
+def polls(n: int, floor: float = 60.0) -> Deadline:
+    """`n` poll intervals, and never less than `floor` seconds."""
+    return lambda _u, t: timedelta(seconds=max(floor, n * t.poll))
+
+
+def graces(n: int) -> Deadline:
+    """`n` consistency graces: for something AWS was asked for and has not shown yet."""
+    return lambda _u, t: n * t.consistency_grace
+
+
+class Pace(Enum):
+    """How soon to look again while waiting (the intervals are in `config.Timing`)."""
+
+    POLL = "poll"  # the base poll interval
+    QUICK = "quick"  # AWS takes seconds to minutes: switchover, reboots, a call just made
+    PROVISIONING = "provisioning"  # AWS provisions green (tens of minutes)
+    # A person decides (approval, window, retention): a spec change wakes the upgrade at once,
+    # so the long safety interval is enough. Not every wait on a person: ClusterBusy ends when
+    # another AuroraUpgrade finishes, which no change of this one's spec signals, so it polls.
+    SAFETY = "safety"
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What a reason a stage gives means while the upgrade waits on it.
+
+    `deadline`: how long the wait may last before `<Reason>TimedOut`. `on_person`: a person
+    ends it (a spec field, or another AuroraUpgrade finishing), so it has no deadline. With
+    neither, the reason is not a wait (an action's, or a step that goes on at once) and is
+    declared only for its `pace`. `due`: when what is waited for is expected (the next look
+    then comes at that time, between the quick and the safety interval), or None."""
+
+    deadline: Deadline | None = None
+    pace: Pace = Pace.POLL
+    on_person: bool = False
+    due: Callable[[Upgrade, datetime], datetime | None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.deadline is not None and self.on_person:
+            raise ValueError("a wait on a person has no deadline")
 
 
 def wait(timing: Timing, reason: str, message: str, **changes: Any) -> Outcome:
@@ -151,3 +202,12 @@ def call_in_flight(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome |
         "CallInFlight",
         f"{status.call_in_flight} was sent at {status.call_sent_at} and is not answered yet; waiting for it",
     )
+
+
+WAITS = {
+    # A call sent by this or another writer, not answered yet (`call_in_flight`).
+    "CallInFlight": Wait(deadline=graces(2)),
+    # AWS not answering, or a read looked at again (`read_failed`).
+    "AWSUnavailable": Wait(deadline=polls(40)),
+    "AWSNotFound": Wait(deadline=polls(40)),
+}

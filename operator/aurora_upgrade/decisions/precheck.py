@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions.bluegreen import foreign_on_source
-from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
+from aurora_upgrade.decisions.deployment import foreign_on_source
+from aurora_upgrade.decisions.outcome import Outcome, Wait, advance, fail, polls, wait
 from aurora_upgrade.models import RebootStep, SwitchoverMode
 from aurora_upgrade.phases import TERMINAL, Phase, following, happy_path
 from aurora_upgrade.resources import BlueGreen, Cluster, EngineVersion, GlobalCluster, Instance, RdsReads, arn_region
@@ -32,6 +32,14 @@ TRANSIENT_CLUSTER_STATUSES = frozenset(
 BLUE_GREEN_MINIMUM_VERSIONS = {
     11: "11.21", 12: "12.16", 13: "13.12", 14: "14.9", 15: "15.4", 16: "16.1", 17: "17.4",
 }  # fmt: skip
+
+WAITS = {
+    "ClusterBusy": Wait(on_person=True),  # another AuroraUpgrade of the cluster finishes or is deleted
+    # The cluster and its instances pass through these states on their own.
+    "ClusterNotAvailable": Wait(deadline=polls(60)),
+    "InstancesNotAvailable": Wait(deadline=polls(60)),
+    "ParametersApplying": Wait(deadline=polls(60)),
+}
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,21 @@ from datetime import datetime
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import RebootInstance
-from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
+from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, advance, fail, graces, wait
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase, following
 from aurora_upgrade.resources import Instance, RdsReads
 from aurora_upgrade.upgrade import Upgrade
+
+# The reboot itself has Timing.reboot_timeout (RebootTimedOut); AWS reboots in seconds to minutes.
+WAITS = {
+    "WaitingForInstances": Wait(deadline=lambda _u, t: t.reboot_timeout),
+    "WaitingForInstance": Wait(deadline=lambda _u, t: t.reboot_timeout, pace=Pace.QUICK),
+    "RebootingInstance": Wait(pace=Pace.QUICK),  # the call: not a wait
+    "RebootFound": Wait(pace=Pace.QUICK),  # goes on at once: not a wait
+    "CheckingEarlierReboot": Wait(deadline=graces(2), pace=Pace.QUICK),
+    "WaitingForReboot": Wait(deadline=lambda _u, t: t.reboot_timeout + t.consistency_grace, pace=Pace.QUICK),
+}
 
 
 @dataclass(frozen=True)

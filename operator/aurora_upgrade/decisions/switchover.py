@@ -7,7 +7,9 @@ the runbook could switch over before the snapshot was usable), and the approval 
 maintenance window must still allow it.
 
 Everything these phases read from AWS is in `observe`; what a refused call means is in
-`refused`: AWS refusing the switchover itself ends the upgrade with blue untouched.
+`refused_call`: AWS refusing the switchover itself ends the upgrade with blue untouched; how
+long each wait may last and how soon to look again is in `WAITS`. The triage of the
+deployment's status they share with the earlier phases is in decisions/deployment.py.
 """
 
 from __future__ import annotations
@@ -19,8 +21,19 @@ from datetime import datetime, timedelta
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import Action, CreateSnapshot, Switchover
-from aurora_upgrade.decisions.bluegreen import deployment_problem, details, find_deployment
-from aurora_upgrade.decisions.outcome import Outcome, advance, default_call_failed, fail, refused, wait
+from aurora_upgrade.decisions.deployment import deployment_problem, details, find_deployment
+from aurora_upgrade.decisions.outcome import (
+    Outcome,
+    Pace,
+    Wait,
+    advance,
+    default_call_failed,
+    fail,
+    graces,
+    polls,
+    refused,
+    wait,
+)
 from aurora_upgrade.models import MaintenanceWindow, SwitchoverMode, Weekday
 from aurora_upgrade.phases import Phase, following
 from aurora_upgrade.resources import (
@@ -68,6 +81,34 @@ def next_window_start(window: MaintenanceWindow, now: datetime) -> datetime:
         if _DAYS[candidate.weekday()] in window.days and candidate > local:
             return candidate
     return local
+
+
+def window_opens(upgrade: Upgrade, now: datetime) -> datetime | None:
+    """When the maintenance window next opens, if the spec has one."""
+    window = upgrade.spec.switchover.window
+    return next_window_start(window, now) if window is not None else None
+
+
+def _switchover_timeout(u: Upgrade, t: Timing) -> timedelta:
+    """AWS rolls a switchover back once SwitchoverTimeout has passed: past that and a grace,
+    still IN_PROGRESS is not something to wait for quietly."""
+    return timedelta(seconds=u.spec.switchover.timeout_seconds) + 2 * t.consistency_grace
+
+
+WAITS = {
+    "AwaitingApproval": Wait(on_person=True, pace=Pace.SAFETY),  # spec.switchover.approved
+    # spec.switchover.window: looked at again when it opens, not up to a safety interval later.
+    "OutsideMaintenanceWindow": Wait(on_person=True, pace=Pace.SAFETY, due=window_opens),
+    "WaitingForSnapshot": Wait(deadline=polls(240)),  # 2 h at 30 s
+    "WaitingForBlueGreen": Wait(deadline=polls(40)),
+    "SwitchoverNotSafe": Wait(deadline=polls(60)),
+    "SwitchoverStarted": Wait(pace=Pace.QUICK),  # the call: not a wait
+    "SwitchoverRequested": Wait(deadline=graces(2), pace=Pace.QUICK),
+    "SwitchoverInProgress": Wait(deadline=_switchover_timeout, pace=Pace.QUICK),
+    "WaitingForRename": Wait(deadline=graces(2), pace=Pace.QUICK),
+    # Bounded where it is decided (Timing.refusal_timeout, `refused_call`); this only backs that up.
+    "SwitchoverRefused": Wait(deadline=lambda _u, t: t.refusal_timeout + t.consistency_grace),
+}
 
 
 def gate(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome | None:

@@ -1,4 +1,5 @@
-"""Verifying (runbook 7.1, 7.2, 7.4): production runs the target version and is available.
+"""Verifying (runbook 7.1, 7.2, 7.4): production runs the target version and is available,
+and what the infrastructure code must now say (`completion_message`, also CleaningUp's last word).
 
 Verifying only reads; a refused read after switchover stalls with a Warning (the engine's
 `outcome.read_failed`), since production needs the remaining steps.
@@ -11,11 +12,33 @@ from datetime import datetime
 
 from aurora_upgrade.clock import since
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions.cleanup import completion_message
-from aurora_upgrade.decisions.outcome import Outcome, advance, wait
+from aurora_upgrade.decisions.outcome import Outcome, Wait, advance, wait
 from aurora_upgrade.phases import Phase, following
 from aurora_upgrade.resources import Cluster, Instance, RdsReads
 from aurora_upgrade.upgrade import Upgrade
+
+
+def completion_message(upgrade: Upgrade) -> str:
+    """Runbook step 8: every value the infrastructure code must now say."""
+    status, spec = upgrade.status, upgrade.spec
+    changed = [f"engine_version {status.source_engine_version} -> {spec.target_engine_version}"]
+    groups = (
+        ("db_cluster_parameter_group_name", status.source_db_cluster_parameter_group_name,
+         spec.target_db_cluster_parameter_group_name),
+        ("db_parameter_group_name", status.source_db_parameter_group_name, spec.target_db_parameter_group_name),
+    )  # fmt: skip
+    changed += [f"{name} {before or '?'} -> {after}" for name, before, after in groups if after and after != before]
+    return (
+        f"Upgrade of {upgrade.cluster} to {spec.target_engine_version} completed. "
+        f"Update your infrastructure code: {', '.join(changed)} (runbook step 8)"
+    )
+
+
+# Verification stalls on its own after Timing.verify_timeout: VerificationStalled, a stall
+# (status.STALLING_REASONS) that a person resolves.
+WAITS = {
+    "Verifying": Wait(deadline=lambda _u, t: t.verify_timeout + t.consistency_grace),
+}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,137 @@
+"""The blue/green deployment as every stage that watches it sees it: finding ours again, and the
+triage of its status (not listed yet, failed, deleting, a status nobody documents, switched
+over by someone else) that CreatingBlueGreen through SwitchingOver, cleanup and the finalizer
+share.
+
+The deployment is found by the identifier recorded in status, else by our deterministic name
+and uid tag, so a crash right after CreateBlueGreenDeployment never leads to a second create.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aurora_upgrade.clock import parse_time, rfc3339, since
+from aurora_upgrade.config import Timing
+from aurora_upgrade.decisions.outcome import Outcome, Wait, fail, graces, polls, wait
+from aurora_upgrade.phases import SWITCHOVER_STARTED, Phase
+from aurora_upgrade.resources import BlueGreen, RdsReads
+from aurora_upgrade.upgrade import Upgrade
+
+BLUE_GREEN_FAILED = frozenset({"INVALID_CONFIGURATION", "PROVISIONING_FAILED", "SWITCHOVER_FAILED"})
+BLUE_GREEN_KNOWN = frozenset(
+    {
+        "PROVISIONING",
+        "AVAILABLE",
+        "SWITCHOVER_IN_PROGRESS",
+        "SWITCHOVER_COMPLETED",
+        "DELETING",
+        *BLUE_GREEN_FAILED,
+    }
+)
+SWITCHED_OVER = frozenset({"SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"})
+
+WAITS = {
+    # A deployment asked for and not listed yet (creating, provisioning, the finalizer).
+    "WaitingForBlueGreenDeployment": Wait(deadline=graces(2)),
+    "UnknownBlueGreenStatus": Wait(deadline=polls(40)),
+}
+
+
+def is_failed_status(status: str) -> bool:
+    return status in BLUE_GREEN_FAILED or status.endswith("_FAILED")
+
+
+def details(status_details: str | None) -> str:
+    return status_details or "AWS gave no StatusDetails"
+
+
+def find_deployment(aws: RdsReads, upgrade: Upgrade) -> BlueGreen | None:
+    """Our deployment: by recorded id, else by our deterministic name and uid tag."""
+    ident = upgrade.status.blue_green_deployment_identifier
+    if ident:
+        return aws.describe_blue_green(ident)
+    owned = [bg for bg in aws.find_blue_green(name=upgrade.deployment_name) if upgrade.owns(bg.tags)]
+    return owned[0] if owned else None
+
+
+def foreign_on_source(upgrade: Upgrade, deployments: tuple[BlueGreen, ...]) -> Outcome | None:
+    """Another deployment on our source (someone else's, not being deleted): AWS allows one."""
+    for bg in deployments:
+        if not upgrade.owns(bg.tags) and bg.status != "DELETING":
+            return fail(
+                "ForeignBlueGreenDeployment",
+                f"DB cluster {upgrade.cluster} is already the source of blue/green deployment "
+                f"{bg.name} ({bg.identifier}, {bg.status}); finish or delete it first",
+            )
+    return None
+
+
+def not_listed_yet(timing: Timing, message: str) -> Outcome:
+    """A deployment asked for a moment ago that AWS does not list yet: waited for, never created again."""
+    return wait(timing, "WaitingForBlueGreenDeployment", message)
+
+
+def deployment_failure(bg: BlueGreen) -> Outcome | None:
+    """The outcome for a deployment AWS reports as failed or being deleted, else None."""
+    if is_failed_status(bg.status):
+        return fail(
+            f"BlueGreen{bg.status.title().replace('_', '')}",
+            f"Blue/green deployment {bg.identifier} is {bg.status}: {details(bg.status_details)}; "
+            "the blue cluster was not changed",
+        )
+    if bg.status == "DELETING":
+        return fail("BlueGreenDeploymentDeleted", f"Blue/green deployment {bg.identifier} is being deleted")
+    return None
+
+
+def missing_deployment(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome:
+    """A deployment we created that describe does not show: young means not visible yet."""
+    # From AWS's answer to the create, not from the intent saved before it: under throttling the
+    # call itself can wait longer than the grace (botocore's adaptive rate limiter holds it back).
+    # ProvisioningGreen is entered when the answer is recorded.
+    status = upgrade.status
+    answered = status.phase_started_at if status.phase == Phase.PROVISIONING_GREEN else None
+    created = max((t for t in (status.create_requested_at, answered) if t), key=parse_time, default=None)
+    if since(created, now) < timing.consistency_grace:
+        return not_listed_yet(timing, "Waiting for AWS to list the new deployment")
+    return fail(
+        "BlueGreenDeploymentNotFound",
+        f"Blue/green deployment {upgrade.status.blue_green_deployment_identifier} no longer exists",
+    )
+
+
+def unknown_status(bg: BlueGreen, timing: Timing) -> Outcome:
+    out = wait(timing, "UnknownBlueGreenStatus", f"Blue/green deployment {bg.identifier} reports {bg.status}")
+    return Outcome(reason=out.reason, message=out.message + "; waiting", requeue=out.requeue, warning=True)
+
+
+def switched_over_elsewhere(upgrade: Upgrade, bg: BlueGreen, now: datetime) -> Outcome | None:
+    """Someone switched over (console, CLI) while this upgrade had not: green is production
+    now. Approval, window and pre-switchover snapshot mean nothing any more; go on with the
+    steps after switchover, saying so with a Warning."""
+    if bg.status not in SWITCHED_OVER or upgrade.status.phase in SWITCHOVER_STARTED:
+        return None
+    return Outcome(
+        phase=Phase.SWITCHING_OVER,
+        reason="SwitchedOverOutsideOperator",
+        message=f"Blue/green deployment {bg.identifier} is {bg.status}: someone switched over outside this "
+        f"operator while it was {upgrade.status.phase}; no pre-switchover snapshot is taken of what is now "
+        "production, and the upgrade goes on with the steps after switchover",
+        changes={"switchover_accepted_at": upgrade.status.switchover_accepted_at or rfc3339(now)},
+        warning=True,
+    )
+
+
+def deployment_problem(upgrade: Upgrade, bg: BlueGreen | None, now: datetime, timing: Timing) -> Outcome | None:
+    """What every phase that watches the deployment does first: wait for one not listed yet,
+    fail on one AWS reports failed or deleting, wait (warning) on a status nobody documents,
+    and notice a switchover made by someone else before this upgrade's own."""
+    if bg is None:
+        return missing_deployment(upgrade, now, timing)
+    failure = deployment_failure(bg)
+    if failure:
+        return failure
+    if bg.status not in BLUE_GREEN_KNOWN:
+        return unknown_status(bg, timing)
+    return switched_over_elsewhere(upgrade, bg, now)
