@@ -22,6 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 RESULTS = Path(os.environ.get("AURORA_UPGRADE_RELIABILITY_RESULTS", REPO / ".local" / "reliability" / "results.jsonl"))
 REPORT = REPO / "docs" / "reliability.md"
 
+# The SIGKILL scenarios (`run` and the operator): a kill in every phase with work in it (Pending
+# and Completed have none), at least PER_PHASE each and MIN_KILLS in all.
+PER_PHASE = 2
+MIN_KILLS = 30
+
 # The calls an upgrade makes once, however often it is interrupted (runbook 3, 6.1, 6.2).
 ONCE = ("CreateBlueGreenDeployment", "CreateDBClusterSnapshot", "SwitchoverBlueGreenDeployment")
 
@@ -41,6 +46,38 @@ def record(row: Row) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as out:
         out.write(json.dumps(asdict(row)) + "\n")
+
+
+def kills_cover(kills: Mapping[str, int], phases: Sequence[str]) -> bool:
+    return all(kills.get(p, 0) >= PER_PHASE for p in phases) and sum(kills.values()) >= MIN_KILLS
+
+
+def record_kills(
+    scenario: str,
+    phases: Sequence[str],
+    kills: Mapping[str, int],
+    *,
+    runs: int,
+    faults: int,
+    completed: int,
+    extra: int,
+    note: str = "",
+) -> None:
+    """Check that the kills covered every phase, then record the scenario's row (the kills
+    count as injected faults)."""
+    assert all(kills.get(p, 0) >= PER_PHASE for p in phases), kills
+    assert sum(kills.values()) >= MIN_KILLS, kills
+    covered = f"{sum(kills.values())} SIGKILLs over {len(phases)} phases (min {min(kills[p] for p in phases)} each)"
+    record(
+        Row(
+            scenario,
+            runs=runs,
+            faults_injected=faults + sum(kills.values()),
+            upgrades_completed=completed,
+            duplicate_mutations=extra,
+            notes=f"{covered}; {note}" if note else covered,
+        )
+    )
 
 
 def faults_in(calls: Iterable[Mapping[str, Any]]) -> int:
