@@ -312,18 +312,28 @@ async def _feed(gateway: RdsGateway) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def spec_changed(body: Any, namespace: str | None, name: str, **_: Any) -> None:
+def spec_changed(body: Any, namespace: str | None, name: str, **event: Any) -> None:
     """A new generation (an approval, a fixed spec) ends the daemon's pause at once. A plain
     watch-event handler: nothing to persist or retry, unlike on.update's. Every upgrade kopf
     lists or watches, finished ones too (they have no daemon), exports its phase and reason
-    here, also after an operator restart: alerts tell a Failed upgrade, an approval, a window."""
-    cached = _status(body)
-    if cached is not None:
-        metrics.set_phase(str(namespace), name, cached.phase)
-        metrics.set_reason(str(namespace), name, cached.reason)
+    here, also after an operator restart: alerts tell a Failed upgrade, an approval, a window.
+    A deleted upgrade's series go (the finalizer drops them too); the events of a deletion under
+    way, which carry the last status, do not bring them back."""
     ref = f"{namespace}/{name}"
     if ref in _wakes and _generations.get(ref) != _generation(body):
         _wakes[ref].set()
+    if event.get("type") == "DELETED":  # kopf's watch-event type
+        metrics.forget(str(namespace), name)
+        return
+    if body.get("metadata", {}).get("deletionTimestamp"):
+        return
+    try:
+        cached = _status(body)
+    except ValueError:
+        return  # a status the operator cannot read; its reconcile says what is wrong
+    if cached is not None:
+        metrics.set_phase(str(namespace), name, cached.phase)
+        metrics.set_reason(str(namespace), name, cached.reason)
 
 
 def _reconcile_fresh(

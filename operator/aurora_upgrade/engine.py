@@ -61,6 +61,9 @@ def default_gateways(upgrade: Upgrade) -> RdsGateway:
     one kept would load botocore's service models again (about 15 MB each) and share no reads."""
     aws = upgrade.spec.aws
     key = (upgrade.spec.region, aws.role_arn, aws.external_id)
+    gateway = _GATEWAYS.get(key)
+    if gateway is not None:  # the usual case, without waiting for a gateway being made elsewhere
+        return gateway
     with _GATEWAYS_LOCK:
         if key not in _GATEWAYS:
             _GATEWAYS[key] = RdsGateway.for_region(*key)

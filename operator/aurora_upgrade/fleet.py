@@ -36,8 +36,8 @@ def cycle_of(moment: float, timing: Timing) -> int:
 def share_reads(gateway: RdsGateway, timing: Timing, cycles: Callable[[float], int] | None = None) -> None:
     """Let the Region's gateway answer its upgrades from shared reads: the four describes once
     per read cycle (`cycles`, the Region's by default), events from the feed while it is
-    recent, and the prechecks' questions about engine versions and parameter groups once per
-    safety interval (their values once per event interval: a person may be fixing one)."""
+    recent, and the prechecks' questions about engine versions once per safety interval and
+    about parameter groups once per event interval (a person may be fixing one)."""
     gateway.share_reads(
         cycles or (lambda moment: cycle_of(moment, timing)),
         forget_after=3 * timing.safety,

@@ -310,7 +310,9 @@ class Remembered:
                 return kept[1]
             answer = ask()
             if answer:
-                self._answers[question] = (time.monotonic(), answer)
+                now = time.monotonic()
+                self._answers = {q: kept for q, kept in self._answers.items() if now - kept[0] < self.fresh_for}
+                self._answers[question] = (now, answer)
             return answer
 
 
@@ -331,8 +333,8 @@ class RdsGateway:
         self._deployments = SharedDescribe(self._fetch_deployments, _FORGET_AFTER)
         self._snapshots = SharedDescribe(self._fetch_snapshots, _FORGET_AFTER)
         self._shared = (self._clusters, self._instances, self._deployments, self._snapshots)
-        self._catalog = Remembered()  # engine versions and parameter group families
-        self._parameters = Remembered()  # a cluster parameter group's values
+        self._catalog = Remembered()  # engine versions: AWS's, changed on release days
+        self._parameters = Remembered()  # parameter groups' families and values, which people change
         self._events_lock = threading.Lock()
         self._events_from: datetime | None = None
         self._events_seen: set[tuple[str, str, str, datetime]] = set()
@@ -352,8 +354,8 @@ class RdsGateway:
         """Answer the questions asked in one read cycle (`cycle_of`) with one call per operation,
         questions about events from the feed while it has read within `events_fresh_for`, and
         the prechecks' questions from answers younger than `catalog_fresh_for` (engine versions,
-        parameter group families: AWS changes them on release days, if ever) and
-        `parameters_fresh_for` (a parameter's value, which a person may be fixing)."""
+        which AWS changes on release days) and `parameters_fresh_for` (parameter groups' families
+        and values, which a person may be fixing after a failed precheck)."""
         for shared in self._shared:
             shared.cycle_of, shared.forget_after = cycle_of, forget_after
         self._log_fresh_for = events_fresh_for
@@ -536,7 +538,7 @@ class RdsGateway:
         )
 
     def cluster_parameter_group_family(self, name: str) -> str | None:
-        items = self._catalog.get(
+        items = self._parameters.get(
             ("DescribeDBClusterParameterGroups", name),
             lambda: self._describe_or_none(
                 "DescribeDBClusterParameterGroups", "DBClusterParameterGroups", DBClusterParameterGroupName=name
@@ -545,7 +547,7 @@ class RdsGateway:
         return items[0].get("DBParameterGroupFamily", "") if items else None
 
     def parameter_group_family(self, name: str) -> str | None:
-        items = self._catalog.get(
+        items = self._parameters.get(
             ("DescribeDBParameterGroups", name),
             lambda: self._describe_or_none("DescribeDBParameterGroups", "DBParameterGroups", DBParameterGroupName=name),
         )
@@ -553,15 +555,17 @@ class RdsGateway:
 
     def cluster_parameter(self, group: str, name: str) -> str | None:
         """The value of one parameter of a cluster parameter group (None when unset)."""
-        values: dict[str, str | None] = self._parameters.get(
-            ("DescribeDBClusterParameters", group),
-            lambda: {
-                p["ParameterName"]: None if p.get("ParameterValue") is None else str(p["ParameterValue"])
-                for p in self._pages("DescribeDBClusterParameters", "Parameters", DBClusterParameterGroupName=group)
-                if "ParameterName" in p
-            },
+        value: str | None = self._parameters.get(
+            ("DescribeDBClusterParameters", group, name), lambda: self._parameter_value(group, name)
         )
-        return values.get(name)
+        return value
+
+    def _parameter_value(self, group: str, name: str) -> str | None:
+        for p in self._pages("DescribeDBClusterParameters", "Parameters", DBClusterParameterGroupName=group):
+            if p.get("ParameterName") == name:
+                value = p.get("ParameterValue")
+                return None if value is None else str(value)
+        return None
 
     def describe_global_cluster(self, identifier: str) -> GlobalCluster | None:
         items = self._describe_or_none("DescribeGlobalClusters", "GlobalClusters", GlobalClusterIdentifier=identifier)

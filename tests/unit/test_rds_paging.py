@@ -105,3 +105,63 @@ def test_a_deprecated_source_version_can_be_upgraded(stubbed: tuple[RdsGateway, 
 
     assert found is not None and (found.status, found.valid_targets) == ("deprecated", (("15.10", False),))
     stubber.assert_no_pending_responses()
+
+
+def test_the_operator_asks_a_fleets_precheck_questions_once_and_never_keeps_what_is_missing(
+    stubbed: tuple[RdsGateway, Stubber], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With shared reads on (the operator), an engine version and a parameter group's family and
+    values are asked once while fresh; a group AWS does not list is asked again (a person may be
+    creating it), and an expired answer is asked again. The stubber fails on any extra call."""
+    gateway, stubber = stubbed
+    clock = [1000.0]
+    monkeypatch.setattr("aurora_upgrade.rds.time.monotonic", lambda: clock[0])
+    gateway.share_reads(lambda _moment: 0, forget_after=60, catalog_fresh_for=300, parameters_fresh_for=5)
+    group = "aurora-bg-aurora-pg15-cluster-params"
+    family = {
+        "DBClusterParameterGroups": [
+            {"DBClusterParameterGroupName": group, "DBParameterGroupFamily": "aurora-postgresql15"}
+        ]
+    }
+    stubber.add_response("describe_db_cluster_parameter_groups", family, {"DBClusterParameterGroupName": group})
+    stubber.add_response(
+        "describe_db_cluster_parameters",
+        {"Parameters": [{"ParameterName": "rds.logical_replication", "ParameterValue": "1"}]},
+        {"DBClusterParameterGroupName": group},
+    )
+    missing = "not-created-yet"
+    for _ in range(2):
+        stubber.add_client_error(
+            "describe_db_cluster_parameter_groups",
+            "DBParameterGroupNotFound",
+            http_status_code=404,
+            expected_params={"DBClusterParameterGroupName": missing},
+        )
+
+    for _ in range(3):  # three upgrades of one template
+        assert gateway.cluster_parameter_group_family(group) == "aurora-postgresql15"
+        assert gateway.cluster_parameter(group, "rds.logical_replication") == "1"
+    assert gateway.cluster_parameter_group_family(missing) is None
+    assert gateway.cluster_parameter_group_family(missing) is None  # asked again: not kept
+    stubber.assert_no_pending_responses()
+
+    clock[0] += 6  # past the parameters' freshness: asked again
+    stubber.add_response("describe_db_cluster_parameter_groups", family, {"DBClusterParameterGroupName": group})
+    assert gateway.cluster_parameter_group_family(group) == "aurora-postgresql15"
+    stubber.assert_no_pending_responses()
+
+
+def test_aurora_upgrade_run_asks_every_question(stubbed: tuple[RdsGateway, Stubber]) -> None:
+    """Without shared reads (`aurora-upgrade run`), nothing is kept."""
+    gateway, stubber = stubbed
+    group = "aurora-bg-aurora-pg15-cluster-params"
+    family = {
+        "DBClusterParameterGroups": [
+            {"DBClusterParameterGroupName": group, "DBParameterGroupFamily": "aurora-postgresql15"}
+        ]
+    }
+    for _ in range(2):
+        stubber.add_response("describe_db_cluster_parameter_groups", family, {"DBClusterParameterGroupName": group})
+    assert gateway.cluster_parameter_group_family(group) == "aurora-postgresql15"
+    assert gateway.cluster_parameter_group_family(group) == "aurora-postgresql15"
+    stubber.assert_no_pending_responses()

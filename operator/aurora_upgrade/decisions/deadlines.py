@@ -80,7 +80,9 @@ def bounded(upgrade: Upgrade, outcome: Outcome, now: datetime, timing: Timing, s
         return outcome  # an action, or a step that goes on at once: not a wait
     tracked = outcome.reason.removesuffix("TimedOut")
     if tracked == "CallInFlight" and status.call_sent_at:
-        began = status.call_sent_at  # each call its own wait: a call sent again is not the one waited for before
+        # Each call its own wait: a call sent again is not the one waited for before. A writer
+        # whose clock is ahead does not push the wait's start past now.
+        began = min(status.call_sent_at, rfc3339(now))
     elif status.waiting_for == tracked and status.waiting_since:
         began = status.waiting_since
     else:
