@@ -218,12 +218,14 @@ class SharedDescribe:
         self._fetch = fetch  # filter values -> (key, item) pairs
         self.cycle_of: Cycles | None = None
         self.forget_after = forget_after
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one call at a time; askers wait for it
+        self._state_lock = threading.Lock()  # the last answer; never held across a call
         self._wanted_lock = threading.Lock()
         self._wanted: dict[str, float] = {}
         self._waiting: collections.Counter[str] = collections.Counter()  # askers waiting, by key
         self._answers: dict[str, list[Any]] = {}
         self._covered: frozenset[str] = frozenset()
+        self._forgotten: set[str] = set()  # forgotten while the call under way was made
         self._fetched_in: int | None = None
 
     def get(self, key: str) -> list[Any]:
@@ -243,8 +245,10 @@ class SharedDescribe:
     def _answer(self, key: str, asked: float) -> list[Any]:
         with self._lock:
             cycle = self.cycle_of(asked) if self.cycle_of else None
-            if cycle is not None and cycle == self._fetched_in and key in self._covered:
-                return list(self._answers.get(key, []))
+            with self._state_lock:
+                if cycle is not None and cycle == self._fetched_in and key in self._covered:
+                    return list(self._answers.get(key, []))
+                self._forgotten = set()
             started = time.time()
             with self._wanted_lock:
                 # A key someone is still waiting for is in flight, however long ago it was asked:
@@ -256,8 +260,11 @@ class SharedDescribe:
             answers: dict[str, list[Any]] = {}
             for found, item in self._fetch(keys):
                 answers.setdefault(found, []).append(item)
-            self._answers, self._covered = answers, frozenset(keys)
-            self._fetched_in = self.cycle_of(started) if self.cycle_of else None
+            with self._state_lock:
+                # What a write or an event made stale while the call was under way is not covered
+                # by its answer: the next question about it calls AWS again.
+                self._answers, self._covered = answers, frozenset(keys) - self._forgotten
+                self._fetched_in = self.cycle_of(started) if self.cycle_of else None
             return list(answers.get(key, []))
 
     def want(self, keys: Iterable[str]) -> None:
@@ -267,13 +274,15 @@ class SharedDescribe:
             self._wanted.update(dict.fromkeys(keys, asked))
 
     def forget(self, key: str) -> None:
-        """The next question about `key` calls AWS; the others keep this cycle's answer."""
-        with self._lock:
+        """The next question about `key` calls AWS; the others keep this cycle's answer. Never
+        waits for a call under way (a write, or the event feed, forgets what it changed)."""
+        with self._state_lock:
             self._covered = self._covered - {key}
+            self._forgotten.add(key)
 
     def cached(self) -> dict[str, list[Any]]:
-        """The last answer, whatever its age, without calling AWS."""
-        with self._lock:
+        """The last answer, whatever its age, without calling AWS or waiting for a call."""
+        with self._state_lock:
             return {k: list(v) for k, v in self._answers.items()}
 
 

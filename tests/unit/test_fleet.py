@@ -63,6 +63,39 @@ def test_a_written_resource_is_asked_again_in_the_same_cycle_and_the_others_are_
     assert len(fetch.calls) == 2
 
 
+def test_a_write_forgets_without_waiting_for_a_call_under_way_and_that_call_does_not_cover_it() -> None:
+    """A reboot (or the event feed) forgets what it changed while another thread's shared call is
+    under way: it must not wait for that call (at N=100 every write queued behind the Region's
+    describes), and the call's answer, asked before the write, must not count for it."""
+    under_way, release = threading.Event(), threading.Event()
+
+    class Blocking(Recording):
+        def __call__(self, keys: list[str]) -> list[tuple[str, str]]:
+            if not self.calls:
+                under_way.set()
+                release.wait(10)
+            return super().__call__(keys)
+
+    fetch = Blocking()
+    describe = SharedDescribe(fetch, forget_after=3600)
+    describe.cycle_of = lambda _moment: 1
+    describe.want(["c-1", "c-2"])
+    asker = threading.Thread(target=describe.get, args=("c-1",))
+    asker.start()
+    assert under_way.wait(10)
+
+    writer = threading.Thread(target=lambda: (describe.forget("c-2"), describe.cached()))
+    writer.start()
+    writer.join(10)
+    finished_during_the_call = not writer.is_alive()
+    release.set()
+    asker.join(10)
+
+    assert finished_during_the_call
+    assert describe.get("c-1") == ["item of c-1"] and len(fetch.calls) == 1  # the others keep the answer
+    assert describe.get("c-2") == ["item of c-2"] and len(fetch.calls) == 2  # the written one is asked again
+
+
 def test_questions_waiting_past_forget_after_are_still_asked_and_shared() -> None:
     """Under throttling a question can wait for the lock longer than `forget_after` (another
     thread's retries hold it). Its key must stay in flight, or an existing cluster reads as gone:
