@@ -106,7 +106,11 @@ def custom_api() -> Any:
             kubernetes.config.load_incluster_config()
         except kubernetes.config.ConfigException:
             kubernetes.config.load_kube_config()
-        _api["custom"] = kubernetes.client.CustomObjectsApi()
+        configuration = kubernetes.client.Configuration.get_default_copy()
+        # Every reconcile thread reads and writes through this client: its pool (urllib3's
+        # default is 5 x CPUs) holds a connection for each, so none is opened and discarded per call.
+        configuration.connection_pool_maxsize = RECONCILE_THREADS
+        _api["custom"] = kubernetes.client.CustomObjectsApi(kubernetes.client.ApiClient(configuration))
     return _api["custom"]
 
 
@@ -114,6 +118,7 @@ def custom_api() -> Any:
 # has no limit): an operator started beside 500 upgrades it has not seen yet adds 500 finalizers at
 # once, over 500 TLS connections, and keeps the memory they took. Its requests wait their turn here.
 KUBE_CONNECTIONS = 16
+RECONCILE_THREADS = 16  # kopf's executor: the daemons' reconciles and the event feed's reads
 
 
 @kopf.on.login()
@@ -146,7 +151,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     # Our own Events say what happened; kopf's log lines stay in the log unless they warn.
     settings.posting.level = logging.WARNING
-    settings.execution.max_workers = 16
+    settings.execution.max_workers = RECONCILE_THREADS
     _executor["kopf"] = settings.execution.executor  # the daemons' reconciles run where kopf's sync handlers do
     metrics.serve(int(os.environ.get(METRICS_PORT_ENV, "8000")), os.environ.get(METRICS_ADDRESS_ENV, "0.0.0.0"))
     custom_api()

@@ -68,6 +68,7 @@ WATCHED_SOURCE_TYPES = frozenset({"blue-green-deployment", "db-cluster", "db-ins
 # AWS may list an event a moment after its time. Events seen twice are recognised and dropped.
 _EVENT_OVERLAP = timedelta(seconds=5)
 _EVENT_LOG_KEPT = timedelta(hours=1)  # how far back the feed's events answer questions
+POOL_CONNECTIONS = 32  # per RDS client; botocore's default is 10
 _FORGET_AFTER = 3600.0  # a resource nobody asked about for this long is no longer in flight
 _RESTARTED = "DB instance restarted"  # RDS-EVENT-0006
 _SWITCHOVER_SIGNS = ("Switchover from", "Switchover canceled", "Switchover completed")
@@ -195,7 +196,15 @@ def default_client_factory(region: str, role_arn: str | None, external_id: str |
     import botocore.config
 
     session = _session(region, role_arn, external_id)
-    common: dict[str, Any] = {"connect_timeout": 10, "read_timeout": 30, "user_agent_extra": "aurora-upgrade-operator"}
+    common: dict[str, Any] = {
+        "connect_timeout": 10,
+        "read_timeout": 30,
+        "user_agent_extra": "aurora-upgrade-operator",
+        # One pool per client, shared by every thread that calls: more connections than the
+        # operator's reconcile threads and its event feed, or botocore discards one per call and
+        # opens a new TLS connection to RDS (urllib3 "Connection pool is full" at 100 upgrades).
+        "max_pool_connections": POOL_CONNECTIONS,
+    }
     reads = botocore.config.Config(retries={"mode": "adaptive", "max_attempts": 8}, **common)
     writes = botocore.config.Config(retries={"mode": "adaptive", "total_max_attempts": 1}, **common)
     return session.client("rds", config=reads), session.client("rds", config=writes)
@@ -246,8 +255,10 @@ class SharedDescribe:
         with self._lock:
             cycle = self.cycle_of(asked) if self.cycle_of else None
             with self._state_lock:
-                if cycle is not None and cycle == self._fetched_in and key in self._covered:
+                same_cycle = cycle is not None and cycle == self._fetched_in
+                if same_cycle and key in self._covered:
                     return list(self._answers.get(key, []))
+                covered = self._covered if same_cycle else frozenset()
                 self._forgotten = set()
             started = time.time()
             with self._wanted_lock:
@@ -256,15 +267,24 @@ class SharedDescribe:
                 self._wanted = {
                     k: t for k, t in self._wanted.items() if k in self._waiting or started - t < self.forget_after
                 }
-                keys = sorted(self._wanted)
-            answers: dict[str, list[Any]] = {}
+                wanted = frozenset(self._wanted)
+            # A new cycle asks for everything in flight; later in the same cycle, only for what
+            # this cycle's answer does not cover (written to, named by an event, or new): one
+            # reboot among a hundred upgrades asks about its cluster, not about the hundred.
+            keys = sorted(wanted - covered)
+            answers: dict[str, list[Any]] = {k: [] for k in keys}
             for found, item in self._fetch(keys):
                 answers.setdefault(found, []).append(item)
+            fetched_in = self.cycle_of(started) if self.cycle_of else None
             with self._state_lock:
+                kept = covered if fetched_in == self._fetched_in else frozenset()
                 # What a write or an event made stale while the call was under way is not covered
                 # by its answer: the next question about it calls AWS again.
-                self._answers, self._covered = answers, frozenset(keys) - self._forgotten
-                self._fetched_in = self.cycle_of(started) if self.cycle_of else None
+                self._covered = (kept | frozenset(keys)) - self._forgotten
+                # The last answer about every resource in flight (events name instances, and
+                # `cluster_of_instance` reads them here), this call's replacing what it covers.
+                self._answers = {k: v for k, v in self._answers.items() if k in wanted} | answers
+                self._fetched_in = fetched_in
             return list(answers.get(key, []))
 
     def want(self, keys: Iterable[str]) -> None:

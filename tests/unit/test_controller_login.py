@@ -17,7 +17,7 @@ import yaml
 from aurora_upgrade import controller
 
 
-def test_kopfs_api_session_has_a_bounded_connection_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def use_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         yaml.safe_dump(
@@ -37,6 +37,10 @@ def test_kopfs_api_session_has_a_bounded_connection_pool(tmp_path: Path, monkeyp
     monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
 
+
+def test_kopfs_api_session_has_a_bounded_connection_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_kubeconfig(tmp_path, monkeypatch)
+
     async def login() -> tuple[str, int, str]:
         context = await controller.login(logger=logging.getLogger("test"), settings=kopf.OperatorSettings())
         assert isinstance(context, kopf.AiohttpSession)
@@ -47,3 +51,24 @@ def test_kopfs_api_session_has_a_bounded_connection_pool(tmp_path: Path, monkeyp
             await context.aiohttp_session.close()
 
     assert asyncio.run(login()) == ("https://127.0.0.1:6443", controller.KUBE_CONNECTIONS, "Bearer t0ken")
+
+
+def test_every_reconcile_thread_has_a_pooled_connection_to_kubernetes_and_to_rds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """urllib3 discards a connection when more threads call than its pool holds ("Connection pool
+    is full"), and the next call opens a new one (a TLS handshake with RDS): the pools of the
+    kubernetes client and of both RDS clients hold one for each reconcile thread and the feed."""
+    from aurora_upgrade.rds import default_client_factory
+
+    use_kubeconfig(tmp_path, monkeypatch)
+    monkeypatch.setattr(controller, "_api", {})
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+    api = controller.custom_api()
+    reads, writes = default_client_factory("ap-northeast-1", None, None)
+
+    assert api.api_client.configuration.connection_pool_maxsize >= controller.RECONCILE_THREADS
+    for client in (reads, writes):
+        assert client.meta.config.max_pool_connections > controller.RECONCILE_THREADS
