@@ -211,8 +211,7 @@ def reconcile(
 ) -> tuple[float | None, Upgrade | None]:
     """One look: seconds until the next (None: only a spec change matters now) and the upgrade
     as recorded (None when nothing was reconciled)."""
-    cached = _status(body)
-    if cached is not None and settled(cached, _generation(body)):
+    if not _has_work(body):  # settled since the daemon last looked; kopf is stopping it
         return None, None
     for _attempt in range(CONFLICT_RETRIES):
         try:

@@ -79,10 +79,10 @@ def bounded(upgrade: Upgrade, outcome: Outcome, now: datetime, timing: Timing, s
     if outcome.action is not None or outcome.requeue <= 0 or not outcome.reason:
         return outcome  # an action, or a step that goes on at once: not a wait
     tracked = outcome.reason.removesuffix("TimedOut")
-    if tracked == "CallInFlight" and status.call_sent_at:
-        # Each call its own wait: a call sent again is not the one waited for before. A writer
-        # whose clock is ahead does not push the wait's start past now.
-        began = min(status.call_sent_at, rfc3339(now))
+    declared = WAITS.get(tracked)
+    recorded = declared.began(status) if declared is not None and declared.began is not None else None
+    if recorded:
+        began = min(recorded, rfc3339(now))  # a writer whose clock is ahead does not push it past now
     elif status.waiting_for == tracked and status.waiting_since:
         began = status.waiting_since
     else:

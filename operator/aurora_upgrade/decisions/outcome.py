@@ -23,6 +23,7 @@ from typing import Any
 from aurora_upgrade.clock import since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import Action
+from aurora_upgrade.models import AuroraUpgradeStatus
 from aurora_upgrade.phases import Phase, nothing_created, switchover_may_have_started
 from aurora_upgrade.resources import ErrorKind, RdsError
 from aurora_upgrade.upgrade import Upgrade
@@ -75,12 +76,15 @@ class Wait:
     ends it (a spec field, or another AuroraUpgrade finishing), so it has no deadline. With
     neither, the reason is not a wait (an action's, or a step that goes on at once) and is
     declared only for its `pace`. `due`: when what is waited for is expected (the next look
-    then comes at that time, between the quick and the safety interval), or None."""
+    then comes at that time, between the quick and the safety interval), or None. `began`:
+    when the wait began, where the status records it (a call's send time), rather than when
+    the reason was first seen."""
 
     deadline: Deadline | None = None
     pace: Pace = Pace.POLL
     on_person: bool = False
     due: Callable[[Upgrade, datetime], datetime | None] | None = None
+    began: Callable[[AuroraUpgradeStatus], str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.deadline is not None and self.on_person:
@@ -205,8 +209,9 @@ def call_in_flight(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome |
 
 
 WAITS = {
-    # A call sent by this or another writer, not answered yet (`call_in_flight`).
-    "CallInFlight": Wait(deadline=graces(2)),
+    # A call sent by this or another writer, not answered yet (`call_in_flight`). Each call is
+    # its own wait: a call sent again is not the one waited for before.
+    "CallInFlight": Wait(deadline=graces(2), began=lambda status: status.call_sent_at),
     # AWS not answering, or a read looked at again (`read_failed`).
     "AWSUnavailable": Wait(deadline=polls(40)),
     "AWSNotFound": Wait(deadline=polls(40)),
