@@ -17,6 +17,7 @@ resumes where the last one stopped.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import logging
 import os
@@ -95,7 +96,7 @@ _api: dict[str, Any] = {}
 # What the daemons of this process share (touched from the event loop only).
 _wakes: dict[str, asyncio.Event] = {}  # "namespace/name" -> set to end its pause now
 _generations: dict[str, int] = {}  # the generation each daemon last reconciled
-_interest: dict[str, tuple[RdsGateway, frozenset[str]]] = {}  # what each upgrade waits on in AWS
+_interest: dict[str, tuple[RdsGateway, fleet.Resources]] = {}  # what each upgrade waits on in AWS
 _feeds: dict[int, asyncio.Task[None]] = {}  # one RDS event feed per gateway (account and Region)
 _executor: dict[str, Any] = {}
 
@@ -118,7 +119,8 @@ def custom_api() -> Any:
 # has no limit): an operator started beside 500 upgrades it has not seen yet adds 500 finalizers at
 # once, over 500 TLS connections, and keeps the memory they took. Its requests wait their turn here.
 KUBE_CONNECTIONS = 16
-RECONCILE_THREADS = 16  # kopf's executor: the daemons' reconciles and the event feed's reads
+RECONCILE_THREADS = 16  # kopf's executor: the daemons' reconciles
+FEED_THREADS = 4  # the Regions' event feeds (one read each every few seconds)
 
 
 @kopf.on.login()
@@ -153,6 +155,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.WARNING
     settings.execution.max_workers = RECONCILE_THREADS
     _executor["kopf"] = settings.execution.executor  # the daemons' reconciles run where kopf's sync handlers do
+    # The event feeds read on threads of their own: queued behind a fleet's looks, a feed's read
+    # would come late, its wake-ups too, and its log would look stale to the looks that read it.
+    _executor["feed"] = concurrent.futures.ThreadPoolExecutor(FEED_THREADS, "rds-events")
     metrics.serve(int(os.environ.get(METRICS_PORT_ENV, "8000")), os.environ.get(METRICS_ADDRESS_ENV, "0.0.0.0"))
     custom_api()
 
@@ -250,6 +255,7 @@ async def follow(
     wake = _wakes.setdefault(ref, asyncio.Event())
     loop = asyncio.get_running_loop()
     try:
+        await loop.run_in_executor(_executor.get("kopf"), _expect_first_look, body, namespace, name)
         while not stopped:
             wake.clear()
             _generations[ref] = _generation(body)
@@ -258,14 +264,29 @@ async def follow(
             delay, upgrade = await loop.run_in_executor(
                 _executor.get("kopf"), context.run, reconcile, body, namespace, name, upgrades_by_cluster
             )
-            _follow_events(ref, upgrade)
+            now = time.time()
             if delay is not None:
-                delay = fleet.aligned(delay, time.time(), TIMING)
+                delay = fleet.aligned(delay, now, TIMING)
+            _follow_events(ref, upgrade, None if delay is None else fleet.cycle_of(now + delay, TIMING))
             await _pause(stopped, wake, delay)
     finally:
         _wakes.pop(ref, None)
         _generations.pop(ref, None)
         _interest.pop(ref, None)
+
+
+def _expect_first_look(body: Any, namespace: str, name: str) -> None:
+    """Before a daemon's first look, its upgrade's resources are due in this read cycle, so
+    the first looks of many upgrades (an operator starting, a fleet applied at once) share
+    the cycle's calls instead of each calling for its own."""
+    try:
+        spec = parse_spec(body.get("spec"))
+        status = _status(body) or initial(utcnow())
+        upgrade = Upgrade(name, namespace, str(body["metadata"]["uid"]), _generation(body), spec, status)
+        gateway = _region_gateway(upgrade)
+    except (InvalidManifest, ValueError, KeyError, RdsError):
+        return  # the look itself says what is wrong
+    fleet.expect(gateway, fleet.resources_of(upgrade), fleet.cycle_of(time.time(), TIMING))
 
 
 async def _pause(stopped: kopf.DaemonStopped, wake: asyncio.Event, delay: float | None) -> None:
@@ -278,8 +299,9 @@ async def _pause(stopped: kopf.DaemonStopped, wake: asyncio.Event, delay: float 
             waiting.cancel()
 
 
-def _follow_events(ref: str, upgrade: Upgrade | None) -> None:
-    """Have the Region's event feed wake `ref` for events about its resources."""
+def _follow_events(ref: str, upgrade: Upgrade | None, cycle: int | None) -> None:
+    """Have the Region's event feed wake `ref` for events about its resources, and the read
+    cycle of its next look (`cycle`; None: only an event or a spec change wakes it) ask about them."""
     if upgrade is None:
         return
     if upgrade.status.phase in TERMINAL:
@@ -290,8 +312,9 @@ def _follow_events(ref: str, upgrade: Upgrade | None) -> None:
     except RdsError:
         return  # no gateway (e.g. a role that cannot be assumed): the phase poll goes on
     resources = fleet.resources_of(upgrade)
-    gateway.expect(resources.clusters, resources.deployments, resources.snapshots)
-    _interest[ref] = (gateway, resources.names())
+    if cycle is not None:
+        fleet.expect(gateway, resources, cycle)
+    _interest[ref] = (gateway, resources)
     if id(gateway) not in _feeds:
         _feeds[id(gateway)] = asyncio.get_running_loop().create_task(_feed(gateway))
 
@@ -301,14 +324,16 @@ async def _feed(gateway: RdsGateway) -> None:
     long as an upgrade there waits on AWS; each event wakes the upgrades it is about."""
     loop = asyncio.get_running_loop()
     try:
-        while interest := {ref: names for ref, (gw, names) in _interest.items() if gw is gateway}:
+        while waiting := {ref: resources for ref, (gw, resources) in _interest.items() if gw is gateway}:
+            interest = {ref: resources.names() for ref, resources in waiting.items()}
             try:
-                events = await loop.run_in_executor(_executor.get("kopf"), gateway.read_events)
+                events = await loop.run_in_executor(_executor.get("feed"), gateway.read_events)
             except RdsError as error:
                 log.warning("Reading RDS events failed (%s); the upgrades' own polls go on", error)
                 events = []
             for ref in fleet.woken_by(events, interest, gateway.cluster_of_instance):
                 if ref in _wakes:
+                    fleet.expect(gateway, waiting[ref])  # the woken look's reads go in one call
                     _wakes[ref].set()
             await asyncio.sleep(TIMING.events * random.uniform(0.9, 1.1))  # jittered, unlike its peers'
     finally:

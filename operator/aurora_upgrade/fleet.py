@@ -62,6 +62,7 @@ class Resources:
     clusters: tuple[str, ...]
     deployments: tuple[str, ...]
     snapshots: tuple[str, ...]
+    deployment_names: tuple[str, ...] = ()  # asked about by name until AWS gave an identifier
 
     def names(self) -> frozenset[str]:
         """As RDS events name them (lower-case identifiers)."""
@@ -75,6 +76,15 @@ def resources_of(upgrade: Upgrade) -> Resources:
         clusters=tuple(c for c in clusters if c),
         deployments=tuple(d for d in (status.blue_green_deployment_identifier,) if d),
         snapshots=(upgrade.snapshot_identifier,),
+        deployment_names=() if status.blue_green_deployment_identifier else (upgrade.deployment_name,),
+    )
+
+
+def expect(gateway: RdsGateway, resources: Resources, cycle: int | None = None) -> None:
+    """Have the Region's shared call of read cycle `cycle` (None: the next call, for an upgrade an
+    event woke) ask about what an upgrade looking in it reads: `resources`."""
+    gateway.expect(
+        resources.clusters, resources.deployments, resources.snapshots, cycle, named=resources.deployment_names
     )
 
 
@@ -85,10 +95,17 @@ def woken_by(
 ) -> set[str]:
     """The upgrades (by reference) one of whose resources an event is about. An instance event
     wakes the upgrade of the instance's cluster."""
+    events = list(events)
+    if not events:
+        return set()
+    refs_of: dict[str, set[str]] = {}  # a resource's name -> the upgrades waiting on it
+    for ref, names in interest.items():
+        for name in names:
+            refs_of.setdefault(name, set()).add(ref)
     woken: set[str] = set()
     for event in events:
         source = event.source_identifier.lower()
         if event.source_type == "db-instance":
             source = (cluster_of_instance(event.source_identifier) or source).lower()
-        woken.update(ref for ref, names in interest.items() if source in names)
+        woken.update(refs_of.get(source, ()))
     return woken

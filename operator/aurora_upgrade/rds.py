@@ -69,6 +69,8 @@ WATCHED_SOURCE_TYPES = frozenset({"blue-green-deployment", "db-cluster", "db-ins
 _EVENT_OVERLAP = timedelta(seconds=5)
 _EVENT_LOG_KEPT = timedelta(hours=1)  # how far back the feed's events answer questions
 POOL_CONNECTIONS = 32  # per RDS client; botocore's default is 10
+_NEXT = -(2**62)  # SharedDescribe: due in the next call, whatever its cycle
+_EVERY = "*"  # the key of a listing: everything the call lists
 _FORGET_AFTER = 3600.0  # a resource nobody asked about for this long is no longer in flight
 _RESTARTED = "DB instance restarted"  # RDS-EVENT-0006
 _SWITCHOVER_SIGNS = ("Switchover from", "Switchover canceled", "Switchover completed")
@@ -218,10 +220,12 @@ class SharedDescribe:
 
     A question about one resource registers it as in flight; the answer comes from the last
     call if that call covered the resource and was made in the same read cycle, otherwise from
-    one new call (per chunk of filter values) for every resource in flight. Asked from many
-    threads at once, one thread calls while the others wait for its answer. A resource nobody
-    asked about for `forget_after` seconds is no longer asked for. Without `cycle_of` nothing
-    is shared: every question is a call."""
+    one new call (per chunk of filter values) for what is due: the resources asked about now,
+    and those whose upgrades said (`want`) they look in this cycle or an earlier one. So a
+    cycle's call carries the resources of the upgrades looking in it, not of the whole fleet.
+    Asked from many threads at once, one thread calls while the others wait for its answer. A
+    resource nobody asked about for `forget_after` seconds is no longer in flight. Without
+    `cycle_of` nothing is shared: every question is a call."""
 
     def __init__(self, fetch: Callable[[list[str]], Iterable[tuple[str, Any]]], forget_after: float) -> None:
         self._fetch = fetch  # filter values -> (key, item) pairs
@@ -231,8 +235,10 @@ class SharedDescribe:
         self._state_lock = threading.Lock()  # the last answer; never held across a call
         self._wanted_lock = threading.Lock()
         self._wanted: dict[str, float] = {}
+        self._due: dict[str, set[int]] = {}  # the read cycles a key is asked for in (_NEXT: the next call)
         self._waiting: collections.Counter[str] = collections.Counter()  # askers waiting, by key
         self._answers: dict[str, list[Any]] = {}
+        self._index: dict[str, str] | None = None  # see index()
         self._covered: frozenset[str] = frozenset()
         self._forgotten: set[str] = set()  # forgotten while the call under way was made
         self._fetched_in: int | None = None
@@ -243,6 +249,9 @@ class SharedDescribe:
         with self._wanted_lock:  # registered before waiting, so a call under way may still cover it
             self._wanted[key] = asked
             self._waiting[key] += 1
+            # Asked now: whatever look it was due for is this one (an upgrade says when it looks
+            # next after each look); the call made for it covers it.
+            self._due.pop(key, None)
         try:
             return self._answer(key, asked)
         finally:
@@ -268,10 +277,18 @@ class SharedDescribe:
                     k: t for k, t in self._wanted.items() if k in self._waiting or started - t < self.forget_after
                 }
                 wanted = frozenset(self._wanted)
-            # A new cycle asks for everything in flight; later in the same cycle, only for what
-            # this cycle's answer does not cover (written to, named by an event, or new): one
-            # reboot among a hundred upgrades asks about its cluster, not about the hundred.
-            keys = sorted(wanted - covered)
+                # What is asked about now and what is due by this cycle, less what this cycle's
+                # answer already covers (a key written to, named by an event, or new is not):
+                # one reboot among a hundred upgrades asks about its cluster, not the hundred.
+                due = {k for k, cycles in self._due.items() if cycle is None or min(cycles) <= cycle}
+                keys = sorted((frozenset(self._waiting) | (due & wanted)) - covered)
+                for k in keys:  # what this call answers; a look due in a later cycle stays due
+                    later = {c for c in self._due.get(k, ()) if cycle is not None and c > cycle}
+                    if later:
+                        self._due[k] = later
+                    else:
+                        self._due.pop(k, None)
+                self._due = {k: cycles for k, cycles in self._due.items() if k in wanted}
             answers: dict[str, list[Any]] = {k: [] for k in keys}
             for found, item in self._fetch(keys):
                 answers.setdefault(found, []).append(item)
@@ -284,14 +301,18 @@ class SharedDescribe:
                 # The last answer about every resource in flight (events name instances, and
                 # `cluster_of_instance` reads them here), this call's replacing what it covers.
                 self._answers = {k: v for k, v in self._answers.items() if k in wanted} | answers
+                self._index = None
                 self._fetched_in = fetched_in
             return list(answers.get(key, []))
 
-    def want(self, keys: Iterable[str]) -> None:
-        """Ask for `keys` in the next call, before anyone asks about them."""
+    def want(self, keys: Iterable[str], cycle: int | None = None) -> None:
+        """Ask for `keys` in the first call of read cycle `cycle` (None: in the next call), before
+        anyone asks about them: the upgrades looking in one cycle share its call."""
         asked = time.time()
         with self._wanted_lock:
-            self._wanted.update(dict.fromkeys(keys, asked))
+            for k in keys:
+                self._wanted[k] = asked
+                self._due.setdefault(k, set()).add(_NEXT if cycle is None else cycle)
 
     def forget(self, key: str) -> None:
         """The next question about `key` calls AWS; the others keep this cycle's answer. Never
@@ -299,6 +320,32 @@ class SharedDescribe:
         with self._state_lock:
             self._covered = self._covered - {key}
             self._forgotten.add(key)
+        with self._wanted_lock:
+            if key in self._due:  # its upgrade looks sooner than it said; the next call asks
+                self._due[key].add(_NEXT)
+
+    def add(self, key: str, item: Any) -> None:
+        """`item`, which a write of ours just made, is in this cycle's answer about `key` from now
+        on, instead of that answer being asked again; never waits for a call under way, whose
+        answer (it may predate the write) covers nothing of `key`."""
+        with self._state_lock:
+            self._forgotten.add(key)
+            if key in self._covered:
+                self._answers[key] = [*self._answers.get(key, []), item]
+                self._index = None
+
+    def index(self, name_of: Callable[[Any], str]) -> dict[str, str]:
+        """The key each item of the last answers is listed under, by `name_of(item)`; made again
+        only when an answer changed, as events about a fleet's instances ask it many times a read."""
+        with self._state_lock:
+            if self._index is None:
+                self._index = {name_of(item): key for key, items in self._answers.items() for item in items}
+            return self._index
+
+    def last(self, key: str) -> list[Any]:
+        """The last answer about `key`, whatever its age, without calling AWS."""
+        with self._state_lock:
+            return list(self._answers.get(key, []))
 
     def cached(self) -> dict[str, list[Any]]:
         """The last answer, whatever its age, without calling AWS or waiting for a call."""
@@ -361,7 +408,21 @@ class RdsGateway:
         self._instances = SharedDescribe(self._fetch_instances, _FORGET_AFTER)
         self._deployments = SharedDescribe(self._fetch_deployments, _FORGET_AFTER)
         self._snapshots = SharedDescribe(self._fetch_snapshots, _FORGET_AFTER)
-        self._shared = (self._clusters, self._instances, self._deployments, self._snapshots)
+        # Deployments by name and by source cluster, asked before creation: the names and
+        # sources asked about in one cycle go in one call each, not one call per question.
+        self._by_name = SharedDescribe(self._find_by("blue-green-deployment-name", "name"), _FORGET_AFTER)
+        self._by_source = SharedDescribe(self._find_by("source", "source"), _FORGET_AFTER)
+        # Every cluster of the Region, for the previous production found by its resource id.
+        self._every_cluster = SharedDescribe(self._list_clusters, _FORGET_AFTER)
+        self._shared = (
+            self._clusters,
+            self._instances,
+            self._deployments,
+            self._snapshots,
+            self._by_name,
+            self._by_source,
+            self._every_cluster,
+        )
         self._catalog = Remembered()  # engine versions: AWS's, changed on release days
         self._parameters = Remembered()  # parameter groups' families and values, which people change
         self._events_lock = threading.Lock()
@@ -392,15 +453,26 @@ class RdsGateway:
         self._parameters.fresh_for = parameters_fresh_for
 
     def expect(
-        self, clusters: Iterable[str] = (), deployments: Iterable[str] = (), snapshots: Iterable[str] = ()
+        self,
+        clusters: Iterable[str] = (),
+        deployments: Iterable[str] = (),
+        snapshots: Iterable[str] = (),
+        cycle: int | None = None,
+        *,
+        named: Iterable[str] = (),
     ) -> None:
-        """Resources an upgrade will ask about: the next shared call covers them, so the first
-        upgrade to look in a cycle answers the others too."""
+        """Resources an upgrade will ask about in read cycle `cycle` (None: next), and the names
+        of deployments it will look for: that cycle's shared call covers them, so the first
+        upgrade to look in it answers the others too."""
         names = [c.lower() for c in clusters]
-        self._clusters.want(names)
-        self._instances.want(names)
-        self._deployments.want(deployments)
-        self._snapshots.want(s.lower() for s in snapshots)
+        self._clusters.want(names, cycle)
+        self._instances.want(names, cycle)
+        self._deployments.want(deployments, cycle)
+        self._snapshots.want((s.lower() for s in snapshots), cycle)
+        named = list(named)
+        self._by_name.want(named, cycle)
+        if named:  # before creation it looks for deployments on its clusters too, by their ARNs
+            self._by_source.want((c.arn for n in names for c in self._clusters.last(n) if c.arn), cycle)
 
     @classmethod
     def for_region(
@@ -476,6 +548,31 @@ class RdsGateway:
                     self.expect(clusters=[arn_name(deployment.target)])
                 yield deployment.identifier, deployment
 
+    def _find_by(self, filter_name: str, attribute: str) -> Callable[[list[str]], Iterator[tuple[str, Any]]]:
+        """Deployments filtered by `filter_name`, each the answer about the filter value its
+        `attribute` is (without case). One AWS matched but whose attribute names no value of
+        the call counts for every value of it: seen, the safe side (a precheck refuses it)."""
+
+        def fetch(values: list[str]) -> Iterator[tuple[str, Any]]:
+            for chunk in _chunks(values):
+                by_value = {v.lower(): v for v in chunk}
+                found = self._describe_or_none(
+                    "DescribeBlueGreenDeployments", "BlueGreenDeployments", Filters=_by(filter_name, chunk)
+                )
+                for b in found or []:
+                    deployment = self._blue_green(b)
+                    value = by_value.get(str(getattr(deployment, attribute)).lower())
+                    for key in [value] if value else chunk:
+                        yield key, deployment
+
+        return fetch
+
+    def _list_clusters(self, keys: list[str]) -> Iterator[tuple[str, Any]]:
+        if not keys:
+            return
+        for c in self._pages("DescribeDBClusters", "DBClusters", MaxRecords=100):
+            yield _EVERY, self._cluster(c)
+
     def _fetch_snapshots(self, identifiers: list[str]) -> Iterator[tuple[str, Any]]:
         for chunk in _chunks(identifiers):
             filters = _by("db-cluster-snapshot-id", chunk)
@@ -489,11 +586,9 @@ class RdsGateway:
 
     def find_cluster_by_resource_id(self, resource_id: str) -> Cluster | None:
         """The cluster whose DbClusterResourceId is `resource_id`, whatever it is named now.
-        Listed and matched here rather than with a filter, so every RDS endpoint answers alike."""
-        for item in self._pages("DescribeDBClusters", "DBClusters", MaxRecords=100):
-            if item.get("DbClusterResourceId") == resource_id:
-                return self._cluster(item)
-        return None
+        Listed and matched here rather than with a filter, so every RDS endpoint answers alike;
+        one listing a cycle answers every upgrade asking."""
+        return next((c for c in self._every_cluster.get(_EVERY) if c.resource_id == resource_id), None)
 
     @staticmethod
     def _cluster(c: dict[str, Any]) -> Cluster:
@@ -526,10 +621,7 @@ class RdsGateway:
 
     def cluster_of_instance(self, instance: str) -> str | None:
         """The cluster an instance belonged to when last described (events name instances)."""
-        for cluster, listed in self._instances.cached().items():
-            if any(i.identifier == instance for i in listed):
-                return cluster
-        return None
+        return self._instances.index(lambda item: item.identifier).get(instance)
 
     @staticmethod
     def _instance(i: dict[str, Any]) -> Instance:
@@ -619,13 +711,14 @@ class RdsGateway:
         return missing + [g for g in db_groups if gateway.parameter_group_family(g) is None]
 
     def find_blue_green(self, *, name: str | None = None, source: str | None = None) -> list[BlueGreen]:
-        filters = []
+        """The Region's deployments named `name`, or made from the cluster whose ARN is `source`
+        (AWS's `blue-green-deployment-name` and `source` filters); with both, those named so
+        and made from it. Shared, an answer is at most one read cycle old."""
         if name:
-            filters.append({"Name": "blue-green-deployment-name", "Values": [name]})
+            return [b for b in self._by_name.get(name) if not source or b.source.lower() == source.lower()]
         if source:
-            filters.append({"Name": "source", "Values": [source]})
-        items = self._describe_or_none("DescribeBlueGreenDeployments", "BlueGreenDeployments", Filters=filters)
-        return [self._blue_green(b) for b in items or []]
+            return self._by_source.get(source)
+        raise TypeError("find_blue_green needs a name or a source")
 
     def describe_blue_green(self, identifier: str) -> BlueGreen | None:
         found = self._deployments.get(identifier)
@@ -738,6 +831,7 @@ class RdsGateway:
         if event.source_type == "db-cluster":
             self._clusters.forget(source.lower())
             self._instances.forget(source.lower())
+            self._every_cluster.forget(_EVERY)
         elif event.source_type == "db-instance":
             self._forget_instance(source)
         elif event.source_type == "blue-green-deployment":
@@ -773,11 +867,15 @@ class RdsGateway:
         if parameter_group:
             params["TargetDBParameterGroupName"] = parameter_group
         created = self._blue_green(self._call("CreateBlueGreenDeployment", **params)["BlueGreenDeployment"])
+        # A fleet creating in one cycle asks about its names and sources once, not once a creation.
+        self._by_name.add(name, created)
+        self._by_source.add(source_arn, created)
         self.expect(deployments=[created.identifier])
         return created
 
     def switchover(self, identifier: str, timeout_seconds: int) -> None:
         self._deployments.forget(identifier)
+        self._every_cluster.forget(_EVERY)  # production and green are renamed
         self._call(
             "SwitchoverBlueGreenDeployment",
             BlueGreenDeploymentIdentifier=identifier,
@@ -786,6 +884,8 @@ class RdsGateway:
 
     def delete_blue_green(self, identifier: str, *, delete_target: bool) -> None:
         self._deployments.forget(identifier)
+        if delete_target:
+            self._every_cluster.forget(_EVERY)
         self._call("DeleteBlueGreenDeployment", BlueGreenDeploymentIdentifier=identifier, DeleteTarget=delete_target)
 
     def reboot_instance(self, identifier: str) -> None:
@@ -803,6 +903,7 @@ class RdsGateway:
 
     def disable_deletion_protection(self, cluster: str) -> None:
         self._clusters.forget(cluster.lower())
+        self._every_cluster.forget(_EVERY)
         self._call("ModifyDBCluster", DBClusterIdentifier=cluster, DeletionProtection=False, ApplyImmediately=True)
 
     def delete_instance(self, identifier: str) -> None:
@@ -812,6 +913,7 @@ class RdsGateway:
 
     def delete_cluster(self, identifier: str, final_snapshot: str | None) -> None:
         self._clusters.forget(identifier.lower())
+        self._every_cluster.forget(_EVERY)
         params: dict[str, Any] = {"DBClusterIdentifier": identifier}
         if final_snapshot:
             params["FinalDBSnapshotIdentifier"] = final_snapshot

@@ -12,6 +12,7 @@ behind HTTP)."""
 from __future__ import annotations
 
 import copy
+import math
 import time
 import uuid
 from collections import Counter
@@ -38,7 +39,6 @@ PRECHECK = (
     "DescribeDBParameterGroups",
     "DescribeDBClusterParameters",
 )
-SHARED_FILTERS = ("db-cluster-id", "blue-green-deployment-identifier", "db-cluster-snapshot-id")
 # Short waits, so the runbook's upgrade takes seconds against the simulator's QUICK delays.
 TIMING = Timing(poll=0.6)
 
@@ -55,13 +55,6 @@ class Recorded:
 
     def event(self, type_: str, reason: str, message: str) -> None:
         self.events.append((type_, reason, message))
-
-
-def _shared_question(params: dict[str, str]) -> bool:
-    """A shared describe (filtered to what is in flight), not one of the questions asked per
-    upgrade before creation (deployments by name or source) or after switchover (every
-    cluster, to find the previous production by its resource id)."""
-    return params.get("Filters.Filter.1.Name") in SHARED_FILTERS
 
 
 def fleet_scenario(n: int) -> dict[str, Any]:
@@ -87,7 +80,8 @@ def upgrade_fleet(make_sim: SimFactory, monkeypatch: Any, n: int) -> tuple[Count
     monkeypatch.setenv("AWS_ENDPOINT_URL_RDS", sim.endpoint_url)
     gateway = RdsGateway.for_region(RUNBOOK_MANIFEST["spec"]["region"])
     # The loop's rounds are the read cycles, so how slow a look is on a busy machine does not
-    # change the count: every look of one round shares one cycle.
+    # change the count: every look of one round shares one cycle, and an upgrade says which
+    # round it looks in next, as the operator's daemon says which cycle.
     cycle = [0]
     fleet.share_reads(gateway, TIMING, lambda _moment: cycle[0])
     engine = Engine(timing=TIMING, gateways=lambda _u: gateway)
@@ -98,9 +92,9 @@ def upgrade_fleet(make_sim: SimFactory, monkeypatch: Any, n: int) -> tuple[Count
         ref = f"default/upgrade-{i}"
         upgrade = engine.accept(f"upgrade-{i}", "default", str(uuid.uuid4()), 1, parse_spec(spec), None, store)
         upgrades[ref] = (upgrade, store)
-        resources = fleet.resources_of(upgrade)  # the operator's daemons register theirs on start
-        gateway.expect(resources.clusters, resources.deployments, resources.snapshots)
-    due = dict.fromkeys(upgrades, time.time())
+        fleet.expect(gateway, fleet.resources_of(upgrade), 1)  # as the operator's daemons do on start
+    # The round each upgrade looks in next; all look in the first.
+    due = dict.fromkeys(upgrades, 1)
     gateway.read_events()  # the feed starts now, as the operator's does
     next_feed, looks, deadline = time.time() + TIMING.events, 0, time.time() + 120
     while due:
@@ -110,22 +104,27 @@ def upgrade_fleet(make_sim: SimFactory, monkeypatch: Any, n: int) -> tuple[Count
         if began >= next_feed:  # at the start of a cycle, as the Region's ticks put it
             interest = {ref: fleet.resources_of(upgrades[ref][0]).names() for ref in due}
             for ref in fleet.woken_by(gateway.read_events(), interest, gateway.cluster_of_instance):
-                due[ref] = began
+                fleet.expect(gateway, fleet.resources_of(upgrades[ref][0]))  # as the operator's feed does
+                due[ref] = cycle[0]
             next_feed = began + TIMING.events
-        for ref in [ref for ref, when in due.items() if when <= began]:
+        for ref in [ref for ref, when in due.items() if when <= cycle[0]]:
             upgrade, store = upgrades[ref]
             upgrade, delay = engine.reconcile(upgrade, store)
             upgrades[ref] = (upgrade, store)
-            resources = fleet.resources_of(upgrade)  # as the operator's daemon does after a look
-            gateway.expect(resources.clusters, resources.deployments, resources.snapshots)
             looks += 1
             if delay is None:
                 del due[ref]
-            else:
-                due[ref] = began + delay
+                continue
+            # As the operator's daemon does after a look: its next look is in the first cycle
+            # after `delay` (at least the next one), and that cycle's call asks about its resources.
+            due[ref] = cycle[0] + max(1, math.ceil(delay / fleet.tick(TIMING)))
+            fleet.expect(gateway, fleet.resources_of(upgrade), due[ref])
         time.sleep(max(0.0, began + fleet.tick(TIMING) - time.time()))
     assert {u.status.phase for u, _s in upgrades.values()} == {Phase.COMPLETED}
-    calls = Counter(c["operation"] for c in sim.calls() if c["operation"] in SHARED and _shared_question(c["params"]))
+    # Every describe counts: those filtered to what is in flight, and the listings of every
+    # deployment (asked by name or source before creation) and every cluster (the previous
+    # production, found by its resource id after switchover).
+    calls = Counter(c["operation"] for c in sim.calls() if c["operation"] in SHARED)
     calls["DescribeEvents"] = sum(c["operation"] == "DescribeEvents" for c in sim.calls())
     for operation in PRECHECK:
         calls[operation] = sum(c["operation"] == operation for c in sim.calls())

@@ -22,7 +22,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from aurora_upgrade.sim import SimConfig, SimServer, scenarios
@@ -294,6 +296,38 @@ def test_new_deployment_is_not_found_for_a_moment(sim_server: SimServer, rds: An
         "BlueGreenDeploymentNotFoundFault",
         "ok",
     ]
+
+
+def test_deployments_are_listed_in_pages_as_aws_documents(make_sim: SimFactory, client_for: Any) -> None:
+    """DescribeBlueGreenDeployments answers at most MaxRecords (20-100, default 100) and a
+    Marker for the rest: the operator lists a fleet's deployments this way."""
+    rds = client_for(make_sim(scenario=scenarios.fleet(25)))
+    made = {
+        create_deployment(rds, name=f"upgrade-{i}", Source=f"{ACCOUNT_ARN}:cluster:{scenarios.fleet_cluster(i)}")[
+            "BlueGreenDeploymentIdentifier"
+        ]
+        for i in range(1, 26)
+    }
+    wait_until(lambda: len(rds.describe_blue_green_deployments()["BlueGreenDeployments"]) == 25)
+    assert "Marker" not in rds.describe_blue_green_deployments()
+    first = rds.describe_blue_green_deployments(MaxRecords=20)
+    rest = rds.describe_blue_green_deployments(MaxRecords=20, Marker=first["Marker"])
+    assert (len(first["BlueGreenDeployments"]), len(rest["BlueGreenDeployments"])) == (20, 5)
+    assert "Marker" not in rest
+    listed = {d["BlueGreenDeploymentIdentifier"] for d in first["BlueGreenDeployments"] + rest["BlueGreenDeployments"]}
+    assert listed == made
+    # botocore refuses 19 itself; sent anyway, the simulator refuses it as AWS does.
+    unchecked = boto3.client(
+        "rds",
+        region_name=REGION,
+        endpoint_url=rds.meta.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(parameter_validation=False),
+    )
+    with pytest.raises(ClientError) as excinfo:
+        unchecked.describe_blue_green_deployments(MaxRecords=19)
+    assert error_code(excinfo) == "InvalidParameterValue"
 
 
 def test_describe_filters_and_unique_names(rds: Any) -> None:

@@ -46,9 +46,56 @@ def test_one_call_answers_every_question_of_a_cycle() -> None:
     assert [describe.get(k) for k in ("c-1", "c-2", "c-3", "c-1")] == [[f"item of c-{i}"] for i in (1, 2, 3, 1)]
     assert fetch.calls == [["c-1", "c-2", "c-3"]]
 
-    cycle[0] = 2  # the next cycle asks AWS again, for everything in flight
+    cycle[0] = 2  # the next cycle asks AWS again: about what is asked now
     describe.get("c-2")
-    assert fetch.calls[1:] == [["c-1", "c-2", "c-3"]]
+    assert fetch.calls[1:] == [["c-2"]]
+
+
+def test_a_cycles_call_asks_about_what_is_due_in_it_not_the_whole_fleet() -> None:
+    """Each upgrade says in which cycle it looks next; that cycle's one call covers the upgrades
+    looking in it (and any whose cycle passed unasked), not those that look later."""
+    cycle = [1]
+    describe, fetch = shared(cycle)
+    describe.want(["c-1"], cycle=2)
+    describe.want(["c-2"])  # e.g. a deployment just created: the next call asks about it
+    describe.want(["c-2"], cycle=5)  # ... and its upgrade's next look is in cycle 5: both count
+    describe.want(["c-3"], cycle=4)
+
+    cycle[0] = 2
+    assert describe.get("c-1") == ["item of c-1"]
+    assert fetch.calls == [["c-1", "c-2"]]
+
+    cycle[0] = 3  # c-3's upgrade was woken early (an event): its look asks for it alone
+    describe.want(["c-1"], cycle=6)
+    describe.get("c-3")
+    assert fetch.calls[1:] == [["c-3"]]
+
+    cycle[0] = 5  # c-2's look; c-3 was asked in 3, so its look due in 4 is not asked for again
+    describe.get("c-2")
+    assert fetch.calls[2:] == [["c-2"]]
+
+    cycle[0] = 7  # c-1 was due in 6 and nobody asked then: the next call carries it
+    describe.get("c-9")
+    assert fetch.calls[3:] == [["c-1", "c-9"]]
+
+
+def test_forgetting_a_key_due_later_asks_for_it_in_the_next_call() -> None:
+    cycle = [1]
+    describe, fetch = shared(cycle)
+    describe.want(["c-1"], cycle=1)
+    describe.want(["c-2"], cycle=9)
+    describe.forget("c-2")  # an event about c-2: its upgrade is woken and looks now
+    describe.get("c-1")
+    assert fetch.calls == [["c-1", "c-2"]]
+
+
+def test_what_a_write_made_is_added_to_the_cycles_answer_without_asking_again() -> None:
+    """A fleet creating its deployments in one cycle lists the Region's deployments once, not once
+    per creation: each creation adds its deployment to the listing this cycle already holds."""
+    describe, fetch = shared([1])
+    describe.get("*")
+    describe.add("*", "created")
+    assert describe.get("*") == ["item of *", "created"] and len(fetch.calls) == 1
 
 
 def test_a_written_resource_is_asked_again_in_the_same_cycle_and_the_others_are_not() -> None:

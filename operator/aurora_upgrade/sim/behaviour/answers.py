@@ -33,7 +33,10 @@ class SimRDSResponse(RDSResponse):
     def call_action(self) -> TYPE_RESPONSE:
         with active().lock:
             advance_all()
-            return record_call(self, super().call_action)
+            if not self._get_action().startswith("Describe"):
+                return record_call(self, super().call_action)
+            with self._sim_backend.reading():
+                return record_call(self, super().call_action)
 
     @property
     def _sim_backend(self) -> SimRDSBackend:
@@ -83,7 +86,15 @@ class SimRDSResponse(RDSResponse):
         deployments = self._sim_backend.describe_blue_green_deployments(
             self.params.get("BlueGreenDeploymentIdentifier"), filters
         )
-        return ActionResult({"BlueGreenDeployments": deployments})
+        # AWS pages the answer: MaxRecords 20-100 (default 100), the rest after a Marker.
+        size = int(self.params.get("MaxRecords") or 100)
+        if not 20 <= size <= 100:
+            raise RDSClientError("InvalidParameterValue", f"MaxRecords must be between 20 and 100, not {size}.")
+        start = int(self.params.get("Marker") or 0)
+        page: dict[str, Any] = {"BlueGreenDeployments": deployments[start : start + size]}
+        if start + size < len(deployments):
+            page["Marker"] = str(start + size)
+        return ActionResult(page)
 
 
 def _flag(value: Any) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from moto.rds import urls as moto_rds_urls
-from moto.rds.models import DBCluster, DBInstance, Event, RDSBackend, RDSBaseModel
+from moto.rds.models import DBCluster, DBInstance, DBInstanceClustered, Event, RDSBackend, RDSBaseModel
 
 from ..config import SimConfig
 from .simulation import Timeline, active
@@ -38,6 +40,26 @@ class SimBackendBase(RDSBackend):
     def __init__(self, region_name: str, account_id: str) -> None:
         super().__init__(region_name, account_id)
         self.timeline = Timeline()
+        # A cluster's instances by cluster identifier while a read is answered (see reading()).
+        self.members_index: dict[str, list[DBInstanceClustered]] | None = None
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Answer a read with each cluster's members grouped once.
+
+        moto finds a cluster's instances by scanning every instance of the Region, several
+        times per cluster it serializes, so a DescribeDBClusters of a fleet costs N^2. A read
+        changes no membership, so one grouping serves the whole answer.
+        """
+        index: dict[str, list[DBInstanceClustered]] = {}
+        for instance in self.databases.values():
+            if isinstance(instance, DBInstanceClustered):
+                index.setdefault(instance.db_cluster_identifier, []).append(instance)
+        self.members_index = index
+        try:
+            yield
+        finally:
+            self.members_index = None
 
     @property
     def _url_module(self) -> Any:

@@ -29,6 +29,13 @@ class SimDBCluster(DBCluster):
         self._status = value
 
     @property
+    def _members(self) -> list[DBInstanceClustered]:
+        index = getattr(self.backend, "members_index", None)
+        if index is None:
+            return super()._members
+        return list(index.get(self.resource_id, ()))
+
+    @property
     def db_cluster_members(self) -> list[dict[str, Any]]:
         return [
             {
