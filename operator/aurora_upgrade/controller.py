@@ -8,10 +8,12 @@ the spec changes (`on.event` sees a new generation), or the Region's RDS event f
 something about one of its resources. Daemons are async, so a thousand upgrades cost no
 thread each; the reconcile itself runs in kopf's executor.
 
-Each reconcile re-reads the object from the API server, because kopf's cached body may
+Each reconcile acts on the object as it is now: kopf's body when its resourceVersion is the one
+this process last read or wrote, else read again from the API server, because kopf's body may
 predate the status this operator wrote a moment ago, and acting on stale status could repeat
-an AWS call. Status is written through the status subresource, so a restarted operator
-resumes where the last one stopped.
+an AWS call (every status write is also conditional on the version acted on). Status is
+written through the status subresource, so a restarted operator resumes where the last one
+stopped.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import copy
 import logging
 import os
 import random
@@ -98,6 +101,9 @@ _wakes: dict[str, asyncio.Event] = {}  # "namespace/name" -> set to end its paus
 _generations: dict[str, int] = {}  # the generation each daemon last reconciled
 _interest: dict[str, tuple[RdsGateway, fleet.Resources]] = {}  # what each upgrade waits on in AWS
 _feeds: dict[int, asyncio.Task[None]] = {}  # one RDS event feed per gateway (account and Region)
+# The resourceVersion each upgrade had when this process last read or wrote it (set by the looks,
+# in the executor; one key per upgrade, so a dict's atomic updates suffice).
+_known_versions: dict[str, str] = {}
 _executor: dict[str, Any] = {}
 
 
@@ -273,6 +279,7 @@ async def follow(
         _wakes.pop(ref, None)
         _generations.pop(ref, None)
         _interest.pop(ref, None)
+        _known_versions.pop(ref, None)
 
 
 def _expect_first_look(body: Any, namespace: str, name: str) -> None:
@@ -371,7 +378,8 @@ def _reconcile_fresh(
     """Read the object (kopf's cached body may predate the status just written), decide and
     act on it; every status write is conditional on the version read here."""
     metrics.RECONCILES.inc()
-    fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    ref = f"{namespace}/{name}"
+    fresh = _fresh(body, namespace, name)
     if fresh["metadata"].get("deletionTimestamp"):
         return None, None
     store = _store(body, fresh)
@@ -382,8 +390,28 @@ def _reconcile_fresh(
         return None, None  # stalled until the spec is fixed
     upgrade = _accept(fresh, spec, store)
     claims = list(upgrades_by_cluster.get(claim_key(spec.region, spec.cluster_identifier), []))
-    recorded, requeue = UPGRADES.reconcile(upgrade, store, claimed_by(claims, f"{namespace}/{name}"))
+    try:
+        recorded, requeue = UPGRADES.reconcile(upgrade, store, claimed_by(claims, ref))
+    finally:
+        if store.resource_version:
+            _known_versions[ref] = store.resource_version
     return requeue, recorded
+
+
+def _fresh(body: Any, namespace: str, name: str) -> dict[str, Any]:
+    """The object as it is now. kopf's body is it when its resourceVersion is the one this process
+    last read or wrote (nobody changed it since, and kopf has seen our own last write); otherwise,
+    or if it changes while copied, it is read from the API server."""
+    ref = f"{namespace}/{name}"
+    known = _known_versions.get(ref)
+    version = (body.get("metadata") or {}).get("resourceVersion")
+    if known is not None and version == known:
+        copied = copy.deepcopy(dict(body))
+        if (copied.get("metadata") or {}).get("resourceVersion") == known:
+            return copied
+    fresh: dict[str, Any] = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    _known_versions[ref] = fresh["metadata"].get("resourceVersion")
+    return fresh
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

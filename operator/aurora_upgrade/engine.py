@@ -257,9 +257,20 @@ class Engine:
                 store.event("Normal", action.operation, action.describe())
                 status = updated(status, {**learned, "call_in_flight": None, "call_sent_at": None})
         outcome = deadlines.bounded(upgrade.with_status(status), outcome, self.clock(), self.timing, stall=finalizing)
-        return self._record(upgrade, updated(status, outcome.changes), outcome, store)
+        # A look that called nothing and changed nothing writes nothing: a fleet's waits would
+        # otherwise cost the API server a status write each.
+        unsaved = action is None or gw is None
+        return self._record(upgrade, updated(status, outcome.changes), outcome, store, unless_unchanged=unsaved)
 
-    def _record(self, upgrade: Upgrade, status: AuroraUpgradeStatus, outcome: Outcome, store: Store) -> Upgrade:
+    def _record(
+        self,
+        upgrade: Upgrade,
+        status: AuroraUpgradeStatus,
+        outcome: Outcome,
+        store: Store,
+        *,
+        unless_unchanged: bool = False,
+    ) -> Upgrade:
         now = self.clock()
         previous = status.phase
         events: list[tuple[str, str, str]] = []
@@ -282,6 +293,8 @@ class Engine:
                 events.append(("Warning", outcome.reason, outcome.message))
             status = status.model_copy(update={"reason": outcome.reason, "message": outcome.message})
         status = with_conditions(status, now, upgrade.generation)
+        if unless_unchanged and not events and status == upgrade.status:
+            return upgrade  # nothing to tell: the status read is the status
         store.save(status)  # first: a writer whose save conflicts tells people nothing
         for event in events:
             store.event(*event)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aurora_upgrade.config import Timing
+from aurora_upgrade.phases import Phase
 from aurora_upgrade.resources import RdsEvent
 from aurora_upgrade.upgrade import Upgrade
 
@@ -55,6 +56,10 @@ def aligned(delay: float, now: float, timing: Timing, jitter: Callable[[], float
     return max(0.0, boundary - now) + jitter() * period / 10
 
 
+# The phases whose looks find the previous production by its resource id (after the switchover).
+_PREVIOUS_PRODUCTION_READ = frozenset({Phase.SWITCHING_OVER, Phase.CLEANING_UP})
+
+
 @dataclass(frozen=True)
 class Resources:
     """The AWS resources an upgrade waits on."""
@@ -63,6 +68,7 @@ class Resources:
     deployments: tuple[str, ...]
     snapshots: tuple[str, ...]
     deployment_names: tuple[str, ...] = ()  # asked about by name until AWS gave an identifier
+    cluster_resource_ids: tuple[str, ...] = ()  # the previous production, found by its resource id
 
     def names(self) -> frozenset[str]:
         """As RDS events name them (lower-case identifiers)."""
@@ -77,6 +83,9 @@ def resources_of(upgrade: Upgrade) -> Resources:
         deployments=tuple(d for d in (status.blue_green_deployment_identifier,) if d),
         snapshots=(upgrade.snapshot_identifier,),
         deployment_names=() if status.blue_green_deployment_identifier else (upgrade.deployment_name,),
+        cluster_resource_ids=tuple(
+            r for r in (status.source_cluster_resource_id,) if r and status.phase in _PREVIOUS_PRODUCTION_READ
+        ),
     )
 
 
@@ -84,7 +93,12 @@ def expect(gateway: RdsGateway, resources: Resources, cycle: int | None = None) 
     """Have the Region's shared call of read cycle `cycle` (None: the next call, for an upgrade an
     event woke) ask about what an upgrade looking in it reads: `resources`."""
     gateway.expect(
-        resources.clusters, resources.deployments, resources.snapshots, cycle, named=resources.deployment_names
+        resources.clusters,
+        resources.deployments,
+        resources.snapshots,
+        cycle,
+        named=resources.deployment_names,
+        resource_ids=resources.cluster_resource_ids,
     )
 
 

@@ -19,12 +19,12 @@ decision functions never see a boto3 shape. Reads go through `describe_*` method
 one question each (the `RdsReads` protocol).
 
 One gateway serves every upgrade of an account and Region (`engine.default_gateways`), so the
-four describes every upgrade repeats are shared (`SharedDescribe`): a question about one
-cluster, instance list, deployment or snapshot is answered by one call, filtered to every such
-resource in flight, that answers all upgrades asking within the same read cycle. Writes are one
-call each, and the next question about what one changed (or an event is about) is asked of AWS
-again. `read_events` is the Region's change feed: one DescribeEvents call for every resource
-(docs/events.md).
+describes every upgrade repeats are shared (`SharedDescribe`): a question about one cluster,
+instance list, deployment (by identifier, name or source) or snapshot is answered by one call,
+filtered to the resources of the upgrades looking in that read cycle, that answers all upgrades
+asking within it. Writes are one call each, and the next question about what one changed (or an
+event is about) is asked of AWS again. `read_events` is the Region's change feed: one
+DescribeEvents call for every resource (docs/events.md).
 """
 
 from __future__ import annotations
@@ -70,7 +70,6 @@ _EVENT_OVERLAP = timedelta(seconds=5)
 _EVENT_LOG_KEPT = timedelta(hours=1)  # how far back the feed's events answer questions
 POOL_CONNECTIONS = 32  # per RDS client; botocore's default is 10
 _NEXT = -(2**62)  # SharedDescribe: due in the next call, whatever its cycle
-_EVERY = "*"  # the key of a listing: everything the call lists
 _FORGET_AFTER = 3600.0  # a resource nobody asked about for this long is no longer in flight
 _RESTARTED = "DB instance restarted"  # RDS-EVENT-0006
 _SWITCHOVER_SIGNS = ("Switchover from", "Switchover canceled", "Switchover completed")
@@ -314,6 +313,13 @@ class SharedDescribe:
                 self._wanted[k] = asked
                 self._due.setdefault(k, set()).add(_NEXT if cycle is None else cycle)
 
+    def forget_all(self) -> None:
+        """`forget` every key: a change whose key this describe cannot tell (a rename)."""
+        with self._state_lock:
+            keys = set(self._covered)
+        for key in keys:
+            self.forget(key)
+
     def forget(self, key: str) -> None:
         """The next question about `key` calls AWS; the others keep this cycle's answer. Never
         waits for a call under way (a write, or the event feed, forgets what it changed)."""
@@ -412,8 +418,8 @@ class RdsGateway:
         # sources asked about in one cycle go in one call each, not one call per question.
         self._by_name = SharedDescribe(self._find_by("blue-green-deployment-name", "name"), _FORGET_AFTER)
         self._by_source = SharedDescribe(self._find_by("source", "source"), _FORGET_AFTER)
-        # Every cluster of the Region, for the previous production found by its resource id.
-        self._every_cluster = SharedDescribe(self._list_clusters, _FORGET_AFTER)
+        # Clusters by resource id: the previous production, whatever it is named now.
+        self._by_resource_id = SharedDescribe(self._fetch_by_resource_id, _FORGET_AFTER)
         self._shared = (
             self._clusters,
             self._instances,
@@ -421,7 +427,7 @@ class RdsGateway:
             self._snapshots,
             self._by_name,
             self._by_source,
-            self._every_cluster,
+            self._by_resource_id,
         )
         self._catalog = Remembered()  # engine versions: AWS's, changed on release days
         self._parameters = Remembered()  # parameter groups' families and values, which people change
@@ -460,6 +466,7 @@ class RdsGateway:
         cycle: int | None = None,
         *,
         named: Iterable[str] = (),
+        resource_ids: Iterable[str] = (),
     ) -> None:
         """Resources an upgrade will ask about in read cycle `cycle` (None: next), and the names
         of deployments it will look for: that cycle's shared call covers them, so the first
@@ -471,6 +478,7 @@ class RdsGateway:
         self._snapshots.want((s.lower() for s in snapshots), cycle)
         named = list(named)
         self._by_name.want(named, cycle)
+        self._by_resource_id.want(resource_ids, cycle)
         if named:  # before creation it looks for deployments on its clusters too, by their ARNs
             self._by_source.want((c.arn for n in names for c in self._clusters.last(n) if c.arn), cycle)
 
@@ -521,7 +529,7 @@ class RdsGateway:
 
     # --- reads -----------------------------------------------------------------------
 
-    # --- the four shared describes: one call per chunk of what is in flight ---------------
+    # --- the shared describes: one call per chunk of what is due in a cycle ---------------
 
     def _fetch_clusters(self, identifiers: list[str]) -> Iterator[tuple[str, Any]]:
         for chunk in _chunks(identifiers):
@@ -567,11 +575,11 @@ class RdsGateway:
 
         return fetch
 
-    def _list_clusters(self, keys: list[str]) -> Iterator[tuple[str, Any]]:
-        if not keys:
-            return
-        for c in self._pages("DescribeDBClusters", "DBClusters", MaxRecords=100):
-            yield _EVERY, self._cluster(c)
+    def _fetch_by_resource_id(self, resource_ids: list[str]) -> Iterator[tuple[str, Any]]:
+        for chunk in _chunks(resource_ids):
+            filters = _by("db-cluster-resource-id", chunk)
+            for c in self._describe_or_none("DescribeDBClusters", "DBClusters", Filters=filters) or []:
+                yield c.get("DbClusterResourceId", ""), self._cluster(c)
 
     def _fetch_snapshots(self, identifiers: list[str]) -> Iterator[tuple[str, Any]]:
         for chunk in _chunks(identifiers):
@@ -585,10 +593,10 @@ class RdsGateway:
         return found[0] if found else None
 
     def find_cluster_by_resource_id(self, resource_id: str) -> Cluster | None:
-        """The cluster whose DbClusterResourceId is `resource_id`, whatever it is named now.
-        Listed and matched here rather than with a filter, so every RDS endpoint answers alike;
-        one listing a cycle answers every upgrade asking."""
-        return next((c for c in self._every_cluster.get(_EVERY) if c.resource_id == resource_id), None)
+        """The cluster whose DbClusterResourceId is `resource_id`, whatever it is named now
+        (AWS's `db-cluster-resource-id` filter)."""
+        found = [c for c in self._by_resource_id.get(resource_id) if c.resource_id == resource_id]
+        return found[0] if found else None
 
     @staticmethod
     def _cluster(c: dict[str, Any]) -> Cluster:
@@ -831,7 +839,7 @@ class RdsGateway:
         if event.source_type == "db-cluster":
             self._clusters.forget(source.lower())
             self._instances.forget(source.lower())
-            self._every_cluster.forget(_EVERY)
+            self._by_resource_id.forget_all()  # events name clusters, not their resource ids
         elif event.source_type == "db-instance":
             self._forget_instance(source)
         elif event.source_type == "blue-green-deployment":
@@ -875,7 +883,7 @@ class RdsGateway:
 
     def switchover(self, identifier: str, timeout_seconds: int) -> None:
         self._deployments.forget(identifier)
-        self._every_cluster.forget(_EVERY)  # production and green are renamed
+        self._by_resource_id.forget_all()  # production and green are renamed
         self._call(
             "SwitchoverBlueGreenDeployment",
             BlueGreenDeploymentIdentifier=identifier,
@@ -885,7 +893,7 @@ class RdsGateway:
     def delete_blue_green(self, identifier: str, *, delete_target: bool) -> None:
         self._deployments.forget(identifier)
         if delete_target:
-            self._every_cluster.forget(_EVERY)
+            self._by_resource_id.forget_all()
         self._call("DeleteBlueGreenDeployment", BlueGreenDeploymentIdentifier=identifier, DeleteTarget=delete_target)
 
     def reboot_instance(self, identifier: str) -> None:
@@ -903,7 +911,7 @@ class RdsGateway:
 
     def disable_deletion_protection(self, cluster: str) -> None:
         self._clusters.forget(cluster.lower())
-        self._every_cluster.forget(_EVERY)
+        self._by_resource_id.forget_all()
         self._call("ModifyDBCluster", DBClusterIdentifier=cluster, DeletionProtection=False, ApplyImmediately=True)
 
     def delete_instance(self, identifier: str) -> None:
@@ -913,7 +921,7 @@ class RdsGateway:
 
     def delete_cluster(self, identifier: str, final_snapshot: str | None) -> None:
         self._clusters.forget(identifier.lower())
-        self._every_cluster.forget(_EVERY)
+        self._by_resource_id.forget_all()
         params: dict[str, Any] = {"DBClusterIdentifier": identifier}
         if final_snapshot:
             params["FinalDBSnapshotIdentifier"] = final_snapshot

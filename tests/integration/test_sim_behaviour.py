@@ -330,6 +330,25 @@ def test_deployments_are_listed_in_pages_as_aws_documents(make_sim: SimFactory, 
     assert error_code(excinfo) == "InvalidParameterValue"
 
 
+def test_clusters_are_found_by_resource_id_as_aws_documents(rds: Any) -> None:
+    """DescribeDBClusters' `db-cluster-resource-id` filter (moto lacks it): the previous
+    production is found by it after the switchover renamed it."""
+    resource_id = cluster(rds)["DbClusterResourceId"]
+    found = rds.describe_db_clusters(
+        Filters=[{"Name": "db-cluster-resource-id", "Values": [resource_id, "cluster-NONE"]}]
+    )
+    assert [c["DBClusterIdentifier"] for c in found["DBClusters"]] == [CLUSTER]
+    none = rds.describe_db_clusters(Filters=[{"Name": "db-cluster-resource-id", "Values": ["cluster-NONE"]}])
+    assert none["DBClusters"] == []
+    both = rds.describe_db_clusters(
+        Filters=[
+            {"Name": "db-cluster-resource-id", "Values": [resource_id]},
+            {"Name": "db-cluster-id", "Values": ["someone-else"]},
+        ]
+    )
+    assert both["DBClusters"] == []  # filters combine with AND
+
+
 def test_describe_filters_and_unique_names(rds: Any) -> None:
     deployment = available_deployment(rds)
     identifier = deployment["BlueGreenDeploymentIdentifier"]

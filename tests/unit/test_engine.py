@@ -16,7 +16,7 @@ import botocore.exceptions
 import pytest
 
 from aurora_upgrade.clock import rfc3339
-from aurora_upgrade.decisions.outcome import read_failed
+from aurora_upgrade.decisions.outcome import Outcome, read_failed
 from aurora_upgrade.decisions.reboot import RebootObservation, decide_reboot
 from aurora_upgrade.engine import Engine
 from aurora_upgrade.models import AuroraUpgradeStatus
@@ -84,6 +84,24 @@ def test_intent_is_saved_before_the_call_and_changes_after_it() -> None:
     assert final.reason == "RebootingInstance"
     assert final.phase == Phase.REBOOTING_GREEN
     assert after.status == final
+
+
+def test_a_look_that_changes_nothing_writes_nothing() -> None:
+    """A fleet's waits would otherwise cost the API server a status write per look; the first
+    look records the wait, the next identical one writes nothing, and a call always writes."""
+    log: list[tuple[str, Any]] = []
+    store = Store(log)
+    upgrade, _ = reboot_outcome()
+    waiting = Outcome(reason="WaitingForReboot", message=f"Waiting for {G1} to restart", requeue=5.0)
+
+    first = engine()._apply(upgrade, waiting, StubGateway(log), store)  # type: ignore[arg-type]
+    assert len(store.saved) == 1 and first.status.reason == "WaitingForReboot"
+    again = engine()._apply(first, waiting, StubGateway(log), store)  # type: ignore[arg-type]
+    assert len(store.saved) == 1 and again.status == first.status
+
+    _, calling = reboot_outcome()
+    engine()._apply(first, calling, StubGateway(log), store)  # type: ignore[arg-type]
+    assert [kind for kind, _ in log][-4:] == ["save", "reboot_instance", "event", "save"]
 
 
 @pytest.mark.parametrize(

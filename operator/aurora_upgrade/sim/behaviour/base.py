@@ -51,15 +51,19 @@ class SimBackendBase(RDSBackend):
         times per cluster it serializes, so a DescribeDBClusters of a fleet costs N^2. A read
         changes no membership, so one grouping serves the whole answer.
         """
-        index: dict[str, list[DBInstanceClustered]] = {}
-        for instance in self.databases.values():
-            if isinstance(instance, DBInstanceClustered):
-                index.setdefault(instance.db_cluster_identifier, []).append(instance)
-        self.members_index = index
+        self.members_index = self.group_members()
         try:
             yield
         finally:
             self.members_index = None
+
+    def group_members(self) -> dict[str, list[DBInstanceClustered]]:
+        """The Region's Aurora instances by (lower-case) cluster identifier, in one pass."""
+        index: dict[str, list[DBInstanceClustered]] = {}
+        for instance in self.databases.values():
+            if isinstance(instance, DBInstanceClustered) and instance.db_cluster_identifier:
+                index.setdefault(instance.db_cluster_identifier.lower(), []).append(instance)
+        return index
 
     @property
     def _url_module(self) -> Any:

@@ -8,7 +8,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from moto.rds.exceptions import DBClusterNotFoundError, DBInstanceAlreadyExists, InvalidDBInstanceEngine
+from moto.rds.exceptions import (
+    DBClusterNotFoundError,
+    DBInstanceAlreadyExists,
+    DBInstanceNotFoundError,
+    InvalidDBInstanceEngine,
+)
 from moto.rds.models import DBCluster, DBClusterParameterGroup, DBInstance, DBInstanceClustered, DBParameterGroup
 
 from .base import SimBackendBase
@@ -33,7 +38,7 @@ class SimDBCluster(DBCluster):
         index = getattr(self.backend, "members_index", None)
         if index is None:
             return super()._members
-        return list(index.get(self.resource_id, ()))
+        return list(index.get(self.resource_id.lower(), ()))
 
     @property
     def db_cluster_members(self) -> list[dict[str, Any]]:
@@ -96,12 +101,37 @@ class InstancesAndReboots(SimBackendBase):
         database.save_automated_backup()
         return database
 
+    # moto finds even one resource by scanning the Region's; a fleet's describes asked by
+    # identifier or by cluster identifier are looked up instead, with moto's own matching
+    # (case-insensitive identifiers). Anything else (ARNs, other filters) goes to moto.
+
     def describe_db_instances(self, db_instance_identifier: str | None = None, filters: Any = None) -> list[DBInstance]:
-        found = super().describe_db_instances(db_instance_identifier, filters)
+        if db_instance_identifier and not filters:
+            database = self.databases.get(db_instance_identifier)
+            if database is None:
+                raise DBInstanceNotFoundError(db_instance_identifier)
+            return [database]
+        values = _plain_values(filters, "db-cluster-id")
+        if db_instance_identifier is None and values is not None:
+            members = self.members_index if self.members_index is not None else self.group_members()
+            found: list[DBInstance] = [i for value in values for i in members.get(value, ())]
+        else:
+            found = super().describe_db_instances(db_instance_identifier, filters)
         return sorted(found, key=lambda db: db.db_instance_identifier)
 
     def describe_db_clusters(self, db_cluster_identifier: str | None = None, filters: Any = None) -> list[DBCluster]:
-        found = super().describe_db_clusters(db_cluster_identifier, filters)
+        # AWS's db-cluster-resource-id filter, which moto lacks: matched here, the rest by moto.
+        filters = dict(filters or {})
+        resource_ids = filters.pop("db-cluster-resource-id", None)
+        values = _plain_values(filters, "db-cluster-id")
+        if db_cluster_identifier is None and values is not None:
+            found = [c for c in (self.clusters.get(v) for v in values) if c is not None]
+        elif db_cluster_identifier is None and not filters and resource_ids is not None:
+            found = list(self.clusters.values())
+        else:
+            found = super().describe_db_clusters(db_cluster_identifier, filters or None)
+        if resource_ids is not None:
+            found = [c for c in found if c.db_cluster_resource_id in resource_ids]
         return sorted(found, key=lambda cluster: cluster.db_cluster_identifier)
 
     def modify_db_cluster(self, kwargs: dict[str, Any]) -> DBCluster:
@@ -196,3 +226,12 @@ def _user_parameters(parameters: Iterable[dict[str, Any]]) -> tuple[list[dict[st
     """The parameters with the Source AWS gives what a user set, and whether any waits for a reboot."""
     listed = [{"Source": "user", **p} for p in parameters]
     return listed, any(p.get("ApplyMethod") == "pending-reboot" for p in listed)
+
+
+def _plain_values(filters: Any, name: str) -> list[str] | None:
+    """The lower-cased, distinct values of `filters` when it is only `name` with plain
+    identifiers (no ARN), else None."""
+    if not filters or set(filters) != {name}:
+        return None
+    values = list(dict.fromkeys(str(v).lower() for v in filters[name]))
+    return None if any(v.startswith("arn:") for v in values) else values
