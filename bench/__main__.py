@@ -33,7 +33,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     # B2's factor is larger than B1's: one simulator process answers the whole fleet, and at 0.02
     # (a read cycle every 0.2 s) it, not the operator, bounded N=100 and 500 before they finished.
     parser.add_argument("--fleet-scale", type=float, default=0.1, help="B2's time factor (default: %(default)s)")
-    parser.add_argument("--fleet-cap", type=float, default=600, help="B2: seconds per N at most (default: %(default)s)")
+    parser.add_argument("--fleet-cap", type=float, default=900, help="B2: seconds per N at most (default: %(default)s)")
     parser.add_argument("--finished", type=int, default=1000, help="B3: finished upgrades (default: %(default)s)")
     parser.add_argument("--idle-window", type=float, default=30, help="B3: seconds measured (default: %(default)s)")
     parser.add_argument(
