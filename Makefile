@@ -22,7 +22,7 @@ demo: $(STAMP)
 test: lint typecheck unit integration e2e
 
 # The benchmarks of issue 8 (bench/): numbers, not pass/fail, so not part of `make test`. Writes
-# docs/benchmarks.md and docs/benchmarks/*.png; about 40 minutes on 2 cores.
+# docs/benchmarks.md and docs/benchmarks/*.png; about 30 minutes on 2 cores.
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]' -e tools
