@@ -379,7 +379,7 @@ def _reconcile_fresh(
     act on it; every status write is conditional on the version read here."""
     metrics.RECONCILES.inc()
     ref = f"{namespace}/{name}"
-    fresh = _fresh(body, namespace, name)
+    fresh = _fresh(body, ref, namespace, name)
     if fresh["metadata"].get("deletionTimestamp"):
         return None, None
     store = _store(body, fresh)
@@ -398,11 +398,10 @@ def _reconcile_fresh(
     return requeue, recorded
 
 
-def _fresh(body: Any, namespace: str, name: str) -> dict[str, Any]:
-    """The object as it is now. kopf's body is it when its resourceVersion is the one this process
-    last read or wrote (nobody changed it since, and kopf has seen our own last write); otherwise,
-    or if it changes while copied, it is read from the API server."""
-    ref = f"{namespace}/{name}"
+def _fresh(body: Any, ref: str, namespace: str, name: str) -> dict[str, Any]:
+    """The object `ref` as it is now. kopf's body is it when its resourceVersion is the one this
+    process last read or wrote (nobody changed it since, and kopf has seen our own last write);
+    otherwise, or if it changes while copied, it is read from the API server."""
     known = _known_versions.get(ref)
     version = (body.get("metadata") or {}).get("resourceVersion")
     if known is not None and version == known:

@@ -226,8 +226,14 @@ class SharedDescribe:
     resource nobody asked about for `forget_after` seconds is no longer in flight. Without
     `cycle_of` nothing is shared: every question is a call."""
 
-    def __init__(self, fetch: Callable[[list[str]], Iterable[tuple[str, Any]]], forget_after: float) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[list[str]], Iterable[tuple[str, Any]]],
+        forget_after: float,
+        name_of: Callable[[Any], str] | None = None,
+    ) -> None:
         self._fetch = fetch  # filter values -> (key, item) pairs
+        self._name_of = name_of  # an item's own name, for `key_of`
         self.cycle_of: Cycles | None = None
         self.forget_after = forget_after
         self._lock = threading.Lock()  # one call at a time; askers wait for it
@@ -237,7 +243,7 @@ class SharedDescribe:
         self._due: dict[str, set[int]] = {}  # the read cycles a key is asked for in (_NEXT: the next call)
         self._waiting: collections.Counter[str] = collections.Counter()  # askers waiting, by key
         self._answers: dict[str, list[Any]] = {}
-        self._index: dict[str, str] | None = None  # see index()
+        self._index: dict[str, str] | None = None  # see key_of()
         self._covered: frozenset[str] = frozenset()
         self._forgotten: set[str] = set()  # forgotten while the call under way was made
         self._fetched_in: int | None = None
@@ -340,23 +346,21 @@ class SharedDescribe:
                 self._answers[key] = [*self._answers.get(key, []), item]
                 self._index = None
 
-    def index(self, name_of: Callable[[Any], str]) -> dict[str, str]:
-        """The key each item of the last answers is listed under, by `name_of(item)`; made again
-        only when an answer changed, as events about a fleet's instances ask it many times a read."""
+    def key_of(self, name: str) -> str | None:
+        """The key of the last answer listing the item named `name` (by `name_of`), found in an
+        index made again only when an answer changed: events about a fleet's instances ask this
+        many times a read."""
+        assert self._name_of is not None, "key_of needs the describe's name_of"
+        name_of = self._name_of
         with self._state_lock:
             if self._index is None:
                 self._index = {name_of(item): key for key, items in self._answers.items() for item in items}
-            return self._index
+            return self._index.get(name)
 
     def last(self, key: str) -> list[Any]:
-        """The last answer about `key`, whatever its age, without calling AWS."""
+        """The last answer about `key`, whatever its age, without calling AWS or waiting for a call."""
         with self._state_lock:
             return list(self._answers.get(key, []))
-
-    def cached(self) -> dict[str, list[Any]]:
-        """The last answer, whatever its age, without calling AWS or waiting for a call."""
-        with self._state_lock:
-            return {k: list(v) for k, v in self._answers.items()}
 
 
 def _by(name: str, values: list[str]) -> list[dict[str, Any]]:
@@ -411,7 +415,7 @@ class RdsGateway:
         self._regions: dict[str, RdsGateway] = {}
         # Unshared until `share_reads`: `aurora-upgrade run` asks each question of AWS.
         self._clusters = SharedDescribe(self._fetch_clusters, _FORGET_AFTER)
-        self._instances = SharedDescribe(self._fetch_instances, _FORGET_AFTER)
+        self._instances = SharedDescribe(self._fetch_instances, _FORGET_AFTER, name_of=lambda i: i.identifier)
         self._deployments = SharedDescribe(self._fetch_deployments, _FORGET_AFTER)
         self._snapshots = SharedDescribe(self._fetch_snapshots, _FORGET_AFTER)
         # Deployments by name and by source cluster, asked before creation: the names and
@@ -595,7 +599,7 @@ class RdsGateway:
     def find_cluster_by_resource_id(self, resource_id: str) -> Cluster | None:
         """The cluster whose DbClusterResourceId is `resource_id`, whatever it is named now
         (AWS's `db-cluster-resource-id` filter)."""
-        found = [c for c in self._by_resource_id.get(resource_id) if c.resource_id == resource_id]
+        found = self._by_resource_id.get(resource_id)
         return found[0] if found else None
 
     @staticmethod
@@ -629,7 +633,7 @@ class RdsGateway:
 
     def cluster_of_instance(self, instance: str) -> str | None:
         """The cluster an instance belonged to when last described (events name instances)."""
-        return self._instances.index(lambda item: item.identifier).get(instance)
+        return self._instances.key_of(instance)
 
     @staticmethod
     def _instance(i: dict[str, Any]) -> Instance:

@@ -109,7 +109,8 @@ def test_a_written_resource_is_asked_again_in_the_same_cycle_and_the_others_are_
     describe.get("c-2")
     assert fetch.calls[1:] == [["c-2"]]  # only what the cycle's answer no longer covers
     describe.get("c-1")
-    assert len(fetch.calls) == 2 and describe.cached() == {"c-1": ["item of c-1"], "c-2": ["item of c-2"]}
+    assert len(fetch.calls) == 2
+    assert (describe.last("c-1"), describe.last("c-2")) == (["item of c-1"], ["item of c-2"])
 
 
 def test_a_write_forgets_without_waiting_for_a_call_under_way_and_that_call_does_not_cover_it() -> None:
@@ -133,7 +134,7 @@ def test_a_write_forgets_without_waiting_for_a_call_under_way_and_that_call_does
     asker.start()
     assert under_way.wait(10)
 
-    writer = threading.Thread(target=lambda: (describe.forget("c-2"), describe.cached()))
+    writer = threading.Thread(target=lambda: (describe.forget("c-2"), describe.last("c-2")))
     writer.start()
     writer.join(10)
     finished_during_the_call = not writer.is_alive()
