@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -36,12 +36,13 @@ from aurora_upgrade.phases import (
     BEFORE_ANY_CHANGE,
     TERMINAL,
     Phase,
+    following,
     nothing_created,
     settled,
     switchover_may_have_started,
 )
 from aurora_upgrade.rds import RdsGateway
-from aurora_upgrade.resources import RdsError, RdsReads
+from aurora_upgrade.resources import RdsError, RdsReads, Reads
 from aurora_upgrade.status import initial, is_dry_run, transition, updated, with_conditions
 from aurora_upgrade.store import Store
 from aurora_upgrade.upgrade import Upgrade
@@ -75,23 +76,55 @@ class Stage:
     """One phase's part of a reconcile, all from its stage module."""
 
     observe: Callable[[RdsReads, Upgrade, datetime], Any]
+    reads: Callable[[Upgrade], Reads]  # what observe asks the Region's shared describes
     decide: Callable[[Upgrade, Any, datetime, Timing], Outcome]
     call_failed: CallFailed = default_call_failed
 
 
 STAGES: dict[Phase, Stage] = {
-    Phase.PRECHECKING: Stage(precheck.observe, precheck.decide_precheck),
-    Phase.REBOOTING_SOURCE: Stage(reboot.observe, reboot.decide_reboot),
-    Phase.CREATING_BLUE_GREEN: Stage(bluegreen.observe_create, bluegreen.decide_create),
-    Phase.PROVISIONING_GREEN: Stage(bluegreen.observe_provisioning, bluegreen.decide_provisioning),
-    Phase.REBOOTING_GREEN: Stage(reboot.observe, reboot.decide_reboot),
-    Phase.AWAITING_SWITCHOVER: Stage(switchover.observe, switchover.decide_awaiting, switchover.refused_call),
-    Phase.SNAPSHOTTING: Stage(switchover.observe, switchover.decide_snapshot, switchover.refused_call),
-    Phase.SWITCHING_OVER: Stage(switchover.observe, switchover.decide_switching, switchover.refused_call),
-    Phase.REBOOTING_INSTANCES: Stage(reboot.observe, reboot.decide_reboot),
-    Phase.VERIFYING: Stage(verify.observe, verify.decide_verify),
-    Phase.CLEANING_UP: Stage(cleanup.observe, cleanup.decide_cleanup),
+    Phase.PRECHECKING: Stage(precheck.observe, precheck.reads, precheck.decide_precheck),
+    Phase.REBOOTING_SOURCE: Stage(reboot.observe, reboot.reads, reboot.decide_reboot),
+    Phase.CREATING_BLUE_GREEN: Stage(bluegreen.observe_create, bluegreen.reads_create, bluegreen.decide_create),
+    Phase.PROVISIONING_GREEN: Stage(
+        bluegreen.observe_provisioning, bluegreen.reads_provisioning, bluegreen.decide_provisioning
+    ),
+    Phase.REBOOTING_GREEN: Stage(reboot.observe, reboot.reads, reboot.decide_reboot),
+    Phase.AWAITING_SWITCHOVER: Stage(
+        switchover.observe, switchover.reads, switchover.decide_awaiting, switchover.refused_call
+    ),
+    Phase.SNAPSHOTTING: Stage(
+        switchover.observe, switchover.reads, switchover.decide_snapshot, switchover.refused_call
+    ),
+    Phase.SWITCHING_OVER: Stage(
+        switchover.observe, switchover.reads, switchover.decide_switching, switchover.refused_call
+    ),
+    Phase.REBOOTING_INSTANCES: Stage(reboot.observe, reboot.reads, reboot.decide_reboot),
+    Phase.VERIFYING: Stage(verify.observe, verify.reads, verify.decide_verify),
+    Phase.CLEANING_UP: Stage(cleanup.observe, cleanup.reads, cleanup.decide_cleanup),
 }
+
+
+# How many stages past its own a look may read in: one that advances goes on without waiting,
+# e.g. RebootingInstances -> Verifying -> CleaningUp once the last reboot is seen done and the
+# versions are right; a stage whose first look makes a call (a reboot, a switchover) ends it.
+LOOKS_AHEAD = 2
+
+
+def reads_of(upgrade: Upgrade) -> Reads:
+    """What the upgrade's next look asks the Region's shared describes: its stage's reads and
+    those of the stages it may go on to in the same look (LOOKS_AHEAD). A Pending upgrade's
+    look is its precheck; a finished one reads nothing."""
+    phase = Phase.PRECHECKING if upgrade.status.phase == Phase.PENDING else upgrade.status.phase
+    if phase not in STAGES:
+        return Reads()
+    reads = STAGES[phase].reads(upgrade)
+    ahead = phase
+    for _ in range(LOOKS_AHEAD):
+        ahead = following(ahead, upgrade.spec)
+        if ahead not in STAGES:
+            break
+        reads |= STAGES[ahead].reads(replace(upgrade, status=upgrade.status.model_copy(update={"phase": ahead})))
+    return reads
 
 
 # --- act: the only place a decision's action becomes an AWS call -----------------------------

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aurora_upgrade.config import Timing
-from aurora_upgrade.phases import Phase
-from aurora_upgrade.resources import RdsEvent
+from aurora_upgrade.engine import reads_of
+from aurora_upgrade.resources import RdsEvent, Reads, named
 from aurora_upgrade.upgrade import Upgrade
 
 if TYPE_CHECKING:
@@ -56,50 +56,36 @@ def aligned(delay: float, now: float, timing: Timing, jitter: Callable[[], float
     return max(0.0, boundary - now) + jitter() * period / 10
 
 
-# The phases whose looks find the previous production by its resource id (after the switchover).
-_PREVIOUS_PRODUCTION_READ = frozenset({Phase.SWITCHING_OVER, Phase.CLEANING_UP})
-
-
 @dataclass(frozen=True)
 class Resources:
-    """The AWS resources an upgrade waits on."""
+    """What an upgrade waits on in AWS: what its next look reads (its stage's `Reads`), and the
+    resources whose events wake it, all it knows of (a deployment may fail, or a person switch
+    it over, while its next look would read only the deployment)."""
 
-    clusters: tuple[str, ...]
-    deployments: tuple[str, ...]
-    snapshots: tuple[str, ...]
-    deployment_names: tuple[str, ...] = ()  # asked about by name until AWS gave an identifier
-    cluster_resource_ids: tuple[str, ...] = ()  # the previous production, found by its resource id
+    reads: Reads
+    watched: tuple[str, ...]  # its clusters, deployment and snapshot, by identifier
 
     def names(self) -> frozenset[str]:
         """As RDS events name them (lower-case identifiers)."""
-        return frozenset(n.lower() for n in (*self.clusters, *self.deployments, *self.snapshots))
+        return frozenset(n.lower() for n in self.watched)
 
 
 def resources_of(upgrade: Upgrade) -> Resources:
     status = upgrade.status
-    clusters = (upgrade.cluster, status.green_cluster_identifier, status.old_cluster_identifier)
-    return Resources(
-        clusters=tuple(c for c in clusters if c),
-        deployments=tuple(d for d in (status.blue_green_deployment_identifier,) if d),
-        snapshots=(upgrade.snapshot_identifier,),
-        deployment_names=() if status.blue_green_deployment_identifier else (upgrade.deployment_name,),
-        cluster_resource_ids=tuple(
-            r for r in (status.source_cluster_resource_id,) if r and status.phase in _PREVIOUS_PRODUCTION_READ
-        ),
+    watched = named(
+        upgrade.cluster,
+        status.green_cluster_identifier,
+        status.old_cluster_identifier,
+        status.blue_green_deployment_identifier,
+        upgrade.snapshot_identifier,
     )
+    return Resources(reads=reads_of(upgrade), watched=watched)
 
 
 def expect(gateway: RdsGateway, resources: Resources, cycle: int | None = None) -> None:
     """Have the Region's shared call of read cycle `cycle` (None: the next call, for an upgrade an
-    event woke) ask about what an upgrade looking in it reads: `resources`."""
-    gateway.expect(
-        resources.clusters,
-        resources.deployments,
-        resources.snapshots,
-        cycle,
-        named=resources.deployment_names,
-        resource_ids=resources.cluster_resource_ids,
-    )
+    event woke) ask about what an upgrade looking in it reads."""
+    gateway.expect(resources.reads, cycle)
 
 
 def woken_by(

@@ -50,6 +50,7 @@ from aurora_upgrade.resources import (
     Instance,
     RdsError,
     RdsEvent,
+    Reads,
     Snapshot,
     arn_name,
 )
@@ -69,6 +70,11 @@ WATCHED_SOURCE_TYPES = frozenset({"blue-green-deployment", "db-cluster", "db-ins
 _EVENT_OVERLAP = timedelta(seconds=5)
 _EVENT_LOG_KEPT = timedelta(hours=1)  # how far back the feed's events answer questions
 POOL_CONNECTIONS = 32  # per RDS client; botocore's default is 10
+# Describe calls under way at once, per gateway. botocore parses an answer whole (a DOM of its XML,
+# then dicts), and a fleet's shared answers are large: parsed on a dozen threads at once, they
+# took over 100 MB at 500 upgrades, which the process kept after. Parsing holds the GIL anyway,
+# so more at once gains little; the waiting threads are looks, which wait for answers regardless.
+READS_AT_ONCE = 2
 _NEXT = -(2**62)  # SharedDescribe: due in the next call, whatever its cycle
 _FORGET_AFTER = 3600.0  # a resource nobody asked about for this long is no longer in flight
 _RESTARTED = "DB instance restarted"  # RDS-EVENT-0006
@@ -410,6 +416,7 @@ class RdsGateway:
     ) -> None:
         self._reader = reader
         self._writer = writer if writer is not None else reader
+        self._reading = threading.BoundedSemaphore(READS_AT_ONCE)  # never held while waiting for anything else
         # A global database's other Regions are read with the same credentials.
         self._other_region = other_region or RdsGateway.for_region
         self._regions: dict[str, RdsGateway] = {}
@@ -462,29 +469,17 @@ class RdsGateway:
         self._catalog.fresh_for = catalog_fresh_for
         self._parameters.fresh_for = parameters_fresh_for
 
-    def expect(
-        self,
-        clusters: Iterable[str] = (),
-        deployments: Iterable[str] = (),
-        snapshots: Iterable[str] = (),
-        cycle: int | None = None,
-        *,
-        named: Iterable[str] = (),
-        resource_ids: Iterable[str] = (),
-    ) -> None:
-        """Resources an upgrade will ask about in read cycle `cycle` (None: next), and the names
-        of deployments it will look for: that cycle's shared call covers them, so the first
-        upgrade to look in it answers the others too."""
-        names = [c.lower() for c in clusters]
-        self._clusters.want(names, cycle)
-        self._instances.want(names, cycle)
-        self._deployments.want(deployments, cycle)
-        self._snapshots.want((s.lower() for s in snapshots), cycle)
-        named = list(named)
-        self._by_name.want(named, cycle)
-        self._by_resource_id.want(resource_ids, cycle)
-        if named:  # before creation it looks for deployments on its clusters too, by their ARNs
-            self._by_source.want((c.arn for n in names for c in self._clusters.last(n) if c.arn), cycle)
+    def expect(self, reads: Reads, cycle: int | None = None) -> None:
+        """What an upgrade's look in read cycle `cycle` (None: the next call) will ask: that
+        cycle's shared calls cover it, so the first upgrade to look in it answers the others."""
+        self._clusters.want((c.lower() for c in reads.clusters), cycle)
+        self._instances.want((c.lower() for c in reads.instances_of), cycle)
+        self._deployments.want(reads.deployments, cycle)
+        self._by_name.want(reads.deployment_names, cycle)
+        # By their ARNs, which the last answer about the clusters gave.
+        self._by_source.want((c.arn for n in reads.sources for c in self._clusters.last(n.lower()) if c.arn), cycle)
+        self._snapshots.want((s.lower() for s in reads.snapshots), cycle)
+        self._by_resource_id.want(reads.cluster_resource_ids, cycle)
 
     @classmethod
     def for_region(
@@ -503,10 +498,14 @@ class RdsGateway:
             raise classify("AssumeRole", error) from error
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        client = self._reader if operation.startswith("Describe") else self._writer
-        method = getattr(client, _snake(operation))
+        reading = operation.startswith("Describe")
+        method = getattr(self._reader if reading else self._writer, _snake(operation))
         try:
-            response: dict[str, Any] = method(**params)
+            if reading:
+                with self._reading:
+                    response: dict[str, Any] = method(**params)
+            else:
+                response = method(**params)
         except Exception as error:
             rds_error = classify(operation, error)
             metrics.RDS_CALLS.labels(operation=operation, outcome=rds_error.code).inc()
@@ -556,8 +555,12 @@ class RdsGateway:
                 self._describe_or_none("DescribeBlueGreenDeployments", "BlueGreenDeployments", Filters=filters) or []
             ):
                 deployment = self._blue_green(b)
-                if deployment.target:  # green, which its upgrade describes next
-                    self.expect(clusters=[arn_name(deployment.target)])
+                if deployment.target and deployment.status == "AVAILABLE":
+                    # Green, which its look describes next (and lists the instances of, if it
+                    # goes on to RebootingGreen), before status records its name.
+                    green = [arn_name(deployment.target).lower()]
+                    self._clusters.want(green)
+                    self._instances.want(green)
                 yield deployment.identifier, deployment
 
     def _find_by(self, filter_name: str, attribute: str) -> Callable[[list[str]], Iterator[tuple[str, Any]]]:
@@ -882,7 +885,7 @@ class RdsGateway:
         # A fleet creating in one cycle asks about its names and sources once, not once a creation.
         self._by_name.add(name, created)
         self._by_source.add(source_arn, created)
-        self.expect(deployments=[created.identifier])
+        self._deployments.want([created.identifier])
         return created
 
     def switchover(self, identifier: str, timeout_seconds: int) -> None:

@@ -136,6 +136,42 @@ class RdsError(Exception):
         return self.kind in (ErrorKind.RETRYABLE, ErrorKind.INVALID_STATE)
 
 
+def named(*names: str | None) -> tuple[str, ...]:
+    """The names given, without the ones not known yet."""
+    return tuple(n for n in names if n)
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a look of a stage asks the shared describes about, by name (its stage declares it
+    beside its observe, a superset of what one look reads): the Region's call in the read cycle
+    the look falls in carries these, so the upgrades looking in one cycle share it, and no call
+    carries what no look of that cycle reads. A look that reads more is still answered (its
+    question adds the key to the next call), at the cost of that call."""
+
+    clusters: tuple[str, ...] = ()  # DescribeDBClusters, by identifier
+    instances_of: tuple[str, ...] = ()  # DescribeDBInstances, by the cluster they belong to
+    deployments: tuple[str, ...] = ()  # DescribeBlueGreenDeployments, by identifier
+    deployment_names: tuple[str, ...] = ()  # ... by name (before AWS gave an identifier)
+    sources: tuple[str, ...] = ()  # ... by source: the clusters whose ARN the look filters by
+    snapshots: tuple[str, ...] = ()  # DescribeDBClusterSnapshots, by identifier
+    cluster_resource_ids: tuple[str, ...] = ()  # DescribeDBClusters, by resource id
+
+    def __or__(self, other: Reads) -> Reads:
+        def both(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys((*a, *b)))
+
+        return Reads(
+            clusters=both(self.clusters, other.clusters),
+            instances_of=both(self.instances_of, other.instances_of),
+            deployments=both(self.deployments, other.deployments),
+            deployment_names=both(self.deployment_names, other.deployment_names),
+            sources=both(self.sources, other.sources),
+            snapshots=both(self.snapshots, other.snapshots),
+            cluster_resource_ids=both(self.cluster_resource_ids, other.cluster_resource_ids),
+        )
+
+
 class RdsReads(Protocol):
     """The read-only questions the stages ask AWS (the gateway answers them)."""
 

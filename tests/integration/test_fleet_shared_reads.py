@@ -128,6 +128,12 @@ def upgrade_fleet(make_sim: SimFactory, monkeypatch: Any, n: int) -> tuple[Count
     calls["DescribeEvents"] = sum(c["operation"] == "DescribeEvents" for c in sim.calls())
     for operation in PRECHECK:
         calls[operation] = sum(c["operation"] == operation for c in sim.calls())
+    # And the filter values they carried: the resources asked about, summed over the calls.
+    for c in sim.calls():
+        if c["operation"] in SHARED:
+            calls[f"{c['operation']} values"] += sum(
+                1 for key in c["params"] if key.startswith("Filters.Filter.1.Values")
+            )
     sim.stop()  # one simulator per process: the next fleet gets a fresh account
     return calls, looks
 

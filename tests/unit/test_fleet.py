@@ -226,6 +226,7 @@ def test_events_wake_the_upgrades_they_are_about() -> None:
 
 
 def test_an_upgrade_waits_on_its_clusters_deployment_and_snapshot() -> None:
+    """Events about any of them wake it; its next look in SwitchingOver reads both sides."""
     upgrade = make_upgrade(
         Phase.SWITCHING_OVER,
         make_spec(),
@@ -233,9 +234,10 @@ def test_an_upgrade_waits_on_its_clusters_deployment_and_snapshot() -> None:
         green_cluster_identifier=GREEN_CLUSTER_ID,
     )
     resources = fleet.resources_of(upgrade)
-    assert resources.clusters == (CLUSTER_ID, GREEN_CLUSTER_ID)
-    assert resources.deployments == (BG_ID,)
-    assert resources.snapshots == (upgrade.snapshot_identifier,)
+    assert resources.names() == {n.lower() for n in (CLUSTER_ID, GREEN_CLUSTER_ID, BG_ID, upgrade.snapshot_identifier)}
+    assert resources.reads.clusters == resources.reads.instances_of == (CLUSTER_ID, GREEN_CLUSTER_ID)
+    assert resources.reads.deployments == (BG_ID,)
+    assert resources.reads.snapshots == (upgrade.snapshot_identifier,)
 
 
 @pytest.mark.parametrize(

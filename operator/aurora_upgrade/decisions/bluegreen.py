@@ -18,10 +18,16 @@ from datetime import datetime
 from aurora_upgrade.clock import rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import CreateBlueGreen
-from aurora_upgrade.decisions.deployment import deployment_problem, find_deployment, foreign_on_source, not_listed_yet
+from aurora_upgrade.decisions.deployment import (
+    deployment_problem,
+    deployment_reads,
+    find_deployment,
+    foreign_on_source,
+    not_listed_yet,
+)
 from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, advance, fail, polls, wait
 from aurora_upgrade.phases import Phase, following
-from aurora_upgrade.resources import BlueGreen, Cluster, RdsReads, arn_name
+from aurora_upgrade.resources import BlueGreen, Cluster, RdsReads, Reads, arn_name
 from aurora_upgrade.upgrade import Upgrade
 
 WAITS = {
@@ -35,6 +41,10 @@ class CreateObservation:
     cluster: Cluster | None
     with_name: tuple[BlueGreen, ...]  # DescribeBlueGreenDeployments filtered by our name
     on_source: tuple[BlueGreen, ...] = ()  # ... filtered by our source cluster
+
+
+def reads_create(u: Upgrade) -> Reads:
+    return Reads(clusters=(u.cluster,), deployment_names=(u.deployment_name,), sources=(u.cluster,))
 
 
 def observe_create(aws: RdsReads, u: Upgrade, now: datetime) -> CreateObservation:
@@ -93,6 +103,11 @@ def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing:
 class DeploymentObservation:
     deployment: BlueGreen | None
     green: Cluster | None = None  # the target cluster, once the deployment names it
+
+
+def reads_provisioning(u: Upgrade) -> Reads:
+    """The deployment; green, which it names once AVAILABLE, is asked for by the gateway then."""
+    return deployment_reads(u)
 
 
 def observe_provisioning(aws: RdsReads, u: Upgrade, now: datetime) -> DeploymentObservation:

@@ -26,13 +26,13 @@ from aurora_upgrade.decisions.actions import (
     DeleteInstance,
     DisableDeletionProtection,
 )
-from aurora_upgrade.decisions.deployment import SWITCHED_OVER, find_deployment, not_listed_yet
+from aurora_upgrade.decisions.deployment import SWITCHED_OVER, deployment_reads, find_deployment, not_listed_yet
 from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, advance, call_failed, fail, polls, wait
-from aurora_upgrade.decisions.switchover import previous_production
+from aurora_upgrade.decisions.switchover import previous_production, previous_production_reads
 from aurora_upgrade.decisions.verify import completion_message
 from aurora_upgrade.models import DeletionPolicy, parse_duration
 from aurora_upgrade.phases import Phase, switchover_may_have_started
-from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads, arn_name
+from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads, Reads, arn_name
 from aurora_upgrade.upgrade import Upgrade
 
 WAITS = {
@@ -50,6 +50,16 @@ class CleanupObservation:
     deployment: BlueGreen | None
     old_cluster: Cluster | None = None
     old_instances: tuple[Instance, ...] = ()
+
+
+def reads(u: Upgrade) -> Reads:
+    """What `observe` may ask the shared describes: the deployment it deletes, and the old
+    cluster with its instances once it may be deleted."""
+    found = deployment_reads(u) if u.spec.cleanup.delete_blue_green_deployment else Reads()
+    old = u.status.old_cluster_identifier
+    if not (u.spec.cleanup.delete_old_cluster and old):
+        return found
+    return found | previous_production_reads(u) | Reads(instances_of=(old,))
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> CleanupObservation:

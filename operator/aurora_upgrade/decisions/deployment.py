@@ -15,7 +15,7 @@ from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.outcome import Outcome, Wait, fail, graces, polls, wait
 from aurora_upgrade.phases import SWITCHOVER_STARTED, Phase
-from aurora_upgrade.resources import BlueGreen, RdsReads
+from aurora_upgrade.resources import BlueGreen, RdsReads, Reads
 from aurora_upgrade.upgrade import Upgrade
 
 BLUE_GREEN_FAILED = frozenset({"INVALID_CONFIGURATION", "PROVISIONING_FAILED", "SWITCHOVER_FAILED"})
@@ -53,6 +53,12 @@ def find_deployment(aws: RdsReads, upgrade: Upgrade) -> BlueGreen | None:
         return aws.describe_blue_green(ident)
     owned = [bg for bg in aws.find_blue_green(name=upgrade.deployment_name) if upgrade.owns(bg.tags)]
     return owned[0] if owned else None
+
+
+def deployment_reads(upgrade: Upgrade) -> Reads:
+    """What `find_deployment` reads."""
+    ident = upgrade.status.blue_green_deployment_identifier
+    return Reads(deployments=(ident,)) if ident else Reads(deployment_names=(upgrade.deployment_name,))
 
 
 def foreign_on_source(upgrade: Upgrade, deployments: tuple[BlueGreen, ...]) -> Outcome | None:

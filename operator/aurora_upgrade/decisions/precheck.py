@@ -17,7 +17,16 @@ from aurora_upgrade.decisions.deployment import foreign_on_source
 from aurora_upgrade.decisions.outcome import Outcome, Wait, advance, fail, polls, wait
 from aurora_upgrade.models import RebootStep, SwitchoverMode
 from aurora_upgrade.phases import TERMINAL, Phase, following, happy_path
-from aurora_upgrade.resources import BlueGreen, Cluster, EngineVersion, GlobalCluster, Instance, RdsReads, arn_region
+from aurora_upgrade.resources import (
+    BlueGreen,
+    Cluster,
+    EngineVersion,
+    GlobalCluster,
+    Instance,
+    RdsReads,
+    Reads,
+    arn_region,
+)
 from aurora_upgrade.upgrade import Upgrade
 
 AURORA_POSTGRESQL = "aurora-postgresql"
@@ -125,6 +134,14 @@ def _global_database(
     regions = sorted({arn_region(arn) for arn, _ in found.members} - {arn_region(cluster.arn), ""})
     missing = ((r, tuple(aws.missing_parameter_groups(r, cluster_groups, db_groups))) for r in regions)
     return found, tuple((region, groups) for region, groups in missing if groups)
+
+
+def reads(u: Upgrade) -> Reads:
+    """What `observe` asks the shared describes (the catalog and parameter groups are asked once
+    per interval, and a global database's members in their Regions, apart)."""
+    return Reads(
+        clusters=(u.cluster,), instances_of=(u.cluster,), sources=(u.cluster,), deployment_names=(u.deployment_name,)
+    )
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> PrecheckObservation:

@@ -21,7 +21,7 @@ from aurora_upgrade.decisions.actions import RebootInstance
 from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, advance, fail, graces, wait
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase, following
-from aurora_upgrade.resources import Instance, RdsReads
+from aurora_upgrade.resources import Instance, RdsReads, Reads, named
 from aurora_upgrade.upgrade import Upgrade
 
 # The reboot itself has Timing.reboot_timeout (RebootTimedOut); AWS reboots in seconds to minutes.
@@ -48,6 +48,11 @@ def rebooted_cluster(u: Upgrade) -> str:
     if u.status.phase == Phase.REBOOTING_GREEN:
         return u.status.green_cluster_identifier or ""
     return u.cluster
+
+
+def reads(u: Upgrade) -> Reads:
+    """What `observe` asks the shared describes (restarts come from the event feed)."""
+    return Reads(instances_of=named(rebooted_cluster(u)))
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> RebootObservation:

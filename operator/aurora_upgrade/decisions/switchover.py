@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import Action, CreateSnapshot, Switchover
-from aurora_upgrade.decisions.deployment import deployment_problem, details, find_deployment
+from aurora_upgrade.decisions.deployment import deployment_problem, deployment_reads, details, find_deployment
 from aurora_upgrade.decisions.outcome import (
     Outcome,
     Pace,
@@ -44,8 +44,10 @@ from aurora_upgrade.resources import (
     RdsError,
     RdsEvent,
     RdsReads,
+    Reads,
     Snapshot,
     arn_name,
+    named,
 )
 from aurora_upgrade.upgrade import Upgrade
 
@@ -143,6 +145,21 @@ class SwitchoverObservation:
     switchover_signs: tuple[RdsEvent, ...] = ()
 
 
+def reads(u: Upgrade) -> Reads:
+    """What `observe` may ask the shared describes in the upgrade's phase: while waiting, the
+    deployment; in Snapshotting, the snapshot too; in SwitchingOver, both sides and the previous
+    production as well (which of them a look reads depends on the deployment's status)."""
+    phase, status = u.status.phase, u.status
+    found = deployment_reads(u)
+    if phase == Phase.SNAPSHOTTING:
+        return found | Reads(snapshots=(u.snapshot_identifier,))
+    if phase != Phase.SWITCHING_OVER:
+        return found
+    sides = named(u.cluster, status.green_cluster_identifier)
+    snapshots = (u.snapshot_identifier,) if u.spec.switchover.snapshot_before_switchover else ()
+    return found | Reads(clusters=sides, instances_of=sides, snapshots=snapshots) | previous_production_reads(u)
+
+
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
     """The deployment always; right before the call everything `_unverified` checks; after
     the switchover completed, the previous production cluster under its new name."""
@@ -168,6 +185,14 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
         blue_instances=tuple(aws.describe_cluster_instances(u.cluster)) if about_to_switch else (),
         switchover_signs=signs,
     )
+
+
+def previous_production_reads(u: Upgrade) -> Reads:
+    """What `previous_production` reads."""
+    resource_id = u.status.source_cluster_resource_id
+    if resource_id:
+        return Reads(cluster_resource_ids=(resource_id,))
+    return Reads(clusters=named(u.status.old_cluster_identifier))
 
 
 def previous_production(aws: RdsReads, u: Upgrade) -> Cluster | None:

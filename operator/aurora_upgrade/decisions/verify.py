@@ -14,7 +14,7 @@ from aurora_upgrade.clock import since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.outcome import Outcome, Wait, advance, wait
 from aurora_upgrade.phases import Phase, following
-from aurora_upgrade.resources import Cluster, Instance, RdsReads
+from aurora_upgrade.resources import Cluster, Instance, RdsReads, Reads
 from aurora_upgrade.upgrade import Upgrade
 
 
@@ -45,6 +45,10 @@ WAITS = {
 class VerifyObservation:
     cluster: Cluster | None
     instances: tuple[Instance, ...]
+
+
+def reads(u: Upgrade) -> Reads:
+    return Reads(clusters=(u.cluster,), instances_of=(u.cluster,))
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> VerifyObservation:
