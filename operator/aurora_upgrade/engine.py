@@ -118,7 +118,7 @@ def reads_of(upgrade: Upgrade) -> Reads:
     if phase not in STAGES:
         return Reads()
     reads = STAGES[phase].reads(upgrade)
-    ahead = phase
+    ahead: Phase = phase
     for _ in range(LOOKS_AHEAD):
         ahead = following(ahead, upgrade.spec)
         if ahead not in STAGES:
