@@ -234,7 +234,7 @@ def test_an_upgrade_waits_on_its_clusters_deployment_and_snapshot() -> None:
         green_cluster_identifier=GREEN_CLUSTER_ID,
     )
     resources = fleet.resources_of(upgrade)
-    assert resources.names() == {n.lower() for n in (CLUSTER_ID, GREEN_CLUSTER_ID, BG_ID, upgrade.snapshot_identifier)}
+    assert resources.names == {n.lower() for n in (CLUSTER_ID, GREEN_CLUSTER_ID, BG_ID, upgrade.snapshot_identifier)}
     assert resources.reads.clusters == resources.reads.instances_of == (CLUSTER_ID, GREEN_CLUSTER_ID)
     assert resources.reads.deployments == (BG_ID,)
     assert resources.reads.snapshots == (upgrade.snapshot_identifier,)
