@@ -293,7 +293,7 @@ def _expect_first_look(body: Any, namespace: str, name: str) -> None:
         gateway = _region_gateway(upgrade)
     except (InvalidManifest, ValueError, KeyError, RdsError):
         return  # the look itself says what is wrong
-    fleet.expect(gateway, fleet.resources_of(upgrade, advancing=True), fleet.cycle_of(time.time(), TIMING))
+    fleet.expect(gateway, fleet.resources_of(upgrade), fleet.cycle_of(time.time(), TIMING))
 
 
 async def _pause(stopped: kopf.DaemonStopped, wake: asyncio.Event, delay: float | None) -> None:
@@ -340,7 +340,7 @@ async def _feed(gateway: RdsGateway) -> None:
                 events = []
             for ref in fleet.woken_by(events, interest, gateway.cluster_of_instance):
                 if ref in _wakes:
-                    fleet.expect(gateway, waiting[ref], woken=True)  # the woken looks' reads go in one call
+                    fleet.expect(gateway, waiting[ref])  # the woken look's reads go in one call
                     _wakes[ref].set()
             await asyncio.sleep(TIMING.events * random.uniform(0.9, 1.1))  # jittered, unlike its peers'
     finally:

@@ -104,26 +104,26 @@ STAGES: dict[Phase, Stage] = {
 }
 
 
-# How many stages past its own a look that advances may read in: it goes on without waiting,
+# How many stages past its own a look may read in: one that advances goes on without waiting,
 # e.g. RebootingInstances -> Verifying -> CleaningUp once the last reboot is seen done and the
 # versions are right; a stage whose first look makes a call (a reboot, a switchover) ends it.
 LOOKS_AHEAD = 2
 
 
-def reads_of(upgrade: Upgrade, ahead: int = 0) -> Reads:
-    """What the upgrade's next look asks the Region's shared describes: its stage's reads and,
-    for a look likely to advance, those of the `ahead` stages it may go on to in the same look
-    (at most LOOKS_AHEAD). A Pending upgrade's look is its precheck; a finished one reads nothing."""
+def reads_of(upgrade: Upgrade) -> Reads:
+    """What the upgrade's next look asks the Region's shared describes: its stage's reads and
+    those of the stages it may go on to in the same look (LOOKS_AHEAD). A Pending upgrade's
+    look is its precheck; a finished one reads nothing."""
     phase = Phase.PRECHECKING if upgrade.status.phase == Phase.PENDING else upgrade.status.phase
     if phase not in STAGES:
         return Reads()
     reads = STAGES[phase].reads(upgrade)
-    later: Phase = phase
-    for _ in range(min(ahead, LOOKS_AHEAD)):
-        later = following(later, upgrade.spec)
-        if later not in STAGES:
+    ahead: Phase = phase
+    for _ in range(LOOKS_AHEAD):
+        ahead = following(ahead, upgrade.spec)
+        if ahead not in STAGES:
             break
-        reads |= STAGES[later].reads(replace(upgrade, status=upgrade.status.model_copy(update={"phase": later})))
+        reads |= STAGES[ahead].reads(replace(upgrade, status=upgrade.status.model_copy(update={"phase": ahead})))
     return reads
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aurora_upgrade.config import Timing
-from aurora_upgrade.engine import LOOKS_AHEAD, reads_of
+from aurora_upgrade.engine import reads_of
 from aurora_upgrade.resources import RdsEvent, Reads, named
 from aurora_upgrade.upgrade import Upgrade
 
@@ -58,18 +58,15 @@ def aligned(delay: float, now: float, timing: Timing, jitter: Callable[[], float
 
 @dataclass(frozen=True)
 class Resources:
-    """What an upgrade waits on in AWS: what its next look reads (its stage's `Reads`), what it
-    reads when an event woke it (then it is likely to advance, and its look reads on into the
-    stages it goes on to), and the names of the resources whose events wake it: all it knows of
-    (a deployment may fail, or a person switch it over, while its look reads only the deployment)."""
+    """What an upgrade waits on in AWS: what its next look reads (its stage's `Reads`), and the
+    resources whose events wake it, all it knows of (a deployment may fail, or a person switch
+    it over, while its next look would read only the deployment)."""
 
     reads: Reads
-    reads_when_woken: Reads
     names: frozenset[str]  # its clusters, deployment and snapshot, as RDS events name them (lower case)
 
 
-def resources_of(upgrade: Upgrade, *, advancing: bool = False) -> Resources:
-    """`advancing`: its next look is likely to advance, as a first look does."""
+def resources_of(upgrade: Upgrade) -> Resources:
     status = upgrade.status
     watched = named(
         upgrade.cluster,
@@ -78,18 +75,13 @@ def resources_of(upgrade: Upgrade, *, advancing: bool = False) -> Resources:
         status.blue_green_deployment_identifier,
         upgrade.snapshot_identifier,
     )
-    woken = reads_of(upgrade, LOOKS_AHEAD)
-    return Resources(
-        reads=woken if advancing else reads_of(upgrade),
-        reads_when_woken=woken,
-        names=frozenset(n.lower() for n in watched),
-    )
+    return Resources(reads=reads_of(upgrade), names=frozenset(n.lower() for n in watched))
 
 
-def expect(gateway: RdsGateway, resources: Resources, cycle: int | None = None, *, woken: bool = False) -> None:
-    """Have the Region's shared call of read cycle `cycle` (None: the next call) ask about what
-    an upgrade looking in it reads; `woken`: an event woke it."""
-    gateway.expect(resources.reads_when_woken if woken else resources.reads, cycle)
+def expect(gateway: RdsGateway, resources: Resources, cycle: int | None = None) -> None:
+    """Have the Region's shared call of read cycle `cycle` (None: the next call, for an upgrade an
+    event woke) ask about what an upgrade looking in it reads."""
+    gateway.expect(resources.reads, cycle)
 
 
 def woken_by(

@@ -92,7 +92,7 @@ def upgrade_fleet(make_sim: SimFactory, monkeypatch: Any, n: int) -> tuple[Count
         ref = f"default/upgrade-{i}"
         upgrade = engine.accept(f"upgrade-{i}", "default", str(uuid.uuid4()), 1, parse_spec(spec), None, store)
         upgrades[ref] = (upgrade, store)
-        fleet.expect(gateway, fleet.resources_of(upgrade, advancing=True), 1)  # as the operator's daemons do on start
+        fleet.expect(gateway, fleet.resources_of(upgrade), 1)  # as the operator's daemons do on start
     # The round each upgrade looks in next; all look in the first.
     due = dict.fromkeys(upgrades, 1)
     gateway.read_events()  # the feed starts now, as the operator's does
@@ -104,7 +104,7 @@ def upgrade_fleet(make_sim: SimFactory, monkeypatch: Any, n: int) -> tuple[Count
         if began >= next_feed:  # at the start of a cycle, as the Region's ticks put it
             interest = {ref: fleet.resources_of(upgrades[ref][0]).names for ref in due}
             for ref in fleet.woken_by(gateway.read_events(), interest, gateway.cluster_of_instance):
-                fleet.expect(gateway, fleet.resources_of(upgrades[ref][0]), woken=True)  # as the operator's feed does
+                fleet.expect(gateway, fleet.resources_of(upgrades[ref][0]))  # as the operator's feed does
                 due[ref] = cycle[0]
             next_feed = began + TIMING.events
         for ref in [ref for ref, when in due.items() if when <= cycle[0]]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from aurora_upgrade import fleet
-from aurora_upgrade.engine import LOOKS_AHEAD, STAGES, reads_of
+from aurora_upgrade.engine import STAGES, reads_of
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase
 from aurora_upgrade.resources import BlueGreen, Cluster, Reads, arn_name
@@ -145,27 +145,16 @@ def test_a_look_reads_no_more_than_its_stage_declares(phase: Phase, deployment_s
 
 
 def test_a_provisioning_look_asks_about_its_deployment_not_its_clusters() -> None:
-    """The fleet's longest wait carries its deployment, not clusters and their instances. Woken
-    by an event, its look may go on: the stages it may go on to read green, not recorded yet
-    (the gateway asks for it when AWS lists the deployment AVAILABLE), and the snapshot."""
+    """The fleet's longest wait carries its deployment, not clusters and their instances: the
+    stages it may go on to in one look read green, not recorded yet (the gateway asks for it when
+    AWS lists the deployment AVAILABLE), the deployment and the snapshot."""
     provisioning = make_upgrade(Phase.PROVISIONING_GREEN, blue_green_deployment_identifier=BG_ID)
-    assert reads_of(provisioning) == Reads(deployments=(BG_ID,))
-    woken = reads_of(provisioning, LOOKS_AHEAD)
-    assert woken.deployments == (BG_ID,)
-    assert woken.clusters == woken.instances_of == woken.cluster_resource_ids == ()
-    assert woken.snapshots == (provisioning.snapshot_identifier,)  # Snapshotting, two stages on
+    reads = reads_of(provisioning)
+    assert reads.deployments == (BG_ID,)
+    assert reads.clusters == reads.instances_of == reads.cluster_resource_ids == ()
+    assert reads.snapshots == (provisioning.snapshot_identifier,)  # Snapshotting, two stages on
     unnamed = make_upgrade(Phase.PROVISIONING_GREEN)
-    assert reads_of(unnamed) == Reads(deployment_names=(unnamed.deployment_name,))
-
-
-def test_a_snapshotting_poll_leaves_the_switchover_reads_to_the_look_an_event_wakes() -> None:
-    """Waiting for its snapshot, a look reads the deployment and the snapshot; the look the
-    snapshot's event wakes goes on to SwitchingOver, which reads both sides first."""
-    snapshotting = make_upgrade(Phase.SNAPSHOTTING, **RECORDED)
-    assert reads_of(snapshotting) == Reads(deployments=(BG_ID,), snapshots=(snapshotting.snapshot_identifier,))
-    woken = fleet.resources_of(snapshotting).reads_when_woken
-    assert woken == reads_of(snapshotting, LOOKS_AHEAD)
-    assert set(woken.instances_of) == {CLUSTER_ID, GREEN_CLUSTER_ID}
+    assert reads_of(unnamed).deployment_names == (unnamed.deployment_name,)
 
 
 def test_a_look_reads_what_the_stages_it_goes_on_to_read() -> None:
@@ -176,20 +165,16 @@ def test_a_look_reads_what_the_stages_it_goes_on_to_read() -> None:
     expected = STAGES[Phase.REBOOTING_INSTANCES].reads(rebooting)
     for upgrade in ahead:
         expected |= STAGES[upgrade.status.phase].reads(upgrade)
-    assert reads_of(rebooting, LOOKS_AHEAD) == expected
-    assert reads_of(rebooting, LOOKS_AHEAD).deployments == (BG_ID,)
-    assert reads_of(rebooting, LOOKS_AHEAD).clusters[0] == CLUSTER_ID
-    assert reads_of(rebooting) == STAGES[Phase.REBOOTING_INSTANCES].reads(rebooting)
+    assert reads_of(rebooting) == expected
+    assert reads_of(rebooting).deployments == (BG_ID,)
+    assert reads_of(rebooting).clusters[0] == CLUSTER_ID
 
 
 def test_a_pending_upgrade_reads_what_its_precheck_reads_and_a_finished_one_nothing() -> None:
     assert reads_of(make_upgrade(Phase.PENDING)) == reads_of(make_upgrade(Phase.PRECHECKING))
     assert reads_of(make_upgrade(Phase.PENDING)).instances_of == (CLUSTER_ID,)
-    # Its first look goes on to create the deployment.
-    first = fleet.resources_of(make_upgrade(Phase.PENDING), advancing=True).reads
-    assert first == reads_of(make_upgrade(Phase.PENDING), LOOKS_AHEAD)
     for phase in (Phase.COMPLETED, Phase.FAILED):
-        assert reads_of(make_upgrade(phase, **RECORDED), LOOKS_AHEAD) == Reads()
+        assert reads_of(make_upgrade(phase, **RECORDED)) == Reads()
 
 
 def test_events_about_any_of_its_resources_wake_it_whatever_its_next_look_reads() -> None:
