@@ -169,7 +169,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-def upgrades_by_cluster(
+async def upgrades_by_cluster(
     spec: Any, status: Any, meta: Any, namespace: str | None, name: str, **_: Any
 ) -> dict[tuple[str, str], Claim]:
     key = claim_key(str(spec.get("region")), str(spec.get("clusterIdentifier")))
@@ -348,9 +348,12 @@ async def _feed(gateway: RdsGateway) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def spec_changed(body: Any, namespace: str | None, name: str, **event: Any) -> None:
+async def spec_changed(body: Any, namespace: str | None, name: str, **event: Any) -> None:
     """A new generation (an approval, a fixed spec) ends the daemon's pause at once. A plain
-    watch-event handler: nothing to persist or retry, unlike on.update's. Every upgrade kopf
+    watch-event handler: nothing to persist or retry, unlike on.update's. Async, like the index
+    above: kopf runs sync handlers in the executor the looks run in, and a fleet's watch events
+    (one per status write), queued behind the looks, held their bodies (over 150 MB at 500
+    upgrades); in the event loop it is also where the daemons' wake events may be set. Every upgrade kopf
     lists or watches, finished ones too (they have no daemon), exports its phase and reason
     here, also after an operator restart: alerts tell a Failed upgrade, an approval, a window.
     A deleted upgrade's series go (the finalizer drops them too); the events of a deletion under

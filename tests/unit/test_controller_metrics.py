@@ -4,6 +4,8 @@ from the events of its deletion, which carry its last status."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from typing import Any
 
 from prometheus_client import REGISTRY
@@ -37,7 +39,7 @@ def reason_of(name: str, reason: str) -> float | None:
 
 
 def test_a_finished_upgrade_exports_its_phase_and_reason_from_its_watch_event() -> None:
-    controller.spec_changed(body("Failed", "SwitchoverFailed"), namespace="ns", name="u1", type=None)
+    asyncio.run(controller.spec_changed(body("Failed", "SwitchoverFailed"), namespace="ns", name="u1", type=None))
 
     assert phase_of("u1")["Failed"] == 1 and phase_of("u1")["Completed"] == 0
     assert reason_of("u1", "SwitchoverFailed") == 1
@@ -45,20 +47,31 @@ def test_a_finished_upgrade_exports_its_phase_and_reason_from_its_watch_event() 
 
 
 def test_a_deleted_upgrades_series_do_not_come_back() -> None:
-    controller.spec_changed(body("Failed", "SwitchoverFailed"), namespace="ns", name="u1", type="MODIFIED")
+    asyncio.run(controller.spec_changed(body("Failed", "SwitchoverFailed"), namespace="ns", name="u1", type="MODIFIED"))
     metrics.forget("ns", "u1")  # what the finalizer does last
 
     # The finalizer's removal, then the deletion itself, both with the last status.
-    controller.spec_changed(body("Failed", "Deleted", deleting=True), namespace="ns", name="u1", type="MODIFIED")
+    asyncio.run(
+        controller.spec_changed(body("Failed", "Deleted", deleting=True), namespace="ns", name="u1", type="MODIFIED")
+    )
     assert phase_of("u1") == {} and reason_of("u1", "Deleted") is None
-    controller.spec_changed(body("Failed", "Deleted", deleting=True), namespace="ns", name="u1", type="DELETED")
+    asyncio.run(
+        controller.spec_changed(body("Failed", "Deleted", deleting=True), namespace="ns", name="u1", type="DELETED")
+    )
     assert phase_of("u1") == {} and reason_of("u1", "Deleted") is None
 
 
 def test_a_deletion_without_the_finalizer_still_drops_the_series() -> None:
-    controller.spec_changed(body("Completed", "Completed"), namespace="ns", name="u1", type=None)
+    asyncio.run(controller.spec_changed(body("Completed", "Completed"), namespace="ns", name="u1", type=None))
     assert phase_of("u1")["Completed"] == 1
 
-    controller.spec_changed(body("Completed", "Completed"), namespace="ns", name="u1", type="DELETED")
+    asyncio.run(controller.spec_changed(body("Completed", "Completed"), namespace="ns", name="u1", type="DELETED"))
 
     assert phase_of("u1") == {} and reason_of("u1", "Completed") is None
+
+
+def test_the_handlers_of_every_watch_event_run_in_the_event_loop() -> None:
+    """kopf runs sync handlers in the executor the looks run in: there, a fleet's watch events
+    queued behind the looks with their bodies, and an asyncio.Event was set off its loop."""
+    assert inspect.iscoroutinefunction(controller.spec_changed)
+    assert inspect.iscoroutinefunction(controller.upgrades_by_cluster)
