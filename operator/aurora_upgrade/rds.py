@@ -71,9 +71,10 @@ _EVENT_OVERLAP = timedelta(seconds=5)
 _EVENT_LOG_KEPT = timedelta(hours=1)  # how far back the feed's events answer questions
 POOL_CONNECTIONS = 32  # per RDS client; botocore's default is 10
 # Describe calls under way at once, per gateway. botocore parses an answer whole (a DOM of its XML,
-# then dicts), and a fleet's shared answers are large: parsed on a dozen threads at once, they
-# took over 100 MB at 500 upgrades, which the process kept after. Parsing holds the GIL anyway,
-# so more at once gains little; the waiting threads are looks, which wait for answers regardless.
+# then dicts), and a fleet's shared answers are large: at 500 upgrades, with a dozen threads
+# parsing at once, memray found over 100 MB in those parses at the operator's high-water mark.
+# Parsing holds the GIL anyway, so more at once gains little; the threads that wait are looks,
+# which wait for answers regardless.
 READS_AT_ONCE = 2
 _NEXT = -(2**62)  # SharedDescribe: due in the next call, whatever its cycle
 _FORGET_AFTER = 3600.0  # a resource nobody asked about for this long is no longer in flight
