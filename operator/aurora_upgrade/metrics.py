@@ -67,35 +67,34 @@ class _Upgrades(Collector):
             self._reasons.pop((namespace, name), None)
 
     def describe(self) -> Iterable[Metric]:
-        return [self._phase_family(), self._reason_family()]
+        return self._families()
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
             phases, reasons = list(self._phases.items()), list(self._reasons.items())
-        phase = self._phase_family()
+        phase, reason = self._families()
         for (namespace, name), current in phases:
             for candidate in Phase:
                 phase.add_metric([namespace, name, candidate.value], 1 if candidate == current else 0)
-        reason = self._reason_family()
         for (namespace, name), value in reasons:
             reason.add_metric([namespace, name, value], 1)
         return [phase, reason]
 
     @staticmethod
-    def _phase_family() -> GaugeMetricFamily:
-        return GaugeMetricFamily(
-            "aurora_upgrade_phase",
-            "1 for the phase an upgrade is in, 0 for the others",
-            labels=["namespace", "name", "phase"],
-        )
-
-    @staticmethod
-    def _reason_family() -> GaugeMetricFamily:
-        return GaugeMetricFamily(
-            "aurora_upgrade_reason",
-            "1 for the reason of an upgrade's latest status (status.reason), e.g. AwaitingApproval",
-            labels=["namespace", "name", "reason"],
-        )
+    def _families() -> list[GaugeMetricFamily]:
+        """The two series' families, without samples: aurora_upgrade_phase, aurora_upgrade_reason."""
+        return [
+            GaugeMetricFamily(
+                "aurora_upgrade_phase",
+                "1 for the phase an upgrade is in, 0 for the others",
+                labels=["namespace", "name", "phase"],
+            ),
+            GaugeMetricFamily(
+                "aurora_upgrade_reason",
+                "1 for the reason of an upgrade's latest status (status.reason), e.g. AwaitingApproval",
+                labels=["namespace", "name", "reason"],
+            ),
+        ]
 
 
 _UPGRADES = _Upgrades()

@@ -559,9 +559,8 @@ class RdsGateway:
                 if deployment.target and deployment.status == "AVAILABLE":
                     # Green, which its look describes next (and lists the instances of, if it
                     # goes on to RebootingGreen), before status records its name.
-                    green = [arn_name(deployment.target).lower()]
-                    self._clusters.want(green)
-                    self._instances.want(green)
+                    green = (arn_name(deployment.target),)
+                    self.expect(Reads(clusters=green, instances_of=green))
                 yield deployment.identifier, deployment
 
     def _find_by(self, filter_name: str, attribute: str) -> Callable[[list[str]], Iterator[tuple[str, Any]]]:
@@ -886,7 +885,7 @@ class RdsGateway:
         # A fleet creating in one cycle asks about its names and sources once, not once a creation.
         self._by_name.add(name, created)
         self._by_source.add(source_arn, created)
-        self._deployments.want([created.identifier])
+        self.expect(Reads(deployments=(created.identifier,)))
         return created
 
     def switchover(self, identifier: str, timeout_seconds: int) -> None:

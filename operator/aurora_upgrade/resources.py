@@ -9,7 +9,7 @@ only these types, which keeps boto3 out of every decision module.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -158,17 +158,9 @@ class Reads:
     cluster_resource_ids: tuple[str, ...] = ()  # DescribeDBClusters, by resource id
 
     def __or__(self, other: Reads) -> Reads:
-        def both(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
-            return tuple(dict.fromkeys((*a, *b)))
-
+        """Both, field by field, each name once and in order."""
         return Reads(
-            clusters=both(self.clusters, other.clusters),
-            instances_of=both(self.instances_of, other.instances_of),
-            deployments=both(self.deployments, other.deployments),
-            deployment_names=both(self.deployment_names, other.deployment_names),
-            sources=both(self.sources, other.sources),
-            snapshots=both(self.snapshots, other.snapshots),
-            cluster_resource_ids=both(self.cluster_resource_ids, other.cluster_resource_ids),
+            **{f.name: tuple(dict.fromkeys((*getattr(self, f.name), *getattr(other, f.name)))) for f in fields(self)}
         )
 
 

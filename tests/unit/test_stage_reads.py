@@ -6,6 +6,7 @@ that steer it (the deployment's status, what status records, the spec's cleanup 
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -102,7 +103,7 @@ class RecordingReads:
 
 
 def declared(reads: Reads) -> set[tuple[str, str]]:
-    return {(field, value) for field in Reads.__dataclass_fields__ for value in getattr(reads, field)}
+    return {(f.name, value) for f in fields(reads) for value in getattr(reads, f.name)}
 
 
 RECORDED = {
