@@ -28,8 +28,18 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]' -e tools
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)
-	PYTHONPATH=tests $(BIN)/python -m bench
+# The operator runs from an environment of its own with only its runtime dependencies, as in its
+# image: the development environment's packages (the kubernetes client, which kopf imports when
+# it is installed) would count in its RSS.
+OPERATOR_VENV := $(VENV)/operator
+$(OPERATOR_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(OPERATOR_VENV)
+	$(OPERATOR_VENV)/bin/pip install --quiet --upgrade pip
+	$(OPERATOR_VENV)/bin/pip install --quiet -e .
+	touch $@
+
+bench: $(BENCH_STAMP) $(OPERATOR_VENV)/.installed
+	PYTHONPATH=tests $(BIN)/python -m bench --operator-python $(OPERATOR_VENV)/bin/python
 
 lint: $(STAMP)
 	$(BIN)/ruff check operator tools tests bench

@@ -39,6 +39,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--report", action="store_true", help="write the page again from the last run's results.json, no run"
     )
+    parser.add_argument(
+        "--operator-python",
+        default=sys.executable,
+        help="the interpreter of an environment with only the operator installed (make bench makes one)",
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"), help="(default: %(default)s)")
     return parser.parse_args(argv)
 
@@ -50,9 +55,11 @@ def main(argv: list[str]) -> int:
         report.write(report.load(saved), args.out)
         return 0
     only = {part.strip().upper() for part in args.only.split(",")}
-    command = "make bench" if not argv else "python -m bench " + shlex.join(argv)
+    made_by_make = argv == ["--operator-python", args.operator_python]  # the Makefile's own call
+    command = "make bench" if made_by_make else "python -m bench " + shlex.join(argv)
     started = time.time()
     machine = harness.machine()
+    harness.OPERATOR_PYTHON = args.operator_python
     foreign = harness.operator_imports_only_the_product()
     with tempfile.TemporaryDirectory(prefix="aurora-upgrade-bench-") as scratch:
         workdir = Path(scratch)

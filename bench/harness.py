@@ -2,7 +2,9 @@
 /proc figures, AuroraUpgrades created and watched through the API server, the machine it ran on.
 
 The operator runs exactly as `aurora-upgrade operator` runs in a deployment (tools' start_operator),
-so its RSS and CPU are the product's own; the simulator is another process.
+from an environment with only the operator's runtime dependencies installed, as its image has
+(`make bench` makes it: OPERATOR_PYTHON), so its RSS and CPU are the product's own; the simulator
+is another process.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ from aurora_upgrade_dev.stack import start_operator, stop_operator
 from support.runbook import runbook_manifest
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# The interpreter the operator runs with (`python -m bench --operator-python`).
+OPERATOR_PYTHON = sys.executable
+# Top-level modules of the development environment that the operator's own must not load: the
+# simulator's moto, the tools, the tests' support, and the kubernetes client (which kopf imports
+# whenever it is installed, and the operator's image does not install).
+FOREIGN = ("moto", "aurora_upgrade_dev", "support", "kubernetes")
 
 
 def machine() -> dict[str, str]:
@@ -48,14 +56,15 @@ def machine() -> dict[str, str]:
 
 
 def operator_imports_only_the_product() -> list[str]:
-    """Modules of the simulator, moto or the development tools that importing the operator's
-    code (what `aurora-upgrade operator` hands kopf) loads: none, so RSS is the product's own."""
+    """Modules of the development environment (FOREIGN, the simulator) that importing the
+    operator's code (what `aurora-upgrade operator` hands kopf) loads: none, so RSS is the
+    product's own."""
     probe = (
         "import sys, aurora_upgrade.cli, aurora_upgrade.controller; "
-        "print('\\n'.join(m for m in sys.modules if m.split('.')[0] in ('moto', 'aurora_upgrade_dev', 'support') "
+        f"print('\\n'.join(m for m in sys.modules if m.split('.')[0] in {FOREIGN!r} "
         "or m.startswith('aurora_upgrade.sim')))"
     )
-    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    found = subprocess.run([OPERATOR_PYTHON, "-c", probe], capture_output=True, text=True, check=True).stdout
     return found.split()
 
 
@@ -134,7 +143,9 @@ class Operator:
     ) -> None:
         self.log_path = log_path
         self.started = time.time()
-        self.process = start_operator(kubeconfig, endpoint_url, log_path, poll_seconds, namespace=namespace)
+        self.process = start_operator(
+            kubeconfig, endpoint_url, log_path, poll_seconds, namespace=namespace, python=OPERATOR_PYTHON
+        )
         self.samples: list[ProcSample] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)

@@ -62,6 +62,17 @@ def _provenance(results: Results, chart: str) -> str:
     return f"*Made by `{results.command}` ({chart}); machine: {machine}.*"
 
 
+# The simulator's changes status_lags() times, as the page names them.
+_LAG_CHANGES = {
+    "provisioned": "green available (RebootingGreen shows it)",
+    "green reboots": "green's reboots done (Snapshotting)",
+    "snapshot": "snapshot available (SwitchingOver)",
+    "switched over": "switchover completed (RebootingInstances)",
+    "reboots": "production's reboots done (Verifying)",
+    "deleted": "deployment gone (Completed)",
+}
+
+
 # ------------------------------------------------------------------------------------- charts
 
 
@@ -253,6 +264,21 @@ def _b2(results: Results, chart: str) -> list[str]:
             f"{100 * run.cpu_seconds / run.seconds:.0f} % | {100 * run.sim_cpu_seconds / run.seconds:.0f} % | "
             f"{phases or 'none yet'} |"
         )
+    changes = [what for what in _LAG_CHANGES if any(run.lags_by_change.get(what) for run in results.fleet)]
+    if changes:
+        lines += [
+            "",
+            "Status lag by the AWS change it shows (p50 / p99, seconds):",
+            "",
+            "| change | " + " | ".join(f"N={run.n}" for run in results.fleet) + " |",
+            "|---|" + "---:|" * len(results.fleet),
+        ]
+        for what in changes:
+            cells = []
+            for run in results.fleet:
+                values = run.lags_by_change.get(what) or []
+                cells.append(f"{_fmt(p50(values), 2)} / {_fmt(p99(values), 2)}" if values else "n/a")
+            lines.append(f"| {_LAG_CHANGES[what]} | " + " | ".join(cells) + " |")
     lines += ["", "RDS calls per second by operation (measured, mean / peak over 10 s windows):", ""]
     operations = sorted({op for run in results.fleet for op in run.rates})
     lines.append("| operation | " + " | ".join(f"N={run.n}" for run in results.fleet) + " |")
@@ -402,7 +428,7 @@ def write(results: Results, doc: Path) -> None:
         + (
             ", ".join(results.foreign_modules)
             if results.foreign_modules
-            else "no module of moto, the simulator or the tools"
+            else "no module of moto, the simulator, the tools or the kubernetes client"
         )
         + " (checked at the start of the run), so its RSS is the product's own.",
         "",

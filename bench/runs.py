@@ -201,6 +201,7 @@ class FleetRun:
     reconciles: int  # looks at an upgrade (aurora_upgrade_reconciles_total)
     sim_cpu_seconds: float  # the simulator's, to tell whose CPU the run was short of
     operator_exit: int | None  # the operator's exit status if it stopped by itself during the run
+    lags_by_change: dict[str, list[float]] = field(default_factory=dict)  # the lags, by AWS change
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -247,9 +248,10 @@ _SHOWN_BY = {
 
 def status_lags(
     transitions: list[dict[str, str]], watch: PhaseWatch, cluster_of_upgrade: dict[str, str]
-) -> list[float]:
+) -> dict[str, list[float]]:
     """For each upgrade and each AWS state change it waited on: seconds from when the simulator
-    made the change to when the watch saw the status move to the phase that follows it."""
+    made the change to when the watch saw the status move to the phase that follows it, by the
+    kind of change (_SHOWN_BY's keys)."""
     upgrade_of_cluster = {cluster: name for name, cluster in cluster_of_upgrade.items()}
     upgrade_of_bgd = {
         (obj.get("status") or {}).get("blueGreenDeploymentIdentifier"): name for name, obj in watch.objects.items()
@@ -275,7 +277,7 @@ def status_lags(
             bgd, _, what = label.partition(" ")
             if what in _SHOWN_BY:
                 note(upgrade_of_bgd.get(bgd), what, at)
-    lags = []
+    lags: dict[str, list[float]] = {what: [] for what in _SHOWN_BY}
     for (upgrade, what), at in changed.items():
         wanted = RUNBOOK_PHASES.index(_SHOWN_BY[what])
         shown = [
@@ -284,7 +286,7 @@ def status_lags(
             if phase in RUNBOOK_PHASES and RUNBOOK_PHASES.index(phase) >= wanted
         ]
         if shown:
-            lags.append(shown[0] - at)
+            lags[what].append(shown[0] - at)
     return lags
 
 
@@ -325,6 +327,7 @@ def run_fleet(workdir: Path, kubeconfig: Path, n: int, factor: float, cap_second
         operator.stop()
         sim.stop()
     rates, (mean_total, peak_total, windows) = _window_rates(calls, t0, t1)
+    lags = status_lags(transitions, watch, cluster_of_upgrade)
     outcomes = Counter(c["outcome"] for c in calls if c["outcome"] != "ok")
     run = FleetRun(
         n=n,
@@ -338,7 +341,8 @@ def run_fleet(workdir: Path, kubeconfig: Path, n: int, factor: float, cap_second
         errors=dict(outcomes),
         peak_rss_mib=peak,
         cpu_seconds=cpu,
-        lags=status_lags(transitions, watch, cluster_of_upgrade),
+        lags=[lag for by_change in lags.values() for lag in by_change],
+        lags_by_change=lags,
         timeline=[(i * WINDOW_SECONDS, count) for i, count in enumerate(windows)],
         rss=rss,
         phases=phases,

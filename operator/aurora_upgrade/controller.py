@@ -30,13 +30,13 @@ from typing import Any
 
 import aiohttp
 import kopf
-import kubernetes
 
 from aurora_upgrade import fleet, metrics
 from aurora_upgrade.clock import utcnow
 from aurora_upgrade.config import METRICS_ADDRESS_ENV, METRICS_PORT_ENV, Timing, poll_seconds
 from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
 from aurora_upgrade.engine import Engine, default_gateways
+from aurora_upgrade.kube import CustomObjects
 from aurora_upgrade.models import (
     GROUP,
     PLURAL,
@@ -94,7 +94,7 @@ def _region_gateway(upgrade: Upgrade) -> RdsGateway:
 
 
 UPGRADES = Engine(timing=TIMING, gateways=_region_gateway)
-_api: dict[str, Any] = {}
+_api: dict[str, CustomObjects] = {}
 
 # What the daemons of this process share (touched from the event loop only).
 _wakes: dict[str, asyncio.Event] = {}  # "namespace/name" -> set to end its pause now
@@ -107,17 +107,11 @@ _known_versions: dict[str, str] = {}
 _executor: dict[str, Any] = {}
 
 
-def custom_api() -> Any:
+def custom_api() -> CustomObjects:
+    """The AuroraUpgrades as the reconcile threads read and write them; its pool holds a
+    connection for each of those threads, so none is opened and discarded per call."""
     if "custom" not in _api:
-        try:
-            kubernetes.config.load_incluster_config()
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config()
-        configuration = kubernetes.client.Configuration.get_default_copy()
-        # Every reconcile thread reads and writes through this client: its pool (urllib3's
-        # default is 5 x CPUs) holds a connection for each, so none is opened and discarded per call.
-        configuration.connection_pool_maxsize = RECONCILE_THREADS
-        _api["custom"] = kubernetes.client.CustomObjectsApi(kubernetes.client.ApiClient(configuration))
+        _api["custom"] = CustomObjects(GROUP, VERSION, PLURAL, pool=RECONCILE_THREADS)
     return _api["custom"]
 
 
@@ -131,10 +125,10 @@ FEED_THREADS = 4  # the Regions' event feeds (one read each every few seconds)
 
 @kopf.on.login()
 async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
-    """kopf's own login from the kubernetes client's configuration (in-cluster or kubeconfig),
+    """kopf's own login from pykube-ng's configuration (in-cluster, else kubeconfig) as kube.py's is,
     served by a session with at most KUBE_CONNECTIONS connections. kopf logs in again when the
     API server refuses the credentials (a rotated service-account token), calling this anew."""
-    info = kopf.login_via_client(**kwargs)
+    info = kopf.login_via_pykube(**kwargs)
     if info is None:
         return None
     session = aiohttp.ClientSession(
@@ -265,7 +259,7 @@ async def follow(
         while not stopped:
             wake.clear()
             _generations[ref] = _generation(body)
-            # In kopf's context (kopf.event needs it), in the executor: boto3 and kubernetes block.
+            # In kopf's context (kopf.event needs it), in the executor: boto3 and requests block.
             context = contextvars.copy_context()
             delay, upgrade = await loop.run_in_executor(
                 _executor.get("kopf"), context.run, reconcile, body, namespace, name, upgrades_by_cluster
@@ -411,7 +405,7 @@ def _fresh(body: Any, ref: str, namespace: str, name: str) -> dict[str, Any]:
         copied = copy.deepcopy(dict(body))
         if (copied.get("metadata") or {}).get("resourceVersion") == known:
             return copied
-    fresh: dict[str, Any] = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    fresh: dict[str, Any] = custom_api().get(namespace, name)
     _known_versions[ref] = fresh["metadata"].get("resourceVersion")
     return fresh
 
@@ -419,7 +413,7 @@ def _fresh(body: Any, ref: str, namespace: str, name: str) -> dict[str, Any]:
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 def finalize(body: Any, namespace: str | None, name: str, **_: Any) -> None:
     assert namespace is not None  # AuroraUpgrade is namespaced
-    fresh = custom_api().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    fresh = custom_api().get(namespace, name)
     store = _store(body, fresh, finalizing=True)
     meta = fresh["metadata"]
     status = _status(fresh) or initial(utcnow())  # deleted before its first reconcile: nothing to accept

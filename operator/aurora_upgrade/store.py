@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from aurora_upgrade.clock import rfc3339, utcnow
+from aurora_upgrade.kube import CustomObjects, KubeError
 from aurora_upgrade.models import (
-    GROUP,
     IMMUTABLE_FIELDS,
-    PLURAL,
-    VERSION,
     AuroraUpgradeStatus,
     InvalidManifest,
     dump,
@@ -82,7 +80,7 @@ class KubeStore:
 
     namespace: str
     name: str
-    custom_api: Any  # kubernetes.client.CustomObjectsApi
+    objects: CustomObjects
     post_event: Callable[[str, str, str], None]
     resource_version: str | None = None  # of the object the decision was made on
     stop_when_deleting: bool = True
@@ -97,11 +95,9 @@ class KubeStore:
         if self.resource_version is not None:
             patch["metadata"] = {"resourceVersion": self.resource_version}
         try:
-            saved = self.custom_api.patch_namespaced_custom_object_status(
-                GROUP, VERSION, self.namespace, PLURAL, self.name, patch
-            )
-        except Exception as error:
-            if getattr(error, "status", None) == 409:
+            saved = self.objects.patch_status(self.namespace, self.name, patch)
+        except KubeError as error:
+            if error.status == 409:
                 raise StatusConflict(f"{self.namespace}/{self.name} changed since it was read") from error
             raise
         metadata = saved.get("metadata") or {}

@@ -1,5 +1,5 @@
-"""The API session the operator hands kopf (controller.login): kopf's own credentials from the
-kubernetes client's configuration, over a bounded connection pool. kopf's built-in session has no
+"""The API session the operator hands kopf (controller.login): kopf's own credentials from
+pykube-ng's configuration, over a bounded connection pool. kopf's built-in session has no
 limit, so an operator started beside hundreds of upgrades it had not seen opened one TLS connection
 per upgrade at once (docs/benchmarks.md, B3). No API server is needed to build the session."""
 
@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 
 import kopf
-import kubernetes
 import pytest
 import yaml
 
@@ -33,8 +32,7 @@ def use_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             }
         )
     )
-    # The kubernetes client reads KUBECONFIG when it is imported, long before this test.
-    monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
 
 
@@ -58,7 +56,8 @@ def test_every_reconcile_thread_has_a_pooled_connection_to_kubernetes_and_to_rds
 ) -> None:
     """urllib3 discards a connection when more threads call than its pool holds ("Connection pool
     is full"), and the next call opens a new one (a TLS handshake with RDS): the pools of the
-    kubernetes client and of both RDS clients hold one for each reconcile thread and the feed."""
+    reconciles' API client (kube.py) and of both RDS clients hold one for each reconcile thread
+    and the feed."""
     from aurora_upgrade.rds import default_client_factory
 
     use_kubeconfig(tmp_path, monkeypatch)
@@ -69,6 +68,7 @@ def test_every_reconcile_thread_has_a_pooled_connection_to_kubernetes_and_to_rds
     api = controller.custom_api()
     reads, writes = default_client_factory("ap-northeast-1", None, None)
 
-    assert api.api_client.configuration.connection_pool_maxsize >= controller.RECONCILE_THREADS
+    adapter = api._client.session.get_adapter("https://127.0.0.1:6443")
+    assert adapter.poolmanager.connection_pool_kw["maxsize"] >= controller.RECONCILE_THREADS
     for client in (reads, writes):
         assert client.meta.config.max_pool_connections > controller.RECONCILE_THREADS

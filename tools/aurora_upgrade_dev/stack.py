@@ -48,12 +48,14 @@ def start_operator(
     poll_seconds: float = 1.0,
     namespace: str | None = None,
     args: Sequence[str] | None = None,
+    python: str = sys.executable,
 ) -> subprocess.Popen[bytes]:
     """`args` replaces the default kopf options (standalone, and `namespace` or all of them),
-    e.g. with the Helm chart's container args."""
+    e.g. with the Helm chart's container args; `python` is the interpreter of the environment the
+    operator runs from (the benchmarks' holds only the operator's runtime dependencies)."""
     if args is None:
         args = ["--standalone", *(["--namespace", namespace] if namespace else ["--all-namespaces"])]
-    command = [sys.executable, "-m", "aurora_upgrade.cli", "operator", *args]
+    command = [python, "-m", "aurora_upgrade.cli", "operator", *args]
     log = log_path.open("ab")
     return subprocess.Popen(
         command,
