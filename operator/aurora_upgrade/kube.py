@@ -30,10 +30,7 @@ class KubeError(Exception):
 
 def kube_config() -> pykube.KubeConfig:
     """The service account's credentials in a pod, else the kubeconfig's current context."""
-    try:
-        return pykube.KubeConfig.from_service_account()
-    except FileNotFoundError:
-        return pykube.KubeConfig.from_file()
+    return pykube.KubeConfig.from_env()
 
 
 class CustomObjects:
