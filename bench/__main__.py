@@ -80,10 +80,17 @@ def main(argv: list[str]) -> int:
                 try:
                     first = runs.first_reconcile(workdir, plane.kubeconfig, sim.endpoint_url)
                     _log(f"B3 first reconcile after {first:.1f} s")
-                    for finished in (0, args.finished):
+                    for finished, finalized in ((0, True), (args.finished, True), (args.finished, False)):
                         idle.append(
                             runs.run_idle(
-                                workdir, plane.kubeconfig, sim.endpoint_url, finished, args.idle_window, 90, _log
+                                workdir,
+                                plane.kubeconfig,
+                                sim.endpoint_url,
+                                finished,
+                                args.idle_window,
+                                90,
+                                _log,
+                                finalized=finalized,
                             )
                         )
                 finally:

@@ -143,11 +143,17 @@ def chart_b2(results: Results, path: Path) -> None:
     plt.close(fig)
 
 
+def _idle_label(idle: Idle) -> str:
+    if not idle.upgrades:
+        return "0"
+    return f"{idle.upgrades}" + ("" if idle.finalized else ", no finalizer yet")
+
+
 def chart_b3(results: Results, path: Path) -> None:
     fig, (rss, cpu) = plt.subplots(1, 2, figsize=(10, 4))
-    labels = [f"{idle.upgrades} finished" for idle in results.idle]
+    labels = [f"{_idle_label(idle)} finished" for idle in results.idle]
     rss.bar(labels, [idle.rss_mib for idle in results.idle])
-    rss.axhline(100, color="red", linestyle="--", label="target: 100 MB")
+    rss.axhline(100 * 1e6 / 2**20, color="red", linestyle="--", label="target: 100 MB")
     rss.set_ylabel("idle RSS (MiB)")
     rss.set_title("B3: idle RSS")
     rss.legend()
@@ -299,16 +305,18 @@ def _b3(results: Results, chart: str) -> list[str]:
         "",
         "The operator at the default poll interval (30 s) watching a namespace with no AuroraUpgrades, then",
         "one with 1,000 already Completed (created, then given a Completed status through the status",
-        "subresource). Measured over a window once the operator has settled (CPU below 2 % of a core over",
-        "5 s, or after the settle cap). First reconcile: from launching the operator until an upgrade",
-        "waiting for it shows a phase.",
+        "subresource), as an operator restarted beside the upgrades it finished sees them: each carries",
+        "the operator's finalizer. The last row is the same 1,000 never seen by an operator, so it adds",
+        "its finalizer to each as it starts (1,000 patches at once). Measured over a window once the",
+        "operator has settled (CPU below 2 % of a core over 5 s, or after the settle cap). First",
+        "reconcile: from launching the operator until an upgrade waiting for it shows a phase.",
         "",
         "| finished upgrades | settled after (s) | RSS (MiB) | peak RSS (MiB) | CPU (% of a core) | window (s) |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for idle in results.idle:
         lines.append(
-            f"| {idle.upgrades} | {idle.settle_seconds:.0f} | {idle.rss_mib:.0f} | {idle.peak_rss_mib:.0f} | "
+            f"| {_idle_label(idle)} | {idle.settle_seconds:.0f} | {idle.rss_mib:.0f} | {idle.peak_rss_mib:.0f} | "
             f"{idle.cpu_percent:.1f} | {idle.window_seconds:.0f} |"
         )
     lines += [
@@ -401,7 +409,7 @@ def _targets(results: Results) -> list[str]:
                 f"({_mb(fleet[500].peak_rss_mib):.0f} MB) | {_met(_mb(fleet[500].peak_rss_mib) <= 200)} |"
             )
     for idle in results.idle:
-        lines.append(f"| Idle RSS ≤ 100 MB ({idle.upgrades} finished) | {idle.rss_mib:.0f} MiB "
+        lines.append(f"| Idle RSS ≤ 100 MB ({_idle_label(idle)} finished) | {idle.rss_mib:.0f} MiB "
                      f"({_mb(idle.rss_mib):.0f} MB) | {_met(_mb(idle.rss_mib) <= 100)} |")  # fmt: skip
     if results.first_reconcile_seconds is not None:
         lines.append(
