@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
                 try:
                     first = runs.first_reconcile(workdir, plane.kubeconfig, sim.endpoint_url)
                     _log(f"B3 first reconcile after {first:.1f} s")
-                    for finished, finalized in ((0, True), (args.finished, True), (args.finished, False)):
+                    for finished, restarted in ((0, False), (args.finished, False), (args.finished, True)):
                         idle.append(
                             runs.run_idle(
                                 workdir,
@@ -90,7 +90,7 @@ def main(argv: list[str]) -> int:
                                 args.idle_window,
                                 90,
                                 _log,
-                                finalized=finalized,
+                                restarted=restarted,
                             )
                         )
                 finally:

@@ -146,7 +146,7 @@ def chart_b2(results: Results, path: Path) -> None:
 def _idle_label(idle: Idle) -> str:
     if not idle.upgrades:
         return "0"
-    return f"{idle.upgrades}" + ("" if idle.finalized else ", no finalizer yet")
+    return f"{idle.upgrades}" + (", operator restarted" if idle.restarted else "")
 
 
 def chart_b3(results: Results, path: Path) -> None:
@@ -305,11 +305,12 @@ def _b3(results: Results, chart: str) -> list[str]:
         "",
         "The operator at the default poll interval (30 s) watching a namespace with no AuroraUpgrades, then",
         "one with 1,000 already Completed (created, then given a Completed status through the status",
-        "subresource), as an operator restarted beside the upgrades it finished sees them: each carries",
-        "the operator's finalizer. The last row is the same 1,000 never seen by an operator, so it adds",
-        "its finalizer to each as it starts (1,000 patches at once). Measured over a window once the",
-        "operator has settled (CPU below 2 % of a core over 5 s, or after the settle cap). First",
-        "reconcile: from launching the operator until an upgrade waiting for it shows a phase.",
+        "subresource), never seen by an operator: it adds its finalizer (and kopf its last-handled",
+        "annotation) to each as it starts, 1,000 patches at once. Then a second operator in the same",
+        "namespace, started after the first stopped, as an operator restarted beside the upgrades it",
+        "finished sees them. Measured over a window once the operator has settled (CPU below 2 % of a",
+        "core over 5 s, or after the settle cap). First reconcile: from launching the operator until an",
+        "upgrade waiting for it shows a phase.",
         "",
         "| finished upgrades | settled after (s) | RSS (MiB) | peak RSS (MiB) | CPU (% of a core) | window (s) |",
         "|---|---:|---:|---:|---:|---:|",

@@ -369,9 +369,8 @@ class Idle:
     peak_rss_mib: float
     cpu_percent: float  # of one core, over the window
     window_seconds: float
-    # Finished under an operator, so they carry its finalizer, as upgrades an operator finished
-    # do (False: created with a status only, so the operator adds its finalizer to each at start).
-    finalized: bool = True
+    # A second operator, after the first added its finalizer to each upgrade (see run_idle).
+    restarted: bool = False
 
 
 def _completed_status() -> dict[str, Any]:
@@ -396,23 +395,24 @@ def run_idle(
     window: float,
     settle_cap: float,
     log: Log,
-    finalized: bool = True,
+    restarted: bool = False,
 ) -> Idle:
     """The operator at the default poll interval, watching `finished` Completed upgrades: RSS and
-    CPU over `window` seconds once it has settled (its CPU over 5 s below 2 % of a core). With
-    `finalized`, each carries the operator's finalizer, as every upgrade an operator has seen does
-    (an operator restarted beside the upgrades it finished); without, the operator adds it to each."""
-    namespace = f"bench-b3-{finished}{'' if finalized else '-new'}"
-    create_namespace(kubeconfig, namespace)
-    api = kube(kubeconfig)
-    for i in range(1, finished + 1):
-        name = f"finished-{i:04d}"
-        manifest = upgrade_manifest(name, namespace, f"finished-cluster-{i:04d}")
-        if finalized:
-            manifest["metadata"]["finalizers"] = [f"{GROUP}/finalizer"]
-        api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, manifest)
-        api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, _completed_status())
-    operator_log = workdir / f"b3-{finished}-operator.log"
+    CPU over `window` seconds once it has settled (its CPU over 5 s below 2 % of a core). The
+    upgrades are created with a status only, so the operator adds its finalizer (and kopf its
+    last-handled annotation) to each as it starts; `restarted` measures a second operator started
+    after that one, in the same namespace: an operator restarted beside the upgrades it finished."""
+    namespace = f"bench-b3-{finished}"
+    if not restarted:
+        create_namespace(kubeconfig, namespace)
+        api = kube(kubeconfig)
+        for i in range(1, finished + 1):
+            name = f"finished-{i:04d}"
+            api.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, upgrade_manifest(name, namespace, f"finished-cluster-{i:04d}")
+            )
+            api.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, _completed_status())
+    operator_log = workdir / f"b3-{finished}{'-restarted' if restarted else ''}-operator.log"
     operator = Operator(kubeconfig, endpoint_url, operator_log, 30.0, namespace)
     try:
         wait_until_started(operator, operator_log)
@@ -437,10 +437,10 @@ def run_idle(
         peak_rss_mib=peak,
         cpu_percent=100 * (end.cpu_seconds - start.cpu_seconds) / (end.at - start.at),
         window_seconds=end.at - start.at,
-        finalized=finalized,
+        restarted=restarted,
     )
-    seen = "" if finalized else " (no finalizer yet)"
-    log(f"B3 idle with {finished} finished{seen}: RSS {idle.rss_mib:.0f} MiB, CPU {idle.cpu_percent:.1f} %")
+    again = ", operator restarted" if restarted else ""
+    log(f"B3 idle with {finished} finished{again}: RSS {idle.rss_mib:.0f} MiB, CPU {idle.cpu_percent:.1f} %")
     return idle
 
 
