@@ -73,7 +73,10 @@ def main(argv: list[str]) -> int:
             fleet = []
             if "B2" in only:
                 for n in (int(part) for part in args.fleet.split(",")):
-                    fleet.append(runs.run_fleet(workdir, plane.kubeconfig, n, args.fleet_scale, args.fleet_cap, _log))
+                    pids = (plane.apiserver_pid, plane.etcd_pid)
+                    fleet.append(
+                        runs.run_fleet(workdir, plane.kubeconfig, n, args.fleet_scale, args.fleet_cap, _log, pids)
+                    )
             idle, first = [], None
             if "B3" in only:
                 sim = Sim(workdir / "b3-sim.log", ["--scenario", "runbook"])

@@ -129,6 +129,14 @@ def proc_sample(pid: int) -> ProcSample:
     return ProcSample(time.time(), rss_kib / 1024, (int(fields[11]) + int(fields[12])) / CLK_TCK)
 
 
+def machine_cpu() -> tuple[float, float]:
+    """Seconds of CPU time the machine spent busy and in all, over every CPU, since boot (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks) - idle) / CLK_TCK, sum(ticks) / CLK_TCK
+
+
 def peak_rss_mib(pid: int) -> float:
     """The kernel's high-water mark of the process's resident set (VmHWM)."""
     with open(f"/proc/{pid}/status") as status:

@@ -143,6 +143,10 @@ def chart_b2(results: Results, path: Path) -> None:
     plt.close(fig)
 
 
+def _percent(value: float | None, whole: float) -> str:
+    return "n/a" if value is None else f"{100 * value / whole:.0f} %"
+
+
 def _idle_label(idle: Idle) -> str:
     if not idle.upgrades:
         return "0"
@@ -254,12 +258,13 @@ def _b2(results: Results, chart: str) -> list[str]:
     lines += [
         "",
         "What limited the runs: the looks at an upgrade the operator made (`aurora_upgrade_reconciles_total`),",
-        "per second and per upgrade, CPU seconds of the operator and of the simulator (one Python process,",
-        "one lock, moto underneath) over the run, and where the upgrades stood at the end.",
+        "per second and per upgrade, CPU of the operator, of the simulator (one Python process, one lock,",
+        "moto underneath) and of the control plane over the run, how busy the whole machine was (all of",
+        "them share its CPUs, with the benchmark's own watch), and where the upgrades stood at the end.",
         "",
         "| N | reconciles/s | reconciles per upgrade | operator CPU (% of a core) | simulator CPU (% of a core) | "
-        "phases at the end |",
-        "|---:|---:|---:|---:|---:|---|",
+        "kube-apiserver + etcd CPU (% of a core) | machine busy (% of all CPUs) | phases at the end |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in results.fleet:
         phases = ", ".join(f"{phase} {count}" for phase, count in sorted(run.phases.items(), key=lambda i: -i[1]))
@@ -268,6 +273,7 @@ def _b2(results: Results, chart: str) -> list[str]:
         lines.append(
             f"| {run.n} | {run.reconciles / run.seconds:.1f} | {run.reconciles / run.n:.0f} | "
             f"{100 * run.cpu_seconds / run.seconds:.0f} % | {100 * run.sim_cpu_seconds / run.seconds:.0f} % | "
+            f"{_percent(run.control_plane_cpu_seconds, run.seconds)} | {_percent(run.machine_busy_percent, 100)} | "
             f"{phases or 'none yet'} |"
         )
     changes = [what for what in _LAG_CHANGES if any(run.lags_by_change.get(what) for run in results.fleet)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +16,16 @@ from aurora_upgrade.models import GROUP, PLURAL, VERSION
 from aurora_upgrade.phases import TERMINAL
 from aurora_upgrade.sim.config import AWS_TYPICAL_SECONDS
 from aurora_upgrade.sim.scenarios import RUNBOOK_CLUSTER, fleet_cluster
-from bench.harness import Operator, PhaseWatch, Sim, create_namespace, kube, upgrade_manifest
+from bench.harness import (
+    Operator,
+    PhaseWatch,
+    Sim,
+    create_namespace,
+    kube,
+    machine_cpu,
+    proc_sample,
+    upgrade_manifest,
+)
 from support.runbook import NAME, RUNBOOK_PHASES
 from support.runbook_steps import (
     STEP_1_1,
@@ -202,6 +211,8 @@ class FleetRun:
     sim_cpu_seconds: float  # the simulator's, to tell whose CPU the run was short of
     operator_exit: int | None  # the operator's exit status if it stopped by itself during the run
     lags_by_change: dict[str, list[float]] = field(default_factory=dict)  # the lags, by AWS change
+    control_plane_cpu_seconds: float | None = None  # kube-apiserver's and etcd's over the run
+    machine_busy_percent: float | None = None  # of all the machine's CPUs, over the run
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -290,7 +301,17 @@ def status_lags(
     return lags
 
 
-def run_fleet(workdir: Path, kubeconfig: Path, n: int, factor: float, cap_seconds: float, log: Log) -> FleetRun:
+def run_fleet(
+    workdir: Path,
+    kubeconfig: Path,
+    n: int,
+    factor: float,
+    cap_seconds: float,
+    log: Log,
+    control_plane: Sequence[int] = (),
+) -> FleetRun:
+    """N upgrades at once; `control_plane` holds the pids of kube-apiserver and etcd, whose CPU
+    over the run is reported beside the operator's and the simulator's."""
     namespace = f"bench-b2-{n}"
     create_namespace(kubeconfig, namespace)
     sim = Sim(workdir / f"b2-{n}-sim.log", ["--fleet", str(n), "--scale", str(factor)])
@@ -301,6 +322,8 @@ def run_fleet(workdir: Path, kubeconfig: Path, n: int, factor: float, cap_second
             GROUP, VERSION, namespace, PLURAL, upgrade_manifest(name, namespace, cluster)
         )
     watch = PhaseWatch(kubeconfig, namespace)
+    plane_before = sum(proc_sample(pid).cpu_seconds for pid in control_plane)
+    busy_before, all_before = machine_cpu()
     operator = Operator(kubeconfig, sim.endpoint_url, workdir / f"b2-{n}-operator.log", 30 * factor, namespace)
     t0 = operator.started
     try:
@@ -320,6 +343,8 @@ def run_fleet(workdir: Path, kubeconfig: Path, n: int, factor: float, cap_second
         phases = watch.phases()
         reconciles = operator.reconciles()
         sim_cpu = sim.cpu_seconds()
+        plane_cpu = sum(proc_sample(pid).cpu_seconds for pid in control_plane) - plane_before
+        busy_after, all_after = machine_cpu()
         calls = sim.calls()
         transitions = sim.transitions()
     finally:
@@ -349,6 +374,8 @@ def run_fleet(workdir: Path, kubeconfig: Path, n: int, factor: float, cap_second
         reconciles=reconciles,
         sim_cpu_seconds=sim_cpu,
         operator_exit=exited,
+        control_plane_cpu_seconds=plane_cpu if control_plane else None,
+        machine_busy_percent=100 * (busy_after - busy_before) / (all_after - all_before),
     )
     log(
         f"B2 N={n}: {completed}/{n} Completed in {run.seconds:.0f} s, {mean_total:.1f} calls/s "
