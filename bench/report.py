@@ -148,14 +148,17 @@ def _percent(value: float | None, whole: float) -> str:
 
 
 def _idle_label(idle: Idle) -> str:
-    if not idle.upgrades:
-        return "0"
+    """The B3 table's first column: how many finished upgrades, and whether it is the restart."""
     return f"{idle.upgrades}" + (", operator restarted" if idle.restarted else "")
+
+
+def _idle_title(idle: Idle) -> str:
+    return f"{idle.upgrades} finished" + (", operator restarted" if idle.restarted else "")
 
 
 def chart_b3(results: Results, path: Path) -> None:
     fig, (rss, cpu) = plt.subplots(1, 2, figsize=(10, 4))
-    labels = [f"{_idle_label(idle)} finished" for idle in results.idle]
+    labels = [_idle_title(idle) for idle in results.idle]
     rss.bar(labels, [idle.rss_mib for idle in results.idle])
     rss.axhline(100 * 1e6 / 2**20, color="red", linestyle="--", label="target: 100 MB")
     rss.set_ylabel("idle RSS (MiB)")
@@ -416,7 +419,7 @@ def _targets(results: Results) -> list[str]:
                 f"({_mb(fleet[500].peak_rss_mib):.0f} MB) | {_met(_mb(fleet[500].peak_rss_mib) <= 200)} |"
             )
     for idle in results.idle:
-        lines.append(f"| Idle RSS ≤ 100 MB ({_idle_label(idle)} finished) | {idle.rss_mib:.0f} MiB "
+        lines.append(f"| Idle RSS ≤ 100 MB ({_idle_title(idle)}) | {idle.rss_mib:.0f} MiB "
                      f"({_mb(idle.rss_mib):.0f} MB) | {_met(_mb(idle.rss_mib) <= 100)} |")  # fmt: skip
     if results.first_reconcile_seconds is not None:
         lines.append(
