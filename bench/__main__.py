@@ -72,8 +72,8 @@ def main(argv: list[str]) -> int:
                 operator = runs.run_operator(workdir, plane.kubeconfig, args.scale, _log)
             fleet = []
             if "B2" in only:
+                pids = (plane.apiserver_pid, plane.etcd_pid)
                 for n in (int(part) for part in args.fleet.split(",")):
-                    pids = (plane.apiserver_pid, plane.etcd_pid)
                     fleet.append(
                         runs.run_fleet(workdir, plane.kubeconfig, n, args.fleet_scale, args.fleet_cap, _log, pids)
                     )

@@ -147,18 +147,9 @@ def _percent(value: float | None, whole: float) -> str:
     return "n/a" if value is None else f"{100 * value / whole:.0f} %"
 
 
-def _idle_label(idle: Idle) -> str:
-    """The B3 table's first column: how many finished upgrades, and whether it is the restart."""
-    return f"{idle.upgrades}" + (", operator restarted" if idle.restarted else "")
-
-
-def _idle_title(idle: Idle) -> str:
-    return f"{idle.upgrades} finished" + (", operator restarted" if idle.restarted else "")
-
-
 def chart_b3(results: Results, path: Path) -> None:
     fig, (rss, cpu) = plt.subplots(1, 2, figsize=(10, 4))
-    labels = [_idle_title(idle) for idle in results.idle]
+    labels = [idle.title for idle in results.idle]
     rss.bar(labels, [idle.rss_mib for idle in results.idle])
     rss.axhline(100 * 1e6 / 2**20, color="red", linestyle="--", label="target: 100 MB")
     rss.set_ylabel("idle RSS (MiB)")
@@ -321,12 +312,12 @@ def _b3(results: Results, chart: str) -> list[str]:
         "core over 5 s, or after the settle cap). First reconcile: from launching the operator until an",
         "upgrade waiting for it shows a phase.",
         "",
-        "| finished upgrades | settled after (s) | RSS (MiB) | peak RSS (MiB) | CPU (% of a core) | window (s) |",
+        "| watching | settled after (s) | RSS (MiB) | peak RSS (MiB) | CPU (% of a core) | window (s) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for idle in results.idle:
         lines.append(
-            f"| {_idle_label(idle)} | {idle.settle_seconds:.0f} | {idle.rss_mib:.0f} | {idle.peak_rss_mib:.0f} | "
+            f"| {idle.title} | {idle.settle_seconds:.0f} | {idle.rss_mib:.0f} | {idle.peak_rss_mib:.0f} | "
             f"{idle.cpu_percent:.1f} | {idle.window_seconds:.0f} |"
         )
     lines += [
@@ -419,7 +410,7 @@ def _targets(results: Results) -> list[str]:
                 f"({_mb(fleet[500].peak_rss_mib):.0f} MB) | {_met(_mb(fleet[500].peak_rss_mib) <= 200)} |"
             )
     for idle in results.idle:
-        lines.append(f"| Idle RSS ≤ 100 MB ({_idle_title(idle)}) | {idle.rss_mib:.0f} MiB "
+        lines.append(f"| Idle RSS ≤ 100 MB ({idle.title}) | {idle.rss_mib:.0f} MiB "
                      f"({_mb(idle.rss_mib):.0f} MB) | {_met(_mb(idle.rss_mib) <= 100)} |")  # fmt: skip
     if results.first_reconcile_seconds is not None:
         lines.append(

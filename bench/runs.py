@@ -399,6 +399,10 @@ class Idle:
     # A second operator, after the first added its finalizer to each upgrade (see run_idle).
     restarted: bool = False
 
+    @property
+    def title(self) -> str:
+        return f"{self.upgrades} finished" + (", operator restarted" if self.restarted else "")
+
 
 def _completed_status() -> dict[str, Any]:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -466,8 +470,7 @@ def run_idle(
         window_seconds=end.at - start.at,
         restarted=restarted,
     )
-    again = ", operator restarted" if restarted else ""
-    log(f"B3 idle with {finished} finished{again}: RSS {idle.rss_mib:.0f} MiB, CPU {idle.cpu_percent:.1f} %")
+    log(f"B3 idle with {idle.title}: RSS {idle.rss_mib:.0f} MiB, CPU {idle.cpu_percent:.1f} %")
     return idle
 
 

@@ -28,18 +28,19 @@ class KubeError(Exception):
         self.status = status
 
 
-def kube_config() -> pykube.KubeConfig:
-    """The service account's credentials in a pod, else the kubeconfig's current context."""
-    return pykube.KubeConfig.from_env()
-
-
 class CustomObjects:
     """One namespaced kind of custom object, read and status-patched over a pooled connection for
     each calling thread (`pool`): requests discards a connection when more threads call than
-    its pool holds, and the next call opens a new one."""
+    its pool holds, and the next call opens a new one. `config` reads the credentials: by default
+    the service account's in a pod, else the kubeconfig's current context."""
 
     def __init__(
-        self, group: str, version: str, plural: str, pool: int, config: Callable[[], pykube.KubeConfig] = kube_config
+        self,
+        group: str,
+        version: str,
+        plural: str,
+        pool: int,
+        config: Callable[[], pykube.KubeConfig] = pykube.KubeConfig.from_env,
     ) -> None:
         self.api_version = f"{group}/{version}"
         self.plural = plural
