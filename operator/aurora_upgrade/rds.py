@@ -224,14 +224,15 @@ Cycles = Callable[[float], int]  # a moment (time.time()) -> the read cycle it f
 class SharedDescribe:
     """One describe operation shared by every upgrade of a Region.
 
-    A question about one resource registers it as in flight; the answer comes from the last
-    call if that call covered the resource and was made in the same read cycle, otherwise from
-    one new call (per chunk of filter values) for what is due: the resources asked about now,
-    and those whose upgrades said (`want`) they look in this cycle or an earlier one. So a
-    cycle's call carries the resources of the upgrades looking in it, not of the whole fleet.
-    Asked from many threads at once, one thread calls while the others wait for its answer. A
-    resource nobody asked about for `forget_after` seconds is no longer in flight. Without
-    `cycle_of` nothing is shared: every question is a call."""
+    A question about one resource registers it as in flight; it is answered from the last call
+    that covered the resource if that call was made in the read cycle the question was asked in,
+    or began after it was asked, otherwise by one new call (per chunk of filter values) for what
+    is due: the resources asked about now, and those whose upgrades said (`want`) they look in
+    this cycle or an earlier one. So a cycle's call carries the resources of the upgrades looking
+    in it, not of the whole fleet. Asked from many threads at once, one thread calls while the
+    others wait for its answer, and a call made while they waited answers them, whichever cycle
+    it falls in. A resource nobody asked about for `forget_after` seconds is no longer in flight.
+    Without `cycle_of` nothing is shared: every question is a call."""
 
     def __init__(
         self,
@@ -251,9 +252,10 @@ class SharedDescribe:
         self._waiting: collections.Counter[str] = collections.Counter()  # askers waiting, by key
         self._answers: dict[str, list[Any]] = {}
         self._index: dict[str, str] | None = None  # see key_of()
-        self._covered: frozenset[str] = frozenset()
+        # When the call whose answer about a key still holds began, and in which read cycle (a
+        # write, or an event, about the key since then ends that): the answer is as fresh as that.
+        self._answered_at: dict[str, tuple[float, int | None]] = {}
         self._forgotten: set[str] = set()  # forgotten while the call under way was made
-        self._fetched_in: int | None = None
 
     def get(self, key: str) -> list[Any]:
         """The items AWS lists for `key` (none when it does not exist)."""
@@ -272,16 +274,25 @@ class SharedDescribe:
                 if not self._waiting[key]:
                     del self._waiting[key]
 
+    def _answers_for(self, key: str, asked: float) -> bool:
+        """Whether the answer held about `key` answers a question asked at `asked`: made in the
+        same read cycle, or by a call that began after the question (one it waited for)."""
+        answered = self._answered_at.get(key)
+        if answered is None or self.cycle_of is None:
+            return False
+        at, cycle = answered
+        return at >= asked or cycle == self.cycle_of(asked)
+
     def _answer(self, key: str, asked: float) -> list[Any]:
         with self._lock:
-            cycle = self.cycle_of(asked) if self.cycle_of else None
             with self._state_lock:
-                same_cycle = cycle is not None and cycle == self._fetched_in
-                if same_cycle and key in self._covered:
+                if self._answers_for(key, asked):
                     return list(self._answers.get(key, []))
-                covered = self._covered if same_cycle else frozenset()
                 self._forgotten = set()
             started = time.time()
+            cycle = self.cycle_of(started) if self.cycle_of else None
+            with self._state_lock:  # what this cycle's calls answered already
+                covered = {k for k, (_, c) in self._answered_at.items() if cycle is not None and c == cycle}
             with self._wanted_lock:
                 # A key someone is still waiting for is in flight, however long ago it was asked:
                 # under throttling the wait for the lock can outlast `forget_after`.
@@ -290,8 +301,10 @@ class SharedDescribe:
                 }
                 wanted = frozenset(self._wanted)
                 # What is asked about now and what is due by this cycle, less what this cycle's
-                # answer already covers (a key written to, named by an event, or new is not):
+                # answers already cover (a key written to, named by an event, or new is not):
                 # one reboot among a hundred upgrades asks about its cluster, not the hundred.
+                # Every waiting question is in this call: its answer, begun after they were
+                # asked, answers them all, so the threads that waited do not call in turn.
                 due = {k for k, cycles in self._due.items() if cycle is None or min(cycles) <= cycle}
                 keys = sorted((frozenset(self._waiting) | (due & wanted)) - covered)
                 for k in keys:  # what this call answers; a look due in a later cycle stays due
@@ -304,17 +317,19 @@ class SharedDescribe:
             answers: dict[str, list[Any]] = {k: [] for k in keys}
             for found, item in self._fetch(keys):
                 answers.setdefault(found, []).append(item)
-            fetched_in = self.cycle_of(started) if self.cycle_of else None
             with self._state_lock:
-                kept = covered if fetched_in == self._fetched_in else frozenset()
                 # What a write or an event made stale while the call was under way is not covered
                 # by its answer: the next question about it calls AWS again.
-                self._covered = (kept | frozenset(keys)) - self._forgotten
+                self._answered_at = {k: at for k, at in self._answered_at.items() if k in wanted}
+                for k in keys:
+                    if k in self._forgotten:
+                        self._answered_at.pop(k, None)
+                    else:
+                        self._answered_at[k] = (started, cycle)
                 # The last answer about every resource in flight (events name instances, and
                 # `cluster_of_instance` reads them here), this call's replacing what it covers.
                 self._answers = {k: v for k, v in self._answers.items() if k in wanted} | answers
                 self._index = None
-                self._fetched_in = fetched_in
             return list(answers.get(key, []))
 
     def want(self, keys: Iterable[str], cycle: int | None = None) -> None:
@@ -329,7 +344,7 @@ class SharedDescribe:
     def forget_all(self) -> None:
         """`forget` every key: a change whose key this describe cannot tell (a rename)."""
         with self._state_lock:
-            keys = set(self._covered)
+            keys = set(self._answered_at)
         for key in keys:
             self.forget(key)
 
@@ -337,7 +352,7 @@ class SharedDescribe:
         """The next question about `key` calls AWS; the others keep this cycle's answer. Never
         waits for a call under way (a write, or the event feed, forgets what it changed)."""
         with self._state_lock:
-            self._covered = self._covered - {key}
+            self._answered_at.pop(key, None)
             self._forgotten.add(key)
         with self._wanted_lock:
             if key in self._due:  # its upgrade looks sooner than it said; the next call asks
@@ -349,7 +364,7 @@ class SharedDescribe:
         answer (it may predate the write) covers nothing of `key`."""
         with self._state_lock:
             self._forgotten.add(key)
-            if key in self._covered:
+            if key in self._answered_at:
                 self._answers[key] = [*self._answers.get(key, []), item]
                 self._index = None
 

@@ -184,6 +184,47 @@ def test_questions_waiting_past_forget_after_are_still_asked_and_shared() -> Non
     assert fetch.calls == [["c-1"], ["c-2", "c-3"]]  # the two waiting questions share one call
 
 
+def test_questions_that_waited_into_the_next_cycle_are_answered_by_the_call_they_waited_for() -> None:
+    """Questions asked while a call is under way wait for the lock; when the cycle turns meanwhile,
+    the first of them to get it calls for all of them, and that call, begun after they were
+    asked, answers the others: they must not call in turn. At N=100 they did, one call per
+    waiting thread (the same keys every 50 ms), and the Region's describes queued behind them."""
+    release = threading.Event()
+
+    class Blocking(Recording):
+        def __call__(self, keys: list[str]) -> list[tuple[str, str]]:
+            if not self.calls:
+                release.wait(10)
+            return super().__call__(keys)
+
+    fetch = Blocking()
+    describe = SharedDescribe(fetch, forget_after=3600)
+    turn = [float("inf")]  # the moment cycle 1 ends
+    describe.cycle_of = lambda moment: 1 if moment < turn[0] else 2
+    answers: dict[str, list[str]] = {}
+
+    def ask(key: str) -> None:
+        answers[key] = describe.get(key)
+
+    first = threading.Thread(target=ask, args=("c-1",))
+    first.start()
+    while not describe._lock.locked():
+        time.sleep(0.01)
+    waiting = [threading.Thread(target=ask, args=(f"c-{i}",)) for i in range(2, 6)]
+    for thread in waiting:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(describe._waiting) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    turn[0] = time.time()  # the cycle turns while they wait
+    release.set()
+    for thread in (first, *waiting):
+        thread.join(10)
+
+    assert answers == {f"c-{i}": [f"item of c-{i}"] for i in range(1, 6)}
+    assert fetch.calls == [["c-1"], ["c-2", "c-3", "c-4", "c-5"]]
+
+
 def test_unshared_every_question_is_a_call() -> None:
     fetch = Recording()
     describe = SharedDescribe(fetch, forget_after=3600)  # `aurora-upgrade run`: no cycles
