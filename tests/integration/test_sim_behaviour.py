@@ -330,6 +330,39 @@ def test_deployments_are_listed_in_pages_as_aws_documents(make_sim: SimFactory, 
     assert error_code(excinfo) == "InvalidParameterValue"
 
 
+def test_clusters_snapshots_and_events_are_listed_in_pages_as_aws_documents(
+    make_sim: SimFactory, client_for: Any
+) -> None:
+    """DescribeDBClusters, DescribeDBClusterSnapshots and DescribeEvents answer at most
+    MaxRecords (default 100) and a Marker for the rest, as AWS documents; moto answers them
+    whole, which would undercount the calls a fleet's reads take."""
+    rds = client_for(make_sim(scenario=scenarios.fleet(25)))
+    first = rds.describe_db_clusters(MaxRecords=20)
+    rest = rds.describe_db_clusters(MaxRecords=20, Marker=first["Marker"])
+    assert (len(first["DBClusters"]), len(rest["DBClusters"])) == (20, 5) and "Marker" not in rest
+    listed = {c["DBClusterIdentifier"] for c in first["DBClusters"] + rest["DBClusters"]}
+    assert listed == {scenarios.fleet_cluster(i) for i in range(1, 26)}
+
+    before = len(rds.describe_db_cluster_snapshots()["DBClusterSnapshots"])  # the fleet's automated ones
+    for i in range(21):
+        rds.create_db_cluster_snapshot(
+            DBClusterSnapshotIdentifier=f"paged-{i}", DBClusterIdentifier=scenarios.fleet_cluster(1)
+        )
+    total = before + 21
+    pages = list(rds.get_paginator("describe_db_cluster_snapshots").paginate(PaginationConfig={"PageSize": 20}))
+    assert [len(p["DBClusterSnapshots"]) for p in pages] == [min(20, total - n) for n in range(0, total, 20)]
+    names = {s["DBClusterSnapshotIdentifier"] for p in pages for s in p["DBClusterSnapshots"]}
+    assert len(names) == total and {f"paged-{i}" for i in range(21)} <= names
+
+    whole = [e for p in rds.get_paginator("describe_events").paginate(Duration=60) for e in p["Events"]]
+    assert len(whole) > 100  # the fleet's instances' creation events, more than one default page
+    assert len(rds.describe_events(Duration=60)["Events"]) == 100
+    paged = list(rds.get_paginator("describe_events").paginate(Duration=60, PaginationConfig={"PageSize": 20}))
+    assert all(len(p["Events"]) <= 20 for p in paged)
+    key = ("SourceIdentifier", "Message", "Date")
+    assert [tuple(e[k] for k in key) for p in paged for e in p["Events"]] == [tuple(e[k] for k in key) for e in whole]
+
+
 def test_clusters_are_found_by_resource_id_as_aws_documents(rds: Any) -> None:
     """DescribeDBClusters' `db-cluster-resource-id` filter (moto lacks it): the previous
     production is found by it after the switchover renamed it."""

@@ -86,13 +86,36 @@ class SimRDSResponse(RDSResponse):
         deployments = self._sim_backend.describe_blue_green_deployments(
             self.params.get("BlueGreenDeploymentIdentifier"), filters
         )
-        # AWS pages the answer: MaxRecords 20-100 (default 100), the rest after a Marker.
+        return self._page("BlueGreenDeployments", deployments)
+
+    # moto answers these three whole; AWS pages them as it does the others.
+    def describe_db_clusters(self) -> ActionResult:
+        filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
+        clusters = self._sim_backend.describe_db_clusters(self.params.get("DBClusterIdentifier"), filters)
+        return self._page("DBClusters", list(clusters))
+
+    def describe_db_cluster_snapshots(self) -> ActionResult:
+        filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
+        snapshots = self.backend.describe_db_cluster_snapshots(
+            self.params.get("DBClusterIdentifier"),
+            self.params.get("DBClusterSnapshotIdentifier"),
+            self.params.get("SnapshotType"),
+            filters,
+        )
+        return self._page("DBClusterSnapshots", list(snapshots))
+
+    def describe_events(self) -> ActionResult:
+        return self._page("Events", list(self.backend.describe_events(**self.params)))
+
+    def _page(self, key: str, items: list[Any]) -> ActionResult:
+        """AWS pages a describe's answer (botocore's RDS model: MaxRecords "Default: 100.
+        Constraints: Minimum 20, maximum 100."), the rest after a Marker."""
         size = int(self.params.get("MaxRecords") or 100)
         if not 20 <= size <= 100:
             raise RDSClientError("InvalidParameterValue", f"MaxRecords must be between 20 and 100, not {size}.")
         start = int(self.params.get("Marker") or 0)
-        page: dict[str, Any] = {"BlueGreenDeployments": deployments[start : start + size]}
-        if start + size < len(deployments):
+        page: dict[str, Any] = {key: items[start : start + size]}
+        if start + size < len(items):
             page["Marker"] = str(start + size)
         return ActionResult(page)
 
