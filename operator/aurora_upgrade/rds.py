@@ -837,15 +837,20 @@ class RdsGateway:
                 return []
             start = self._events_from - _EVENT_OVERLAP
             fresh = []
+            latest = self._events_from
             for e in self._pages("DescribeEvents", "Events", StartTime=start, MaxRecords=100):
                 event = _event(e)
+                latest = max(latest, event.date)  # other source types' too
                 key = (event.source_type, event.source_identifier, event.message, event.date)
                 if event.source_type not in WATCHED_SOURCE_TYPES or key in self._events_seen:
                     continue
                 self._events_seen.add(key)
                 fresh.append(event)
-            latest = max((e.date for e in fresh), default=self._events_from)
-            self._events_from = max(self._events_from, latest)
+            # The next read starts shortly before the last event listed, or before this read if
+            # that is later: what AWS lists late is dated less than the overlap before this read.
+            # Kept at the last event alone, a quiet spell (green provisioning) re-read the burst
+            # before it at every read, page after page.
+            self._events_from = max(latest, now - _EVENT_OVERLAP)
             horizon = self._events_from - _EVENT_OVERLAP
             self._events_seen = {k for k in self._events_seen if k[3] >= horizon}
             kept = now - _EVENT_LOG_KEPT

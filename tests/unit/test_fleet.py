@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -350,4 +350,42 @@ def test_the_feed_is_one_describe_events_call_for_every_source_type() -> None:
         assert gateway.read_events(started) == []  # the feed starts now
         assert [e.source_identifier for e in gateway.read_events(started)] == ["i-1"]
         assert gateway.read_events(started) == []
+    stubber.assert_no_pending_responses()
+
+
+def test_the_feed_moves_on_with_time_and_with_events_of_any_source_type() -> None:
+    """The next read starts the overlap before the last event listed (of any source type: the
+    account's snapshots, parameter groups too) or before the read itself, whichever is later.
+    Kept at the last watched event, every read of a quiet spell (green provisioning) listed
+    again all that came before it: at N = 10 the simulator's fleet made each read two pages."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from aurora_upgrade.rds import _EVENT_OVERLAP, RdsGateway
+
+    client = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="ap-northeast-1"
+    ).client("rds")
+    stubber = Stubber(client)
+    gateway = RdsGateway(client)
+    started = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    later = started + timedelta(seconds=60)
+    backup = {
+        "SourceIdentifier": "rds:other-db-2026-12-01",
+        "SourceType": "db-snapshot",
+        "Message": "Automated snapshot created",
+        "Date": later + timedelta(seconds=20),  # AWS's clock ahead of ours
+    }
+
+    def expect(start: datetime, events: list[dict[str, object]]) -> None:
+        stubber.add_response("describe_events", {"Events": events}, {"StartTime": start, "MaxRecords": 100})
+
+    expect(started - _EVENT_OVERLAP, [])  # nothing new: the next read starts from this one
+    expect(later - 2 * _EVENT_OVERLAP, [backup])  # no upgrade's news, yet it moves the feed on
+    expect(backup["Date"] - _EVENT_OVERLAP, [])  # type: ignore[operator]
+    with stubber:
+        assert gateway.read_events(started) == []  # the feed starts now
+        assert gateway.read_events(later) == []
+        assert gateway.read_events(later + timedelta(seconds=1)) == []
+        assert gateway.read_events(later + timedelta(seconds=2)) == []
     stubber.assert_no_pending_responses()
