@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +278,9 @@ def resolve(scenario: str | Mapping[str, Any]) -> dict[str, Any]:
     raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)} (or a .yaml file)")
 
 
+SETUP_EVENTS_AGE = timedelta(days=1)
+
+
 def apply(data: Mapping[str, Any]) -> behaviour.Faults:
     """Create the scenario's resources in the installed simulation; returns its faults."""
     account, home = str(data.get("account_id", RUNBOOK_ACCOUNT_ID)), str(data.get("region", RUNBOOK_REGION))
@@ -317,6 +321,19 @@ def apply(data: Mapping[str, Any]) -> behaviour.Faults:
             source.read_replica_identifiers.append(replica.db_cluster_arn)
     for spec in data.get("global_clusters", []):
         _create_global_cluster(behaviour.backend_for(account, home), spec, clusters)
+    # The scenario's resources were there before the account's story starts: the events moto
+    # recorded making them (instances created, automated snapshots) are a day old, outside
+    # DescribeEvents' default hour, not news to the first reader (a fleet's would fill pages).
+    regions = {home} | {
+        str(r)
+        for key in ("db_cluster_parameter_groups", "db_parameter_groups")
+        for group in data.get(key, [])
+        for r in group.get("regions", [home])
+    }
+    regions |= {str(c.get("region", home)) for c in data.get("db_clusters", [])}
+    for region in regions:
+        for event in behaviour.backend_for(account, region).events:
+            event.date -= SETUP_EVENTS_AGE
     faults = data.get("faults") or {}
     known = {field.name for field in dataclasses.fields(behaviour.Faults)}
     unknown = set(faults) - known
