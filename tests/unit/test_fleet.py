@@ -8,13 +8,14 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from botocore.stub import ANY, Stubber
 
 from aurora_upgrade import fleet
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.outcome import Outcome
 from aurora_upgrade.decisions.pacing import next_look
 from aurora_upgrade.phases import Phase
-from aurora_upgrade.rds import FILTER_VALUES_PER_CALL, SharedDescribe, _chunks
+from aurora_upgrade.rds import _EVENT_OVERLAP, FILTER_VALUES_PER_CALL, RdsGateway, SharedDescribe, _chunks
 from aurora_upgrade.resources import RdsEvent
 
 from .builders import BG_ID, CLUSTER_ID, GREEN_CLUSTER_ID, NOW, TIMING, make_spec, make_upgrade
@@ -322,20 +323,11 @@ def test_intervals_derive_from_the_poll_interval() -> None:
     assert fast.read_cycle == pytest.approx(0.1)
 
 
-def test_the_feed_is_one_describe_events_call_for_every_source_type() -> None:
+def test_the_feed_is_one_describe_events_call_for_every_source_type(stubbed: tuple[RdsGateway, Stubber]) -> None:
     """The gateway against botocore's Stubber (which checks each request against the RDS model):
     no SourceType (one call, not four), from shortly before the last event seen; events of
     other source types are dropped, and one seen twice is reported once."""
-    import boto3
-    from botocore.stub import ANY, Stubber
-
-    from aurora_upgrade.rds import RdsGateway
-
-    client = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name="ap-northeast-1"
-    ).client("rds")
-    stubber = Stubber(client)
-    gateway = RdsGateway(client)
+    gateway, stubber = stubbed
     started = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
     restarted = {
         "SourceIdentifier": "i-1",
@@ -346,28 +338,18 @@ def test_the_feed_is_one_describe_events_call_for_every_source_type() -> None:
     group = {**restarted, "SourceIdentifier": "g", "SourceType": "db-parameter-group", "Message": "Updated"}
     stubber.add_response("describe_events", {"Events": [restarted, group]}, {"StartTime": ANY, "MaxRecords": 100})
     stubber.add_response("describe_events", {"Events": [restarted]}, {"StartTime": ANY, "MaxRecords": 100})
-    with stubber:
-        assert gateway.read_events(started) == []  # the feed starts now
-        assert [e.source_identifier for e in gateway.read_events(started)] == ["i-1"]
-        assert gateway.read_events(started) == []
+    assert gateway.read_events(started) == []  # the feed starts now
+    assert [e.source_identifier for e in gateway.read_events(started)] == ["i-1"]
+    assert gateway.read_events(started) == []
     stubber.assert_no_pending_responses()
 
 
-def test_the_feed_moves_on_with_time_and_with_events_of_any_source_type() -> None:
+def test_the_feed_moves_on_with_time_and_with_events_of_any_source_type(stubbed: tuple[RdsGateway, Stubber]) -> None:
     """The next read starts the overlap before the last event listed (of any source type: the
     account's snapshots, parameter groups too) or before the read itself, whichever is later.
     Kept at the last watched event, every read of a quiet spell (green provisioning) listed
     again all that came before it: at N = 10 the simulator's fleet made each read two pages."""
-    import boto3
-    from botocore.stub import Stubber
-
-    from aurora_upgrade.rds import _EVENT_OVERLAP, RdsGateway
-
-    client = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name="ap-northeast-1"
-    ).client("rds")
-    stubber = Stubber(client)
-    gateway = RdsGateway(client)
+    gateway, stubber = stubbed
     started = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
     later = started + timedelta(seconds=60)
     backup = {
@@ -383,9 +365,8 @@ def test_the_feed_moves_on_with_time_and_with_events_of_any_source_type() -> Non
     expect(started - _EVENT_OVERLAP, [])  # nothing new: the next read starts from this one
     expect(later - 2 * _EVENT_OVERLAP, [backup])  # no upgrade's news, yet it moves the feed on
     expect(backup["Date"] - _EVENT_OVERLAP, [])  # type: ignore[operator]
-    with stubber:
-        assert gateway.read_events(started) == []  # the feed starts now
-        assert gateway.read_events(later) == []
-        assert gateway.read_events(later + timedelta(seconds=1)) == []
-        assert gateway.read_events(later + timedelta(seconds=2)) == []
+    assert gateway.read_events(started) == []  # the feed starts now
+    assert gateway.read_events(later) == []
+    assert gateway.read_events(later + timedelta(seconds=1)) == []
+    assert gateway.read_events(later + timedelta(seconds=2)) == []
     stubber.assert_no_pending_responses()

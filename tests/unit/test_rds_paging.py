@@ -3,29 +3,19 @@ Marker for the rest. A parameter group has hundreds of parameters, so `rds.logic
 is often on a later page; the gateway must follow every Marker.
 
 The client is a real botocore RDS client whose HTTP answers are supplied by botocore's own
-Stubber (which also validates each request against the RDS model): paging is AWS's contract,
-and the simulator does not page, so this is where it is checked."""
+Stubber (which also validates each request against the RDS model, the `stubbed` fixture of
+conftest.py): paging is AWS's contract, and the simulator pages only some describes, so this is
+where it is checked for all of them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
 from aurora_upgrade.rds import RdsGateway
-
-
-@pytest.fixture
-def stubbed() -> tuple[RdsGateway, Stubber]:
-    client = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name="ap-northeast-1"
-    ).client("rds")
-    stubber = Stubber(client)
-    stubber.activate()
-    return RdsGateway(client), stubber
 
 
 def filler(n: int) -> list[dict[str, Any]]:

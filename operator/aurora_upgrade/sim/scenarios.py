@@ -285,23 +285,26 @@ def apply(data: Mapping[str, Any]) -> behaviour.Faults:
     """Create the scenario's resources in the installed simulation; returns its faults."""
     account, home = str(data.get("account_id", RUNBOOK_ACCOUNT_ID)), str(data.get("region", RUNBOOK_REGION))
 
+    made_in: dict[str, behaviour.SimRDSBackend] = {}  # the Regions the scenario makes resources in
+
+    def backend(region: str) -> behaviour.SimRDSBackend:
+        return made_in.setdefault(region, behaviour.backend_for(account, region))
+
     def backend_in(spec: Mapping[str, Any]) -> behaviour.SimRDSBackend:
-        return behaviour.backend_for(account, str(spec.get("region", home)))
+        return backend(str(spec.get("region", home)))
 
     for group in data.get("db_cluster_parameter_groups", []):
         for region in group.get("regions", [home]):
-            backend = behaviour.backend_for(account, region)
-            backend.create_db_cluster_parameter_group(
+            backend(region).create_db_cluster_parameter_group(
                 db_cluster_parameter_group_name=group["name"],
                 db_parameter_group_family=group["family"],
                 description=group.get("description", group["name"]),
                 tags=[],
             )
-            backend.modify_db_cluster_parameter_group(group["name"], _parameter_list(group))
+            backend(region).modify_db_cluster_parameter_group(group["name"], _parameter_list(group))
     for group in data.get("db_parameter_groups", []):
         for region in group.get("regions", [home]):
-            backend = behaviour.backend_for(account, region)
-            backend.create_db_parameter_group(
+            backend(region).create_db_parameter_group(
                 {
                     "db_parameter_group_name": group["name"],
                     "db_parameter_group_family": group["family"],
@@ -309,7 +312,7 @@ def apply(data: Mapping[str, Any]) -> behaviour.Faults:
                     "tags": [],
                 }
             )
-            backend.modify_db_parameter_group(group["name"], _parameter_list(group))
+            backend(region).modify_db_parameter_group(group["name"], _parameter_list(group))
     clusters = {}
     for cluster in data.get("db_clusters", []):
         clusters[cluster["identifier"]] = _create_cluster(backend_in(cluster), cluster)
@@ -320,19 +323,12 @@ def apply(data: Mapping[str, Any]) -> behaviour.Faults:
             replica.replication_source_identifier = source.db_cluster_arn
             source.read_replica_identifiers.append(replica.db_cluster_arn)
     for spec in data.get("global_clusters", []):
-        _create_global_cluster(behaviour.backend_for(account, home), spec, clusters)
+        _create_global_cluster(backend(home), spec, clusters)
     # The scenario's resources were there before the account's story starts: the events moto
     # recorded making them (instances created, automated snapshots) are a day old, outside
     # DescribeEvents' default hour, not news to the first reader (a fleet's would fill pages).
-    regions = {home} | {
-        str(r)
-        for key in ("db_cluster_parameter_groups", "db_parameter_groups")
-        for group in data.get(key, [])
-        for r in group.get("regions", [home])
-    }
-    regions |= {str(c.get("region", home)) for c in data.get("db_clusters", [])}
-    for region in regions:
-        for event in behaviour.backend_for(account, region).events:
+    for made in made_in.values():
+        for event in made.events:
             event.date -= SETUP_EVENTS_AGE
     faults = data.get("faults") or {}
     known = {field.name for field in dataclasses.fields(behaviour.Faults)}

@@ -82,30 +82,31 @@ class SimRDSResponse(RDSResponse):
         return ActionResult({"GlobalClusters": found})
 
     def describe_blue_green_deployments(self) -> ActionResult:
-        filters = {f["Name"]: list(f["Values"]) for f in self.params.get("Filters", [])}
         deployments = self._sim_backend.describe_blue_green_deployments(
-            self.params.get("BlueGreenDeploymentIdentifier"), filters
+            self.params.get("BlueGreenDeploymentIdentifier"), self._filters()
         )
         return self._page("BlueGreenDeployments", deployments)
 
     # moto answers these three whole; AWS pages them as it does the others.
     def describe_db_clusters(self) -> ActionResult:
-        filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
-        clusters = self._sim_backend.describe_db_clusters(self.params.get("DBClusterIdentifier"), filters)
+        clusters = self._sim_backend.describe_db_clusters(self.params.get("DBClusterIdentifier"), self._filters())
         return self._page("DBClusters", list(clusters))
 
     def describe_db_cluster_snapshots(self) -> ActionResult:
-        filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
         snapshots = self.backend.describe_db_cluster_snapshots(
             self.params.get("DBClusterIdentifier"),
             self.params.get("DBClusterSnapshotIdentifier"),
             self.params.get("SnapshotType"),
-            filters,
+            self._filters(),
         )
         return self._page("DBClusterSnapshots", list(snapshots))
 
     def describe_events(self) -> ActionResult:
         return self._page("Events", list(self.backend.describe_events(**self.params)))
+
+    def _filters(self) -> dict[str, list[str]]:
+        """The request's Filters as moto's backends take them: name -> values."""
+        return {f["Name"]: list(f["Values"]) for f in self.params.get("Filters", [])}
 
     def _page(self, key: str, items: list[Any]) -> ActionResult:
         """AWS pages a describe's answer (botocore's RDS model: MaxRecords "Default: 100.
