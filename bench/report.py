@@ -195,7 +195,8 @@ def _b1(results: Results, chart: str) -> list[str]:
         f"| time added (s) | {rb.added_seconds:.1f} | {op.added_seconds:.1f} |",
         f"| time added (% of AWS time) | {100 * rb.added_seconds / rb.aws_seconds:.1f} % | "
         f"{100 * op.added_seconds / op.aws_seconds:.1f} % |",
-        f"| of which reboots one instance at a time (s) | 0 | {sequential_reboot_seconds(results.b1_factor):.1f} |",
+        "| of which production's reboots one instance at a time (s) | 0 | "
+        f"{sequential_reboot_seconds(results.b1_factor):.1f} |",
         f"| time added beyond that (% of AWS time) | {100 * rb.added_seconds / rb.aws_seconds:.1f} % | "
         f"{_added_beyond_reboots(results, op):.1f} % |",
         f"| RDS calls | {sum(rb.calls.values())} | {sum(op.calls.values())} |",

@@ -47,7 +47,7 @@ from aurora_upgrade.models import (
     parse_spec,
     parse_status,
 )
-from aurora_upgrade.phases import TERMINAL, settled
+from aurora_upgrade.phases import TERMINAL, Phase, settled
 from aurora_upgrade.rds import RdsGateway
 from aurora_upgrade.resources import RdsError
 from aurora_upgrade.status import initial
@@ -410,7 +410,20 @@ def _fresh(body: Any, ref: str, namespace: str, name: str) -> dict[str, Any]:
     return fresh
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL)
+def _deletion_has_work(body: Any, **_: Any) -> bool:
+    """Deleting a Completed or Aborted upgrade changes nothing in AWS (docs/operations.md's
+    deletion table), so it carries no finalizer: kopf adds none to one it first sees finished
+    (an operator started beside a thousand finished upgrades patches none of them) and takes it
+    off one that finishes. Every other upgrade keeps it, a Failed one too: before switchover
+    its deletion may still have a deployment and green to delete."""
+    try:
+        status = _status(body)
+    except ValueError:
+        return True  # the handler says what is wrong
+    return status is None or status.phase not in (Phase.COMPLETED, Phase.ABORTED)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, when=_deletion_has_work)
 def finalize(body: Any, namespace: str | None, name: str, **_: Any) -> None:
     assert namespace is not None  # AuroraUpgrade is namespaced
     fresh = custom_api().get(namespace, name)

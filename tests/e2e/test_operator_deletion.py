@@ -99,6 +99,12 @@ def test_delete_after_completion_leaves_aws_alone(stack: Stack) -> None:
     stack.wait_phase("done", "Completed", timeout=90)
     assert stack.rds_sim.mutating_calls() == RUNBOOK_CALLS, stack.diagnose()
     before = clusters(stack)
+    # Deleting it has nothing left to do, so kopf takes the finalizer off (controller._deletion_has_work).
+    stack.wait_for(
+        "the finalizer to come off the Completed upgrade",
+        lambda: FINALIZER not in stack.get("done")["metadata"].get("finalizers", []),
+        timeout=20,
+    )
 
     delete(stack, "done")
 

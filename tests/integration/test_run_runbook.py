@@ -12,6 +12,8 @@ import json
 import signal
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,35 @@ def test_runbook_upgrade_from_pending_to_completed(sim: SimServer, tmp_path: Pat
     assert_runbook_status(json.loads(state.read_text())["status"])
 
 
+def test_green_reboots_all_at_once_and_production_one_at_a_time(tmp_path: Path) -> None:
+    """Green's second reboot is asked for while its first instance is still rebooting (as the
+    runbook reboots them); production's second only once the first instance is back, from the
+    simulator's record of when each reboot ended. Reboots last 3 s here, so the order does not
+    hang on how quickly the process runs."""
+    server = SimServer(config=replace(FAST, reboot_seconds=3.0), scenario="runbook", port=0)
+    server.start()
+    try:
+        result = run_cli(server, EXAMPLE, tmp_path / "state.json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        calls, transitions = server.calls(), server.transitions()
+    finally:
+        server.stop()
+    sent = {
+        c["params"]["DBInstanceIdentifier"]: datetime.fromisoformat(c["time"])
+        for c in calls
+        if c["operation"] == "RebootDBInstance"
+    }
+    back = {
+        t["label"].removeprefix("reboot "): datetime.fromisoformat(t["time"])
+        for t in transitions
+        if t["label"].startswith("reboot ")
+    }
+    g1, g2 = sorted(i for i in sent if "-green-" in i)
+    p1, p2 = sorted(i for i in sent if "-green-" not in i)
+    assert sent[g2] < back[g1], (sent, back)
+    assert sent[p2] > back[p1], (sent, back)
+
+
 def test_rerun_after_completion_makes_no_call(sim: SimServer, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     assert run_cli(sim, EXAMPLE, state).returncode == 0
@@ -88,6 +119,7 @@ def kill_right_after(sim: SimServer, manifest: Path, state: Path, operation: str
     [
         ("CreateBlueGreenDeployment", 1),
         ("RebootDBInstance", 1),  # first green reboot
+        ("RebootDBInstance", 2),  # second green reboot, asked for while the first is under way
         ("CreateDBClusterSnapshot", 1),
         ("SwitchoverBlueGreenDeployment", 1),
         ("RebootDBInstance", 3),  # first reboot after switchover

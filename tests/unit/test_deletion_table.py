@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from aurora_upgrade import controller
 from aurora_upgrade.decisions.actions import DeleteBlueGreen
 from aurora_upgrade.decisions.cleanup import DeletionDecision, DeletionObservation, decide_deletion
+from aurora_upgrade.models import dump
 from aurora_upgrade.phases import Phase
 
 from .builders import BG_ID, GREEN_CLUSTER_ID, NOW, TIMING, ago, make_blue_green, make_cluster, make_spec, make_upgrade
@@ -128,6 +130,20 @@ def test_deletion_never_orphans_green(row: str, phase: Phase, status: dict[str, 
         assert (abort, orphan) == (WAITS, MAY_BE_LEFT)
     else:
         assert (abort, orphan) == (NOTHING_CREATED, NOTHING_CREATED)
+
+
+@pytest.mark.parametrize(("row", "phase", "status", "deployment"), CASES, ids=[case[0] for case in CASES])
+def test_only_an_upgrade_whose_deletion_leaves_aws_alone_goes_without_the_finalizer(
+    row: str, phase: Phase, status: dict[str, Any], deployment: str | None
+) -> None:
+    """kopf adds the finalizer only where the deletion handler's filter holds (and takes it off
+    where it stops holding): wherever it does not, deleting must change nothing in AWS."""
+    upgrade = make_upgrade(phase, **status)
+    body = {"metadata": {"name": "u1", "namespace": "ns", "generation": 1}, "status": dump(upgrade.status)}
+    if not controller._deletion_has_work(body):
+        assert decide(phase, status, deployment, "Abort") == decide(phase, status, deployment, "Orphan") == LEFT_ALONE
+    assert controller._deletion_has_work(body) == (phase not in (Phase.COMPLETED, Phase.ABORTED))
+    assert controller._deletion_has_work({"metadata": {"name": "new", "generation": 1}})  # no status yet
 
 
 def test_the_deletion_table_in_operations_md_is_what_the_finalizer_decides() -> None:

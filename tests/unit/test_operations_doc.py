@@ -279,10 +279,22 @@ def test_the_phase_table_has_one_row_per_phase_in_order() -> None:
     assert documented == [p.value for p in every_phase_in_order()]
 
 
-def _asks_for(function: object, action: str) -> bool:
-    """`function`'s own body builds the action `action` (e.g. `Switchover(...)`)."""
+def _asks_for(function: object, action: str, seen: set[str] | None = None) -> bool:
+    """`function`'s body, or that of a function of its module it calls, builds the action
+    `action` (e.g. `Switchover(...)`)."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))  # type: ignore[arg-type]
-    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == action for n in ast.walk(tree))
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    if action in called:
+        return True
+    seen = seen if seen is not None else set()
+    module = inspect.getmodule(function)
+    for name in sorted(called - seen):
+        seen.add(name)
+        helper = getattr(module, name, None)
+        own = inspect.isfunction(helper) and helper.__module__ == getattr(module, "__name__", None)
+        if own and _asks_for(helper, action, seen):
+            return True
+    return False
 
 
 def interrupting_phases() -> set[Phase]:

@@ -1,5 +1,6 @@
-"""RebootingSource / RebootingGreen / RebootingInstances: one instance at a time, intent first,
-and on resume AWS itself settles whether an intended reboot happened."""
+"""RebootingSource / RebootingGreen / RebootingInstances: intent first, and on resume AWS itself
+settles whether an intended reboot happened. Production's instances reboot one at a time;
+green's all at once, as the runbook reboots them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from aurora_upgrade.phases import Phase
 
 from .builders import GREEN_SUFFIX, INSTANCE_IDS, NOW, TIMING, ago, instances, make_spec, make_upgrade, steps
 
+P1, P2 = INSTANCE_IDS
 G1, G2 = (i + GREEN_SUFFIX for i in INSTANCE_IDS)
 STAMP = rfc3339(NOW)
 YOUNG = ago(10)  # well inside the consistency grace
@@ -24,22 +26,31 @@ PAST_TIMEOUT = ago(TIMING.reboot_timeout.total_seconds() + 30)
 RESTARTED = (NOW - timedelta(seconds=5),)
 
 
+def restarted(instance: str = P1) -> dict[str, tuple[Any, ...]]:
+    return {instance: RESTARTED}
+
+
 def green(*statuses: str) -> tuple[Any, ...]:
     return instances(*statuses, suffix=GREEN_SUFFIX, engine_version="15.10")
 
 
-def upgrade_with(reboot_steps: list[RebootStep], phase: Phase = Phase.REBOOTING_GREEN, **spec: Any) -> Any:
+def production(*statuses: str) -> tuple[Any, ...]:
+    return instances(*statuses, engine_version="15.10")
+
+
+def upgrade_with(reboot_steps: list[RebootStep], phase: Phase = Phase.REBOOTING_INSTANCES, **spec: Any) -> Any:
     return make_upgrade(phase, spec=make_spec(**spec), reboots=reboot_steps)
 
 
 def test_first_look_plans_every_instance_in_name_order() -> None:
-    observation = RebootObservation(instances=tuple(reversed(green())))
+    observation = RebootObservation(instances=tuple(reversed(production())))
 
     outcome = decide_reboot(upgrade_with([]), observation, NOW, TIMING)
 
     assert outcome.phase is None
     assert outcome.reason == "RebootsPlanned"
-    assert outcome.changes == {"reboots": steps(G1, G2)}
+    assert outcome.message == f"Will reboot {P1}, {P2} one at a time"
+    assert outcome.changes == {"reboots": steps(P1, P2)}
     assert outcome.action is None
     assert outcome.requeue == 0  # go on at once: the plan is bookkeeping only
 
@@ -54,18 +65,18 @@ def test_first_look_without_instances_waits() -> None:
 @pytest.mark.parametrize(
     ("reboot_steps", "observation", "instance", "message"),
     [
-        pytest.param(steps(G1, G2), RebootObservation(green()), G1, f"Rebooting {G1}", id="first-instance"),
+        pytest.param(steps(P1, P2), RebootObservation(production()), P1, f"Rebooting {P1}", id="first-instance"),
         pytest.param(
-            steps({"instance": G1, "intended_at": ago(300), "requested_at": ago(300), "done_at": ago(100)}, G2),
-            RebootObservation(green()),
-            G2,
-            f"Rebooting {G2}",
+            steps({"instance": P1, "intended_at": ago(300), "requested_at": ago(300), "done_at": ago(100)}, P2),
+            RebootObservation(production()),
+            P2,
+            f"Rebooting {P2}",
             id="second-after-first-done",
         ),
         pytest.param(
-            steps({"instance": G1, "intended_at": ago(300)}, G2),
-            RebootObservation(green()),
-            G1,
+            steps({"instance": P1, "intended_at": ago(300)}, P2),
+            RebootObservation(production()),
+            P1,
             "no sign in AWS of the earlier attempt",
             id="resume-intent-without-evidence-calls-again",
         ),
@@ -91,9 +102,9 @@ def test_reboot_call_is_preceded_by_its_intent(
 def test_resume_with_a_young_intent_and_no_sign_yet_waits_instead_of_rebooting_again() -> None:
     # The process may have stopped right after AWS accepted the reboot, before describe calls
     # and events show it: calling again now could reboot the instance twice.
-    upgrade = upgrade_with(steps({"instance": G1, "intended_at": YOUNG}, G2))
+    upgrade = upgrade_with(steps({"instance": P1, "intended_at": YOUNG}, P2))
 
-    outcome = decide_reboot(upgrade, RebootObservation(green()), NOW, TIMING)
+    outcome = decide_reboot(upgrade, RebootObservation(production()), NOW, TIMING)
 
     assert (outcome.phase, outcome.reason, outcome.action) == (None, "CheckingEarlierReboot", None)
     assert not outcome.intent and not outcome.changes
@@ -103,12 +114,14 @@ def test_resume_with_a_young_intent_and_no_sign_yet_waits_instead_of_rebooting_a
 @pytest.mark.parametrize(
     ("observation", "why"),
     [
-        pytest.param(RebootObservation(green("rebooting", "available")), "instance rebooting", id="instance-rebooting"),
-        pytest.param(RebootObservation(green(), restarts=RESTARTED), "restart event", id="restart-event"),
+        pytest.param(
+            RebootObservation(production("rebooting", "available")), "instance rebooting", id="instance-rebooting"
+        ),
+        pytest.param(RebootObservation(production(), restarts=restarted()), "restart event", id="restart-event"),
     ],
 )
 def test_resume_with_intent_adopts_a_reboot_found_in_aws(observation: RebootObservation, why: str) -> None:
-    upgrade = upgrade_with(steps({"instance": G1, "intended_at": ago(20)}, G2))
+    upgrade = upgrade_with(steps({"instance": P1, "intended_at": ago(20)}, P2))
 
     outcome = decide_reboot(upgrade, observation, NOW, TIMING)
 
@@ -124,29 +137,29 @@ def test_resume_with_intent_adopts_a_reboot_found_in_aws(observation: RebootObse
     ("step", "observation", "reason", "changed"),
     [
         pytest.param(
-            {"instance": G1},
-            RebootObservation(green("modifying", "available")),
+            {"instance": P1},
+            RebootObservation(production("modifying", "available")),
             "WaitingForInstance",
             None,
             id="instance-busy-before-reboot",
         ),
         pytest.param(
-            {"instance": G1, "intended_at": YOUNG, "requested_at": YOUNG},
-            RebootObservation(green("rebooting", "available")),
+            {"instance": P1, "intended_at": YOUNG, "requested_at": YOUNG},
+            RebootObservation(production("rebooting", "available")),
             "WaitingForReboot",
             {"rebooting_seen_at": STAMP},
             id="rebooting-first-seen",
         ),
         pytest.param(
-            {"instance": G1, "intended_at": YOUNG, "requested_at": YOUNG, "rebooting_seen_at": YOUNG},
-            RebootObservation(green("rebooting", "available")),
+            {"instance": P1, "intended_at": YOUNG, "requested_at": YOUNG, "rebooting_seen_at": YOUNG},
+            RebootObservation(production("rebooting", "available")),
             "WaitingForReboot",
             None,
             id="still-rebooting",
         ),
         pytest.param(
-            {"instance": G1, "intended_at": YOUNG, "requested_at": YOUNG},
-            RebootObservation(green()),
+            {"instance": P1, "intended_at": YOUNG, "requested_at": YOUNG},
+            RebootObservation(production()),
             "WaitingForReboot",
             None,
             id="available-without-proof-inside-grace",
@@ -156,7 +169,7 @@ def test_resume_with_intent_adopts_a_reboot_found_in_aws(observation: RebootObse
 def test_reboot_waits(
     step: dict[str, str], observation: RebootObservation, reason: str, changed: dict[str, str] | None
 ) -> None:
-    outcome = decide_reboot(upgrade_with(steps(step, G2)), observation, NOW, TIMING)
+    outcome = decide_reboot(upgrade_with(steps(step, P2)), observation, NOW, TIMING)
 
     assert (outcome.phase, outcome.reason, outcome.action) == (None, reason, None)
     assert outcome.requeue == TIMING.poll
@@ -170,31 +183,31 @@ def test_reboot_waits(
     ("step", "observation"),
     [
         pytest.param(
-            {"instance": G1, "intended_at": ago(90), "requested_at": ago(90), "rebooting_seen_at": ago(60)},
-            RebootObservation(green()),
+            {"instance": P1, "intended_at": ago(90), "requested_at": ago(90), "rebooting_seen_at": ago(60)},
+            RebootObservation(production()),
             id="seen-rebooting-now-available",
         ),
         pytest.param(
-            {"instance": G1, "intended_at": YOUNG, "requested_at": YOUNG},
-            RebootObservation(green(), restarts=RESTARTED),
+            {"instance": P1, "intended_at": YOUNG, "requested_at": YOUNG},
+            RebootObservation(production(), restarts=restarted()),
             id="restart-event-and-available",
         ),
         pytest.param(
-            {"instance": G1, "intended_at": PAST_GRACE, "requested_at": PAST_GRACE},
-            RebootObservation(green()),
+            {"instance": P1, "intended_at": PAST_GRACE, "requested_at": PAST_GRACE},
+            RebootObservation(production()),
             id="quick-reboot-accepted-after-grace",
         ),
     ],
 )
 def test_reboot_done(step: dict[str, str], observation: RebootObservation) -> None:
-    outcome = decide_reboot(upgrade_with(steps(step, G2)), observation, NOW, TIMING)
+    outcome = decide_reboot(upgrade_with(steps(step, P2)), observation, NOW, TIMING)
 
     assert outcome.phase is None
     assert outcome.reason == "InstanceRebooted"
     assert outcome.action is None
     first, second = outcome.changes["reboots"]
     assert first.done_at == STAMP
-    assert second == RebootStep(instance=G2)
+    assert second == RebootStep(instance=P2)
 
 
 DONE = {"intended_at": ago(300), "requested_at": ago(300), "done_at": ago(200)}
@@ -237,37 +250,134 @@ def test_all_done_moves_on_per_spec_and_clears_the_steps(phase: Phase, spec: dic
     [
         pytest.param(
             {
-                "instance": G1,
+                "instance": P1,
                 "intended_at": PAST_TIMEOUT,
                 "requested_at": PAST_TIMEOUT,
                 "rebooting_seen_at": PAST_TIMEOUT,
             },
-            RebootObservation(green("rebooting", "available")),
+            RebootObservation(production("rebooting", "available")),
             "RebootTimedOut",
-            f"{G1} has not come back from its reboot after {int(TIMING.reboot_timeout.total_seconds())}s "
+            f"{P1} has not come back from its reboot after {int(TIMING.reboot_timeout.total_seconds())}s "
             "(status rebooting)",
             id="never-returns",
         ),
         pytest.param(
-            {"instance": G1, "intended_at": PAST_TIMEOUT, "requested_at": PAST_TIMEOUT},
-            RebootObservation(green("incompatible-parameters", "available")),
+            {"instance": P1, "intended_at": PAST_TIMEOUT, "requested_at": PAST_TIMEOUT},
+            RebootObservation(production("incompatible-parameters", "available")),
             "RebootTimedOut",
             "(status incompatible-parameters)",
             id="stuck-in-bad-state",
         ),
         pytest.param(
-            {"instance": G1, "intended_at": YOUNG, "requested_at": YOUNG},
-            RebootObservation(green()[1:]),
+            {"instance": P1, "intended_at": YOUNG, "requested_at": YOUNG},
+            RebootObservation(production()[1:]),
             "InstanceNotFound",
-            f"DB instance {G1} disappeared during RebootingGreen",
+            f"DB instance {P1} disappeared during RebootingInstances",
             id="instance-disappeared",
         ),
     ],
 )
 def test_reboot_failures(step: dict[str, str], observation: RebootObservation, reason: str, message: str) -> None:
-    outcome = decide_reboot(upgrade_with(steps(step, G2)), observation, NOW, TIMING)
+    outcome = decide_reboot(upgrade_with(steps(step, P2)), observation, NOW, TIMING)
 
     assert outcome.phase == Phase.FAILED
     assert outcome.reason == reason
     assert message in outcome.message
     assert outcome.action is None
+
+
+# --- green: all at once ---------------------------------------------------------------------
+
+
+def green_upgrade(*reboot_steps: dict[str, str] | str) -> Any:
+    return upgrade_with(steps(*reboot_steps), Phase.REBOOTING_GREEN)
+
+
+ASKED = {"intended_at": YOUNG, "requested_at": YOUNG}
+
+
+def test_green_plans_its_reboots_all_at_once() -> None:
+    outcome = decide_reboot(upgrade_with([], Phase.REBOOTING_GREEN), RebootObservation(green()), NOW, TIMING)
+
+    assert (outcome.reason, outcome.message) == ("RebootsPlanned", f"Will reboot {G1}, {G2} all at once")
+    assert outcome.changes == {"reboots": steps(G1, G2)}
+
+
+def test_green_asks_for_the_next_reboot_at_once_without_waiting_for_the_first() -> None:
+    first = decide_reboot(green_upgrade(G1, G2), RebootObservation(green()), NOW, TIMING)
+    assert (first.reason, first.action, first.requeue) == ("RebootingInstance", RebootInstance(G1), 0)
+    assert first.intent["reboots"][1] == RebootStep(instance=G2)
+
+    # G1 is rebooting now; the look that follows at once asks for G2's reboot, the last one.
+    second = decide_reboot(
+        green_upgrade({"instance": G1, **ASKED}, G2), RebootObservation(green("rebooting", "available")), NOW, TIMING
+    )
+    assert (second.reason, second.action, second.requeue) == ("RebootingInstance", RebootInstance(G2), TIMING.poll)
+    intended = second.intent["reboots"]
+    assert (intended[0], intended[1].intended_at, intended[1].requested_at) == (
+        RebootStep(instance=G1, **ASKED),
+        STAMP,
+        None,
+    )
+
+
+def test_green_waits_for_an_instance_that_is_busy_before_rebooting_it() -> None:
+    outcome = decide_reboot(
+        green_upgrade({"instance": G1, **ASKED}, G2), RebootObservation(green("rebooting", "modifying")), NOW, TIMING
+    )
+
+    assert (outcome.reason, outcome.action) == ("WaitingForInstance", None)
+    assert f"{G2} (modifying)" in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("observation", "reason"),
+    [
+        pytest.param(RebootObservation(green("available", "rebooting")), "RebootFound", id="rebooting"),
+        pytest.param(RebootObservation(green(), restarts=restarted(G2)), "RebootFound", id="restart-event"),
+        pytest.param(RebootObservation(green()), "CheckingEarlierReboot", id="no-sign-yet"),
+        pytest.param(RebootObservation(green(), restarts=restarted(G1)), "CheckingEarlierReboot", id="g1s-event"),
+    ],
+)
+def test_green_settles_an_unanswered_intent_before_anything_else(observation: RebootObservation, reason: str) -> None:
+    # The process stopped around G2's call, G1's reboot asked for before: AWS settles G2 first,
+    # and nothing is called again while it does (G1's restart event says nothing about G2).
+    upgrade = green_upgrade({"instance": G1, **ASKED}, {"instance": G2, "intended_at": YOUNG})
+
+    outcome = decide_reboot(upgrade, observation, NOW, TIMING)
+
+    assert (outcome.reason, outcome.action) == (reason, None)
+    if reason == "RebootFound":
+        assert outcome.changes["reboots"][1].requested_at == STAMP
+        assert outcome.changes["reboots"][0] == RebootStep(instance=G1, **ASKED)
+
+
+def test_green_follows_its_reboots_together() -> None:
+    both = green_upgrade({"instance": G1, **ASKED}, {"instance": G2, **ASKED})
+
+    # G1 back (its restart event), G2 seen rebooting: G1 is done, G2's rebooting recorded.
+    outcome = decide_reboot(both, RebootObservation(green("available", "rebooting"), restarted(G1)), NOW, TIMING)
+    assert (outcome.reason, outcome.message) == ("InstanceRebooted", f"{G1} rebooted and is available")
+    first, second = outcome.changes["reboots"]
+    assert (first.done_at, second.done_at, second.rebooting_seen_at) == (STAMP, None, STAMP)
+    assert outcome.requeue == 0  # the next look (at once) follows G2
+
+    # Both back with proof: both done in one look.
+    outcome = decide_reboot(both, RebootObservation(green(), {G1: RESTARTED, G2: RESTARTED}), NOW, TIMING)
+    assert outcome.message == f"{G1}, {G2} rebooted and are available"
+    assert [s.done_at for s in outcome.changes["reboots"]] == [STAMP, STAMP]
+
+    # Neither proven yet (inside the grace): waits for both, and says so.
+    outcome = decide_reboot(both, RebootObservation(green()), NOW, TIMING)
+    assert (outcome.reason, outcome.action, outcome.changes) == ("WaitingForReboot", None, {})
+    assert outcome.message == f"Waiting for {G1} (available), {G2} (available) to restart"
+
+
+def test_green_fails_when_one_of_its_reboots_never_returns() -> None:
+    late = {"intended_at": PAST_TIMEOUT, "requested_at": PAST_TIMEOUT, "rebooting_seen_at": PAST_TIMEOUT}
+    upgrade = green_upgrade({"instance": G1, **ASKED}, {"instance": G2, **late})
+
+    outcome = decide_reboot(upgrade, RebootObservation(green("rebooting", "rebooting")), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (Phase.FAILED, "RebootTimedOut")
+    assert G2 in outcome.message

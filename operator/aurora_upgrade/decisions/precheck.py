@@ -451,7 +451,7 @@ _STEP_TEXT: dict[Phase, str] = {
     Phase.CREATING_BLUE_GREEN: "CreatingBlueGreen: CreateBlueGreenDeployment {name} "
     "(TargetEngineVersion {target}, cluster parameter group {cpg}, DB parameter group {pg})",
     Phase.PROVISIONING_GREEN: "ProvisioningGreen: wait for the deployment to be AVAILABLE",
-    Phase.REBOOTING_GREEN: "RebootingGreen: reboot every green instance, one at a time",
+    Phase.REBOOTING_GREEN: "RebootingGreen: reboot every green instance, all at once",
     Phase.AWAITING_SWITCHOVER: "AwaitingSwitchover: wait for {gate}",
     Phase.SNAPSHOTTING: "Snapshotting: CreateDBClusterSnapshot {snapshot} of {cluster} and wait until available",
     Phase.SWITCHING_OVER: "SwitchingOver: SwitchoverBlueGreenDeployment (timeout {timeout}s)",

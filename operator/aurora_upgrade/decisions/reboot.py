@@ -1,18 +1,20 @@
 """RebootingSource, RebootingGreen, RebootingInstances (runbook 2.1, 4.2, 7.3).
 
-Instances reboot one at a time (the runbook reboots them all at once; one at a time keeps a
-reader up on production). Each reboot is written to status as an intent before
-RebootDBInstance is called. On resume, an intent without a recorded answer is settled by
-AWS itself: the instance is `rebooting`, or DescribeEvents has "DB instance restarted"
-after the intent's time; only when neither is true once AWS has had time to show it (the
-consistency grace) is the call made again. A refused RebootDBInstance has no meaning of its
+Green's instances reboot all at once, as the runbook reboots them (green serves no production
+traffic); production's reboot one at a time, each once the one before is back, so a reader stays
+up (the runbook reboots them all at once too). Each reboot is written to status as an intent
+before RebootDBInstance is called, one call per look. On resume, an intent without a recorded
+answer is settled by AWS itself: the instance is `rebooting`, or DescribeEvents has "DB instance
+restarted" after the intent's time; only when neither is true once AWS has had time to show it
+(the consistency grace) is the call made again. A refused RebootDBInstance has no meaning of its
 own: a transient state is looked at again; before switchover a request AWS rejects fails the
 upgrade, after it the upgrade stalls with a Warning (see `outcome.call_failed`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aurora_upgrade.clock import parse_time, rfc3339, since
@@ -37,10 +39,11 @@ WAITS = {
 
 @dataclass(frozen=True)
 class RebootObservation:
-    """The cluster's instances now, and restart events of the current step's instance."""
+    """The cluster's instances now, and restart events of the instances whose reboot was asked for."""
 
     instances: tuple[Instance, ...]
-    restarts: tuple[datetime, ...] = ()  # "DB instance restarted" since the step's intent
+    # "DB instance restarted" since each step's intent, by instance (the steps asked for, not done)
+    restarts: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
 
 
 def rebooted_cluster(u: Upgrade) -> str:
@@ -50,6 +53,11 @@ def rebooted_cluster(u: Upgrade) -> str:
     return u.cluster
 
 
+def all_at_once(phase: Phase) -> bool:
+    """Green serves no production traffic: its reboots need not wait for each other."""
+    return phase == Phase.REBOOTING_GREEN
+
+
 def reads(u: Upgrade) -> Reads:
     """What `observe` asks the shared describes (restarts come from the event feed)."""
     return Reads(instances_of=named(rebooted_cluster(u)))
@@ -57,12 +65,11 @@ def reads(u: Upgrade) -> Reads:
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> RebootObservation:
     instances = tuple(aws.describe_cluster_instances(rebooted_cluster(u)))
-    index = current_step(u.status.reboots)
-    restarts: tuple[datetime, ...] = ()
-    if index is not None:
-        step = u.status.reboots[index]
-        if step.intended_at and step.done_at is None:
-            restarts = tuple(aws.instance_restarts_since(step.instance, parse_time(step.intended_at)))
+    restarts = {
+        step.instance: tuple(aws.instance_restarts_since(step.instance, parse_time(step.intended_at)))
+        for step in u.status.reboots
+        if step.intended_at and step.done_at is None
+    }
     return RebootObservation(instances=instances, restarts=restarts)
 
 
@@ -82,13 +89,15 @@ def _replace(steps: list[RebootStep], index: int, **changes: str) -> list[Reboot
 
 def decide_reboot(upgrade: Upgrade, o: RebootObservation, now: datetime, timing: Timing) -> Outcome:
     phase, steps = upgrade.status.phase, upgrade.status.reboots
+    together = all_at_once(phase)
     if not steps:
         # First look in this phase: the instances to reboot are the cluster's members now.
         if not o.instances:
             return wait(timing, "WaitingForInstances", "Waiting for the cluster's instances to be listed")
+        how = "all at once" if together else "one at a time"
         return Outcome(
             reason="RebootsPlanned",
-            message=f"Will reboot {', '.join(s.instance for s in plan_reboots(o.instances))} one at a time",
+            message=f"Will reboot {', '.join(s.instance for s in plan_reboots(o.instances))} {how}",
             changes={"reboots": plan_reboots(o.instances)},
         )
     index = current_step(steps)
@@ -99,70 +108,111 @@ def decide_reboot(upgrade: Upgrade, o: RebootObservation, now: datetime, timing:
             f"Rebooted {', '.join(s.instance for s in steps)}",
             reboots=[],
         )
-    step = steps[index]
     found = {i.identifier: i for i in o.instances}
-    instance = found.get(step.instance)
-    if instance is None:
-        return fail("InstanceNotFound", f"DB instance {step.instance} disappeared during {phase}")
-    stamp = rfc3339(now)
+    for step in steps:
+        if step.done_at is None and step.instance not in found:
+            return fail("InstanceNotFound", f"DB instance {step.instance} disappeared during {phase}")
+    # At most one step has an intent without its answer: each look makes one call.
+    unanswered = next((n for n, s in enumerate(steps) if s.intended_at and s.requested_at is None), None)
+    if unanswered is not None:
+        return _settle_intent(steps, unanswered, found[steps[unanswered].instance], o, now, timing)
+    if together:
+        # Each reboot is asked for as soon as its instance is available, the next look at once.
+        unasked = next((n for n, s in enumerate(steps) if s.intended_at is None), None)
+        if unasked is not None:
+            more = any(s.intended_at is None for n, s in enumerate(steps) if n != unasked)
+            return _reboot(steps, unasked, found[steps[unasked].instance], now, timing, go_on=more)
+        return _follow(steps, [n for n, s in enumerate(steps) if s.done_at is None], found, o, now, timing)
+    if steps[index].intended_at is None:
+        return _reboot(steps, index, found[steps[index].instance], now, timing, go_on=False)
+    return _follow(steps, [index], found, o, now, timing)
 
-    if step.intended_at is None:
-        if instance.status != "available":
-            return wait(timing, "WaitingForInstance", f"Waiting for {step.instance} ({instance.status}) to reboot it")
+
+def _reboot(
+    steps: list[RebootStep], index: int, instance: Instance, now: datetime, timing: Timing, *, go_on: bool
+) -> Outcome:
+    """Ask for the reboot of step `index`'s instance once it is available, intent first; with
+    `go_on` (reboots left to ask for that need not wait for this one) the next look is at once."""
+    step, stamp = steps[index], rfc3339(now)
+    if instance.status != "available":
+        return wait(timing, "WaitingForInstance", f"Waiting for {step.instance} ({instance.status}) to reboot it")
+    return Outcome(
+        reason="RebootingInstance",
+        message=f"Rebooting {step.instance}",
+        intent={"reboots": _replace(steps, index, intended_at=stamp)},
+        action=RebootInstance(step.instance),
+        changes={"reboots": _replace(steps, index, intended_at=stamp, requested_at=stamp)},
+        requeue=0 if go_on else timing.poll,
+    )
+
+
+def _settle_intent(
+    steps: list[RebootStep], index: int, instance: Instance, o: RebootObservation, now: datetime, timing: Timing
+) -> Outcome:
+    """An intent with no recorded answer: the process stopped around the call. AWS says whether
+    the reboot happened; only when it shows no sign of it once it has had time to is it asked
+    for again."""
+    step, stamp = steps[index], rfc3339(now)
+    assert step.intended_at is not None
+    if instance.status == "rebooting" or o.restarts.get(step.instance):
         return Outcome(
-            reason="RebootingInstance",
-            message=f"Rebooting {step.instance}",
-            intent={"reboots": _replace(steps, index, intended_at=stamp)},
-            action=RebootInstance(step.instance),
-            changes={"reboots": _replace(steps, index, intended_at=stamp, requested_at=stamp)},
-            requeue=timing.poll,
+            reason="RebootFound",
+            message=f"Found the reboot of {step.instance} already under way; not repeating it",
+            changes={"reboots": _replace(steps, index, requested_at=stamp)},
         )
-
-    if step.requested_at is None:
-        # An intent with no recorded answer: the process stopped around the call.
-        if instance.status == "rebooting" or o.restarts:
-            return Outcome(
-                reason="RebootFound",
-                message=f"Found the reboot of {step.instance} already under way; not repeating it",
-                changes={"reboots": _replace(steps, index, requested_at=stamp)},
-            )
-        if since(step.intended_at, now) < timing.consistency_grace:
-            # A reboot AWS accepted a moment ago may not show in describe calls or events yet.
-            return wait(
-                timing,
-                "CheckingEarlierReboot",
-                f"Looking for signs in AWS of the reboot of {step.instance} asked for at {step.intended_at}",
-            )
-        again = _replace(steps, index, intended_at=stamp)
-        return Outcome(
-            reason="RebootingInstance",
-            message=f"Rebooting {step.instance} (no sign in AWS of the earlier attempt)",
-            intent={"reboots": again},
-            action=RebootInstance(step.instance),
-            changes={"reboots": _replace(again, index, requested_at=stamp)},
-            requeue=timing.poll,
-        )
-
-    if instance.status == "rebooting" and step.rebooting_seen_at is None:
+    if since(step.intended_at, now) < timing.consistency_grace:
+        # A reboot AWS accepted a moment ago may not show in describe calls or events yet.
         return wait(
             timing,
-            "WaitingForReboot",
-            f"Waiting for {step.instance} to restart (rebooting)",
-            reboots=_replace(steps, index, rebooting_seen_at=stamp),
+            "CheckingEarlierReboot",
+            f"Looking for signs in AWS of the reboot of {step.instance} asked for at {step.intended_at}",
         )
-    # Proof the reboot happened: the restart event, or the instance seen `rebooting`. A reboot
-    # so quick that neither was seen is accepted once describe calls have had time to agree.
-    proven = bool(o.restarts) or step.rebooting_seen_at is not None
-    if instance.status == "available" and (proven or since(step.requested_at, now) > timing.consistency_grace):
+    again = _replace(steps, index, intended_at=stamp)
+    return Outcome(
+        reason="RebootingInstance",
+        message=f"Rebooting {step.instance} (no sign in AWS of the earlier attempt)",
+        intent={"reboots": again},
+        action=RebootInstance(step.instance),
+        changes={"reboots": _replace(again, index, requested_at=stamp)},
+        requeue=timing.poll,
+    )
+
+
+def _follow(
+    steps: list[RebootStep],
+    following_: list[int],
+    found: Mapping[str, Instance],
+    o: RebootObservation,
+    now: datetime,
+    timing: Timing,
+) -> Outcome:
+    """The reboots asked for and not done yet (`following_`): each is done once its instance is
+    available again with proof it restarted (the restart event, or seen `rebooting`); a reboot
+    so quick that neither was seen is accepted once describe calls have had time to agree."""
+    stamp = rfc3339(now)
+    updated, done, waiting = list(steps), [], []
+    for index in following_:
+        step, instance = steps[index], found[steps[index].instance]
+        assert step.requested_at is not None
+        if instance.status == "rebooting" and step.rebooting_seen_at is None:
+            updated = _replace(updated, index, rebooting_seen_at=stamp)
+        proven = bool(o.restarts.get(step.instance)) or step.rebooting_seen_at is not None
+        if instance.status == "available" and (proven or since(step.requested_at, now) > timing.consistency_grace):
+            updated = _replace(updated, index, done_at=stamp)
+            done.append(step.instance)
+        elif since(step.requested_at, now) > timing.reboot_timeout:
+            return fail(
+                "RebootTimedOut",
+                f"{step.instance} has not come back from its reboot after "
+                f"{int(timing.reboot_timeout.total_seconds())}s (status {instance.status})",
+            )
+        else:
+            waiting.append(f"{step.instance} ({instance.status})")
+    changes = {"reboots": updated} if updated != steps else {}
+    if done:
         return Outcome(
             reason="InstanceRebooted",
-            message=f"{step.instance} rebooted and is available",
-            changes={"reboots": _replace(steps, index, done_at=stamp)},
+            message=f"{', '.join(done)} rebooted and {'is' if len(done) == 1 else 'are'} available",
+            changes=changes,
         )
-    if since(step.requested_at, now) > timing.reboot_timeout:
-        return fail(
-            "RebootTimedOut",
-            f"{step.instance} has not come back from its reboot after "
-            f"{int(timing.reboot_timeout.total_seconds())}s (status {instance.status})",
-        )
-    return wait(timing, "WaitingForReboot", f"Waiting for {step.instance} to restart ({instance.status})")
+    return wait(timing, "WaitingForReboot", f"Waiting for {', '.join(waiting)} to restart", **changes)
