@@ -52,6 +52,8 @@ from support.runbook_steps import (
 Log = Callable[[str], None]
 WINDOW_SECONDS = 10.0
 
+FINALIZER = f"{GROUP}/finalizer"  # the operator's (controller.configure)
+
 
 def aws(name: str, factor: float) -> float:
     """A simulated AWS duration at `factor`, as `aurora-upgrade sim --scale` sets it."""
@@ -397,8 +399,9 @@ class Idle:
     peak_rss_mib: float
     cpu_percent: float  # of one core, over the window
     window_seconds: float
-    # A second operator, after the first added its finalizer to each upgrade (see run_idle).
+    # A second operator, started after the first stopped (see run_idle).
     restarted: bool = False
+    finalized: int = 0  # of the upgrades, those carrying the operator's finalizer at the end
 
     @property
     def title(self) -> str:
@@ -431,9 +434,10 @@ def run_idle(
 ) -> Idle:
     """The operator at the default poll interval, watching `finished` Completed upgrades: RSS and
     CPU over `window` seconds once it has settled (its CPU over 5 s below 2 % of a core). The
-    upgrades are created with a status only, so the operator adds its finalizer (and kopf its
-    last-handled annotation) to each as it starts; `restarted` measures a second operator started
-    after that one, in the same namespace: an operator restarted beside the upgrades it finished."""
+    upgrades are created with a status only, never seen by an operator; a finished upgrade carries
+    no finalizer (deleting it changes nothing in AWS), and `finalized` counts those that do at the
+    end. `restarted` measures a second operator started after that one, in the same namespace: an
+    operator restarted beside the upgrades it finished."""
     namespace = f"bench-b3-{finished}"
     if not restarted:
         create_namespace(kubeconfig, namespace)
@@ -462,6 +466,8 @@ def run_idle(
         peak = operator.peak_rss_mib()
     finally:
         operator.stop()
+    listed = kube(kubeconfig).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+    finalized = sum(FINALIZER in (u["metadata"].get("finalizers") or []) for u in listed)
     idle = Idle(
         upgrades=finished,
         settle_seconds=settle,
@@ -470,6 +476,7 @@ def run_idle(
         cpu_percent=100 * (end.cpu_seconds - start.cpu_seconds) / (end.at - start.at),
         window_seconds=end.at - start.at,
         restarted=restarted,
+        finalized=finalized,
     )
     log(f"B3 idle with {idle.title}: RSS {idle.rss_mib:.0f} MiB, CPU {idle.cpu_percent:.1f} %")
     return idle
