@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from aurora_upgrade.clock import rfc3339
+from aurora_upgrade.decisions import deadlines
 from aurora_upgrade.decisions.actions import RebootInstance
 from aurora_upgrade.decisions.reboot import RebootObservation, decide_reboot
 from aurora_upgrade.models import RebootStep
@@ -328,6 +329,49 @@ def test_green_waits_for_an_instance_that_is_busy_before_rebooting_it() -> None:
 
     assert (outcome.reason, outcome.action) == ("WaitingForInstance", None)
     assert f"{G2} (modifying)" in outcome.message
+    # ...while it follows the reboot asked for: G1 seen rebooting is recorded (proof it restarted).
+    assert outcome.changes["reboots"][0].rebooting_seen_at == STAMP
+
+
+def test_green_records_a_reboot_done_while_another_instance_is_busy() -> None:
+    upgrade = green_upgrade({"instance": G1, **ASKED}, G2)
+
+    outcome = decide_reboot(upgrade, RebootObservation(green("available", "modifying"), restarted(G1)), NOW, TIMING)
+
+    assert (outcome.reason, outcome.action) == ("InstanceRebooted", None)
+    assert outcome.changes["reboots"][0].done_at == STAMP
+
+
+def test_one_at_a_time_an_instance_further_on_that_goes_is_for_its_own_turn() -> None:
+    # P2, not asked for yet, is gone (a reader scaled in) while P1 reboots: P1's reboot is followed.
+    upgrade = upgrade_with(steps({"instance": P1, **ASKED}, P2))
+
+    outcome = decide_reboot(upgrade, RebootObservation(production("rebooting")[:1]), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (None, "WaitingForReboot")
+
+
+def test_the_reboot_wait_is_measured_from_the_reboot_waited_for() -> None:
+    """One at a time, each instance has the whole timeout: P1's wait, long since over, does not
+    count against P2's."""
+    long_ago = ago(TIMING.reboot_timeout.total_seconds() * 0.9)
+    upgrade = make_upgrade(
+        Phase.REBOOTING_INSTANCES,
+        reboots=steps(
+            {"instance": P1, "intended_at": long_ago, "requested_at": long_ago, "done_at": ago(60)},
+            {"instance": P2, **ASKED},
+        ),
+        waiting_for="WaitingForReboot",
+        waiting_since=long_ago,
+    )
+    outcome = decide_reboot(upgrade, RebootObservation(production("available", "rebooting")), NOW, TIMING)
+    assert outcome.reason == "WaitingForReboot"
+
+    later = NOW + TIMING.reboot_timeout * 0.5
+    bounded = deadlines.bounded(upgrade, outcome, later, TIMING)
+
+    assert (bounded.phase, bounded.reason) == (None, "WaitingForReboot")
+    assert bounded.changes["waiting_since"] == YOUNG
 
 
 @pytest.mark.parametrize(

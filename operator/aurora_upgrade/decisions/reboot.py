@@ -33,8 +33,19 @@ WAITS = {
     "RebootingInstance": Wait(pace=Pace.QUICK),  # the call: not a wait
     "RebootFound": Wait(pace=Pace.QUICK),  # goes on at once: not a wait
     "CheckingEarlierReboot": Wait(deadline=graces(2), pace=Pace.QUICK),
-    "WaitingForReboot": Wait(deadline=lambda _u, t: t.reboot_timeout + t.consistency_grace, pace=Pace.QUICK),
+    # Measured from the reboot waited for, not from the first reboot of the phase: one at a time,
+    # each instance has the whole timeout (the reboot itself fails at RebootTimedOut before this).
+    "WaitingForReboot": Wait(
+        deadline=lambda _u, t: t.reboot_timeout + t.consistency_grace,
+        pace=Pace.QUICK,
+        began=lambda status: _oldest_reboot_asked(status.reboots),
+    ),
 }
+
+
+def _oldest_reboot_asked(steps: list[RebootStep]) -> str | None:
+    asked = [parse_time(s.requested_at) for s in steps if s.requested_at and s.done_at is None]
+    return rfc3339(min(asked)) if asked else None
 
 
 @dataclass(frozen=True)
@@ -109,33 +120,42 @@ def decide_reboot(upgrade: Upgrade, o: RebootObservation, now: datetime, timing:
             reboots=[],
         )
     found = {i.identifier: i for i in o.instances}
-    for step in steps:
-        if step.done_at is None and step.instance not in found:
-            return fail("InstanceNotFound", f"DB instance {step.instance} disappeared during {phase}")
+    # The steps this look is about: one at a time, the current one only (an instance further on
+    # that goes, e.g. a reader scaled in, is for its own turn); all at once, every step not done.
+    about = [n for n, s in enumerate(steps) if s.done_at is None] if together else [index]
+    for n in about:
+        if steps[n].instance not in found:
+            return fail("InstanceNotFound", f"DB instance {steps[n].instance} disappeared during {phase}")
     # At most one step has an intent without its answer: each look makes one call.
-    unanswered = next((n for n, s in enumerate(steps) if s.intended_at and s.requested_at is None), None)
+    unanswered = next((n for n in about if steps[n].intended_at and steps[n].requested_at is None), None)
     if unanswered is not None:
         return _settle_intent(steps, unanswered, found[steps[unanswered].instance], o, now, timing)
-    if together:
-        # Each reboot is asked for as soon as its instance is available, the next look at once.
-        unasked = next((n for n, s in enumerate(steps) if s.intended_at is None), None)
-        if unasked is not None:
-            more = any(s.intended_at is None for n, s in enumerate(steps) if n != unasked)
-            return _reboot(steps, unasked, found[steps[unasked].instance], now, timing, go_on=more)
-        return _follow(steps, [n for n, s in enumerate(steps) if s.done_at is None], found, o, now, timing)
-    if steps[index].intended_at is None:
-        return _reboot(steps, index, found[steps[index].instance], now, timing, go_on=False)
-    return _follow(steps, [index], found, o, now, timing)
+    unasked = [n for n in about if steps[n].intended_at is None]
+    # Each reboot is asked for as soon as its instance is available; all at once, the next look
+    # follows at once while reboots are left to ask for.
+    ready = next((n for n in unasked if found[steps[n].instance].status == "available"), None)
+    if ready is not None:
+        return _reboot(steps, ready, now, timing, go_on=together and len(unasked) > 1)
+    asked = [n for n in about if steps[n].intended_at is not None]
+    followed = _follow(steps, asked, found, o, now, timing) if asked else None
+    if followed is not None and (followed.phase is not None or followed.reason != "WaitingForReboot"):
+        return followed  # a reboot done, or one that never came back
+    if unasked:
+        busy = steps[unasked[0]].instance
+        return wait(
+            timing,
+            "WaitingForInstance",
+            f"Waiting for {busy} ({found[busy].status}) to reboot it",
+            **(followed.changes if followed is not None else {}),
+        )
+    assert followed is not None
+    return followed
 
 
-def _reboot(
-    steps: list[RebootStep], index: int, instance: Instance, now: datetime, timing: Timing, *, go_on: bool
-) -> Outcome:
-    """Ask for the reboot of step `index`'s instance once it is available, intent first; with
-    `go_on` (reboots left to ask for that need not wait for this one) the next look is at once."""
+def _reboot(steps: list[RebootStep], index: int, now: datetime, timing: Timing, *, go_on: bool) -> Outcome:
+    """Ask for the reboot of step `index`'s instance (available), intent first; with `go_on`
+    (reboots left to ask for that need not wait for this one) the next look is at once."""
     step, stamp = steps[index], rfc3339(now)
-    if instance.status != "available":
-        return wait(timing, "WaitingForInstance", f"Waiting for {step.instance} ({instance.status}) to reboot it")
     return Outcome(
         reason="RebootingInstance",
         message=f"Rebooting {step.instance}",
