@@ -340,7 +340,8 @@ def _mb(mib: float) -> float:
 
 
 def _added_beyond_reboots(results: Results, op: Run) -> float:
-    """The operator's time added, in % of AWS time, beyond what rebooting one instance at a time costs."""
+    """The operator's time added, in % of AWS time, beyond what rebooting production's instances one
+    at a time costs."""
     return 100 * (op.added_seconds - sequential_reboot_seconds(results.b1_factor)) / op.aws_seconds
 
 
@@ -357,8 +358,8 @@ def _targets(results: Results) -> list[str]:
         beyond = _added_beyond_reboots(results, op)
         lines.append(
             f"| B1: time added ≤ 1 % of simulated AWS time, and less than the runbook script adds | "
-            f"operator {added:.1f} % ({op.added_seconds:.1f} s; {beyond:.1f} % beyond rebooting one instance at a "
-            f"time), script {rb.added_seconds:.1f} s | "
+            f"operator {added:.1f} % ({op.added_seconds:.1f} s; {beyond:.1f} % beyond rebooting production's "
+            f"instances one at a time), script {rb.added_seconds:.1f} s | "
             f"{_met(added <= 1 and op.added_seconds < rb.added_seconds)} |"
         )
         lines.append(
