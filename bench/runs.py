@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aurora_upgrade.models import GROUP, PLURAL, VERSION
+from aurora_upgrade.models import FINALIZER, GROUP, PLURAL, VERSION
 from aurora_upgrade.phases import TERMINAL
 from aurora_upgrade.sim.config import AWS_TYPICAL_SECONDS
 from aurora_upgrade.sim.scenarios import RUNBOOK_CLUSTER, fleet_cluster
@@ -51,8 +51,6 @@ from support.runbook_steps import (
 
 Log = Callable[[str], None]
 WINDOW_SECONDS = 10.0
-
-FINALIZER = f"{GROUP}/finalizer"  # the operator's (controller.configure)
 
 
 def aws(name: str, factor: float) -> float:

@@ -38,6 +38,7 @@ from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
 from aurora_upgrade.engine import Engine, default_gateways
 from aurora_upgrade.kube import CustomObjects
 from aurora_upgrade.models import (
+    FINALIZER,
     GROUP,
     PLURAL,
     VERSION,
@@ -148,7 +149,7 @@ async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     # Our own Events say what happened; kopf's log lines stay in the log unless they warn.

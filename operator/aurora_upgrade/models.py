@@ -24,6 +24,7 @@ KIND = "AuroraUpgrade"
 PLURAL = "auroraupgrades"
 SINGULAR = "auroraupgrade"
 API_VERSION = f"{GROUP}/{VERSION}"
+FINALIZER = f"{GROUP}/finalizer"  # kopf keeps it on an upgrade whose deletion has work (controller)
 
 # AWS's rule for blue/green deployment names (CreateBlueGreenDeployment).
 BLUE_GREEN_NAME_PATTERN = r"^[a-zA-Z][a-zA-Z0-9]*(-[a-zA-Z0-9]+)*$"

@@ -137,19 +137,8 @@ def decide_reboot(upgrade: Upgrade, o: RebootObservation, now: datetime, timing:
     if ready is not None:
         return _reboot(steps, ready, now, timing, go_on=together and len(unasked) > 1)
     asked = [n for n in about if steps[n].intended_at is not None]
-    followed = _follow(steps, asked, found, o, now, timing) if asked else None
-    if followed is not None and (followed.phase is not None or followed.reason != "WaitingForReboot"):
-        return followed  # a reboot done, or one that never came back
-    if unasked:
-        busy = steps[unasked[0]].instance
-        return wait(
-            timing,
-            "WaitingForInstance",
-            f"Waiting for {busy} ({found[busy].status}) to reboot it",
-            **(followed.changes if followed is not None else {}),
-        )
-    assert followed is not None
-    return followed
+    busy = found[steps[unasked[0]].instance] if unasked else None
+    return _follow(steps, asked, found, o, now, timing, busy)
 
 
 def _reboot(steps: list[RebootStep], index: int, now: datetime, timing: Timing, *, go_on: bool) -> Outcome:
@@ -205,10 +194,13 @@ def _follow(
     o: RebootObservation,
     now: datetime,
     timing: Timing,
+    busy: Instance | None,
 ) -> Outcome:
     """The reboots asked for and not done yet (`following_`): each is done once its instance is
     available again with proof it restarted (the restart event, or seen `rebooting`); a reboot
-    so quick that neither was seen is accepted once describe calls have had time to agree."""
+    so quick that neither was seen is accepted once describe calls have had time to agree.
+    While none is done, the wait is for `busy` if given (the next instance to reboot, not
+    available yet), else for the reboots."""
     stamp = rfc3339(now)
     updated, done, waiting = list(steps), [], []
     for index in following_:
@@ -234,5 +226,9 @@ def _follow(
             reason="InstanceRebooted",
             message=f"{', '.join(done)} rebooted and {'is' if len(done) == 1 else 'are'} available",
             changes=changes,
+        )
+    if busy is not None:
+        return wait(
+            timing, "WaitingForInstance", f"Waiting for {busy.identifier} ({busy.status}) to reboot it", **changes
         )
     return wait(timing, "WaitingForReboot", f"Waiting for {', '.join(waiting)} to restart", **changes)
