@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from aurora_upgrade.config import METRICS_ADDRESS_ENV, METRICS_PORT_ENV, poll_seconds
+from aurora_upgrade.config import METRICS_ADDRESS_ENV, METRICS_PORT_ENV, timing_from_env
 from aurora_upgrade.models import API_VERSION, KIND, InvalidManifest, parse_spec
 
 # `run` exits with the runner's 0 (Completed) or 1 (Failed/Aborted), and 2 for an invalid manifest, like argparse.
@@ -48,7 +48,7 @@ def cmd_run(args: argparse.Namespace, _: list[str]) -> int:
         return EXIT_INVALID
     state = Path(args.state) if args.state else Path(f"{args.file}.state.json")
     try:
-        return run_manifest(manifest, state, poll=poll_seconds())
+        return run_manifest(manifest, state, timing_from_env())
     except InvalidManifest as error:
         print(f"invalid manifest: {error}", file=sys.stderr)
         return EXIT_INVALID
@@ -74,7 +74,7 @@ def cmd_operator(args: argparse.Namespace, kopf_args: list[str]) -> int:
         os.environ[METRICS_PORT_ENV] = str(args.metrics_port)
     if args.metrics_address:
         os.environ[METRICS_ADDRESS_ENV] = args.metrics_address
-    poll_seconds()  # refuse a bad poll interval before kopf starts
+    timing_from_env()  # refuse a bad poll interval or time scale before kopf starts
     kopf_main(args=["run", "-m", "aurora_upgrade.controller", *kopf_args], prog_name="aurora-upgrade operator")
     return 0
 

@@ -8,31 +8,49 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 POLL_ENV = "AURORA_UPGRADE_POLL_SECONDS"
+# Compresses time for tests and demos: every interval and every deadline is multiplied by it.
+SCALE_ENV = "AURORA_UPGRADE_TIME_SCALE"
 # Where the operator serves /metrics; `aurora-upgrade operator --metrics-port/--metrics-address`
 # set them for the controller, which reads them once kopf has started it.
 METRICS_PORT_ENV = "AURORA_UPGRADE_METRICS_PORT"
 METRICS_ADDRESS_ENV = "AURORA_UPGRADE_METRICS_ADDRESS"
 
 
-def poll_seconds() -> float:
-    """The base poll interval every wait derives from (default 30, fractions allowed)."""
-    raw = os.environ.get(POLL_ENV, "30")
+def _positive(name: str, default: str, what: str) -> float:
+    raw = os.environ.get(name, default)
     try:
         value = float(raw)
     except ValueError:
-        raise SystemExit(f"{POLL_ENV} must be a number of seconds, not {raw!r}") from None
+        raise SystemExit(f"{name} must be {what}, not {raw!r}") from None
     if value <= 0:
-        raise SystemExit(f"{POLL_ENV} must be positive, not {raw!r}")
+        raise SystemExit(f"{name} must be positive, not {raw!r}")
     return value
+
+
+def poll_seconds() -> float:
+    """The base poll interval at time scale 1 (default 30, fractions allowed)."""
+    return _positive(POLL_ENV, "30", "a number of seconds")
+
+
+def time_scale() -> float:
+    """How much faster than real time the operator runs (default 1; tests and demos shorten it)."""
+    return _positive(SCALE_ENV, "1", "a positive number")
+
+
+def timing_from_env() -> Timing:
+    scale = time_scale()
+    return Timing(poll=poll_seconds() * scale, scale=scale)
 
 
 @dataclass(frozen=True)
 class Timing:
-    """Every wait and timeout derives from the base poll interval (AURORA_UPGRADE_POLL_SECONDS),
-    so a shortened interval shortens them all. The small floors are absolute: AWS's eventual
-    consistency and a reboot's duration do not shrink with our polling.
+    """How often to look (`poll`, AURORA_UPGRADE_POLL_SECONDS) and how long AWS may take
+    (durations from AWS's documentation, in reasons.py and below) are separate: a shorter poll
+    looks more often and waits no less. `scale` (AURORA_UPGRADE_TIME_SCALE) compresses both
+    for tests and demos; `poll` is already scaled. The small floors are absolute: AWS's
+    eventual consistency and a reboot's duration do not shrink with a test's clock.
 
-    At the default 30 s: grace 2 min, reboot timeout 1 h, verification timeout 20 min.
+    At scale 1: grace 2 min, reboot timeout 1 h, verification timeout 20 min.
 
     How soon to look again follows what AWS is doing (docs/events.md): RDS events wake an
     upgrade the moment something happens to one of its resources, so the polls below are a
@@ -42,6 +60,17 @@ class Timing:
     a person (approval, window, retention) and for terminal upgrades nothing at all."""
 
     poll: float = 30.0
+    scale: float = 1.0
+
+    @classmethod
+    def compressed(cls, scale: float) -> Timing:
+        """The default timing with every interval and deadline multiplied by `scale`."""
+        return cls(poll=cls.poll * scale, scale=scale)
+
+    def scaled(self, duration: timedelta, floor: float = 60.0) -> timedelta:
+        """How long AWS may take, `duration` in real time, compressed by the time scale, and
+        never less than `floor` seconds."""
+        return timedelta(seconds=max(floor, duration.total_seconds() * self.scale))
 
     @property
     def events(self) -> float:
@@ -73,20 +102,20 @@ class Timing:
     @property
     def consistency_grace(self) -> timedelta:
         """How long something we asked AWS to create may stay invisible to describe calls."""
-        return timedelta(seconds=max(5.0, 4 * self.poll))
+        return self.scaled(timedelta(minutes=2), floor=5.0)
 
     @property
     def reboot_timeout(self) -> timedelta:
         """A reboot that has not come back by then never will: Failed (RebootTimedOut)."""
-        return timedelta(seconds=max(30.0, 120 * self.poll))
+        return self.scaled(timedelta(hours=1), floor=30.0)
 
     @property
     def refusal_timeout(self) -> timedelta:
         """How long AWS may keep refusing a call for a transient state before the upgrade
-        stops asking (10 min at 30 s)."""
-        return timedelta(seconds=max(60.0, 20 * self.poll))
+        stops asking."""
+        return self.scaled(timedelta(minutes=10), floor=60.0)
 
     @property
     def verify_timeout(self) -> timedelta:
         """How long production may take to show the target version after switchover."""
-        return timedelta(seconds=max(30.0, 40 * self.poll))
+        return self.scaled(timedelta(minutes=20), floor=30.0)

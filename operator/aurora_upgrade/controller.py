@@ -33,7 +33,7 @@ import kopf
 
 from aurora_upgrade import fleet, metrics
 from aurora_upgrade.clock import utcnow
-from aurora_upgrade.config import METRICS_ADDRESS_ENV, METRICS_PORT_ENV, Timing, poll_seconds
+from aurora_upgrade.config import METRICS_ADDRESS_ENV, METRICS_PORT_ENV, timing_from_env
 from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
 from aurora_upgrade.engine import Engine, default_gateways
 from aurora_upgrade.kube import CustomObjects
@@ -48,7 +48,7 @@ from aurora_upgrade.models import (
     parse_spec,
     parse_status,
 )
-from aurora_upgrade.phases import TERMINAL, Phase, settled
+from aurora_upgrade.phases import TERMINAL, deleting_may_ever_touch_aws, settled
 from aurora_upgrade.rds import RdsGateway
 from aurora_upgrade.resources import RdsError
 from aurora_upgrade.status import initial
@@ -83,8 +83,8 @@ class _WakeUpsAreNotNews(logging.Filter):
 logging.getLogger("kopf.objects").addFilter(_DeletionWaitIsNotAnError())
 logging.getLogger("kopf.objects").addFilter(_WakeUpsAreNotNews())
 
-POLL = poll_seconds()
-TIMING = Timing(poll=POLL)
+TIMING = timing_from_env()
+POLL = TIMING.poll
 
 
 def _region_gateway(upgrade: Upgrade) -> RdsGateway:
@@ -421,7 +421,7 @@ def _deletion_has_work(body: Any, **_: Any) -> bool:
         status = _status(body)
     except ValueError:
         return True  # the handler says what is wrong
-    return status is None or status.phase not in (Phase.COMPLETED, Phase.ABORTED)
+    return status is None or deleting_may_ever_touch_aws(status)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, when=_deletion_has_work)

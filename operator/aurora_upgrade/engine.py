@@ -30,7 +30,7 @@ from aurora_upgrade.decisions.actions import (
     RebootInstance,
     Switchover,
 )
-from aurora_upgrade.decisions.outcome import Outcome, call_in_flight, default_call_failed, read_failed
+from aurora_upgrade.decisions.outcome import Advance, Outcome, call_in_flight, default_call_failed, read_failed
 from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, InvalidManifest
 from aurora_upgrade.phases import (
     BEFORE_ANY_CHANGE,
@@ -42,6 +42,7 @@ from aurora_upgrade.phases import (
     switchover_may_have_started,
 )
 from aurora_upgrade.rds import RdsGateway
+from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import RdsError, RdsReads, Reads
 from aurora_upgrade.status import initial, is_dry_run, transition, updated, with_conditions
 from aurora_upgrade.store import Store
@@ -201,14 +202,14 @@ class Engine:
         steps after switchover, undone."""
         now = self.clock()
         status = status or initial(now)
-        if status.observed_generation == generation and status.reason == "InvalidSpec":
+        if status.observed_generation == generation and status.reason == Reason.INVALID_SPEC:
             return  # already recorded for this generation
         if status.phase in BEFORE_ANY_CHANGE:
-            status = transition(status, Phase.FAILED, "InvalidSpec", str(error), now)
+            status = transition(status, Phase.FAILED, Reason.INVALID_SPEC, str(error), now)
         elif status.phase not in TERMINAL:
-            status = status.model_copy(update={"reason": "InvalidSpec", "message": f"Stalled: {error}"})
+            status = status.model_copy(update={"reason": Reason.INVALID_SPEC, "message": f"Stalled: {error}"})
         store.save(with_conditions(status, now, generation))
-        store.event("Warning", "InvalidSpec", str(error))
+        store.event("Warning", Reason.INVALID_SPEC, str(error))
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -219,7 +220,7 @@ class Engine:
         seconds until the next look (None once the upgrade has reached a terminal phase)."""
         upgrade = self._restart_after_spec_fix(upgrade, store)
         if upgrade.status.phase in TERMINAL and not settled(upgrade.status, upgrade.generation):
-            upgrade = self._record(upgrade, upgrade.status, Outcome(), store)  # acknowledge the new generation
+            upgrade = self._record(upgrade, upgrade.status, None, store)  # acknowledge the new generation
         for _ in range(max_steps):
             if upgrade.status.phase in TERMINAL:
                 return Reconciled(upgrade, None)
@@ -227,7 +228,7 @@ class Engine:
             upgrade = self._apply(upgrade, outcome, gw, store)
             if upgrade.status.phase in TERMINAL:
                 return Reconciled(upgrade, None)
-            if outcome.requeue > 0:
+            if pacing.waits(outcome):
                 return Reconciled(upgrade, pacing.next_look(upgrade, outcome, self.clock(), self.timing))
         return Reconciled(upgrade, self.timing.poll)
 
@@ -239,7 +240,7 @@ class Engine:
         )
         if not nothing_changed or status.observed_generation in (None, upgrade.generation):
             return upgrade
-        outcome = Outcome(phase=Phase.PENDING, reason="SpecChanged", message="The spec changed; starting again")
+        outcome = Advance(to=Phase.PENDING, reason=Reason.SPEC_CHANGED, message="The spec changed; starting again")
         return self._record(upgrade, status.model_copy(update={"failed_phase": None, "plan": []}), outcome, store)
 
     def _decide(self, upgrade: Upgrade, busy_with: str | None) -> tuple[Outcome, RdsGateway | None]:
@@ -256,9 +257,7 @@ class Engine:
             observation = stage.observe(gw, upgrade, now)
         except RdsError as error:
             status = upgrade.status
-            failed = read_failed(
-                error, self.timing, stall=switchover_may_have_started(status), untouched=nothing_created(status)
-            )
+            failed = read_failed(error, stall=switchover_may_have_started(status), untouched=nothing_created(status))
             return failed, None
         return stage.decide(upgrade, observation, now, self.timing), gw
 
@@ -299,15 +298,17 @@ class Engine:
         self,
         upgrade: Upgrade,
         status: AuroraUpgradeStatus,
-        outcome: Outcome,
+        outcome: Outcome | None,
         store: Store,
         *,
         unless_unchanged: bool = False,
     ) -> Upgrade:
+        """Save `status` with `outcome`'s transition or reason (None: only what the new
+        generation changes), and tell people with Events."""
         now = self.clock()
         previous = status.phase
         events: list[tuple[str, str, str]] = []
-        if outcome.phase is not None and outcome.phase != previous:
+        if outcome is not None and outcome.phase is not None and outcome.phase != previous:
             if status.phase_started_at:
                 spent = (now - parse_time(status.phase_started_at)).total_seconds()
                 metrics.PHASE_DURATION.labels(phase=previous.value).observe(max(spent, 0.0))
@@ -316,12 +317,16 @@ class Engine:
             events.append(
                 (
                     "Warning" if failed or outcome.warning else "Normal",
-                    outcome.reason or outcome.phase.value,
+                    outcome.reason,
                     f"{previous.value} -> {outcome.phase.value}: {outcome.message}",
                 )
             )
             metrics.set_phase(upgrade.namespace, upgrade.name, outcome.phase)
-        elif outcome.message and (outcome.reason, outcome.message) != (status.reason, status.message):
+        elif (
+            outcome is not None
+            and outcome.message
+            and (outcome.reason, outcome.message) != (status.reason, status.message)
+        ):
             if outcome.warning:
                 events.append(("Warning", outcome.reason, outcome.message))
             status = status.model_copy(update={"reason": outcome.reason, "message": outcome.message})
@@ -340,16 +345,16 @@ class Engine:
         busy = call_in_flight(upgrade, self.clock(), self.timing)
         if busy:
             self._apply(upgrade, busy, None, store, finalizing=True)
-            return busy.requeue
+            return self.timing.poll
         try:
             gw = self.gateways(upgrade)
             observation = cleanup.observe_deletion(gw, upgrade, self.clock())
         except RdsError as error:
-            outcome = read_failed(error, self.timing, stall=True)
+            outcome = read_failed(error, stall=True)
             self._record(upgrade, upgrade.status, outcome, store)
-            return outcome.requeue or self.timing.poll
+            return self.timing.poll
         decision = cleanup.decide_deletion(upgrade, observation, self.clock(), self.timing)
         self._apply(upgrade, decision.outcome, gw, store, finalizing=True)
         if decision.release:
             return None
-        return decision.outcome.requeue or self.timing.poll
+        return self.timing.poll

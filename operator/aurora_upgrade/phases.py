@@ -59,6 +59,22 @@ def switchover_may_have_started(status: AuroraUpgradeStatus) -> bool:
     return status.phase in SWITCHOVER_STARTED
 
 
+FINISHED = frozenset({Phase.COMPLETED, Phase.ABORTED})
+
+
+def deleting_touches_aws(status: AuroraUpgradeStatus) -> bool:
+    """Whether deleting the upgrade now may change AWS (deletionPolicy Abort deletes the
+    deployment and green): not once it finished, nor once switchover may have started
+    (production is, or is becoming, green). docs/operations.md's deletion table, row by row."""
+    return status.phase not in FINISHED and not switchover_may_have_started(status)
+
+
+def deleting_may_ever_touch_aws(status: AuroraUpgradeStatus) -> bool:
+    """Whether the upgrade may need its finalizer, now or later: every upgrade that has not
+    finished (a Failed one too: before switchover its deletion may have green to delete)."""
+    return status.phase not in FINISHED
+
+
 # Phases in which the upgrade has changed nothing in AWS: a spec refused there fails the
 # upgrade, and an upgrade that failed there starts over when its spec changes. Narrower than
 # `nothing_created`: RebootingSource creates nothing, but it has rebooted production.

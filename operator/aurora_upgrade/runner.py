@@ -21,13 +21,13 @@ from aurora_upgrade.store import FileStore
 def run_manifest(
     manifest: dict[str, Any],
     state: Path,
-    poll: float,
+    timing: Timing,
     engine: Engine | None = None,
     out: TextIO | None = None,
 ) -> int:
     """Run until Completed (0), Failed or Aborted (1); InvalidManifest for a state file that
     belongs to another upgrade."""
-    engine = engine or Engine(timing=Timing(poll=poll))
+    engine = engine or Engine(timing=timing)
     store, status = FileStore.open(state, manifest["spec"], out)
     meta = manifest["metadata"]
     if status is not None:

@@ -14,21 +14,13 @@ from typing import Any
 from aurora_upgrade.clock import rfc3339
 from aurora_upgrade.models import AuroraUpgradeStatus, Condition, ConditionStatus, HistoryEntry
 from aurora_upgrade.phases import TERMINAL, Phase
+from aurora_upgrade.reasons import Reason, is_stall
 
 T, F = ConditionStatus.TRUE, ConditionStatus.FALSE
 
 
 def updated(status: AuroraUpgradeStatus, changes: Mapping[str, Any]) -> AuroraUpgradeStatus:
     return status.model_copy(update=dict(changes)) if changes else status
-
-
-# Waits that go on only once a person fixes something (the message says what): kstatus Stalled.
-STALLING_REASONS = frozenset({"InvalidSpec", "PermissionDenied", "AWSCredentialsInvalid", "VerificationStalled"})
-
-
-def needs_a_person(reason: str | None) -> bool:
-    """A stall: a reason in STALLING_REASONS, or a wait past its deadline (<Reason>TimedOut)."""
-    return reason is not None and (reason in STALLING_REASONS or reason.endswith("TimedOut"))
 
 
 def is_dry_run(status: AuroraUpgradeStatus) -> bool:
@@ -62,7 +54,7 @@ def with_conditions(status: AuroraUpgradeStatus, now: datetime, generation: int)
     phase, reason, message = status.phase, status.reason or "", status.message or ""
     conditions = list(status.conditions)
     done = phase == Phase.COMPLETED
-    stalled = phase in (Phase.FAILED, Phase.ABORTED) or needs_a_person(status.reason)
+    stalled = phase in (Phase.FAILED, Phase.ABORTED) or is_stall(status.reason)
     conditions = set_condition(conditions, "Ready", T if done else F, reason, message, now, generation)
     conditions = set_condition(
         conditions, "Reconciling", F if phase in TERMINAL or stalled else T, reason, message, now, generation
@@ -119,7 +111,7 @@ def initial(now: datetime) -> AuroraUpgradeStatus:
     stamp = rfc3339(now)
     return AuroraUpgradeStatus(
         phase=Phase.PENDING,
-        reason="Created",
+        reason=Reason.CREATED,
         message="Waiting to start",
         started_at=stamp,
         phase_started_at=stamp,

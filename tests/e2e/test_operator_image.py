@@ -36,7 +36,7 @@ from operator_fixtures import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from aurora_upgrade.config import METRICS_ADDRESS_ENV, POLL_ENV
+from aurora_upgrade.config import METRICS_ADDRESS_ENV, SCALE_ENV
 from aurora_upgrade_dev.stack import operator_env
 
 IMAGE = "localhost/aurora-upgrade-operator:e2e"
@@ -191,7 +191,7 @@ class ImageOperator:
         env.update({k: v for k, v in operator_env(kubeconfig, rds_endpoint, poll_seconds).items()
                     if k.startswith("AWS_") and os.environ.get(k) != v})  # fmt: skip
         env.update({
-            POLL_ENV: str(poll_seconds),  # the e2e tests' fast polling instead of the chart's 30 s
+            SCALE_ENV: str(poll_seconds / 30),  # the e2e tests' compressed time instead of real time
             METRICS_ADDRESS_ENV: "127.0.0.1",
             "KUBECONFIG": KUBECONFIG_IN_CONTAINER,
         })  # fmt: skip

@@ -21,7 +21,7 @@ def env_for(server: SimServer) -> dict[str, str]:
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION=REGION,
-        AURORA_UPGRADE_POLL_SECONDS="0.1",
+        AURORA_UPGRADE_TIME_SCALE=str(0.1 / 30),  # a poll of 0.1 s, every deadline alike
     )
     return env
 

@@ -40,7 +40,7 @@ PRECHECK = (
     "DescribeDBClusterParameters",
 )
 # Short waits, so the runbook's upgrade takes seconds against the simulator's QUICK delays.
-TIMING = Timing(poll=0.6)
+TIMING = Timing.compressed(0.6 / 30)  # a poll of 0.6 s
 
 
 class Recorded:

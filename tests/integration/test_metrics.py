@@ -30,9 +30,10 @@ def test_metrics_count_rds_calls_phases_and_durations(
     monkeypatch.setenv("AWS_ENDPOINT_URL_RDS", sim.endpoint_url)
     creates_before = sample("aurora_upgrade_rds_api_calls_total", operation="CreateBlueGreenDeployment", outcome="ok")
     durations_before = sample("aurora_upgrade_phase_duration_seconds_count", phase="SwitchingOver")
-    engine = Engine(timing=Timing(poll=0.1), gateways=lambda u: RdsGateway.for_region(u.spec.region))
+    timing = Timing.compressed(0.1 / 30)  # a poll of 0.1 s, every deadline alike
+    engine = Engine(timing=timing, gateways=lambda u: RdsGateway.for_region(u.spec.region))
     out = io.StringIO()
-    code = run_manifest(runbook_manifest(), tmp_path / "state.json", 0.1, engine, out)
+    code = run_manifest(runbook_manifest(), tmp_path / "state.json", timing, engine, out)
     assert code == 0, out.getvalue()
     assert (
         sample("aurora_upgrade_rds_api_calls_total", operation="CreateBlueGreenDeployment", outcome="ok")

@@ -190,7 +190,7 @@ def test_refused_permissions_and_credentials_are_not_aws_unavailable(make_sim: S
         AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-credentials"),
         AWS_CONFIG_FILE=str(tmp_path / "no-config"),
         AWS_EC2_METADATA_DISABLED="true",  # no instance metadata here: don't wait for it
-        AURORA_UPGRADE_POLL_SECONDS="0.1",
+        AURORA_UPGRADE_TIME_SCALE=str(0.1 / 30),  # a poll of 0.1 s, every deadline alike
     )
     result = subprocess.run(
         run_command(EXAMPLE, state),

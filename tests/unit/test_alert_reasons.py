@@ -1,6 +1,7 @@
 """The chart's alerts tell a stall from a wait on a person by `aurora_upgrade_reason`, with the
-reasons listed in the PrometheusRule template. They must be the operator's own: the waits
-without a deadline (deadlines.ON_PEOPLE) that do not set the Stalled condition (status.py).
+reasons listed in the PrometheusRule template. They must be the operator's own: the reasons
+of kind "waiting on a person" in reasons.py (no deadline, not a stall). The Argo CD health
+script calls a subset of them Suspended.
 A reason missing from the chart's list would page AuroraUpgradeStalled for a wait a person
 asked for; a stalling reason in it would silence the page for a real stall."""
 
@@ -9,9 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from aurora_upgrade.decisions import deadlines
-from aurora_upgrade.decisions.outcome import Pace
-from aurora_upgrade.status import STALLING_REASONS, needs_a_person
+from aurora_upgrade.reasons import TABLE, Pace, is_stall, waits_on_a_person
 
 TEMPLATE = (
     Path(__file__).resolve().parents[2] / "charts" / "aurora-upgrade-operator" / "templates" / "prometheusrule.yaml"
@@ -24,10 +23,20 @@ def people_waits() -> set[str]:
 
 
 def test_the_chart_lists_exactly_the_waits_on_a_person_that_are_not_stalls() -> None:
-    assert people_waits() == set(deadlines.ON_PEOPLE - STALLING_REASONS)
-    assert not any(needs_a_person(reason) for reason in people_waits())
+    assert people_waits() == {reason.value for reason in waits_on_a_person()}
+    assert not any(is_stall(reason) for reason in people_waits())
     # The waits that look at AWS only at the safety interval are waits on a person.
-    assert people_waits() >= {reason for reason, w in deadlines.WAITS.items() if w.pace == Pace.SAFETY}
+    assert people_waits() >= {reason.value for reason, e in TABLE.items() if e.pace == Pace.SAFETY}
+
+
+HEALTH = Path(__file__).resolve().parents[2] / "docs" / "argocd" / "resource_customizations" / "dbupgrade.dev"
+
+
+def test_argo_cd_suspends_only_on_waits_on_a_person() -> None:
+    script = (HEALTH / "AuroraUpgrade" / "health.lua").read_text()
+    suspended = set(re.findall(r'status\.reason == "([A-Za-z]+)"', script))
+    assert suspended, "the health script names no reason any more: is this test reading it?"
+    assert suspended <= {reason.value for reason in waits_on_a_person()}
 
 
 def test_the_stalled_alert_excludes_them_and_approval_requires_its_reason() -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+import aurora_upgrade
+
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "operator" / "aurora_upgrade"
 STAGES = ("precheck", "reboot", "bluegreen", "switchover", "verify", "cleanup")
@@ -158,3 +160,25 @@ def test_the_design_module_map_names_every_module() -> None:
         path.name for path in behaviour.glob("*.py") if path.name != "__init__.py" and f"`{path.name}`" not in simulator
     )
     assert unlisted == []
+
+
+# Where each maker of an outcome or a transition takes its reason, if positionally.
+REASON_AT = {"wait": 0, "fail": 0, "advance": 1, "transition": 2}
+
+
+def test_reasons_come_only_from_the_table() -> None:
+    """No decision, the engine or status spells a reason out: each names a member of
+    reasons.Reason (outcomes also refuse, when made, a name that is not in the table)."""
+    package = Path(aurora_upgrade.__file__).parent
+    sources = [*sorted((package / "decisions").glob("*.py")), package / "engine.py", package / "status.py"]
+    spelled = []
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            values = [k.value for k in node.keywords if k.arg == "reason"]
+            if name in REASON_AT and len(node.args) > REASON_AT[name]:
+                values.append(node.args[REASON_AT[name]])
+            spelled += [f"{path.name}:{node.lineno}" for v in values if isinstance(v, (ast.Constant, ast.JoinedStr))]
+    assert spelled == []

@@ -14,6 +14,7 @@ from aurora_upgrade.decisions.bluegreen import (
     decide_create,
     decide_provisioning,
 )
+from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.phases import Phase
 
 from .builders import (
@@ -95,7 +96,7 @@ def test_create_writes_intent_and_asks_for_one_create(
         tags=OWN_TAGS,
     )
     assert outcome.action.tags["dbupgrade.dev/uid"] == UID
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
 
 
 def test_create_adopts_our_deployment_found_by_name() -> None:
@@ -157,7 +158,7 @@ def test_create_with_young_intent_waits_for_aws_to_list_it() -> None:
     assert outcome.reason == "WaitingForBlueGreenDeployment"
     assert outcome.action is None
     assert not outcome.intent
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
 
 
 # --- ProvisioningGreen -----------------------------------------------------------------------
@@ -274,7 +275,7 @@ def test_provisioning_waits(
     assert outcome.reason == reason
     assert message in outcome.message
     assert outcome.warning is warning
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
     assert outcome.action is None
 
 

@@ -19,6 +19,7 @@ from aurora_upgrade.decisions.cleanup import (
     decide_cleanup,
     decide_deletion,
 )
+from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.phases import Phase
 
 from .builders import (
@@ -123,7 +124,7 @@ def test_cleanup_actions(upgrade: Any, observation: CleanupObservation, action: 
 
     assert outcome.phase is None
     assert outcome.action == action
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
 
 
 @pytest.mark.parametrize(
@@ -164,7 +165,7 @@ def test_cleanup_waits(upgrade: Any, observation: CleanupObservation, reason: st
 
     assert (outcome.phase, outcome.reason, outcome.action) == (None, reason, None)
     assert message in outcome.message
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
 
 
 @pytest.mark.parametrize(
@@ -311,7 +312,7 @@ def test_abort_before_switchover_deletes_the_deployment_with_its_green_target(up
         "abort_requested_at": rfc3339(NOW),
         "green_cluster_identifier": GREEN_CLUSTER_ID,
     }
-    assert decision.outcome.requeue == TIMING.poll
+    assert waits(decision.outcome)
 
 
 @pytest.mark.parametrize(

@@ -3,103 +3,53 @@ person), and reaching it gives a specific reason: Failed before switchover, a st
 
 from __future__ import annotations
 
-import importlib
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from aurora_upgrade.decisions import deadlines
-from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, wait
+from aurora_upgrade.decisions.outcome import Advance, Outcome, wait
+from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.phases import Phase
-from aurora_upgrade.status import STALLING_REASONS
+from aurora_upgrade.reasons import TABLE, Entry, Kind, Reason, lasting
 
 from .builders import NOW, TIMING, ago, make_upgrade
 
 DECISIONS = Path(__file__).resolve().parents[2] / "operator" / "aurora_upgrade" / "decisions"
 
 
-def wait_reasons_in(path: Path) -> set[str]:
-    """Every reason one decision module can wait with: `wait(timing, "X", ...)`, or an Outcome
-    with a literal reason and a requeue."""
-    text = path.read_text()
-    found = set(re.findall(r'wait\(\s*timing,\s*"([A-Za-z]+)"', text))
-    for block in re.findall(r"Outcome\((.*?)\n\s*\)", text, flags=re.S):
-        if "requeue=" in block and "action=" not in block and "phase=" not in block:
-            found |= set(re.findall(r'reason="([A-Za-z]+)"', block))
-    return found
-
-
-def wait_reasons() -> set[str]:
-    """Every reason a decision module can wait with."""
+def waits_given() -> set[str]:
+    """Every literal reason a decision module passes to `wait(...)` (reasons.Reason.X)."""
     found = set()
     for path in DECISIONS.glob("*.py"):
-        found |= wait_reasons_in(path)
-    return found
+        found |= set(re.findall(r"wait\(\s*Reason\.([A-Z_]+)", path.read_text()))
+    return {Reason[name].value for name in found}
 
 
 def test_no_wait_is_unbounded() -> None:
-    reasons = wait_reasons()
+    """Every reason the decisions wait with has a deadline, or a person ends it, or it is a stall."""
+    reasons = waits_given()
     assert {"ProvisioningGreen", "WaitingForSnapshot", "ClusterBusy", "AwaitingApproval"} <= reasons
-    unlisted = sorted(r for r in reasons if r not in deadlines.DEADLINES and r not in deadlines.ON_PEOPLE)
-    assert unlisted == []
-
-
-# The modules that declare their waits; deadlines.py merges their tables in this order.
-DECLARING = ("outcome", "deployment", "precheck", "bluegreen", "reboot", "switchover", "verify", "cleanup")
-
-
-def waits_of(name: str) -> Any:
-    return importlib.import_module(f"aurora_upgrade.decisions.{name}").WAITS
-
-
-@pytest.mark.parametrize("name", DECLARING)
-def test_every_wait_a_module_gives_is_declared_in_its_own_table(name: str) -> None:
-    """What a stage's waits mean is in the stage: each reason it can wait with is in its own
-    `WAITS`. Stalls are the exception: they are declared once, in status.STALLING_REASONS,
-    because status bookkeeping may not import the decisions."""
-    reasons = wait_reasons_in(DECISIONS / f"{name}.py")
-    undeclared = sorted(reasons - set(waits_of(name)) - STALLING_REASONS)
-    assert undeclared == []
-
-
-def test_only_the_declaring_modules_give_waits_and_deadlines_merges_them_all() -> None:
-    givers = {path.stem for path in DECISIONS.glob("*.py") if wait_reasons_in(path)}
-    assert givers - set(DECLARING) == set()
-    assert list(deadlines.TABLES) == [waits_of(name) for name in DECLARING]
-
-
-def test_no_reason_is_declared_twice() -> None:
-    seen: dict[str, str] = {}
-    twice = []
-    for name in DECLARING:
-        for reason in waits_of(name):
-            if reason in seen:
-                twice.append((reason, seen[reason], name))
-            seen[reason] = name
-    assert twice == []
-    assert set(deadlines.WAITS) == set(seen)
-    with pytest.raises(ValueError, match="declared twice"):
-        deadlines.merged(({"X": Wait(pace=Pace.QUICK)}, {"X": Wait(pace=Pace.QUICK)}))
-
-
-def test_every_declared_wait_says_something() -> None:
-    """A wait has a deadline or is on a person; a reason that is not a wait is declared only for
-    a pace of its own. A wait on a person has no deadline."""
-    pointless = sorted(
-        reason
-        for reason, w in deadlines.WAITS.items()
-        if w.deadline is None and not w.on_person and w.pace is Pace.POLL and w.due is None
+    unbounded = sorted(
+        r
+        for r in reasons
+        if deadlines.deadline(r, make_upgrade(Phase.PROVISIONING_GREEN), TIMING) is None
+        and TABLE[Reason(r)].kind not in (Kind.WAITING_ON_PERSON, Kind.STALLED)
     )
-    assert pointless == []
-    with pytest.raises(ValueError, match="no deadline"):
-        Wait(deadline=lambda _u, t: t.reboot_timeout, on_person=True)
+    assert unbounded == []
+
+
+def test_a_wait_on_aws_without_a_deadline_cannot_be_declared() -> None:
+    with pytest.raises(ValueError, match="has a deadline"):
+        Entry(Kind.WAITING_ON_AWS, "waits forever")
+    with pytest.raises(ValueError, match="only a wait on AWS"):
+        Entry(Kind.WAITING_ON_PERSON, "a person decides", deadline=lasting(hours=1))
 
 
 def provisioning_wait() -> Outcome:
-    return wait(TIMING, "ProvisioningGreen", "AWS is provisioning the green environment")
+    return wait("ProvisioningGreen", "AWS is provisioning the green environment")
 
 
 def test_a_wait_remembers_when_it_began_and_a_new_reason_starts_again() -> None:
@@ -111,9 +61,9 @@ def test_a_wait_remembers_when_it_began_and_a_new_reason_starts_again() -> None:
     )
     later = make_upgrade(Phase.PROVISIONING_GREEN, waiting_for="ProvisioningGreen", waiting_since=ago(600))
     assert deadlines.bounded(later, provisioning_wait(), NOW, TIMING).changes["waiting_since"] == ago(600)
-    other = wait(TIMING, "WaitingForGreen", "Waiting for the endpoint")
+    other = wait("WaitingForGreen", "Waiting for the endpoint")
     assert deadlines.bounded(later, other, NOW, TIMING).changes["waiting_since"] == ago(0)
-    moved = deadlines.bounded(later, Outcome(phase=Phase.REBOOTING_GREEN), NOW, TIMING)
+    moved = deadlines.bounded(later, Advance(to=Phase.REBOOTING_GREEN, reason="InstancesRebooted"), NOW, TIMING)
     assert (moved.changes["waiting_for"], moved.changes["waiting_since"]) == (None, None)
 
 
@@ -130,7 +80,7 @@ def test_a_call_in_flight_is_waited_for_from_when_that_call_was_sent() -> None:
         call_in_flight="Rebooting DB instance green-1",
         call_sent_at=ago(1),
     )
-    waiting = wait(TIMING, "CallInFlight", "Rebooting DB instance green-1 was sent and is not answered yet")
+    waiting = wait("CallInFlight", "Rebooting DB instance green-1 was sent and is not answered yet")
 
     outcome = deadlines.bounded(upgrade, waiting, NOW, TIMING)
 
@@ -157,18 +107,18 @@ def test_reaching_a_deadline_before_switchover_fails_with_a_specific_reason() ->
 def test_reaching_a_deadline_after_switchover_or_in_the_finalizer_stalls(stall: bool) -> None:
     phase = Phase.CLEANING_UP if not stall else Phase.PROVISIONING_GREEN
     upgrade = past("DeletingBlueGreen", phase)
-    waiting = wait(TIMING, "DeletingBlueGreen", "Waiting for blue/green deployment bgd-1 to go")
+    waiting = wait("DeletingBlueGreen", "Waiting for blue/green deployment bgd-1 to go")
 
     outcome = deadlines.bounded(upgrade, waiting, NOW, TIMING, stall=stall)  # type: ignore[arg-type]
 
     assert (outcome.phase, outcome.reason, outcome.warning) == (None, "DeletingBlueGreenTimedOut", True)
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
     assert outcome.changes["waiting_since"] == upgrade.status.waiting_since  # type: ignore[attr-defined]
 
 
 def test_waits_on_people_have_no_deadline() -> None:
     upgrade = make_upgrade(Phase.AWAITING_SWITCHOVER, waiting_for="AwaitingApproval", waiting_since=ago(30 * 86400))
-    gate = wait(TIMING, "AwaitingApproval", "Green is ready; set spec.switchover.approved: true")
+    gate = wait("AwaitingApproval", "Green is ready; set spec.switchover.approved: true")
 
     assert deadlines.bounded(upgrade, gate, NOW, TIMING).reason == "AwaitingApproval"
 

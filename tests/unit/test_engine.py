@@ -16,7 +16,8 @@ import botocore.exceptions
 import pytest
 
 from aurora_upgrade.clock import rfc3339
-from aurora_upgrade.decisions.outcome import Outcome, read_failed
+from aurora_upgrade.decisions.outcome import read_failed, wait
+from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.reboot import RebootObservation, decide_reboot
 from aurora_upgrade.engine import Engine
 from aurora_upgrade.models import AuroraUpgradeStatus
@@ -92,7 +93,7 @@ def test_a_look_that_changes_nothing_writes_nothing() -> None:
     log: list[tuple[str, Any]] = []
     store = Store(log)
     upgrade, _ = reboot_outcome()
-    waiting = Outcome(reason="WaitingForReboot", message=f"Waiting for {G1} to restart", requeue=5.0)
+    waiting = wait("WaitingForReboot", f"Waiting for {G1} to restart")
 
     first = engine()._apply(upgrade, waiting, StubGateway(log), store)  # type: ignore[arg-type]
     assert len(store.saved) == 1 and first.status.reason == "WaitingForReboot"
@@ -264,10 +265,10 @@ def test_a_refused_write_after_switchover_stalls_instead_of_failing(phase: Phase
 
 
 def test_a_refused_read_after_switchover_stalls() -> None:
-    stalled = read_failed(refused("InvalidParameterValue"), TIMING, stall=True)
-    failed = read_failed(refused("InvalidParameterValue"), TIMING, stall=False)
+    stalled = read_failed(refused("InvalidParameterValue"), stall=True)
+    failed = read_failed(refused("InvalidParameterValue"), stall=False)
 
-    assert (stalled.phase, stalled.warning, stalled.requeue) == (None, True, TIMING.poll)
+    assert (stalled.phase, stalled.warning, waits(stalled)) == (None, True, True)
     assert failed.phase == Phase.FAILED
 
 
@@ -285,13 +286,13 @@ def test_refused_permissions_and_credentials_are_not_aws_unavailable(
 ) -> None:
     """Before anything was created, refused permissions or credentials fail the upgrade naming
     the IAM action to allow; afterwards they stall with a Warning that says what to fix."""
-    outcome = read_failed(refused(code, "DescribeDBClusters"), TIMING, stall=stall, untouched=untouched)
+    outcome = read_failed(refused(code, "DescribeDBClusters"), stall=stall, untouched=untouched)
 
     assert (outcome.phase, outcome.reason) == (phase, reason)
     assert "rds:DescribeDBClusters" in outcome.message
     assert "will retry" not in outcome.message
     if phase is None:
-        assert (outcome.warning, outcome.requeue) == (True, TIMING.poll)
+        assert (outcome.warning, waits(outcome)) == (True, True)
         assert outcome.message.endswith("the upgrade waits until this is fixed")
 
 

@@ -12,7 +12,7 @@ from botocore.stub import ANY, Stubber
 
 from aurora_upgrade import fleet
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions.outcome import Outcome
+from aurora_upgrade.decisions.outcome import wait
 from aurora_upgrade.decisions.pacing import next_look
 from aurora_upgrade.phases import Phase
 from aurora_upgrade.rds import _EVENT_OVERLAP, FILTER_VALUES_PER_CALL, RdsGateway, SharedDescribe, _chunks
@@ -294,13 +294,17 @@ def test_an_upgrade_waits_on_its_clusters_deployment_and_snapshot() -> None:
 )
 def test_waits_follow_the_phase(reason: str, seconds: float) -> None:
     upgrade = make_upgrade(Phase.SWITCHING_OVER, make_spec())
-    assert next_look(upgrade, Outcome(reason=reason, requeue=TIMING.poll), NOW, TIMING) == seconds
+    assert next_look(upgrade, wait(reason, "waiting"), NOW, TIMING) == seconds
 
 
 def test_aws_trouble_keeps_the_decisions_own_wait() -> None:
+    """A wait that says something is wrong (a Warning) looks at the base poll, not at the pace
+    of what it waited for: provisioning past its deadline is not looked at every 4 polls."""
     upgrade = make_upgrade(Phase.PROVISIONING_GREEN, make_spec())
-    outcome = Outcome(reason="ProvisioningGreen", requeue=TIMING.poll, warning=True)
+    outcome = wait("ProvisioningGreenTimedOut", "AWS is provisioning the green environment (waited 6 h)")
+    assert outcome.warning
     assert next_look(upgrade, outcome, NOW, TIMING) == TIMING.poll
+    assert next_look(upgrade, wait("ProvisioningGreen", "provisioning"), NOW, TIMING) == TIMING.provisioning
 
 
 def test_a_closed_window_looks_again_when_it_opens() -> None:
@@ -308,7 +312,7 @@ def test_a_closed_window_looks_again_when_it_opens() -> None:
     upgrade = make_upgrade(Phase.AWAITING_SWITCHOVER, make_spec(switchover={"window": window}))
     opening = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)  # a Saturday
     two_minutes_before = datetime(2026, 12, 5, 2, 58, tzinfo=UTC)
-    outcome = Outcome(reason="OutsideMaintenanceWindow", requeue=TIMING.poll)
+    outcome = wait("OutsideMaintenanceWindow", "the window is closed")
 
     assert next_look(upgrade, outcome, two_minutes_before, TIMING) == (opening - two_minutes_before).total_seconds()
     assert next_look(upgrade, outcome, datetime(2026, 12, 1, tzinfo=UTC), TIMING) == TIMING.safety
@@ -318,7 +322,7 @@ def test_intervals_derive_from_the_poll_interval() -> None:
     default = Timing()
     assert (default.events, default.quick, default.provisioning, default.safety) == (5.0, 10.0, 120.0, 300.0)
     assert default.read_cycle == 5.0
-    fast = Timing(poll=0.3)
+    fast = Timing.compressed(0.3 / 30)
     assert fast.events == 1.0  # at least a second between DescribeEvents calls
     assert fast.read_cycle == pytest.approx(0.1)
 

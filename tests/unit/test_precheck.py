@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from aurora_upgrade.decisions import precheck
+from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.precheck import PrecheckObservation, decide_pending, decide_precheck
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase
@@ -79,7 +80,7 @@ def test_decide_pending(busy_with: str | None, phase: Phase | None, reason: str,
     assert outcome.phase == phase
     assert outcome.reason == reason
     assert message in outcome.message
-    assert outcome.requeue == (TIMING.poll if busy_with else 0)
+    assert waits(outcome) == bool(busy_with)
     assert outcome.action is None
 
 
@@ -311,7 +312,7 @@ def test_precheck_waits(observation: PrecheckObservation, reason: str, message: 
     assert outcome.phase is None
     assert outcome.reason == reason
     assert message in outcome.message
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
     assert outcome.action is None
 
 

@@ -12,6 +12,7 @@ import pytest
 from aurora_upgrade.clock import rfc3339
 from aurora_upgrade.decisions import deadlines
 from aurora_upgrade.decisions.actions import RebootInstance
+from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.reboot import RebootObservation, decide_reboot
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase
@@ -53,14 +54,14 @@ def test_first_look_plans_every_instance_in_name_order() -> None:
     assert outcome.message == f"Will reboot {P1}, {P2} one at a time"
     assert outcome.changes == {"reboots": steps(P1, P2)}
     assert outcome.action is None
-    assert outcome.requeue == 0  # go on at once: the plan is bookkeeping only
+    assert not waits(outcome)  # go on at once: the plan is bookkeeping only
 
 
 def test_first_look_without_instances_waits() -> None:
     outcome = decide_reboot(upgrade_with([]), RebootObservation(instances=()), NOW, TIMING)
 
     assert (outcome.phase, outcome.reason, outcome.action) == (None, "WaitingForInstances", None)
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
 
 
 @pytest.mark.parametrize(
@@ -97,7 +98,7 @@ def test_reboot_call_is_preceded_by_its_intent(
     assert (intended.instance, intended.intended_at, intended.requested_at) == (instance, STAMP, None)
     answered = outcome.changes["reboots"][index]
     assert (answered.intended_at, answered.requested_at, answered.done_at) == (STAMP, STAMP, None)
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
 
 
 def test_resume_with_a_young_intent_and_no_sign_yet_waits_instead_of_rebooting_again() -> None:
@@ -109,7 +110,7 @@ def test_resume_with_a_young_intent_and_no_sign_yet_waits_instead_of_rebooting_a
 
     assert (outcome.phase, outcome.reason, outcome.action) == (None, "CheckingEarlierReboot", None)
     assert not outcome.intent and not outcome.changes
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
 
 
 @pytest.mark.parametrize(
@@ -173,7 +174,7 @@ def test_reboot_waits(
     outcome = decide_reboot(upgrade_with(steps(step, P2)), observation, NOW, TIMING)
 
     assert (outcome.phase, outcome.reason, outcome.action) == (None, reason, None)
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
     if changed is None:
         assert not outcome.changes
     else:
@@ -306,14 +307,14 @@ def test_green_plans_its_reboots_all_at_once() -> None:
 
 def test_green_asks_for_the_next_reboot_at_once_without_waiting_for_the_first() -> None:
     first = decide_reboot(green_upgrade(G1, G2), RebootObservation(green()), NOW, TIMING)
-    assert (first.reason, first.action, first.requeue) == ("RebootingInstance", RebootInstance(G1), 0)
+    assert (first.reason, first.action, waits(first)) == ("RebootingInstance", RebootInstance(G1), False)
     assert first.intent["reboots"][1] == RebootStep(instance=G2)
 
     # G1 is rebooting now; the look that follows at once asks for G2's reboot, the last one.
     second = decide_reboot(
         green_upgrade({"instance": G1, **ASKED}, G2), RebootObservation(green("rebooting", "available")), NOW, TIMING
     )
-    assert (second.reason, second.action, second.requeue) == ("RebootingInstance", RebootInstance(G2), TIMING.poll)
+    assert (second.reason, second.action, waits(second)) == ("RebootingInstance", RebootInstance(G2), True)
     intended = second.intent["reboots"]
     assert (intended[0], intended[1].intended_at, intended[1].requested_at) == (
         RebootStep(instance=G1, **ASKED),
@@ -404,7 +405,7 @@ def test_green_follows_its_reboots_together() -> None:
     assert (outcome.reason, outcome.message) == ("InstanceRebooted", f"{G1} rebooted and is available")
     first, second = outcome.changes["reboots"]
     assert (first.done_at, second.done_at, second.rebooting_seen_at) == (STAMP, None, STAMP)
-    assert outcome.requeue == 0  # the next look (at once) follows G2
+    assert not waits(outcome)  # the next look (at once) follows G2
 
     # Both back with proof: both done in one look.
     outcome = decide_reboot(both, RebootObservation(green(), {G1: RESTARTED, G2: RESTARTED}), NOW, TIMING)

@@ -10,6 +10,7 @@ import pytest
 
 from aurora_upgrade.clock import parse_time, rfc3339
 from aurora_upgrade.decisions.actions import CreateSnapshot, Switchover
+from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.switchover import (
     SwitchoverObservation,
     decide_awaiting,
@@ -177,7 +178,7 @@ def test_awaiting_waits(switchover: dict[str, Any], reason: str, message: str) -
     assert outcome.phase is None
     assert outcome.reason == reason
     assert message in outcome.message
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
     assert outcome.action is None
 
 
@@ -244,7 +245,7 @@ def test_snapshot_is_created_with_intent(upgrade: Any) -> None:
     assert outcome.reason == "SnapshotRequested"
     assert outcome.intent == {"snapshot_requested_at": STAMP, "snapshot_identifier": snapshot_id()}
     assert outcome.action == CreateSnapshot(identifier=snapshot_id(), cluster=CLUSTER_ID, tags=OWN_TAGS)
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
 
 
 @pytest.mark.parametrize(
@@ -371,7 +372,7 @@ def test_switchover_is_called_once_with_intent(upgrade: Any, observation: Switch
     assert outcome.reason == "SwitchoverStarted"
     assert outcome.intent == {"switchover_requested_at": STAMP}
     assert outcome.action == Switchover(BG_ID, timeout)
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
 
 
 @pytest.mark.parametrize(
@@ -476,7 +477,7 @@ def test_switchover_is_never_called_unverified(
     assert message in outcome.message
     assert outcome.action is None
     assert not outcome.intent
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
 
 
 @pytest.mark.parametrize(
@@ -697,7 +698,7 @@ def test_switch_over_only_when_both_sides_are_ready(overrides: dict[str, Any], u
 
     assert (outcome.phase, outcome.reason, outcome.action) == (None, "SwitchoverNotSafe", None)
     assert outcome.message == f"Not switching over yet: {unsafe}"
-    assert outcome.requeue == TIMING.poll
+    assert waits(outcome)
 
 
 def _event(message: str, seconds_ago: float) -> RdsEvent:

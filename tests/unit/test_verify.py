@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.verify import VerifyObservation, decide_verify
 from aurora_upgrade.phases import Phase
 
@@ -110,8 +111,8 @@ def test_verification_after_switchover_never_ends_in_a_misleading_failed(
 
     assert (waiting.phase, waiting.reason) == (None, "Verifying")
     assert problem in waiting.message
-    assert waiting.requeue == TIMING.poll
-    assert (late.phase, late.reason, late.warning, late.requeue) == (None, "VerificationStalled", True, TIMING.poll)
+    assert waits(waiting)
+    assert (late.phase, late.reason, late.warning, waits(late)) == (None, "VerificationStalled", True, True)
     assert late.message.startswith(f"{found} after {int(TIMING.verify_timeout.total_seconds())}s: ")
     assert problem in late.message
     assert waiting.action is None and late.action is None

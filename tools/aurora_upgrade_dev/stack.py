@@ -31,7 +31,8 @@ def operator_env(kubeconfig: Path, rds_endpoint: str, poll_seconds: float) -> di
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="ap-northeast-1",
-        AURORA_UPGRADE_POLL_SECONDS=str(poll_seconds),
+        # One scale for every interval and deadline: a poll of `poll_seconds` instead of 30 s.
+        AURORA_UPGRADE_TIME_SCALE=str(poll_seconds / 30),
         # Metrics on a free loopback port: several operators may run side by side here.
         AURORA_UPGRADE_METRICS_PORT="0",
         AURORA_UPGRADE_METRICS_ADDRESS="127.0.0.1",

@@ -25,15 +25,11 @@ from aurora_upgrade.decisions.deployment import (
     foreign_on_source,
     not_listed_yet,
 )
-from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, advance, fail, polls, wait
+from aurora_upgrade.decisions.outcome import Act, Outcome, advance, fail, wait
 from aurora_upgrade.phases import Phase, following
+from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import BlueGreen, Cluster, RdsReads, Reads, arn_name
 from aurora_upgrade.upgrade import Upgrade
-
-WAITS = {
-    "ProvisioningGreen": Wait(deadline=polls(720), pace=Pace.PROVISIONING),  # 6 h at 30 s
-    "WaitingForGreen": Wait(deadline=polls(40)),
-}
 
 
 @dataclass(frozen=True)
@@ -59,17 +55,17 @@ def observe_create(aws: RdsReads, u: Upgrade, now: datetime) -> CreateObservatio
 def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing: Timing) -> Outcome:
     spec, status = upgrade.spec, upgrade.status
     if o.cluster is None:
-        return fail("ClusterNotFound", f"DB cluster {upgrade.cluster} disappeared before creation")
+        return fail(Reason.CLUSTER_NOT_FOUND, f"DB cluster {upgrade.cluster} disappeared before creation")
     for bg in o.with_name:
         if upgrade.owns(bg.tags) and bg.source == o.cluster.arn:
             return advance(
                 Phase.PROVISIONING_GREEN,
-                "BlueGreenDeploymentFound",
+                Reason.BLUE_GREEN_DEPLOYMENT_FOUND,
                 f"Blue/green deployment {bg.name} ({bg.identifier}) exists; waiting for green",
                 blue_green_deployment_identifier=bg.identifier,
             )
         return fail(
-            "BlueGreenDeploymentNameInUse",
+            Reason.BLUE_GREEN_DEPLOYMENT_NAME_IN_USE,
             f"a blue/green deployment named {bg.name} ({bg.identifier}) exists and is not ours "
             f"(source {bg.source}); it is left untouched",
         )
@@ -82,12 +78,11 @@ def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing:
             timing, f"CreateBlueGreenDeployment {upgrade.deployment_name} was requested; waiting for AWS to list it"
         )
     stamp = rfc3339(now)
-    return Outcome(
-        phase=Phase.PROVISIONING_GREEN,
-        reason="BlueGreenDeploymentCreated",
+    return Act(
+        to=Phase.PROVISIONING_GREEN,
+        reason=Reason.BLUE_GREEN_DEPLOYMENT_CREATED,
         message=f"Created blue/green deployment {upgrade.deployment_name} for {spec.target_engine_version}",
-        intent={"create_requested_at": stamp},
-        action=CreateBlueGreen(
+        call=CreateBlueGreen(
             name=upgrade.deployment_name,
             source_arn=o.cluster.arn,
             target_engine_version=spec.target_engine_version,
@@ -95,7 +90,7 @@ def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing:
             parameter_group=spec.target_db_parameter_group_name,
             tags=upgrade.tags,
         ),
-        requeue=timing.poll,
+        before={"create_requested_at": stamp},
     )
 
 
@@ -128,16 +123,16 @@ def decide_provisioning(upgrade: Upgrade, o: DeploymentObservation, now: datetim
         return problem
     assert bg is not None
     if bg.status == "PROVISIONING":
-        return wait(timing, "ProvisioningGreen", f"AWS is provisioning the green environment{progress(bg)}")
+        return wait(Reason.PROVISIONING_GREEN, f"AWS is provisioning the green environment{progress(bg)}")
     if not bg.target:
-        return wait(timing, "WaitingForGreen", "The deployment is AVAILABLE but names no target yet")
+        return wait(Reason.WAITING_FOR_GREEN, "The deployment is AVAILABLE but names no target yet")
     green = arn_name(bg.target)
     endpoint = o.green.endpoint if o.green else None
     if endpoint is None:
-        return wait(timing, "WaitingForGreen", f"Waiting for the endpoint of green cluster {green}")
+        return wait(Reason.WAITING_FOR_GREEN, f"Waiting for the endpoint of green cluster {green}")
     return advance(
         following(Phase.PROVISIONING_GREEN, upgrade.spec),
-        "GreenAvailable",
+        Reason.GREEN_AVAILABLE,
         f"Green cluster {green} is available at {endpoint}: validate your application against it",
         green_cluster_identifier=green,
         green_cluster_endpoint=endpoint,

@@ -27,22 +27,14 @@ from aurora_upgrade.decisions.actions import (
     DisableDeletionProtection,
 )
 from aurora_upgrade.decisions.deployment import SWITCHED_OVER, deployment_reads, find_deployment, not_listed_yet
-from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, advance, call_failed, fail, polls, wait
+from aurora_upgrade.decisions.outcome import Act, GoOn, Outcome, advance, call_failed, fail, wait
 from aurora_upgrade.decisions.switchover import previous_production, previous_production_reads
 from aurora_upgrade.decisions.verify import completion_message
 from aurora_upgrade.models import DeletionPolicy, parse_duration
-from aurora_upgrade.phases import Phase, switchover_may_have_started
+from aurora_upgrade.phases import Phase, deleting_touches_aws
+from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads, Reads, arn_name
 from aurora_upgrade.upgrade import Upgrade
-
-WAITS = {
-    "RetainingOldCluster": Wait(on_person=True, pace=Pace.SAFETY),  # spec.cleanup.oldClusterRetention
-    # Deletions (cleanup and deletionPolicy Abort).
-    "DeletingBlueGreen": Wait(deadline=polls(120)),
-    "DeletingOldInstances": Wait(deadline=polls(120)),
-    "DeletingOldCluster": Wait(deadline=polls(120)),
-    "DeletingGreen": Wait(deadline=polls(120)),
-}
 
 
 @dataclass(frozen=True)
@@ -93,15 +85,14 @@ def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timin
         kept += "(cleanup.oldClusterRetention)"
         if bg is not None:
             kept += f"; blue/green deployment {bg.identifier} stays until then, so the old cluster stays read-only"
-        return wait(timing, "RetainingOldCluster", kept)
+        return wait(Reason.RETAINING_OLD_CLUSTER, kept)
     if spec.cleanup.delete_blue_green_deployment and bg is not None:
         if bg.status == "DELETING":
-            return wait(timing, "DeletingBlueGreen", f"Waiting for blue/green deployment {bg.identifier} to go")
-        return Outcome(
-            reason="DeletingBlueGreen",
+            return wait(Reason.DELETING_BLUE_GREEN, f"Waiting for blue/green deployment {bg.identifier} to go")
+        return Act(
+            reason=Reason.DELETING_BLUE_GREEN,
             message=f"Deleting blue/green deployment {bg.identifier} (runbook step 9.1); both clusters stay",
-            action=DeleteBlueGreen(bg.identifier, delete_target=False),
-            requeue=timing.poll,
+            call=DeleteBlueGreen(bg.identifier, delete_target=False),
         )
     if spec.cleanup.delete_old_cluster and old:
         found = o.old_cluster
@@ -111,14 +102,14 @@ def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timin
             or found.identifier != old
         ):
             return fail(
-                "UnsafeCleanup",
+                Reason.UNSAFE_CLEANUP,
                 f"refusing to delete {found.identifier}: it is not the previous production cluster {old} "
                 f"(resource id {status.source_cluster_resource_id})",
             )
         step = _delete_old_cluster(upgrade, old, o, timing)
         if step is not None:
             return step
-    return advance(Phase.COMPLETED, "Completed", completion_message(upgrade))
+    return advance(Phase.COMPLETED, Reason.COMPLETED, completion_message(upgrade))
 
 
 def retained_until(upgrade: Upgrade) -> datetime | None:
@@ -134,30 +125,27 @@ def _delete_old_cluster(upgrade: Upgrade, old: str, o: CleanupObservation, timin
     pending = [i for i in o.old_instances if i.status != "deleting"]
     if pending:
         i = pending[0]
-        return Outcome(
-            reason="DeletingOldInstance",
+        return Act(
+            reason=Reason.DELETING_OLD_INSTANCE,
             message=f"Deleting {i.identifier} of {old} (runbook step 9.2)",
-            action=DeleteInstance(i.identifier),
-            requeue=timing.poll,
+            call=DeleteInstance(i.identifier),
         )
     if o.old_instances:
         names = ", ".join(i.identifier for i in o.old_instances)
-        return wait(timing, "DeletingOldInstances", f"Waiting for {names} to be deleted")
+        return wait(Reason.DELETING_OLD_INSTANCES, f"Waiting for {names} to be deleted")
     if cluster.status == "deleting":
-        return wait(timing, "DeletingOldCluster", f"Waiting for {old} to be deleted")
+        return wait(Reason.DELETING_OLD_CLUSTER, f"Waiting for {old} to be deleted")
     if cluster.deletion_protection:
-        return Outcome(
-            reason="DisablingDeletionProtection",
+        return Act(
+            reason=Reason.DISABLING_DELETION_PROTECTION,
             message=f"Turning off deletion protection of {old} to delete it",
-            action=DisableDeletionProtection(old),
-            requeue=timing.poll,
+            call=DisableDeletionProtection(old),
         )
     final = final_snapshot_name(upgrade, old) if upgrade.spec.cleanup.final_snapshot_of_old_cluster else None
-    return Outcome(
-        reason="DeletingOldCluster",
+    return Act(
+        reason=Reason.DELETING_OLD_CLUSTER,
         message=f"Deleting {old}" + (f" with final snapshot {final}" if final else " without a final snapshot"),
-        action=DeleteCluster(old, final),
-        requeue=timing.poll,
+        call=DeleteCluster(old, final),
     )
 
 
@@ -176,17 +164,10 @@ class DeletionDecision:
     release: bool  # the finalizer may go: nothing more to do in AWS
 
 
-def leaves_aws_alone(upgrade: Upgrade) -> bool:
-    """Deleting the resource changes nothing in AWS: the upgrade ended, or production is (or is
-    becoming) green."""
-    status = upgrade.status
-    return status.phase in (Phase.COMPLETED, Phase.ABORTED) or switchover_may_have_started(status)
-
-
 def observe_deletion(aws: RdsReads, u: Upgrade, now: datetime) -> DeletionObservation:
     """Only when deletionPolicy Abort may still have to delete something: the deployment and
     its green cluster (its deletion protection; once the deployment is gone, whether green is)."""
-    if leaves_aws_alone(u) or u.spec.deletion_policy != DeletionPolicy.ABORT:
+    if not deleting_touches_aws(u.status) or u.spec.deletion_policy != DeletionPolicy.ABORT:
         return DeletionObservation(None)
     bg = find_deployment(aws, u)
     green_id = arn_name(bg.target) if bg is not None and bg.target else u.status.green_cluster_identifier
@@ -195,13 +176,13 @@ def observe_deletion(aws: RdsReads, u: Upgrade, now: datetime) -> DeletionObserv
 
 def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now: datetime, timing: Timing) -> Outcome:
     """A refused delete keeps the finalizer with a Warning: releasing it would orphan green."""
-    return call_failed(action, error, timing, stall=True)
+    return call_failed(action, error, stall=True)
 
 
 def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, timing: Timing) -> DeletionDecision:
     spec, status = upgrade.spec, upgrade.status
-    if leaves_aws_alone(upgrade):
-        return DeletionDecision(Outcome(reason="Deleted", message="Resource deleted; AWS left as it is"), True)
+    if not deleting_touches_aws(upgrade.status):
+        return DeletionDecision(GoOn(reason=Reason.DELETED, message="Resource deleted; AWS left as it is"), True)
     if spec.deletion_policy == DeletionPolicy.ORPHAN:
         ident = status.blue_green_deployment_identifier
         if ident:
@@ -213,7 +194,7 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
         return DeletionDecision(
             advance(
                 Phase.ABORTED,
-                "Orphaned",
+                Reason.ORPHANED,
                 f"Deleted before switchover (deletionPolicy Orphan);{left} left in AWS",
             ),
             True,
@@ -237,7 +218,7 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
     if bg is None and green is not None:
         # Say green is gone only once AWS no longer lists it.
         return DeletionDecision(
-            wait(timing, "DeletingGreen", f"Waiting for green cluster {green.identifier} ({green.status}) to go"),
+            wait(Reason.DELETING_GREEN, f"Waiting for green cluster {green.identifier} ({green.status}) to go"),
             False,
         )
     if bg is None:
@@ -246,17 +227,16 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
             if status.blue_green_deployment_identifier
             else ("no blue/green deployment had been created")
         )
-        return DeletionDecision(advance(Phase.ABORTED, "Aborted", f"Deleted before switchover; {gone}"), True)
+        return DeletionDecision(advance(Phase.ABORTED, Reason.ABORTED, f"Deleted before switchover; {gone}"), True)
     if bg.status in SWITCHED_OVER:
         # Someone switched over outside this operator: the green target is production now.
         return DeletionDecision(
-            Outcome(reason="Deleted", message=f"{bg.identifier} is {bg.status}; AWS left as it is"), True
+            GoOn(reason=Reason.DELETED, message=f"{bg.identifier} is {bg.status}; AWS left as it is"), True
         )
     if bg.status == "DELETING":
         return DeletionDecision(
             wait(
-                timing,
-                "DeletingBlueGreen",
+                Reason.DELETING_BLUE_GREEN,
                 f"Waiting for blue/green deployment {bg.identifier} and green to go",
                 abort_requested_at=status.abort_requested_at or rfc3339(now),
             ),
@@ -267,23 +247,21 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
         # AWS deletes the target only without deletion protection, which green copies from blue.
         # Lifted on green only: blue is never modified here.
         return DeletionDecision(
-            Outcome(
-                reason="DisablingGreenDeletionProtection",
+            Act(
+                reason=Reason.DISABLING_GREEN_DELETION_PROTECTION,
                 message=f"Turning off deletion protection of green cluster {green.identifier} to delete it "
                 "(deletionPolicy Abort); blue keeps its own",
-                action=DisableDeletionProtection(green.identifier),
+                call=DisableDeletionProtection(green.identifier),
                 changes={"green_cluster_identifier": green.identifier},
-                requeue=timing.poll,
             ),
             False,
         )
     return DeletionDecision(
-        Outcome(
-            reason="AbortingBlueGreen",
+        Act(
+            reason=Reason.ABORTING_BLUE_GREEN,
             message=f"Deleting blue/green deployment {bg.identifier} and its green cluster (deletionPolicy Abort)",
-            action=DeleteBlueGreen(bg.identifier, delete_target=True),
+            call=DeleteBlueGreen(bg.identifier, delete_target=True),
             changes={"abort_requested_at": rfc3339(now), "green_cluster_identifier": target},
-            requeue=timing.poll,
         ),
         False,
     )

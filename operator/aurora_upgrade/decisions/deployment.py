@@ -13,8 +13,9 @@ from datetime import datetime
 
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions.outcome import Outcome, Wait, fail, graces, polls, wait
+from aurora_upgrade.decisions.outcome import Advance, Outcome, fail, wait
 from aurora_upgrade.phases import SWITCHOVER_STARTED, Phase
+from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import BlueGreen, RdsReads, Reads
 from aurora_upgrade.upgrade import Upgrade
 
@@ -30,12 +31,6 @@ BLUE_GREEN_KNOWN = frozenset(
     }
 )
 SWITCHED_OVER = frozenset({"SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED"})
-
-WAITS = {
-    # A deployment asked for and not listed yet (creating, provisioning, the finalizer).
-    "WaitingForBlueGreenDeployment": Wait(deadline=graces(2)),
-    "UnknownBlueGreenStatus": Wait(deadline=polls(40)),
-}
 
 
 def is_failed_status(status: str) -> bool:
@@ -66,7 +61,7 @@ def foreign_on_source(upgrade: Upgrade, deployments: tuple[BlueGreen, ...]) -> O
     for bg in deployments:
         if not upgrade.owns(bg.tags) and bg.status != "DELETING":
             return fail(
-                "ForeignBlueGreenDeployment",
+                Reason.FOREIGN_BLUE_GREEN_DEPLOYMENT,
                 f"DB cluster {upgrade.cluster} is already the source of blue/green deployment "
                 f"{bg.name} ({bg.identifier}, {bg.status}); finish or delete it first",
             )
@@ -75,19 +70,19 @@ def foreign_on_source(upgrade: Upgrade, deployments: tuple[BlueGreen, ...]) -> O
 
 def not_listed_yet(timing: Timing, message: str) -> Outcome:
     """A deployment asked for a moment ago that AWS does not list yet: waited for, never created again."""
-    return wait(timing, "WaitingForBlueGreenDeployment", message)
+    return wait(Reason.WAITING_FOR_BLUE_GREEN_DEPLOYMENT, message)
 
 
 def deployment_failure(bg: BlueGreen) -> Outcome | None:
     """The outcome for a deployment AWS reports as failed or being deleted, else None."""
     if is_failed_status(bg.status):
         return fail(
-            f"BlueGreen{bg.status.title().replace('_', '')}",
+            Reason.BLUE_GREEN_FAILED.named(bg.status.title().replace("_", "")),
             f"Blue/green deployment {bg.identifier} is {bg.status}: {details(bg.status_details)}; "
             "the blue cluster was not changed",
         )
     if bg.status == "DELETING":
-        return fail("BlueGreenDeploymentDeleted", f"Blue/green deployment {bg.identifier} is being deleted")
+        return fail(Reason.BLUE_GREEN_DEPLOYMENT_DELETED, f"Blue/green deployment {bg.identifier} is being deleted")
     return None
 
 
@@ -102,14 +97,13 @@ def missing_deployment(upgrade: Upgrade, now: datetime, timing: Timing) -> Outco
     if since(created, now) < timing.consistency_grace:
         return not_listed_yet(timing, "Waiting for AWS to list the new deployment")
     return fail(
-        "BlueGreenDeploymentNotFound",
+        Reason.BLUE_GREEN_DEPLOYMENT_NOT_FOUND,
         f"Blue/green deployment {upgrade.status.blue_green_deployment_identifier} no longer exists",
     )
 
 
-def unknown_status(bg: BlueGreen, timing: Timing) -> Outcome:
-    out = wait(timing, "UnknownBlueGreenStatus", f"Blue/green deployment {bg.identifier} reports {bg.status}")
-    return Outcome(reason=out.reason, message=out.message + "; waiting", requeue=out.requeue, warning=True)
+def unknown_status(bg: BlueGreen) -> Outcome:
+    return wait(Reason.UNKNOWN_BLUE_GREEN_STATUS, f"Blue/green deployment {bg.identifier} reports {bg.status}; waiting")
 
 
 def switched_over_elsewhere(upgrade: Upgrade, bg: BlueGreen, now: datetime) -> Outcome | None:
@@ -118,14 +112,13 @@ def switched_over_elsewhere(upgrade: Upgrade, bg: BlueGreen, now: datetime) -> O
     steps after switchover, saying so with a Warning."""
     if bg.status not in SWITCHED_OVER or upgrade.status.phase in SWITCHOVER_STARTED:
         return None
-    return Outcome(
-        phase=Phase.SWITCHING_OVER,
-        reason="SwitchedOverOutsideOperator",
+    return Advance(
+        to=Phase.SWITCHING_OVER,
+        reason=Reason.SWITCHED_OVER_OUTSIDE_OPERATOR,
         message=f"Blue/green deployment {bg.identifier} is {bg.status}: someone switched over outside this "
         f"operator while it was {upgrade.status.phase}; no pre-switchover snapshot is taken of what is now "
         "production, and the upgrade goes on with the steps after switchover",
         changes={"switchover_accepted_at": upgrade.status.switchover_accepted_at or rfc3339(now)},
-        warning=True,
     )
 
 
@@ -139,5 +132,5 @@ def deployment_problem(upgrade: Upgrade, bg: BlueGreen | None, now: datetime, ti
     if failure:
         return failure
     if bg.status not in BLUE_GREEN_KNOWN:
-        return unknown_status(bg, timing)
+        return unknown_status(bg)
     return switched_over_elsewhere(upgrade, bg, now)

@@ -14,9 +14,10 @@ from datetime import datetime
 
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.deployment import foreign_on_source
-from aurora_upgrade.decisions.outcome import Outcome, Wait, advance, fail, polls, wait
+from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
 from aurora_upgrade.models import RebootStep, SwitchoverMode
 from aurora_upgrade.phases import TERMINAL, Phase, following, happy_path
+from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import (
     BlueGreen,
     Cluster,
@@ -41,14 +42,6 @@ TRANSIENT_CLUSTER_STATUSES = frozenset(
 BLUE_GREEN_MINIMUM_VERSIONS = {
     11: "11.21", 12: "12.16", 13: "13.12", 14: "14.9", 15: "15.4", 16: "16.1", 17: "17.4",
 }  # fmt: skip
-
-WAITS = {
-    "ClusterBusy": Wait(on_person=True),  # another AuroraUpgrade of the cluster finishes or is deleted
-    # The cluster and its instances pass through these states on their own.
-    "ClusterNotAvailable": Wait(deadline=polls(60)),
-    "InstancesNotAvailable": Wait(deadline=polls(60)),
-    "ParametersApplying": Wait(deadline=polls(60)),
-}
 
 
 @dataclass(frozen=True)
@@ -83,11 +76,10 @@ def decide_pending(upgrade: Upgrade, busy_with: str | None, timing: Timing) -> O
     """Wait while another AuroraUpgrade works on the same (region, cluster)."""
     if busy_with:
         return wait(
-            timing,
-            "ClusterBusy",
+            Reason.CLUSTER_BUSY,
             f"Waiting: AuroraUpgrade {busy_with} is already upgrading {upgrade.cluster} in {upgrade.spec.region}",
         )
-    return advance(Phase.PRECHECKING, "PrechecksStarted", "Checking the cluster and the target version")
+    return advance(Phase.PRECHECKING, Reason.PRECHECKS_STARTED, "Checking the cluster and the target version")
 
 
 @dataclass(frozen=True)
@@ -181,12 +173,14 @@ def _cluster_usable(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     c = o.cluster
     name = u.cluster
     if c is None:
-        return fail("ClusterNotFound", f"DB cluster {name} was not found in {u.spec.region}")
+        return fail(Reason.CLUSTER_NOT_FOUND, f"DB cluster {name} was not found in {u.spec.region}")
     if c.engine != AURORA_POSTGRESQL:
-        return fail("UnsupportedEngine", f"DB cluster {name} runs {c.engine}; only {AURORA_POSTGRESQL} is supported")
+        return fail(
+            Reason.UNSUPPORTED_ENGINE, f"DB cluster {name} runs {c.engine}; only {AURORA_POSTGRESQL} is supported"
+        )
     if c.master_user_secret:
         return fail(
-            "MasterUserSecretUnsupported",
+            Reason.MASTER_USER_SECRET_UNSUPPORTED,
             f"DB cluster {name} manages its master password in Secrets Manager, "
             "which RDS Blue/Green deployments do not support",
         )
@@ -199,7 +193,7 @@ def _blue_green_supported(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     assert c is not None
     if c.engine_mode == "serverless":
         return fail(
-            "ServerlessV1Unsupported",
+            Reason.SERVERLESS_V1_UNSUPPORTED,
             f"DB cluster {c.identifier} is Aurora Serverless v1 (EngineMode serverless), which RDS Blue/Green "
             "deployments do not support; migrate it to provisioned or Serverless v2 first",
         )
@@ -207,13 +201,13 @@ def _blue_green_supported(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     remote = sorted(arn for arn in c.read_replicas if arn_region(arn) not in ("", region))
     if remote:
         return fail(
-            "CrossRegionReadReplicaUnsupported",
+            Reason.CROSS_REGION_READ_REPLICA_UNSUPPORTED,
             f"DB cluster {c.identifier} has cross-Region read replicas ({', '.join(remote)}), which RDS "
             "Blue/Green deployments do not support; remove them first, or upgrade another way",
         )
     if c.replication_source and arn_region(c.replication_source) not in ("", region):
         return fail(
-            "CrossRegionReadReplicaUnsupported",
+            Reason.CROSS_REGION_READ_REPLICA_UNSUPPORTED,
             f"DB cluster {c.identifier} is a cross-Region read replica of {c.replication_source}, which RDS "
             "Blue/Green deployments do not support; upgrade its source, or promote it first",
         )
@@ -236,7 +230,7 @@ def _minimum_version(c: Cluster) -> Outcome | None:
     if found >= (_version(minimum) or ()):
         return None
     return fail(
-        "SourceVersionBelowBlueGreenMinimum",
+        Reason.SOURCE_VERSION_BELOW_BLUE_GREEN_MINIMUM,
         f"DB cluster {c.identifier} runs {AURORA_POSTGRESQL} {c.engine_version}, below {minimum}, the first version "
         f"RDS Blue/Green deployments support; upgrade it in place to {minimum} or later first",
     )
@@ -249,14 +243,14 @@ def _global_member(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     primary = next((arn for arn, writer in g.members if writer), None)
     if primary != c.arn:
         return fail(
-            "GlobalDatabaseSecondaryCluster",
+            Reason.GLOBAL_DATABASE_SECONDARY_CLUSTER,
             f"DB cluster {c.identifier} is a secondary cluster of global database {g.identifier}; a blue/green "
             f"deployment of a global database is created from its primary cluster ({primary or 'none found'})",
         )
     if o.missing_parameter_groups:
         where = "; ".join(f"{region}: {', '.join(groups)}" for region, groups in o.missing_parameter_groups)
         return fail(
-            "GlobalDatabaseParameterGroupsMissing",
+            Reason.GLOBAL_DATABASE_PARAMETER_GROUPS_MISSING,
             f"DB cluster {c.identifier} is the primary of global database {g.identifier}, whose green "
             f"environment needs the same parameter groups in every Region; missing ({where}): create them there",
         )
@@ -268,13 +262,13 @@ def _source_version(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     found, spec = o.cluster.engine_version, u.spec
     if spec.expected_source_engine_version and found != spec.expected_source_engine_version:
         return fail(
-            "SourceVersionMismatch",
+            Reason.SOURCE_VERSION_MISMATCH,
             f"DB cluster {u.cluster} is at {found}, "
             f"not at expectedSourceEngineVersion {spec.expected_source_engine_version}",
         )
     if found == spec.target_engine_version:
         return fail(
-            "AlreadyAtTargetVersion",
+            Reason.ALREADY_AT_TARGET_VERSION,
             f"DB cluster {u.cluster} already runs {found}: there is nothing to upgrade",
         )
     return None
@@ -284,20 +278,20 @@ def _target_version(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     spec = u.spec
     if o.target_version is None:
         return fail(
-            "TargetVersionNotFound",
+            Reason.TARGET_VERSION_NOT_FOUND,
             f"{AURORA_POSTGRESQL} {spec.target_engine_version} is not offered in {spec.region}",
         )
     targets = dict(o.source_version.valid_targets) if o.source_version else {}
     source = o.cluster.engine_version if o.cluster else "?"
     if spec.target_engine_version not in targets:
         return fail(
-            "TargetVersionNotValid",
+            Reason.TARGET_VERSION_NOT_VALID,
             f"{spec.target_engine_version} is not a valid upgrade target of {source} "
             f"(valid: {', '.join(sorted(targets)) or 'none'})",
         )
     if targets[spec.target_engine_version] and not spec.allow_major_version_upgrade:
         return fail(
-            "MajorVersionUpgradeNotAllowed",
+            Reason.MAJOR_VERSION_UPGRADE_NOT_ALLOWED,
             f"{source} -> {spec.target_engine_version} is a major version upgrade; "
             "set spec.allowMajorVersionUpgrade: true to allow it",
         )
@@ -316,16 +310,16 @@ def _parameter_groups(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
         if group is None:
             if major:
                 return fail(
-                    "ParameterGroupRequired",
+                    Reason.PARAMETER_GROUP_REQUIRED,
                     f"a major upgrade to {spec.target_engine_version} needs spec.{field_name} "
                     f"naming a parameter group of family {family}",
                 )
             continue
         if group_family is None:
-            return fail("ParameterGroupNotFound", f"spec.{field_name}: parameter group {group} was not found")
+            return fail(Reason.PARAMETER_GROUP_NOT_FOUND, f"spec.{field_name}: parameter group {group} was not found")
         if family and group_family != family:
             return fail(
-                "ParameterGroupFamilyMismatch",
+                Reason.PARAMETER_GROUP_FAMILY_MISMATCH,
                 f"spec.{field_name}: {group} is of family {group_family}, "
                 f"but {spec.target_engine_version} needs {family}",
             )
@@ -336,7 +330,7 @@ def _logical_replication(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     if o.logical_replication != "1":
         group = o.cluster.parameter_group if o.cluster else "?"
         return fail(
-            "LogicalReplicationDisabled",
+            Reason.LOGICAL_REPLICATION_DISABLED,
             f"rds.logical_replication is {o.logical_replication or 'unset'} in cluster parameter group "
             f"{group}; Aurora PostgreSQL blue/green deployments need 1 (then reboot the writer)",
         )
@@ -347,7 +341,7 @@ def _foreign_deployments(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     for bg in o.deployments_with_name:
         if not u.owns(bg.tags):
             return fail(
-                "BlueGreenDeploymentNameInUse",
+                Reason.BLUE_GREEN_DEPLOYMENT_NAME_IN_USE,
                 f"a blue/green deployment named {bg.name} ({bg.identifier}) already exists and was "
                 "not created by this AuroraUpgrade; create a new AuroraUpgrade with another "
                 "spec.blueGreenDeploymentName (it cannot change on this one), or delete that deployment",
@@ -387,11 +381,11 @@ def decide_precheck(upgrade: Upgrade, o: PrecheckObservation, now: datetime, tim
     spec, cluster = upgrade.spec, o.cluster
     if cluster.status != "available":
         if cluster.status in TRANSIENT_CLUSTER_STATUSES:
-            return wait(timing, "ClusterNotAvailable", f"Waiting for {cluster.identifier} ({cluster.status})")
-        return fail("ClusterNotAvailable", f"DB cluster {cluster.identifier} is {cluster.status}")
+            return wait(Reason.CLUSTER_NOT_AVAILABLE, f"Waiting for {cluster.identifier} ({cluster.status})")
+        return fail(Reason.CLUSTER_NOT_AVAILABLE, f"DB cluster {cluster.identifier} is {cluster.status}")
     busy = [i.identifier for i in o.instances if i.status != "available"]
     if busy:
-        return wait(timing, "InstancesNotAvailable", f"Waiting for instances to be available: {', '.join(busy)}")
+        return wait(Reason.INSTANCES_NOT_AVAILABLE, f"Waiting for instances to be available: {', '.join(busy)}")
     members = {m.instance: m.parameter_status for m in cluster.members}
     applying = sorted(
         i.identifier
@@ -399,11 +393,11 @@ def decide_precheck(upgrade: Upgrade, o: PrecheckObservation, now: datetime, tim
         if members.get(i.identifier) == "applying" or any(state == "applying" for _, state in i.parameter_groups)
     )
     if applying:
-        return wait(timing, "ParametersApplying", f"Waiting for parameters to apply on {', '.join(applying)}")
+        return wait(Reason.PARAMETERS_APPLYING, f"Waiting for parameters to apply on {', '.join(applying)}")
     to_reboot = pending_reboot(o.instances, cluster)
     if to_reboot and not spec.reboot_source_for_pending_parameters:
         return fail(
-            "ParametersPendingReboot",
+            Reason.PARAMETERS_PENDING_REBOOT,
             f"instances {', '.join(to_reboot)} have parameter changes pending a reboot (blue/green creation "
             "fails until they are in sync); reboot them or set spec.rebootSourceForPendingParameters: true",
         )
@@ -417,7 +411,7 @@ def decide_precheck(upgrade: Upgrade, o: PrecheckObservation, now: datetime, tim
     if spec.dry_run:
         return advance(
             Phase.COMPLETED,
-            "DryRun",
+            Reason.DRY_RUN,
             f"Dry run: prechecks passed for {cluster.identifier} {cluster.engine_version} -> "
             f"{spec.target_engine_version}; the plan is in status.plan, nothing was changed",
             plan=plan(upgrade, cluster, to_reboot),
@@ -426,14 +420,14 @@ def decide_precheck(upgrade: Upgrade, o: PrecheckObservation, now: datetime, tim
     if to_reboot:
         return advance(
             Phase.REBOOTING_SOURCE,
-            "ParametersPendingReboot",
+            Reason.PARAMETERS_PENDING_REBOOT,
             f"Rebooting {', '.join(to_reboot)} to apply pending parameters (runbook step 2)",
             reboots=[RebootStep(instance=i) for i in to_reboot],
             **facts,
         )
     return advance(
         following(Phase.PRECHECKING, spec),
-        "PrechecksPassed",
+        Reason.PRECHECKS_PASSED,
         f"{cluster.identifier} {cluster.engine_version}{_deprecated(o.source_version)} can be upgraded to "
         f"{spec.target_engine_version}",
         **facts,

@@ -20,27 +20,12 @@ from datetime import datetime
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import RebootInstance
-from aurora_upgrade.decisions.outcome import Outcome, Pace, Wait, advance, fail, graces, wait
+from aurora_upgrade.decisions.outcome import Act, GoOn, Outcome, advance, fail, wait
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase, following
+from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import Instance, RdsReads, Reads, named
 from aurora_upgrade.upgrade import Upgrade
-
-# The reboot itself has Timing.reboot_timeout (RebootTimedOut); AWS reboots in seconds to minutes.
-WAITS = {
-    "WaitingForInstances": Wait(deadline=lambda _u, t: t.reboot_timeout),
-    "WaitingForInstance": Wait(deadline=lambda _u, t: t.reboot_timeout, pace=Pace.QUICK),
-    "RebootingInstance": Wait(pace=Pace.QUICK),  # the call: not a wait
-    "RebootFound": Wait(pace=Pace.QUICK),  # goes on at once: not a wait
-    "CheckingEarlierReboot": Wait(deadline=graces(2), pace=Pace.QUICK),
-    # Measured from the reboot waited for, not from the first reboot of the phase: one at a time,
-    # each instance has the whole timeout (the reboot itself fails at RebootTimedOut before this).
-    "WaitingForReboot": Wait(
-        deadline=lambda _u, t: t.reboot_timeout + t.consistency_grace,
-        pace=Pace.QUICK,
-        began=lambda status: _oldest_reboot_asked(status.reboots),
-    ),
-}
 
 
 def _oldest_reboot_asked(steps: list[RebootStep]) -> str | None:
@@ -104,10 +89,10 @@ def decide_reboot(upgrade: Upgrade, o: RebootObservation, now: datetime, timing:
     if not steps:
         # First look in this phase: the instances to reboot are the cluster's members now.
         if not o.instances:
-            return wait(timing, "WaitingForInstances", "Waiting for the cluster's instances to be listed")
+            return wait(Reason.WAITING_FOR_INSTANCES, "Waiting for the cluster's instances to be listed")
         how = "all at once" if together else "one at a time"
-        return Outcome(
-            reason="RebootsPlanned",
+        return GoOn(
+            reason=Reason.REBOOTS_PLANNED,
             message=f"Will reboot {', '.join(s.instance for s in plan_reboots(o.instances))} {how}",
             changes={"reboots": plan_reboots(o.instances)},
         )
@@ -115,7 +100,7 @@ def decide_reboot(upgrade: Upgrade, o: RebootObservation, now: datetime, timing:
     if index is None:
         return advance(
             following(phase, upgrade.spec),
-            "InstancesRebooted",
+            Reason.INSTANCES_REBOOTED,
             f"Rebooted {', '.join(s.instance for s in steps)}",
             reboots=[],
         )
@@ -125,7 +110,7 @@ def decide_reboot(upgrade: Upgrade, o: RebootObservation, now: datetime, timing:
     about = [n for n, s in enumerate(steps) if s.done_at is None] if together else [index]
     for n in about:
         if steps[n].instance not in found:
-            return fail("InstanceNotFound", f"DB instance {steps[n].instance} disappeared during {phase}")
+            return fail(Reason.INSTANCE_NOT_FOUND, f"DB instance {steps[n].instance} disappeared during {phase}")
     # At most one step has an intent without its answer: each look makes one call.
     unanswered = next((n for n in about if steps[n].intended_at and steps[n].requested_at is None), None)
     if unanswered is not None:
@@ -145,13 +130,13 @@ def _reboot(steps: list[RebootStep], index: int, now: datetime, timing: Timing, 
     """Ask for the reboot of step `index`'s instance (available), intent first; with `go_on`
     (reboots left to ask for that need not wait for this one) the next look is at once."""
     step, stamp = steps[index], rfc3339(now)
-    return Outcome(
-        reason="RebootingInstance",
+    return Act(
+        reason=Reason.REBOOTING_INSTANCE,
         message=f"Rebooting {step.instance}",
-        intent={"reboots": _replace(steps, index, intended_at=stamp)},
-        action=RebootInstance(step.instance),
+        call=RebootInstance(step.instance),
+        before={"reboots": _replace(steps, index, intended_at=stamp)},
         changes={"reboots": _replace(steps, index, intended_at=stamp, requested_at=stamp)},
-        requeue=0 if go_on else timing.poll,
+        at_once=go_on,
     )
 
 
@@ -164,26 +149,24 @@ def _settle_intent(
     step, stamp = steps[index], rfc3339(now)
     assert step.intended_at is not None
     if instance.status == "rebooting" or o.restarts.get(step.instance):
-        return Outcome(
-            reason="RebootFound",
+        return GoOn(
+            reason=Reason.REBOOT_FOUND,
             message=f"Found the reboot of {step.instance} already under way; not repeating it",
             changes={"reboots": _replace(steps, index, requested_at=stamp)},
         )
     if since(step.intended_at, now) < timing.consistency_grace:
         # A reboot AWS accepted a moment ago may not show in describe calls or events yet.
         return wait(
-            timing,
-            "CheckingEarlierReboot",
+            Reason.CHECKING_EARLIER_REBOOT,
             f"Looking for signs in AWS of the reboot of {step.instance} asked for at {step.intended_at}",
         )
     again = _replace(steps, index, intended_at=stamp)
-    return Outcome(
-        reason="RebootingInstance",
+    return Act(
+        reason=Reason.REBOOTING_INSTANCE,
         message=f"Rebooting {step.instance} (no sign in AWS of the earlier attempt)",
-        intent={"reboots": again},
-        action=RebootInstance(step.instance),
+        call=RebootInstance(step.instance),
+        before={"reboots": again},
         changes={"reboots": _replace(again, index, requested_at=stamp)},
-        requeue=timing.poll,
     )
 
 
@@ -214,7 +197,7 @@ def _follow(
             done.append(step.instance)
         elif since(step.requested_at, now) > timing.reboot_timeout:
             return fail(
-                "RebootTimedOut",
+                Reason.REBOOT_TIMED_OUT,
                 f"{step.instance} has not come back from its reboot after "
                 f"{int(timing.reboot_timeout.total_seconds())}s (status {instance.status})",
             )
@@ -222,13 +205,13 @@ def _follow(
             waiting.append(f"{step.instance} ({instance.status})")
     changes = {"reboots": updated} if updated != steps else {}
     if done:
-        return Outcome(
-            reason="InstanceRebooted",
+        return GoOn(
+            reason=Reason.INSTANCE_REBOOTED,
             message=f"{', '.join(done)} rebooted and {'is' if len(done) == 1 else 'are'} available",
             changes=changes,
         )
     if busy is not None:
         return wait(
-            timing, "WaitingForInstance", f"Waiting for {busy.identifier} ({busy.status}) to reboot it", **changes
+            Reason.WAITING_FOR_INSTANCE, f"Waiting for {busy.identifier} ({busy.status}) to reboot it", **changes
         )
-    return wait(timing, "WaitingForReboot", f"Waiting for {', '.join(waiting)} to restart", **changes)
+    return wait(Reason.WAITING_FOR_REBOOT, f"Waiting for {', '.join(waiting)} to restart", **changes)

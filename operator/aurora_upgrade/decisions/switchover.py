@@ -14,7 +14,6 @@ deployment's status they share with the earlier phases is in decisions/deploymen
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,19 +22,18 @@ from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import Action, CreateSnapshot, Switchover
 from aurora_upgrade.decisions.deployment import deployment_problem, deployment_reads, details, find_deployment
 from aurora_upgrade.decisions.outcome import (
+    Act,
     Outcome,
-    Pace,
     Wait,
     advance,
     default_call_failed,
     fail,
-    graces,
-    polls,
     refused,
     wait,
 )
-from aurora_upgrade.models import MaintenanceWindow, SwitchoverMode, Weekday
+from aurora_upgrade.models import SwitchoverMode
 from aurora_upgrade.phases import Phase, following
+from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import (
     BlueGreen,
     Cluster,
@@ -50,45 +48,7 @@ from aurora_upgrade.resources import (
     named,
 )
 from aurora_upgrade.upgrade import Upgrade
-
-_DAYS = tuple(Weekday)  # Mon..Sun, in datetime.weekday() order
-
-
-def _minutes(hhmm: str) -> int:
-    hours, minutes = hhmm.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def in_window(window: MaintenanceWindow, now: datetime) -> bool:
-    """Is `now` inside the window? A window whose end is before its start runs past midnight
-    and belongs to the day it opened on."""
-    local = now.astimezone(zoneinfo.ZoneInfo(window.time_zone))
-    start, end = _minutes(window.start), _minutes(window.end)
-    minute = local.hour * 60 + local.minute
-    today = _DAYS[local.weekday()]
-    yesterday = _DAYS[(local.weekday() - 1) % 7]
-    if start < end:
-        return today in window.days and start <= minute < end
-    if start == end:  # a whole day
-        return today in window.days
-    return (today in window.days and minute >= start) or (yesterday in window.days and minute < end)
-
-
-def next_window_start(window: MaintenanceWindow, now: datetime) -> datetime:
-    local = now.astimezone(zoneinfo.ZoneInfo(window.time_zone)).replace(second=0, microsecond=0)
-    hours, minutes = window.start.split(":")
-    for offset in range(8):
-        day = local + timedelta(days=offset)
-        candidate = day.replace(hour=int(hours), minute=int(minutes))
-        if _DAYS[candidate.weekday()] in window.days and candidate > local:
-            return candidate
-    return local
-
-
-def window_opens(upgrade: Upgrade, now: datetime) -> datetime | None:
-    """When the maintenance window next opens, if the spec has one."""
-    window = upgrade.spec.switchover.window
-    return next_window_start(window, now) if window is not None else None
+from aurora_upgrade.window import in_window, next_window_start
 
 
 def _switchover_timeout(u: Upgrade, t: Timing) -> timedelta:
@@ -97,37 +57,19 @@ def _switchover_timeout(u: Upgrade, t: Timing) -> timedelta:
     return timedelta(seconds=u.spec.switchover.timeout_seconds) + 2 * t.consistency_grace
 
 
-WAITS = {
-    "AwaitingApproval": Wait(on_person=True, pace=Pace.SAFETY),  # spec.switchover.approved
-    # spec.switchover.window: looked at again when it opens, not up to a safety interval later.
-    "OutsideMaintenanceWindow": Wait(on_person=True, pace=Pace.SAFETY, due=window_opens),
-    "WaitingForSnapshot": Wait(deadline=polls(240)),  # 2 h at 30 s
-    "WaitingForBlueGreen": Wait(deadline=polls(40)),
-    "SwitchoverNotSafe": Wait(deadline=polls(60)),
-    "SwitchoverStarted": Wait(pace=Pace.QUICK),  # the call: not a wait
-    "SwitchoverRequested": Wait(deadline=graces(2), pace=Pace.QUICK),
-    "SwitchoverInProgress": Wait(deadline=_switchover_timeout, pace=Pace.QUICK),
-    "WaitingForRename": Wait(deadline=graces(2), pace=Pace.QUICK),
-    # Bounded where it is decided (Timing.refusal_timeout, `refused_call`); this only backs that up.
-    "SwitchoverRefused": Wait(deadline=lambda _u, t: t.refusal_timeout + t.consistency_grace),
-}
-
-
 def gate(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome | None:
     """A wait while the manual approval or the maintenance window holds switchover back."""
     spec = upgrade.spec.switchover
     if spec.mode == SwitchoverMode.MANUAL and not spec.approved:
         return wait(
-            timing,
-            "AwaitingApproval",
+            Reason.AWAITING_APPROVAL,
             "Green is ready; set spec.switchover.approved: true to switch over "
             f"(green endpoint {upgrade.status.green_cluster_endpoint})",
         )
     if spec.window is not None and not in_window(spec.window, now):
         opens = next_window_start(spec.window, now)
         return wait(
-            timing,
-            "OutsideMaintenanceWindow",
+            Reason.OUTSIDE_MAINTENANCE_WINDOW,
             f"Waiting for the maintenance window opening {opens.isoformat(timespec='minutes')}",
         )
     return None
@@ -216,18 +158,16 @@ def refused_call(upgrade: Upgrade, action: Action, error: RdsError, now: datetim
         return refused(action.operation, error)
     if first and since(first, now) > timing.refusal_timeout:
         return fail(
-            "SwitchoverRefused",
+            Reason.SWITCHOVER_REFUSED,
             f"AWS has refused to switch over {action.identifier} since {first} ({error.code}: {error.message}); "
             "blue is still production. Check the deployment's members and the RDS events, then delete this "
             "AuroraUpgrade (deletionPolicy decides what happens to green) and start again",
         )
-    return Outcome(
-        reason="SwitchoverRefused",
+    return Wait(
+        reason=Reason.SWITCHOVER_REFUSED,
         message=f"AWS refused the switchover of {action.identifier} for now ({error.code}: {error.message}); "
         "checking both sides again before another attempt",
         changes={"switchover_refused_at": first or rfc3339(now)},
-        requeue=timing.poll,
-        warning=True,
     )
 
 
@@ -239,7 +179,7 @@ def decide_awaiting(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, t
     if held:
         return held
     manual = upgrade.spec.switchover.mode == SwitchoverMode.MANUAL
-    reason = "SwitchoverApproved" if manual else "InsideMaintenanceWindow"
+    reason = Reason.SWITCHOVER_APPROVED if manual else "InsideMaintenanceWindow"
     return advance(following(Phase.AWAITING_SWITCHOVER, upgrade.spec), reason, "Switchover may proceed")
 
 
@@ -253,26 +193,25 @@ def decide_snapshot(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, t
     cluster = upgrade.cluster
     if snap is None:
         if status.snapshot_requested_at and since(status.snapshot_requested_at, now) < timing.consistency_grace:
-            return wait(timing, "WaitingForSnapshot", f"Snapshot {name} was requested; waiting for AWS to list it")
-        return Outcome(
-            reason="SnapshotRequested",
+            return wait(Reason.WAITING_FOR_SNAPSHOT, f"Snapshot {name} was requested; waiting for AWS to list it")
+        return Act(
+            reason=Reason.SNAPSHOT_REQUESTED,
             message=f"Creating snapshot {name} of {cluster} before switchover (runbook step 6.1)",
-            intent={"snapshot_requested_at": rfc3339(now), "snapshot_identifier": name},
-            action=CreateSnapshot(identifier=name, cluster=cluster, tags=upgrade.tags),
-            requeue=timing.poll,
+            call=CreateSnapshot(identifier=name, cluster=cluster, tags=upgrade.tags),
+            before={"snapshot_requested_at": rfc3339(now), "snapshot_identifier": name},
         )
     if snap.cluster != cluster or not upgrade.owns(snap.tags):
-        return fail("SnapshotNameInUse", f"snapshot {name} exists and was not taken by this AuroraUpgrade")
+        return fail(Reason.SNAPSHOT_NAME_IN_USE, f"snapshot {name} exists and was not taken by this AuroraUpgrade")
     if snap.status == "available":
         return advance(
             following(Phase.SNAPSHOTTING, upgrade.spec),
-            "SnapshotAvailable",
+            Reason.SNAPSHOT_AVAILABLE,
             f"Snapshot {name} of {cluster} is available",
             snapshot_identifier=name,
         )
     if snap.status in ("failed", "error", "incompatible-restore"):
-        return fail("SnapshotFailed", f"snapshot {name} of {cluster} is {snap.status}; switchover not started")
-    return wait(timing, "WaitingForSnapshot", f"Snapshot {name} is {snap.status} ({snap.percent_progress}%)")
+        return fail(Reason.SNAPSHOT_FAILED, f"snapshot {name} of {cluster} is {snap.status}; switchover not started")
+    return wait(Reason.WAITING_FOR_SNAPSHOT, f"Snapshot {name} is {snap.status} ({snap.percent_progress}%)")
 
 
 def _unverified(upgrade: Upgrade, o: SwitchoverObservation) -> str | None:
@@ -323,29 +262,29 @@ def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, 
         # Proof that AWS took the request, also when the answer was lost in a crash.
         accepted = status.switchover_accepted_at or rfc3339(now)
         return wait(
-            timing, "SwitchoverInProgress", f"AWS is switching over {bg.identifier}", switchover_accepted_at=accepted
+            Reason.SWITCHOVER_IN_PROGRESS, f"AWS is switching over {bg.identifier}", switchover_accepted_at=accepted
         )
     if bg.status != "AVAILABLE":
-        return wait(timing, "WaitingForBlueGreen", f"Blue/green deployment {bg.identifier} is {bg.status}")
+        return wait(Reason.WAITING_FOR_BLUE_GREEN, f"Blue/green deployment {bg.identifier} is {bg.status}")
     if status.switchover_accepted_at and since(status.switchover_accepted_at, now) < timing.consistency_grace:
-        return wait(timing, "SwitchoverRequested", "AWS accepted the switchover; waiting for it to report progress")
+        return wait(Reason.SWITCHOVER_REQUESTED, "AWS accepted the switchover; waiting for it to report progress")
     if status.switchover_accepted_at:
         # AWS took the request, yet the deployment is AVAILABLE again: it rolled the switchover
         # back. Calling again would be a second switchover nobody asked for.
         return fail(
-            "SwitchoverRolledBack",
+            Reason.SWITCHOVER_ROLLED_BACK,
             f"AWS accepted the switchover of {bg.identifier} but the deployment is AVAILABLE again "
             f"({details(bg.status_details)}); blue is still production. Check the RDS events, then "
             "delete this AuroraUpgrade (deletionPolicy decides what happens to green) and start again",
         )
     if status.switchover_requested_at and since(status.switchover_requested_at, now) < timing.consistency_grace:
-        return wait(timing, "SwitchoverRequested", "Switchover was requested; waiting for AWS to report it")
+        return wait(Reason.SWITCHOVER_REQUESTED, "Switchover was requested; waiting for AWS to report it")
     if o.switchover_signs:
         # The answer was lost, but AWS's events show the switchover was taken, and it is
         # AVAILABLE again: AWS canceled it. Sending it again would be a switchover nobody asked for.
         seen = "; ".join(f"{e.date.isoformat(timespec='seconds')} {e.message}" for e in o.switchover_signs)
         return fail(
-            "SwitchoverRolledBack",
+            Reason.SWITCHOVER_ROLLED_BACK,
             f"The answer to the switchover of {bg.identifier} was lost, and AWS's events show it was taken "
             f"and rolled back ({seen}); blue is still production. Check the RDS events, then delete this "
             "AuroraUpgrade (deletionPolicy decides what happens to green) and start again",
@@ -355,14 +294,13 @@ def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, 
         return held
     unsafe = _unverified(upgrade, o)
     if unsafe:
-        return wait(timing, "SwitchoverNotSafe", f"Not switching over yet: {unsafe}")
-    return Outcome(
-        reason="SwitchoverStarted",
+        return wait(Reason.SWITCHOVER_NOT_SAFE, f"Not switching over yet: {unsafe}")
+    return Act(
+        reason=Reason.SWITCHOVER_STARTED,
         message=f"Switching over {bg.identifier} (timeout {upgrade.spec.switchover.timeout_seconds}s)",
-        intent={"switchover_requested_at": rfc3339(now)},
-        action=Switchover(bg.identifier, upgrade.spec.switchover.timeout_seconds),
+        call=Switchover(bg.identifier, upgrade.spec.switchover.timeout_seconds),
+        before={"switchover_requested_at": rfc3339(now)},
         changes={"switchover_accepted_at": rfc3339(now)},
-        requeue=timing.poll,
     )
 
 
@@ -374,11 +312,11 @@ def _completed(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing
     status = upgrade.status
     asked = status.switchover_accepted_at or status.switchover_requested_at or status.phase_started_at
     if old is None and since(asked, now) < timing.consistency_grace:
-        return wait(timing, "WaitingForRename", "Switchover completed; waiting for the old cluster's new name")
+        return wait(Reason.WAITING_FOR_RENAME, "Switchover completed; waiting for the old cluster's new name")
     kept = f"the previous production cluster is {old}" if old else "the previous production cluster was not found"
     return advance(
         following(Phase.SWITCHING_OVER, upgrade.spec),
-        "SwitchoverCompleted",
+        Reason.SWITCHOVER_COMPLETED,
         f"Switchover completed: {production} now runs the green environment; {kept}",
         old_cluster_identifier=old,
         switchover_completed_at=rfc3339(now),

@@ -14,6 +14,7 @@ from aurora_upgrade.clock import since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.outcome import Outcome, Wait, advance, wait
 from aurora_upgrade.phases import Phase, following
+from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import Cluster, Instance, RdsReads, Reads
 from aurora_upgrade.upgrade import Upgrade
 
@@ -32,13 +33,6 @@ def completion_message(upgrade: Upgrade) -> str:
         f"Upgrade of {upgrade.cluster} to {spec.target_engine_version} completed. "
         f"Update your infrastructure code: {', '.join(changed)} (runbook step 8)"
     )
-
-
-# Verification stalls on its own after Timing.verify_timeout: VerificationStalled, a stall
-# (status.STALLING_REASONS) that a person resolves.
-WAITS = {
-    "Verifying": Wait(deadline=lambda _u, t: t.verify_timeout + t.consistency_grace),
-}
 
 
 @dataclass(frozen=True)
@@ -83,17 +77,15 @@ def decide_verify(upgrade: Upgrade, o: VerifyObservation, now: datetime, timing:
         message = f"{upgrade.cluster} runs {target} and is available ({names})"
         if upcoming == Phase.COMPLETED:  # no cleanup asked for: say now what the IaC must change
             message = f"{message}. {completion_message(upgrade)}"
-        return advance(upcoming, "Upgraded", message)
+        return advance(upcoming, Reason.UPGRADED, message)
     if since(upgrade.status.phase_started_at, now) <= timing.verify_timeout:
-        return wait(timing, "Verifying", f"Waiting for production to settle: {problems}")
+        return wait(Reason.VERIFYING, f"Waiting for production to settle: {problems}")
     # Switchover is done: failing now would leave the remaining steps undone and say nothing
     # true about production. Stall with a Warning, keep looking, go on once it has settled.
     waited = int(timing.verify_timeout.total_seconds())
     found = f"production does not run {target}" if wrong_version else f"production runs {target} but has not settled"
-    return Outcome(
-        reason="VerificationStalled",
+    return Wait(
+        reason=Reason.VERIFICATION_STALLED,
         message=f"{found} after {waited}s: {problems}. Switchover is done; the upgrade goes on once production "
         "is available at the target version (check the instances in the RDS console)",
-        requeue=timing.poll,
-        warning=True,
     )

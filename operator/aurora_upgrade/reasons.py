@@ -1,0 +1,826 @@
+"""Every reason `status.reason` can carry, once: what it means, what kind of state it is, how
+long it may last and how soon to look again, whether it pages, and what the user should do.
+
+Users and their automation match on these names (alerts, the Argo CD health script, scripts),
+so a name never changes once released; tests/unit/test_reasons.py holds every name a released
+version could write. Four families carry a detail in the name: `AWS<ErrorCode>`,
+`<Operation>Retry`, `<Reason>TimedOut` and `BlueGreen<Status>` (`Reason.named`, `Reason.parse`).
+
+Deadlines are durations: how long AWS may take, from AWS's documentation or a spec field, not
+a number of polls. `config.Timing.scale` compresses them for tests and demos. What is derived
+from this table: the troubleshooting tables of docs/operations.md (`troubleshooting_markdown`),
+the Stalled condition (status.py), the chart's list of waits on a person (checked by a test),
+the next look (decisions/pacing.py) and the deadlines (decisions/deadlines.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum, StrEnum
+from typing import TYPE_CHECKING
+
+from aurora_upgrade.clock import parse_time, rfc3339
+from aurora_upgrade.window import window_opens
+
+if TYPE_CHECKING:
+    from aurora_upgrade.config import Timing
+    from aurora_upgrade.models import AuroraUpgradeStatus
+    from aurora_upgrade.upgrade import Upgrade
+
+
+class Kind(StrEnum):
+    """What an upgrade whose status carries the reason is doing."""
+
+    PROGRESS = "progress"  # a step done or going on; no wait
+    WAITING_ON_AWS = "waiting on AWS"  # AWS is working; bounded by a deadline
+    WAITING_ON_PERSON = "waiting on a person"  # a spec field or another upgrade ends it; no deadline
+    STALLED = "stalled"  # a person must fix something the message names (kstatus Stalled)
+    FAILED = "failed"  # the upgrade ended (Failed or Aborted)
+
+    @property
+    def pages(self) -> str:
+        """Which of the chart's alerts pages while status carries a reason of this kind."""
+        match self:
+            case Kind.FAILED:
+                return "AuroraUpgradeFailed"
+            case Kind.WAITING_ON_PERSON:
+                return "no"
+            case _:
+                return "AuroraUpgradeStalled, past its `for`"
+
+
+class Pace(Enum):
+    """How soon to look again while status carries the reason (intervals in `config.Timing`)."""
+
+    POLL = "poll"  # the base poll interval
+    QUICK = "quick"  # AWS takes seconds to minutes: switchover, reboots, a call just made
+    PROVISIONING = "provisioning"  # AWS provisions green (tens of minutes)
+    # A person decides (approval, window, retention): a spec change wakes the upgrade at once,
+    # so the long safety interval is enough. Not every wait on a person: ClusterBusy ends when
+    # another AuroraUpgrade finishes, which no change of this one's spec signals, so it polls.
+    SAFETY = "safety"
+
+
+Deadline = Callable[["Upgrade", "Timing"], timedelta]
+
+
+def lasting(**duration: float) -> Deadline:
+    """A deadline of a fixed duration (compressed by the time scale, at least a minute)."""
+    real = timedelta(**duration)
+    return lambda _u, t: t.scaled(real)
+
+
+def graces(n: int) -> Deadline:
+    """`n` consistency graces: for something AWS was asked for and has not shown yet."""
+    return lambda _u, t: n * t.consistency_grace
+
+
+def _switchover_timeout(u: Upgrade, t: Timing) -> timedelta:
+    """AWS rolls a switchover back once SwitchoverTimeout has passed: past that and a grace,
+    still IN_PROGRESS is not something to wait for quietly."""
+    return timedelta(seconds=u.spec.switchover.timeout_seconds) + 2 * t.consistency_grace
+
+
+def _oldest_reboot_asked(status: AuroraUpgradeStatus) -> str | None:
+    """The request of the reboot waited for: one at a time, each instance has the whole timeout."""
+    asked = [parse_time(s.requested_at) for s in status.reboots if s.requested_at and s.done_at is None]
+    return rfc3339(min(asked)) if asked else None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What one reason means. `meaning` and `todo` describe the state the kind names; `fails`
+    is (meaning, todo) for a reason that may also end the upgrade (e.g. a wait before anything
+    was created). `warning`: a Warning Event says it when status takes it without ending the
+    upgrade. `deadline`: how long the wait may last before `<Reason>TimedOut`. `due`: when
+    what is waited for is expected (the next look then). `began`: when the wait began, where
+    status records it (a call's send time)."""
+
+    kind: Kind
+    meaning: str
+    todo: str = "nothing; it goes on by itself"
+    fails: tuple[str, str] | None = None
+    warning: bool = False
+    deadline: Deadline | None = None
+    pace: Pace = Pace.POLL
+    due: Callable[[Upgrade, datetime], datetime | None] | None = None
+    began: Callable[[AuroraUpgradeStatus], str | None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == Kind.WAITING_ON_AWS and self.deadline is None:
+            raise ValueError("a wait on AWS has a deadline")
+        if self.kind != Kind.WAITING_ON_AWS and self.deadline is not None:
+            raise ValueError("only a wait on AWS has a deadline")
+
+
+class Reason(StrEnum):
+    """Every reason status can carry. A family's value holds `{}` where its detail goes."""
+
+    # --- progress -----------------------------------------------------------------------------
+    CREATED = "Created"
+    SPEC_CHANGED = "SpecChanged"
+    PRECHECKS_STARTED = "PrechecksStarted"
+    PRECHECKS_PASSED = "PrechecksPassed"
+    DRY_RUN = "DryRun"
+    REBOOTS_PLANNED = "RebootsPlanned"
+    REBOOTING_INSTANCE = "RebootingInstance"
+    REBOOT_FOUND = "RebootFound"
+    INSTANCE_REBOOTED = "InstanceRebooted"
+    INSTANCES_REBOOTED = "InstancesRebooted"
+    BLUE_GREEN_DEPLOYMENT_CREATED = "BlueGreenDeploymentCreated"
+    BLUE_GREEN_DEPLOYMENT_FOUND = "BlueGreenDeploymentFound"
+    GREEN_AVAILABLE = "GreenAvailable"
+    SWITCHOVER_APPROVED = "SwitchoverApproved"
+    INSIDE_MAINTENANCE_WINDOW = "InsideMaintenanceWindow"
+    SNAPSHOT_REQUESTED = "SnapshotRequested"
+    SNAPSHOT_AVAILABLE = "SnapshotAvailable"
+    SWITCHOVER_STARTED = "SwitchoverStarted"
+    SWITCHOVER_COMPLETED = "SwitchoverCompleted"
+    SWITCHED_OVER_OUTSIDE_OPERATOR = "SwitchedOverOutsideOperator"
+    UPGRADED = "Upgraded"
+    DELETING_OLD_INSTANCE = "DeletingOldInstance"
+    DISABLING_DELETION_PROTECTION = "DisablingDeletionProtection"
+    DISABLING_GREEN_DELETION_PROTECTION = "DisablingGreenDeletionProtection"
+    ABORTING_BLUE_GREEN = "AbortingBlueGreen"
+    DELETED = "Deleted"
+    COMPLETED = "Completed"
+    # --- waiting on AWS -----------------------------------------------------------------------
+    CALL_IN_FLIGHT = "CallInFlight"
+    AWS_UNAVAILABLE = "AWSUnavailable"
+    AWS_NOT_FOUND = "AWSNotFound"
+    CLUSTER_NOT_AVAILABLE = "ClusterNotAvailable"
+    INSTANCES_NOT_AVAILABLE = "InstancesNotAvailable"
+    PARAMETERS_APPLYING = "ParametersApplying"
+    WAITING_FOR_INSTANCES = "WaitingForInstances"
+    WAITING_FOR_INSTANCE = "WaitingForInstance"
+    CHECKING_EARLIER_REBOOT = "CheckingEarlierReboot"
+    WAITING_FOR_REBOOT = "WaitingForReboot"
+    WAITING_FOR_BLUE_GREEN_DEPLOYMENT = "WaitingForBlueGreenDeployment"
+    UNKNOWN_BLUE_GREEN_STATUS = "UnknownBlueGreenStatus"
+    PROVISIONING_GREEN = "ProvisioningGreen"
+    WAITING_FOR_GREEN = "WaitingForGreen"
+    WAITING_FOR_SNAPSHOT = "WaitingForSnapshot"
+    WAITING_FOR_BLUE_GREEN = "WaitingForBlueGreen"
+    SWITCHOVER_NOT_SAFE = "SwitchoverNotSafe"
+    SWITCHOVER_REQUESTED = "SwitchoverRequested"
+    SWITCHOVER_IN_PROGRESS = "SwitchoverInProgress"
+    WAITING_FOR_RENAME = "WaitingForRename"
+    SWITCHOVER_REFUSED = "SwitchoverRefused"
+    VERIFYING = "Verifying"
+    DELETING_BLUE_GREEN = "DeletingBlueGreen"
+    DELETING_OLD_INSTANCES = "DeletingOldInstances"
+    DELETING_OLD_CLUSTER = "DeletingOldCluster"
+    DELETING_GREEN = "DeletingGreen"
+    CALL_RETRY = "{}Retry"
+    # --- waiting on a person ------------------------------------------------------------------
+    CLUSTER_BUSY = "ClusterBusy"
+    AWAITING_APPROVAL = "AwaitingApproval"
+    OUTSIDE_MAINTENANCE_WINDOW = "OutsideMaintenanceWindow"
+    RETAINING_OLD_CLUSTER = "RetainingOldCluster"
+    # --- stalled ------------------------------------------------------------------------------
+    INVALID_SPEC = "InvalidSpec"
+    PERMISSION_DENIED = "PermissionDenied"
+    AWS_CREDENTIALS_INVALID = "AWSCredentialsInvalid"
+    VERIFICATION_STALLED = "VerificationStalled"
+    TIMED_OUT = "{}TimedOut"
+    # --- failed -------------------------------------------------------------------------------
+    CLUSTER_NOT_FOUND = "ClusterNotFound"
+    UNSUPPORTED_ENGINE = "UnsupportedEngine"
+    MASTER_USER_SECRET_UNSUPPORTED = "MasterUserSecretUnsupported"
+    SERVERLESS_V1_UNSUPPORTED = "ServerlessV1Unsupported"
+    CROSS_REGION_READ_REPLICA_UNSUPPORTED = "CrossRegionReadReplicaUnsupported"
+    SOURCE_VERSION_BELOW_BLUE_GREEN_MINIMUM = "SourceVersionBelowBlueGreenMinimum"
+    GLOBAL_DATABASE_SECONDARY_CLUSTER = "GlobalDatabaseSecondaryCluster"
+    GLOBAL_DATABASE_PARAMETER_GROUPS_MISSING = "GlobalDatabaseParameterGroupsMissing"
+    SOURCE_VERSION_MISMATCH = "SourceVersionMismatch"
+    ALREADY_AT_TARGET_VERSION = "AlreadyAtTargetVersion"
+    TARGET_VERSION_NOT_FOUND = "TargetVersionNotFound"
+    TARGET_VERSION_NOT_VALID = "TargetVersionNotValid"
+    MAJOR_VERSION_UPGRADE_NOT_ALLOWED = "MajorVersionUpgradeNotAllowed"
+    PARAMETER_GROUP_REQUIRED = "ParameterGroupRequired"
+    PARAMETER_GROUP_NOT_FOUND = "ParameterGroupNotFound"
+    PARAMETER_GROUP_FAMILY_MISMATCH = "ParameterGroupFamilyMismatch"
+    LOGICAL_REPLICATION_DISABLED = "LogicalReplicationDisabled"
+    PARAMETERS_PENDING_REBOOT = "ParametersPendingReboot"
+    BLUE_GREEN_DEPLOYMENT_NAME_IN_USE = "BlueGreenDeploymentNameInUse"
+    FOREIGN_BLUE_GREEN_DEPLOYMENT = "ForeignBlueGreenDeployment"
+    BLUE_GREEN_FAILED = "BlueGreen{}"
+    BLUE_GREEN_DEPLOYMENT_DELETED = "BlueGreenDeploymentDeleted"
+    BLUE_GREEN_DEPLOYMENT_NOT_FOUND = "BlueGreenDeploymentNotFound"
+    INSTANCE_NOT_FOUND = "InstanceNotFound"
+    REBOOT_TIMED_OUT = "RebootTimedOut"
+    SNAPSHOT_NAME_IN_USE = "SnapshotNameInUse"
+    SNAPSHOT_FAILED = "SnapshotFailed"
+    SWITCHOVER_ROLLED_BACK = "SwitchoverRolledBack"
+    UNSAFE_CLEANUP = "UnsafeCleanup"
+    AWS_REFUSED = "AWS{}"
+    ABORTED = "Aborted"
+    ORPHANED = "Orphaned"
+
+    @property
+    def family(self) -> bool:
+        return "{}" in self.value
+
+    def named(self, detail: str = "") -> str:
+        """The name status records: a family's value with its detail, else the value itself."""
+        if self.family != bool(detail):
+            raise ValueError(f"{self.name}: a detail goes with a family's reason, and only there")
+        return self.value.format(detail) if detail else self.value
+
+    @property
+    def entry(self) -> Entry:
+        return TABLE[self]
+
+    @classmethod
+    def parse(cls, name: str) -> tuple[Reason, str] | None:
+        """The reason and detail a recorded name stands for; None for a name never written."""
+        try:
+            return cls(name), ""
+        except ValueError:
+            pass
+        # The suffix families first: `AWSUnavailableTimedOut` is a timed-out wait, not an AWS error.
+        for family in (cls.TIMED_OUT, cls.CALL_RETRY, cls.BLUE_GREEN_FAILED, cls.AWS_REFUSED):
+            prefix, suffix = family.value.split("{}")
+            detail = name.removeprefix(prefix).removesuffix(suffix) if name.startswith(prefix) else ""
+            if detail and name == prefix + detail + suffix and detail[0].isupper():
+                return family, detail
+        return None
+
+
+def entry_of(name: str | None) -> Entry | None:
+    """The table's entry for a recorded name (a family's entry for a member of it)."""
+    parsed = Reason.parse(name) if name else None
+    return TABLE[parsed[0]] if parsed else None
+
+
+def is_stall(name: str | None) -> bool:
+    """A person must fix something: kstatus Stalled. A wait past its deadline is one too."""
+    found = entry_of(name)
+    return found is not None and found.kind == Kind.STALLED
+
+
+def waits_on_a_person() -> frozenset[Reason]:
+    return frozenset(r for r, e in TABLE.items() if e.kind == Kind.WAITING_ON_PERSON)
+
+
+_DELETION = lasting(hours=1)
+_TRANSIENT = lasting(minutes=30)  # states a cluster passes through by itself
+_AWS_SLOW = lasting(minutes=20)
+_QUICK = Pace.QUICK
+
+TABLE: dict[Reason, Entry] = {
+    # --- progress -----------------------------------------------------------------------------
+    Reason.CREATED: Entry(Kind.PROGRESS, "the operator has seen the new upgrade"),
+    Reason.SPEC_CHANGED: Entry(Kind.PROGRESS, "a new generation of a failed precheck or a dry run starts over"),
+    Reason.PRECHECKS_STARTED: Entry(Kind.PROGRESS, "the prechecks (runbook 1.1-1.3) have started"),
+    Reason.PRECHECKS_PASSED: Entry(Kind.PROGRESS, "every precheck passed; nothing was changed in AWS"),
+    Reason.DRY_RUN: Entry(Kind.PROGRESS, "`dryRun`: the prechecks passed and `status.plan` lists the steps"),
+    Reason.REBOOTS_PLANNED: Entry(Kind.PROGRESS, "the instances to reboot in this phase are recorded"),
+    Reason.REBOOTING_INSTANCE: Entry(Kind.PROGRESS, "RebootDBInstance was sent for the named instance", pace=_QUICK),
+    Reason.REBOOT_FOUND: Entry(
+        Kind.PROGRESS, "a reboot whose answer was not recorded is under way in AWS; it is not repeated", pace=_QUICK
+    ),
+    Reason.INSTANCE_REBOOTED: Entry(Kind.PROGRESS, "the named instances are back from their reboot"),
+    Reason.INSTANCES_REBOOTED: Entry(Kind.PROGRESS, "every instance of the phase has rebooted"),
+    Reason.BLUE_GREEN_DEPLOYMENT_CREATED: Entry(Kind.PROGRESS, "CreateBlueGreenDeployment was sent"),
+    Reason.BLUE_GREEN_DEPLOYMENT_FOUND: Entry(
+        Kind.PROGRESS, "a deployment whose create answer was not recorded was found by name and tag; not created again"
+    ),
+    Reason.GREEN_AVAILABLE: Entry(Kind.PROGRESS, "green is available; the message names its writer endpoint"),
+    Reason.SWITCHOVER_APPROVED: Entry(Kind.PROGRESS, "`switchover.approved: true` released the Manual gate"),
+    Reason.INSIDE_MAINTENANCE_WINDOW: Entry(Kind.PROGRESS, "`switchover.window` is open"),
+    Reason.SNAPSHOT_REQUESTED: Entry(Kind.PROGRESS, "CreateDBClusterSnapshot of blue was sent (runbook 6.1)"),
+    Reason.SNAPSHOT_AVAILABLE: Entry(Kind.PROGRESS, "the pre-switchover snapshot is available"),
+    Reason.SWITCHOVER_STARTED: Entry(Kind.PROGRESS, "SwitchoverBlueGreenDeployment was sent", pace=_QUICK),
+    Reason.SWITCHOVER_COMPLETED: Entry(Kind.PROGRESS, "production is the former green cluster; blue is `-old1`"),
+    Reason.SWITCHED_OVER_OUTSIDE_OPERATOR: Entry(
+        Kind.PROGRESS,
+        "someone switched the deployment over (console, CLI) while the upgrade waited for approval, a window or its "
+        "snapshot; no pre-switchover snapshot is taken of what is now production, and the upgrade goes on with the "
+        "steps after switchover",
+        "nothing; the Warning Event records it",
+        warning=True,
+    ),
+    Reason.UPGRADED: Entry(Kind.PROGRESS, "production runs the target version with every instance available"),
+    Reason.DELETING_OLD_INSTANCE: Entry(Kind.PROGRESS, "DeleteDBInstance was sent for an instance of `-old1`"),
+    Reason.DISABLING_DELETION_PROTECTION: Entry(Kind.PROGRESS, "deletion protection of `-old1` is being turned off"),
+    Reason.DISABLING_GREEN_DELETION_PROTECTION: Entry(
+        Kind.PROGRESS, "deletion protection of green is being turned off, so that it can be deleted (`Abort`)"
+    ),
+    Reason.ABORTING_BLUE_GREEN: Entry(Kind.PROGRESS, "deletionPolicy `Abort`: the deployment and green are deleted"),
+    Reason.DELETED: Entry(Kind.PROGRESS, "the resource is deleted and AWS is left as it is"),
+    Reason.COMPLETED: Entry(
+        Kind.PROGRESS, "the upgrade is done; the message says what the infrastructure code must now say (runbook 8)"
+    ),
+    # --- waiting on AWS -----------------------------------------------------------------------
+    Reason.CALL_IN_FLIGHT: Entry(
+        Kind.WAITING_ON_AWS,
+        "a call this or another operator process sent is not answered yet (`status.callInFlight`); decisions wait "
+        "for its answer for the consistency grace",
+        "nothing; a second operator without peering shows it now and then",
+        deadline=graces(2),
+        began=lambda status: status.call_sent_at,  # each call is its own wait
+    ),
+    Reason.AWS_UNAVAILABLE: Entry(
+        Kind.WAITING_ON_AWS,
+        "a call failed in a way worth retrying: throttling after botocore's retries, a 5xx, a connection error; the "
+        "message names the call and AWS's error",
+        "it resumes by itself; past its deadline it becomes `AWSUnavailableTimedOut`",
+        warning=True,
+        deadline=_AWS_SLOW,
+    ),
+    Reason.AWS_NOT_FOUND: Entry(
+        Kind.WAITING_ON_AWS,
+        'AWS answered "not found" for something the upgrade needs (e.g. a parameter group deleted meanwhile)',
+        "check the resource named in the message",
+        warning=True,
+        deadline=_AWS_SLOW,
+    ),
+    Reason.CLUSTER_NOT_AVAILABLE: Entry(
+        Kind.WAITING_ON_AWS,
+        "the cluster passes through a transient status (e.g. `modifying`, `backing-up`)",
+        fails=(
+            "the cluster is in a status that does not pass by itself (it waits through the transient ones)",
+            "bring the cluster back to `available`",
+        ),
+        deadline=_TRANSIENT,
+    ),
+    Reason.INSTANCES_NOT_AVAILABLE: Entry(
+        Kind.WAITING_ON_AWS, "an instance of the cluster passes through a transient status", deadline=_TRANSIENT
+    ),
+    Reason.PARAMETERS_APPLYING: Entry(
+        Kind.WAITING_ON_AWS, "an instance is applying parameter changes (`applying`)", deadline=_TRANSIENT
+    ),
+    Reason.WAITING_FOR_INSTANCES: Entry(
+        Kind.WAITING_ON_AWS, "the cluster lists no instances to reboot yet", deadline=lambda _u, t: t.reboot_timeout
+    ),
+    Reason.WAITING_FOR_INSTANCE: Entry(
+        Kind.WAITING_ON_AWS,
+        "the next instance to reboot is not available yet",
+        deadline=lambda _u, t: t.reboot_timeout,
+        pace=_QUICK,
+    ),
+    Reason.CHECKING_EARLIER_REBOOT: Entry(
+        Kind.WAITING_ON_AWS,
+        "a reboot was asked for and its answer not recorded; AWS is given time to show it before anything else",
+        deadline=graces(2),
+        pace=_QUICK,
+    ),
+    Reason.WAITING_FOR_REBOOT: Entry(
+        Kind.WAITING_ON_AWS,
+        "the instances asked to reboot have not restarted yet",
+        # From the request of the reboot waited for; the reboot itself fails at RebootTimedOut first.
+        deadline=lambda _u, t: t.reboot_timeout + t.consistency_grace,
+        pace=_QUICK,
+        began=_oldest_reboot_asked,
+    ),
+    Reason.WAITING_FOR_BLUE_GREEN_DEPLOYMENT: Entry(
+        Kind.WAITING_ON_AWS, "a deployment asked for a moment ago is not listed by AWS yet", deadline=graces(2)
+    ),
+    Reason.UNKNOWN_BLUE_GREEN_STATUS: Entry(
+        Kind.WAITING_ON_AWS,
+        "the deployment reports a status the operator does not know",
+        "look at the deployment in the console; it waits",
+        warning=True,
+        deadline=_AWS_SLOW,
+    ),
+    Reason.PROVISIONING_GREEN: Entry(
+        Kind.WAITING_ON_AWS,
+        "AWS is building green; the message lists its unfinished tasks",
+        "for hours: the runbook's checklist: parameter group compatibility, security groups, subnet groups",
+        deadline=lasting(hours=6),
+        pace=Pace.PROVISIONING,
+    ),
+    Reason.WAITING_FOR_GREEN: Entry(
+        Kind.WAITING_ON_AWS, "green's cluster or its endpoint is not available yet", deadline=_AWS_SLOW
+    ),
+    Reason.WAITING_FOR_SNAPSHOT: Entry(
+        Kind.WAITING_ON_AWS, "the pre-switchover snapshot is being taken", deadline=lasting(hours=2)
+    ),
+    Reason.WAITING_FOR_BLUE_GREEN: Entry(
+        Kind.WAITING_ON_AWS, "the deployment is not AVAILABLE for a switchover yet", deadline=_AWS_SLOW
+    ),
+    Reason.SWITCHOVER_NOT_SAFE: Entry(
+        Kind.WAITING_ON_AWS,
+        "right before switchover green is not verified (version, instance status, snapshot, members)",
+        "it waits; look at green if it persists",
+        deadline=lasting(minutes=30),
+    ),
+    Reason.SWITCHOVER_REQUESTED: Entry(
+        Kind.WAITING_ON_AWS,
+        "the switchover was sent and the deployment does not show it yet",
+        deadline=graces(2),
+        pace=_QUICK,
+    ),
+    Reason.SWITCHOVER_IN_PROGRESS: Entry(
+        Kind.WAITING_ON_AWS,
+        "AWS is switching over (SWITCHOVER_IN_PROGRESS)",
+        deadline=_switchover_timeout,
+        pace=_QUICK,
+    ),
+    Reason.WAITING_FOR_RENAME: Entry(
+        Kind.WAITING_ON_AWS,
+        "the switchover completed and AWS does not list `-old1` yet",
+        deadline=graces(2),
+        pace=_QUICK,
+    ),
+    Reason.SWITCHOVER_REFUSED: Entry(
+        Kind.WAITING_ON_AWS,
+        "AWS refused the switchover for a transient state; both sides are verified again before another attempt",
+        "it retries for 10 minutes, then fails",
+        fails=(
+            "AWS kept refusing the switchover for a transient state (e.g. `InvalidBlueGreenDeploymentStateFault`) "
+            "for longer than 10 minutes; blue is still production",
+            "check the deployment's members and the RDS events; delete and start again",
+        ),
+        warning=True,
+        # Bounded where it is decided (Timing.refusal_timeout); this only backs that up.
+        deadline=lambda _u, t: t.refusal_timeout + t.consistency_grace,
+    ),
+    Reason.VERIFYING: Entry(
+        Kind.WAITING_ON_AWS,
+        "after switchover, production does not show the target version with every instance available yet",
+        # Verification stalls on its own first, after Timing.verify_timeout (VerificationStalled).
+        deadline=lambda _u, t: t.verify_timeout + t.consistency_grace,
+    ),
+    Reason.DELETING_BLUE_GREEN: Entry(
+        Kind.WAITING_ON_AWS, "the deployment is being deleted (runbook 9.1); both clusters stay", deadline=_DELETION
+    ),
+    Reason.DELETING_OLD_INSTANCES: Entry(
+        Kind.WAITING_ON_AWS, "the instances of `-old1` are being deleted (runbook 9.2)", deadline=_DELETION
+    ),
+    Reason.DELETING_OLD_CLUSTER: Entry(
+        Kind.WAITING_ON_AWS, "`-old1` is being deleted (runbook 9.2)", deadline=_DELETION
+    ),
+    Reason.DELETING_GREEN: Entry(
+        Kind.WAITING_ON_AWS, "deletionPolicy `Abort`: green is being deleted with the deployment", deadline=_DELETION
+    ),
+    Reason.CALL_RETRY: Entry(
+        Kind.WAITING_ON_AWS,
+        "(e.g. `RebootDBInstanceRetry`, `DeleteDBClusterRetry`) a write failed and will be tried "
+        "again once AWS's state says it is needed; after switchover refusals stall here instead of failing",
+        "read AWS's error in the message",
+        warning=True,
+        deadline=_AWS_SLOW,
+    ),
+    # --- waiting on a person ------------------------------------------------------------------
+    Reason.CLUSTER_BUSY: Entry(
+        Kind.WAITING_ON_PERSON,
+        "another `AuroraUpgrade` is upgrading the same cluster",
+        "wait, or delete the other one",
+    ),
+    Reason.AWAITING_APPROVAL: Entry(
+        Kind.WAITING_ON_PERSON,
+        "`switchover.mode: Manual`: green is ready (and rebooted, unless `rebootGreenBeforeSwitchover: false`); the "
+        "message names its endpoint",
+        "validate against green, then approve ([Holding the switchover](#holding-the-switchover-approval-and-windows))",
+        pace=Pace.SAFETY,
+    ),
+    Reason.OUTSIDE_MAINTENANCE_WINDOW: Entry(
+        Kind.WAITING_ON_PERSON,
+        "`switchover.window` is closed; the message gives the next opening",
+        "nothing, or change the window",
+        pace=Pace.SAFETY,
+        due=window_opens,  # looked at again when it opens, not up to a safety interval later
+    ),
+    Reason.RETAINING_OLD_CLUSTER: Entry(
+        Kind.WAITING_ON_PERSON,
+        "`cleanup.oldClusterRetention` has not passed since switchover; `-old1` is kept until then, and so is the "
+        "deployment (which keeps `-old1` read-only)",
+        "nothing, or shorten the retention",
+        pace=Pace.SAFETY,
+    ),
+    # --- stalled ------------------------------------------------------------------------------
+    Reason.INVALID_SPEC: Entry(
+        Kind.STALLED,
+        "a spec value the schema cannot check (e.g. an unknown `switchover.window.timeZone`) edited once the upgrade "
+        "has changed something in AWS (from RebootingSource on); the message starts `Stalled:`",
+        "fix the spec; the upgrade resumes",
+        fails=(
+            "a value the schema cannot check, e.g. an unknown `switchover.window.timeZone`; `Failed` before any AWS "
+            "call (in the middle of an upgrade it only stalls, `Stalled: ...`)",
+            "fix the spec; the upgrade starts over (or resumes)",
+        ),
+        warning=True,
+    ),
+    Reason.PERMISSION_DENIED: Entry(
+        Kind.STALLED,
+        "once green exists or after switchover, AWS refused a permission; the message names the IAM action",
+        "fix the policy ([`iam-policy.json`](iam-policy.json)); it resumes by itself once fixed",
+        fails=(
+            "before anything was created, AWS refused a call for lack of permission; the message names the IAM action "
+            "(e.g. `rds:CreateBlueGreenDeployment`, `sts:AssumeRole`)",
+            "allow it for the operator's role ([`iam-policy.json`](iam-policy.json)); for `sts:AssumeRole`, the trust "
+            "policy of `spec.aws.roleArn`'s role must trust the operator's role (and require the `spec.aws.externalId` "
+            "sent), and the operator's role must be allowed to assume it "
+            "([install](install.md#specawsrolearn-clusters-in-another-account)); a new generation of a failed "
+            "precheck starts over",
+        ),
+        warning=True,
+    ),
+    Reason.AWS_CREDENTIALS_INVALID: Entry(
+        Kind.STALLED,
+        "once green exists or after switchover, the credentials stopped working",
+        "fix the credentials ([install.md](install.md#iam)); it resumes by itself once fixed",
+        fails=(
+            "before anything was created there were no usable credentials (none found, invalid, expired)",
+            "configure IRSA / EKS Pod Identity / the environment, or fix `spec.aws.roleArn` "
+            "([install.md](install.md#iam))",
+        ),
+        warning=True,
+    ),
+    Reason.VERIFICATION_STALLED: Entry(
+        Kind.STALLED,
+        "after switchover, production did not show the target version with every instance available within 20 "
+        "minutes; the message says whether a version is wrong or an instance is still e.g. `modifying`",
+        "it goes on by itself once production settles; if a version is wrong, inspect production "
+        "([Going back](#going-back))",
+        warning=True,
+    ),
+    Reason.TIMED_OUT: Entry(
+        Kind.STALLED,
+        "after switchover (e.g. `DeletingBlueGreenTimedOut`, `SwitchoverInProgressTimedOut`): a "
+        "wait lasted past its deadline; production needs the remaining steps, so the upgrade keeps looking",
+        "look at the resource the message names in the RDS console",
+        fails=(
+            "(e.g. `ProvisioningGreenTimedOut`, `WaitingForSnapshotTimedOut`, "
+            "`SwitchoverNotSafeTimedOut`) a wait before switchover lasted past its deadline (every wait has one, "
+            "see [Deadlines](#deadlines)); blue is untouched",
+            "look at the resource the message names; delete the `AuroraUpgrade` (green goes with `Abort`) and start "
+            "again",
+        ),
+        warning=True,
+    ),
+    # --- failed -------------------------------------------------------------------------------
+    Reason.CLUSTER_NOT_FOUND: Entry(
+        Kind.FAILED,
+        "no cluster `spec.clusterIdentifier` in `spec.region` (or it disappeared before the create)",
+        "check the name, region and credentials' account",
+    ),
+    Reason.UNSUPPORTED_ENGINE: Entry(
+        Kind.FAILED, "the cluster is not aurora-postgresql", "the operator upgrades Aurora PostgreSQL only"
+    ),
+    Reason.MASTER_USER_SECRET_UNSUPPORTED: Entry(
+        Kind.FAILED,
+        "the master password is managed in Secrets Manager, which blue/green deployments do not support",
+        "turn the managed master password off, or upgrade another way",
+    ),
+    Reason.SERVERLESS_V1_UNSUPPORTED: Entry(
+        Kind.FAILED,
+        "the cluster is Aurora Serverless v1 (`EngineMode: serverless`), which blue/green deployments do not support "
+        "(see [Limitations](#limitations-aws-documents-that-the-prechecks-see))",
+        "migrate it to provisioned or Serverless v2, or upgrade another way",
+    ),
+    Reason.CROSS_REGION_READ_REPLICA_UNSUPPORTED: Entry(
+        Kind.FAILED,
+        "the cluster has cross-Region read replicas (`ReadReplicaIdentifiers` in another Region) or is one "
+        "(`ReplicationSourceIdentifier`)",
+        "remove the replicas (or promote the replica) first, or upgrade another way",
+    ),
+    Reason.SOURCE_VERSION_BELOW_BLUE_GREEN_MINIMUM: Entry(
+        Kind.FAILED,
+        "the cluster runs a version below AWS's minimum for blue/green deployments (e.g. 15.4 in major 15; the table "
+        "is below)",
+        "upgrade it in place to a supported minor first",
+    ),
+    Reason.GLOBAL_DATABASE_SECONDARY_CLUSTER: Entry(
+        Kind.FAILED,
+        "the cluster is a secondary of an Aurora global database; a global database's blue/green deployment starts "
+        "from its primary",
+        "name the primary cluster, in its Region",
+    ),
+    Reason.GLOBAL_DATABASE_PARAMETER_GROUPS_MISSING: Entry(
+        Kind.FAILED,
+        "the cluster is a global database's primary and the parameter groups green will use are missing in another "
+        "of its Regions (the message lists them per Region)",
+        "create parameter groups of those names in every Region of the global database",
+    ),
+    Reason.SOURCE_VERSION_MISMATCH: Entry(
+        Kind.FAILED,
+        "the cluster is not at `expectedSourceEngineVersion` (perhaps another upgrade got there first)",
+        "check the cluster; create a new `AuroraUpgrade` with the right expectation",
+    ),
+    Reason.ALREADY_AT_TARGET_VERSION: Entry(Kind.FAILED, "the cluster already runs the target", "nothing to do"),
+    Reason.TARGET_VERSION_NOT_FOUND: Entry(
+        Kind.FAILED,
+        "the target version is not offered in the region",
+        "pick one from `aws rds describe-db-engine-versions --engine aurora-postgresql`",
+    ),
+    Reason.TARGET_VERSION_NOT_VALID: Entry(
+        Kind.FAILED,
+        "not in the source version's `ValidUpgradeTarget` (the message lists the valid ones)",
+        "pick a valid target, or upgrade in two steps",
+    ),
+    Reason.MAJOR_VERSION_UPGRADE_NOT_ALLOWED: Entry(
+        Kind.FAILED,
+        "a major upgrade without `allowMajorVersionUpgrade: true`",
+        "set it (with parameter groups of the target family)",
+    ),
+    Reason.PARAMETER_GROUP_REQUIRED: Entry(
+        Kind.FAILED,
+        "a major upgrade needs `targetDBClusterParameterGroupName` and `targetDBParameterGroupName` of the target "
+        "family",
+        "create them (with `rds.logical_replication=1`) and name them",
+    ),
+    Reason.PARAMETER_GROUP_NOT_FOUND: Entry(Kind.FAILED, "a named parameter group does not exist", "check the names"),
+    Reason.PARAMETER_GROUP_FAMILY_MISMATCH: Entry(
+        Kind.FAILED,
+        "a named parameter group is not of the target version's family",
+        "use groups of that family (e.g. aurora-postgresql16)",
+    ),
+    Reason.LOGICAL_REPLICATION_DISABLED: Entry(
+        Kind.FAILED,
+        "`rds.logical_replication` is not `1` on the cluster parameter group (Aurora PostgreSQL blue/green "
+        "deployments need it, minor upgrades too)",
+        "set it to 1, reboot the writer (or let `rebootSourceForPendingParameters` do it), retry",
+    ),
+    Reason.PARAMETERS_PENDING_REBOOT: Entry(
+        Kind.PROGRESS,
+        "with `rebootSourceForPendingParameters`, production's instances with pending parameters are rebooted first "
+        "(RebootingSource)",
+        fails=(
+            "instances have parameter changes waiting for a reboot; blue/green creation fails until they are in sync",
+            "reboot them, or set `rebootSourceForPendingParameters: true`",
+        ),
+    ),
+    Reason.BLUE_GREEN_DEPLOYMENT_NAME_IN_USE: Entry(
+        Kind.FAILED,
+        "a deployment with this name exists and was not created by this `AuroraUpgrade`; it is left untouched",
+        "delete that deployment, or create a new `AuroraUpgrade` with another `blueGreenDeploymentName`",
+    ),
+    Reason.FOREIGN_BLUE_GREEN_DEPLOYMENT: Entry(
+        Kind.FAILED,
+        "the cluster is already the source of another blue/green deployment",
+        "finish or delete that one first",
+    ),
+    Reason.BLUE_GREEN_FAILED: Entry(
+        Kind.FAILED,
+        "the deployment reports a failure status, its StatusDetails in the message. "
+        "`BlueGreenInvalidConfiguration`: AWS could not build green (INVALID_CONFIGURATION), typically incompatible "
+        "parameters or pending reboots, also when someone promoted green by hand; `BlueGreenProvisioningFailed`: AWS "
+        "failed to provision green; `BlueGreenSwitchoverFailed`: the switchover failed (past "
+        "`switchover.timeoutSeconds`, or a guardrail: replica lag, long writes or DDL on blue, external "
+        "replication), AWS rolled back and blue is still production",
+        "fix what StatusDetails names (the runbook's checklist: parameter group compatibility, security groups, "
+        "subnet groups; for a switchover, read the RDS events below: a longer timeout, a quieter moment), delete the "
+        "`AuroraUpgrade` (green goes with `Abort`), start again",
+    ),
+    Reason.BLUE_GREEN_DEPLOYMENT_DELETED: Entry(
+        Kind.FAILED, "someone deleted the deployment while the upgrade used it", "start again"
+    ),
+    Reason.BLUE_GREEN_DEPLOYMENT_NOT_FOUND: Entry(
+        Kind.FAILED, "the recorded deployment no longer exists", "check who deleted it; start again"
+    ),
+    Reason.INSTANCE_NOT_FOUND: Entry(
+        Kind.FAILED, "an instance being rebooted disappeared", "check the cluster's instances; start again"
+    ),
+    Reason.REBOOT_TIMED_OUT: Entry(
+        Kind.FAILED,
+        "an instance did not come back from its reboot within an hour",
+        "look at the instance in AWS; after switchover, finish the remaining steps by hand",
+    ),
+    Reason.SNAPSHOT_NAME_IN_USE: Entry(
+        Kind.FAILED,
+        "a snapshot with the pre-switchover name exists and was not taken by this upgrade",
+        "delete or rename it, start again",
+    ),
+    Reason.SNAPSHOT_FAILED: Entry(
+        Kind.FAILED, "the pre-switchover snapshot failed; switchover was not started", "check the cluster, start again"
+    ),
+    Reason.SWITCHOVER_ROLLED_BACK: Entry(
+        Kind.FAILED,
+        "AWS accepted the switchover but the deployment is AVAILABLE again: it rolled back; blue is still production. "
+        "Also when the answer to the switchover call was lost and AWS's events (RDS-EVENT-0247/0249, 0259/0261) show "
+        "it was taken and canceled ([events.md](events.md#a-switchover-whose-answer-was-lost))",
+        "check the RDS events; delete the `AuroraUpgrade` and start again (it never calls switchover twice)",
+    ),
+    Reason.UNSAFE_CLEANUP: Entry(
+        Kind.FAILED,
+        "the cluster to delete is not the recorded previous production cluster (name or resource id differ); nothing "
+        "was deleted",
+        "check `status.oldClusterIdentifier` against AWS; delete `-old1` by hand if intended",
+    ),
+    Reason.AWS_REFUSED: Entry(
+        Kind.FAILED,
+        "(e.g. `AWSInvalidParameterCombination`, `AWSInvalidBlueGreenDeploymentStateFault`) AWS "
+        "refused a request outright: before switchover the upgrade fails; a switchover AWS rejects outright fails it, "
+        "with blue untouched",
+        "read the message (AWS's own); fix the spec or the account",
+    ),
+    Reason.ABORTED: Entry(
+        Kind.FAILED,
+        "(phase Aborted) the resource was deleted before switchover with `deletionPolicy: Abort`; the deployment and "
+        "green were deleted ([Deleting](#deleting-an-auroraupgrade))",
+        "nothing; the object is gone",
+    ),
+    Reason.ORPHANED: Entry(
+        Kind.FAILED,
+        "(phase Aborted) the resource was deleted before switchover with `deletionPolicy: Orphan`; AWS was left as it "
+        "is ([Deleting](#deleting-an-auroraupgrade))",
+        "nothing; the object is gone",
+    ),
+}
+
+
+def _doc_name(reason: Reason) -> str:
+    return f"`{reason.value.replace('{}', '<' + _FAMILY_DETAIL[reason] + '>')}`" if reason.family else f"`{reason}`"
+
+
+_FAMILY_DETAIL = {
+    Reason.CALL_RETRY: "Operation",
+    Reason.TIMED_OUT: "Reason",
+    Reason.BLUE_GREEN_FAILED: "Status",
+    Reason.AWS_REFUSED: "ErrorCode",
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def troubleshooting_markdown() -> str:
+    """docs/operations.md's tables of reasons, made from the table (tests/unit/test_reasons.py
+    checks the page holds exactly this)."""
+    ending = ["| reason | meaning | what to do |", "|---|---|---|"]
+    for reason, e in TABLE.items():
+        if e.kind == Kind.FAILED:
+            ending.append(f"| {_doc_name(reason)} | {_cell(e.meaning)} | {_cell(e.todo)} |")
+        elif e.fails is not None:
+            ending.append(f"| {_doc_name(reason)} | {_cell(e.fails[0])} | {_cell(e.fails[1])} |")
+    going = ["| reason | kind | meaning | what to do | Warning Event | pages |", "|---|---|---|---|---|---|"]
+    for reason, e in TABLE.items():
+        if e.kind in (Kind.WAITING_ON_AWS, Kind.WAITING_ON_PERSON, Kind.STALLED) or e.warning:
+            going.append(
+                f"| {_doc_name(reason)} | {e.kind} | {_cell(e.meaning)} | {_cell(e.todo)} | "
+                f"{'yes' if e.warning else 'no'} | {e.kind.pages} |"
+            )
+    progress = ["| reason | meaning |", "|---|---|"]
+    progress += [f"| {_doc_name(r)} | {_cell(e.meaning)} |" for r, e in TABLE.items() if e.kind == Kind.PROGRESS]
+    return "\n".join(
+        [
+            "Reasons an upgrade ends `Failed` (or `Aborted`) with:",
+            "",
+            *ending,
+            "",
+            "Waits, stalls and Warnings that do not end the upgrade (`status.reason` and `status.message` say why; "
+            "the waits on a person and the stalls have no deadline, see [Deadlines](#deadlines)):",
+            "",
+            *going,
+            "",
+            "Reasons of steps that go on:",
+            "",
+            *progress,
+            "",
+        ]
+    )
+
+
+def deadlines_markdown() -> str:
+    """The deadline of every wait on AWS at time scale 1 and the default spec."""
+    from aurora_upgrade.config import Timing
+    from aurora_upgrade.models import AuroraUpgradeSpec
+    from aurora_upgrade.status import initial
+    from aurora_upgrade.upgrade import Upgrade
+
+    spec = AuroraUpgradeSpec.model_validate(
+        {"region": "ap-northeast-1", "clusterIdentifier": "c", "targetEngineVersion": "15.10"}
+    )
+    upgrade = Upgrade("u", "default", "uid", 1, spec, initial(datetime(2026, 1, 1)))
+    rows = ["| reason | deadline | pace |", "|---|---|---|"]
+    for reason, e in TABLE.items():
+        if e.deadline is not None:
+            rows.append(f"| {_doc_name(reason)} | {_duration(e.deadline(upgrade, Timing()))} | {e.pace.value} |")
+    return "\n".join(rows) + "\n"
+
+
+def _duration(limit: timedelta) -> str:
+    seconds = int(limit.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+MARKS = {
+    "reasons": ("<!-- reasons: generated from reasons.py -->", "<!-- end of reasons -->", troubleshooting_markdown),
+    "deadlines": ("<!-- deadlines: generated from reasons.py -->", "<!-- end of deadlines -->", deadlines_markdown),
+}
+
+
+def rewrite(text: str) -> str:
+    """`text` (docs/operations.md) with its generated parts made anew."""
+    for begin, end, make in MARKS.values():
+        head, rest = text.split(begin, 1)
+        text = f"{head}{begin}\n{make()}{end}{rest.split(end, 1)[1]}"
+    return text
+
+
+if __name__ == "__main__":  # `python -m aurora_upgrade.reasons docs/operations.md` (make docs)
+    import sys
+    from pathlib import Path
+
+    page = Path(sys.argv[1])
+    page.write_text(rewrite(page.read_text()))
