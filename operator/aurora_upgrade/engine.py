@@ -2,7 +2,9 @@
 
 What each phase reads from AWS, decides, and makes of a refused call lives in its stage
 module in decisions/; the engine runs them in order: observe (through the gateway) -> decide
-(pure) -> act (at most one call) -> record. Used unchanged by the kopf operator and by
+(pure) -> act (at most one call) -> record. What a look asks the Region's shared describes is
+each stage's `questions` (decisions/questions.py): `reads_of` registers them before the look,
+and observe asks them in it. Used unchanged by the kopf operator and by
 `aurora-upgrade run`; the two differ only in their Store (status subresource + Events, or a
 state file + stdout).
 """
@@ -10,7 +12,7 @@ state file + stdout).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -31,6 +33,7 @@ from aurora_upgrade.decisions.actions import (
     Switchover,
 )
 from aurora_upgrade.decisions.outcome import Advance, Outcome, call_in_flight, default_call_failed, read_failed
+from aurora_upgrade.decisions.questions import Question
 from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, InvalidManifest
 from aurora_upgrade.phases import (
     BEFORE_ANY_CHANGE,
@@ -77,31 +80,31 @@ class Stage:
     """One phase's part of a reconcile, all from its stage module."""
 
     observe: Callable[[RdsReads, Upgrade, datetime], Any]
-    reads: Callable[[Upgrade], Reads]  # what observe asks the Region's shared describes
+    questions: Callable[[Upgrade], Iterable[Question[Any]]]  # what observe may ask the shared describes
     decide: Callable[[Upgrade, Any, datetime, Timing], Outcome]
     call_failed: CallFailed = default_call_failed
 
 
 STAGES: dict[Phase, Stage] = {
-    Phase.PRECHECKING: Stage(precheck.observe, precheck.reads, precheck.decide_precheck),
-    Phase.REBOOTING_SOURCE: Stage(reboot.observe, reboot.reads, reboot.decide_reboot),
-    Phase.CREATING_BLUE_GREEN: Stage(bluegreen.observe_create, bluegreen.reads_create, bluegreen.decide_create),
+    Phase.PRECHECKING: Stage(precheck.observe, precheck.questions, precheck.decide_precheck),
+    Phase.REBOOTING_SOURCE: Stage(reboot.observe, reboot.questions, reboot.decide_reboot),
+    Phase.CREATING_BLUE_GREEN: Stage(bluegreen.observe_create, bluegreen.questions_create, bluegreen.decide_create),
     Phase.PROVISIONING_GREEN: Stage(
-        bluegreen.observe_provisioning, bluegreen.reads_provisioning, bluegreen.decide_provisioning
+        bluegreen.observe_provisioning, bluegreen.questions_provisioning, bluegreen.decide_provisioning
     ),
-    Phase.REBOOTING_GREEN: Stage(reboot.observe, reboot.reads, reboot.decide_reboot),
+    Phase.REBOOTING_GREEN: Stage(reboot.observe, reboot.questions, reboot.decide_reboot),
     Phase.AWAITING_SWITCHOVER: Stage(
-        switchover.observe, switchover.reads, switchover.decide_awaiting, switchover.refused_call
+        switchover.observe, switchover.questions, switchover.decide_awaiting, switchover.refused_call
     ),
     Phase.SNAPSHOTTING: Stage(
-        switchover.observe, switchover.reads, switchover.decide_snapshot, switchover.refused_call
+        switchover.observe, switchover.questions, switchover.decide_snapshot, switchover.refused_call
     ),
     Phase.SWITCHING_OVER: Stage(
-        switchover.observe, switchover.reads, switchover.decide_switching, switchover.refused_call
+        switchover.observe, switchover.questions, switchover.decide_switching, switchover.refused_call
     ),
-    Phase.REBOOTING_INSTANCES: Stage(reboot.observe, reboot.reads, reboot.decide_reboot),
-    Phase.VERIFYING: Stage(verify.observe, verify.reads, verify.decide_verify),
-    Phase.CLEANING_UP: Stage(cleanup.observe, cleanup.reads, cleanup.decide_cleanup),
+    Phase.REBOOTING_INSTANCES: Stage(reboot.observe, reboot.questions, reboot.decide_reboot),
+    Phase.VERIFYING: Stage(verify.observe, verify.questions, verify.decide_verify),
+    Phase.CLEANING_UP: Stage(cleanup.observe, cleanup.questions, cleanup.decide_cleanup),
 }
 
 
@@ -112,19 +115,19 @@ LOOKS_AHEAD = 2
 
 
 def reads_of(upgrade: Upgrade) -> Reads:
-    """What the upgrade's next look asks the Region's shared describes: its stage's reads and
-    those of the stages it may go on to in the same look (LOOKS_AHEAD). A Pending upgrade's
-    look is its precheck; a finished one reads nothing."""
-    phase = Phase.PRECHECKING if upgrade.status.phase == Phase.PENDING else upgrade.status.phase
-    if phase not in STAGES:
-        return Reads()
-    reads = STAGES[phase].reads(upgrade)
-    ahead: Phase = phase
-    for _ in range(LOOKS_AHEAD):
-        ahead = following(ahead, upgrade.spec)
-        if ahead not in STAGES:
+    """What the upgrade's next look asks the Region's shared describes: the questions of its
+    stage and of the stages it may go on to in the same look (LOOKS_AHEAD), each stage's as its
+    module declares them (`questions`, decisions/questions.py). A Pending upgrade's look is its
+    precheck; a finished one reads nothing."""
+    phase: Phase = Phase.PRECHECKING if upgrade.status.phase == Phase.PENDING else upgrade.status.phase
+    reads = Reads()
+    for _ in range(1 + LOOKS_AHEAD):
+        if phase not in STAGES:
             break
-        reads |= STAGES[ahead].reads(replace(upgrade, status=upgrade.status.model_copy(update={"phase": ahead})))
+        in_phase = replace(upgrade, status=upgrade.status.model_copy(update={"phase": phase}))
+        for question in STAGES[phase].questions(in_phase):
+            reads |= question.reads
+        phase = following(phase, upgrade.spec)
     return reads
 
 

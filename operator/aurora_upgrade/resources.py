@@ -144,7 +144,7 @@ def named(*names: str | None) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Reads:
     """What a look of a stage asks the shared describes about, by name (its stage declares it
-    beside its observe, a superset of what one look reads): the Region's call in the read cycle
+    in its questions, a superset of what one look reads): the Region's call in the read cycle
     the look falls in carries these, so the upgrades looking in one cycle share it, and no call
     carries what no look of that cycle reads. A look that reads more is still answered (its
     question adds the key to the next call), at the cost of that call."""

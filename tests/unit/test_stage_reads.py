@@ -1,8 +1,10 @@
-"""Each stage declares what its look asks the Region's shared describes (`reads`, beside its
-`observe`), and the operator registers only that for the read cycle the look falls in
-(fleet.resources_of). A read the declaration misses still gets its answer, from a call of its
-own; these tests keep the declarations a superset of what `observe` reads, across the answers
-that steer it (the deployment's status, what status records, the spec's cleanup choices)."""
+"""Each stage declares once what its look may ask the Region's shared describes (`questions`,
+decisions/questions.py): its `observe` asks those, and the operator registers them for the read
+cycle the look falls in (engine.reads_of, fleet.resources_of). A read the shared describes were
+not asked for still gets its answer, from a call of its own; these tests run each stage's
+`observe` against a recording gateway, across the answers that steer it (the deployment's
+status, what status records, the spec's cleanup choices), and check that every shared read a
+look makes is one `reads_of` registered."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from aurora_upgrade import fleet
+from aurora_upgrade.decisions.questions import describe_cluster, find_blue_green_by_source
 from aurora_upgrade.engine import STAGES, reads_of
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase
@@ -163,9 +166,10 @@ def test_a_look_reads_what_the_stages_it_goes_on_to_read() -> None:
     done and the versions are right: it reads what those read (CleaningUp deletes the deployment)."""
     rebooting = make_upgrade(Phase.REBOOTING_INSTANCES, **RECORDED)
     ahead = [make_upgrade(phase, **RECORDED) for phase in (Phase.VERIFYING, Phase.CLEANING_UP)]
-    expected = STAGES[Phase.REBOOTING_INSTANCES].reads(rebooting)
-    for upgrade in ahead:
-        expected |= STAGES[upgrade.status.phase].reads(upgrade)
+    expected = Reads()
+    for upgrade in [rebooting, *ahead]:
+        for question in STAGES[upgrade.status.phase].questions(upgrade):
+            expected |= question.reads
     assert reads_of(rebooting) == expected
     assert reads_of(rebooting).deployments == (BG_ID,)
     assert reads_of(rebooting).clusters[0] == CLUSTER_ID
@@ -186,3 +190,23 @@ def test_events_about_any_of_its_resources_wake_it_whatever_its_next_look_reads(
     assert resources.names == {
         n.lower() for n in (CLUSTER_ID, GREEN_CLUSTER_ID, OLD_CLUSTER_ID, BG_ID, upgrade.snapshot_identifier)
     }
+
+
+def test_a_question_about_nothing_asks_nothing_and_registers_nothing() -> None:
+    """What a phase or the spec does not read is declared as a question about nothing (None):
+    asking it answers nothing without a call, and the shared describes are not asked for it."""
+    aws = RecordingReads("AVAILABLE")
+    nothing = describe_cluster(None)
+    assert nothing.ask(aws) is None
+    assert nothing.reads == Reads()
+    assert aws.asked == set()
+
+
+def test_a_question_asked_as_an_answer_spells_it_registers_the_name_the_upgrade_knows() -> None:
+    """The deployments on a source are asked with its ARN (from the look's answer about the
+    cluster), and registered by the cluster's name, which the gateway turns into that ARN."""
+    aws = RecordingReads("AVAILABLE")
+    on_source = find_blue_green_by_source(CLUSTER_ID)
+    assert on_source.reads == Reads(sources=(CLUSTER_ID,))
+    on_source.ask(aws, make_cluster(CLUSTER_ID).arn)
+    assert aws.asked == {("sources", CLUSTER_ID)}

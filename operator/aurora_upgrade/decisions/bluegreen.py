@@ -12,23 +12,30 @@ rejects fails the upgrade (see `outcome.call_failed`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from aurora_upgrade.clock import rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import CreateBlueGreen
 from aurora_upgrade.decisions.deployment import (
     deployment_problem,
-    deployment_reads,
-    find_deployment,
     foreign_on_source,
     not_listed_yet,
+    our_deployment,
 )
 from aurora_upgrade.decisions.outcome import Act, Outcome, advance, fail, wait
+from aurora_upgrade.decisions.questions import (
+    Question,
+    describe_cluster,
+    find_blue_green_by_name,
+    find_blue_green_by_source,
+)
 from aurora_upgrade.phases import Phase, following
 from aurora_upgrade.reasons import Reason
-from aurora_upgrade.resources import BlueGreen, Cluster, RdsReads, Reads, arn_name
+from aurora_upgrade.resources import BlueGreen, Cluster, RdsReads, arn_name
 from aurora_upgrade.upgrade import Upgrade
 
 
@@ -39,16 +46,28 @@ class CreateObservation:
     on_source: tuple[BlueGreen, ...] = ()  # ... filtered by our source cluster
 
 
-def reads_create(u: Upgrade) -> Reads:
-    return Reads(clusters=(u.cluster,), deployment_names=(u.deployment_name,), sources=(u.cluster,))
+class CreateQuestions(NamedTuple):
+    cluster: Question[Cluster | None]
+    with_name: Question[Sequence[BlueGreen]]
+    on_source: Question[Sequence[BlueGreen]]
+
+
+def questions_create(u: Upgrade) -> CreateQuestions:
+    """What a look of CreatingBlueGreen asks the shared describes (decisions/questions.py)."""
+    return CreateQuestions(
+        cluster=describe_cluster(u.cluster),
+        with_name=find_blue_green_by_name(u.deployment_name),
+        on_source=find_blue_green_by_source(u.cluster),
+    )
 
 
 def observe_create(aws: RdsReads, u: Upgrade, now: datetime) -> CreateObservation:
-    cluster = aws.describe_cluster(u.cluster)
+    declared = questions_create(u)
+    cluster = declared.cluster.ask(aws)
     return CreateObservation(
         cluster=cluster,
-        with_name=tuple(aws.find_blue_green(name=u.deployment_name)),
-        on_source=tuple(aws.find_blue_green(source=cluster.arn)) if cluster else (),
+        with_name=tuple(declared.with_name.ask(aws)),
+        on_source=tuple(declared.on_source.ask(aws, cluster.arn)) if cluster else (),
     )
 
 
@@ -100,14 +119,22 @@ class DeploymentObservation:
     green: Cluster | None = None  # the target cluster, once the deployment names it
 
 
-def reads_provisioning(u: Upgrade) -> Reads:
-    """The deployment; green, which it names once AVAILABLE, is asked for by the gateway then."""
-    return deployment_reads(u)
+class ProvisioningQuestions(NamedTuple):
+    deployment: Question[BlueGreen | None]
+    # Green: not known before the look (the deployment names it once AVAILABLE, and the gateway
+    # asks for it in its next call when it lists the deployment so).
+    green: Question[Cluster | None]
+
+
+def questions_provisioning(u: Upgrade) -> ProvisioningQuestions:
+    """What a look of ProvisioningGreen asks the shared describes (decisions/questions.py)."""
+    return ProvisioningQuestions(deployment=our_deployment(u), green=describe_cluster(None))
 
 
 def observe_provisioning(aws: RdsReads, u: Upgrade, now: datetime) -> DeploymentObservation:
-    bg = find_deployment(aws, u)
-    green = aws.describe_cluster(arn_name(bg.target)) if bg and bg.target and bg.status == "AVAILABLE" else None
+    declared = questions_provisioning(u)
+    bg = declared.deployment.ask(aws)
+    green = declared.green.ask(aws, arn_name(bg.target)) if bg and bg.target and bg.status == "AVAILABLE" else None
     return DeploymentObservation(deployment=bg, green=green)
 
 

@@ -14,8 +14,10 @@ orphan green.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
@@ -26,14 +28,25 @@ from aurora_upgrade.decisions.actions import (
     DeleteInstance,
     DisableDeletionProtection,
 )
-from aurora_upgrade.decisions.deployment import SWITCHED_OVER, deployment_reads, find_deployment, not_listed_yet
+from aurora_upgrade.decisions.deployment import (
+    SWITCHED_OVER,
+    find_deployment,
+    not_listed_yet,
+    our_deployment,
+)
 from aurora_upgrade.decisions.outcome import Act, GoOn, Outcome, advance, call_failed, fail, wait
-from aurora_upgrade.decisions.switchover import previous_production, previous_production_reads
+from aurora_upgrade.decisions.questions import (
+    Question,
+    describe_blue_green,
+    describe_cluster,
+    describe_cluster_instances,
+)
+from aurora_upgrade.decisions.switchover import previous_production
 from aurora_upgrade.decisions.verify import completion_message
 from aurora_upgrade.models import DeletionPolicy, parse_duration
 from aurora_upgrade.phases import Phase, deleting_touches_aws
 from aurora_upgrade.reasons import Reason
-from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads, Reads, arn_name
+from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads, arn_name
 from aurora_upgrade.upgrade import Upgrade
 
 
@@ -44,28 +57,37 @@ class CleanupObservation:
     old_instances: tuple[Instance, ...] = ()
 
 
-def reads(u: Upgrade) -> Reads:
-    """What `observe` may ask the shared describes: the deployment it deletes, and the old
-    cluster with its instances once it may be deleted."""
-    found = deployment_reads(u) if u.spec.cleanup.delete_blue_green_deployment else Reads()
-    old = u.status.old_cluster_identifier
-    if not (u.spec.cleanup.delete_old_cluster and old):
-        return found
-    return found | previous_production_reads(u) | Reads(instances_of=(old,))
+class CleanupQuestions(NamedTuple):
+    deployment: Question[BlueGreen | None]
+    old_cluster: Question[Cluster | None]
+    old_instances: Question[Sequence[Instance]]
+
+
+def questions(u: Upgrade) -> CleanupQuestions:
+    """What a look may ask the shared describes (decisions/questions.py): the deployment it
+    deletes, and the old cluster with its instances if it is deleted."""
+    cleanup, old = u.spec.cleanup, u.status.old_cluster_identifier
+    deletes_old = bool(cleanup.delete_old_cluster and old)
+    return CleanupQuestions(
+        deployment=our_deployment(u) if cleanup.delete_blue_green_deployment else describe_blue_green(None),
+        old_cluster=previous_production(u) if deletes_old else describe_cluster(None),
+        old_instances=describe_cluster_instances(old if deletes_old else None),
+    )
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> CleanupObservation:
-    bg = find_deployment(aws, u) if u.spec.cleanup.delete_blue_green_deployment else None
-    old = u.status.old_cluster_identifier
+    declared = questions(u)
+    bg = declared.deployment.ask(aws)
     keep_until = retained_until(u)
-    # Listing clusters to find the old one is only worth it once it may be deleted.
-    if not (u.spec.cleanup.delete_old_cluster and old) or bg is not None or (keep_until and now < keep_until):
+    # Finding the old cluster (asked about only if cleanup deletes it) is only worth it once it
+    # may be deleted.
+    if declared.old_cluster.about is None or bg is not None or (keep_until and now < keep_until):
         return CleanupObservation(deployment=bg)
-    found = previous_production(aws, u)
+    found = declared.old_cluster.ask(aws)
     return CleanupObservation(
         deployment=bg,
         old_cluster=found,
-        old_instances=tuple(aws.describe_cluster_instances(found.identifier)) if found else (),
+        old_instances=tuple(declared.old_instances.ask(aws, found.identifier)) if found else (),
     )
 
 

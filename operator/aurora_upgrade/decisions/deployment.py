@@ -14,9 +14,10 @@ from datetime import datetime
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.outcome import Advance, Outcome, fail, wait
+from aurora_upgrade.decisions.questions import Question, describe_blue_green
 from aurora_upgrade.phases import SWITCHOVER_STARTED, Phase
 from aurora_upgrade.reasons import Reason
-from aurora_upgrade.resources import BlueGreen, RdsReads, Reads
+from aurora_upgrade.resources import BlueGreen, RdsReads
 from aurora_upgrade.upgrade import Upgrade
 
 BLUE_GREEN_FAILED = frozenset({"INVALID_CONFIGURATION", "PROVISIONING_FAILED", "SWITCHOVER_FAILED"})
@@ -41,19 +42,20 @@ def details(status_details: str | None) -> str:
     return status_details or "AWS gave no StatusDetails"
 
 
-def find_deployment(aws: RdsReads, upgrade: Upgrade) -> BlueGreen | None:
+def our_deployment(upgrade: Upgrade) -> Question[BlueGreen | None]:
     """Our deployment: by recorded id, else by our deterministic name and uid tag."""
     ident = upgrade.status.blue_green_deployment_identifier
     if ident:
-        return aws.describe_blue_green(ident)
-    owned = [bg for bg in aws.find_blue_green(name=upgrade.deployment_name) if upgrade.owns(bg.tags)]
-    return owned[0] if owned else None
+        return describe_blue_green(ident)
+
+    def owned(aws: RdsReads, name: str) -> BlueGreen | None:
+        return next((bg for bg in aws.find_blue_green(name=name) if upgrade.owns(bg.tags)), None)
+
+    return Question("deployment_names", upgrade.deployment_name, owned, None)
 
 
-def deployment_reads(upgrade: Upgrade) -> Reads:
-    """What `find_deployment` reads."""
-    ident = upgrade.status.blue_green_deployment_identifier
-    return Reads(deployments=(ident,)) if ident else Reads(deployment_names=(upgrade.deployment_name,))
+def find_deployment(aws: RdsReads, upgrade: Upgrade) -> BlueGreen | None:
+    return our_deployment(upgrade).ask(aws)
 
 
 def foreign_on_source(upgrade: Upgrade, deployments: tuple[BlueGreen, ...]) -> Outcome | None:

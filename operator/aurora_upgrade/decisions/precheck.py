@@ -8,13 +8,21 @@ read fails the upgrade (see `outcome.read_failed`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.deployment import foreign_on_source
 from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
+from aurora_upgrade.decisions.questions import (
+    Question,
+    describe_cluster,
+    describe_cluster_instances,
+    find_blue_green_by_name,
+    find_blue_green_by_source,
+)
 from aurora_upgrade.models import RebootStep, SwitchoverMode
 from aurora_upgrade.phases import TERMINAL, Phase, following, happy_path
 from aurora_upgrade.reasons import Reason
@@ -25,7 +33,6 @@ from aurora_upgrade.resources import (
     GlobalCluster,
     Instance,
     RdsReads,
-    Reads,
     arn_region,
 )
 from aurora_upgrade.upgrade import Upgrade
@@ -128,20 +135,30 @@ def _global_database(
     return found, tuple((region, groups) for region, groups in missing if groups)
 
 
-def reads(u: Upgrade) -> Reads:
-    """What `observe` asks the shared describes (the catalog and parameter groups are asked once
-    per interval, and a global database's members in their Regions, apart)."""
-    return Reads(
-        clusters=(u.cluster,), instances_of=(u.cluster,), sources=(u.cluster,), deployment_names=(u.deployment_name,)
+class PrecheckQuestions(NamedTuple):
+    cluster: Question[Cluster | None]
+    instances: Question[Sequence[Instance]]
+    deployments_on_source: Question[Sequence[BlueGreen]]
+    deployments_with_name: Question[Sequence[BlueGreen]]
+
+
+def questions(u: Upgrade) -> PrecheckQuestions:
+    """What a look asks the shared describes (decisions/questions.py). The catalog and parameter
+    groups are asked once per interval, and a global database's members in their Regions, apart."""
+    return PrecheckQuestions(
+        cluster=describe_cluster(u.cluster),
+        instances=describe_cluster_instances(u.cluster),
+        deployments_on_source=find_blue_green_by_source(u.cluster),
+        deployments_with_name=find_blue_green_by_name(u.deployment_name),
     )
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> PrecheckObservation:
-    spec = u.spec
-    cluster = aws.describe_cluster(u.cluster)
+    spec, declared = u.spec, questions(u)
+    cluster = declared.cluster.ask(aws)
     if cluster is None:
         return PrecheckObservation(cluster=None)
-    instances = tuple(aws.describe_cluster_instances(cluster.identifier))
+    instances = tuple(declared.instances.ask(aws, cluster.identifier))
     global_cluster, missing_parameter_groups = _global_database(aws, u, cluster, instances)
     return PrecheckObservation(
         cluster=cluster,
@@ -159,8 +176,8 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> PrecheckObservation:
             else None
         ),
         logical_replication=aws.cluster_parameter(cluster.parameter_group, "rds.logical_replication"),
-        deployments_on_source=tuple(aws.find_blue_green(source=cluster.arn)),
-        deployments_with_name=tuple(aws.find_blue_green(name=u.deployment_name)),
+        deployments_on_source=tuple(declared.deployments_on_source.ask(aws, cluster.arn)),
+        deployments_with_name=tuple(declared.deployments_with_name.ask(aws)),
         global_cluster=global_cluster,
         missing_parameter_groups=missing_parameter_groups,
     )

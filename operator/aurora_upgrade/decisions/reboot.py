@@ -13,18 +13,20 @@ upgrade, after it the upgrade stalls with a Warning (see `outcome.call_failed`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import RebootInstance
 from aurora_upgrade.decisions.outcome import Act, GoOn, Outcome, advance, fail, wait
+from aurora_upgrade.decisions.questions import Question, describe_cluster_instances
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase, following
 from aurora_upgrade.reasons import Reason
-from aurora_upgrade.resources import Instance, RdsReads, Reads, named
+from aurora_upgrade.resources import Instance, RdsReads
 from aurora_upgrade.upgrade import Upgrade
 
 
@@ -54,13 +56,18 @@ def all_at_once(phase: Phase) -> bool:
     return phase == Phase.REBOOTING_GREEN
 
 
-def reads(u: Upgrade) -> Reads:
-    """What `observe` asks the shared describes (restarts come from the event feed)."""
-    return Reads(instances_of=named(rebooted_cluster(u)))
+class RebootQuestions(NamedTuple):
+    instances: Question[Sequence[Instance]]
+
+
+def questions(u: Upgrade) -> RebootQuestions:
+    """What a look asks the shared describes (decisions/questions.py): the rebooted cluster's
+    instances. Restarts come from the event feed."""
+    return RebootQuestions(describe_cluster_instances(rebooted_cluster(u) or None))
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> RebootObservation:
-    instances = tuple(aws.describe_cluster_instances(rebooted_cluster(u)))
+    instances = tuple(questions(u).instances.ask(aws))
     restarts = {
         step.instance: tuple(aws.instance_restarts_since(step.instance, parse_time(step.intended_at)))
         for step in u.status.reboots

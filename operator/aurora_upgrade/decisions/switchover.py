@@ -6,21 +6,24 @@ snapshot (when asked for) must be `available` (the runbook's 6.1 waiter does not
 the runbook could switch over before the snapshot was usable), and the approval and
 maintenance window must still allow it.
 
-Everything these phases read from AWS is in `observe`; what a refused call means is in
-`refused_call`: AWS refusing the switchover itself ends the upgrade with blue untouched; how
-long each wait may last and how soon to look again is in `WAITS`. The triage of the
+Everything these phases read from AWS is in `observe`, which asks the Region's shared describes
+the `questions` declared once for the phase (decisions/questions.py); what a refused call means
+is in `refused_call`: AWS refusing the switchover itself ends the upgrade with blue untouched; how
+long each wait may last and how soon to look again is in reasons.py. The triage of the
 deployment's status they share with the earlier phases is in decisions/deployment.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import Action, CreateSnapshot, Switchover
-from aurora_upgrade.decisions.deployment import deployment_problem, deployment_reads, details, find_deployment
+from aurora_upgrade.decisions.deployment import deployment_problem, details, our_deployment
 from aurora_upgrade.decisions.outcome import (
     Act,
     Outcome,
@@ -30,6 +33,13 @@ from aurora_upgrade.decisions.outcome import (
     fail,
     refused,
     wait,
+)
+from aurora_upgrade.decisions.questions import (
+    Question,
+    describe_cluster,
+    describe_cluster_instances,
+    describe_cluster_snapshot,
+    find_cluster_by_resource_id,
 )
 from aurora_upgrade.models import SwitchoverMode
 from aurora_upgrade.phases import Phase, following
@@ -42,10 +52,8 @@ from aurora_upgrade.resources import (
     RdsError,
     RdsEvent,
     RdsReads,
-    Reads,
     Snapshot,
     arn_name,
-    named,
 )
 from aurora_upgrade.upgrade import Upgrade
 from aurora_upgrade.window import in_window, next_window_start
@@ -87,62 +95,71 @@ class SwitchoverObservation:
     switchover_signs: tuple[RdsEvent, ...] = ()
 
 
-def reads(u: Upgrade) -> Reads:
-    """What `observe` may ask the shared describes in the upgrade's phase: while waiting, the
-    deployment; in Snapshotting, the snapshot too; in SwitchingOver, both sides and the previous
-    production as well (which of them a look reads depends on the deployment's status)."""
+class SwitchoverQuestions(NamedTuple):
+    deployment: Question[BlueGreen | None]
+    snapshot: Question[Snapshot | None]
+    blue: Question[Cluster | None]
+    blue_instances: Question[Sequence[Instance]]
+    green: Question[Cluster | None]
+    green_instances: Question[Sequence[Instance]]
+    previous_production: Question[Cluster | None]
+
+
+def questions(u: Upgrade) -> SwitchoverQuestions:
+    """What a look may ask the shared describes in the upgrade's phase (decisions/questions.py):
+    while waiting, the deployment; in Snapshotting, the snapshot too; in SwitchingOver, both sides,
+    the snapshot if one is taken, and the previous production as well (which of them a look asks
+    depends on the deployment's status)."""
     phase, status = u.status.phase, u.status
-    found = deployment_reads(u)
-    if phase == Phase.SNAPSHOTTING:
-        return found | Reads(snapshots=(u.snapshot_identifier,))
-    if phase != Phase.SWITCHING_OVER:
-        return found
-    sides = named(u.cluster, status.green_cluster_identifier)
-    snapshots = (u.snapshot_identifier,) if u.spec.switchover.snapshot_before_switchover else ()
-    return found | Reads(clusters=sides, instances_of=sides, snapshots=snapshots) | previous_production_reads(u)
+    switching = phase == Phase.SWITCHING_OVER
+    snapshot = phase == Phase.SNAPSHOTTING or (switching and u.spec.switchover.snapshot_before_switchover)
+    blue = u.cluster if switching else None
+    green = status.green_cluster_identifier if switching else None
+    return SwitchoverQuestions(
+        deployment=our_deployment(u),
+        snapshot=describe_cluster_snapshot(u.snapshot_identifier if snapshot else None),
+        blue=describe_cluster(blue),
+        blue_instances=describe_cluster_instances(blue),
+        green=describe_cluster(green),
+        green_instances=describe_cluster_instances(green),
+        previous_production=previous_production(u) if switching else describe_cluster(None),
+    )
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
     """The deployment always; right before the call everything `_unverified` checks; after
     the switchover completed, the previous production cluster under its new name."""
-    bg = find_deployment(aws, u)
-    phase, green_id = u.status.phase, u.status.green_cluster_identifier
+    declared = questions(u)
+    bg = declared.deployment.ask(aws)
+    phase = u.status.phase
     about_to_switch = phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "AVAILABLE"
-    wants_snapshot = phase == Phase.SNAPSHOTTING or (about_to_switch and u.spec.switchover.snapshot_before_switchover)
     blue = None
     if about_to_switch:
-        blue = aws.describe_cluster(u.cluster)
+        blue = declared.blue.ask(aws)
     elif phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "SWITCHOVER_COMPLETED":
-        blue = previous_production(aws, u)
+        blue = declared.previous_production.ask(aws)
     signs: tuple[RdsEvent, ...] = ()
     asked, answered = u.status.switchover_requested_at, u.status.switchover_accepted_at
     if about_to_switch and bg is not None and asked and not answered:
         signs = tuple(aws.switchover_signs_since(bg.identifier, u.cluster, parse_time(asked)))
     return SwitchoverObservation(
         deployment=bg,
-        green=aws.describe_cluster(green_id) if about_to_switch and green_id else None,
-        green_instances=tuple(aws.describe_cluster_instances(green_id)) if about_to_switch and green_id else (),
-        snapshot=aws.describe_cluster_snapshot(u.snapshot_identifier) if wants_snapshot else None,
+        green=declared.green.ask(aws) if about_to_switch else None,
+        green_instances=tuple(declared.green_instances.ask(aws)) if about_to_switch else (),
+        # Snapshotting's, or the one taken before switching over (declared only when one is)
+        snapshot=declared.snapshot.ask(aws) if phase == Phase.SNAPSHOTTING or about_to_switch else None,
         blue=blue,
-        blue_instances=tuple(aws.describe_cluster_instances(u.cluster)) if about_to_switch else (),
+        blue_instances=tuple(declared.blue_instances.ask(aws)) if about_to_switch else (),
         switchover_signs=signs,
     )
 
 
-def previous_production_reads(u: Upgrade) -> Reads:
-    """What `previous_production` reads."""
-    resource_id = u.status.source_cluster_resource_id
-    if resource_id:
-        return Reads(cluster_resource_ids=(resource_id,))
-    return Reads(clusters=named(u.status.old_cluster_identifier))
-
-
-def previous_production(aws: RdsReads, u: Upgrade) -> Cluster | None:
+def previous_production(u: Upgrade) -> Question[Cluster | None]:
     """The previous production cluster, found by the resource id recorded at precheck."""
     resource_id = u.status.source_cluster_resource_id
     if resource_id:
-        return aws.find_cluster_by_resource_id(resource_id)
-    return aws.describe_cluster(u.status.old_cluster_identifier) if u.status.old_cluster_identifier else None
+        return find_cluster_by_resource_id(resource_id)
+    return describe_cluster(u.status.old_cluster_identifier)
 
 
 def refused_call(upgrade: Upgrade, action: Action, error: RdsError, now: datetime, timing: Timing) -> Outcome:

@@ -7,15 +7,18 @@ Verifying only reads; a refused read after switchover stalls with a Warning (the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from aurora_upgrade.clock import since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.outcome import Outcome, Wait, advance, wait
+from aurora_upgrade.decisions.questions import Question, describe_cluster, describe_cluster_instances
 from aurora_upgrade.phases import Phase, following
 from aurora_upgrade.reasons import Reason
-from aurora_upgrade.resources import Cluster, Instance, RdsReads, Reads
+from aurora_upgrade.resources import Cluster, Instance, RdsReads
 from aurora_upgrade.upgrade import Upgrade
 
 
@@ -41,15 +44,19 @@ class VerifyObservation:
     instances: tuple[Instance, ...]
 
 
-def reads(u: Upgrade) -> Reads:
-    return Reads(clusters=(u.cluster,), instances_of=(u.cluster,))
+class VerifyQuestions(NamedTuple):
+    cluster: Question[Cluster | None]
+    instances: Question[Sequence[Instance]]
+
+
+def questions(u: Upgrade) -> VerifyQuestions:
+    """What a look asks the shared describes (decisions/questions.py): production and its instances."""
+    return VerifyQuestions(describe_cluster(u.cluster), describe_cluster_instances(u.cluster))
 
 
 def observe(aws: RdsReads, u: Upgrade, now: datetime) -> VerifyObservation:
-    return VerifyObservation(
-        cluster=aws.describe_cluster(u.cluster),
-        instances=tuple(aws.describe_cluster_instances(u.cluster)),
-    )
+    declared = questions(u)
+    return VerifyObservation(cluster=declared.cluster.ask(aws), instances=tuple(declared.instances.ask(aws)))
 
 
 def decide_verify(upgrade: Upgrade, o: VerifyObservation, now: datetime, timing: Timing) -> Outcome:
