@@ -77,10 +77,10 @@ def graces(n: int) -> Deadline:
     return lambda _u, t: n * t.consistency_grace
 
 
-def _switchover_timeout(u: Upgrade, t: Timing) -> timedelta:
+def _switchover_timeout(upgrade: Upgrade, timing: Timing) -> timedelta:
     """AWS rolls a switchover back once SwitchoverTimeout has passed: past that and a grace,
     still IN_PROGRESS is not something to wait for quietly."""
-    return timedelta(seconds=u.spec.switchover.timeout_seconds) + 2 * t.consistency_grace
+    return timedelta(seconds=upgrade.spec.switchover.timeout_seconds) + 2 * timing.consistency_grace
 
 
 def _oldest_reboot_asked(status: AuroraUpgradeStatus) -> str | None:

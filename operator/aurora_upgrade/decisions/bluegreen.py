@@ -52,17 +52,17 @@ class CreateQuestions(NamedTuple):
     on_source: Question[Sequence[BlueGreen]]
 
 
-def questions_create(u: Upgrade) -> CreateQuestions:
+def questions_create(upgrade: Upgrade) -> CreateQuestions:
     """What a look of CreatingBlueGreen asks the shared describes (decisions/questions.py)."""
     return CreateQuestions(
-        cluster=describe_cluster(u.cluster),
-        with_name=find_blue_green_by_name(u.deployment_name),
-        on_source=find_blue_green_by_source(u.cluster),
+        cluster=describe_cluster(upgrade.cluster),
+        with_name=find_blue_green_by_name(upgrade.deployment_name),
+        on_source=find_blue_green_by_source(upgrade.cluster),
     )
 
 
-def observe_create(aws: RdsReads, u: Upgrade, now: datetime) -> CreateObservation:
-    declared = questions_create(u)
+def observe_create(aws: RdsReads, upgrade: Upgrade, now: datetime) -> CreateObservation:
+    declared = questions_create(upgrade)
     cluster = declared.cluster.ask(aws)
     return CreateObservation(
         cluster=cluster,
@@ -71,12 +71,12 @@ def observe_create(aws: RdsReads, u: Upgrade, now: datetime) -> CreateObservatio
     )
 
 
-def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing: Timing) -> Outcome:
+def decide_create(upgrade: Upgrade, seen: CreateObservation, now: datetime, timing: Timing) -> Outcome:
     spec, status = upgrade.spec, upgrade.status
-    if o.cluster is None:
+    if seen.cluster is None:
         return fail(Reason.CLUSTER_NOT_FOUND, f"DB cluster {upgrade.cluster} disappeared before creation")
-    for bg in o.with_name:
-        if upgrade.owns(bg.tags) and bg.source == o.cluster.arn:
+    for bg in seen.with_name:
+        if upgrade.owns(bg.tags) and bg.source == seen.cluster.arn:
             return advance(
                 Phase.PROVISIONING_GREEN,
                 Reason.BLUE_GREEN_DEPLOYMENT_FOUND,
@@ -89,7 +89,7 @@ def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing:
             f"(source {bg.source}); it is left untouched",
         )
     # Someone may have created one on our source since the precheck: never retry into it.
-    foreign = foreign_on_source(upgrade, o.on_source)
+    foreign = foreign_on_source(upgrade, seen.on_source)
     if foreign:
         return foreign
     if status.create_requested_at and since(status.create_requested_at, now) < timing.consistency_grace:
@@ -103,7 +103,7 @@ def decide_create(upgrade: Upgrade, o: CreateObservation, now: datetime, timing:
         message=f"Created blue/green deployment {upgrade.deployment_name} for {spec.target_engine_version}",
         call=CreateBlueGreen(
             name=upgrade.deployment_name,
-            source_arn=o.cluster.arn,
+            source_arn=seen.cluster.arn,
             target_engine_version=spec.target_engine_version,
             cluster_parameter_group=spec.target_db_cluster_parameter_group_name,
             parameter_group=spec.target_db_parameter_group_name,
@@ -126,13 +126,13 @@ class ProvisioningQuestions(NamedTuple):
     green: Question[Cluster | None]
 
 
-def questions_provisioning(u: Upgrade) -> ProvisioningQuestions:
+def questions_provisioning(upgrade: Upgrade) -> ProvisioningQuestions:
     """What a look of ProvisioningGreen asks the shared describes (decisions/questions.py)."""
-    return ProvisioningQuestions(deployment=our_deployment(u), green=describe_cluster(None))
+    return ProvisioningQuestions(deployment=our_deployment(upgrade), green=describe_cluster(None))
 
 
-def observe_provisioning(aws: RdsReads, u: Upgrade, now: datetime) -> DeploymentObservation:
-    declared = questions_provisioning(u)
+def observe_provisioning(aws: RdsReads, upgrade: Upgrade, now: datetime) -> DeploymentObservation:
+    declared = questions_provisioning(upgrade)
     bg = declared.deployment.ask(aws)
     green = declared.green.ask(aws, arn_name(bg.target)) if bg and bg.target and bg.status == "AVAILABLE" else None
     return DeploymentObservation(deployment=bg, green=green)
@@ -143,8 +143,8 @@ def progress(bg: BlueGreen) -> str:
     return f" ({'; '.join(active)})" if active else ""
 
 
-def decide_provisioning(upgrade: Upgrade, o: DeploymentObservation, now: datetime, timing: Timing) -> Outcome:
-    bg = o.deployment
+def decide_provisioning(upgrade: Upgrade, seen: DeploymentObservation, now: datetime, timing: Timing) -> Outcome:
+    bg = seen.deployment
     problem = deployment_problem(upgrade, bg, now, timing)
     if problem:
         return problem
@@ -154,7 +154,7 @@ def decide_provisioning(upgrade: Upgrade, o: DeploymentObservation, now: datetim
     if not bg.target:
         return wait(Reason.WAITING_FOR_GREEN, "The deployment is AVAILABLE but names no target yet")
     green = arn_name(bg.target)
-    endpoint = o.green.endpoint if o.green else None
+    endpoint = seen.green.endpoint if seen.green else None
     if endpoint is None:
         return wait(Reason.WAITING_FOR_GREEN, f"Waiting for the endpoint of green cluster {green}")
     return advance(

@@ -63,22 +63,22 @@ class CleanupQuestions(NamedTuple):
     old_instances: Question[Sequence[Instance]]
 
 
-def questions(u: Upgrade) -> CleanupQuestions:
+def questions(upgrade: Upgrade) -> CleanupQuestions:
     """What a look may ask the shared describes (decisions/questions.py): the deployment it
     deletes, and the old cluster with its instances if it is deleted."""
-    cleanup, old = u.spec.cleanup, u.status.old_cluster_identifier
+    cleanup, old = upgrade.spec.cleanup, upgrade.status.old_cluster_identifier
     deletes_old = bool(cleanup.delete_old_cluster and old)
     return CleanupQuestions(
-        deployment=our_deployment(u) if cleanup.delete_blue_green_deployment else describe_blue_green(None),
-        old_cluster=previous_production(u) if deletes_old else describe_cluster(None),
+        deployment=our_deployment(upgrade) if cleanup.delete_blue_green_deployment else describe_blue_green(None),
+        old_cluster=previous_production(upgrade) if deletes_old else describe_cluster(None),
         old_instances=describe_cluster_instances(old if deletes_old else None),
     )
 
 
-def observe(aws: RdsReads, u: Upgrade, now: datetime) -> CleanupObservation:
-    declared = questions(u)
+def observe(aws: RdsReads, upgrade: Upgrade, now: datetime) -> CleanupObservation:
+    declared = questions(upgrade)
     bg = declared.deployment.ask(aws)
-    keep_until = retained_until(u)
+    keep_until = retained_until(upgrade)
     # Finding the old cluster (asked about only if cleanup deletes it) is only worth it once it
     # may be deleted.
     if declared.old_cluster.about is None or bg is not None or (keep_until and now < keep_until):
@@ -95,9 +95,9 @@ def final_snapshot_name(upgrade: Upgrade, old: str) -> str:
     return f"{old}-final-{upgrade.uid[:8]}"
 
 
-def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timing: Timing) -> Outcome:
+def decide_cleanup(upgrade: Upgrade, seen: CleanupObservation, now: datetime, timing: Timing) -> Outcome:
     spec, status = upgrade.spec, upgrade.status
-    bg = o.deployment
+    bg = seen.deployment
     old = status.old_cluster_identifier
     keep_until = retained_until(upgrade)
     if keep_until is not None and now < keep_until:
@@ -117,7 +117,7 @@ def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timin
             call=DeleteBlueGreen(bg.identifier, delete_target=False),
         )
     if spec.cleanup.delete_old_cluster and old:
-        found = o.old_cluster
+        found = seen.old_cluster
         if found is not None and (
             found.identifier == upgrade.cluster
             or found.resource_id != status.source_cluster_resource_id
@@ -128,7 +128,7 @@ def decide_cleanup(upgrade: Upgrade, o: CleanupObservation, now: datetime, timin
                 f"refusing to delete {found.identifier}: it is not the previous production cluster {old} "
                 f"(resource id {status.source_cluster_resource_id})",
             )
-        step = _delete_old_cluster(upgrade, old, o, timing)
+        step = _delete_old_cluster(upgrade, old, seen, timing)
         if step is not None:
             return step
     return advance(Phase.COMPLETED, Reason.COMPLETED, completion_message(upgrade))
@@ -140,11 +140,11 @@ def retained_until(upgrade: Upgrade) -> datetime | None:
     return parse_time(done) + parse_duration(upgrade.spec.cleanup.old_cluster_retention) if done else None
 
 
-def _delete_old_cluster(upgrade: Upgrade, old: str, o: CleanupObservation, timing: Timing) -> Outcome | None:
-    cluster = o.old_cluster
+def _delete_old_cluster(upgrade: Upgrade, old: str, seen: CleanupObservation, timing: Timing) -> Outcome | None:
+    cluster = seen.old_cluster
     if cluster is None:
         return None
-    pending = [i for i in o.old_instances if i.status != "deleting"]
+    pending = [i for i in seen.old_instances if i.status != "deleting"]
     if pending:
         i = pending[0]
         return Act(
@@ -152,8 +152,8 @@ def _delete_old_cluster(upgrade: Upgrade, old: str, o: CleanupObservation, timin
             message=f"Deleting {i.identifier} of {old} (runbook step 9.2)",
             call=DeleteInstance(i.identifier),
         )
-    if o.old_instances:
-        names = ", ".join(i.identifier for i in o.old_instances)
+    if seen.old_instances:
+        names = ", ".join(i.identifier for i in seen.old_instances)
         return wait(Reason.DELETING_OLD_INSTANCES, f"Waiting for {names} to be deleted")
     if cluster.status == "deleting":
         return wait(Reason.DELETING_OLD_CLUSTER, f"Waiting for {old} to be deleted")
@@ -186,13 +186,13 @@ class DeletionDecision:
     release: bool  # the finalizer may go: nothing more to do in AWS
 
 
-def observe_deletion(aws: RdsReads, u: Upgrade, now: datetime) -> DeletionObservation:
+def observe_deletion(aws: RdsReads, upgrade: Upgrade, now: datetime) -> DeletionObservation:
     """Only when deletionPolicy Abort may still have to delete something: the deployment and
     its green cluster (its deletion protection; once the deployment is gone, whether green is)."""
-    if not deleting_touches_aws(u.status) or u.spec.deletion_policy != DeletionPolicy.ABORT:
+    if not deleting_touches_aws(upgrade.status) or upgrade.spec.deletion_policy != DeletionPolicy.ABORT:
         return DeletionObservation(None)
-    bg = find_deployment(aws, u)
-    green_id = arn_name(bg.target) if bg is not None and bg.target else u.status.green_cluster_identifier
+    bg = find_deployment(aws, upgrade)
+    green_id = arn_name(bg.target) if bg is not None and bg.target else upgrade.status.green_cluster_identifier
     return DeletionObservation(bg, aws.describe_cluster(green_id) if green_id else None)
 
 
@@ -201,7 +201,7 @@ def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now:
     return call_failed(action, error, stall=True)
 
 
-def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, timing: Timing) -> DeletionDecision:
+def decide_deletion(upgrade: Upgrade, seen: DeletionObservation, now: datetime, timing: Timing) -> DeletionDecision:
     spec, status = upgrade.spec, upgrade.status
     if not deleting_touches_aws(upgrade.status):
         return DeletionDecision(GoOn(reason=Reason.DELETED, message="Resource deleted; AWS left as it is"), True)
@@ -221,7 +221,7 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
             ),
             True,
         )
-    bg = o.deployment
+    bg = seen.deployment
     # Not found right after CreateBlueGreenDeployment may mean "not listed yet"; once this
     # finalizer asked AWS to delete it (or saw it DELETING), not found means gone.
     deletion_seen = status.abort_requested_at is not None
@@ -236,7 +236,7 @@ def decide_deletion(upgrade: Upgrade, o: DeletionObservation, now: datetime, tim
             not_listed_yet(timing, "Waiting for AWS to list the new deployment to delete it"),
             False,
         )
-    green = o.green if o.green is not None and o.green.identifier != upgrade.cluster else None
+    green = seen.green if seen.green is not None and seen.green.identifier != upgrade.cluster else None
     if bg is None and green is not None:
         # Say green is gone only once AWS no longer lists it.
         return DeletionDecision(

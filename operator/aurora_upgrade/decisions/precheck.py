@@ -106,10 +106,10 @@ class PrecheckObservation:
 
 
 def _green_parameter_groups(
-    u: Upgrade, cluster: Cluster, instances: tuple[Instance, ...]
+    upgrade: Upgrade, cluster: Cluster, instances: tuple[Instance, ...]
 ) -> tuple[list[str], list[str]]:
     """(cluster, DB) parameter groups green will use: the spec's, or else blue's own."""
-    spec = u.spec
+    spec = upgrade.spec
     cluster_groups = [spec.target_db_cluster_parameter_group_name or cluster.parameter_group]
     db_groups = (
         [spec.target_db_parameter_group_name]
@@ -120,7 +120,7 @@ def _green_parameter_groups(
 
 
 def _global_database(
-    aws: RdsReads, u: Upgrade, cluster: Cluster, instances: tuple[Instance, ...]
+    aws: RdsReads, upgrade: Upgrade, cluster: Cluster, instances: tuple[Instance, ...]
 ) -> tuple[GlobalCluster | None, tuple[tuple[str, tuple[str, ...]], ...]]:
     """The global database the cluster belongs to, and the green parameter groups missing in
     each of its other Regions (read only when the cluster is its primary)."""
@@ -129,7 +129,7 @@ def _global_database(
     found = aws.describe_global_cluster(cluster.global_cluster)
     if found is None or not any(arn == cluster.arn and writer for arn, writer in found.members):
         return found, ()
-    cluster_groups, db_groups = _green_parameter_groups(u, cluster, instances)
+    cluster_groups, db_groups = _green_parameter_groups(upgrade, cluster, instances)
     regions = sorted({arn_region(arn) for arn, _ in found.members} - {arn_region(cluster.arn), ""})
     missing = ((r, tuple(aws.missing_parameter_groups(r, cluster_groups, db_groups))) for r in regions)
     return found, tuple((region, groups) for region, groups in missing if groups)
@@ -142,24 +142,24 @@ class PrecheckQuestions(NamedTuple):
     deployments_with_name: Question[Sequence[BlueGreen]]
 
 
-def questions(u: Upgrade) -> PrecheckQuestions:
+def questions(upgrade: Upgrade) -> PrecheckQuestions:
     """What a look asks the shared describes (decisions/questions.py). The catalog and parameter
     groups are asked once per interval, and a global database's members in their Regions, apart."""
     return PrecheckQuestions(
-        cluster=describe_cluster(u.cluster),
-        instances=describe_cluster_instances(u.cluster),
-        deployments_on_source=find_blue_green_by_source(u.cluster),
-        deployments_with_name=find_blue_green_by_name(u.deployment_name),
+        cluster=describe_cluster(upgrade.cluster),
+        instances=describe_cluster_instances(upgrade.cluster),
+        deployments_on_source=find_blue_green_by_source(upgrade.cluster),
+        deployments_with_name=find_blue_green_by_name(upgrade.deployment_name),
     )
 
 
-def observe(aws: RdsReads, u: Upgrade, now: datetime) -> PrecheckObservation:
-    spec, declared = u.spec, questions(u)
+def observe(aws: RdsReads, upgrade: Upgrade, now: datetime) -> PrecheckObservation:
+    spec, declared = upgrade.spec, questions(upgrade)
     cluster = declared.cluster.ask(aws)
     if cluster is None:
         return PrecheckObservation(cluster=None)
     instances = tuple(declared.instances.ask(aws, cluster.identifier))
-    global_cluster, missing_parameter_groups = _global_database(aws, u, cluster, instances)
+    global_cluster, missing_parameter_groups = _global_database(aws, upgrade, cluster, instances)
     return PrecheckObservation(
         cluster=cluster,
         instances=instances,
@@ -186,11 +186,11 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> PrecheckObservation:
 Check = Callable[[Upgrade, PrecheckObservation], Outcome | None]
 
 
-def _cluster_usable(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
-    c = o.cluster
-    name = u.cluster
+def _cluster_usable(upgrade: Upgrade, seen: PrecheckObservation) -> Outcome | None:
+    c = seen.cluster
+    name = upgrade.cluster
     if c is None:
-        return fail(Reason.CLUSTER_NOT_FOUND, f"DB cluster {name} was not found in {u.spec.region}")
+        return fail(Reason.CLUSTER_NOT_FOUND, f"DB cluster {name} was not found in {upgrade.spec.region}")
     if c.engine != AURORA_POSTGRESQL:
         return fail(
             Reason.UNSUPPORTED_ENGINE, f"DB cluster {name} runs {c.engine}; only {AURORA_POSTGRESQL} is supported"
@@ -204,9 +204,9 @@ def _cluster_usable(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     return None
 
 
-def _blue_green_supported(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
+def _blue_green_supported(upgrade: Upgrade, seen: PrecheckObservation) -> Outcome | None:
     """AWS's documented limitations a describe call shows (docs/operations.md, "Limitations")."""
-    c = o.cluster
+    c = seen.cluster
     assert c is not None
     if c.engine_mode == "serverless":
         return fail(
@@ -253,8 +253,8 @@ def _minimum_version(c: Cluster) -> Outcome | None:
     )
 
 
-def _global_member(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
-    c, g = o.cluster, o.global_cluster
+def _global_member(upgrade: Upgrade, seen: PrecheckObservation) -> Outcome | None:
+    c, g = seen.cluster, seen.global_cluster
     if c is None or g is None:
         return None
     primary = next((arn for arn, writer in g.members if writer), None)
@@ -264,8 +264,8 @@ def _global_member(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
             f"DB cluster {c.identifier} is a secondary cluster of global database {g.identifier}; a blue/green "
             f"deployment of a global database is created from its primary cluster ({primary or 'none found'})",
         )
-    if o.missing_parameter_groups:
-        where = "; ".join(f"{region}: {', '.join(groups)}" for region, groups in o.missing_parameter_groups)
+    if seen.missing_parameter_groups:
+        where = "; ".join(f"{region}: {', '.join(groups)}" for region, groups in seen.missing_parameter_groups)
         return fail(
             Reason.GLOBAL_DATABASE_PARAMETER_GROUPS_MISSING,
             f"DB cluster {c.identifier} is the primary of global database {g.identifier}, whose green "
@@ -274,32 +274,32 @@ def _global_member(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     return None
 
 
-def _source_version(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
-    assert o.cluster is not None
-    found, spec = o.cluster.engine_version, u.spec
+def _source_version(upgrade: Upgrade, seen: PrecheckObservation) -> Outcome | None:
+    assert seen.cluster is not None
+    found, spec = seen.cluster.engine_version, upgrade.spec
     if spec.expected_source_engine_version and found != spec.expected_source_engine_version:
         return fail(
             Reason.SOURCE_VERSION_MISMATCH,
-            f"DB cluster {u.cluster} is at {found}, "
+            f"DB cluster {upgrade.cluster} is at {found}, "
             f"not at expectedSourceEngineVersion {spec.expected_source_engine_version}",
         )
     if found == spec.target_engine_version:
         return fail(
             Reason.ALREADY_AT_TARGET_VERSION,
-            f"DB cluster {u.cluster} already runs {found}: there is nothing to upgrade",
+            f"DB cluster {upgrade.cluster} already runs {found}: there is nothing to upgrade",
         )
     return None
 
 
-def _target_version(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
-    spec = u.spec
-    if o.target_version is None:
+def _target_version(upgrade: Upgrade, seen: PrecheckObservation) -> Outcome | None:
+    spec = upgrade.spec
+    if seen.target_version is None:
         return fail(
             Reason.TARGET_VERSION_NOT_FOUND,
             f"{AURORA_POSTGRESQL} {spec.target_engine_version} is not offered in {spec.region}",
         )
-    targets = dict(o.source_version.valid_targets) if o.source_version else {}
-    source = o.cluster.engine_version if o.cluster else "?"
+    targets = dict(seen.source_version.valid_targets) if seen.source_version else {}
+    source = seen.cluster.engine_version if seen.cluster else "?"
     if spec.target_engine_version not in targets:
         return fail(
             Reason.TARGET_VERSION_NOT_VALID,
@@ -315,14 +315,14 @@ def _target_version(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     return None
 
 
-def _parameter_groups(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
-    spec, family = u.spec, o.target_version.family if o.target_version else ""
+def _parameter_groups(upgrade: Upgrade, seen: PrecheckObservation) -> Outcome | None:
+    spec, family = upgrade.spec, seen.target_version.family if seen.target_version else ""
     named = (
         ("targetDBClusterParameterGroupName", spec.target_db_cluster_parameter_group_name,
-         o.cluster_parameter_group_family),
-        ("targetDBParameterGroupName", spec.target_db_parameter_group_name, o.parameter_group_family),
+         seen.cluster_parameter_group_family),
+        ("targetDBParameterGroupName", spec.target_db_parameter_group_name, seen.parameter_group_family),
     )  # fmt: skip
-    major = o.source_version is not None and o.source_version.family != family
+    major = seen.source_version is not None and seen.source_version.family != family
     for field_name, group, group_family in named:
         if group is None:
             if major:
@@ -343,27 +343,27 @@ def _parameter_groups(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
     return None
 
 
-def _logical_replication(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
-    if o.logical_replication != "1":
-        group = o.cluster.parameter_group if o.cluster else "?"
+def _logical_replication(upgrade: Upgrade, seen: PrecheckObservation) -> Outcome | None:
+    if seen.logical_replication != "1":
+        group = seen.cluster.parameter_group if seen.cluster else "?"
         return fail(
             Reason.LOGICAL_REPLICATION_DISABLED,
-            f"rds.logical_replication is {o.logical_replication or 'unset'} in cluster parameter group "
+            f"rds.logical_replication is {seen.logical_replication or 'unset'} in cluster parameter group "
             f"{group}; Aurora PostgreSQL blue/green deployments need 1 (then reboot the writer)",
         )
     return None
 
 
-def _foreign_deployments(u: Upgrade, o: PrecheckObservation) -> Outcome | None:
-    for bg in o.deployments_with_name:
-        if not u.owns(bg.tags):
+def _foreign_deployments(upgrade: Upgrade, seen: PrecheckObservation) -> Outcome | None:
+    for bg in seen.deployments_with_name:
+        if not upgrade.owns(bg.tags):
             return fail(
                 Reason.BLUE_GREEN_DEPLOYMENT_NAME_IN_USE,
                 f"a blue/green deployment named {bg.name} ({bg.identifier}) already exists and was "
                 "not created by this AuroraUpgrade; create a new AuroraUpgrade with another "
                 "spec.blueGreenDeploymentName (it cannot change on this one), or delete that deployment",
             )
-    return foreign_on_source(u, o.deployments_on_source)
+    return foreign_on_source(upgrade, seen.deployments_on_source)
 
 
 PRECHECKS: tuple[Check, ...] = (
@@ -389,36 +389,36 @@ def pending_reboot(instances: tuple[Instance, ...], cluster: Cluster | None) -> 
     )
 
 
-def decide_precheck(upgrade: Upgrade, o: PrecheckObservation, now: datetime, timing: Timing) -> Outcome:
+def decide_precheck(upgrade: Upgrade, seen: PrecheckObservation, now: datetime, timing: Timing) -> Outcome:
     for check in PRECHECKS:
-        outcome = check(upgrade, o)
+        outcome = check(upgrade, seen)
         if outcome is not None:
             return outcome
-    assert o.cluster is not None
-    spec, cluster = upgrade.spec, o.cluster
+    assert seen.cluster is not None
+    spec, cluster = upgrade.spec, seen.cluster
     if cluster.status != "available":
         if cluster.status in TRANSIENT_CLUSTER_STATUSES:
             return wait(Reason.CLUSTER_NOT_AVAILABLE, f"Waiting for {cluster.identifier} ({cluster.status})")
         return fail(Reason.CLUSTER_NOT_AVAILABLE, f"DB cluster {cluster.identifier} is {cluster.status}")
-    busy = [i.identifier for i in o.instances if i.status != "available"]
+    busy = [i.identifier for i in seen.instances if i.status != "available"]
     if busy:
         return wait(Reason.INSTANCES_NOT_AVAILABLE, f"Waiting for instances to be available: {', '.join(busy)}")
     members = {m.instance: m.parameter_status for m in cluster.members}
     applying = sorted(
         i.identifier
-        for i in o.instances
+        for i in seen.instances
         if members.get(i.identifier) == "applying" or any(state == "applying" for _, state in i.parameter_groups)
     )
     if applying:
         return wait(Reason.PARAMETERS_APPLYING, f"Waiting for parameters to apply on {', '.join(applying)}")
-    to_reboot = pending_reboot(o.instances, cluster)
+    to_reboot = pending_reboot(seen.instances, cluster)
     if to_reboot and not spec.reboot_source_for_pending_parameters:
         return fail(
             Reason.PARAMETERS_PENDING_REBOOT,
             f"instances {', '.join(to_reboot)} have parameter changes pending a reboot (blue/green creation "
             "fails until they are in sync); reboot them or set spec.rebootSourceForPendingParameters: true",
         )
-    instance_groups = sorted({name for i in o.instances for name, _ in i.parameter_groups})
+    instance_groups = sorted({name for i in seen.instances for name, _ in i.parameter_groups})
     facts = {
         "source_engine_version": cluster.engine_version,
         "source_cluster_resource_id": cluster.resource_id,
@@ -445,7 +445,7 @@ def decide_precheck(upgrade: Upgrade, o: PrecheckObservation, now: datetime, tim
     return advance(
         following(Phase.PRECHECKING, spec),
         Reason.PRECHECKS_PASSED,
-        f"{cluster.identifier} {cluster.engine_version}{_deprecated(o.source_version)} can be upgraded to "
+        f"{cluster.identifier} {cluster.engine_version}{_deprecated(seen.source_version)} can be upgraded to "
         f"{spec.target_engine_version}",
         **facts,
     )

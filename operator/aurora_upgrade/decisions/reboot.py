@@ -44,11 +44,11 @@ class RebootObservation:
     restarts: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
 
 
-def rebooted_cluster(u: Upgrade) -> str:
+def rebooted_cluster(upgrade: Upgrade) -> str:
     """RebootingGreen reboots green; RebootingSource and RebootingInstances reboot production."""
-    if u.status.phase == Phase.REBOOTING_GREEN:
-        return u.status.green_cluster_identifier or ""
-    return u.cluster
+    if upgrade.status.phase == Phase.REBOOTING_GREEN:
+        return upgrade.status.green_cluster_identifier or ""
+    return upgrade.cluster
 
 
 def all_at_once(phase: Phase) -> bool:
@@ -60,17 +60,17 @@ class RebootQuestions(NamedTuple):
     instances: Question[Sequence[Instance]]
 
 
-def questions(u: Upgrade) -> RebootQuestions:
+def questions(upgrade: Upgrade) -> RebootQuestions:
     """What a look asks the shared describes (decisions/questions.py): the rebooted cluster's
     instances. Restarts come from the event feed."""
-    return RebootQuestions(describe_cluster_instances(rebooted_cluster(u) or None))
+    return RebootQuestions(describe_cluster_instances(rebooted_cluster(upgrade) or None))
 
 
-def observe(aws: RdsReads, u: Upgrade, now: datetime) -> RebootObservation:
-    instances = tuple(questions(u).instances.ask(aws))
+def observe(aws: RdsReads, upgrade: Upgrade, now: datetime) -> RebootObservation:
+    instances = tuple(questions(upgrade).instances.ask(aws))
     restarts = {
         step.instance: tuple(aws.instance_restarts_since(step.instance, parse_time(step.intended_at)))
-        for step in u.status.reboots
+        for step in upgrade.status.reboots
         if step.intended_at and step.done_at is None
     }
     return RebootObservation(instances=instances, restarts=restarts)
@@ -90,18 +90,18 @@ def _replace(steps: list[RebootStep], index: int, **changes: str) -> list[Reboot
     return updated
 
 
-def decide_reboot(upgrade: Upgrade, o: RebootObservation, now: datetime, timing: Timing) -> Outcome:
+def decide_reboot(upgrade: Upgrade, seen: RebootObservation, now: datetime, timing: Timing) -> Outcome:
     phase, steps = upgrade.status.phase, upgrade.status.reboots
     together = all_at_once(phase)
     if not steps:
         # First look in this phase: the instances to reboot are the cluster's members now.
-        if not o.instances:
+        if not seen.instances:
             return wait(Reason.WAITING_FOR_INSTANCES, "Waiting for the cluster's instances to be listed")
         how = "all at once" if together else "one at a time"
         return GoOn(
             reason=Reason.REBOOTS_PLANNED,
-            message=f"Will reboot {', '.join(s.instance for s in plan_reboots(o.instances))} {how}",
-            changes={"reboots": plan_reboots(o.instances)},
+            message=f"Will reboot {', '.join(s.instance for s in plan_reboots(seen.instances))} {how}",
+            changes={"reboots": plan_reboots(seen.instances)},
         )
     index = current_step(steps)
     if index is None:
@@ -111,7 +111,7 @@ def decide_reboot(upgrade: Upgrade, o: RebootObservation, now: datetime, timing:
             f"Rebooted {', '.join(s.instance for s in steps)}",
             reboots=[],
         )
-    found = {i.identifier: i for i in o.instances}
+    found = {i.identifier: i for i in seen.instances}
     # The steps this look is about: one at a time, the current one only (an instance further on
     # that goes, e.g. a reader scaled in, is for its own turn); all at once, every step not done.
     about = [n for n, s in enumerate(steps) if s.done_at is None] if together else [index]
@@ -121,7 +121,7 @@ def decide_reboot(upgrade: Upgrade, o: RebootObservation, now: datetime, timing:
     # At most one step has an intent without its answer: each look makes one call.
     unanswered = next((n for n in about if steps[n].intended_at and steps[n].requested_at is None), None)
     if unanswered is not None:
-        return _settle_intent(steps, unanswered, found[steps[unanswered].instance], o, now, timing)
+        return _settle_intent(steps, unanswered, found[steps[unanswered].instance], seen, now, timing)
     unasked = [n for n in about if steps[n].intended_at is None]
     # Each reboot is asked for as soon as its instance is available; all at once, the next look
     # follows at once while reboots are left to ask for.
@@ -130,7 +130,7 @@ def decide_reboot(upgrade: Upgrade, o: RebootObservation, now: datetime, timing:
         return _reboot(steps, ready, now, timing, go_on=together and len(unasked) > 1)
     asked = [n for n in about if steps[n].intended_at is not None]
     busy = found[steps[unasked[0]].instance] if unasked else None
-    return _follow(steps, asked, found, o, now, timing, busy)
+    return _follow(steps, asked, found, seen, now, timing, busy)
 
 
 def _reboot(steps: list[RebootStep], index: int, now: datetime, timing: Timing, *, go_on: bool) -> Outcome:
@@ -148,14 +148,14 @@ def _reboot(steps: list[RebootStep], index: int, now: datetime, timing: Timing, 
 
 
 def _settle_intent(
-    steps: list[RebootStep], index: int, instance: Instance, o: RebootObservation, now: datetime, timing: Timing
+    steps: list[RebootStep], index: int, instance: Instance, seen: RebootObservation, now: datetime, timing: Timing
 ) -> Outcome:
     """An intent with no recorded answer: the process stopped around the call. AWS says whether
     the reboot happened; only when it shows no sign of it once it has had time to is it asked
     for again."""
     step, stamp = steps[index], rfc3339(now)
     assert step.intended_at is not None
-    if instance.status == "rebooting" or o.restarts.get(step.instance):
+    if instance.status == "rebooting" or seen.restarts.get(step.instance):
         return GoOn(
             reason=Reason.REBOOT_FOUND,
             message=f"Found the reboot of {step.instance} already under way; not repeating it",
@@ -181,7 +181,7 @@ def _follow(
     steps: list[RebootStep],
     following_: list[int],
     found: Mapping[str, Instance],
-    o: RebootObservation,
+    seen: RebootObservation,
     now: datetime,
     timing: Timing,
     busy: Instance | None,
@@ -198,7 +198,7 @@ def _follow(
         assert step.requested_at is not None
         if instance.status == "rebooting" and step.rebooting_seen_at is None:
             updated = _replace(updated, index, rebooting_seen_at=stamp)
-        proven = bool(o.restarts.get(step.instance)) or step.rebooting_seen_at is not None
+        proven = bool(seen.restarts.get(step.instance)) or step.rebooting_seen_at is not None
         if instance.status == "available" and (proven or since(step.requested_at, now) > timing.consistency_grace):
             updated = _replace(updated, index, done_at=stamp)
             done.append(step.instance)

@@ -59,10 +59,10 @@ from aurora_upgrade.upgrade import Upgrade
 from aurora_upgrade.window import in_window, next_window_start
 
 
-def _switchover_timeout(u: Upgrade, t: Timing) -> timedelta:
+def _switchover_timeout(upgrade: Upgrade, t: Timing) -> timedelta:
     """AWS rolls a switchover back once SwitchoverTimeout has passed: past that and a grace,
     still IN_PROGRESS is not something to wait for quietly."""
-    return timedelta(seconds=u.spec.switchover.timeout_seconds) + 2 * t.consistency_grace
+    return timedelta(seconds=upgrade.spec.switchover.timeout_seconds) + 2 * t.consistency_grace
 
 
 def gate(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome | None:
@@ -105,33 +105,33 @@ class SwitchoverQuestions(NamedTuple):
     previous_production: Question[Cluster | None]
 
 
-def questions(u: Upgrade) -> SwitchoverQuestions:
+def questions(upgrade: Upgrade) -> SwitchoverQuestions:
     """What a look may ask the shared describes in the upgrade's phase (decisions/questions.py):
     while waiting, the deployment; in Snapshotting, the snapshot too; in SwitchingOver, both sides,
     the snapshot if one is taken, and the previous production as well (which of them a look asks
     depends on the deployment's status)."""
-    phase, status = u.status.phase, u.status
+    phase, status = upgrade.status.phase, upgrade.status
     switching = phase == Phase.SWITCHING_OVER
-    snapshot = phase == Phase.SNAPSHOTTING or (switching and u.spec.switchover.snapshot_before_switchover)
-    blue = u.cluster if switching else None
+    snapshot = phase == Phase.SNAPSHOTTING or (switching and upgrade.spec.switchover.snapshot_before_switchover)
+    blue = upgrade.cluster if switching else None
     green = status.green_cluster_identifier if switching else None
     return SwitchoverQuestions(
-        deployment=our_deployment(u),
-        snapshot=describe_cluster_snapshot(u.snapshot_identifier if snapshot else None),
+        deployment=our_deployment(upgrade),
+        snapshot=describe_cluster_snapshot(upgrade.snapshot_identifier if snapshot else None),
         blue=describe_cluster(blue),
         blue_instances=describe_cluster_instances(blue),
         green=describe_cluster(green),
         green_instances=describe_cluster_instances(green),
-        previous_production=previous_production(u) if switching else describe_cluster(None),
+        previous_production=previous_production(upgrade) if switching else describe_cluster(None),
     )
 
 
-def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
+def observe(aws: RdsReads, upgrade: Upgrade, now: datetime) -> SwitchoverObservation:
     """The deployment always; right before the call everything `_unverified` checks; after
     the switchover completed, the previous production cluster under its new name."""
-    declared = questions(u)
+    declared = questions(upgrade)
     bg = declared.deployment.ask(aws)
-    phase = u.status.phase
+    phase = upgrade.status.phase
     about_to_switch = phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "AVAILABLE"
     blue = None
     if about_to_switch:
@@ -139,9 +139,9 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
     elif phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "SWITCHOVER_COMPLETED":
         blue = declared.previous_production.ask(aws)
     signs: tuple[RdsEvent, ...] = ()
-    asked, answered = u.status.switchover_requested_at, u.status.switchover_accepted_at
+    asked, answered = upgrade.status.switchover_requested_at, upgrade.status.switchover_accepted_at
     if about_to_switch and bg is not None and asked and not answered:
-        signs = tuple(aws.switchover_signs_since(bg.identifier, u.cluster, parse_time(asked)))
+        signs = tuple(aws.switchover_signs_since(bg.identifier, upgrade.cluster, parse_time(asked)))
     return SwitchoverObservation(
         deployment=bg,
         green=declared.green.ask(aws) if about_to_switch else None,
@@ -154,12 +154,12 @@ def observe(aws: RdsReads, u: Upgrade, now: datetime) -> SwitchoverObservation:
     )
 
 
-def previous_production(u: Upgrade) -> Question[Cluster | None]:
+def previous_production(upgrade: Upgrade) -> Question[Cluster | None]:
     """The previous production cluster, found by the resource id recorded at precheck."""
-    resource_id = u.status.source_cluster_resource_id
+    resource_id = upgrade.status.source_cluster_resource_id
     if resource_id:
         return find_cluster_by_resource_id(resource_id)
-    return describe_cluster(u.status.old_cluster_identifier)
+    return describe_cluster(upgrade.status.old_cluster_identifier)
 
 
 def refused_call(upgrade: Upgrade, action: Action, error: RdsError, now: datetime, timing: Timing) -> Outcome:
@@ -188,8 +188,8 @@ def refused_call(upgrade: Upgrade, action: Action, error: RdsError, now: datetim
     )
 
 
-def decide_awaiting(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
-    problem = deployment_problem(upgrade, o.deployment, now, timing)
+def decide_awaiting(upgrade: Upgrade, seen: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
+    problem = deployment_problem(upgrade, seen.deployment, now, timing)
     if problem:
         return problem
     held = gate(upgrade, now, timing)
@@ -200,12 +200,12 @@ def decide_awaiting(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, t
     return advance(following(Phase.AWAITING_SWITCHOVER, upgrade.spec), reason, "Switchover may proceed")
 
 
-def decide_snapshot(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
+def decide_snapshot(upgrade: Upgrade, seen: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
     # Before any snapshot call: a switchover made elsewhere means blue is no longer production.
-    problem = deployment_problem(upgrade, o.deployment, now, timing)
+    problem = deployment_problem(upgrade, seen.deployment, now, timing)
     if problem:
         return problem
-    snap, status = o.snapshot, upgrade.status
+    snap, status = seen.snapshot, upgrade.status
     name = upgrade.snapshot_identifier
     cluster = upgrade.cluster
     if snap is None:
@@ -231,50 +231,52 @@ def decide_snapshot(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, t
     return wait(Reason.WAITING_FOR_SNAPSHOT, f"Snapshot {name} is {snap.status} ({snap.percent_progress}%)")
 
 
-def _unverified(upgrade: Upgrade, o: SwitchoverObservation) -> str | None:
+def _unverified(upgrade: Upgrade, seen: SwitchoverObservation) -> str | None:
     """Why switching over now would be unsafe, or None."""
     target = upgrade.spec.target_engine_version
-    if o.green is None:
+    if seen.green is None:
         return "the green cluster cannot be described"
-    if o.green.engine_version != target:
-        return f"green cluster {o.green.identifier} runs {o.green.engine_version}, not {target}"
-    if o.green.status != "available":
-        return f"green cluster {o.green.identifier} is {o.green.status}"
+    if seen.green.engine_version != target:
+        return f"green cluster {seen.green.identifier} runs {seen.green.engine_version}, not {target}"
+    if seen.green.status != "available":
+        return f"green cluster {seen.green.identifier} is {seen.green.status}"
     # AWS's best practice: both sides available right before switching over. A blue that is
     # backing-up or modifying is a wait (the next look checks again), not a failure.
-    if o.blue is None:
+    if seen.blue is None:
         return f"the blue cluster {upgrade.cluster} cannot be described"
-    if o.blue.status != "available":
-        return f"blue cluster {o.blue.identifier} is {o.blue.status}"
-    for i in o.blue_instances:
+    if seen.blue.status != "available":
+        return f"blue cluster {seen.blue.identifier} is {seen.blue.status}"
+    for i in seen.blue_instances:
         if i.status != "available":
             return f"blue instance {i.identifier} is {i.status}"
-    if len(o.green_instances) != len(o.blue.members):
-        return f"green has {len(o.green_instances)} instances, blue has {len(o.blue.members)}"
-    if o.deployment is not None:
+    if len(seen.green_instances) != len(seen.blue.members):
+        return f"green has {len(seen.green_instances)} instances, blue has {len(seen.blue.members)}"
+    if seen.deployment is not None:
         waiting = [
-            f"{arn_name(member)} {state}" for member, state in o.deployment.switchover_details if state != "AVAILABLE"
+            f"{arn_name(member)} {state}"
+            for member, state in seen.deployment.switchover_details
+            if state != "AVAILABLE"
         ]
         if waiting:
             return f"not every member is ready to switch over ({', '.join(waiting)})"
-    for i in o.green_instances:
+    for i in seen.green_instances:
         if i.status != "available" or i.engine_version != target:
             return f"green instance {i.identifier} is {i.status} at {i.engine_version}"
     if upgrade.spec.switchover.snapshot_before_switchover:
-        snap = o.snapshot
+        snap = seen.snapshot
         if snap is None or snap.status != "available":
             return f"snapshot {upgrade.snapshot_identifier} is not available"
     return None
 
 
-def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
-    problem = deployment_problem(upgrade, o.deployment, now, timing)
+def decide_switching(upgrade: Upgrade, seen: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
+    problem = deployment_problem(upgrade, seen.deployment, now, timing)
     if problem:
         return problem
-    assert o.deployment is not None
-    bg, status = o.deployment, upgrade.status
+    assert seen.deployment is not None
+    bg, status = seen.deployment, upgrade.status
     if bg.status == "SWITCHOVER_COMPLETED":
-        return _completed(upgrade, o, now, timing)
+        return _completed(upgrade, seen, now, timing)
     if bg.status == "SWITCHOVER_IN_PROGRESS":
         # Proof that AWS took the request, also when the answer was lost in a crash.
         accepted = status.switchover_accepted_at or rfc3339(now)
@@ -296,20 +298,20 @@ def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, 
         )
     if status.switchover_requested_at and since(status.switchover_requested_at, now) < timing.consistency_grace:
         return wait(Reason.SWITCHOVER_REQUESTED, "Switchover was requested; waiting for AWS to report it")
-    if o.switchover_signs:
+    if seen.switchover_signs:
         # The answer was lost, but AWS's events show the switchover was taken, and it is
         # AVAILABLE again: AWS canceled it. Sending it again would be a switchover nobody asked for.
-        seen = "; ".join(f"{e.date.isoformat(timespec='seconds')} {e.message}" for e in o.switchover_signs)
+        signs = "; ".join(f"{e.date.isoformat(timespec='seconds')} {e.message}" for e in seen.switchover_signs)
         return fail(
             Reason.SWITCHOVER_ROLLED_BACK,
             f"The answer to the switchover of {bg.identifier} was lost, and AWS's events show it was taken "
-            f"and rolled back ({seen}); blue is still production. Check the RDS events, then delete this "
+            f"and rolled back ({signs}); blue is still production. Check the RDS events, then delete this "
             "AuroraUpgrade (deletionPolicy decides what happens to green) and start again",
         )
     held = gate(upgrade, now, timing)
     if held:
         return held
-    unsafe = _unverified(upgrade, o)
+    unsafe = _unverified(upgrade, seen)
     if unsafe:
         return wait(Reason.SWITCHOVER_NOT_SAFE, f"Not switching over yet: {unsafe}")
     return Act(
@@ -321,11 +323,11 @@ def decide_switching(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, 
     )
 
 
-def _completed(upgrade: Upgrade, o: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
+def _completed(upgrade: Upgrade, seen: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
     """Switchover done: find the previous production cluster by its resource id (AWS keeps the
     id and renames the cluster, `-old1` being only the usual new name)."""
     production = upgrade.cluster
-    old = o.blue.identifier if o.blue is not None and o.blue.identifier != production else None
+    old = seen.blue.identifier if seen.blue is not None and seen.blue.identifier != production else None
     status = upgrade.status
     asked = status.switchover_accepted_at or status.switchover_requested_at or status.phase_started_at
     if old is None and since(asked, now) < timing.consistency_grace:

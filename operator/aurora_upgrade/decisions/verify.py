@@ -49,37 +49,37 @@ class VerifyQuestions(NamedTuple):
     instances: Question[Sequence[Instance]]
 
 
-def questions(u: Upgrade) -> VerifyQuestions:
+def questions(upgrade: Upgrade) -> VerifyQuestions:
     """What a look asks the shared describes (decisions/questions.py): production and its instances."""
-    return VerifyQuestions(describe_cluster(u.cluster), describe_cluster_instances(u.cluster))
+    return VerifyQuestions(describe_cluster(upgrade.cluster), describe_cluster_instances(upgrade.cluster))
 
 
-def observe(aws: RdsReads, u: Upgrade, now: datetime) -> VerifyObservation:
-    declared = questions(u)
+def observe(aws: RdsReads, upgrade: Upgrade, now: datetime) -> VerifyObservation:
+    declared = questions(upgrade)
     return VerifyObservation(cluster=declared.cluster.ask(aws), instances=tuple(declared.instances.ask(aws)))
 
 
-def decide_verify(upgrade: Upgrade, o: VerifyObservation, now: datetime, timing: Timing) -> Outcome:
+def decide_verify(upgrade: Upgrade, seen: VerifyObservation, now: datetime, timing: Timing) -> Outcome:
     spec = upgrade.spec
     target = spec.target_engine_version
     wrong_version, unsettled = [], []
-    if o.cluster is None:
+    if seen.cluster is None:
         unsettled.append(f"cluster {upgrade.cluster} not found")
     else:
-        if o.cluster.engine_version != target:
-            wrong_version.append(f"cluster {o.cluster.identifier} runs {o.cluster.engine_version}")
-        if o.cluster.status != "available":
-            unsettled.append(f"cluster {o.cluster.identifier} is {o.cluster.status}")
-    if not o.instances:
+        if seen.cluster.engine_version != target:
+            wrong_version.append(f"cluster {seen.cluster.identifier} runs {seen.cluster.engine_version}")
+        if seen.cluster.status != "available":
+            unsettled.append(f"cluster {seen.cluster.identifier} is {seen.cluster.status}")
+    if not seen.instances:
         unsettled.append("the cluster has no instances")
-    for i in o.instances:
+    for i in seen.instances:
         if i.engine_version != target:
             wrong_version.append(f"{i.identifier} is {i.status} at {i.engine_version}")
         elif i.status != "available":
             unsettled.append(f"{i.identifier} is {i.status} at {i.engine_version}")
     problems = "; ".join(wrong_version + unsettled)
     if not problems:
-        names = ", ".join(f"{i.identifier} {i.engine_version} {i.status}" for i in o.instances)
+        names = ", ".join(f"{i.identifier} {i.engine_version} {i.status}" for i in seen.instances)
         upcoming = following(Phase.VERIFYING, spec)
         message = f"{upgrade.cluster} runs {target} and is available ({names})"
         if upcoming == Phase.COMPLETED:  # no cleanup asked for: say now what the IaC must change
