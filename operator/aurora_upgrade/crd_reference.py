@@ -11,6 +11,7 @@ from typing import Any
 
 from aurora_upgrade.crd import crd
 from aurora_upgrade.models import API_VERSION, KIND
+from aurora_upgrade.reasons import TABLE, doc_name
 
 Row = tuple[str, str, str, str]
 
@@ -107,6 +108,15 @@ def render() -> str:
             f"| {c['name'].upper()} | `{c['jsonPath']}` | {'with `-o wide`' if c.get('priority') else 'always'} |"
             for c in version["additionalPrinterColumns"]
         ],
+        "",
+        "## status.reason",
+        "",
+        "Every reason status can carry (operator/aurora_upgrade/reasons.py); a name in angle brackets is a "
+        "family's detail. What each means and what to do: [operations.md](operations.md#troubleshooting).",
+        "",
+        "| reason | kind |",
+        "|---|---|",
+        *[f"| {doc_name(reason)} | {entry.kind} |" for reason, entry in TABLE.items()],
         "",
     ]
     return "\n".join(lines)

@@ -244,7 +244,11 @@ class AuroraUpgradeStatus(_Model):
     """Everything the engine needs to resume; every field is declared in the CRD."""
 
     phase: Phase = Field(Phase.PENDING, description="Where the upgrade stands")
-    reason: str | None = Field(None, description="Machine reason (CamelCase) of the latest transition or wait")
+    reason: str | None = Field(
+        None,
+        description="Machine reason (CamelCase) of the latest transition or wait: one of the reasons "
+        "docs/operations.md lists (Troubleshooting), each with its meaning and what to do",
+    )
     message: str | None = Field(None, description="The same for people")
     observed_generation: int | None = Field(None, description="metadata.generation last acted on")
     source_engine_version: str | None = Field(None, description="The cluster's version found at precheck")
@@ -294,7 +298,9 @@ class AuroraUpgradeStatus(_Model):
         None, description="The AWS operation sent and not yet answered (another writer waits for it)"
     )
     call_sent_at: str | None = Field(None, description="When that call was sent")
-    waiting_for: str | None = Field(None, description="The reason of the current wait (every wait has a deadline)")
+    waiting_for: str | None = Field(
+        None, description="The reason of the current wait (every wait on AWS has a deadline)"
+    )
     waiting_since: str | None = Field(None, description="When that wait began: its deadline counts from here")
     failed_phase: Phase | None = Field(None, description="The phase the upgrade failed in")
 

@@ -724,7 +724,8 @@ TABLE: dict[Reason, Entry] = {
 }
 
 
-def _doc_name(reason: Reason) -> str:
+def doc_name(reason: Reason) -> str:
+    """How the docs name a reason: a family with its detail in angle brackets."""
     return f"`{reason.value.replace('{}', '<' + _FAMILY_DETAIL[reason] + '>')}`" if reason.family else f"`{reason}`"
 
 
@@ -746,18 +747,18 @@ def troubleshooting_markdown() -> str:
     ending = ["| reason | meaning | what to do |", "|---|---|---|"]
     for reason, e in TABLE.items():
         if e.kind == Kind.FAILED:
-            ending.append(f"| {_doc_name(reason)} | {_cell(e.meaning)} | {_cell(e.todo)} |")
+            ending.append(f"| {doc_name(reason)} | {_cell(e.meaning)} | {_cell(e.todo)} |")
         elif e.fails is not None:
-            ending.append(f"| {_doc_name(reason)} | {_cell(e.fails[0])} | {_cell(e.fails[1])} |")
+            ending.append(f"| {doc_name(reason)} | {_cell(e.fails[0])} | {_cell(e.fails[1])} |")
     going = ["| reason | kind | meaning | what to do | Warning Event | pages |", "|---|---|---|---|---|---|"]
     for reason, e in TABLE.items():
         if e.kind in (Kind.WAITING_ON_AWS, Kind.WAITING_ON_PERSON, Kind.STALLED) or e.warning:
             going.append(
-                f"| {_doc_name(reason)} | {e.kind} | {_cell(e.meaning)} | {_cell(e.todo)} | "
+                f"| {doc_name(reason)} | {e.kind} | {_cell(e.meaning)} | {_cell(e.todo)} | "
                 f"{'yes' if e.warning else 'no'} | {e.kind.pages} |"
             )
     progress = ["| reason | meaning |", "|---|---|"]
-    progress += [f"| {_doc_name(r)} | {_cell(e.meaning)} |" for r, e in TABLE.items() if e.kind == Kind.PROGRESS]
+    progress += [f"| {doc_name(r)} | {_cell(e.meaning)} |" for r, e in TABLE.items() if e.kind == Kind.PROGRESS]
     return "\n".join(
         [
             "Reasons an upgrade ends `Failed` (or `Aborted`) with:",
@@ -791,7 +792,7 @@ def deadlines_markdown() -> str:
     rows = ["| reason | deadline | pace |", "|---|---|---|"]
     for reason, e in TABLE.items():
         if e.deadline is not None:
-            rows.append(f"| {_doc_name(reason)} | {_duration(e.deadline(upgrade, Timing()))} | {e.pace.value} |")
+            rows.append(f"| {doc_name(reason)} | {_duration(e.deadline(upgrade, Timing()))} | {e.pace.value} |")
     return "\n".join(rows) + "\n"
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from aurora_upgrade import engine
+from aurora_upgrade import engine, reasons
 from aurora_upgrade.decisions import reboot
 from aurora_upgrade.decisions.deployment import BLUE_GREEN_FAILED, deployment_failure, unknown_status
 from aurora_upgrade.decisions.outcome import access_problem
@@ -69,14 +69,7 @@ def rows(title: str) -> dict[str, list[str]]:
 
 
 def doc_name(reason: Reason) -> str:
-    return reason.value.replace(
-        "{}",
-        "<"
-        + {"AWS{}": "ErrorCode", "{}Retry": "Operation", "{}TimedOut": "Reason", "BlueGreen{}": "Status"}.get(
-            reason.value, ""
-        )
-        + ">",
-    )
+    return reasons.doc_name(reason).strip("`")
 
 
 @pytest.mark.parametrize("reason", list(Reason), ids=str)
