@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import aurora_upgrade
+from aurora_upgrade.reasons import Reason
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "operator" / "aurora_upgrade"
@@ -181,4 +182,9 @@ def test_reasons_come_only_from_the_table() -> None:
             if name in REASON_AT and len(node.args) > REASON_AT[name]:
                 values.append(node.args[REASON_AT[name]])
             spelled += [f"{path.name}:{node.lineno}" for v in values if isinstance(v, (ast.Constant, ast.JoinedStr))]
+    names = {reason.value for reason in Reason}
+    for path in sources[:-1]:  # status.py names its conditions, one of which is Upgraded
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in names:
+                spelled.append(f"{path.name}:{node.lineno}: {node.value}")
     assert spelled == []

@@ -196,7 +196,7 @@ def decide_awaiting(upgrade: Upgrade, seen: SwitchoverObservation, now: datetime
     if held:
         return held
     manual = upgrade.spec.switchover.mode == SwitchoverMode.MANUAL
-    reason = Reason.SWITCHOVER_APPROVED if manual else "InsideMaintenanceWindow"
+    reason = Reason.SWITCHOVER_APPROVED if manual else Reason.INSIDE_MAINTENANCE_WINDOW
     return advance(following(Phase.AWAITING_SWITCHOVER, upgrade.spec), reason, "Switchover may proceed")
 
 
