@@ -354,6 +354,12 @@ def test_clusters_snapshots_and_events_are_listed_in_pages_as_aws_documents(
     names = {s["DBClusterSnapshotIdentifier"] for p in pages for s in p["DBClusterSnapshots"]}
     assert len(names) == total and {f"paged-{i}" for i in range(21)} <= names
 
+    # Each snapshot's "created" event comes when it is available: wait for all of them, so that
+    # no event is added between the two listings compared below (a busy machine is slower).
+    waiter = rds.get_waiter("db_cluster_snapshot_available")
+    for i in range(21):
+        waiter.wait(DBClusterSnapshotIdentifier=f"paged-{i}", WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+
     # The fleet's setup events (instances created, automated snapshots) are a day old: two days
     # of events hold them, more than one default page.
     two_days = 2 * 24 * 60
