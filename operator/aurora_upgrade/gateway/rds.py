@@ -92,15 +92,17 @@ class RdsGateway:
         # A global database's other Regions are read with the same credentials.
         self._other_region = other_region or RdsGateway.for_region
         self._regions: dict[str, RdsGateway] = {}
-        # Unshared until `share_answers`: `aurora-upgrade run` asks each question of AWS.
         moment = clock or time.time  # what read cycles are counted in
         age = clock or time.monotonic  # what remembered answers age by
 
-        def shared(fetch: Callable[[list[str]], Iterator[tuple[str, Any]]]) -> SharedDescribe:
-            return SharedDescribe(fetch, FORGET_AFTER, clock=moment)
+        def shared(
+            fetch: Callable[[list[str]], Iterator[tuple[str, Any]]], name_of: Callable[[Any], str] | None = None
+        ) -> SharedDescribe:
+            return SharedDescribe(fetch, FORGET_AFTER, name_of, clock=moment)
 
+        # Unshared until `share_answers`: `aurora-upgrade run` asks each question of AWS.
         self._clusters = shared(self._fetch_clusters)
-        self._instances = SharedDescribe(self._fetch_instances, FORGET_AFTER, lambda i: i.identifier, moment)
+        self._instances = shared(self._fetch_instances, name_of=lambda i: i.identifier)
         self._deployments = shared(self._fetch_deployments)
         self._snapshots = shared(self._fetch_snapshots)
         # Deployments by name and by source cluster, asked before creation: the names and

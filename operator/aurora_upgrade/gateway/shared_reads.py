@@ -49,7 +49,7 @@ class SharedDescribe:
         self.forget_after = forget_after
         self._lock = threading.Lock()  # one call at a time; askers wait for it
         self._state_lock = threading.Lock()  # the last answer; never held across a call
-        self._wanted_lock = threading.Lock()
+        self._wanted_lock = threading.Lock()  # what is in flight: _wanted, _due, _waiting
         self._wanted: dict[str, float] = {}
         self._due: dict[str, set[int]] = {}  # the read cycles a key is asked for in (IN_NEXT_CALL: the next call)
         self._waiting: collections.Counter[str] = collections.Counter()  # askers waiting, by key
