@@ -36,6 +36,7 @@ from aurora_upgrade.clock import utcnow
 from aurora_upgrade.config import METRICS_ADDRESS_ENV, METRICS_PORT_ENV, timing_from_env
 from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
 from aurora_upgrade.engine import Engine, default_gateways
+from aurora_upgrade.gateway.rds import RdsGateway
 from aurora_upgrade.kube import CustomObjects
 from aurora_upgrade.models import (
     FINALIZER,
@@ -49,7 +50,6 @@ from aurora_upgrade.models import (
     parse_status,
 )
 from aurora_upgrade.phases import TERMINAL, deleting_may_ever_touch_aws, settled
-from aurora_upgrade.rds import RdsGateway
 from aurora_upgrade.resources import RdsError
 from aurora_upgrade.status import initial
 from aurora_upgrade.store import KubeStore, ResourceDeleting, StatusConflict

@@ -34,6 +34,7 @@ from aurora_upgrade.decisions.actions import (
 )
 from aurora_upgrade.decisions.outcome import Advance, Outcome, call_in_flight, default_call_failed, read_failed
 from aurora_upgrade.decisions.questions import Question
+from aurora_upgrade.gateway.rds import RdsGateway
 from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, InvalidManifest
 from aurora_upgrade.phases import (
     BEFORE_ANY_CHANGE,
@@ -44,7 +45,6 @@ from aurora_upgrade.phases import (
     settled,
     switchover_may_have_started,
 )
-from aurora_upgrade.rds import RdsGateway
 from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import RdsError, RdsReads, Reads
 from aurora_upgrade.status import initial, is_dry_run, transition, updated, with_conditions

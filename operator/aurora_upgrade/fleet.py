@@ -3,7 +3,7 @@ looks are aligned to, and the RDS event feed that wakes them (docs/events.md). N
 
 Looks are aligned to the Region's read cycles (`tick`, `cycle_of`), with a random phase per
 process and a small jitter per look, so the upgrades due in one cycle ask their questions in it
-and share one describe call per operation (rds.SharedDescribe).
+and share one describe call per operation (gateway.shared_reads.SharedDescribe).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from aurora_upgrade.resources import RdsEvent, Reads, named
 from aurora_upgrade.upgrade import Upgrade
 
 if TYPE_CHECKING:
-    from aurora_upgrade.rds import RdsGateway
+    from aurora_upgrade.gateway.rds import RdsGateway
 
 _PHASE = random.random()  # where this process's ticks fall, so two operators do not call in step
 
@@ -39,7 +39,7 @@ def share_reads(gateway: RdsGateway, timing: Timing, cycles: Callable[[float], i
     per read cycle (`cycles`, the Region's by default), events from the feed while it is
     recent, and the prechecks' questions about engine versions once per safety interval and
     about parameter groups once per event interval (a person may be fixing one)."""
-    gateway.share_reads(
+    gateway.share_answers(
         cycles or (lambda moment: cycle_of(moment, timing)),
         forget_after=3 * timing.safety,
         events_fresh_for=3 * timing.events,

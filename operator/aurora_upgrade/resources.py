@@ -1,7 +1,7 @@
 """What the engine knows of AWS: plain frozen values, the errors AWS gives, and the read-only
 questions a stage may ask. No boto3.
 
-The RDS gateway (rds.py) builds these values from AWS's answers and classifies AWS's error
+The AWS gateway (the gateway package) builds these values from AWS's answers and classifies AWS's error
 codes into an `ErrorKind`; the stage modules in decisions/ read through `RdsReads` and see
 only these types, which keeps boto3 out of every decision module.
 """

@@ -19,7 +19,7 @@ ROLE = f"arn:aws:iam::{RUNBOOK_ACCOUNT_ID}:role/aurora-upgrade-target"
 EXTERNAL_ID = "team-a-upgrades"
 SESSION = f"arn:aws:sts::{RUNBOOK_ACCOUNT_ID}:assumed-role/aurora-upgrade-target/aurora-upgrade-operator"
 OPERATOR_KEY = "testing"  # the operator's own credentials (aurora_upgrade_dev.stack.operator_env)
-# The describes every upgrade of the gateway shares (rds.SharedDescribe), by the filter each
+# The describes every upgrade of the gateway shares (gateway.shared_reads.SharedDescribe), by the filter each
 # sends; the call log has the parameters as the query sends them.
 SHARED_DESCRIBES = {
     "DescribeDBClusters": "db-cluster-id",

@@ -2,7 +2,7 @@
 call log, not timed.
 
 The upgrades run in this process through the operator's own parts: one Engine, one gateway per
-Region with its reads shared (`RdsGateway.share_reads`), looks aligned to the Region's read
+Region with its reads shared (`RdsGateway.share_answers`), looks aligned to the Region's read
 cycle (`fleet.aligned`) and woken by the Region's RDS event feed (`read_events`,
 `fleet.woken_by`). Only the kopf daemon around them is replaced by the loop below, which does
 what the daemons do, one look after another, and status is kept in memory (`Recorded`; in the
@@ -21,9 +21,9 @@ from typing import Any
 from aurora_upgrade import fleet
 from aurora_upgrade.config import Timing
 from aurora_upgrade.engine import Engine
+from aurora_upgrade.gateway.rds import RdsGateway
 from aurora_upgrade.models import AuroraUpgradeStatus, parse_spec
 from aurora_upgrade.phases import Phase
-from aurora_upgrade.rds import RdsGateway
 from aurora_upgrade.sim.scenarios import RUNBOOK_CLUSTER, runbook
 from aurora_upgrade.upgrade import Upgrade
 from support.runbook import RUNBOOK_MANIFEST

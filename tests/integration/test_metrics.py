@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY, generate_latest
 
 from aurora_upgrade.config import Timing
 from aurora_upgrade.engine import Engine
-from aurora_upgrade.rds import RdsGateway
+from aurora_upgrade.gateway.rds import RdsGateway
 from aurora_upgrade.runner import run_manifest
 from support.runbook import NAME, runbook_manifest
 

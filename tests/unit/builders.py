@@ -110,6 +110,23 @@ def make_upgrade(
     )
 
 
+class FakeClock:
+    """Seconds that pass only when a test moves them, and by `step` at each reading (a real
+    clock never reads the same twice: a call begun after a question is later than it)."""
+
+    def __init__(self, now: float = 1_000_000.0, step: float = 0.0) -> None:
+        self.now = now
+        self.step = step
+
+    def __call__(self) -> float:
+        now = self.now
+        self.now += self.step
+        return now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def with_spec(upgrade: Upgrade, **overrides: Any) -> Upgrade:
     return replace(upgrade, spec=make_spec(**overrides))
 

@@ -6,7 +6,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from aurora_upgrade.rds import RdsGateway
+from aurora_upgrade.gateway.rds import RdsGateway
 
 
 @pytest.fixture

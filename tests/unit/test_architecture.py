@@ -1,5 +1,6 @@
 """The layering STYLE.md asks for: decisions never import boto3 or kopf, the engine never imports
-kopf, only the gateway imports boto3 and only it reads AWS's error codes, status bookkeeping needs
+kopf, only the gateway package imports boto3/botocore and only its error classification reads
+AWS's error codes, status bookkeeping needs
 neither decisions nor the engine, and the operator never imports the simulator or the
 development tooling."""
 
@@ -22,6 +23,8 @@ PACKAGE = REPO / "operator" / "aurora_upgrade"
 STAGES = ("precheck", "reboot", "bluegreen", "switchover", "verify", "cleanup")
 # Every decisions module, also those no stage imports (deadlines, pacing).
 DECISIONS = sorted(path.stem for path in (PACKAGE / "decisions").glob("*.py") if path.stem != "__init__")
+GATEWAY = PACKAGE / "gateway"
+CLASSIFICATION = GATEWAY / "errors.py"
 
 
 def modules_loaded_by(statement: str) -> set[str]:
@@ -55,14 +58,15 @@ def test_engine_does_not_import_kopf() -> None:
     assert "kopf" not in loaded
 
 
-def test_only_the_gateway_imports_boto3() -> None:
+def test_only_the_gateway_package_imports_boto3_or_botocore() -> None:
     """The simulator is AWS's side, not the operator's: it may use boto3 for its own set-up."""
     importers = {
         str(path.relative_to(PACKAGE))
         for path in PACKAGE.rglob("*.py")
         if path.parts[len(PACKAGE.parts)] != "sim" and {"boto3", "botocore"} & imported_roots(path)
     }
-    assert importers == {"rds.py"}
+    assert {"gateway/rds.py", "gateway/errors.py", "gateway/clients.py"} <= importers
+    assert {path for path in importers if not path.startswith("gateway/")} == set()
 
 
 # AWS's error codes: RDS's faults, and the common ones (AccessDenied, Throttling, ExpiredToken...).
@@ -70,9 +74,9 @@ ERROR_CODE = re.compile(r"^[A-Z][A-Za-z]*(Fault|Exception|AlreadyExists)$")
 
 
 def classified_codes() -> set[str]:
-    """The codes rds.classify names in its sets (_NOT_FOUND, _RETRYABLE, _PERMISSION, ...)."""
+    """The codes errors.classify names in its sets (NOT_FOUND, RETRYABLE, PERMISSION, ...)."""
     codes = set()
-    for node in ast.parse((PACKAGE / "rds.py").read_text()).body:
+    for node in ast.parse(CLASSIFICATION.read_text()).body:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Set):
             codes |= {e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
     return codes
@@ -97,15 +101,16 @@ def error_codes_in(path: Path, codes: set[str]) -> list[str]:
 
 
 def test_only_the_gateway_reads_aws_error_codes() -> None:
-    """Error meaning in one place: rds.classify turns AWS's codes into an ErrorKind; nothing else in
-    the operator matches a code (the simulator, AWS's side, raises them)."""
+    """Error meaning in one place: gateway/errors.py turns AWS's codes into an ErrorKind; nothing
+    else in the operator, the rest of the gateway included, matches a code (the simulator, AWS's
+    side, raises them)."""
     codes = classified_codes()
     assert {"AccessDenied", "Throttling", "InvalidBlueGreenDeploymentStateFault", "ExpiredToken"} <= codes
-    assert error_codes_in(PACKAGE / "rds.py", codes)  # the check sees the gateway's own
+    assert error_codes_in(CLASSIFICATION, codes)  # the check sees the classification's own
     matched = {
         str(path.relative_to(PACKAGE)): found
         for path in sorted(PACKAGE.rglob("*.py"))
-        if path.parts[len(PACKAGE.parts)] != "sim" and path.name != "rds.py"
+        if path.parts[len(PACKAGE.parts)] != "sim" and path != CLASSIFICATION
         if (found := error_codes_in(path, codes))
     }
     assert matched == {}
@@ -135,7 +140,7 @@ def test_an_operator_with_no_upgrade_yet_does_not_carry_boto3() -> None:
     """boto3 and botocore's clients load with the first gateway, not with the operator: idle
     RSS (issue 8's target 100 MB) is what kopf and the kubernetes client take."""
     loaded = modules_loaded_by("import aurora_upgrade.controller")
-    assert "aurora_upgrade.rds" in loaded
+    assert "aurora_upgrade.gateway.rds" in loaded
     assert sorted(name for name in loaded if name.split(".")[0] == "boto3" or name == "botocore.client") == []
 
 

@@ -58,7 +58,7 @@ def test_every_reconcile_thread_has_a_pooled_connection_to_kubernetes_and_to_rds
     is full"), and the next call opens a new one (a TLS handshake with RDS): the pools of the
     reconciles' API client (kube.py) and of both RDS clients hold one for each reconcile thread
     and the feed."""
-    from aurora_upgrade.rds import default_client_factory
+    from aurora_upgrade.gateway.clients import default_client_factory
 
     use_kubeconfig(tmp_path, monkeypatch)
     monkeypatch.setattr(controller, "_api", {})

@@ -20,9 +20,9 @@ from aurora_upgrade.decisions.outcome import read_failed, wait
 from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.reboot import RebootObservation, decide_reboot
 from aurora_upgrade.engine import Engine
+from aurora_upgrade.gateway.errors import classify
 from aurora_upgrade.models import AuroraUpgradeStatus
 from aurora_upgrade.phases import Phase
-from aurora_upgrade.rds import classify
 from aurora_upgrade.resources import ErrorKind, RdsError
 
 from .builders import GREEN_SUFFIX, INSTANCE_IDS, NOW, TIMING, instances, make_upgrade, steps
@@ -328,7 +328,7 @@ def test_upgrades_looked_at_in_many_threads_at_once_share_one_gateway(monkeypatc
     import time
 
     from aurora_upgrade import engine
-    from aurora_upgrade.rds import RdsGateway
+    from aurora_upgrade.gateway.rds import RdsGateway
 
     made: list[tuple[object, ...]] = []
 

@@ -1,6 +1,6 @@
 """docs/iam-policy.json: least privilege, checked against the code and AWS's own reference.
 
-Every action it grants is an RDS operation the gateway (operator/aurora_upgrade/rds.py) calls,
+Every action it grants is an RDS operation the gateway (operator/aurora_upgrade/gateway/) calls,
 or one AWS's Service Authorization Reference lists as a dependent action of such an operation
 (what blue/green does on the caller's behalf; parliament ships that reference as data), and
 each of those is documented in docs/install.md. parliament, run as users run it, reports nothing.
@@ -20,7 +20,7 @@ from typing import Any
 import parliament
 import pytest
 
-from aurora_upgrade import rds
+from aurora_upgrade import gateway
 from aurora_upgrade.upgrade import UID_TAG
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,11 +40,12 @@ def actions_of(statement: dict[str, Any]) -> list[str]:
 
 
 def gateway_operations() -> set[str]:
-    """The RDS operations rds.py can call: the first argument of every `self._call`,
-    `self._pages` and `self._describe_or_none` in it."""
-    tree = ast.parse(Path(rds.__file__).read_text())
+    """The RDS operations the gateway can call: the first argument of every `self._call`,
+    `self._pages` and `self._describe_or_none` in its package."""
+    trees = [ast.parse(path.read_text()) for path in Path(gateway.__file__).parent.glob("*.py")]
     return {
         node.args[0].value
+        for tree in trees
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)

@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from botocore.stub import Stubber
 
-from aurora_upgrade.rds import RdsGateway
+from aurora_upgrade.gateway.rds import RdsGateway
+
+from .builders import FakeClock
 
 
 def filler(n: int) -> list[dict[str, Any]]:
@@ -98,15 +99,15 @@ def test_a_deprecated_source_version_can_be_upgraded(stubbed: tuple[RdsGateway, 
 
 
 def test_the_operator_asks_a_fleets_precheck_questions_once_and_never_keeps_what_is_missing(
-    stubbed: tuple[RdsGateway, Stubber], monkeypatch: pytest.MonkeyPatch
+    stubbed: tuple[RdsGateway, Stubber],
 ) -> None:
     """With shared reads on (the operator), an engine version and a parameter group's family and
     values are asked once while fresh; a group AWS does not list is asked again (a person may be
     creating it), and an expired answer is asked again. The stubber fails on any extra call."""
-    gateway, stubber = stubbed
-    clock = [1000.0]
-    monkeypatch.setattr("aurora_upgrade.rds.time.monotonic", lambda: clock[0])
-    gateway.share_reads(lambda _moment: 0, forget_after=60, catalog_fresh_for=300, parameters_fresh_for=5)
+    _, stubber = stubbed
+    clock = FakeClock(1000.0)
+    gateway = RdsGateway(stubber.client, clock=clock)
+    gateway.share_answers(lambda _moment: 0, forget_after=60, catalog_fresh_for=300, parameters_fresh_for=5)
     group = "aurora-bg-aurora-pg15-cluster-params"
     family = {
         "DBClusterParameterGroups": [
@@ -135,7 +136,7 @@ def test_the_operator_asks_a_fleets_precheck_questions_once_and_never_keeps_what
     assert gateway.cluster_parameter_group_family(missing) is None  # asked again: not kept
     stubber.assert_no_pending_responses()
 
-    clock[0] += 6  # past the parameters' freshness: asked again
+    clock.advance(6)  # past the parameters' freshness: asked again
     stubber.add_response("describe_db_cluster_parameter_groups", family, {"DBClusterParameterGroupName": group})
     assert gateway.cluster_parameter_group_family(group) == "aurora-postgresql15"
     stubber.assert_no_pending_responses()

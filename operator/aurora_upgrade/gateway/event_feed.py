@@ -1,0 +1,89 @@
+"""The Region's change feed (docs/events.md, "The feed"): one DescribeEvents read for every
+resource of the Region, from shortly before the last event seen, that says which resources
+changed; and the last hour of its events, which answer "has this instance restarted since?"
+without a call of its own while the feed reads regularly."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aurora_upgrade.gateway.answers import event
+from aurora_upgrade.gateway.shared_reads import Clock
+from aurora_upgrade.resources import RdsEvent
+
+# The source types an upgrade waits on; DescribeEvents takes one SourceType per call, so the feed
+# asks for all of them at once and keeps these (one call per Region instead of four).
+WATCHED_SOURCE_TYPES = frozenset({"blue-green-deployment", "db-cluster", "db-instance", "db-cluster-snapshot"})
+# How far before the last event seen the next read starts: event times have second precision, and
+# AWS may list an event a moment after its time. Events seen twice are recognised and dropped.
+OVERLAP = timedelta(seconds=5)
+LOG_KEPT = timedelta(hours=1)  # how far back the feed's events answer questions
+
+EventKey = tuple[str, str, str, datetime]  # source type, source, message, date: one event
+
+
+class EventFeed:
+    """Where the Region's next DescribeEvents read starts, the events already reported, and the
+    log of the last hour. `clock` (time.time() by default) dates the reads; the log answers
+    questions while the last read is at most `fresh_for` seconds old (0: never, `aurora-upgrade
+    run`, which has no feed)."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self.fresh_for = 0.0
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._from: datetime | None = None  # the last event listed, or the last read if later
+        self._seen: set[EventKey] = set()  # the events of the overlap already reported
+        self._log: list[RdsEvent] = []
+        self._log_since: datetime | None = None
+        self._read_at = float("-inf")
+
+    def read(
+        self,
+        list_since: Callable[[datetime], Iterable[dict[str, Any]]],
+        on_new: Callable[[RdsEvent], None],
+        now: datetime | None = None,
+    ) -> list[RdsEvent]:
+        """The new events of the watched source types, listed by `list_since(start)` (AWS's event
+        answers), each given to `on_new` before the log answers questions with it. The first
+        read starts now: what happened before, the upgrades' own first look reads."""
+        now = now or datetime.fromtimestamp(self._clock(), UTC)
+        with self._lock:
+            if self._from is None:
+                self._from = self._log_since = now
+                return []
+            fresh = []
+            latest = self._from
+            for answer in list_since(self._from - OVERLAP):
+                new = event(answer)
+                latest = max(latest, new.date)  # other source types' too
+                key = (new.source_type, new.source_identifier, new.message, new.date)
+                if new.source_type not in WATCHED_SOURCE_TYPES or key in self._seen:
+                    continue
+                self._seen.add(key)
+                fresh.append(new)
+            # The next read starts shortly before the last event listed, or before this read if
+            # that is later: what AWS lists late is dated less than the overlap before this read,
+            # and a quiet spell (green provisioning) does not list again the burst before it.
+            self._from = max(latest, now - OVERLAP)
+            horizon = self._from - OVERLAP
+            self._seen = {k for k in self._seen if k[3] >= horizon}
+            kept = now - LOG_KEPT
+            self._log = [e for e in self._log if e.date >= kept] + fresh
+            self._log_since = max(self._log_since or kept, kept)
+            self._read_at = self._clock()
+            for new in fresh:
+                on_new(new)
+            return fresh
+
+    def logged_since(self, start: datetime) -> list[RdsEvent] | None:
+        """The feed's events at or after `start`, if it covers that time and reads regularly."""
+        with self._lock:
+            covered = self._log_since is not None and start >= self._log_since
+            if not covered or self._clock() - self._read_at > self.fresh_for:
+                return None
+            return [e for e in self._log if e.date >= start]

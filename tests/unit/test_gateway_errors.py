@@ -1,0 +1,61 @@
+"""The classification of AWS's errors (gateway.errors): every ErrorKind is reached from AWS's
+codes, and the kinds are the enum's, listed nowhere else."""
+
+from __future__ import annotations
+
+import botocore.exceptions
+import pytest
+
+from aurora_upgrade.gateway import errors
+from aurora_upgrade.gateway.errors import classify
+from aurora_upgrade.resources import ErrorKind
+
+
+def answer(code: str, status: int = 400, operation: str = "DescribeDBClusters") -> Exception:
+    response = {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return botocore.exceptions.ClientError(response, operation)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "kind"),
+    [
+        ("DBClusterNotFoundFault", 404, ErrorKind.NOT_FOUND),
+        ("InvalidDBClusterStateFault", 400, ErrorKind.INVALID_STATE),
+        ("BlueGreenDeploymentAlreadyExistsFault", 400, ErrorKind.ALREADY_EXISTS),
+        ("DBClusterSnapshotAlreadyExistsFault", 400, ErrorKind.ALREADY_EXISTS),
+        ("AccessDenied", 403, ErrorKind.PERMISSION),
+        ("ExpiredToken", 403, ErrorKind.CREDENTIALS),
+        ("Throttling", 400, ErrorKind.RETRYABLE),
+        ("SomethingNew", 503, ErrorKind.RETRYABLE),
+        ("InvalidParameterCombination", 400, ErrorKind.TERMINAL),
+    ],
+)
+def test_a_code_has_one_kind(code: str, status: int, kind: ErrorKind) -> None:
+    error = classify("DescribeDBClusters", answer(code, status))
+    assert (error.kind, error.code, error.operation, error.answered) == (kind, code, "DescribeDBClusters", status < 500)
+
+
+def test_every_kind_is_reached_from_the_table() -> None:
+    """The enum is the list of kinds; the classification table reaches each of them."""
+    examples = [
+        *errors.NOT_FOUND,
+        *errors.INVALID_STATE,
+        *(f"Thing{suffix}" for suffix in errors.ALREADY_EXISTS_SUFFIXES),
+        *errors.PERMISSION,
+        *errors.CREDENTIALS,
+        *errors.RETRYABLE,
+        "AnythingElse",
+    ]
+    assert {errors.kind_of(code, 400) for code in examples} == set(ErrorKind)
+
+
+def test_no_credentials_and_lost_connections() -> None:
+    missing = classify("DescribeDBClusters", botocore.exceptions.NoCredentialsError())
+    assert (missing.kind, missing.code, missing.answered) == (ErrorKind.CREDENTIALS, "NoCredentialsError", True)
+    lost = classify("RebootDBInstance", botocore.exceptions.EndpointConnectionError(endpoint_url="https://rds"))
+    assert (lost.kind, lost.answered) == (ErrorKind.RETRYABLE, False)
+
+
+def test_an_assumed_roles_refusal_names_sts() -> None:
+    refused = classify("DescribeDBClusters", answer("AccessDenied", 403, operation="AssumeRole"))
+    assert (refused.kind, refused.operation) == (ErrorKind.PERMISSION, "AssumeRole")
