@@ -162,7 +162,8 @@ class Controller:
     ) -> None:
         """Look, pause, look again, until the upgrade is settled (kopf then stops the daemon)."""
         ref = f"{namespace}/{name}"
-        daemon = self.daemons[ref] = UpgradeDaemon()  # one a daemon stopping still holds is its own
+        # A record of its own: an older daemon of the upgrade, still stopping, keeps and drops its own.
+        daemon = self.daemons[ref] = UpgradeDaemon()
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self.looks, self.expect_first_look, body, namespace, name)
