@@ -61,7 +61,6 @@ def test_every_reconcile_thread_has_a_pooled_connection_to_kubernetes_and_to_rds
     from aurora_upgrade.gateway.clients import default_client_factory
 
     use_kubeconfig(tmp_path, monkeypatch)
-    monkeypatch.setattr(controller, "_api", {})
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 

@@ -8,10 +8,15 @@ import asyncio
 import inspect
 from typing import Any
 
+import kopf
 from prometheus_client import REGISTRY
 
 from aurora_upgrade import controller, metrics
+from aurora_upgrade.config import Timing
 from aurora_upgrade.phases import Phase
+
+# What the startup handler leaves in kopf's memo; these handlers touch no API server.
+MEMO = kopf.Memo(controller=controller.Controller(timing=Timing(), api=None, looks=None, feed_reads=None))
 
 
 def body(phase: str, reason: str, deleting: bool = False) -> dict[str, Any]:
@@ -39,7 +44,9 @@ def reason_of(name: str, reason: str) -> float | None:
 
 
 def test_a_finished_upgrade_exports_its_phase_and_reason_from_its_watch_event() -> None:
-    asyncio.run(controller.spec_changed(body("Failed", "SwitchoverFailed"), namespace="ns", name="u1", type=None))
+    asyncio.run(
+        controller.spec_changed(body("Failed", "SwitchoverFailed"), namespace="ns", name="u1", memo=MEMO, type=None)
+    )
 
     assert phase_of("u1")["Failed"] == 1 and phase_of("u1")["Completed"] == 0
     assert reason_of("u1", "SwitchoverFailed") == 1
@@ -47,25 +54,37 @@ def test_a_finished_upgrade_exports_its_phase_and_reason_from_its_watch_event() 
 
 
 def test_a_deleted_upgrades_series_do_not_come_back() -> None:
-    asyncio.run(controller.spec_changed(body("Failed", "SwitchoverFailed"), namespace="ns", name="u1", type="MODIFIED"))
+    asyncio.run(
+        controller.spec_changed(
+            body("Failed", "SwitchoverFailed"), namespace="ns", name="u1", memo=MEMO, type="MODIFIED"
+        )
+    )
     metrics.forget("ns", "u1")  # what the finalizer does last
 
     # The finalizer's removal, then the deletion itself, both with the last status.
     asyncio.run(
-        controller.spec_changed(body("Failed", "Deleted", deleting=True), namespace="ns", name="u1", type="MODIFIED")
+        controller.spec_changed(
+            body("Failed", "Deleted", deleting=True), namespace="ns", name="u1", memo=MEMO, type="MODIFIED"
+        )
     )
     assert phase_of("u1") == {} and reason_of("u1", "Deleted") is None
     asyncio.run(
-        controller.spec_changed(body("Failed", "Deleted", deleting=True), namespace="ns", name="u1", type="DELETED")
+        controller.spec_changed(
+            body("Failed", "Deleted", deleting=True), namespace="ns", name="u1", memo=MEMO, type="DELETED"
+        )
     )
     assert phase_of("u1") == {} and reason_of("u1", "Deleted") is None
 
 
 def test_a_deletion_without_the_finalizer_still_drops_the_series() -> None:
-    asyncio.run(controller.spec_changed(body("Completed", "Completed"), namespace="ns", name="u1", type=None))
+    asyncio.run(
+        controller.spec_changed(body("Completed", "Completed"), namespace="ns", name="u1", memo=MEMO, type=None)
+    )
     assert phase_of("u1")["Completed"] == 1
 
-    asyncio.run(controller.spec_changed(body("Completed", "Completed"), namespace="ns", name="u1", type="DELETED"))
+    asyncio.run(
+        controller.spec_changed(body("Completed", "Completed"), namespace="ns", name="u1", memo=MEMO, type="DELETED")
+    )
 
     assert phase_of("u1") == {} and reason_of("u1", "Completed") is None
 
