@@ -40,8 +40,9 @@ from support.runbook import REGION, REPO, runbook_manifest
 KOPF_DIR = Path(__file__).parent
 PEERING_CRDS = REPO / "charts/aurora-upgrade-operator/crds/kopf-peering.yaml"
 
-# The base poll interval of the runners (time compressed by POLL_SECONDS / 30). At 3 s: a person's wait is looked at again every 30 s
-# (Timing.safety), the Region's events are read every second (Timing.events), AWS's quick
+# The base poll interval of the runners (time compressed by POLL_SECONDS / 30). At 3 s: a
+# person's wait is looked at again every 30 s (Timing.safety), the Region's events are read
+# every second (Timing.events), AWS's quick
 # steps every second: long enough that a wake-up shows against the safety interval, short
 # enough that the runbook finishes in tens of seconds.
 POLL_SECONDS = 3.0
