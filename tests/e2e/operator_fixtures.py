@@ -45,6 +45,7 @@ from support.runbook import (
     assert_runbook_end_state,
     assert_runbook_status,
 )
+from support.runner import Runner
 
 EXAMPLE_NAME = NAME
 
@@ -76,17 +77,6 @@ __all__ = [
 POLL_SECONDS = 0.3
 
 T = TypeVar("T")
-
-
-class Runner(Protocol):
-    def __call__(
-        self,
-        *args: str,
-        input: str | None = None,
-        check: bool = False,
-        token: str | None = None,
-        timeout: float = 120.0,
-    ) -> subprocess.CompletedProcess[str]: ...
 
 
 def free_port() -> int:

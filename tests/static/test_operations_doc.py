@@ -29,8 +29,7 @@ from aurora_upgrade.decisions.outcome import access_problem
 from aurora_upgrade.phases import Phase, happy_path
 from aurora_upgrade.resources import BlueGreen, ErrorKind, RdsError
 from aurora_upgrade.status import STALLING_REASONS
-
-from .builders import TIMING, make_spec, make_upgrade
+from unit.builders import TIMING, make_spec, make_upgrade
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATIONS = REPO / "docs" / "operations.md"

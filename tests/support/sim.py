@@ -1,4 +1,5 @@
-"""Shared fixtures for tests against the simulated RDS API (aurora_upgrade.sim).
+"""Fixtures for tests against the simulated RDS API (aurora_upgrade.sim), shared by the sim and
+integration tiers (their conftest.py brings them in).
 
 Only simulator fixtures live here. Each starts a SimServer on a free port and stops it at
 teardown; moto's state is process-wide, so a test uses one simulator at a time.
