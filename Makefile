@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CHECKOV := $(VENV)/checkov/bin/checkov
 
-.PHONY: demo test reliability bench lint typecheck unit kopf integration e2e crd chart-readme prometheus checkov image cluster-up cluster-down clean
+.PHONY: demo test reliability bench lint typecheck static unit sim integration kopf e2e crd chart-readme prometheus checkov image cluster-up cluster-down clean
 
 $(STAMP): pyproject.toml tools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/aurora-upgrade demo
 
-test: lint typecheck unit integration e2e
+# The test tiers, fastest first (docs/design.md, "Tests"); `make test` runs every one, even after a
+# failure, and prints each one's wall time at the end.
+TIERS := lint typecheck static unit sim integration kopf e2e
+test: $(STAMP)
+	@MAKE='$(MAKE)' tools/tiers.sh $(TIERS)
 
 # The benchmarks of issue 8 (bench/): numbers, not pass/fail, so not part of `make test`. Writes
 # docs/benchmarks.md and docs/benchmarks/*.png; about 30 minutes on 2 cores.
@@ -48,6 +52,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The repository's files held to the code and to the tools that judge them (docs, chart, alerts,
+# IAM policy, Dockerfile, GitOps health script, generated files, the wheel): no simulator, no API
+# server, but slower than `lint` (checkov, helm-docs, gopher-lua, a wheel build), so a tier of its own.
+static: $(STAMP) prometheus checkov
+	$(BIN)/pytest -q tests/static
+
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
@@ -57,10 +67,15 @@ unit: $(STAMP)
 kopf: $(STAMP)
 	$(BIN)/pytest -q tests/kopf
 
+# The simulator's own tests: it behaves as AWS documents.
+sim: $(STAMP)
+	$(BIN)/pytest -q tests/sim
+
 integration: $(STAMP)
 	$(BIN)/pytest -q -m 'not reliability' tests/integration
 
-e2e: $(STAMP) prometheus checkov
+
+e2e: $(STAMP) prometheus
 	$(BIN)/pytest -q -m 'not reliability' tests/e2e
 
 # The reliability suite (faults, process deaths, failure states, bad input, HA, security), seeded;
@@ -78,7 +93,8 @@ prometheus:
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }
 
 # checkov pins a boto3 older than ours, so it gets a virtualenv of its own, from pyproject.toml's
-# `checkov` dependency group (the e2e chart tests find it beside the main virtualenv's packages).
+# `checkov` dependency group (the static tier's chart and Dockerfile tests find it beside the main
+# virtualenv's packages).
 $(CHECKOV): pyproject.toml $(STAMP)
 	$(PYTHON) -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/pip install --quiet --upgrade pip

@@ -7,6 +7,13 @@ behind by other tests (namespaces never finish deleting here) are never touched.
 processes are stopped at teardown, whatever happened. ``stack.diagnose()`` returns what one
 needs to debug a failure (operator log, simulator calls, the resources and their Events);
 every wait helper puts it in its assertion message.
+
+Why per test and not per module: every test that starts a stack changes the runbook account's one
+cluster (or shows that it did not) and asserts the simulator's whole call record and the
+cluster's end state, and the simulator has no reset; a shared one would make a test's result
+depend on the tests before it. What needs no isolation is shared already: the control plane, the
+CRD and kubectl/helm per session; test_chart.py's own API server, the image and the validation
+tests' namespace per module.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from support.runbook import (
     assert_runbook_end_state,
     assert_runbook_status,
 )
+from support.runner import Runner
 
 EXAMPLE_NAME = NAME
 
@@ -76,17 +84,6 @@ __all__ = [
 POLL_SECONDS = 0.3
 
 T = TypeVar("T")
-
-
-class Runner(Protocol):
-    def __call__(
-        self,
-        *args: str,
-        input: str | None = None,
-        check: bool = False,
-        token: str | None = None,
-        timeout: float = 120.0,
-    ) -> subprocess.CompletedProcess[str]: ...
 
 
 def free_port() -> int:

@@ -173,6 +173,21 @@ def test_irsa_annotation_metrics_service_and_extras() -> None:
     assert operator["args"][-1] == "--verbose"
 
 
+# --- installing refuses wrong values (the session's API server: nothing is created) -----------
+
+
+def test_helm_install_refuses_wrong_values_before_creating_anything(helm: Runner) -> None:
+    release = "refused-values"
+    result = helm(
+        "install", release, str(CHART), "--namespace", RELEASE_NAMESPACE, "--create-namespace",
+        "--set", "metrics.port=http",
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "at '/metrics/port': got string, want integer" in result.stderr, result.stderr
+    status = helm("status", release, "--namespace", RELEASE_NAMESPACE)
+    assert status.returncode != 0 and "not found" in status.stderr, status.stdout + status.stderr
+
+
 # --- installed: the operator under the chart's ServiceAccount --------------------------------
 
 

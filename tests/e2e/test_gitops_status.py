@@ -7,7 +7,7 @@ refuses mid-upgrade (Stalled, not terminal), on a failed switchover and on an ab
 
 These objects are also Argo CD's test data for the health check
 (docs/argocd/resource_customizations/dbupgrade.dev/AuroraUpgrade/testdata/, run by `go test`
-from tests/integration/test_gitops_tools.py). With AURORA_UPGRADE_CAPTURE_TESTDATA=1 each test
+from tests/static/test_gitops_tools.py). With AURORA_UPGRADE_CAPTURE_TESTDATA=1 each test
 writes the objects it saw there, and their health_test.yaml entries: the status this file
 expects and the message gopher-lua returned. Otherwise each test checks that the committed
 object still has the shape of what the operator writes now (phase, reason, conditions, status

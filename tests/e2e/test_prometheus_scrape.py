@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from chart_fixtures import write_rule_file
 from operator_fixtures import RUNBOOK_CALLS, Runner, Stack, free_port, manifest
 
 from aurora_upgrade_dev.processes import stop_process
+from support.chart import write_rule_file
 from support.runbook import NAME, OLD_CLUSTER, runbook_manifest
 
 SCRAPE = "1s"

@@ -27,8 +27,7 @@ from aurora_upgrade.phases import Phase
 from aurora_upgrade.sim.scenarios import RUNBOOK_CLUSTER, runbook
 from aurora_upgrade.upgrade import Upgrade
 from support.runbook import RUNBOOK_MANIFEST
-
-from .conftest import SimFactory
+from support.sim import SimFactory
 
 SHARED = ("DescribeDBClusters", "DescribeDBInstances", "DescribeBlueGreenDeployments", "DescribeDBClusterSnapshots")
 # What every upgrade's precheck asks about the engine versions and parameter groups, which the

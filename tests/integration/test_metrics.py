@@ -13,8 +13,7 @@ from aurora_upgrade.engine import Engine
 from aurora_upgrade.gateway.rds import RdsGateway
 from aurora_upgrade.runner import run_manifest
 from support.runbook import NAME, runbook_manifest
-
-from .conftest import SimFactory
+from support.sim import SimFactory
 
 
 def sample(metric: str, **labels: str) -> float:

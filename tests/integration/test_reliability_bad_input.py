@@ -16,8 +16,8 @@ from aurora_upgrade.sim import SimServer
 from aurora_upgrade.sim.config import FaultConfig
 from aurora_upgrade.sim.recorder import is_mutating, took_effect
 from support.reliability import Row, record
+from support.sim import QUICK
 
-from .conftest import QUICK
 from .runcli import env_for, run_command, write_manifest
 
 pytestmark = pytest.mark.reliability

@@ -27,8 +27,8 @@ from aurora_upgrade.sim.config import FaultConfig
 from aurora_upgrade.sim.recorder import is_mutating
 from support.reliability import MIN_KILLS, PER_PHASE, Row, duplicates, faults_in, kills_cover, record, record_kills
 from support.runbook import EXAMPLE, RUNBOOK_PHASES, assert_runbook_end_state
+from support.sim import QUICK
 
-from .conftest import QUICK
 from .runcli import env_for, run_command
 
 pytestmark = pytest.mark.reliability

@@ -16,8 +16,8 @@ import pytest
 from aurora_upgrade.sim import RoleTrust
 from aurora_upgrade.sim.scenarios import RUNBOOK_ACCOUNT_ID
 from support.runbook import REGION, RUNBOOK_CALLS
+from support.sim import SimFactory
 
-from .conftest import SimFactory
 from .runcli import run_cli, write_manifest
 
 # The runbook's clusters are in the simulator's default account, so the role is in it too (moto

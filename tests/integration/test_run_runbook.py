@@ -29,8 +29,8 @@ from support.runbook import (
     assert_runbook_end_state,
     assert_runbook_status,
 )
+from support.sim import FAST
 
-from .conftest import FAST
 from .runcli import env_for, run_cli, run_command, write_manifest
 
 

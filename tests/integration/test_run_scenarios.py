@@ -12,8 +12,8 @@ import pytest
 from aurora_upgrade.sim import rds_client
 from aurora_upgrade.sim.scenarios import PG16_CLUSTER_PARAMETER_GROUP, PG16_DB_PARAMETER_GROUP
 from support.runbook import CLUSTER, EXAMPLE, INSTANCES, OLD_CLUSTER, RUNBOOK_CALLS
+from support.sim import SimFactory
 
-from .conftest import SimFactory
 from .runcli import run_cli, run_command, write_manifest
 
 

@@ -28,7 +28,7 @@ CLUSTER_PARAMETER_GROUP: str = RUNBOOK_SPEC["targetDBClusterParameterGroupName"]
 DB_PARAMETER_GROUP: str = RUNBOOK_SPEC["targetDBParameterGroupName"]
 # The cluster's instances: the manifest does not name them, and the simulator's
 # scenarios.RUNBOOK_INSTANCES cannot be imported here (sim loads moto, which the unit tier never
-# does). tests/integration/test_sim_behaviour.py checks that both name the same account.
+# does). tests/sim/test_sim_behaviour.py checks that both name the same account.
 INSTANCES = ("aurora-bg-aurora-instance-1", "aurora-bg-aurora-instance-2")
 # The name AWS gives the previous production cluster at the switchover; kept for rollback.
 OLD_CLUSTER = f"{CLUSTER}-old1"

@@ -163,6 +163,20 @@ def ensure_binaries(log: Log | None = None) -> Binaries:
     return binaries
 
 
+def ensure_helm(log: Log | None = None) -> Path:
+    """Return helm alone, extracted the first time (seconds) without building kube-apiserver and
+    etcd: what checks of the chart that need no API server use."""
+    log = log or _default_log
+    bin_dir = cache_dir() / "bin"
+    helm, kubectl = bin_dir / "helm", bin_dir / "kubectl"
+    if not (_is_executable(kubectl) and _is_executable(helm)):
+        with _file_lock(cache_dir() / ".lock", log):
+            bin_dir.mkdir(parents=True, exist_ok=True)
+            if not (_is_executable(kubectl) and _is_executable(helm)):
+                _extract_kubectl_and_helm(bin_dir, log)
+    return helm
+
+
 def _binaries_ready(binaries: Binaries, root: Path) -> bool:
     return _is_executable(binaries.kubectl) and _is_executable(binaries.helm) and _go_binaries_ready(binaries, root)
 

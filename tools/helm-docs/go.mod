@@ -1,5 +1,5 @@
 // Tools module for helm-docs, which writes the chart's README.md values table from the
-// `# --` comments in values.yaml (`make chart-readme`; tests/e2e/test_chart_validation.py fails on drift).
+// `# --` comments in values.yaml (`make chart-readme`; tests/static/test_chart_validation.py fails on drift).
 module aurora-upgrade.dev/tools/helm-docs
 
 go 1.26.0

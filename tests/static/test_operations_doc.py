@@ -33,8 +33,7 @@ from aurora_upgrade.reasons import (
     waits_on_a_person,
 )
 from aurora_upgrade.resources import BlueGreen, ErrorKind, RdsError
-
-from .builders import make_spec, make_upgrade
+from unit.builders import make_spec, make_upgrade
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATIONS = REPO / "docs" / "operations.md"

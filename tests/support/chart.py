@@ -1,4 +1,4 @@
-"""The Helm chart rendered by the session's helm (conftest.py's ``helm`` fixture), for the tests of
+"""The Helm chart rendered by a tier's ``helm`` fixture (no API server needed), for the tests of
 its schema, monitoring objects and alerts. Values go to helm as a values file on stdin, as a
 user's ``-f values.yaml`` would."""
 
@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from operator_fixtures import REPO, Runner
+
+from support.runbook import REPO
+from support.runner import Runner
 
 CHART = REPO / "charts" / "aurora-upgrade-operator"
 RELEASE = "aup"

@@ -8,8 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from chart_fixtures import FULLNAME, render, write_rule_file
-from operator_fixtures import Runner
+from support.chart import FULLNAME, render, write_rule_file
+from support.runner import Runner
 
 ALERT_TESTS = Path(__file__).with_name("alerts.test.yaml")
 ALERTS = [

@@ -15,8 +15,7 @@ import pytest
 from aurora_upgrade.sim import SimServer
 from aurora_upgrade.sim.config import FaultConfig
 from support.runbook import CLUSTER, REGION
-
-from .conftest import QUICK
+from support.sim import QUICK
 
 
 def client(server: SimServer) -> Any:

@@ -32,8 +32,7 @@ from aurora_upgrade.sim.scenarios import runbook
 from support.runbook import CLUSTER, INSTANCES, OLD_CLUSTER, REGION
 from support.runbook import CLUSTER_PARAMETER_GROUP as CLUSTER_PG
 from support.runbook import DB_PARAMETER_GROUP as DB_PG
-
-from .conftest import OBSERVABLE, SimFactory
+from support.sim import OBSERVABLE, SimFactory
 
 ACCOUNT_ARN = f"arn:aws:rds:{REGION}:{scenarios.RUNBOOK_ACCOUNT_ID}"
 CLUSTER_ARN = f"{ACCOUNT_ARN}:cluster:{CLUSTER}"
