@@ -32,7 +32,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -427,15 +427,10 @@ class Remembered:
 class RdsGateway:
     """Every RDS call the engine makes, for one region (and optionally one assumed role)."""
 
-    def __init__(
-        self, reader: Any, writer: Any | None = None, other_region: Callable[[str], RdsGateway] | None = None
-    ) -> None:
+    def __init__(self, reader: Any, writer: Any | None = None) -> None:
         self._reader = reader
         self._writer = writer if writer is not None else reader
         self._reading = threading.BoundedSemaphore(READS_AT_ONCE)  # never held while waiting for anything else
-        # A global database's other Regions are read with the same credentials.
-        self._other_region = other_region or RdsGateway.for_region
-        self._regions: dict[str, RdsGateway] = {}
         # Unshared until `share_reads`: `aurora-upgrade run` asks each question of AWS.
         self._clusters = SharedDescribe(self._fetch_clusters, _FORGET_AFTER)
         self._instances = SharedDescribe(self._fetch_instances, _FORGET_AFTER, name_of=lambda i: i.identifier)
@@ -505,11 +500,8 @@ class RdsGateway:
         external_id: str | None = None,
         factory: ClientFactory = default_client_factory,
     ) -> RdsGateway:
-        def other_region(name: str) -> RdsGateway:
-            return cls.for_region(name, role_arn, external_id, factory)
-
         try:
-            return cls(*factory(region, role_arn, external_id), other_region=other_region)
+            return cls(*factory(region, role_arn, external_id))
         except Exception as error:  # assume-role failures surface here
             raise classify("AssumeRole", error) from error
 
@@ -729,16 +721,6 @@ class RdsGateway:
                 (m.get("DBClusterArn", ""), bool(m.get("IsWriter"))) for m in g.get("GlobalClusterMembers", [])
             ),
         )
-
-    def missing_parameter_groups(
-        self, region: str, cluster_groups: Sequence[str], db_groups: Sequence[str]
-    ) -> list[str]:
-        """The named parameter groups that do not exist in `region` (a global database's other Region)."""
-        if region not in self._regions:
-            self._regions[region] = self._other_region(region)
-        gateway = self._regions[region]
-        missing = [g for g in cluster_groups if gateway.cluster_parameter_group_family(g) is None]
-        return missing + [g for g in db_groups if gateway.parameter_group_family(g) is None]
 
     def find_blue_green(self, *, name: str | None = None, source: str | None = None) -> list[BlueGreen]:
         """The Region's deployments named `name`, or made from the cluster whose ARN is `source`
