@@ -94,8 +94,8 @@ def status_schema() -> dict[str, Any]:
     schema = model_schema(AuroraUpgradeStatus)
     # The API server drops the status of a create, and shows this default in its place (in the
     # create's answer, gets and watches) until the operator's first write: generation 1 not yet
-    # observed, so kstatus (Flux's health checks, kubectl wait, kpt) reads a new upgrade as
-    # InProgress; without any status it would read it as Current.
+    # observed, so kstatus (which Flux's health checks and kpt read) says InProgress for a new
+    # upgrade; without any status it would say Current.
     schema["default"] = {"observedGeneration": UNOBSERVED}
     return schema
 
