@@ -242,7 +242,10 @@ class PhaseWatch:
                     obj = event["object"]
                     version = obj["metadata"]["resourceVersion"]
                     name = obj["metadata"]["name"]
-                    phase = (obj.get("status") or {}).get("phase")
+                    status = obj.get("status") or {}
+                    # Until the operator's first write the API server shows the CRD's status
+                    # default (Pending, observedGeneration 0): not a phase the operator reported.
+                    phase = status.get("phase") if status.get("observedGeneration") else None
                     with self._lock:
                         self.objects[name] = obj
                         phases = self.seen.setdefault(name, [])

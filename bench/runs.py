@@ -489,7 +489,7 @@ def first_reconcile(workdir: Path, kubeconfig: Path, endpoint_url: str) -> float
         GROUP, VERSION, namespace, PLURAL, upgrade_manifest(NAME, namespace, RUNBOOK_CLUSTER)
     )
     watch = PhaseWatch(kubeconfig, namespace)
-    time.sleep(1)  # the watch has listed the upgrade, without status, before the operator starts
+    time.sleep(1)  # the watch has listed the upgrade, before the operator's first status, before it starts
     operator = Operator(kubeconfig, endpoint_url, workdir / "b3-first-operator.log", 30.0, namespace)
     try:
         deadline = time.monotonic() + 120

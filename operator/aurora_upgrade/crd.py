@@ -19,6 +19,7 @@ from aurora_upgrade.models import (
     PLURAL,
     REQUIRED_FIELDS,
     SINGULAR,
+    UNOBSERVED,
     VERSION,
     AuroraUpgradeSpec,
     AuroraUpgradeStatus,
@@ -89,6 +90,16 @@ def spec_schema() -> dict[str, Any]:
     return schema
 
 
+def status_schema() -> dict[str, Any]:
+    schema = model_schema(AuroraUpgradeStatus)
+    # The API server drops the status of a create, and shows this default in its place (in the
+    # create's answer, gets and watches) until the operator's first write: generation 1 not yet
+    # observed, so kstatus (which Flux's health checks and kpt read) says InProgress for a new
+    # upgrade; without any status it would say Current.
+    schema["default"] = {"observedGeneration": UNOBSERVED}
+    return schema
+
+
 PRINTER_COLUMNS = [
     {"name": "Cluster", "type": "string", "jsonPath": ".spec.clusterIdentifier"},
     {"name": "From", "type": "string", "jsonPath": ".status.sourceEngineVersion"},
@@ -140,7 +151,7 @@ def crd() -> dict[str, Any]:
                                 "kind": {"type": "string"},
                                 "metadata": {"type": "object"},
                                 "spec": spec_schema(),
-                                "status": model_schema(AuroraUpgradeStatus),
+                                "status": status_schema(),
                             },
                         }
                     },

@@ -47,7 +47,7 @@ from aurora_upgrade.phases import (
 )
 from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import RdsError, RdsReads, Reads
-from aurora_upgrade.status import initial, is_dry_run, transition, updated, with_conditions
+from aurora_upgrade.status import initial, is_dry_run, recorded, transition, updated, with_conditions
 from aurora_upgrade.store import Store
 from aurora_upgrade.upgrade import Upgrade
 
@@ -187,8 +187,9 @@ class Engine:
         status: AuroraUpgradeStatus | None,
         store: Store,
     ) -> Upgrade:
-        """The upgrade to reconcile; a new one (no status yet) gets its first status and an
-        Accepted event."""
+        """The upgrade to reconcile; a new one (no status written yet: none, or only the CRD's
+        default) gets its first status and an Accepted event."""
+        status = recorded(status)
         if status is None:
             now = self.clock()
             status = with_conditions(initial(now), now, generation)
@@ -204,7 +205,7 @@ class Engine:
         it (a fix of the spec resumes), because giving up halfway would leave green, or the
         steps after switchover, undone."""
         now = self.clock()
-        status = status or initial(now)
+        status = recorded(status) or initial(now)
         if status.observed_generation == generation and status.reason == Reason.INVALID_SPEC:
             return  # already recorded for this generation
         if status.phase in BEFORE_ANY_CHANGE:

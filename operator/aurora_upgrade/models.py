@@ -201,6 +201,8 @@ IMMUTABLE_FIELDS = (
     "blueGreenDeploymentName",
 )
 REQUIRED_FIELDS = ("region", "clusterIdentifier", "targetEngineVersion")
+# status.observedGeneration before the operator has acted on any generation (the CRD's default).
+UNOBSERVED = 0
 
 
 class ConditionStatus(StrEnum):

@@ -184,6 +184,7 @@ class Reason(StrEnum):
     PERMISSION_DENIED = "PermissionDenied"
     AWS_CREDENTIALS_INVALID = "AWSCredentialsInvalid"
     VERIFICATION_STALLED = "VerificationStalled"
+    OLD_CLUSTER_IN_GLOBAL_DATABASE = "OldClusterInGlobalDatabase"
     TIMED_OUT = "{}TimedOut"
     # --- failed -------------------------------------------------------------------------------
     CLUSTER_NOT_FOUND = "ClusterNotFound"
@@ -194,6 +195,7 @@ class Reason(StrEnum):
     SOURCE_VERSION_BELOW_BLUE_GREEN_MINIMUM = "SourceVersionBelowBlueGreenMinimum"
     GLOBAL_DATABASE_SECONDARY_CLUSTER = "GlobalDatabaseSecondaryCluster"
     GLOBAL_DATABASE_PARAMETER_GROUPS_MISSING = "GlobalDatabaseParameterGroupsMissing"
+    GLOBAL_DATABASE_UNSUPPORTED = "GlobalDatabaseUnsupported"
     SOURCE_VERSION_MISMATCH = "SourceVersionMismatch"
     ALREADY_AT_TARGET_VERSION = "AlreadyAtTargetVersion"
     TARGET_VERSION_NOT_FOUND = "TargetVersionNotFound"
@@ -539,6 +541,16 @@ TABLE: dict[Reason, Entry] = {
         "([Going back](#going-back))",
         warning=True,
     ),
+    Reason.OLD_CLUSTER_IN_GLOBAL_DATABASE: Entry(
+        Kind.STALLED,
+        "`cleanup.deleteOldCluster` is on and the previous production cluster (`-old1`) is still a member of an "
+        "Aurora global database (an upgrade of a global database's primary started by an earlier version); AWS "
+        "deletes a global database's clusters only once they are removed from it, so nothing was deleted (see "
+        "[Limitations](#limitations-aws-documents-that-the-prechecks-see))",
+        "remove `-old1`'s secondary clusters from that global database, then `-old1` itself "
+        "(`aws rds remove-from-global-cluster`), or set `cleanup.deleteOldCluster: false`; cleanup goes on by itself",
+        warning=True,
+    ),
     Reason.TIMED_OUT: Entry(
         Kind.STALLED,
         "after switchover (e.g. `DeletingBlueGreenTimedOut`, `SwitchoverInProgressTimedOut`): a "
@@ -588,14 +600,23 @@ TABLE: dict[Reason, Entry] = {
     Reason.GLOBAL_DATABASE_SECONDARY_CLUSTER: Entry(
         Kind.FAILED,
         "the cluster is a secondary of an Aurora global database; a global database's blue/green deployment starts "
-        "from its primary",
-        "name the primary cluster, in its Region",
+        "from its primary, and the operator does not upgrade global databases (`GlobalDatabaseUnsupported`)",
+        "upgrade the global database another way ([Limitations](#limitations-aws-documents-that-the-prechecks-see))",
     ),
     Reason.GLOBAL_DATABASE_PARAMETER_GROUPS_MISSING: Entry(
         Kind.FAILED,
-        "the cluster is a global database's primary and the parameter groups green will use are missing in another "
-        "of its Regions (the message lists them per Region)",
-        "create parameter groups of those names in every Region of the global database",
+        "(written by earlier versions, which upgraded a global database's primary) the parameter groups green would "
+        "use were missing in another of its Regions",
+        "the operator no longer upgrades global databases (`GlobalDatabaseUnsupported`)",
+    ),
+    Reason.GLOBAL_DATABASE_UNSUPPORTED: Entry(
+        Kind.FAILED,
+        "the cluster is the primary (or a member) of an Aurora global database: its blue/green switchover also "
+        "switches over the secondary Regions, while the operator reboots, verifies and cleans up in one Region, and "
+        "cannot delete an `-old1` that belongs to a global database ([Limitations](#limitations-aws-documents-that-"
+        "the-prechecks-see)); nothing was changed",
+        "upgrade the global database another way, e.g. its blue/green deployment by hand from the primary's Region, "
+        "with the steps after switchover done in every Region",
     ),
     Reason.SOURCE_VERSION_MISMATCH: Entry(
         Kind.FAILED,

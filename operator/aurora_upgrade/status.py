@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from aurora_upgrade.clock import rfc3339
-from aurora_upgrade.models import AuroraUpgradeStatus, Condition, ConditionStatus, HistoryEntry
+from aurora_upgrade.models import UNOBSERVED, AuroraUpgradeStatus, Condition, ConditionStatus, HistoryEntry
 from aurora_upgrade.phases import TERMINAL, Phase
 from aurora_upgrade.reasons import Reason, is_stall
 
@@ -21,6 +21,14 @@ T, F = ConditionStatus.TRUE, ConditionStatus.FALSE
 
 def updated(status: AuroraUpgradeStatus, changes: Mapping[str, Any]) -> AuroraUpgradeStatus:
     return status.model_copy(update=dict(changes)) if changes else status
+
+
+def recorded(status: AuroraUpgradeStatus | None) -> AuroraUpgradeStatus | None:
+    """The status the operator wrote, or None before its first write: until then the API server
+    shows the CRD's default, which has observed no generation (every write records one)."""
+    if status is None or status.observed_generation in (None, UNOBSERVED):
+        return None
+    return status
 
 
 def is_dry_run(status: AuroraUpgradeStatus) -> bool:

@@ -51,9 +51,9 @@ def phase_case(phase: str) -> str:
 WORKING = Verdict("Progressing", "InProgress")
 # Each test-data file (testdata/<name>.yaml) and what Argo CD and kstatus must say of it.
 CASES: dict[str, Verdict] = {
-    # Created, before the operator's first write: kstatus reads an object without status or
-    # conditions as Current (see docs/argocd.md).
-    "progressing_noStatus": Verdict("Progressing", "Current"),
+    # Created, before the operator's first write: the API server shows the CRD's status default,
+    # observedGeneration 0 below generation 1, so kstatus reads it as InProgress, not Current.
+    "progressing_unobserved": WORKING,
     **{phase_case(p): WORKING for p in RUNBOOK_PHASES if p != "Completed"},
     "healthy_completed": Verdict("Healthy", "Current"),
     "progressing_rebootingSource": WORKING,
@@ -150,7 +150,9 @@ def watch(stack: Stack) -> Iterator[Watch]:
 
 
 def in_phase(phase: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda obj: obj.get("status", {}).get("phase") == phase
+    """A version the operator wrote in `phase` (before its first write, the CRD's status default
+    shows Pending too, with observedGeneration 0)."""
+    return lambda obj: obj.get("status", {}).get("phase") == phase and bool(obj["status"].get("observedGeneration"))
 
 
 def with_reason(reason: str) -> Callable[[dict[str, Any]], bool]:
@@ -219,7 +221,7 @@ def test_runbook_case_phase_by_phase(stack: Stack, watch: Watch, judge: Judge) -
     done = stack.wait_phase(name, "Completed", timeout=120)
     assert [h["phase"] for h in done["history"]] == RUNBOOK_PHASES, done["history"]
 
-    check_case("progressing_noStatus", watch.versions(name)[0], judge)
+    check_case("progressing_unobserved", watch.versions(name)[0], judge)
     for phase in RUNBOOK_PHASES:
         check_case(phase_case(phase), watch.first(stack, name, f"{name} in {phase}", in_phase(phase)), judge)
 
@@ -233,6 +235,31 @@ def test_runbook_case_phase_by_phase(stack: Stack, watch: Watch, judge: Judge) -
         assert (verdicts["argocd"]["status"], verdicts["kstatus"]["status"]) == expected, (verdicts, obj["status"])
         if obj["metadata"]["generation"] == obj["status"]["observedGeneration"]:
             assert verdicts["argocd"]["message"] == obj["status"]["message"], verdicts
+
+
+def test_applied_while_no_operator_runs_it_is_in_progress_then_accepted(stack: Stack, judge: Judge) -> None:
+    """A Flux Kustomization that waits on a new upgrade (or dependsOn one) must not go ahead before
+    the operator has even seen it: kstatus reads it as InProgress from the moment it is applied.
+    The operator, started later, still takes it for new: its first status and the Accepted Event."""
+    stack.apply(manifest("fresh", stack.namespace))
+    created = stack.get("fresh")
+    assert created["status"] == {"observedGeneration": 0, "phase": "Pending"}, created
+    verdicts = judge(created)
+    assert verdicts["kstatus"] == {
+        "status": "InProgress",
+        "message": "AuroraUpgrade generation is 1, but latest observed generation is 0",
+    }, verdicts
+    assert verdicts["argocd"]["status"] == "Progressing", verdicts
+
+    stack.start()
+    done = stack.wait_phase("fresh", "Completed", timeout=120)
+    assert [h["phase"] for h in done["history"]] == RUNBOOK_PHASES, done["history"]
+    assert done["observedGeneration"] == 1 and done["startedAt"] == done["history"][0]["startedAt"], done
+    events = stack.events("fresh")
+    accepted = [e for e in events if e["reason"] == "Accepted"]
+    assert len(accepted) == 1, events
+    assert accepted[0]["message"] == "Upgrade of aurora-bg-aurora-cluster to 15.10 accepted", accepted
+    assert judge(stack.get("fresh"))["kstatus"]["status"] == "Current"
 
 
 def closed_window(now: datetime) -> dict[str, Any]:

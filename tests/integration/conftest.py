@@ -1,5 +1,5 @@
 """The simulator fixtures (support/sim.py): make_sim, sim_server, rds, client_for."""
 
-from support.sim import client_for, make_sim, rds, sim_server
+from support.sim import Recorded, client_for, make_sim, rds, sim_server
 
-__all__ = ["client_for", "make_sim", "rds", "sim_server"]
+__all__ = ["Recorded", "client_for", "make_sim", "rds", "sim_server"]

@@ -22,12 +22,12 @@ from aurora_upgrade import fleet
 from aurora_upgrade.config import Timing
 from aurora_upgrade.engine import Engine
 from aurora_upgrade.gateway.rds import RdsGateway
-from aurora_upgrade.models import AuroraUpgradeStatus, parse_spec
+from aurora_upgrade.models import parse_spec
 from aurora_upgrade.phases import Phase
 from aurora_upgrade.sim.scenarios import RUNBOOK_CLUSTER, runbook
 from aurora_upgrade.upgrade import Upgrade
 from support.runbook import RUNBOOK_MANIFEST
-from support.sim import SimFactory
+from support.sim import Recorded, SimFactory
 
 SHARED = ("DescribeDBClusters", "DescribeDBInstances", "DescribeBlueGreenDeployments", "DescribeDBClusterSnapshots")
 # What every upgrade's precheck asks about the engine versions and parameter groups, which the
@@ -40,20 +40,6 @@ PRECHECK = (
 )
 # Short waits, so the runbook's upgrade takes seconds against the simulator's QUICK delays.
 TIMING = Timing.compressed(0.6 / 30)  # a poll of 0.6 s
-
-
-class Recorded:
-    """The engine's Store, in memory: the last status saved and the events."""
-
-    def __init__(self) -> None:
-        self.status: AuroraUpgradeStatus | None = None
-        self.events: list[tuple[str, str, str]] = []
-
-    def save(self, status: AuroraUpgradeStatus) -> None:
-        self.status = status
-
-    def event(self, type_: str, reason: str, message: str) -> None:
-        self.events.append((type_, reason, message))
 
 
 def fleet_scenario(n: int) -> dict[str, Any]:

@@ -754,6 +754,18 @@ def test_a_global_database_lists_its_members_by_identifier(make_sim: Any, client
     create_deployment(rds)  # its parameter groups exist in us-west-2 too
 
 
+def test_a_cluster_removed_from_its_global_database_stands_alone(make_sim: Any, client_for: Any) -> None:
+    rds = client_for(make_sim(scenario="runbook-global-primary"))
+    assert cluster(rds)["GlobalClusterIdentifier"] == "aurora-bg-global"
+    rds.remove_from_global_cluster(GlobalClusterIdentifier="aurora-bg-global", DbClusterIdentifier=CLUSTER_ARN)
+    assert "GlobalClusterIdentifier" not in cluster(rds)
+    [found] = rds.describe_global_clusters(GlobalClusterIdentifier="aurora-bg-global")["GlobalClusters"]
+    assert CLUSTER_ARN not in {m["DBClusterArn"] for m in found["GlobalClusterMembers"]}
+    with pytest.raises(ClientError) as excinfo:
+        rds.remove_from_global_cluster(GlobalClusterIdentifier="no-such-global", DbClusterIdentifier=CLUSTER_ARN)
+    assert error_code(excinfo) == "GlobalClusterNotFoundFault"
+
+
 def test_scenario_data_is_parameterised(make_sim: Any, client_for: Any) -> None:
     rds = client_for(make_sim(scenario=runbook(engine_version="15.10", pg16_parameter_groups=False)))
     assert cluster(rds)["EngineVersion"] == "15.10"

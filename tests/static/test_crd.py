@@ -51,3 +51,11 @@ def test_schema_is_structural() -> None:
     assert "$ref" not in text
     assert "type: 'null'" not in text and "type: null" not in text
     assert "additionalProperties: false" not in text
+
+
+def test_a_new_upgrade_reads_as_not_yet_observed() -> None:
+    """The API server drops a create's status and shows the status schema's default instead: with
+    observedGeneration 0 below generation 1, kstatus reads a new upgrade as InProgress until the
+    operator's first write (tests/e2e/test_gitops_status.py checks it against a real API server)."""
+    status = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    assert status["default"] == {"observedGeneration": 0}

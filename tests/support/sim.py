@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from aurora_upgrade.models import AuroraUpgradeStatus
 from aurora_upgrade.sim import RoleTrust, SimConfig, SimServer, rds_client
 
 SIM_REGION = "ap-northeast-1"
@@ -89,3 +90,17 @@ def rds(sim_server: SimServer) -> Any:
 def client_for() -> Callable[[SimServer], Any]:
     """Make boto3 RDS clients for simulators started with make_sim."""
     return sim_client
+
+
+class Recorded:
+    """The engine's Store, in memory: the last status saved and the events."""
+
+    def __init__(self) -> None:
+        self.status: AuroraUpgradeStatus | None = None
+        self.events: list[tuple[str, str, str]] = []
+
+    def save(self, status: AuroraUpgradeStatus) -> None:
+        self.status = status
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        self.events.append((type_, reason, message))

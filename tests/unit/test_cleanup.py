@@ -21,6 +21,7 @@ from aurora_upgrade.decisions.cleanup import (
 )
 from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.phases import Phase
+from aurora_upgrade.reasons import is_stall
 
 from .builders import (
     BG_ID,
@@ -505,3 +506,32 @@ def test_abort_never_lifts_protection_on_blue() -> None:
     decision = decide_deletion(upgrade, DeletionObservation(make_blue_green(target=blue.arn), blue), NOW, TIMING)
 
     assert not isinstance(decision.outcome.action, DisableDeletionProtection)
+
+
+@pytest.mark.parametrize(
+    "left",
+    [
+        pytest.param(old_instances("available", "available"), id="instances-left"),
+        pytest.param((), id="instances-gone"),
+    ],
+)
+def test_old_cluster_still_in_a_global_database_is_not_deleted(left: Any) -> None:
+    """AWS deletes a global database's clusters only once they are removed from it (its secondary
+    Regions' clusters first, then the primary): deleting `-old1`'s instances first would leave
+    half of it. An upgrade of a global primary started by an earlier version stalls here."""
+    upgrade = cleaning(DELETE_OLD)
+    observation = CleanupObservation(None, old_cluster(global_cluster="aurora-bg-global"), left)
+
+    outcome = decide_cleanup(upgrade, observation, NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, "OldClusterInGlobalDatabase", None)
+    assert is_stall(outcome.reason) and outcome.warning and waits(outcome)
+    assert f"Not deleting {OLD}: it is still a member of global database aurora-bg-global" in outcome.message
+    assert "RemoveFromGlobalCluster" in outcome.message
+
+
+def test_old_cluster_removed_from_its_global_database_is_deleted() -> None:
+    upgrade = cleaning(DELETE_OLD)
+    observation = CleanupObservation(None, old_cluster(global_cluster=None), old_instances("available", "available"))
+
+    assert decide_cleanup(upgrade, observation, NOW, TIMING).action == DeleteInstance(OLD_1)

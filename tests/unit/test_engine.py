@@ -21,7 +21,7 @@ from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.reboot import RebootObservation, decide_reboot
 from aurora_upgrade.engine import Engine
 from aurora_upgrade.gateway.errors import classify
-from aurora_upgrade.models import AuroraUpgradeStatus
+from aurora_upgrade.models import AuroraUpgradeStatus, InvalidManifest, parse_status
 from aurora_upgrade.phases import Phase
 from aurora_upgrade.resources import ErrorKind, RdsError
 
@@ -355,3 +355,48 @@ def test_upgrades_looked_at_in_many_threads_at_once_share_one_gateway(monkeypatc
 
     assert len(made) == 1
     assert len({id(g) for g in got}) == 1 and len(got) == 16
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        pytest.param(None, id="no-status"),
+        # What the API server shows before the operator's first write: the CRD's status default.
+        pytest.param(parse_status({"observedGeneration": 0, "phase": "Pending"}), id="the-crd-default"),
+    ],
+)
+def test_a_new_upgrade_is_accepted_with_its_first_status_and_an_accepted_event(
+    stored: AuroraUpgradeStatus | None,
+) -> None:
+    store = Store([])
+    upgrade = make_upgrade(Phase.PENDING)
+
+    accepted = engine().accept(upgrade.name, upgrade.namespace, upgrade.uid, 1, upgrade.spec, stored, store)  # type: ignore[arg-type]
+
+    assert [entry[1][1] for entry in store.log if entry[0] == "event"] == ["Accepted"]
+    assert store.saved == [accepted.status]
+    assert (accepted.status.phase, accepted.status.reason, accepted.status.observed_generation) == (
+        Phase.PENDING, "Created", 1,
+    )  # fmt: skip
+    assert accepted.status.started_at == STAMP and [h.phase for h in accepted.status.history] == [Phase.PENDING]
+
+
+def test_an_upgrade_already_accepted_is_not_accepted_again() -> None:
+    store = Store([])
+    upgrade = make_upgrade(Phase.PROVISIONING_GREEN)
+    status = upgrade.status.model_copy(update={"observed_generation": 1})
+
+    accepted = engine().accept(upgrade.name, upgrade.namespace, upgrade.uid, 1, upgrade.spec, status, store)  # type: ignore[arg-type]
+
+    assert store.log == [] and accepted.status == status
+
+
+def test_a_spec_refused_before_the_first_write_fails_from_a_first_status() -> None:
+    store = Store([])
+    unobserved = parse_status({"observedGeneration": 0, "phase": "Pending"})
+
+    engine().reject(unobserved, 1, InvalidManifest("spec.switchover.window.timeZone: unknown"), store)  # type: ignore[arg-type]
+
+    [saved] = store.saved
+    assert (saved.phase, saved.reason, saved.observed_generation) == (Phase.FAILED, "InvalidSpec", 1)
+    assert [h.phase for h in saved.history] == [Phase.PENDING, Phase.FAILED]

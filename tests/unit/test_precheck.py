@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from aurora_upgrade.decisions import precheck
 from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.precheck import PrecheckObservation, decide_pending, decide_precheck
 from aurora_upgrade.models import RebootStep
@@ -517,14 +516,19 @@ GLOBAL_SECONDARY = GlobalCluster(GLOBAL_ID, members=((SECONDARY_ARN, True), (clu
         ),
         pytest.param(
             {},
-            observe(
-                cluster=make_cluster(global_cluster=GLOBAL_ID),
-                global_cluster=GLOBAL_PRIMARY,
-                missing_parameter_groups=(("us-west-2", (CLUSTER_PARAMS, DB_PARAMS)),),
-            ),
-            "GlobalDatabaseParameterGroupsMissing",
-            f"needs the same parameter groups in every Region; missing (us-west-2: {CLUSTER_PARAMS}, {DB_PARAMS})",
-            id="global-groups-missing",
+            observe(cluster=make_cluster(global_cluster=GLOBAL_ID), global_cluster=GLOBAL_PRIMARY),
+            "GlobalDatabaseUnsupported",
+            f"is the primary of global database {GLOBAL_ID}, whose switchover also switches over us-west-2; "
+            "this operator reboots, verifies and cleans up in ap-northeast-1 only",
+            id="global-primary",
+        ),
+        pytest.param(
+            {},
+            # GlobalClusterIdentifier set, the global database not listed (yet): still a member.
+            observe(cluster=make_cluster(global_cluster=GLOBAL_ID)),
+            "GlobalDatabaseUnsupported",
+            f"is a member of global database {GLOBAL_ID}",
+            id="global-member-not-listed",
         ),
     ],
 )
@@ -551,41 +555,3 @@ def test_what_aws_supports_passes_the_limitation_prechecks(cluster: Cluster) -> 
     outcome = decide_precheck(make_upgrade(Phase.PRECHECKING, spec), observe(cluster=cluster), NOW, TIMING)
 
     assert (outcome.phase, outcome.reason) == (Phase.CREATING_BLUE_GREEN, "PrechecksPassed")
-
-
-class GlobalReads:
-    """The reads the global-database precheck makes, answered as AWS would for a global
-    database whose us-west-2 Region lacks the named groups."""
-
-    def __init__(self, cluster: Cluster, global_cluster: GlobalCluster) -> None:
-        self.cluster, self.global_cluster = cluster, global_cluster
-        self.regions_read: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
-
-    def describe_global_cluster(self, identifier: str) -> GlobalCluster | None:
-        return self.global_cluster if identifier == GLOBAL_ID else None
-
-    def missing_parameter_groups(self, region: str, cluster_groups: Any, db_groups: Any) -> list[str]:
-        self.regions_read.append((region, tuple(cluster_groups), tuple(db_groups)))
-        return [*cluster_groups, *db_groups] if region == "us-west-2" else []
-
-
-@pytest.mark.parametrize(
-    ("global_cluster", "spec", "read"),
-    [
-        pytest.param(GLOBAL_PRIMARY, {}, [("us-west-2", (CLUSTER_PARAMS,), (DB_PARAMS,))], id="primary-spec-groups"),
-        pytest.param(
-            GLOBAL_PRIMARY, NO_GROUPS, [("us-west-2", (CLUSTER_PARAMS,), (DB_PARAMS,))], id="primary-blue-groups"
-        ),
-        pytest.param(GLOBAL_SECONDARY, {}, [], id="secondary-reads-no-other-region"),
-    ],
-)
-def test_a_global_databases_other_regions_are_checked_for_greens_parameter_groups(
-    global_cluster: GlobalCluster, spec: dict[str, Any], read: list[Any]
-) -> None:
-    cluster = make_cluster(global_cluster=GLOBAL_ID)
-    reads = GlobalReads(cluster, global_cluster)
-    found, missing = precheck._global_database(reads, make_upgrade(spec=make_spec(**spec)), cluster, instances())  # type: ignore[arg-type]
-
-    assert found == global_cluster
-    assert reads.regions_read == read
-    assert missing == ((("us-west-2", (CLUSTER_PARAMS, DB_PARAMS)),) if read else ())

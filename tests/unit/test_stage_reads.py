@@ -95,9 +95,6 @@ class RecordingReads:
     def describe_global_cluster(self, identifier: str) -> Any:
         return None
 
-    def missing_parameter_groups(self, region: str, cluster_groups: Any, db_groups: Any) -> Any:
-        return ()
-
     def instance_restarts_since(self, instance: str, since: datetime) -> Any:
         return ()
 

@@ -34,7 +34,7 @@ from aurora_upgrade.decisions.deployment import (
     not_listed_yet,
     our_deployment,
 )
-from aurora_upgrade.decisions.outcome import Act, GoOn, Outcome, advance, call_failed, fail, wait
+from aurora_upgrade.decisions.outcome import Act, GoOn, Outcome, Wait, advance, call_failed, fail, wait
 from aurora_upgrade.decisions.questions import (
     Question,
     describe_blue_green,
@@ -127,6 +127,15 @@ def decide_cleanup(upgrade: Upgrade, seen: CleanupObservation, now: datetime, ti
                 Reason.UNSAFE_CLEANUP,
                 f"refusing to delete {found.identifier}: it is not the previous production cluster {old} "
                 f"(resource id {status.source_cluster_resource_id})",
+            )
+        if found is not None and found.global_cluster:
+            # AWS deletes a global database's clusters only once they are removed from it (its
+            # secondary Regions' first): deleting `-old1`'s instances now would leave half of it.
+            return Wait(
+                reason=Reason.OLD_CLUSTER_IN_GLOBAL_DATABASE,
+                message=f"Not deleting {old}: it is still a member of global database {found.global_cluster}. "
+                "Remove that global database's other clusters from it, then "
+                f"{old} (RemoveFromGlobalCluster), or set cleanup.deleteOldCluster: false; cleanup then goes on",
             )
         step = _delete_old_cluster(upgrade, old, seen, timing)
         if step is not None:

@@ -101,38 +101,11 @@ class PrecheckObservation:
     deployments_on_source: tuple[BlueGreen, ...] = ()
     deployments_with_name: tuple[BlueGreen, ...] = ()
     global_cluster: GlobalCluster | None = None  # when the cluster is a member of a global database
-    # Region -> the green parameter groups that do not exist there (a global database's other Regions)
-    missing_parameter_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
-def _green_parameter_groups(
-    upgrade: Upgrade, cluster: Cluster, instances: tuple[Instance, ...]
-) -> tuple[list[str], list[str]]:
-    """(cluster, DB) parameter groups green will use: the spec's, or else blue's own."""
-    spec = upgrade.spec
-    cluster_groups = [spec.target_db_cluster_parameter_group_name or cluster.parameter_group]
-    db_groups = (
-        [spec.target_db_parameter_group_name]
-        if spec.target_db_parameter_group_name
-        else sorted({name for i in instances for name, _ in i.parameter_groups})
-    )
-    return [g for g in cluster_groups if g], db_groups
-
-
-def _global_database(
-    aws: RdsReads, upgrade: Upgrade, cluster: Cluster, instances: tuple[Instance, ...]
-) -> tuple[GlobalCluster | None, tuple[tuple[str, tuple[str, ...]], ...]]:
-    """The global database the cluster belongs to, and the green parameter groups missing in
-    each of its other Regions (read only when the cluster is its primary)."""
-    if not cluster.global_cluster:
-        return None, ()
-    found = aws.describe_global_cluster(cluster.global_cluster)
-    if found is None or not any(arn == cluster.arn and writer for arn, writer in found.members):
-        return found, ()
-    cluster_groups, db_groups = _green_parameter_groups(upgrade, cluster, instances)
-    regions = sorted({arn_region(arn) for arn, _ in found.members} - {arn_region(cluster.arn), ""})
-    missing = ((r, tuple(aws.missing_parameter_groups(r, cluster_groups, db_groups))) for r in regions)
-    return found, tuple((region, groups) for region, groups in missing if groups)
+def _global_database(aws: RdsReads, cluster: Cluster) -> GlobalCluster | None:
+    """The global database the cluster belongs to, as DescribeGlobalClusters lists it."""
+    return aws.describe_global_cluster(cluster.global_cluster) if cluster.global_cluster else None
 
 
 class PrecheckQuestions(NamedTuple):
@@ -144,7 +117,7 @@ class PrecheckQuestions(NamedTuple):
 
 def questions(upgrade: Upgrade) -> PrecheckQuestions:
     """What a look asks the shared describes (decisions/questions.py). The catalog and parameter
-    groups are asked once per interval, and a global database's members in their Regions, apart."""
+    groups are asked once per interval, and a global database's members apart."""
     return PrecheckQuestions(
         cluster=describe_cluster(upgrade.cluster),
         instances=describe_cluster_instances(upgrade.cluster),
@@ -159,7 +132,6 @@ def observe(aws: RdsReads, upgrade: Upgrade, now: datetime) -> PrecheckObservati
     if cluster is None:
         return PrecheckObservation(cluster=None)
     instances = tuple(declared.instances.ask(aws, cluster.identifier))
-    global_cluster, missing_parameter_groups = _global_database(aws, upgrade, cluster, instances)
     return PrecheckObservation(
         cluster=cluster,
         instances=instances,
@@ -178,8 +150,7 @@ def observe(aws: RdsReads, upgrade: Upgrade, now: datetime) -> PrecheckObservati
         logical_replication=aws.cluster_parameter(cluster.parameter_group, "rds.logical_replication"),
         deployments_on_source=tuple(declared.deployments_on_source.ask(aws, cluster.arn)),
         deployments_with_name=tuple(declared.deployments_with_name.ask(aws)),
-        global_cluster=global_cluster,
-        missing_parameter_groups=missing_parameter_groups,
+        global_cluster=_global_database(aws, cluster),
     )
 
 
@@ -254,24 +225,32 @@ def _minimum_version(c: Cluster) -> Outcome | None:
 
 
 def _global_member(upgrade: Upgrade, seen: PrecheckObservation) -> Outcome | None:
+    """A global database's blue/green switchover also switches over its secondary Regions, while
+    the steps after it (reboot, verification, deleting `-old1`) run in one Region here, and AWS
+    deletes a global database's clusters only once they are removed from it: refused before any
+    change (docs/operations.md, Limitations). A secondary has its own reason: AWS creates a global
+    database's deployment from its primary."""
     c, g = seen.cluster, seen.global_cluster
-    if c is None or g is None:
+    if c is None or not c.global_cluster:
         return None
-    primary = next((arn for arn, writer in g.members if writer), None)
-    if primary != c.arn:
+    primary = next((arn for arn, writer in g.members if writer), None) if g is not None else None
+    if primary is not None and primary != c.arn:
         return fail(
             Reason.GLOBAL_DATABASE_SECONDARY_CLUSTER,
-            f"DB cluster {c.identifier} is a secondary cluster of global database {g.identifier}; a blue/green "
-            f"deployment of a global database is created from its primary cluster ({primary or 'none found'})",
+            f"DB cluster {c.identifier} is a secondary cluster of global database {c.global_cluster}; a blue/green "
+            f"deployment of a global database is created from its primary cluster ({primary}), and this operator "
+            "does not upgrade global databases (docs/operations.md, Limitations)",
         )
-    if seen.missing_parameter_groups:
-        where = "; ".join(f"{region}: {', '.join(groups)}" for region, groups in seen.missing_parameter_groups)
-        return fail(
-            Reason.GLOBAL_DATABASE_PARAMETER_GROUPS_MISSING,
-            f"DB cluster {c.identifier} is the primary of global database {g.identifier}, whose green "
-            f"environment needs the same parameter groups in every Region; missing ({where}): create them there",
-        )
-    return None
+    here = arn_region(c.arn) or upgrade.spec.region
+    others = sorted({arn_region(arn) for arn, _ in g.members} - {here, ""}) if g is not None else []
+    role = f"{'the primary' if primary else 'a member'} of global database {c.global_cluster}"
+    switches = f", whose switchover also switches over {', '.join(others)}" if others else ""
+    return fail(
+        Reason.GLOBAL_DATABASE_UNSUPPORTED,
+        f"DB cluster {c.identifier} is {role}{switches}; this operator reboots, verifies and cleans up in {here} "
+        f"only, and AWS deletes a global database's clusters only once they are removed from it: upgrade it "
+        "another way (docs/operations.md, Limitations)",
+    )
 
 
 def _source_version(upgrade: Upgrade, seen: PrecheckObservation) -> Outcome | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,16 +82,12 @@ class RdsGateway:
         self,
         reader: Any,
         writer: Any | None = None,
-        other_region: Callable[[str], RdsGateway] | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer if writer is not None else reader
         # Never held while waiting for anything else.
         self._describing = threading.BoundedSemaphore(DESCRIBES_AT_ONCE)
-        # A global database's other Regions are read with the same credentials.
-        self._other_region = other_region or RdsGateway.for_region
-        self._regions: dict[str, RdsGateway] = {}
         moment = clock or time.time  # what read cycles are counted in
         age = clock or time.monotonic  # what remembered answers age by
 
@@ -163,11 +159,8 @@ class RdsGateway:
         external_id: str | None = None,
         factory: ClientFactory = default_client_factory,
     ) -> RdsGateway:
-        def other_region(name: str) -> RdsGateway:
-            return cls.for_region(name, role_arn, external_id, factory)
-
         try:
-            return cls(*factory(region, role_arn, external_id), other_region=other_region)
+            return cls(*factory(region, role_arn, external_id))
         except Exception as error:  # assume-role failures surface here
             raise classify("AssumeRole", error) from error
 
@@ -331,16 +324,6 @@ class RdsGateway:
         if not items:
             return None
         return answers.global_cluster(items[0], identifier)
-
-    def missing_parameter_groups(
-        self, region: str, cluster_groups: Sequence[str], db_groups: Sequence[str]
-    ) -> list[str]:
-        """The named parameter groups that do not exist in `region` (a global database's other Region)."""
-        if region not in self._regions:
-            self._regions[region] = self._other_region(region)
-        gateway = self._regions[region]
-        missing = [g for g in cluster_groups if gateway.cluster_parameter_group_family(g) is None]
-        return missing + [g for g in db_groups if gateway.parameter_group_family(g) is None]
 
     def find_blue_green(self, *, name: str | None = None, source: str | None = None) -> list[BlueGreen]:
         """The Region's deployments named `name`, or made from the cluster whose ARN is `source`

@@ -417,6 +417,20 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
         """The account's global clusters, whichever Region's backend holds them."""
         return [g for backend in list(rds_backends[self.account_id].values()) for g in backend.global_clusters.values()]
 
+    def remove_from_global_cluster(self, global_cluster_identifier: str, db_cluster_identifier: str) -> GlobalCluster:
+        """The cluster (by ARN, as AWS takes it) leaves the global database and stands alone: it no
+        longer shows a GlobalClusterIdentifier (moto keeps it, and looks in this Region only)."""
+        wanted = global_cluster_identifier.lower()
+        found = next((g for g in self.all_global_clusters() if g.global_cluster_identifier == wanted), None)
+        if found is None:
+            raise RDSClientError("GlobalClusterNotFoundFault", f"Global cluster {global_cluster_identifier} not found.")
+        member = next((c for c in found.members if db_cluster_identifier in (c.arn, c.db_cluster_identifier)), None)
+        if member is None:
+            raise DBClusterNotFoundError(db_cluster_identifier)
+        found.members.remove(member)
+        member.global_cluster_identifier = None
+        return found
+
     def _global_cluster_of(self, cluster: SimDBCluster) -> GlobalCluster | None:
         wanted = cluster.global_cluster_identifier
         return next((g for g in self.all_global_clusters() if wanted and g.global_cluster_identifier == wanted), None)
