@@ -13,20 +13,19 @@ import time
 import uuid
 from typing import Any
 
-from aurora_upgrade.rds import RdsGateway
 from botocore.exceptions import ClientError
 
 from aurora_upgrade.clock import rfc3339, utcnow
 from aurora_upgrade.config import Timing
 from aurora_upgrade.engine import Engine
+from aurora_upgrade.gateway.rds import RdsGateway
 from aurora_upgrade.models import parse_spec
 from aurora_upgrade.phases import Phase
 from aurora_upgrade.sim.scenarios import GLOBAL_CLUSTER, RUNBOOK_CLUSTER
 from aurora_upgrade.status import initial, with_conditions
 from aurora_upgrade.upgrade import Upgrade
 from support.runbook import RUNBOOK_MANIFEST
-
-from .conftest import Recorded, SimFactory
+from support.sim import Recorded, SimFactory
 
 TIMING = Timing.compressed(0.6 / 30)  # a poll of 0.6 s
 OLD = f"{RUNBOOK_CLUSTER}-old1"
