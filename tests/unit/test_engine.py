@@ -241,6 +241,7 @@ def test_switch_over_only_when_both_sides_are_ready_and_fail_only_on_a_lasting_r
     assert (after.status.phase, after.status.reason) == (phase, reason)
     assert after.status.switchover_accepted_at is None
     assert after.status.switchover_requested_at is None  # AWS answered: the next attempt is not a repeat
+    assert after.status.switchover_attempt is None  # nor is an attempt recorded for a call that took no effect
     if reason == "SwitchoverRefused" and phase == Phase.SWITCHING_OVER:
         assert after.status.switchover_refused_at == STAMP
 
