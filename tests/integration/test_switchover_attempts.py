@@ -104,3 +104,40 @@ def test_a_second_switchover_is_never_sent_without_a_person(
     assert sim.mutating_calls().count(SWITCHOVER) == 1
     assert upgrade.status.switchover_attempt == 2
     assert any(e[1] == SWITCHOVER and "attempt 2" in e[2] for e in store.events)
+
+
+def test_deleting_after_a_failed_switchover_deletes_green_only_on_names_proof(
+    make_sim: SimFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18, item 3: AWS rolled the switchover back (SWITCHOVER_FAILED). The upgrade ends
+    Failed only because names and versions prove blue is still production, and deleting it
+    (deletionPolicy Abort) deletes the deployment with its target on the same proof, read from
+    AWS by the finalizer: production's name on blue's resource id at 15.6, green under its own."""
+    sim = make_sim(scenario="runbook-switchover-fails")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_RDS", sim.endpoint_url)
+    timing = Timing.compressed(0.1 / 30)
+    engine = Engine(timing=timing, gateways=lambda u: RdsGateway.for_region(u.spec.region))
+    store = Recorded()
+    spec = parse_spec(runbook_manifest()["spec"])
+    upgrade = engine.accept("rolled-back", "default", "5e1f0c2a-0000-4000-8000-00000000b0b1", 1, spec, None, store)
+    upgrade = run_until(engine, upgrade, store, Phase.FAILED)
+    assert upgrade.status.reason == "BlueGreenSwitchoverFailed"
+    assert "names and versions show blue is still production" in (upgrade.status.message or "")
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        delay = engine.finalize(upgrade, store)
+        assert store.status is not None
+        upgrade = replace(upgrade, status=store.status)
+        if delay is None:
+            break
+        time.sleep(min(delay, 0.2))
+    else:
+        raise AssertionError(f"the finalizer never let go: {upgrade.status.reason} {upgrade.status.message}")
+
+    deletes = [c["params"] for c in sim.calls() if c["operation"] == "DeleteBlueGreenDeployment"]
+    assert len(deletes) == 1 and str(deletes[0].get("DeleteTarget")).lower() == "true", deletes
+    assert (upgrade.status.phase, upgrade.status.reason) == (Phase.ABORTED, "Aborted")
+    assert not any(e[1] == "GreenLeftInAWS" for e in store.events)
