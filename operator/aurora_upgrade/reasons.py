@@ -324,8 +324,9 @@ TABLE: dict[Reason, Entry] = {
     Reason.GREEN_LEFT_IN_AWS: Entry(
         Kind.PROGRESS,
         "the resource was deleted (`deletionPolicy: Abort`) after a switchover was requested, and names and "
-        "versions did not prove that the deployment's target is not production: the deployment and its target "
-        "are left in AWS ([Deleting](#deleting-an-auroraupgrade))",
+        "versions did not prove that the deployment's target is not production, or the deployment vanished while "
+        "names show production's name on another cluster (switched over elsewhere): nothing is deleted "
+        "([Deleting](#deleting-an-auroraupgrade))",
         "find out which cluster is production (the message says what AWS showed) before deleting anything by hand",
         warning=True,
     ),

@@ -628,3 +628,18 @@ def test_switchover_may_have_started_comes_from_the_recorded_call_not_the_phase(
     assert switchover_may_have_started(after.status)
     assert switchover_may_have_started(legacy_accepted.status)
     assert not switchover_may_have_started(before.status)
+
+
+def test_a_missing_deployment_is_never_reported_gone_with_green_when_green_has_production_name() -> None:
+    """Before any switchover call of this upgrade, someone switched over and deleted the
+    deployment: green, renamed to production's name, is not "gone". Names say so, and nothing
+    is claimed or deleted; with names showing blue, the deletion ends as before."""
+    upgrade = deleted_in(Phase.AWAITING_SWITCHOVER)
+
+    decision = decide_deletion(upgrade, DeletionObservation(None, None, GREEN_IS_PRODUCTION), NOW, TIMING)
+
+    assert (decision.outcome.reason, decision.outcome.action, decision.release) == ("GreenLeftInAWS", None, True)
+    assert "green cluster are gone" not in decision.outcome.message
+    assert f"blue's resource id {make_cluster().resource_id} is now {CLUSTER_ID}-old1" in decision.outcome.message
+    blue = decide_deletion(upgrade, DeletionObservation(None, None, BLUE_IS_PRODUCTION), NOW, TIMING)
+    assert (blue.outcome.phase, blue.outcome.reason) == (Phase.ABORTED, "Aborted")

@@ -90,6 +90,13 @@ CASES: list[tuple[str, Phase, dict[str, Any], str | None, str | None]] = [
     ("RebootingGreen", Phase.REBOOTING_GREEN, CREATED, "AVAILABLE", None),
     ("AwaitingSwitchover (approval, window)", Phase.AWAITING_SWITCHOVER, CREATED, "AVAILABLE", None),
     ("Snapshotting", Phase.SNAPSHOTTING, CREATED, "AVAILABLE", None),
+    (
+        "AwaitingSwitchover, the deployment gone and production's name on green (switched over elsewhere)",
+        Phase.AWAITING_SWITCHOVER,
+        CREATED,
+        None,
+        "green",
+    ),
     ("SwitchingOver, before the call", Phase.SWITCHING_OVER, CREATED, "AVAILABLE", None),
     (
         "SwitchingOver, the call sent",
@@ -218,6 +225,9 @@ def test_deletion_never_orphans_green(
     elif sent and stopped and not status.get("switchover_accepted_at"):
         # After a call that failed or was not carried out, names not proving green a spare copy.
         assert (abort, orphan) in ((LEFT_WARNED, ORPHANED), (GONE_WARNED, ORPHANED))
+    elif deployment is None and names == "green":
+        # Green renamed to production's name is not "gone": nothing is claimed or deleted.
+        assert (abort, orphan) == (GONE_WARNED, ORPHANED)
     elif phase in (Phase.COMPLETED, Phase.ABORTED) or sent or deployment == "SWITCHOVER_COMPLETED":
         assert (abort, orphan) == (LEFT_ALONE, LEFT_ALONE)
     elif status.get("create_requested_at") and deployment is None:

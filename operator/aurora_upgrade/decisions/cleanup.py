@@ -225,14 +225,15 @@ def _may_delete(upgrade: Upgrade) -> bool:
 def observe_deletion(aws: RdsReads, upgrade: Upgrade, now: datetime) -> DeletionObservation:
     """Only when deletionPolicy Abort may still have to delete something: the deployment and
     its green cluster (its deletion protection; once the deployment is gone, whether green is),
-    and after a switchover call, what names show of production."""
+    and after a switchover call or once the deployment is gone, what names show of production
+    (green renamed to production's name is not "gone")."""
     if not _may_delete(upgrade) or upgrade.spec.deletion_policy != DeletionPolicy.ABORT:
         return DeletionObservation(None)
     bg = find_deployment(aws, upgrade)
     green_id = arn_name(bg.target) if bg is not None and bg.target else upgrade.status.green_cluster_identifier
     green = aws.describe_cluster(green_id) if green_id else None
     names = None
-    if recorded_attempt(upgrade.status) is not None:
+    if recorded_attempt(upgrade.status) is not None or (bg is None and upgrade.status.blue_green_deployment_identifier):
         names = Names(
             production=describe_cluster(upgrade.cluster).ask(aws),
             renamed=previous_production(upgrade).ask(aws),
@@ -265,6 +266,20 @@ def _target_is_not_production(upgrade: Upgrade, seen: DeletionObservation) -> st
     return None
 
 
+def _unproven_spare(upgrade: Upgrade, seen: DeletionObservation, attempt: int | None) -> str | None:
+    """Why green cannot be treated as a spare copy, or None: after a switchover call, unless
+    names prove its target is not production; before one, only a deployment that vanished
+    while names show production changed (someone switched over and deleted it elsewhere)."""
+    if attempt is not None:
+        return _target_is_not_production(upgrade, seen)
+    if seen.deployment is not None or seen.names is None:
+        return None
+    production, evidence = production_by_names(upgrade, seen.names)
+    if production == Production.BLUE:
+        return None
+    return f"the deployment is gone and names and versions do not show blue is still production ({evidence})"
+
+
 def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now: datetime, timing: Timing) -> Outcome:
     """A refused delete keeps the finalizer with a Warning: releasing it would orphan green."""
     return call_failed(action, error, stall=True)
@@ -292,16 +307,15 @@ def decide_deletion(upgrade: Upgrade, seen: DeletionObservation, now: datetime, 
         )
     bg = seen.deployment
     attempt = recorded_attempt(status)
-    unproven = (
-        _target_is_not_production(upgrade, seen) if attempt is not None and not status.abort_requested_at else None
-    )
+    unproven = None if status.abort_requested_at else _unproven_spare(upgrade, seen, attempt)
     if unproven is not None:
         left = f"blue/green deployment {bg.identifier} and its target are left in AWS" if bg else "nothing is deleted"
+        asked = f" after switchover attempt {attempt} was requested" if attempt is not None else ""
         return DeletionDecision(
             GoOn(
                 reason=Reason.GREEN_LEFT_IN_AWS,
-                message=f"Deleted after switchover attempt {attempt} was requested (deletionPolicy Abort): {unproven}, "
-                f"so {left}; find out which cluster is production before deleting anything by hand",
+                message=f"The resource was deleted{asked} (deletionPolicy Abort): {unproven}, so {left}; find out "
+                "which cluster is production before deleting anything by hand",
             ),
             True,
         )
