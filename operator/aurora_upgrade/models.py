@@ -108,6 +108,13 @@ class SwitchoverSpec(_Model):
         True, description="Snapshot blue and wait until it is available before switching over (runbook step 6.1)"
     )
     window: MaintenanceWindow | None = Field(None, description="Switchover only starts inside this window")
+    attempt: int = Field(
+        1,
+        ge=1,
+        description="After the upgrade stopped because AWS did not carry a switchover out "
+        "(reason SwitchoverNotCarriedOut), raising this above status.switchoverAttempt authorises exactly one "
+        "more SwitchoverBlueGreenDeployment; re-applying the same value authorises nothing",
+    )
 
     @property
     def gated(self) -> bool:
@@ -285,12 +292,20 @@ class AuroraUpgradeStatus(_Model):
     source_cluster_resource_id: str | None = Field(
         None, description="Blue's DbClusterResourceId, to find it again after switchover renames it"
     )
-    switchover_requested_at: str | None = None
+    switchover_requested_at: str | None = Field(
+        None, description="SwitchoverBlueGreenDeployment was about to be sent (written before the call)"
+    )
+    switchover_attempt: int | None = Field(
+        None,
+        description="The spec.switchover.attempt of the latest switchover call that may have reached AWS "
+        "(one call per number; a call AWS answered with an error is not recorded)",
+    )
     switchover_accepted_at: str | None = Field(
-        None, description="AWS answered the switchover call: it is never called again"
+        None, description="AWS answered the latest switchover call (attempt switchoverAttempt)"
     )
     switchover_refused_at: str | None = Field(
-        None, description="When AWS first refused the switchover for a transient state"
+        None,
+        description="When AWS first refused the switchover for a transient state since the gate last opened",
     )
     switchover_completed_at: str | None = None
     abort_requested_at: str | None = Field(

@@ -34,29 +34,42 @@ class Phase(StrEnum):
 
 TERMINAL = frozenset({Phase.COMPLETED, Phase.FAILED, Phase.ABORTED})
 
-# Once SwitchoverBlueGreenDeployment may have been called, production is (or is becoming)
-# the green cluster: deleting the resource must never touch AWS from here on.
-SWITCHOVER_STARTED = frozenset(
-    {
-        Phase.SWITCHING_OVER,
-        Phase.REBOOTING_INSTANCES,
-        Phase.VERIFYING,
-        Phase.CLEANING_UP,
-        Phase.COMPLETED,
-    }
-)
+# The phases after SwitchingOver, entered only once a switchover completed. They add to "a
+# switchover may have started", never take from it: that comes from the recorded call.
+AFTER_SWITCHOVER = frozenset({Phase.REBOOTING_INSTANCES, Phase.VERIFYING, Phase.CLEANING_UP})
+
+# The phases from SwitchingOver on: a switchover AWS shows there is this upgrade's own to settle,
+# not one made by someone else (decisions/deployment.py).
+SWITCHOVER_PHASES = frozenset({Phase.SWITCHING_OVER, *AFTER_SWITCHOVER, Phase.COMPLETED})
+
+
+def recorded_attempt(status: AuroraUpgradeStatus) -> int | None:
+    """The attempt number (spec.switchover.attempt) of the latest switchover call that may have
+    reached AWS, None while none was sent. A status written before attempts were recorded has
+    only the call's times: that call was attempt 1."""
+    if status.switchover_attempt is not None:
+        return status.switchover_attempt
+    if status.switchover_requested_at or status.switchover_accepted_at:
+        return 1
+    return None
 
 
 def switchover_may_have_started(status: AuroraUpgradeStatus) -> bool:
-    """True once SwitchoverBlueGreenDeployment may have been sent: from then on deleting the
-    resource leaves AWS alone, and a refused call stalls the upgrade instead of failing it. An
-    upgrade that failed while switching over (AWS refused or rolled back) did not switch: the
-    finalizer judges it by the deployment's own status."""
-    if status.phase == Phase.FAILED:
-        return status.failed_phase in SWITCHOVER_STARTED - {Phase.SWITCHING_OVER}
-    if status.phase == Phase.SWITCHING_OVER:  # still waiting for the window or for green: not yet
-        return status.switchover_requested_at is not None or status.switchover_accepted_at is not None
-    return status.phase in SWITCHOVER_STARTED
+    """True once SwitchoverBlueGreenDeployment may have been sent, from the recorded call (its
+    intent, AWS's answer, its attempt, a completed switchover), never from the phase a failure
+    happened in: a phase after switchover only adds to it. From then on a refused call or read
+    stalls the upgrade instead of failing it, and deleting the resource deletes green only where
+    names and versions prove it is not production (decisions/cleanup.py)."""
+    return recorded_attempt(status) is not None or switched_over(status)
+
+
+def switched_over(status: AuroraUpgradeStatus) -> bool:
+    """A switchover completed: recorded, or implied by a phase only reached after one."""
+    return (
+        status.switchover_completed_at is not None
+        or status.phase in AFTER_SWITCHOVER
+        or status.failed_phase in AFTER_SWITCHOVER
+    )
 
 
 FINISHED = frozenset({Phase.COMPLETED, Phase.ABORTED})
@@ -64,9 +77,11 @@ FINISHED = frozenset({Phase.COMPLETED, Phase.ABORTED})
 
 def deleting_touches_aws(status: AuroraUpgradeStatus) -> bool:
     """Whether deleting the upgrade now may change AWS (deletionPolicy Abort deletes the
-    deployment and green): not once it finished, nor once switchover may have started
-    (production is, or is becoming, green). docs/operations.md's deletion table, row by row."""
-    return status.phase not in FINISHED and not switchover_may_have_started(status)
+    deployment and green): not once it finished, nor once a switchover completed (production is
+    green). Before a switchover call it does; after one, only where decisions/cleanup.py finds
+    the call settled as not carried out and names and versions prove green is not production.
+    docs/operations.md's deletion table, row by row."""
+    return status.phase not in FINISHED and not switched_over(status)
 
 
 def deleting_may_ever_touch_aws(status: AuroraUpgradeStatus) -> bool:

@@ -137,6 +137,7 @@ class Reason(StrEnum):
     SNAPSHOT_REQUESTED = "SnapshotRequested"
     SNAPSHOT_AVAILABLE = "SnapshotAvailable"
     SWITCHOVER_STARTED = "SwitchoverStarted"
+    SWITCHOVER_ATTEMPT_AUTHORISED = "SwitchoverAttemptAuthorised"
     SWITCHOVER_COMPLETED = "SwitchoverCompleted"
     SWITCHED_OVER_OUTSIDE_OPERATOR = "SwitchedOverOutsideOperator"
     UPGRADED = "Upgraded"
@@ -145,6 +146,7 @@ class Reason(StrEnum):
     DISABLING_GREEN_DELETION_PROTECTION = "DisablingGreenDeletionProtection"
     ABORTING_BLUE_GREEN = "AbortingBlueGreen"
     DELETED = "Deleted"
+    GREEN_LEFT_IN_AWS = "GreenLeftInAWS"
     COMPLETED = "Completed"
     # --- waiting on AWS -----------------------------------------------------------------------
     CALL_IN_FLIGHT = "CallInFlight"
@@ -179,12 +181,14 @@ class Reason(StrEnum):
     AWAITING_APPROVAL = "AwaitingApproval"
     OUTSIDE_MAINTENANCE_WINDOW = "OutsideMaintenanceWindow"
     RETAINING_OLD_CLUSTER = "RetainingOldCluster"
+    SWITCHOVER_NOT_CARRIED_OUT = "SwitchoverNotCarriedOut"
     # --- stalled ------------------------------------------------------------------------------
     INVALID_SPEC = "InvalidSpec"
     PERMISSION_DENIED = "PermissionDenied"
     AWS_CREDENTIALS_INVALID = "AWSCredentialsInvalid"
     VERIFICATION_STALLED = "VerificationStalled"
     OLD_CLUSTER_IN_GLOBAL_DATABASE = "OldClusterInGlobalDatabase"
+    SWITCHOVER_OUTCOME_UNPROVEN = "SwitchoverOutcomeUnproven"
     TIMED_OUT = "{}TimedOut"
     # --- failed -------------------------------------------------------------------------------
     CLUSTER_NOT_FOUND = "ClusterNotFound"
@@ -296,6 +300,12 @@ TABLE: dict[Reason, Entry] = {
     Reason.SNAPSHOT_REQUESTED: Entry(Kind.PROGRESS, "CreateDBClusterSnapshot of blue was sent (runbook 6.1)"),
     Reason.SNAPSHOT_AVAILABLE: Entry(Kind.PROGRESS, "the pre-switchover snapshot is available"),
     Reason.SWITCHOVER_STARTED: Entry(Kind.PROGRESS, "SwitchoverBlueGreenDeployment was sent", pace=_QUICK),
+    Reason.SWITCHOVER_ATTEMPT_AUTHORISED: Entry(
+        Kind.PROGRESS,
+        "a person raised `spec.switchover.attempt` above `status.switchoverAttempt` after AWS did not carry a "
+        "switchover out: one more SwitchoverBlueGreenDeployment was sent, recorded with that attempt number",
+        pace=_QUICK,
+    ),
     Reason.SWITCHOVER_COMPLETED: Entry(Kind.PROGRESS, "production is the former green cluster; blue is `-old1`"),
     Reason.SWITCHED_OVER_OUTSIDE_OPERATOR: Entry(
         Kind.PROGRESS,
@@ -313,6 +323,15 @@ TABLE: dict[Reason, Entry] = {
     ),
     Reason.ABORTING_BLUE_GREEN: Entry(Kind.PROGRESS, "deletionPolicy `Abort`: the deployment and green are deleted"),
     Reason.DELETED: Entry(Kind.PROGRESS, "the resource is deleted and AWS is left as it is"),
+    Reason.GREEN_LEFT_IN_AWS: Entry(
+        Kind.PROGRESS,
+        "the resource was deleted (`deletionPolicy: Abort`) after a switchover was requested, and names and "
+        "versions did not prove that the deployment's target is not production, or the deployment vanished while "
+        "names show production's name on another cluster (switched over elsewhere): nothing is deleted "
+        "([Deleting](#deleting-an-auroraupgrade))",
+        "find out which cluster is production (the message says what AWS showed) before deleting anything by hand",
+        warning=True,
+    ),
     Reason.COMPLETED: Entry(
         Kind.PROGRESS, "the upgrade is done; the message says what the infrastructure code must now say (runbook 8)"
     ),
@@ -430,11 +449,13 @@ TABLE: dict[Reason, Entry] = {
     ),
     Reason.SWITCHOVER_REFUSED: Entry(
         Kind.WAITING_ON_AWS,
-        "AWS refused the switchover for a transient state; both sides are verified again before another attempt",
-        "it retries for 10 minutes, then fails",
+        "AWS refused the switchover for a transient state; both sides are verified again before another call (a "
+        "call AWS answered with an error took no effect, so this is not a second switchover)",
+        "it retries for 10 minutes of one opening of the gate, then fails; the clock starts again when the "
+        "approval is given again or the window opens again",
         fails=(
             "AWS kept refusing the switchover for a transient state (e.g. `InvalidBlueGreenDeploymentStateFault`) "
-            "for longer than 10 minutes; blue is still production",
+            "for longer than 10 minutes of one opening of the gate; blue is still production",
             "check the deployment's members and the RDS events; delete and start again",
         ),
         warning=True,
@@ -494,6 +515,16 @@ TABLE: dict[Reason, Entry] = {
         "nothing, or shorten the retention",
         pace=Pace.SAFETY,
     ),
+    Reason.SWITCHOVER_NOT_CARRIED_OUT: Entry(
+        Kind.WAITING_ON_PERSON,
+        "a switchover call was sent (`status.switchoverAttempt`) and AWS did not carry it out: the deployment is "
+        "AVAILABLE again, production's name is still on blue at the source version, and no `-old1` carries blue's "
+        "resource id (AWS rolled it back, canceled it, or never got it); the operator never sends another one by "
+        "itself ([A switchover AWS did not carry out](#a-switchover-aws-did-not-carry-out))",
+        "read the RDS events for why (a guardrail, the timeout), then raise `spec.switchover.attempt` above "
+        "`status.switchoverAttempt` to authorise one more attempt, or delete the `AuroraUpgrade`",
+        warning=True,  # looks at the base poll, like every Warning: someone may switch over in the console
+    ),
     # --- stalled ------------------------------------------------------------------------------
     Reason.INVALID_SPEC: Entry(
         Kind.STALLED,
@@ -549,6 +580,15 @@ TABLE: dict[Reason, Entry] = {
         "[Limitations](#limitations-aws-documents-that-the-prechecks-see))",
         "remove `-old1`'s secondary clusters from that global database, then `-old1` itself "
         "(`aws rds remove-from-global-cluster`), or set `cleanup.deleteOldCluster: false`; cleanup goes on by itself",
+        warning=True,
+    ),
+    Reason.SWITCHOVER_OUTCOME_UNPROVEN: Entry(
+        Kind.STALLED,
+        "after a switchover call, the deployment failed, is being deleted or is gone, or is AVAILABLE while names "
+        "and versions do not show which cluster is production; nothing more is sent and nothing is deleted "
+        "([A switchover AWS did not carry out](#a-switchover-aws-did-not-carry-out))",
+        "look at both clusters in the RDS console (the message says what AWS showed); it looks again and goes on "
+        "once AWS shows the switchover completed",
         warning=True,
     ),
     Reason.TIMED_OUT: Entry(
@@ -683,16 +723,23 @@ TABLE: dict[Reason, Entry] = {
         "parameters or pending reboots, also when someone promoted green by hand; `BlueGreenProvisioningFailed`: AWS "
         "failed to provision green; `BlueGreenSwitchoverFailed`: the switchover failed (past "
         "`switchover.timeoutSeconds`, or a guardrail: replica lag, long writes or DDL on blue, external "
-        "replication), AWS rolled back and blue is still production",
+        "replication), AWS rolled back. After a switchover call it ends the upgrade only when names and versions "
+        "prove blue is still production (the message says what AWS showed); otherwise `SwitchoverOutcomeUnproven`",
         "fix what StatusDetails names (the runbook's checklist: parameter group compatibility, security groups, "
         "subnet groups; for a switchover, read the RDS events below: a longer timeout, a quieter moment), delete the "
         "`AuroraUpgrade` (green goes with `Abort`), start again",
     ),
     Reason.BLUE_GREEN_DEPLOYMENT_DELETED: Entry(
-        Kind.FAILED, "someone deleted the deployment while the upgrade used it", "start again"
+        Kind.FAILED,
+        "someone deleted the deployment while the upgrade used it (after a switchover call: only when names and "
+        "versions prove blue is still production)",
+        "start again",
     ),
     Reason.BLUE_GREEN_DEPLOYMENT_NOT_FOUND: Entry(
-        Kind.FAILED, "the recorded deployment no longer exists", "check who deleted it; start again"
+        Kind.FAILED,
+        "the recorded deployment no longer exists (after a switchover call: only when names and versions prove "
+        "blue is still production)",
+        "check who deleted it; start again",
     ),
     Reason.INSTANCE_NOT_FOUND: Entry(
         Kind.FAILED, "an instance being rebooted disappeared", "check the cluster's instances; start again"
@@ -712,10 +759,11 @@ TABLE: dict[Reason, Entry] = {
     ),
     Reason.SWITCHOVER_ROLLED_BACK: Entry(
         Kind.FAILED,
-        "AWS accepted the switchover but the deployment is AVAILABLE again: it rolled back; blue is still production. "
-        "Also when the answer to the switchover call was lost and AWS's events (RDS-EVENT-0247/0249, 0259/0261) show "
-        "it was taken and canceled ([events.md](events.md#a-switchover-whose-answer-was-lost))",
-        "check the RDS events; delete the `AuroraUpgrade` and start again (it never calls switchover twice)",
+        "(written by earlier versions; now `SwitchoverNotCarriedOut`) AWS accepted the switchover but the deployment "
+        "is AVAILABLE again: it rolled back; blue is still production. Also when the answer to the switchover call "
+        "was lost and AWS's events (RDS-EVENT-0247/0249, 0259/0261) show it was taken and canceled "
+        "([events.md](events.md#a-switchover-whose-answer-was-lost))",
+        "check the RDS events; delete the `AuroraUpgrade` and start again",
     ),
     Reason.UNSAFE_CLEANUP: Entry(
         Kind.FAILED,

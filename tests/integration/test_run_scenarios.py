@@ -79,6 +79,9 @@ def test_switchover_rolled_back_by_aws_fails_and_leaves_blue_in_production(
     assert status["phase"] == "Failed"
     assert "SWITCHOVER_FAILED" in status["message"]
     assert status["reason"] == "BlueGreenSwitchoverFailed"
+    # Failed after the call only because names and versions prove blue is still production.
+    assert "names and versions show blue is still production" in status["message"]
+    assert status["switchoverAttempt"] == 1
     rds = rds_client(sim.endpoint_url)
     cluster = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
     assert cluster["EngineVersion"] == "15.6", "blue stays production after a failed switchover"

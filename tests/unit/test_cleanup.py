@@ -19,16 +19,19 @@ from aurora_upgrade.decisions.cleanup import (
     decide_cleanup,
     decide_deletion,
 )
+from aurora_upgrade.decisions.deployment import Names
 from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.phases import Phase
 from aurora_upgrade.reasons import is_stall
 
 from .builders import (
     BG_ID,
+    CLUSTER_ID,
     GREEN_CLUSTER_ID,
     NOW,
     TIMING,
     ago,
+    cluster_arn,
     instances,
     make_blue_green,
     make_cluster,
@@ -285,13 +288,15 @@ def deleted_in(phase: Phase, policy: str = "Abort", **status: Any) -> Any:
     ],
 )
 def test_deletion_after_switchover_leaves_aws_alone(upgrade: Any) -> None:
-    # Even with a deployment still visible, nothing is deleted once switchover may have run.
+    # Even with a deployment still visible, nothing is deleted once switchover may have run; an
+    # upgrade that stopped after a switchover call says so with a Warning (GreenLeftInAWS).
     decision = decide_deletion(upgrade, DeletionObservation(make_blue_green("SWITCHOVER_COMPLETED")), NOW, TIMING)
 
     assert decision.release is True
     assert decision.outcome.action is None
     assert decision.outcome.phase is None
-    assert decision.outcome.reason == "Deleted"
+    stopped_after_a_call = upgrade.status.phase == Phase.FAILED and upgrade.status.switchover_requested_at
+    assert decision.outcome.reason == ("GreenLeftInAWS" if stopped_after_a_call else "Deleted")
 
 
 @pytest.mark.parametrize(
@@ -435,8 +440,11 @@ def test_old_cluster_deletion_refuses_anything_but_the_renamed_blue(found: Any) 
 )
 def test_deletion_around_switchover_follows_the_deployment(upgrade: Any, deletes: bool) -> None:
     """Switchover refused or rolled back leaves blue in production and green a spare copy:
-    Abort deletes it. A switchover that may be in flight is never interfered with."""
-    decision = decide_deletion(upgrade, DeletionObservation(make_blue_green("AVAILABLE")), NOW, TIMING)
+    Abort deletes it (names and versions proving it). A switchover that may be in flight is
+    never interfered with."""
+    green = make_cluster(GREEN_CLUSTER_ID, engine_version="15.10")
+    names = Names(production=make_cluster(), renamed=make_cluster(), green=green)
+    decision = decide_deletion(upgrade, DeletionObservation(make_blue_green("AVAILABLE"), green, names), NOW, TIMING)
 
     if deletes:
         assert decision.outcome.action == DeleteBlueGreen(BG_ID, delete_target=True)
@@ -535,3 +543,133 @@ def test_old_cluster_removed_from_its_global_database_is_deleted() -> None:
     observation = CleanupObservation(None, old_cluster(global_cluster=None), old_instances("available", "available"))
 
     assert decide_cleanup(upgrade, observation, NOW, TIMING).action == DeleteInstance(OLD_1)
+
+
+# --- issue 18, item 3: after a switchover call, the target is deleted only if names prove it is
+# not production ---------------------------------------------------------------------------------
+
+GREEN_AT_TARGET = make_cluster(GREEN_CLUSTER_ID, engine_version="15.10")
+BLUE_IS_PRODUCTION = Names(production=make_cluster(), renamed=make_cluster(), green=GREEN_AT_TARGET)
+GREEN_IS_PRODUCTION = Names(
+    production=make_cluster(resource_id=GREEN_AT_TARGET.resource_id, engine_version="15.10"),
+    renamed=make_cluster(f"{CLUSTER_ID}-old1"),
+    old1=make_cluster(f"{CLUSTER_ID}-old1"),
+)
+AFTER_A_CALL = {"failed_phase": Phase.SWITCHING_OVER, "switchover_requested_at": ago(600), "switchover_attempt": 1}
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "deployment", "green", "names", "left"),
+    [
+        pytest.param(
+            deleted_in(Phase.FAILED, **AFTER_A_CALL),
+            make_blue_green("SWITCHOVER_FAILED"),
+            None,
+            GREEN_IS_PRODUCTION,
+            "names and versions do not show blue is still production",
+            id="failed-production-is-green",
+        ),
+        pytest.param(
+            deleted_in(Phase.FAILED, **AFTER_A_CALL),
+            make_blue_green("AVAILABLE"),
+            GREEN_AT_TARGET,
+            Names(production=None, green=GREEN_AT_TARGET),
+            f"no cluster is named {CLUSTER_ID}",
+            id="failed-production-not-described",
+        ),
+        pytest.param(
+            deleted_in(Phase.FAILED, **AFTER_A_CALL),
+            make_blue_green("AVAILABLE", target=cluster_arn()),
+            make_cluster(),
+            BLUE_IS_PRODUCTION,
+            f"the deployment's target {CLUSTER_ID} is production",
+            id="target-is-production",
+        ),
+        pytest.param(
+            deleted_in(Phase.FAILED, **AFTER_A_CALL),
+            None,
+            None,
+            GREEN_IS_PRODUCTION,
+            "the deployment is gone",
+            id="deployment-gone",
+        ),
+        pytest.param(
+            deleted_in(Phase.SWITCHING_OVER, reason="SwitchoverOutcomeUnproven", **AFTER_A_CALL),
+            make_blue_green("AVAILABLE", switchover_details=((cluster_arn(), "SWITCHOVER_COMPLETED"),)),
+            GREEN_AT_TARGET,
+            BLUE_IS_PRODUCTION,
+            "SWITCHOVER_COMPLETED",
+            id="member-switched",
+        ),
+    ],
+)
+def test_deleting_after_a_switchover_call_never_deletes_a_target_names_do_not_prove_spare(
+    upgrade: Any, deployment: Any, green: Any, names: Names, left: str
+) -> None:
+    """deletionPolicy Abort after a switchover call that failed or was not carried out: AWS only
+    refuses DeleteTarget at SWITCHOVER_COMPLETED, so the operator itself must know the target is
+    not production. Where names and versions do not prove it, nothing is deleted and a Warning
+    says what AWS showed."""
+    decision = decide_deletion(upgrade, DeletionObservation(deployment, green, names), NOW, TIMING)
+
+    assert (decision.outcome.action, decision.release) == (None, True)
+    assert decision.outcome.reason == "GreenLeftInAWS" and decision.outcome.warning
+    assert left in decision.outcome.message
+
+
+@pytest.mark.parametrize(
+    "upgrade",
+    [
+        pytest.param(deleted_in(Phase.FAILED, **AFTER_A_CALL), id="failed-after-the-call"),
+        pytest.param(
+            deleted_in(Phase.SWITCHING_OVER, reason="SwitchoverNotCarriedOut", **AFTER_A_CALL),
+            id="held-for-a-person",
+        ),
+    ],
+)
+def test_deleting_after_a_switchover_call_deletes_green_when_names_prove_blue_is_production(upgrade: Any) -> None:
+    observation = DeletionObservation(make_blue_green("SWITCHOVER_FAILED"), GREEN_AT_TARGET, BLUE_IS_PRODUCTION)
+
+    decision = decide_deletion(upgrade, observation, NOW, TIMING)
+
+    assert decision.outcome.action == DeleteBlueGreen(BG_ID, delete_target=True)
+    assert decision.release is False
+
+
+def test_deleting_while_a_switchover_call_may_be_under_way_leaves_aws_alone() -> None:
+    """Sent a moment ago (AWS may not show it yet): even names showing blue prove nothing."""
+    upgrade = deleted_in(Phase.SWITCHING_OVER, reason="SwitchoverRequested", **AFTER_A_CALL)
+    observation = DeletionObservation(make_blue_green("AVAILABLE"), GREEN_AT_TARGET, BLUE_IS_PRODUCTION)
+
+    decision = decide_deletion(upgrade, observation, NOW, TIMING)
+
+    assert (decision.outcome.reason, decision.outcome.action, decision.release) == ("Deleted", None, True)
+
+
+def test_switchover_may_have_started_comes_from_the_recorded_call_not_the_phase() -> None:
+    """A failure in SwitchingOver after the call was sent: it may have started, whatever phase
+    the failure happened in; before any call it has not."""
+    from aurora_upgrade.phases import switchover_may_have_started
+
+    after = deleted_in(Phase.FAILED, failed_phase=Phase.SWITCHING_OVER, switchover_requested_at=ago(600))
+    before = deleted_in(Phase.FAILED, failed_phase=Phase.SWITCHING_OVER)
+    legacy_accepted = deleted_in(Phase.FAILED, failed_phase=Phase.SWITCHING_OVER, switchover_accepted_at=ago(600))
+
+    assert switchover_may_have_started(after.status)
+    assert switchover_may_have_started(legacy_accepted.status)
+    assert not switchover_may_have_started(before.status)
+
+
+def test_a_missing_deployment_is_never_reported_gone_with_green_when_green_has_production_name() -> None:
+    """Before any switchover call of this upgrade, someone switched over and deleted the
+    deployment: green, renamed to production's name, is not "gone". Names say so, and nothing
+    is claimed or deleted; with names showing blue, the deletion ends as before."""
+    upgrade = deleted_in(Phase.AWAITING_SWITCHOVER)
+
+    decision = decide_deletion(upgrade, DeletionObservation(None, None, GREEN_IS_PRODUCTION), NOW, TIMING)
+
+    assert (decision.outcome.reason, decision.outcome.action, decision.release) == ("GreenLeftInAWS", None, True)
+    assert "green cluster are gone" not in decision.outcome.message
+    assert f"blue's resource id {make_cluster().resource_id} is now {CLUSTER_ID}-old1" in decision.outcome.message
+    blue = decide_deletion(upgrade, DeletionObservation(None, None, BLUE_IS_PRODUCTION), NOW, TIMING)
+    assert (blue.outcome.phase, blue.outcome.reason) == (Phase.ABORTED, "Aborted")

@@ -8,7 +8,7 @@ integration tier (moto).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -241,8 +241,71 @@ def test_switch_over_only_when_both_sides_are_ready_and_fail_only_on_a_lasting_r
     assert (after.status.phase, after.status.reason) == (phase, reason)
     assert after.status.switchover_accepted_at is None
     assert after.status.switchover_requested_at is None  # AWS answered: the next attempt is not a repeat
+    assert after.status.switchover_attempt is None  # nor is an attempt recorded for a call that took no effect
     if reason == "SwitchoverRefused" and phase == Phase.SWITCHING_OVER:
         assert after.status.switchover_refused_at == STAMP
+
+
+@pytest.mark.parametrize(
+    ("closed", "reopened", "later"),
+    [
+        pytest.param(
+            {"switchover": {"mode": "Manual", "approved": False}},
+            {"switchover": {"mode": "Manual", "approved": True}},
+            timedelta(0),
+            id="approval-given-again",
+        ),
+        pytest.param(
+            {"switchover": {"window": {"days": ["Fri"], "start": "00:30", "end": "02:00"}}},
+            {"switchover": {"window": {"days": ["Fri"], "start": "00:30", "end": "02:00"}}},
+            timedelta(days=7),  # next Friday's window, no look having seen it closed
+            id="window-opens-again",
+        ),
+    ],
+)
+def test_a_refused_switchover_is_retried_in_each_new_opening_of_the_gate(
+    closed: dict[str, Any], reopened: dict[str, Any], later: timedelta
+) -> None:
+    """Through the engine, as status records it: AWS refused the switchover (a transient state)
+    longer ago than the refusal timeout, in an earlier opening of the gate. A refusal in the new
+    opening is retried (SwitchoverRefused, a wait), not the end of the upgrade."""
+    from aurora_upgrade.decisions.switchover import SwitchoverObservation, decide_switching
+
+    from .builders import make_blue_green, make_cluster, make_snapshot, make_spec
+
+    green = make_cluster("green", engine_version="15.10")
+    seen = SwitchoverObservation(
+        make_blue_green("AVAILABLE"),
+        green,
+        instances(suffix=GREEN_SUFFIX, engine_version="15.10"),
+        make_snapshot(),
+        make_cluster(),
+        instances(),
+    )
+    upgrade = make_upgrade(
+        Phase.SWITCHING_OVER,
+        make_spec(**closed),
+        green_cluster_identifier=None,
+        switchover_refused_at=LONG_REFUSED,
+        waiting_for="SwitchoverRefused",
+        waiting_since=LONG_REFUSED,
+    )
+    if closed != reopened:  # a look sees the gate closed
+        upgrade = engine()._apply(upgrade, decide_switching(upgrade, seen, NOW, TIMING), None, Store([]))
+        assert upgrade.status.reason == "AwaitingApproval"
+        upgrade = replace(upgrade, spec=make_spec(**reopened))
+    now = NOW + later
+    run = Engine(timing=TIMING, clock=lambda: now)
+    outcome = decide_switching(upgrade, seen, now, TIMING)
+    while outcome.action is None:  # bookkeeping that goes on at once
+        upgrade = run._apply(upgrade, outcome, None, Store([]))
+        outcome = decide_switching(upgrade, seen, now, TIMING)
+    refusal = SwitchoverStub(refused("InvalidBlueGreenDeploymentStateFault", "SwitchoverBlueGreenDeployment"))
+
+    after = run._apply(upgrade, outcome, refusal, Store([]))  # type: ignore[arg-type]
+
+    assert (after.status.phase, after.status.reason) == (Phase.SWITCHING_OVER, "SwitchoverRefused")
+    assert after.status.switchover_refused_at == rfc3339(now)
 
 
 @pytest.mark.parametrize(

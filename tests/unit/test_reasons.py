@@ -176,6 +176,7 @@ def test_waits_on_a_person_look_at_aws_no_sooner_than_they_must() -> None:
         Reason.AWAITING_APPROVAL,
         Reason.OUTSIDE_MAINTENANCE_WINDOW,
         Reason.RETAINING_OLD_CLUSTER,
+        Reason.SWITCHOVER_NOT_CARRIED_OUT,
     }
 
 

@@ -45,6 +45,7 @@ from .builders import (
     make_upgrade,
     member,
     snapshot_id,
+    with_spec,
 )
 
 STAMP = rfc3339(NOW)
@@ -360,9 +361,6 @@ def switching(spec: dict[str, Any] | None = None, **status: Any) -> Any:
             300,
             id="approved-inside-window",
         ),
-        # The intent outlived the consistency grace with the deployment still AVAILABLE: the
-        # earlier attempt never reached AWS (a reached one shows SWITCHOVER_IN_PROGRESS).
-        pytest.param(switching(switchover_requested_at=OLD), ready(), 300, id="old-intent-never-seen"),
     ],
 )
 def test_switchover_is_called_once_with_intent(upgrade: Any, observation: SwitchoverObservation, timeout: int) -> None:
@@ -370,8 +368,8 @@ def test_switchover_is_called_once_with_intent(upgrade: Any, observation: Switch
 
     assert outcome.phase is None
     assert outcome.reason == "SwitchoverStarted"
-    assert outcome.intent == {"switchover_requested_at": STAMP}
-    assert outcome.action == Switchover(BG_ID, timeout)
+    assert outcome.intent == {"switchover_requested_at": STAMP, "switchover_attempt": 1}
+    assert outcome.action == Switchover(BG_ID, timeout, attempt=1)
     assert waits(outcome)
 
 
@@ -553,13 +551,15 @@ def test_switchover_completed_without_finding_the_old_cluster(
         assert "was not found" in outcome.message
 
 
-def test_switchover_accepted_then_available_again_fails_without_calling_again() -> None:
-    """AWS rolled the switchover back: a second SwitchoverBlueGreenDeployment is never sent."""
+def test_switchover_accepted_then_available_again_waits_for_a_person_without_calling_again() -> None:
+    """AWS rolled the switchover back: a second SwitchoverBlueGreenDeployment is never sent by
+    itself, and the upgrade does not end (green stays for another attempt a person authorises)."""
     upgrade = switching(switchover_requested_at=OLD, switchover_accepted_at=OLD)
 
     outcome = decide_switching(upgrade, ready(), NOW, TIMING)
 
-    assert (outcome.phase, outcome.reason) == (Phase.FAILED, "SwitchoverRolledBack")
+    assert (outcome.phase, outcome.reason) == (None, "SwitchoverNotCarriedOut")
+    assert "AWS accepted it and the deployment is AVAILABLE again" in outcome.message
     assert outcome.action is None
 
 
@@ -577,7 +577,7 @@ def test_switchover_call_records_acceptance_only_after_the_call() -> None:
     outcome = decide_switching(switching(), ready(), NOW, TIMING)
 
     assert isinstance(outcome.action, Switchover)
-    assert outcome.intent == {"switchover_requested_at": STAMP}
+    assert outcome.intent == {"switchover_requested_at": STAMP, "switchover_attempt": 1}
     assert outcome.changes == {"switchover_accepted_at": STAMP}
 
 
@@ -721,23 +721,13 @@ def _event(message: str, seconds_ago: float) -> RdsEvent:
 def test_a_switchover_whose_answer_was_lost_is_never_repeated(signs: tuple[RdsEvent, ...]) -> None:
     """The intent is in status, AWS's answer is not (a crash or a lost connection), and the
     deployment is AVAILABLE after the consistency grace: AWS may have taken the switchover and
-    canceled it quickly. Its events say so, and then the switchover is never sent again."""
+    canceled it quickly. Its events say so, and the message names them."""
     upgrade = switching(switchover_requested_at=OLD)
 
     outcome = decide_switching(upgrade, ready(switchover_signs=signs), NOW, TIMING)
 
-    assert (outcome.phase, outcome.reason, outcome.action) == (Phase.FAILED, "SwitchoverRolledBack", None)
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, "SwitchoverNotCarriedOut", None)
     assert "canceled" in outcome.message and "blue is still production" in outcome.message
-
-
-def test_a_lost_switchover_with_no_sign_in_aws_is_sent_again() -> None:
-    """Only when AWS shows no sign at all (AVAILABLE, no switchover event since the intent)."""
-    upgrade = switching(switchover_requested_at=OLD)
-
-    outcome = decide_switching(upgrade, ready(switchover_signs=()), NOW, TIMING)
-
-    assert isinstance(outcome.action, Switchover)
-    assert outcome.intent == {"switchover_requested_at": STAMP}
 
 
 class _Reads:
@@ -753,6 +743,7 @@ class _Reads:
             "describe_cluster": lambda i: GREEN if i == GREEN_CLUSTER_ID else make_cluster(),
             "describe_cluster_instances": lambda c: GREEN_INSTANCES if c == GREEN_CLUSTER_ID else instances(),
             "describe_cluster_snapshot": lambda _i: make_snapshot(),
+            "find_cluster_by_resource_id": lambda _r: make_cluster(),
         }
         return answers[name]
 
@@ -772,3 +763,268 @@ def test_observe_looks_for_switchover_events_only_for_an_unanswered_intent() -> 
     never_asked = _Reads(signs)
     observe(never_asked, switching(), NOW)
     assert answered.asked == never_asked.asked == []
+
+
+# --- issue 18, item 2: a second switchover is never sent without a person --------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "observation", "how"),
+    [
+        pytest.param(
+            {"switchover_requested_at": OLD},
+            ready(),
+            "its answer was lost and the deployment is AVAILABLE",
+            id="answer-lost-no-sign",
+        ),
+        pytest.param(
+            {"switchover_requested_at": OLD},
+            ready(switchover_signs=(_event("Switchover canceled on blue/green deployment.", 90),)),
+            "AWS's events show it was taken and canceled",
+            id="answer-lost-canceled",
+        ),
+        pytest.param(
+            {"switchover_requested_at": OLD, "switchover_accepted_at": OLD},
+            ready(),
+            "AWS accepted it and the deployment is AVAILABLE again",
+            id="accepted-rolled-back",
+        ),
+    ],
+)
+def test_a_second_switchover_is_never_sent_without_a_person(
+    status: dict[str, Any], observation: SwitchoverObservation, how: str
+) -> None:
+    """After a switchover call and a deployment AVAILABLE again, names and versions showing
+    blue still production: the upgrade stops for a person (not Failed), says how to authorise
+    one more attempt, and sends nothing; re-applying the same manifest changes nothing."""
+    from aurora_upgrade.reasons import Kind, entry_of
+
+    for upgrade in (switching(**status), switching({"switchover": {"attempt": 1}}, generation=2, **status)):
+        outcome = decide_switching(upgrade, observation, NOW, TIMING)
+
+        assert (outcome.phase, outcome.reason, outcome.action) == (None, "SwitchoverNotCarriedOut", None)
+        assert how in outcome.message
+        assert "set spec.switchover.attempt: 2 to authorise one more attempt" in outcome.message
+        assert f"{CLUSTER_ID} is {make_cluster().resource_id} at 15.6" in outcome.message
+        assert outcome.warning, "a Warning Event says so"
+        found = entry_of(outcome.reason)
+        assert found is not None and found.kind == Kind.WAITING_ON_PERSON
+
+
+def test_raising_switchover_attempt_authorises_exactly_one_more_call() -> None:
+    """Only `attempt` above the recorded one authorises a call; it is recorded with its number
+    before it is sent, so that number never authorises a second one."""
+    lost = {"switchover_requested_at": OLD, "switchover_attempt": 1}
+    raised = switching({"switchover": {"attempt": 2}}, generation=2, **lost)
+
+    outcome = decide_switching(raised, ready(), NOW, TIMING)
+
+    assert outcome.reason == "SwitchoverAttemptAuthorised"
+    assert outcome.action == Switchover(BG_ID, 300, attempt=2)
+    assert outcome.intent == {
+        "switchover_requested_at": STAMP,
+        "switchover_attempt": 2,
+        "switchover_accepted_at": None,
+    }
+    assert "attempt 2, authorised by spec.switchover.attempt after attempt 1 was not carried out" in outcome.message
+
+    # Attempt 2 was sent and its answer lost as well: attempt 2 authorises nothing more.
+    again = switching({"switchover": {"attempt": 2}}, generation=2, switchover_requested_at=OLD, switchover_attempt=2)
+    held = decide_switching(again, ready(), NOW, TIMING)
+    assert (held.reason, held.action) == ("SwitchoverNotCarriedOut", None)
+    assert "spec.switchover.attempt: 3" in held.message
+    # Lowering it, or leaving it, authorises nothing either.
+    lowered = switching({"switchover": {"attempt": 1}}, generation=3, switchover_requested_at=OLD, switchover_attempt=2)
+    assert decide_switching(lowered, ready(), NOW, TIMING).action is None
+
+
+def test_a_status_from_before_attempts_were_recorded_counts_its_call_as_attempt_1() -> None:
+    """An upgrade in flight when the operator is upgraded: its status has the call's times and
+    no attempt; that call was attempt 1."""
+    from aurora_upgrade.models import parse_status
+
+    old = parse_status({"phase": "SwitchingOver", "switchoverRequestedAt": OLD, "blueGreenDeploymentIdentifier": BG_ID})
+    assert old.switchover_attempt is None
+    upgrade = switching(switchover_requested_at=OLD)
+
+    assert decide_switching(upgrade, ready(), NOW, TIMING).reason == "SwitchoverNotCarriedOut"
+    raised = switching({"switchover": {"attempt": 2}}, switchover_requested_at=OLD)
+    assert decide_switching(raised, ready(), NOW, TIMING).action == Switchover(BG_ID, 300, attempt=2)
+
+
+def test_a_switchover_aws_answered_with_an_error_is_retried_without_a_person() -> None:
+    """A call AWS refused took no effect: the engine keeps the status from before its intent,
+    so no attempt is recorded and the next look may call again (not a repeat)."""
+    from aurora_upgrade.decisions.switchover import refused_call
+    from aurora_upgrade.resources import ErrorKind, RdsError
+
+    error = RdsError(
+        ErrorKind.INVALID_STATE, "InvalidBlueGreenDeploymentStateFault", "busy", "SwitchoverBlueGreenDeployment"
+    )
+    before = switching()  # the status the engine restores for an answered error
+    refusal = refused_call(before, Switchover(BG_ID, 300), error, NOW, TIMING)
+    assert (refusal.phase, refusal.reason) == (None, "SwitchoverRefused")
+
+    retried = before.with_status(before.status.model_copy(update=dict(refusal.changes)))
+    assert decide_switching(retried, ready(), NOW + timedelta(seconds=30), TIMING).action == Switchover(BG_ID, 300)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "shows"),
+    [
+        pytest.param(
+            {
+                "blue": make_cluster(resource_id="cluster-GREEN", engine_version="15.10"),
+                "renamed": make_cluster(f"{CLUSTER_ID}-old1"),
+            },
+            f"blue's resource id {make_cluster().resource_id} is now {CLUSTER_ID}-old1",
+            id="production-name-on-green",
+        ),
+        pytest.param(
+            {"old1": make_cluster(f"{CLUSTER_ID}-old1")},
+            f"{CLUSTER_ID}-old1 is {make_cluster().resource_id}",
+            id="old1-is-blue",
+        ),
+        pytest.param({"blue": None}, f"no cluster is named {CLUSTER_ID}", id="production-name-missing"),
+        pytest.param(
+            {"deployment": make_blue_green(switchover_details=((cluster_arn(), "SWITCHOVER_COMPLETED"),))},
+            "SWITCHOVER_COMPLETED",
+            id="member-switched",
+        ),
+    ],
+)
+def test_after_a_switchover_call_names_and_versions_decide_what_production_is(
+    overrides: dict[str, Any], shows: str
+) -> None:
+    """AVAILABLE again after a call, but names, versions or SwitchoverDetails do not show blue
+    as production: nothing is sent, not even with a raised attempt, and nothing fails."""
+    for spec in ({}, {"switchover": {"attempt": 2}}):
+        upgrade = switching(spec, switchover_requested_at=OLD, switchover_attempt=1)
+
+        outcome = decide_switching(upgrade, ready(**overrides), NOW, TIMING)
+
+        assert (outcome.phase, outcome.reason, outcome.action) == (None, "SwitchoverOutcomeUnproven", None)
+        assert shows in outcome.message
+
+
+# --- issue 18, item 3: a failure after a switchover call never claims "not switched over" ----
+
+SWITCHED_NAMES = {
+    "blue": make_cluster(resource_id="cluster-GREEN", engine_version="15.10"),
+    "renamed": make_cluster(f"{CLUSTER_ID}-old1"),
+    "green": None,
+}
+
+
+@pytest.mark.parametrize(
+    "deployment",
+    [
+        pytest.param(make_blue_green("SWITCHOVER_FAILED", status_details="Switchover failed"), id="failed"),
+        pytest.param(make_blue_green("DELETING"), id="deleting"),
+        pytest.param(None, id="gone"),
+    ],
+)
+@pytest.mark.parametrize(
+    "names",
+    [
+        pytest.param(SWITCHED_NAMES, id="production-is-green"),
+        pytest.param({"old1": make_cluster(f"{CLUSTER_ID}-old1")}, id="old1-is-blue"),
+        pytest.param({"blue": None}, id="production-not-described"),
+    ],
+)
+def test_a_failure_after_switchover_was_requested_is_never_reported_as_not_switched_over(
+    deployment: Any, names: dict[str, Any]
+) -> None:
+    upgrade = switching(switchover_requested_at=ago(120), switchover_accepted_at=ago(119), switchover_attempt=1)
+
+    outcome = decide_switching(upgrade, ready(deployment=deployment, **names), NOW, TIMING)
+
+    assert outcome.phase is None, "never Failed while names do not prove production unchanged"
+    assert (outcome.reason, outcome.action) == ("SwitchoverOutcomeUnproven", None)
+    assert "not changed" not in outcome.message and "after switchover attempt 1" in outcome.message
+    assert outcome.warning
+
+
+@pytest.mark.parametrize(
+    ("deployment", "reason"),
+    [
+        pytest.param(make_blue_green("SWITCHOVER_FAILED"), "BlueGreenSwitchoverFailed", id="failed"),
+        pytest.param(make_blue_green("DELETING"), "BlueGreenDeploymentDeleted", id="deleting"),
+        pytest.param(None, "BlueGreenDeploymentNotFound", id="gone"),
+    ],
+)
+def test_a_failure_after_switchover_was_requested_fails_only_with_names_proving_blue(
+    deployment: Any, reason: str
+) -> None:
+    upgrade = switching(switchover_requested_at=ago(120), switchover_accepted_at=ago(119), switchover_attempt=1)
+
+    outcome = decide_switching(upgrade, ready(deployment=deployment), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (Phase.FAILED, reason, None)
+    assert "names and versions show blue is still production" in outcome.message
+    assert f"{CLUSTER_ID} is {make_cluster().resource_id} at 15.6" in outcome.message
+
+
+def test_observe_reads_names_after_a_switchover_call() -> None:
+    """After a call: production's name, blue's resource id and `<name>-old1` are read."""
+    reads = _Reads(())
+    seen = observe(reads, switching(switchover_requested_at=OLD, switchover_attempt=1), NOW)
+    assert seen.blue == make_cluster() and seen.renamed == make_cluster() and seen.old1 == make_cluster()
+    assert seen.green == GREEN
+
+
+# --- issue 18, item 6: a refused switchover is retried in each new opening of the gate -----------
+
+
+def _after(upgrade: Any, outcome: Any) -> Any:
+    """The upgrade as the engine records it after `outcome` (its changes saved)."""
+    return upgrade.with_status(upgrade.status.model_copy(update=dict(outcome.changes)))
+
+
+@pytest.mark.parametrize(
+    ("closed", "reopened", "now"),
+    [
+        pytest.param(
+            {"switchover": {"mode": "Manual", "approved": False}},
+            {"switchover": {"mode": "Manual", "approved": True}},
+            NOW,
+            id="approval-given-again",
+        ),
+        pytest.param(
+            {"switchover": {"window": TOKYO_FRIDAY}},
+            {"switchover": {"window": TOKYO_FRIDAY}},
+            NOW + timedelta(days=7),  # the next Friday's window
+            id="window-opens-again",
+        ),
+    ],
+)
+def test_a_refused_switchover_is_retried_in_each_new_opening_of_the_gate(
+    closed: dict[str, Any], reopened: dict[str, Any], now: datetime
+) -> None:
+    """AWS refused the switchover for a transient state in an earlier opening of the gate,
+    longer ago than the refusal timeout: one refusal in the new opening is retried, not a
+    failure."""
+    from aurora_upgrade.decisions.switchover import refused_call
+    from aurora_upgrade.resources import ErrorKind, RdsError
+
+    refused_long_ago = rfc3339(NOW - TIMING.refusal_timeout - timedelta(minutes=5))
+    upgrade = switching(closed, switchover_refused_at=refused_long_ago)
+    if reopened != closed:  # the gate is seen closed, then opens
+        held = decide_switching(upgrade, ready(), NOW, TIMING)
+        assert held.reason == "AwaitingApproval"
+        upgrade = _after(upgrade, held)
+        upgrade = with_spec(upgrade, **reopened)
+    looks = 0
+    outcome = decide_switching(upgrade, ready(), now, TIMING)
+    while outcome.action is None and looks < 3:  # bookkeeping steps go on at once
+        upgrade, looks = _after(upgrade, outcome), looks + 1
+        outcome = decide_switching(upgrade, ready(), now, TIMING)
+    assert isinstance(outcome.action, Switchover)
+
+    error = RdsError(
+        ErrorKind.INVALID_STATE, "InvalidBlueGreenDeploymentStateFault", "busy", "SwitchoverBlueGreenDeployment"
+    )
+    refusal = refused_call(upgrade, outcome.action, error, now, TIMING)
+
+    assert (refusal.phase, refusal.reason) == (None, "SwitchoverRefused")
+    assert refusal.changes == {"switchover_refused_at": rfc3339(now)}

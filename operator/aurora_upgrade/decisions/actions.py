@@ -48,10 +48,14 @@ class CreateSnapshot:
 class Switchover:
     identifier: str
     timeout_seconds: int
+    attempt: int = 1  # spec.switchover.attempt: one call per number
     operation = "SwitchoverBlueGreenDeployment"
 
     def describe(self) -> str:
-        return f"Switching over blue/green deployment {self.identifier} (timeout {self.timeout_seconds}s)"
+        return (
+            f"Switching over blue/green deployment {self.identifier} (timeout {self.timeout_seconds}s, "
+            f"attempt {self.attempt})"
+        )
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ switchover the target is production), then, only when asked, the `-old1` cluster
 its instances first, then the cluster, with a final snapshot unless told otherwise. Cleanup
 runs after switchover, so a refused call stalls it with a Warning rather than failing it.
 
-Deleting the AuroraUpgrade follows deletionPolicy before switchover and leaves AWS alone
-after it; a refused delete keeps the finalizer (with a Warning), because releasing it would
-orphan green.
+Deleting the AuroraUpgrade follows deletionPolicy before a switchover call and leaves AWS
+alone once a switchover completed. After a call that AWS did not carry out, Abort deletes the
+deployment's target only where names and versions prove it is not production; otherwise it
+leaves both with a Warning. A refused delete keeps the finalizer (with a Warning), because
+releasing it would orphan green.
 """
 
 from __future__ import annotations
@@ -29,10 +31,14 @@ from aurora_upgrade.decisions.actions import (
     DisableDeletionProtection,
 )
 from aurora_upgrade.decisions.deployment import (
+    MEMBER_SWITCHING,
     SWITCHED_OVER,
+    Names,
+    Production,
     find_deployment,
     not_listed_yet,
     our_deployment,
+    production_by_names,
 )
 from aurora_upgrade.decisions.outcome import Act, GoOn, Outcome, Wait, advance, call_failed, fail, wait
 from aurora_upgrade.decisions.questions import (
@@ -44,7 +50,7 @@ from aurora_upgrade.decisions.questions import (
 from aurora_upgrade.decisions.switchover import previous_production
 from aurora_upgrade.decisions.verify import completion_message
 from aurora_upgrade.models import DeletionPolicy, parse_duration
-from aurora_upgrade.phases import Phase, deleting_touches_aws
+from aurora_upgrade.phases import Phase, deleting_touches_aws, recorded_attempt
 from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import BlueGreen, Cluster, Instance, RdsError, RdsReads, arn_name
 from aurora_upgrade.upgrade import Upgrade
@@ -187,6 +193,7 @@ def _delete_old_cluster(upgrade: Upgrade, old: str, seen: CleanupObservation, ti
 class DeletionObservation:
     deployment: BlueGreen | None
     green: Cluster | None = None  # the deployment's target, or the green cluster recorded in status
+    names: Names | None = None  # after a switchover call: what names show (deployment.Names)
 
 
 @dataclass(frozen=True)
@@ -195,14 +202,91 @@ class DeletionDecision:
     release: bool  # the finalizer may go: nothing more to do in AWS
 
 
+# Where a switchover call was settled as not carried out: the upgrade failed, or holds for a
+# person, for a look at AWS, or at the gate. Anywhere else after a call (sent a moment ago, AWS
+# switching) the switchover may be under way, and deleting leaves AWS alone.
+SETTLED = frozenset(
+    {
+        Reason.SWITCHOVER_NOT_CARRIED_OUT,
+        Reason.SWITCHOVER_OUTCOME_UNPROVEN,
+        Reason.SWITCHOVER_REFUSED,
+        Reason.AWAITING_APPROVAL,
+        Reason.OUTSIDE_MAINTENANCE_WINDOW,
+        Reason.SWITCHOVER_NOT_SAFE,
+    }
+)
+
+
+def _call_settled(upgrade: Upgrade) -> bool:
+    status = upgrade.status
+    return status.phase == Phase.FAILED or (status.phase == Phase.SWITCHING_OVER and status.reason in SETTLED)
+
+
+def _may_delete(upgrade: Upgrade) -> bool:
+    """Whether deletionPolicy Abort may still delete something now: before any switchover call,
+    or after one settled as not carried out (names decide then)."""
+    status = upgrade.status
+    if not deleting_touches_aws(status):
+        return False
+    return recorded_attempt(status) is None or status.abort_requested_at is not None or _call_settled(upgrade)
+
+
 def observe_deletion(aws: RdsReads, upgrade: Upgrade, now: datetime) -> DeletionObservation:
     """Only when deletionPolicy Abort may still have to delete something: the deployment and
-    its green cluster (its deletion protection; once the deployment is gone, whether green is)."""
-    if not deleting_touches_aws(upgrade.status) or upgrade.spec.deletion_policy != DeletionPolicy.ABORT:
+    its green cluster (its deletion protection; once the deployment is gone, whether green is),
+    and after a switchover call or once the deployment is gone, what names show of production
+    (green renamed to production's name is not "gone")."""
+    if not _may_delete(upgrade) or upgrade.spec.deletion_policy != DeletionPolicy.ABORT:
         return DeletionObservation(None)
     bg = find_deployment(aws, upgrade)
     green_id = arn_name(bg.target) if bg is not None and bg.target else upgrade.status.green_cluster_identifier
-    return DeletionObservation(bg, aws.describe_cluster(green_id) if green_id else None)
+    green = aws.describe_cluster(green_id) if green_id else None
+    names = None
+    if recorded_attempt(upgrade.status) is not None or (bg is None and upgrade.status.blue_green_deployment_identifier):
+        names = Names(
+            production=describe_cluster(upgrade.cluster).ask(aws),
+            renamed=previous_production(upgrade).ask(aws),
+            old1=describe_cluster(f"{upgrade.cluster}-old1").ask(aws),
+            green=green,
+        )
+    return DeletionObservation(bg, green, names)
+
+
+def _target_is_not_production(upgrade: Upgrade, seen: DeletionObservation) -> str | None:
+    """After a switchover call: None when names and versions prove the deployment's target is
+    not production (so DeleteTarget deletes a spare copy), else what AWS showed instead. AWS's
+    API reference only refuses DeleteTarget once the deployment is SWITCHOVER_COMPLETED; nothing
+    says another status protects production."""
+    bg, green = seen.deployment, seen.green
+    if bg is None:
+        return "the deployment is gone"
+    members = [f"{arn_name(m)} {state}" for m, state in bg.switchover_details if state in MEMBER_SWITCHING]
+    if bg.status in SWITCHED_OVER or members:
+        return f"{bg.identifier} is {bg.status}" + (f" with members {', '.join(members)}" if members else "")
+    production, evidence = production_by_names(upgrade, seen.names or Names(None))
+    if production != Production.BLUE:
+        return f"names and versions do not show blue is still production ({evidence})"
+    target = arn_name(bg.target) if bg.target else None
+    prod = seen.names.production if seen.names is not None else None
+    if green is None or green.identifier != target or prod is None:
+        return f"the deployment's target {target} cannot be described"
+    if green.identifier == prod.identifier or green.resource_id == prod.resource_id:
+        return f"the deployment's target {target} is production"
+    return None
+
+
+def _unproven_spare(upgrade: Upgrade, seen: DeletionObservation, attempt: int | None) -> str | None:
+    """Why green cannot be treated as a spare copy, or None: after a switchover call, unless
+    names prove its target is not production; before one, only a deployment that vanished
+    while names show production changed (someone switched over and deleted it elsewhere)."""
+    if attempt is not None:
+        return _target_is_not_production(upgrade, seen)
+    if seen.deployment is not None or seen.names is None:
+        return None
+    production, evidence = production_by_names(upgrade, seen.names)
+    if production == Production.BLUE:
+        return None
+    return f"the deployment is gone and names and versions do not show blue is still production ({evidence})"
 
 
 def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now: datetime, timing: Timing) -> Outcome:
@@ -212,7 +296,7 @@ def deletion_call_failed(upgrade: Upgrade, action: Action, error: RdsError, now:
 
 def decide_deletion(upgrade: Upgrade, seen: DeletionObservation, now: datetime, timing: Timing) -> DeletionDecision:
     spec, status = upgrade.spec, upgrade.status
-    if not deleting_touches_aws(upgrade.status):
+    if not _may_delete(upgrade):
         return DeletionDecision(GoOn(reason=Reason.DELETED, message="Resource deleted; AWS left as it is"), True)
     if spec.deletion_policy == DeletionPolicy.ORPHAN:
         ident = status.blue_green_deployment_identifier
@@ -231,6 +315,19 @@ def decide_deletion(upgrade: Upgrade, seen: DeletionObservation, now: datetime, 
             True,
         )
     bg = seen.deployment
+    attempt = recorded_attempt(status)
+    unproven = None if status.abort_requested_at else _unproven_spare(upgrade, seen, attempt)
+    if unproven is not None:
+        left = f"blue/green deployment {bg.identifier} and its target are left in AWS" if bg else "nothing is deleted"
+        asked = f" after switchover attempt {attempt} was requested" if attempt is not None else ""
+        return DeletionDecision(
+            GoOn(
+                reason=Reason.GREEN_LEFT_IN_AWS,
+                message=f"The resource was deleted{asked} (deletionPolicy Abort): {unproven}, so {left}; find out "
+                "which cluster is production before deleting anything by hand",
+            ),
+            True,
+        )
     # Not found right after CreateBlueGreenDeployment may mean "not listed yet"; once this
     # finalizer asked AWS to delete it (or saw it DELETING), not found means gone.
     deletion_seen = status.abort_requested_at is not None

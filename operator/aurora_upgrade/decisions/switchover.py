@@ -6,6 +6,12 @@ snapshot (when asked for) must be `available` (the runbook's 6.1 waiter does not
 the runbook could switch over before the snapshot was usable), and the approval and
 maintenance window must still allow it.
 
+One call per attempt: `status.switchoverAttempt` records `spec.switchover.attempt` before the
+call is sent. After a call, AWS's answer is read by names and versions (deployment.Names): a
+switchover AWS did not carry out holds for a person (SwitchoverNotCarriedOut), who authorises
+one more by raising the attempt; what names do not prove holds with a Warning
+(SwitchoverOutcomeUnproven), never ends in "not switched over".
+
 Everything these phases read from AWS is in `observe`, which asks the Region's shared describes
 the `questions` declared once for the phase (decisions/questions.py); what a refused call means
 is in `refused_call`: AWS refusing the switchover itself ends the upgrade with blue untouched; how
@@ -23,9 +29,21 @@ from typing import NamedTuple
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.actions import Action, CreateSnapshot, Switchover
-from aurora_upgrade.decisions.deployment import deployment_problem, details, our_deployment
+from aurora_upgrade.decisions.deployment import (
+    BLUE_GREEN_KNOWN,
+    MEMBER_SWITCHING,
+    SWITCHED_OVER,
+    Names,
+    Production,
+    deployment_problem,
+    failure_of,
+    our_deployment,
+    production_by_names,
+    unknown_status,
+)
 from aurora_upgrade.decisions.outcome import (
     Act,
+    GoOn,
     Outcome,
     Wait,
     advance,
@@ -42,7 +60,7 @@ from aurora_upgrade.decisions.questions import (
     find_cluster_by_resource_id,
 )
 from aurora_upgrade.models import SwitchoverMode
-from aurora_upgrade.phases import Phase, following
+from aurora_upgrade.phases import Phase, following, recorded_attempt
 from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import (
     BlueGreen,
@@ -66,21 +84,41 @@ def _switchover_timeout(upgrade: Upgrade, t: Timing) -> timedelta:
 
 
 def gate(upgrade: Upgrade, now: datetime, timing: Timing) -> Outcome | None:
-    """A wait while the manual approval or the maintenance window holds switchover back."""
+    """A wait while the manual approval or the maintenance window holds switchover back. While
+    it holds, AWS's earlier refusals stop counting: the refusal clock starts again when the gate
+    reopens (`refused_call`)."""
     spec = upgrade.spec.switchover
+    reset = {"switchover_refused_at": None} if upgrade.status.switchover_refused_at else {}
     if spec.mode == SwitchoverMode.MANUAL and not spec.approved:
         return wait(
             Reason.AWAITING_APPROVAL,
             "Green is ready; set spec.switchover.approved: true to switch over "
             f"(green endpoint {upgrade.status.green_cluster_endpoint})",
+            **reset,
         )
     if spec.window is not None and not in_window(spec.window, now):
         opens = next_window_start(spec.window, now)
         return wait(
             Reason.OUTSIDE_MAINTENANCE_WINDOW,
             f"Waiting for the maintenance window opening {opens.isoformat(timespec='minutes')}",
+            **reset,
         )
     return None
+
+
+def window_reopened(upgrade: Upgrade, now: datetime) -> Outcome | None:
+    """AWS refused the switchover in an earlier opening of the window (no look saw it closed in
+    between, e.g. the operator was down): that refusal no longer counts, and the wait on it
+    starts again too."""
+    first, window = upgrade.status.switchover_refused_at, upgrade.spec.switchover.window
+    if first is None or window is None or next_window_start(window, parse_time(first)) > now:
+        return None
+    return GoOn(
+        reason=Reason.INSIDE_MAINTENANCE_WINDOW,
+        message=f"The maintenance window opened again since AWS refused the switchover at {first}; "
+        "AWS's refusals count from this opening",
+        changes={"switchover_refused_at": None, "waiting_for": None, "waiting_since": None},
+    )
 
 
 @dataclass(frozen=True)
@@ -93,6 +131,10 @@ class SwitchoverObservation:
     blue_instances: tuple[Instance, ...] = ()  # production's instances, right before the call
     # With a switchover asked for and no answer recorded: AWS's events of it since the intent.
     switchover_signs: tuple[RdsEvent, ...] = ()
+    # After a switchover call, what names show (deployment.Names): the cluster with blue's
+    # resource id, and `<name>-old1`. `blue` is then the cluster named like production.
+    renamed: Cluster | None = None
+    old1: Cluster | None = None
 
 
 class SwitchoverQuestions(NamedTuple):
@@ -103,13 +145,14 @@ class SwitchoverQuestions(NamedTuple):
     green: Question[Cluster | None]
     green_instances: Question[Sequence[Instance]]
     previous_production: Question[Cluster | None]
+    old1: Question[Cluster | None]
 
 
 def questions(upgrade: Upgrade) -> SwitchoverQuestions:
     """What a look may ask the shared describes in the upgrade's phase (decisions/questions.py):
     while waiting, the deployment; in Snapshotting, the snapshot too; in SwitchingOver, both sides,
-    the snapshot if one is taken, and the previous production as well (which of them a look asks
-    depends on the deployment's status)."""
+    the snapshot if one is taken, the previous production as well, and after a switchover call
+    `<name>-old1` (which of them a look asks depends on the deployment's status)."""
     phase, status = upgrade.status.phase, upgrade.status
     switching = phase == Phase.SWITCHING_OVER
     snapshot = phase == Phase.SNAPSHOTTING or (switching and upgrade.spec.switchover.snapshot_before_switchover)
@@ -123,34 +166,45 @@ def questions(upgrade: Upgrade) -> SwitchoverQuestions:
         green=describe_cluster(green),
         green_instances=describe_cluster_instances(green),
         previous_production=previous_production(upgrade) if switching else describe_cluster(None),
+        old1=describe_cluster(
+            f"{upgrade.cluster}-old1" if switching and recorded_attempt(status) is not None else None
+        ),
     )
 
 
 def observe(aws: RdsReads, upgrade: Upgrade, now: datetime) -> SwitchoverObservation:
-    """The deployment always; right before the call everything `_unverified` checks; after
-    the switchover completed, the previous production cluster under its new name."""
+    """The deployment always; right before the call everything `_unverified` checks; after a
+    switchover call that AWS does not show switching, what names show; after the switchover
+    completed, the previous production cluster under its new name."""
     declared = questions(upgrade)
     bg = declared.deployment.ask(aws)
-    phase = upgrade.status.phase
-    about_to_switch = phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "AVAILABLE"
-    blue = None
-    if about_to_switch:
-        blue = declared.blue.ask(aws)
-    elif phase == Phase.SWITCHING_OVER and bg is not None and bg.status == "SWITCHOVER_COMPLETED":
+    status = upgrade.status
+    switching = status.phase == Phase.SWITCHING_OVER
+    state = bg.status if bg is not None else None
+    about_to_switch = switching and state == "AVAILABLE"
+    after_the_call = switching and recorded_attempt(status) is not None and state not in SWITCHED_OVER
+    blue = green = renamed = old1 = None
+    if about_to_switch or after_the_call:
+        blue, green = declared.blue.ask(aws), declared.green.ask(aws)
+    elif switching and state == "SWITCHOVER_COMPLETED":
         blue = declared.previous_production.ask(aws)
+    if after_the_call:
+        renamed, old1 = declared.previous_production.ask(aws), declared.old1.ask(aws)
     signs: tuple[RdsEvent, ...] = ()
-    asked, answered = upgrade.status.switchover_requested_at, upgrade.status.switchover_accepted_at
+    asked, answered = status.switchover_requested_at, status.switchover_accepted_at
     if about_to_switch and bg is not None and asked and not answered:
         signs = tuple(aws.switchover_signs_since(bg.identifier, upgrade.cluster, parse_time(asked)))
     return SwitchoverObservation(
         deployment=bg,
-        green=declared.green.ask(aws) if about_to_switch else None,
+        green=green,
         green_instances=tuple(declared.green_instances.ask(aws)) if about_to_switch else (),
         # Snapshotting's, or the one taken before switching over (declared only when one is)
-        snapshot=declared.snapshot.ask(aws) if phase == Phase.SNAPSHOTTING or about_to_switch else None,
+        snapshot=declared.snapshot.ask(aws) if status.phase == Phase.SNAPSHOTTING or about_to_switch else None,
         blue=blue,
         blue_instances=tuple(declared.blue_instances.ask(aws)) if about_to_switch else (),
         switchover_signs=signs,
+        renamed=renamed,
+        old1=old1,
     )
 
 
@@ -166,8 +220,10 @@ def refused_call(upgrade: Upgrade, action: Action, error: RdsError, now: datetim
     """A switchover AWS rejects outright (a request a new attempt cannot fix) ends the upgrade
     with blue untouched. One refused for a transient state is a wait: AWS answered, so nothing
     happened, and the next look verifies both sides again before another attempt, until
-    AWS has refused for longer than `timing.refusal_timeout`. A throttled or unanswered call
-    is looked at again, and never re-sent before the deployment's status says it was not taken."""
+    AWS has refused for longer than `timing.refusal_timeout` in this opening of the gate (the
+    clock starts again when the approval is given again or the window opens again: `gate`,
+    `window_reopened`). A throttled or unanswered call is looked at again, and never re-sent
+    without a person (`decide_switching`)."""
     if not isinstance(action, Switchover) or error.kind not in (ErrorKind.INVALID_STATE, ErrorKind.TERMINAL):
         return default_call_failed(upgrade, action, error, now, timing)
     first = upgrade.status.switchover_refused_at
@@ -270,56 +326,120 @@ def _unverified(upgrade: Upgrade, seen: SwitchoverObservation) -> str | None:
 
 
 def decide_switching(upgrade: Upgrade, seen: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
+    """Whether a switchover may have started comes from the recorded call (`recorded_attempt`),
+    never from the phase: after one, AWS's answer is read by names and versions first."""
+    previous = recorded_attempt(upgrade.status)
+    if previous is not None:
+        settled = _after_the_call(upgrade, seen, previous, now, timing)
+        return settled or _switch_over(upgrade, seen, now, timing, previous)
     problem = deployment_problem(upgrade, seen.deployment, now, timing)
     if problem:
         return problem
     assert seen.deployment is not None
-    bg, status = seen.deployment, upgrade.status
+    bg = seen.deployment
     if bg.status == "SWITCHOVER_COMPLETED":
         return _completed(upgrade, seen, now, timing)
     if bg.status == "SWITCHOVER_IN_PROGRESS":
-        # Proof that AWS took the request, also when the answer was lost in a crash.
-        accepted = status.switchover_accepted_at or rfc3339(now)
-        return wait(
-            Reason.SWITCHOVER_IN_PROGRESS, f"AWS is switching over {bg.identifier}", switchover_accepted_at=accepted
-        )
+        return _in_progress(upgrade, bg.identifier, now)
     if bg.status != "AVAILABLE":
         return wait(Reason.WAITING_FOR_BLUE_GREEN, f"Blue/green deployment {bg.identifier} is {bg.status}")
-    if status.switchover_accepted_at and since(status.switchover_accepted_at, now) < timing.consistency_grace:
-        return wait(Reason.SWITCHOVER_REQUESTED, "AWS accepted the switchover; waiting for it to report progress")
-    if status.switchover_accepted_at:
-        # AWS took the request, yet the deployment is AVAILABLE again: it rolled the switchover
-        # back. Calling again would be a second switchover nobody asked for.
-        return fail(
-            Reason.SWITCHOVER_ROLLED_BACK,
-            f"AWS accepted the switchover of {bg.identifier} but the deployment is AVAILABLE again "
-            f"({details(bg.status_details)}); blue is still production. Check the RDS events, then "
-            "delete this AuroraUpgrade (deletionPolicy decides what happens to green) and start again",
-        )
-    if status.switchover_requested_at and since(status.switchover_requested_at, now) < timing.consistency_grace:
-        return wait(Reason.SWITCHOVER_REQUESTED, "Switchover was requested; waiting for AWS to report it")
-    if seen.switchover_signs:
-        # The answer was lost, but AWS's events show the switchover was taken, and it is
-        # AVAILABLE again: AWS canceled it. Sending it again would be a switchover nobody asked for.
-        signs = "; ".join(f"{e.date.isoformat(timespec='seconds')} {e.message}" for e in seen.switchover_signs)
-        return fail(
-            Reason.SWITCHOVER_ROLLED_BACK,
-            f"The answer to the switchover of {bg.identifier} was lost, and AWS's events show it was taken "
-            f"and rolled back ({signs}); blue is still production. Check the RDS events, then delete this "
-            "AuroraUpgrade (deletionPolicy decides what happens to green) and start again",
-        )
-    held = gate(upgrade, now, timing)
+    return _switch_over(upgrade, seen, now, timing, None)
+
+
+def _in_progress(upgrade: Upgrade, identifier: str, now: datetime) -> Outcome:
+    # Proof that AWS took the request, also when the answer was lost in a crash.
+    accepted = upgrade.status.switchover_accepted_at or rfc3339(now)
+    return wait(Reason.SWITCHOVER_IN_PROGRESS, f"AWS is switching over {identifier}", switchover_accepted_at=accepted)
+
+
+def _switch_over(
+    upgrade: Upgrade, seen: SwitchoverObservation, now: datetime, timing: Timing, previous: int | None
+) -> Outcome:
+    """The call, once the gate is open and both sides are verified: the first one, or the one a
+    person authorised by raising spec.switchover.attempt above the `previous` one recorded."""
+    assert seen.deployment is not None
+    bg, spec = seen.deployment, upgrade.spec.switchover
+    held = gate(upgrade, now, timing) or window_reopened(upgrade, now)
     if held:
         return held
     unsafe = _unverified(upgrade, seen)
     if unsafe:
         return wait(Reason.SWITCHOVER_NOT_SAFE, f"Not switching over yet: {unsafe}")
+    call = Switchover(bg.identifier, spec.timeout_seconds, spec.attempt)
+    before: dict[str, object] = {"switchover_requested_at": rfc3339(now), "switchover_attempt": spec.attempt}
+    if previous is None:
+        reason, message = Reason.SWITCHOVER_STARTED, f"Switching over {bg.identifier} (timeout {spec.timeout_seconds}s)"
+    else:
+        reason = Reason.SWITCHOVER_ATTEMPT_AUTHORISED
+        message = (
+            f"Switching over {bg.identifier} again (attempt {spec.attempt}, authorised by spec.switchover.attempt "
+            f"after attempt {previous} was not carried out; timeout {spec.timeout_seconds}s)"
+        )
+        before["switchover_accepted_at"] = None  # the earlier attempt's answer is not this one's
     return Act(
-        reason=Reason.SWITCHOVER_STARTED,
-        message=f"Switching over {bg.identifier} (timeout {upgrade.spec.switchover.timeout_seconds}s)",
-        call=Switchover(bg.identifier, upgrade.spec.switchover.timeout_seconds),
-        before={"switchover_requested_at": rfc3339(now)},
-        changes={"switchover_accepted_at": rfc3339(now)},
+        reason=reason, message=message, call=call, before=before, changes={"switchover_accepted_at": rfc3339(now)}
+    )
+
+
+def _after_the_call(
+    upgrade: Upgrade, seen: SwitchoverObservation, attempt: int, now: datetime, timing: Timing
+) -> Outcome | None:
+    """After switchover call `attempt`: what AWS shows, by the deployment's status and
+    SwitchoverDetails and by names and versions. None only when AWS did not carry it out, names
+    and versions prove blue is still production, and a person raised spec.switchover.attempt
+    above `attempt`: one more call is authorised. A failure is never reported as "not switched
+    over" unless names and versions prove it."""
+    bg, status = seen.deployment, upgrade.status
+    if bg is not None and bg.status == "SWITCHOVER_COMPLETED":
+        return _completed(upgrade, seen, now, timing)
+    if bg is not None and bg.status == "SWITCHOVER_IN_PROGRESS":
+        return _in_progress(upgrade, bg.identifier, now)
+    if bg is not None and bg.status not in BLUE_GREEN_KNOWN:
+        return unknown_status(bg)
+    production, evidence = production_by_names(upgrade, Names(seen.blue, seen.renamed, seen.old1, seen.green))
+    failure = failure_of(bg, status.blue_green_deployment_identifier)
+    if failure is not None:
+        reason, what = failure
+        what = f"{what} after switchover attempt {attempt}"
+        if production == Production.BLUE:
+            return fail(reason, f"{what}; names and versions show blue is still production ({evidence})")
+        return _unproven(what, evidence)
+    assert bg is not None
+    if bg.status != "AVAILABLE":
+        return wait(Reason.WAITING_FOR_BLUE_GREEN, f"Blue/green deployment {bg.identifier} is {bg.status}")
+    members = [f"{arn_name(member)} {state}" for member, state in bg.switchover_details if state in MEMBER_SWITCHING]
+    accepted, requested = status.switchover_accepted_at, status.switchover_requested_at
+    if accepted and since(accepted, now) < timing.consistency_grace:
+        return wait(Reason.SWITCHOVER_REQUESTED, "AWS accepted the switchover; waiting for it to report progress")
+    if not accepted and requested and since(requested, now) < timing.consistency_grace:
+        return wait(Reason.SWITCHOVER_REQUESTED, "Switchover was requested; waiting for AWS to report it")
+    if members or production != Production.BLUE:
+        switching = f" with members {', '.join(members)}" if members else ""
+        what = f"Blue/green deployment {bg.identifier} is AVAILABLE{switching} after switchover attempt {attempt}"
+        return _unproven(what, evidence)
+    if upgrade.spec.switchover.attempt > attempt:
+        return None
+    if accepted:
+        how = "AWS accepted it and the deployment is AVAILABLE again (AWS rolled it back)"
+    elif seen.switchover_signs:
+        signs = "; ".join(f"{e.date.isoformat(timespec='seconds')} {e.message}" for e in seen.switchover_signs)
+        how = f"its answer was lost, and AWS's events show it was taken and canceled ({signs})"
+    else:
+        how = "its answer was lost and the deployment is AVAILABLE (AWS canceled it, or never got it)"
+    return wait(
+        Reason.SWITCHOVER_NOT_CARRIED_OUT,
+        f"Switchover attempt {attempt} of {bg.identifier} was not carried out: {how}; names and versions show "
+        f"blue is still production ({evidence}). No switchover is sent again without a person: read the RDS "
+        f"events for why, then set spec.switchover.attempt: {attempt + 1} to authorise one more attempt, or "
+        "delete this AuroraUpgrade",
+    )
+
+
+def _unproven(what: str, evidence: str) -> Outcome:
+    return wait(
+        Reason.SWITCHOVER_OUTCOME_UNPROVEN,
+        f"{what}, and names and versions do not prove which cluster is production ({evidence}); nothing more "
+        "is sent and nothing is deleted: look at both clusters in the RDS console",
     )
 
 

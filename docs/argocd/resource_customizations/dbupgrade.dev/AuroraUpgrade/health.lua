@@ -1,6 +1,7 @@
 -- Argo CD health check for dbupgrade.dev/AuroraUpgrade (Lua 5.1, as Argo CD's gopher-lua runs it).
 -- Healthy at Completed; Degraded at Failed or Aborted, or while the operator reports Stalled;
--- Suspended while switchover waits for an approval or for the maintenance window; Progressing
+-- Suspended while switchover waits for an approval, for the maintenance window, or for a person to
+-- authorise another attempt after AWS did not carry one out; Progressing
 -- otherwise, and until the operator has acted on the latest spec. The message is status.message.
 local hs = {}
 hs.status = "Progressing"
@@ -29,7 +30,8 @@ if status.phase == "Completed" then
   hs.status = "Healthy"
 elseif status.phase == "Failed" or status.phase == "Aborted" or stalled then
   hs.status = "Degraded"
-elseif status.reason == "AwaitingApproval" or status.reason == "OutsideMaintenanceWindow" then
+elseif status.reason == "AwaitingApproval" or status.reason == "OutsideMaintenanceWindow"
+    or status.reason == "SwitchoverNotCarriedOut" then
   hs.status = "Suspended"
 end
 return hs
