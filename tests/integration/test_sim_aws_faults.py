@@ -99,7 +99,10 @@ def test_events_are_dropped_per_source_type_at_the_configured_rate_and_seed() ->
             rds.reboot_db_instance(DBInstanceIdentifier=INSTANCES[0])
             until("the reboot", lambda: status_of(rds, INSTANCES[0]) == "available")
             time.sleep(0.2)
-            return snapshot_events(rds), events(rds, SourceType="db-instance")
+            listed = snapshot_events(rds)
+            # 12 snapshots' two events each, and the restart.
+            assert server.aws_faults_met() == {"events dropped": 24 - len(listed) + 1}
+            return listed, events(rds, SourceType="db-instance")
         finally:
             server.stop()
 
@@ -197,6 +200,7 @@ def test_a_switchover_aws_cancels_after_it_started_rolls_back_to_available() -> 
         assert any(m.startswith(f"Switchover from DB cluster {CLUSTER} to") and "was canceled" in m for m in messages)
         rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=identifier)
         until("the switchover", lambda: (deployment_of(rds, identifier) or {}).get("Status") == "SWITCHOVER_COMPLETED")
+        assert server.aws_faults_met() == {"switchovers rolled back": 1}
     finally:
         server.stop()
 
@@ -221,6 +225,7 @@ def test_someone_deletes_the_deployment_right_after_the_switchover() -> None:
         assert "SWITCHOVER_IN_PROGRESS" in seen and "gone" in seen, seen
         assert "DeleteBlueGreenDeployment" not in server.mutating_calls()
         assert any(t["label"] == "delete-deployment at switched-over#1" for t in server.transitions())
+        assert server.aws_faults_met() == {"delete-deployment": 1}
         production = rds.describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]
         assert production["EngineVersion"] == "15.10", "the switchover itself stands"
     finally:
@@ -259,6 +264,8 @@ def test_a_reader_appears_and_disappears_mid_phase() -> None:
             assert json.load(answer) == {"happened": "remove-reader"}
         until("instance-2 deleting", lambda: members().get(INSTANCES[1], {}).get("DBInstanceStatus") != "available")
         assert server.effective_mutating_calls() == ["RebootDBInstance", "RebootDBInstance"]
+        with urllib.request.urlopen(f"{server.endpoint_url}/_sim/aws-faults", timeout=5) as answer:
+            assert json.load(answer) == {"add-reader": 1, "remove-reader": 2}
     finally:
         server.stop()
 

@@ -13,6 +13,7 @@ a few control requests for tests that run it as a separate process:
     POST /_sim/hold      body {"operation": "X", "after": N}: hold responses to X (after letting
                          N through, default 0) until released
     POST /_sim/release   release every held response and disarm the holds
+    GET  /_sim/aws-faults  what AWS's own faults did so far ({"events dropped": N, ...})
     POST /_sim/happen    body {"kind": "delete-deployment" | "add-reader" | "remove-reader",
                          "cluster": "..." (optional)}: someone else does it now (see Happening)
     GET  /_sim/held      {"held": [operations whose responses are waiting now]}
@@ -67,6 +68,7 @@ class _SimApp:
         injector: FaultInjector,
         transitions: Callable[[], list[dict[str, str]]],
         happen: Callable[[str, str | None], None],
+        aws_faults_met: Callable[[], dict[str, int]],
     ) -> None:
         self._moto_app = moto_app
         self._recorder = recorder
@@ -74,6 +76,7 @@ class _SimApp:
         self._injector = injector
         self._transitions = transitions
         self._happen = happen
+        self._aws_faults_met = aws_faults_met
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/_sim/"):
@@ -141,6 +144,8 @@ class _SimApp:
             payload = self._recorder.calls()
         elif method == "GET" and path == "/_sim/transitions":
             payload = self._transitions()
+        elif method == "GET" and path == "/_sim/aws-faults":
+            payload = self._aws_faults_met()
         elif method == "GET" and path == "/_sim/held":
             payload = {"held": self._hold.held()}
         elif method == "POST" and path == "/_sim/hold":
@@ -287,6 +292,7 @@ class SimServer:
                 FaultInjector(self.faults),
                 lambda: self.transitions(),
                 self.happen,
+                self.aws_faults_met,
             )
             self._httpd = make_server(
                 self._host, self._requested_port, app, threaded=True, request_handler=_QuietRequestHandler
@@ -349,6 +355,18 @@ class SimServer:
     def effective_mutating_calls(self) -> list[str]:
         """Names of the mutating calls that took effect (a lost answer included), in order."""
         return [c["operation"] for c in self.calls() if is_mutating(c["operation"]) and took_effect(c)]
+
+    def aws_faults_met(self) -> dict[str, int]:
+        """What AWS's own faults did so far (FaultConfig's events, rollbacks, happenings): e.g.
+        {"events dropped": 12, "switchovers rolled back": 1, "delete-deployment": 1}. Events
+        are counted once a DescribeEvents has seen them."""
+        if self._simulation is None:
+            return {}
+        with self._simulation.lock:
+            behaviour.advance_all()
+            for backend in behaviour.sim_backends():
+                backend.fate_new_events()
+            return dict(self._simulation.aws.met)
 
     def happen(self, kind: str, cluster: str | None = None) -> None:
         """Make `kind` (a Happening kind: delete-deployment, add-reader, remove-reader) happen now

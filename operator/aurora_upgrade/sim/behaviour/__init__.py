@@ -17,7 +17,7 @@ internals, one module per area:
 """
 
 from .answers import create_backend_app
-from .backend import SimRDSBackend, advance_all, backend_for, install, uninstall
+from .backend import SimRDSBackend, advance_all, backend_for, install, sim_backends, uninstall
 from .instances import SimDBInstance
 from .simulation import AwsFaults, Faults, RoleTrust, Simulation
 
@@ -32,5 +32,6 @@ __all__ = [
     "backend_for",
     "create_backend_app",
     "install",
+    "sim_backends",
     "uninstall",
 ]

@@ -100,7 +100,7 @@ class SimBackendBase(RDSBackend):
         event_categories: list[str] | None = None,
         **_: Any,
     ) -> list[Event]:
-        self._fate_new_events()
+        self.fate_new_events()
         aws_now = active().aws.now()
         events = [
             event
@@ -123,7 +123,7 @@ class SimBackendBase(RDSBackend):
         ]
         return sorted(selected, key=lambda event: _as_utc(event.date))
 
-    def _fate_new_events(self) -> None:
+    def fate_new_events(self) -> None:
         """Put the events recorded since the last read on AWS's clock and draw their fate
         (FaultConfig's event_drops and late_events), in the order they were recorded."""
         aws = active().aws

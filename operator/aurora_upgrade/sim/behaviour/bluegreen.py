@@ -611,6 +611,7 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
     def happen(self, happening: Happening, at: datetime) -> None:
         """What someone else does at a chosen moment (FaultConfig.happenings)."""
         cluster = happening.cluster or active().aws.default_cluster or ""
+        active().aws.count(happening.kind)
         if happening.kind == "delete-deployment":
             # Runbook step 9.1 done by hand in the console: DeleteBlueGreenDeployment, no target.
             for deployment in list(self.sim_deployments.values()):

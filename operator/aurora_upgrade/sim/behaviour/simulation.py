@@ -70,6 +70,12 @@ class AwsFaults:
         self.rollbacks_left = config.switchover_rollbacks
         self._random = random.Random(f"aws-events-{config.seed}")
         self._occurrences = [0] * len(config.happenings)
+        # What AWS's own faults did so far: events dropped and listed late, switchovers
+        # rolled back, what someone else did (by kind).
+        self.met: dict[str, int] = {}
+
+    def count(self, what: str) -> None:
+        self.met[what] = self.met.get(what, 0) + 1
 
     def now(self) -> datetime:
         """AWS's clock."""
@@ -85,6 +91,10 @@ class AwsFaults:
             rule = _first(self.config.late_events, source_type, categories)
             if self._random.random() < (rule.rate if rule else 0.0):
                 late = self.config.late_event_seconds
+        if dropped:
+            self.count("events dropped")
+        elif late:
+            self.count("events late")
         return dropped, late
 
     def take_rollback(self) -> bool:
@@ -92,6 +102,7 @@ class AwsFaults:
         if self.rollbacks_left <= 0:
             return False
         self.rollbacks_left -= 1
+        self.count("switchovers rolled back")
         return True
 
     def due_at_transition(self, label: str) -> list[Happening]:
