@@ -18,7 +18,7 @@ from typing import Any
 
 from . import scenarios
 from .behaviour import Faults, RoleTrust
-from .config import FaultConfig, SimConfig
+from .config import EventRule, FaultConfig, Happening, LostAnswer, SimConfig
 from .scenarios import SCENARIOS
 from .server import SimServer
 
@@ -114,6 +114,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--deny", action="append", default=[], metavar="OPERATION",
         help="refuse this operation with AccessDenied every time (repeatable), e.g. SwitchoverBlueGreenDeployment",
     )  # fmt: skip
+    aws = parser.add_argument_group(
+        "AWS's own faults",
+        "what AWS documents it may do besides answering (docs/simulator.md); seeded with --seed too",
+    )
+    aws.add_argument(
+        "--drop-events", action="append", default=[], metavar="RATE[:SOURCE_TYPE[/CATEGORY]]",
+        help="this share of RDS events (of that source type and category) is never listed by DescribeEvents; "
+        "repeatable, the first rule matching an event decides",
+    )  # fmt: skip
+    aws.add_argument(
+        "--late-events", action="append", default=[], metavar="RATE[:SOURCE_TYPE[/CATEGORY]]",
+        help="this share of RDS events is listed only --late-event-seconds after its Date; repeatable",
+    )  # fmt: skip
+    aws.add_argument(
+        "--late-event-seconds", type=float, default=30.0, metavar="N", help="how late a late event is listed"
+    )
+    aws.add_argument(
+        "--lose-answer", action="append", default=[], metavar="OPERATION[=RESOURCE][,kind=500][,times=N][,after=N]",
+        help="the answer to this call (its resource matched as a glob) is lost after the call took effect: "
+        "the connection closed (kind=reset, default) or HTTP 500; once unless times=N; repeatable",
+    )  # fmt: skip
+    aws.add_argument(
+        "--switchover-rollbacks", type=int, default=0, metavar="N",
+        help="AWS cancels the first N switchovers after they started (back to AVAILABLE, nothing renamed)",
+    )  # fmt: skip
+    aws.add_argument(
+        "--switchover-rollback-seconds", type=float, default=1.0, metavar="N",
+        help="how long a canceled switchover shows SWITCHOVER_IN_PROGRESS (default: %(default)s)",
+    )  # fmt: skip
+    aws.add_argument(
+        "--happen", action="append", default=[], metavar="KIND@MOMENT[#N][+SECONDS][,cluster=NAME]",
+        help="someone else acts: delete-deployment, add-reader, remove-reader; at start, provisioned, "
+        "switched-over, rebooted, snapshot-available or after an operation took effect (e.g. "
+        "delete-deployment@switched-over, add-reader@RebootDBInstance#3+1); repeatable",
+    )  # fmt: skip
+    aws.add_argument(
+        "--clock-offset", type=float, default=0.0, metavar="SECONDS",
+        help="AWS's clock minus the client's (event Dates, DescribeEvents' window, create times); may be negative",
+    )  # fmt: skip
     faults.add_argument(
         "--fault", action="append", default=[], choices=[f.replace("_", "-") for f in _FAULT_STATES],
         help="a failure state AWS can reach (repeatable), besides the scenario's own faults; "
@@ -131,6 +170,14 @@ def faults_from(args: argparse.Namespace) -> FaultConfig:
         slow_rate=args.slow_rate,
         slow_seconds=args.slow_seconds,
         denied=frozenset(args.deny),
+        event_drops=tuple(EventRule.parse(rule) for rule in args.drop_events),
+        late_events=tuple(EventRule.parse(rule) for rule in args.late_events),
+        late_event_seconds=args.late_event_seconds,
+        lost_answers=tuple(LostAnswer.parse(spec) for spec in args.lose_answer),
+        switchover_rollbacks=args.switchover_rollbacks,
+        switchover_rollback_seconds=args.switchover_rollback_seconds,
+        happenings=tuple(Happening.parse(spec) for spec in args.happen),
+        clock_offset_seconds=args.clock_offset,
     )
 
 

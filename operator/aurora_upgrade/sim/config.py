@@ -12,6 +12,8 @@ multiplied by a factor.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
+import re
 from dataclasses import dataclass
 
 # Typical AWS durations in seconds, from the runbook (green provisioning "30 min to over an
@@ -85,6 +87,181 @@ class SimConfig:
         return dataclasses.replace(self, **{k: v for k, v in seconds.items() if v is not None})
 
 
+# The RDS event source types the simulator emits (DescribeEvents' SourceType).
+EVENT_SOURCE_TYPES = ("blue-green-deployment", "db-cluster", "db-instance", "db-cluster-snapshot")
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """The share of RDS events of one kind that AWS drops, or lists late (see FaultConfig).
+
+    source_type: DescribeEvents' SourceType (`db-instance`, `blue-green-deployment`, ...) or `*`.
+    category: one of the event's EventCategories (`availability`, `notification`, `failure`,
+        `deletion`, `creation`, `backup`) or `*`.
+    rate: the chance (0 to 1) that one such event meets the fault.
+
+    Written `RATE`, `RATE:SOURCE_TYPE` or `RATE:SOURCE_TYPE/CATEGORY` on the command line.
+    """
+
+    rate: float
+    source_type: str = "*"
+    category: str = "*"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"an event rate must be between 0 and 1, got {self.rate}")
+        if self.source_type not in ("*", *EVENT_SOURCE_TYPES):
+            raise ValueError(f"unknown event source type {self.source_type!r}; known: {', '.join(EVENT_SOURCE_TYPES)}")
+
+    def matches(self, source_type: str, categories: list[str]) -> bool:
+        return self.source_type in ("*", source_type) and (self.category == "*" or self.category in categories)
+
+    @classmethod
+    def parse(cls, text: str) -> EventRule:
+        rate, _, kind = text.partition(":")
+        source_type, _, category = kind.partition("/")
+        try:
+            return cls(float(rate), source_type or "*", category or "*")
+        except ValueError as error:
+            raise ValueError(f"event rule {text!r}: {error} (RATE[:SOURCE_TYPE[/CATEGORY]])") from None
+
+
+# How a lost answer reaches the client: the connection closed, or an HTTP 500 after the fact.
+LOST_ANSWER_KINDS = ("reset", "500")
+
+
+@dataclass(frozen=True)
+class LostAnswer:
+    """The answer to a chosen call is lost after AWS carried the call out.
+
+    operation: the API operation (`RebootDBInstance`, `SwitchoverBlueGreenDeployment`, ...).
+    resource: an fnmatch pattern on the call's resource identifier (DBInstanceIdentifier,
+        DBClusterIdentifier, BlueGreenDeploymentIdentifier, DBClusterSnapshotIdentifier, or the
+        Source of CreateBlueGreenDeployment), `*` for any.
+    kind: `reset` (the connection closed before the answer) or `500` (HTTP 500 InternalFailure
+        although the call took effect).
+    times: how many matching calls lose their answer; after: how many matching calls that took
+        effect are answered first. Only calls AWS carried out count: a refused call is answered.
+
+    Written `OPERATION[=RESOURCE][,kind=500][,times=N][,after=N]` on the command line.
+    """
+
+    operation: str
+    resource: str = "*"
+    kind: str = "reset"
+    times: int = 1
+    after: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in LOST_ANSWER_KINDS:
+            raise ValueError(f"a lost answer's kind is one of {', '.join(LOST_ANSWER_KINDS)}, got {self.kind!r}")
+        if self.times < 1 or self.after < 0:
+            raise ValueError(f"a lost answer needs times >= 1 and after >= 0, got {self.times} and {self.after}")
+
+    def matches(self, operation: str, resource: str | None) -> bool:
+        return operation == self.operation and fnmatch.fnmatchcase((resource or "").lower(), self.resource.lower())
+
+    @classmethod
+    def parse(cls, text: str) -> LostAnswer:
+        head, *options = text.split(",")
+        operation, _, resource = head.partition("=")
+        fields: dict[str, str] = {}
+        for option in options:
+            key, sep, value = option.partition("=")
+            if not sep or key not in ("kind", "times", "after"):
+                raise ValueError(f"lost answer {text!r}: unknown option {option!r} (kind=, times=, after=)")
+            fields[key] = value
+        try:
+            return cls(
+                operation=operation,
+                resource=resource or "*",
+                kind=fields.get("kind", "reset"),
+                times=int(fields.get("times", 1)),
+                after=int(fields.get("after", 0)),
+            )
+        except ValueError as error:
+            raise ValueError(f"lost answer {text!r}: {error}") from None
+
+
+# What someone else (a person in the console, Aurora Auto Scaling) does to the account.
+HAPPENING_KINDS = ("delete-deployment", "add-reader", "remove-reader")
+# A moment: a delayed transition of the simulator (`provisioned`, `switched-over`, `rebooted`,
+# `snapshot-available`), or the Nth call of an operation that took effect (`RebootDBInstance#3`).
+_MOMENT = re.compile(r"(?P<what>[A-Za-z-]+)(#(?P<nth>\d+))?(\+(?P<delay>\d+(\.\d*)?))?")
+TRANSITION_MOMENTS = {
+    "provisioned": " provisioned",
+    "switched-over": " switched over",
+    "rebooted": "reboot ",
+    "snapshot-available": "snapshot ",
+}
+
+
+@dataclass(frozen=True)
+class Happening:
+    """Something AWS or someone else does to the account at a chosen moment.
+
+    kind: `delete-deployment` (someone deletes the blue/green deployment, without DeleteTarget,
+        as runbook step 9.1 done by hand in the console), `add-reader` (Aurora Auto Scaling adds
+        a reader `application-autoscaling-<id>` to `cluster`), `remove-reader` (it removes the
+        cluster's last-named reader).
+    moment: `start` (the simulator's), a transition (`provisioned`, `switched-over`, `rebooted`,
+        `snapshot-available`) or an operation whose call took effect (`RebootDBInstance`), each
+        with `#N` for its Nth occurrence (default the first).
+    delay: seconds after the moment.
+    cluster: the cluster a reader is added to or removed from (by its name at that time); None:
+        the scenario's first cluster.
+
+    Written `KIND@MOMENT[#N][+SECONDS][,cluster=NAME]` on the command line.
+    """
+
+    kind: str
+    moment: str
+    nth: int = 1
+    delay: float = 0.0
+    cluster: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in HAPPENING_KINDS:
+            raise ValueError(f"a happening is one of {', '.join(HAPPENING_KINDS)}, got {self.kind!r}")
+        if self.nth < 1 or self.delay < 0:
+            raise ValueError(f"a happening needs #N >= 1 and a delay >= 0, got {self.nth} and {self.delay}")
+        if not (self.moment == "start" or self.moment in TRANSITION_MOMENTS or self.moment[:1].isupper()):
+            raise ValueError(
+                f"a happening's moment is `start`, one of {', '.join(TRANSITION_MOMENTS)} or an API operation, "
+                f"got {self.moment!r}"
+            )
+
+    def at_transition(self, label: str) -> bool:
+        marker = TRANSITION_MOMENTS.get(self.moment)
+        if marker is None:
+            return False
+        return label.startswith(marker) if marker.endswith(" ") else label.endswith(marker)
+
+    @classmethod
+    def parse(cls, text: str) -> Happening:
+        head, *options = text.split(",")
+        kind, sep, moment = head.partition("@")
+        match = _MOMENT.fullmatch(moment)
+        cluster = None
+        for option in options:
+            key, eq, value = option.partition("=")
+            if key != "cluster" or not eq:
+                raise ValueError(f"happening {text!r}: unknown option {option!r} (cluster=)")
+            cluster = value
+        if not sep or match is None:
+            raise ValueError(f"happening {text!r}: expected KIND@MOMENT[#N][+SECONDS][,cluster=NAME]")
+        try:
+            return cls(
+                kind=kind,
+                moment=match["what"],
+                nth=int(match["nth"] or 1),
+                delay=float(match["delay"] or 0),
+                cluster=cluster,
+            )
+        except ValueError as error:
+            raise ValueError(f"happening {text!r}: {error}") from None
+
+
 @dataclass(frozen=True)
 class FaultConfig:
     """Faults the simulator injects into its answers, drawn from one seeded random stream.
@@ -99,6 +276,19 @@ class FaultConfig:
     slow_rate: answered after `slow_seconds` (carried out first, as AWS does with a slow answer).
     denied: operations always refused with `AccessDenied` (HTTP 403), not carried out.
     seed: the random stream's seed, so a run can be repeated call for call.
+
+    What AWS itself does besides answering (each off by default; docs/simulator.md cites AWS):
+
+    event_drops: RDS events never listed by DescribeEvents, per kind and rate (EventRule).
+    late_events: RDS events listed only `late_event_seconds` after their Date.
+    lost_answers: chosen calls whose answer is lost after they took effect (LostAnswer).
+    switchover_rollbacks: the first N switchovers AWS cancels after they started:
+        SWITCHOVER_IN_PROGRESS for `switchover_rollback_seconds`, then AVAILABLE again, nothing
+        renamed, with the cancel events.
+    happenings: what someone else does at a chosen moment (Happening).
+    clock_offset_seconds: AWS's clock minus the client's: event Dates, DescribeEvents' window and
+        the deployments' and snapshots' create times are on AWS's clock.
+    The event decisions come from a random stream of their own, seeded with `seed` too.
     """
 
     seed: int = 0
@@ -108,6 +298,14 @@ class FaultConfig:
     slow_rate: float = 0.0
     slow_seconds: float = 2.0
     denied: frozenset[str] = frozenset()
+    event_drops: tuple[EventRule, ...] = ()
+    late_events: tuple[EventRule, ...] = ()
+    late_event_seconds: float = 30.0
+    lost_answers: tuple[LostAnswer, ...] = ()
+    switchover_rollbacks: int = 0
+    switchover_rollback_seconds: float = 1.0
+    happenings: tuple[Happening, ...] = ()
+    clock_offset_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         rates = ("throttle_rate", "error_rate", "lost_rate", "slow_rate")
@@ -119,7 +317,26 @@ class FaultConfig:
             raise ValueError("the fault rates add up to more than 1")
         if self.slow_seconds < 0:
             raise ValueError(f"slow_seconds must be >= 0, got {self.slow_seconds}")
+        for name in ("late_event_seconds", "switchover_rollback_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.switchover_rollbacks < 0:
+            raise ValueError(f"switchover_rollbacks must be >= 0, got {self.switchover_rollbacks}")
 
     @property
     def any(self) -> bool:
-        return bool(self.throttle_rate or self.error_rate or self.lost_rate or self.slow_rate or self.denied)
+        return bool(
+            self.throttle_rate or self.error_rate or self.lost_rate or self.slow_rate or self.denied or self.of_aws
+        )
+
+    @property
+    def of_aws(self) -> bool:
+        """Whether any of AWS's own faults (events, lost answers, rollbacks, happenings, clock) is on."""
+        return bool(
+            self.event_drops
+            or self.late_events
+            or self.lost_answers
+            or self.switchover_rollbacks
+            or self.happenings
+            or self.clock_offset_seconds
+        )

@@ -29,6 +29,11 @@ MUTATING_PREFIXES = (
     "Switchover",
 )
 
+# The fault of an answer lost after the call took effect, and what the client then received
+# unless the record is told otherwise (an HTTP 500 instead).
+LOST = "lost"
+LOST_CONNECTION = "connection closed"
+
 # Request parameters never written to the record.
 _SECRET_PARAMS = frozenset({"MasterUserPassword", "NewMasterUserPassword"})
 
@@ -43,8 +48,10 @@ class CallRecorder:
     Each entry: {"operation", "params" (the request's flat query parameters, e.g.
     "BlueGreenDeploymentIdentifier" or "Tags.Tag.1.Key"), "outcome" ("ok" or the AWS error
     code), "access_key_id" (of the credentials that signed the request, None if unsigned),
-    "fault" (None, or the injected fault this answer was, see faults.py), "time" (ISO 8601,
-    UTC)}. A call took effect when its outcome is "ok", whether or not its answer was then lost.
+    "fault" (None, or the injected fault this answer was, see faults.py), "took_effect" (AWS
+    carried the call out: its outcome is "ok", whether or not its answer was then lost),
+    "answer" (what the client received: the outcome, or "connection closed" or "InternalFailure"
+    for an answer lost after the call took effect), "time" (ISO 8601, UTC)}.
     """
 
     def __init__(self, on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
@@ -55,8 +62,10 @@ class CallRecorder:
         self._marks = threading.local()
 
     @contextmanager
-    def marking(self, fault: str) -> Iterator[None]:
-        """Calls recorded on this thread inside the block were answered with `fault`."""
+    def marking(self, fault: str | Callable[[dict[str, Any]], str | None]) -> Iterator[None]:
+        """Calls recorded on this thread inside the block were answered with `fault`, or with
+        what `fault(entry)` says once the call's outcome is known (None: no fault; it may set
+        the entry's "answer")."""
         self._marks.fault = fault
         try:
             yield
@@ -71,14 +80,21 @@ class CallRecorder:
         access_key_id: str | None = None,
         fault: str | None = None,
     ) -> None:
-        entry = {
+        entry: dict[str, Any] = {
             "operation": operation,
             "params": {k: ("***" if k in _SECRET_PARAMS else v) for k, v in params.items()},
             "outcome": outcome,
             "access_key_id": access_key_id,
-            "fault": fault or getattr(self._marks, "fault", None),
+            "fault": fault,
+            "took_effect": outcome == "ok",
+            "answer": outcome,
             "time": datetime.now(UTC).isoformat(),
         }
+        mark = getattr(self._marks, "fault", None)
+        if fault is None and mark is not None:
+            entry["fault"] = mark(entry) if callable(mark) else mark
+        if entry["took_effect"] and entry["fault"] == LOST and entry["answer"] == outcome:
+            entry["answer"] = LOST_CONNECTION
         with self._lock:
             self._calls.append(entry)
         if self._on_record is not None:
@@ -96,7 +112,7 @@ class CallRecorder:
 
 def took_effect(entry: Mapping[str, Any]) -> bool:
     """Whether a recorded call changed AWS's state or answered (a lost answer still counts)."""
-    return bool(entry["outcome"] == "ok")
+    return bool(entry.get("took_effect", entry["outcome"] == "ok"))
 
 
 class ResponseHold:

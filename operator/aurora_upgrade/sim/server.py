@@ -13,6 +13,9 @@ a few control requests for tests that run it as a separate process:
     POST /_sim/hold      body {"operation": "X", "after": N}: hold responses to X (after letting
                          N through, default 0) until released
     POST /_sim/release   release every held response and disarm the holds
+    GET  /_sim/aws-faults  what AWS's own faults did so far ({"events dropped": N, ...})
+    POST /_sim/happen    body {"kind": "delete-deployment" | "add-reader" | "remove-reader",
+                         "cluster": "..." (optional)}: someone else does it now (see Happening)
     GET  /_sim/held      {"held": [operations whose responses are waiting now]}
 
 Faults (FaultConfig, see faults.py) are injected here, around moto: a refused call never
@@ -28,6 +31,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
@@ -38,8 +42,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import behaviour, scenarios
 from .behaviour.calls import access_key_of
-from .config import FaultConfig, SimConfig
-from .faults import LOST, REFUSING, SLOW, THROTTLED, FaultInjector, refusal
+from .config import HAPPENING_KINDS, FaultConfig, Happening, SimConfig
+from .faults import LOST, REFUSING, SERVER_ERROR, SLOW, THROTTLED, FaultInjector, refusal
 from .recorder import CallRecorder, ResponseHold, is_mutating, took_effect
 
 StartResponse = Callable[..., Any]
@@ -63,12 +67,16 @@ class _SimApp:
         hold: ResponseHold,
         injector: FaultInjector,
         transitions: Callable[[], list[dict[str, str]]],
+        happen: Callable[[str, str | None], None],
+        aws_faults_met: Callable[[], dict[str, int]],
     ) -> None:
         self._moto_app = moto_app
         self._recorder = recorder
         self._hold = hold
         self._injector = injector
         self._transitions = transitions
+        self._happen = happen
+        self._aws_faults_met = aws_faults_met
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/_sim/"):
@@ -82,15 +90,33 @@ class _SimApp:
             self._recorder.record(operation, _params_of(environ), code, access_key_id=signer, fault=fault)
             start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
             return [body]
-        with self._recorder.marking(fault) if fault else contextlib.nullcontext():
+        lost: list[str] = []  # how a chosen call's answer is lost, once it took effect
+
+        def mark(entry: dict[str, Any]) -> str | None:
+            if fault:
+                return fault
+            if entry["took_effect"] and operation and entry["operation"] == operation:
+                kind = self._injector.lose_answer(operation, entry["params"])
+                if kind:
+                    lost.append(kind)
+                    if kind == "500":
+                        entry["answer"] = "InternalFailure"
+                    return LOST
+            return None
+
+        marking = fault or self._injector.config.lost_answers
+        with self._recorder.marking(mark) if marking else contextlib.nullcontext():
             status, headers, body = self._carry_out(environ)
         # The call has been carried out; a held response waits here, state already changed.
         if operation:
             self._hold.pass_or_wait(operation)
         if fault == SLOW:
             time.sleep(self._injector.config.slow_seconds)
-        elif fault == LOST:
+        elif fault == LOST or lost == ["reset"]:
             _drop_connection(environ)
+        elif lost and operation:
+            status, _code, body = refusal(SERVER_ERROR, operation)
+            headers = [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))]
         start_response(status, headers)
         return [body]
 
@@ -118,6 +144,8 @@ class _SimApp:
             payload = self._recorder.calls()
         elif method == "GET" and path == "/_sim/transitions":
             payload = self._transitions()
+        elif method == "GET" and path == "/_sim/aws-faults":
+            payload = self._aws_faults_met()
         elif method == "GET" and path == "/_sim/held":
             payload = {"held": self._hold.held()}
         elif method == "POST" and path == "/_sim/hold":
@@ -129,6 +157,17 @@ class _SimApp:
                 )
             self._hold.hold(operation, after)
             payload = {"holding": operation}
+        elif method == "POST" and path == "/_sim/happen":
+            body = json.loads(_read_body(environ) or b"{}")
+            kind, cluster = body.get("kind"), body.get("cluster")
+            if kind not in HAPPENING_KINDS or not isinstance(cluster, str | None):
+                return _json(
+                    start_response,
+                    "400 Bad Request",
+                    {"error": f'body must be {{"kind": one of {list(HAPPENING_KINDS)}, "cluster": "..." (optional)}}'},
+                )
+            self._happen(kind, cluster)
+            payload = {"happened": kind}
         elif method == "POST" and path == "/_sim/release":
             self._hold.release()
             payload = {"released": True}
@@ -231,18 +270,29 @@ class SimServer:
     def start(self) -> SimServer:
         if self._httpd is not None:
             raise RuntimeError("SimServer already started")
-        simulation = behaviour.Simulation(config=self.config, recorder=self._recorder, roles=self.roles)
+        clusters = self.scenario.get("db_clusters") or [{}]
+        simulation = behaviour.Simulation(
+            config=self.config,
+            recorder=self._recorder,
+            roles=self.roles,
+            aws=behaviour.AwsFaults(self.faults, default_cluster=clusters[0].get("identifier")),
+        )
         behaviour.install(simulation)
         self._simulation = simulation
         try:
             with simulation.lock:
                 simulation.faults = scenarios.apply(self.scenario)
+                for happening in self.faults.happenings:
+                    if happening.moment == "start":
+                        self._home_backend().schedule_happening(happening)
             app = _SimApp(
                 DomainDispatcherApplication(behaviour.create_backend_app),
                 self._recorder,
                 self._hold,
                 FaultInjector(self.faults),
                 lambda: self.transitions(),
+                self.happen,
+                self.aws_faults_met,
             )
             self._httpd = make_server(
                 self._host, self._requested_port, app, threaded=True, request_handler=_QuietRequestHandler
@@ -305,6 +355,34 @@ class SimServer:
     def effective_mutating_calls(self) -> list[str]:
         """Names of the mutating calls that took effect (a lost answer included), in order."""
         return [c["operation"] for c in self.calls() if is_mutating(c["operation"]) and took_effect(c)]
+
+    def aws_faults_met(self) -> dict[str, int]:
+        """What AWS's own faults did so far (FaultConfig's events, rollbacks, happenings): e.g.
+        {"events dropped": 12, "switchovers rolled back": 1, "delete-deployment": 1}. Events
+        are counted once a DescribeEvents has seen them."""
+        if self._simulation is None:
+            return {}
+        with self._simulation.lock:
+            behaviour.advance_all()
+            for backend in behaviour.sim_backends():
+                backend.fate_new_events()
+            return dict(self._simulation.aws.met)
+
+    def happen(self, kind: str, cluster: str | None = None) -> None:
+        """Make `kind` (a Happening kind: delete-deployment, add-reader, remove-reader) happen now
+        in the scenario's Region, as someone else would; it shows in transitions()."""
+        if self._simulation is None:
+            raise RuntimeError("SimServer not started")
+        happening = Happening(kind=kind, moment="start", cluster=cluster)
+        with self._simulation.lock:
+            behaviour.advance_all()
+            now = datetime.now(UTC)
+            self._home_backend().happen(happening, now)
+            self._simulation.transitions.append({"label": f"{kind} (asked)", "time": now.isoformat()})
+
+    def _home_backend(self) -> behaviour.SimRDSBackend:
+        account = str(self.scenario.get("account_id", scenarios.RUNBOOK_ACCOUNT_ID))
+        return behaviour.backend_for(account, str(self.scenario.get("region", scenarios.RUNBOOK_REGION)))
 
     def hold(self, operation: str, after: int = 0) -> None:
         """Hold every response to `operation` (after letting `after` of them through), after

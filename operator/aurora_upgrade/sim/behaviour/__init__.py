@@ -17,18 +17,21 @@ internals, one module per area:
 """
 
 from .answers import create_backend_app
-from .backend import SimRDSBackend, backend_for, install, uninstall
+from .backend import SimRDSBackend, advance_all, backend_for, install, sim_backends, uninstall
 from .instances import SimDBInstance
-from .simulation import Faults, RoleTrust, Simulation
+from .simulation import AwsFaults, Faults, RoleTrust, Simulation
 
 __all__ = [
+    "AwsFaults",
     "Faults",
     "RoleTrust",
     "SimDBInstance",
     "SimRDSBackend",
     "Simulation",
+    "advance_all",
     "backend_for",
     "create_backend_app",
     "install",
+    "sim_backends",
     "uninstall",
 ]

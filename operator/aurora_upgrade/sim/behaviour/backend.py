@@ -42,7 +42,7 @@ def backend_for(account_id: str, region: str) -> SimRDSBackend:
     return backend
 
 
-def _sim_backends() -> Iterator[SimRDSBackend]:
+def sim_backends() -> Iterator[SimRDSBackend]:
     # Copies: moto may create a regional backend lazily from another request thread.
     for account in list(rds_backends.values()):
         for backend in list(account.values()):
@@ -53,5 +53,5 @@ def _sim_backends() -> Iterator[SimRDSBackend]:
 def advance_all() -> None:
     """Apply every delayed transition that is due, in every region."""
     now = time.monotonic()
-    for backend in _sim_backends():
+    for backend in sim_backends():
         backend.timeline.advance(now)

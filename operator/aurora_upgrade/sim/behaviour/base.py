@@ -10,7 +10,7 @@ from typing import Any
 from moto.rds import urls as moto_rds_urls
 from moto.rds.models import DBCluster, DBInstance, DBInstanceClustered, Event, RDSBackend, RDSBaseModel
 
-from ..config import SimConfig
+from ..config import Happening, SimConfig
 from .simulation import Timeline, active
 
 
@@ -39,7 +39,10 @@ class SimBackendBase(RDSBackend):
 
     def __init__(self, region_name: str, account_id: str) -> None:
         super().__init__(region_name, account_id)
-        self.timeline = Timeline()
+        self.timeline = Timeline(self)
+        self._events_fated = 0  # how many of self.events have had their fate drawn
+        # (dropped, seconds late) by id() of the event: moto never removes an event.
+        self._event_fates: dict[int, tuple[bool, float]] = {}
         # A cluster's instances by cluster identifier while a read is answered (see reading()).
         self.members_index: dict[str, list[DBInstanceClustered]] | None = None
 
@@ -97,8 +100,14 @@ class SimBackendBase(RDSBackend):
         event_categories: list[str] | None = None,
         **_: Any,
     ) -> list[Event]:
-        events = super().describe_events(source_identifier=source_identifier, source_type=source_type)
-        now = datetime.now(UTC)
+        self.fate_new_events()
+        aws_now = active().aws.now()
+        events = [
+            event
+            for event in super().describe_events(source_identifier=source_identifier, source_type=source_type)
+            if self._listed(event, aws_now)
+        ]
+        now = aws_now
         start = _parse_time(start_time)
         end = _parse_time(end_time)
         if start is not None and end is None and duration is not None:
@@ -113,6 +122,31 @@ class SimBackendBase(RDSBackend):
             and (not event_categories or set(event.event_categories) & set(event_categories))
         ]
         return sorted(selected, key=lambda event: _as_utc(event.date))
+
+    def fate_new_events(self) -> None:
+        """Put the events recorded since the last read on AWS's clock and draw their fate
+        (FaultConfig's event_drops and late_events), in the order they were recorded."""
+        aws = active().aws
+        for event in self.events[self._events_fated :]:
+            if aws.offset:
+                event.date += aws.offset
+            self._event_fates[id(event)] = aws.event_fate(event.source_type, list(event.event_categories))
+        self._events_fated = len(self.events)
+
+    def _listed(self, event: Event, aws_now: datetime) -> bool:
+        """Whether DescribeEvents lists `event` now: not dropped, and not still to come late."""
+        dropped, late = self._event_fates.get(id(event), (False, 0.0))
+        return not dropped and (not late or aws_now >= _as_utc(event.date) + timedelta(seconds=late))
+
+    def schedule_happening(self, happening: Happening, since: float | None = None) -> None:
+        """Make `happening` happen `happening.delay` seconds after `since` (a time.monotonic() of
+        its moment; default now), see happen()."""
+        label = f"{happening.kind} at {happening.moment}#{happening.nth}"
+        self.timeline.after(happening.delay, label, lambda at: self.happen(happening, at), since=since)
+
+    def happen(self, happening: Happening, at: datetime) -> None:
+        """What someone else does; the areas that know how override this."""
+        raise NotImplementedError(happening.kind)
 
 
 def _as_utc(moment: datetime) -> datetime:

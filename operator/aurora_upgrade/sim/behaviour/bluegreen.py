@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import re
@@ -34,6 +35,7 @@ from moto.rds.models import (
 from moto.utilities.utils import ARN_PARTITION_REGEX, CaseInsensitiveDict
 
 from .. import catalog
+from ..config import Happening
 from .base import SimBackendBase
 from .deletions import SnapshotsAndDeletions
 from .errors import deletion_protected, invalid_bg_state
@@ -102,7 +104,7 @@ class SimBlueGreenDeployment(RDSBaseModel):
         self.member_pairs = member_pairs
         self.status = "PROVISIONING"
         self.status_details: str | None = None
-        self.create_time = utcnow()
+        self.create_time = utcnow() + active().aws.offset  # on AWS's clock
         self.delete_time: datetime | None = None
         self.tags = tags
         self._started = time.monotonic()
@@ -175,7 +177,7 @@ class SimBlueGreenDeployment(RDSBaseModel):
     def mark_deleting(self) -> None:
         self._status_before_delete = self.status
         self.status = "DELETING"
-        self.delete_time = utcnow()
+        self.delete_time = utcnow() + active().aws.offset
 
 
 class BlueGreenDeployments(SnapshotsAndDeletions):
@@ -318,6 +320,12 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
                 min(duration, timeout),
                 f"{deployment.resource_id} switchover failed",
                 lambda at: self._switchover_failed(deployment, timeout, at),
+            )
+        elif active().aws.take_rollback():
+            self.timeline.after(
+                min(duration, active().aws.config.switchover_rollback_seconds),
+                f"{deployment.resource_id} switchover rolled back",
+                lambda at: self._switchover_rolled_back(deployment, at),
             )
         else:
             self.timeline.after(
@@ -591,18 +599,44 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
             "Changes were rolled back, and no changes were made to the environments."
         )
         self._deployment_event(deployment, deployment.status_details, ["failure"], at)
-        # RDS-EVENT-0249 and, for the cluster, RDS-EVENT-0261.
+        self._switchover_canceled(deployment, f"the switchover timeout of {timeout} seconds.", at)
+
+    def _switchover_rolled_back(self, deployment: SimBlueGreenDeployment, at: datetime) -> None:
+        """AWS canceled a switchover it had started (FaultConfig.switchover_rollbacks): nothing
+        renamed, the deployment AVAILABLE again, RDS-EVENT-0249 and 0261 emitted."""
+        if deployment.status != "SWITCHOVER_IN_PROGRESS":
+            return
+        deployment.status = "AVAILABLE"
+        self._switchover_canceled(deployment, "replica lag on the green environment. Changes were rolled back.", at)
+
+    def _switchover_canceled(self, deployment: SimBlueGreenDeployment, reason: str, at: datetime) -> None:
+        """RDS-EVENT-0249 for the deployment and, for the cluster, RDS-EVENT-0261 with `reason`."""
         self._deployment_event(deployment, "Switchover canceled on blue/green deployment.", ["failure"], at)
         blue, green = deployment.blue.db_cluster_identifier, deployment.green.db_cluster_identifier
         self.add_sim_event(
             blue,
             "db-cluster",
             deployment.blue.arn,
-            f"Switchover from DB cluster {blue} to {green} was canceled due to the switchover timeout "
-            f"of {timeout} seconds.",
+            f"Switchover from DB cluster {blue} to {green} was canceled due to {reason}",
             ["failure"],
             at,
         )
+
+    def happen(self, happening: Happening, at: datetime) -> None:
+        """What someone else does at a chosen moment (FaultConfig.happenings)."""
+        cluster = happening.cluster or active().aws.default_cluster or ""
+        active().aws.count(happening.kind)
+        if happening.kind == "delete-deployment":
+            # Runbook step 9.1 done by hand in the console: DeleteBlueGreenDeployment, no target.
+            for deployment in list(self.sim_deployments.values()):
+                with contextlib.suppress(RDSClientError):
+                    self.delete_blue_green_deployment(deployment.resource_id, delete_target=False)
+        elif happening.kind == "add-reader":
+            self.autoscaling_adds_reader(cluster)
+        elif happening.kind == "remove-reader":
+            self.reader_removed(cluster)
+        else:
+            super().happen(happening, at)
 
     def _switched_over(self, deployment: SimBlueGreenDeployment, at: datetime) -> None:
         if deployment.status != "SWITCHOVER_IN_PROGRESS":

@@ -31,7 +31,14 @@ def record_call(response: BaseResponse, answer: Callable[[], TYPE_RESPONSE]) -> 
     except NotImplementedError:
         recorder.record(operation, params, "NotImplemented", access_key_id=access_key_id)
         raise
-    recorder.record(operation, params, _outcome(status, body), access_key_id=access_key_id)
+    outcome = _outcome(status, body)
+    recorder.record(operation, params, outcome, access_key_id=access_key_id)
+    backend = getattr(response, "backend", None)
+    schedule = getattr(backend, "schedule_happening", None)
+    if outcome == "ok" and schedule is not None:
+        # What someone else does once this call took effect (FaultConfig.happenings).
+        for happening in active().aws.due_after_call(operation):
+            schedule(happening)
     return status, headers, body
 
 

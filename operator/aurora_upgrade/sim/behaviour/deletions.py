@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from moto.rds.exceptions import (
     DBClusterToBeDeletedHasActiveMembers,
@@ -84,6 +86,7 @@ class SnapshotsAndDeletions(InstancesAndReboots):
             db_cluster_identifier, db_cluster_snapshot_identifier, snapshot_type, tags
         )
         if manual:
+            snapshot.created += active().aws.offset  # SnapshotCreateTime, on AWS's clock
             snapshot.status = "creating"
             snapshot.percent_progress = 0
             # RDS-EVENT-0074 and RDS-EVENT-0075, source type db-cluster-snapshot.
@@ -115,6 +118,46 @@ class SnapshotsAndDeletions(InstancesAndReboots):
                     self.config.snapshot_seconds, f"snapshot {db_cluster_snapshot_identifier}", completed
                 )
         return snapshot
+
+    def autoscaling_adds_reader(self, cluster_identifier: str) -> DBInstance | None:
+        """Aurora Auto Scaling adds a reader: `application-autoscaling-<uuid>`, the writer's
+        instance class and parameter group, promotion tier 15; `creating` for `reboot_seconds`."""
+        cluster = self.clusters.get(cluster_identifier)
+        if cluster is None or not cluster.members:
+            return None
+        writer = next((m for m in cluster.members if m.is_cluster_writer), cluster.members[0])
+        identifier = f"application-autoscaling-{uuid.uuid4()}"
+        kwargs: dict[str, Any] = {
+            "db_instance_identifier": identifier,
+            "db_instance_class": writer.db_instance_class,
+            "engine": writer.engine,
+            "db_cluster_identifier": cluster.db_cluster_identifier,
+            "promotion_tier": 15,
+        }
+        if writer.db_parameter_group_name:
+            kwargs["db_parameter_group_name"] = writer.db_parameter_group_name
+        reader = self.create_db_instance(kwargs)
+        reader.status = "creating"
+
+        def created(at: datetime) -> None:
+            if self.holds(reader) and reader.status == "creating":
+                reader.status = "available"
+
+        self.timeline.after(self.config.reboot_seconds, f"created {identifier}", created)
+        return reader
+
+    def reader_removed(self, cluster_identifier: str) -> DBInstance | None:
+        """A reader of the cluster goes (`deleting`, then gone): one Aurora Auto Scaling added if
+        any (it removes only those), else the last by name, as a person would remove it."""
+        cluster = self.clusters.get(cluster_identifier)
+        readers = sorted(
+            (m for m in (cluster.members if cluster else []) if not m.is_cluster_writer and m.status != "deleting"),
+            key=lambda m: (m.db_instance_identifier.startswith("application-autoscaling-"), m.db_instance_identifier),
+        )
+        if not readers:
+            return None
+        self._start_deleting_instance(readers[-1])
+        return readers[-1]
 
     def _start_deleting_instance(self, database: DBInstance) -> None:
         database.status = "deleting"
