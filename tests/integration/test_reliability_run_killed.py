@@ -21,11 +21,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from aurora_upgrade.sim import SimServer, rds_client
 from aurora_upgrade.sim.config import FaultConfig
 from aurora_upgrade.sim.recorder import is_mutating
-from support.reliability import MIN_KILLS, PER_PHASE, Row, duplicates, faults_in, kills_cover, record, record_kills
+from support.reliability import (
+    MIN_KILLS,
+    PER_PHASE,
+    Authorised,
+    Row,
+    duplicates,
+    faults_in,
+    kills_cover,
+    record,
+    record_kills,
+)
 from support.runbook import EXAMPLE, RUNBOOK_PHASES, assert_runbook_end_state
 from support.sim import QUICK
 
@@ -79,9 +90,28 @@ class Killer:
                 self.process = None
 
 
-def run_once(server: SimServer, state: Path) -> subprocess.Popen[str]:
+def manifest_with_attempt(state: Path, attempt: int) -> Path:
+    """The example manifest with the switchover attempt a person authorised (spec.switchover.attempt)."""
+    document = yaml.safe_load(EXAMPLE.read_text())
+    document["spec"].setdefault("switchover", {})["attempt"] = attempt
+    path = state.with_suffix(f".attempt-{attempt}.yaml")
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def holds_for_a_person(state: Path) -> bool:
+    """The upgrade stopped because a switchover it sent may not have been carried out (an HTTP
+    500 after the call): a person looks, then raises spec.switchover.attempt."""
+    try:
+        status = json.loads(state.read_text())["status"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return bool(status.get("reason") == "SwitchoverNotCarriedOut")
+
+
+def run_once(server: SimServer, state: Path, attempt: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        run_command(EXAMPLE, state),
+        run_command(manifest_with_attempt(state, attempt), state),
         env=env_for(server),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -92,7 +122,7 @@ def run_once(server: SimServer, state: Path) -> subprocess.Popen[str]:
 def test_run_killed_at_random_in_every_phase_under_throttling_and_500s(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     totals = Counter[str]()
-    runs = completed = faults = extra = 0
+    runs = completed = faults = extra = authorised = 0
     kills: Counter[str] = Counter()
     for upgrade in range(MAX_UPGRADES):
         state = tmp_path / f"upgrade-{upgrade}.state.json"
@@ -102,14 +132,26 @@ def test_run_killed_at_random_in_every_phase_under_throttling_and_500s(tmp_path:
             faults=FaultConfig(seed=SEED + upgrade, throttle_rate=0.2, error_rate=0.05),
             on_call=killer.on_call,
         ).start()
+        attempt = 1
         try:
             deadline = time.monotonic() + 240
             while True:
                 assert time.monotonic() < deadline, f"upgrade {upgrade} did not complete: {phase_in(state)}"
                 with killer.lock:
-                    killer.process = process = run_once(server, state)
+                    killer.process = process = run_once(server, state, attempt)
                 runs += 1
-                output, _ = process.communicate(timeout=240)
+                while process.poll() is None and time.monotonic() < deadline and not holds_for_a_person(state):
+                    time.sleep(0.2)
+                if process.poll() is None:  # holding for a person, or past the deadline
+                    with killer.lock:
+                        killer.process = None
+                    process.kill()
+                    process.communicate()
+                    if holds_for_a_person(state):
+                        attempt += 1
+                        authorised += 1
+                    continue
+                output, _ = process.communicate()
                 if process.returncode == -signal.SIGKILL:
                     continue
                 assert process.returncode == 0, output
@@ -117,7 +159,7 @@ def test_run_killed_at_random_in_every_phase_under_throttling_and_500s(tmp_path:
             assert phase_in(state) == "Completed"
             assert_runbook_end_state(rds_client(server.endpoint_url))
             calls = server.calls()
-            n, problems = duplicates(calls)
+            n, problems = duplicates(calls, authorised=Authorised(switchover_attempts=attempt))
             assert n == 0 and not problems, problems
             completed += 1
             faults += faults_in(calls)
@@ -137,7 +179,8 @@ def test_run_killed_at_random_in_every_phase_under_throttling_and_500s(tmp_path:
         faults=faults,
         completed=completed,
         extra=extra,
-        note=f"{totals['throttled']} throttled, {totals['server-error']} 500s",
+        note=f"{totals['throttled']} throttled, {totals['server-error']} 500s"
+        + (f"; {authorised} switchover attempts a person authorised after a 500" if authorised else ""),
     )
 
 

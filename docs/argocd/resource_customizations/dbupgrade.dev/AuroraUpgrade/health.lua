@@ -31,7 +31,8 @@ if status.phase == "Completed" then
 elseif status.phase == "Failed" or status.phase == "Aborted" or stalled then
   hs.status = "Degraded"
 elseif status.reason == "AwaitingApproval" or status.reason == "OutsideMaintenanceWindow"
-    or status.reason == "SwitchoverNotCarriedOut" then
+    or status.reason == "SwitchoverNotCarriedOut" or status.reason == "ClusterBusy"
+    or status.reason == "RetainingOldCluster" then
   hs.status = "Suspended"
 end
 return hs
