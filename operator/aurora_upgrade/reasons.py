@@ -39,17 +39,6 @@ class Kind(StrEnum):
     STALLED = "stalled"  # a person must fix something the message names (kstatus Stalled)
     FAILED = "failed"  # the upgrade ended (Failed or Aborted)
 
-    @property
-    def pages(self) -> str:
-        """Which of the chart's alerts pages while status carries a reason of this kind."""
-        match self:
-            case Kind.FAILED:
-                return "AuroraUpgradeFailed"
-            case Kind.WAITING_ON_PERSON:
-                return "no"
-            case _:
-                return "AuroraUpgradeStalled, past its `for`"
-
 
 class Pace(Enum):
     """How soon to look again while status carries the reason (intervals in `config.Timing`)."""
@@ -107,8 +96,24 @@ class Entry:
     pace: Pace = Pace.POLL
     due: Callable[[Upgrade, datetime], datetime | None] | None = None
     began: Callable[[AuroraUpgradeStatus], str | None] | None = None
+    # A wait on a person the operator itself raised: it cannot tell what AWS did and will not
+    # repeat a step on production on its own (AuroraUpgradeNeedsDecision pages at once).
+    decision: bool = False
+
+    @property
+    def pages(self) -> str:
+        """Which of the chart's alerts pages while status carries the reason."""
+        match self.kind:
+            case Kind.FAILED:
+                return "AuroraUpgradeFailed"
+            case Kind.WAITING_ON_PERSON:
+                return "AuroraUpgradeNeedsDecision" if self.decision else "no"
+            case _:
+                return "AuroraUpgradeStalled, past its `for`"
 
     def __post_init__(self) -> None:
+        if self.decision and self.kind != Kind.WAITING_ON_PERSON:
+            raise ValueError("only a wait on a person asks for a decision")
         if self.kind == Kind.WAITING_ON_AWS and self.deadline is None:
             raise ValueError("a wait on AWS has a deadline")
         if self.kind != Kind.WAITING_ON_AWS and self.deadline is not None:
@@ -269,6 +274,11 @@ def is_stall(name: str | None) -> bool:
 
 def waits_on_a_person() -> frozenset[Reason]:
     return frozenset(r for r, e in TABLE.items() if e.kind == Kind.WAITING_ON_PERSON)
+
+
+def decisions_asked() -> frozenset[Reason]:
+    """The waits on a person the operator raised itself: a person must decide what AWS did."""
+    return frozenset(r for r, e in TABLE.items() if e.decision)
 
 
 _DELETION = lasting(hours=1)
@@ -524,6 +534,7 @@ TABLE: dict[Reason, Entry] = {
         "read the RDS events for why (a guardrail, the timeout), then raise `spec.switchover.attempt` above "
         "`status.switchoverAttempt` to authorise one more attempt, or delete the `AuroraUpgrade`",
         warning=True,  # looks at the base poll, like every Warning: someone may switch over in the console
+        decision=True,
     ),
     # --- stalled ------------------------------------------------------------------------------
     Reason.INVALID_SPEC: Entry(
@@ -824,7 +835,7 @@ def troubleshooting_markdown() -> str:
         if e.kind in (Kind.WAITING_ON_AWS, Kind.WAITING_ON_PERSON, Kind.STALLED) or e.warning:
             going.append(
                 f"| {doc_name(reason)} | {e.kind} | {_cell(e.meaning)} | {_cell(e.todo)} | "
-                f"{'yes' if e.warning else 'no'} | {e.kind.pages} |"
+                f"{'yes' if e.warning else 'no'} | {e.pages} |"
             )
     progress = ["| reason | meaning |", "|---|---|"]
     progress += [f"| {doc_name(r)} | {_cell(e.meaning)} |" for r, e in TABLE.items() if e.kind == Kind.PROGRESS]

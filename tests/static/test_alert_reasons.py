@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from aurora_upgrade.reasons import TABLE, Pace, is_stall, waits_on_a_person
+from aurora_upgrade.reasons import TABLE, Pace, decisions_asked, is_stall, waits_on_a_person
 
 TEMPLATE = (
     Path(__file__).resolve().parents[2] / "charts" / "aurora-upgrade-operator" / "templates" / "prometheusrule.yaml"
@@ -27,6 +27,14 @@ def test_the_chart_lists_exactly_the_waits_on_a_person_that_are_not_stalls() -> 
     assert not any(is_stall(reason) for reason in people_waits())
     # The waits that look at AWS only at the safety interval are waits on a person.
     assert people_waits() >= {reason.value for reason, e in TABLE.items() if e.pace == Pace.SAFETY}
+
+
+def test_the_chart_pages_at_once_for_exactly_the_decisions_the_operator_asks_for() -> None:
+    (listed,) = re.findall(r'\$decisions := "([A-Za-z|]+)"', TEMPLATE.read_text())
+    assert set(listed.split("|")) == {reason.value for reason in decisions_asked()}
+    assert set(listed.split("|")) <= people_waits()
+    rule = TEMPLATE.read_text().split("- alert: AuroraUpgradeNeedsDecision", 1)[1].split("- alert:", 1)[0]
+    assert "aurora_upgrade_reason{reason=~{{ $decisions | quote }}}" in rule
 
 
 HEALTH = Path(__file__).resolve().parents[2] / "docs" / "argocd" / "resource_customizations" / "dbupgrade.dev"

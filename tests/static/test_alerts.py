@@ -15,6 +15,7 @@ ALERT_TESTS = Path(__file__).with_name("alerts.test.yaml")
 ALERTS = [
     "AuroraUpgradeFailed",
     "AuroraUpgradeStalled",
+    "AuroraUpgradeNeedsDecision",
     "AuroraUpgradeAwaitingApproval",
     "AuroraUpgradeReconcileErrors",
     "AuroraUpgradeRDSThrottled",
@@ -53,6 +54,7 @@ def test_thresholds_severities_and_labels_come_from_values(helm: Runner) -> None
                 "labels": {"release": "kube-prometheus-stack"},
                 "alertLabels": {"team": "platform"},
                 "upgradeStalled": {"for": "1h30m", "severity": "page"},
+                "needsDecision": {"for": "2m", "severity": "page"},
                 "awaitingApproval": {"enabled": False},
                 "reconcileErrors": {"window": "1h", "threshold": 3},
                 "rdsThrottling": {"errorCodes": ["Throttling"]},
@@ -67,6 +69,8 @@ def test_thresholds_severities_and_labels_come_from_values(helm: Runner) -> None
     assert alerts["AuroraUpgradeStalled"]["labels"] == {"severity": "page", "team": "platform"}
     assert "1h30m" in alerts["AuroraUpgradeStalled"]["annotations"]["summary"]
     assert alerts["AuroraUpgradeFailed"]["labels"] == {"severity": "warning", "team": "platform"}
+    assert alerts["AuroraUpgradeNeedsDecision"]["for"] == "2m"
+    assert alerts["AuroraUpgradeNeedsDecision"]["labels"] == {"severity": "page", "team": "platform"}
     errors = alerts["AuroraUpgradeReconcileErrors"]["expr"]
     assert "offset 1h" in errors and "[1h]" in errors and errors.rstrip().endswith("> 3"), errors
     throttled = alerts["AuroraUpgradeRDSThrottled"]["expr"]
