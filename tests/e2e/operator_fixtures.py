@@ -308,6 +308,33 @@ class Stack:
 
         return self.wait_for(f"{self.namespace}/{name} to reach {' or '.join(wanted)}", probe, timeout)
 
+    def authorise_switchover_if_asked(self, name: str) -> int:
+        """As a person would: when the operator holds because a switchover it sent may not have
+        been carried out (an HTTP 500 after the call: SwitchoverNotCarriedOut), raise
+        spec.switchover.attempt. Returns the attempt now authorised (1 while nobody was asked)."""
+        status = self.status(name)
+        recorded = int(status.get("switchoverAttempt") or 1)
+        if status.get("reason") != "SwitchoverNotCarriedOut":
+            return recorded
+        patch = {"spec": {"switchover": {"attempt": recorded + 1}}}
+        self.k("patch", "aup", name, "--type", "merge", "-p", json.dumps(patch), check=True)
+        return recorded + 1
+
+    def wait_completed(self, name: str, timeout: float) -> tuple[dict[str, Any], int]:
+        """wait_phase(name, "Completed") with a person authorising switchover attempts when asked;
+        the status and the highest attempt authorised."""
+        authorised = [1]
+
+        def probe() -> dict[str, Any] | None:
+            authorised.append(self.authorise_switchover_if_asked(name))
+            status = self.status(name)
+            if status.get("phase") in TERMINAL and status.get("phase") != "Completed":
+                raise AssertionError(f"{name} ended {status.get('phase')} ({status.get('reason')})\n{self.diagnose()}")
+            return status if status.get("phase") == "Completed" else None
+
+        status = self.wait_for(f"{self.namespace}/{name} to complete", probe, timeout, interval=0.5)
+        return status, max(authorised)
+
     def events(self, name: str) -> list[dict[str, Any]]:
         result = self.k(
             "get", "events", "--field-selector", f"involvedObject.kind=AuroraUpgrade,involvedObject.name={name}",

@@ -17,7 +17,17 @@ from operator_fixtures import CLUSTER, Runner, Stack, manifest, unique_namespace
 
 from aurora_upgrade.phases import TERMINAL
 from aurora_upgrade_dev.controlplane import ControlPlane
-from support.reliability import MIN_KILLS, PER_PHASE, Row, duplicates, faults_in, kills_cover, record, record_kills
+from support.reliability import (
+    MIN_KILLS,
+    PER_PHASE,
+    Authorised,
+    Row,
+    duplicates,
+    faults_in,
+    kills_cover,
+    record,
+    record_kills,
+)
 from support.runbook import RUNBOOK_PHASES, assert_runbook_end_state
 
 pytestmark = pytest.mark.reliability
@@ -67,6 +77,7 @@ def test_operator_killed_at_random_in_every_phase_under_throttling_and_500s(
             settle(stack)  # kopf is watching before the upgrade arrives: Prechecking can be hit too
             stack.apply(manifest("killed", stack.namespace))
             deadline = time.monotonic() + 300
+            authorised = 1
             while True:
                 assert time.monotonic() < deadline, f"upgrade {upgrade} did not complete\n{stack.diagnose()}"
                 phase = stack.status("killed").get("phase")
@@ -79,6 +90,7 @@ def test_operator_killed_at_random_in_every_phase_under_throttling_and_500s(
                         break
                     time.sleep(0.05)
                     phase = stack.status("killed").get("phase")
+                    authorised = max(authorised, stack.authorise_switchover_if_asked("killed"))
                 if phase in TERMINAL:
                     break
                 time.sleep(rng.uniform(0.0, 0.3))
@@ -88,11 +100,12 @@ def test_operator_killed_at_random_in_every_phase_under_throttling_and_500s(
                     kills[killed_in] += 1
                 stack.start_operator()
                 settle(stack)  # each operator starts, resumes and acts before the next kill
-            status = stack.wait_phase("killed", "Completed", timeout=10)
+            status, asked = stack.wait_completed("killed", timeout=10)
+            authorised = max(authorised, asked)
             assert status["reason"] == "Completed", status
             assert_runbook_end_state(stack.rds_sim.rds())
             calls = stack.rds_sim.calls()
-            n, problems = duplicates(calls)
+            n, problems = duplicates(calls, authorised=Authorised(switchover_attempts=authorised))
             assert n == 0 and not problems, f"{problems}\n{stack.diagnose()}"
             completed += 1
             faults += faults_in(calls)
