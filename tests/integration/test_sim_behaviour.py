@@ -761,7 +761,7 @@ def test_scenario_data_is_parameterised(make_sim: Any, client_for: Any) -> None:
     assert cluster(rds)["EngineVersion"] == "15.10"
     with pytest.raises(ClientError) as excinfo:
         rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName="aurora-bg-aurora-pg16-cluster-params")
-    assert error_code(excinfo) == "DBParameterGroupNotFound"
+    assert error_code(excinfo) == "DBClusterParameterGroupNotFound"  # the code AWS sends
 
 
 # ------------------------------------------------------------- record, hold, CLI, config
