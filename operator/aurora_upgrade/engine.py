@@ -83,16 +83,19 @@ class Stage:
     questions: Callable[[Upgrade], Iterable[Question[Any]]]  # what observe may ask the shared describes
     decide: Callable[[Upgrade, Any, datetime, Timing], Outcome]
     call_failed: CallFailed = default_call_failed
+    # Looks during another call's in-flight grace (observe and decide, never call): a reboot
+    # whose answer was lost shows as `rebooting` only for a moment.
+    looks_in_flight: bool = False
 
 
 STAGES: dict[Phase, Stage] = {
     Phase.PRECHECKING: Stage(precheck.observe, precheck.questions, precheck.decide_precheck),
-    Phase.REBOOTING_SOURCE: Stage(reboot.observe, reboot.questions, reboot.decide_reboot),
+    Phase.REBOOTING_SOURCE: Stage(reboot.observe, reboot.questions, reboot.decide_reboot, looks_in_flight=True),
     Phase.CREATING_BLUE_GREEN: Stage(bluegreen.observe_create, bluegreen.questions_create, bluegreen.decide_create),
     Phase.PROVISIONING_GREEN: Stage(
         bluegreen.observe_provisioning, bluegreen.questions_provisioning, bluegreen.decide_provisioning
     ),
-    Phase.REBOOTING_GREEN: Stage(reboot.observe, reboot.questions, reboot.decide_reboot),
+    Phase.REBOOTING_GREEN: Stage(reboot.observe, reboot.questions, reboot.decide_reboot, looks_in_flight=True),
     Phase.AWAITING_SWITCHOVER: Stage(
         switchover.observe, switchover.questions, switchover.decide_awaiting, switchover.refused_call
     ),
@@ -102,7 +105,7 @@ STAGES: dict[Phase, Stage] = {
     Phase.SWITCHING_OVER: Stage(
         switchover.observe, switchover.questions, switchover.decide_switching, switchover.refused_call
     ),
-    Phase.REBOOTING_INSTANCES: Stage(reboot.observe, reboot.questions, reboot.decide_reboot),
+    Phase.REBOOTING_INSTANCES: Stage(reboot.observe, reboot.questions, reboot.decide_reboot, looks_in_flight=True),
     Phase.VERIFYING: Stage(verify.observe, verify.questions, verify.decide_verify),
     Phase.CLEANING_UP: Stage(cleanup.observe, cleanup.questions, cleanup.decide_cleanup),
 }
@@ -253,7 +256,7 @@ class Engine:
             return precheck.decide_pending(upgrade, busy_with, self.timing), None
         stage = STAGES[phase]
         busy = call_in_flight(upgrade, self.clock(), self.timing)
-        if busy:
+        if busy and not stage.looks_in_flight:
             return busy, None
         try:
             gw = self.gateways(upgrade)
@@ -262,8 +265,11 @@ class Engine:
         except RdsError as error:
             status = upgrade.status
             failed = read_failed(error, stall=switchover_may_have_started(status), untouched=nothing_created(status))
-            return failed, None
-        return stage.decide(upgrade, observation, now, self.timing), gw
+            return busy or failed, None
+        outcome = stage.decide(upgrade, observation, now, self.timing)
+        if busy and outcome.action is not None:
+            return busy, None  # never call while another writer's call may be in flight
+        return outcome, gw
 
     def _apply(
         self, upgrade: Upgrade, outcome: Outcome, gw: RdsGateway | None, store: Store, finalizing: bool = False

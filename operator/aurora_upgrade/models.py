@@ -247,6 +247,14 @@ class RebootStep(_Model):
     requested_at: str | None = Field(None, description="RebootDBInstance answered, or the reboot was found in AWS")
     rebooting_seen_at: str | None = Field(None, description="A describe showed the instance rebooting")
     done_at: str | None = None
+    unconfirmed_at: str | None = Field(
+        None,
+        description="After switchover, RebootDBInstance's answer was lost and AWS showed no sign of the reboot: "
+        "production's instance is never rebooted twice, so the step ended unconfirmed",
+    )
+    skipped_at: str | None = Field(
+        None, description="After switchover, the instance was gone (scaled in or deleted): its step was skipped"
+    )
 
 
 class AuroraUpgradeStatus(_Model):
@@ -287,6 +295,11 @@ class AuroraUpgradeStatus(_Model):
     # Resumption bookkeeping: what was asked of AWS and when, so a restart neither repeats
     # a call nor forgets one.
     reboots: list[RebootStep] = Field(default_factory=list, description="The current reboot phase's instances")
+    unconfirmed_reboots: list[str] = Field(
+        default_factory=list,
+        description="Production instances whose reboot after switchover AWS never confirmed (RebootDBInstance's "
+        "answer was lost); never rebooted again, named in the Completed message",
+    )
     create_requested_at: str | None = None
     snapshot_requested_at: str | None = None
     source_cluster_resource_id: str | None = Field(

@@ -134,6 +134,9 @@ class Reason(StrEnum):
     REBOOT_FOUND = "RebootFound"
     INSTANCE_REBOOTED = "InstanceRebooted"
     INSTANCES_REBOOTED = "InstancesRebooted"
+    REBOOT_UNCONFIRMED = "RebootUnconfirmed"
+    INSTANCE_GONE = "InstanceGone"
+    INSTANCES_CHANGED = "InstancesChanged"
     BLUE_GREEN_DEPLOYMENT_CREATED = "BlueGreenDeploymentCreated"
     BLUE_GREEN_DEPLOYMENT_FOUND = "BlueGreenDeploymentFound"
     GREEN_AVAILABLE = "GreenAvailable"
@@ -194,6 +197,8 @@ class Reason(StrEnum):
     VERIFICATION_STALLED = "VerificationStalled"
     OLD_CLUSTER_IN_GLOBAL_DATABASE = "OldClusterInGlobalDatabase"
     SWITCHOVER_OUTCOME_UNPROVEN = "SwitchoverOutcomeUnproven"
+    REBOOT_STALLED = "RebootStalled"
+    AWAITING_MANUAL_REBOOT = "AwaitingManualReboot"
     TIMED_OUT = "{}TimedOut"
     # --- failed -------------------------------------------------------------------------------
     CLUSTER_NOT_FOUND = "ClusterNotFound"
@@ -296,10 +301,39 @@ TABLE: dict[Reason, Entry] = {
     Reason.REBOOTS_PLANNED: Entry(Kind.PROGRESS, "the instances to reboot in this phase are recorded"),
     Reason.REBOOTING_INSTANCE: Entry(Kind.PROGRESS, "RebootDBInstance was sent for the named instance", pace=_QUICK),
     Reason.REBOOT_FOUND: Entry(
-        Kind.PROGRESS, "a reboot whose answer was not recorded is under way in AWS; it is not repeated", pace=_QUICK
+        Kind.PROGRESS,
+        'AWS shows that a reboot whose answer was not recorded happened: the instance seen `rebooting`, a "DB '
+        'instance restarted" event dated after the call (asked of AWS for that instance), or, in RebootingSource, '
+        "its parameters no longer `pending-reboot`; it is not repeated",
+        pace=_QUICK,
     ),
     Reason.INSTANCE_REBOOTED: Entry(Kind.PROGRESS, "the named instances are back from their reboot"),
     Reason.INSTANCES_REBOOTED: Entry(Kind.PROGRESS, "every instance of the phase has rebooted"),
+    Reason.REBOOT_UNCONFIRMED: Entry(
+        Kind.PROGRESS,
+        "after switchover, the answer to RebootDBInstance of the named production instance was lost and AWS showed "
+        "no sign of the reboot within the consistency grace (no `rebooting`, no restart event after the call): the "
+        "operator never reboots a production instance twice, so the step is recorded unconfirmed "
+        "(`status.unconfirmedReboots`) and the upgrade goes on; the Completed message names it "
+        "([events.md](events.md#a-reboot-whose-answer-was-lost))",
+        "if the instance's parameters show `pending-reboot`, reboot it yourself in a quiet moment",
+        warning=True,
+    ),
+    Reason.INSTANCE_GONE: Entry(
+        Kind.PROGRESS,
+        "after switchover, the production instance whose turn it was is gone or being deleted (auto scaling, which "
+        "AWS does not copy to green, or a person): it is skipped",
+        "nothing; the Warning Event names it",
+        warning=True,
+    ),
+    Reason.INSTANCES_CHANGED: Entry(
+        Kind.PROGRESS,
+        "production's instances changed after switchover (RebootingInstances, Verifying): those gone were skipped, "
+        "those created after switchover were not rebooted (and, while still being created, not waited for); the "
+        "message names them",
+        "check that the instances are the ones you expect (auto scaling policies are not copied to green)",
+        warning=True,
+    ),
     Reason.BLUE_GREEN_DEPLOYMENT_CREATED: Entry(Kind.PROGRESS, "CreateBlueGreenDeployment was sent"),
     Reason.BLUE_GREEN_DEPLOYMENT_FOUND: Entry(
         Kind.PROGRESS, "a deployment whose create answer was not recorded was found by name and tag; not created again"
@@ -349,7 +383,7 @@ TABLE: dict[Reason, Entry] = {
     Reason.CALL_IN_FLIGHT: Entry(
         Kind.WAITING_ON_AWS,
         "a call this or another operator process sent is not answered yet (`status.callInFlight`); decisions wait "
-        "for its answer for the consistency grace",
+        "for its answer for the consistency grace (the reboot phases look meanwhile, and call nothing)",
         "nothing; a second operator without peering shows it now and then",
         deadline=graces(2),
         began=lambda status: status.call_sent_at,  # each call is its own wait
@@ -602,6 +636,24 @@ TABLE: dict[Reason, Entry] = {
         "once AWS shows the switchover completed",
         warning=True,
     ),
+    Reason.REBOOT_STALLED: Entry(
+        Kind.STALLED,
+        "after switchover, a production instance has not come back from its reboot within an hour; production "
+        "already runs the new version, so the upgrade keeps looking instead of failing",
+        "look at the instance in the RDS console; the upgrade goes on once it is available",
+        warning=True,
+    ),
+    Reason.AWAITING_MANUAL_REBOOT: Entry(
+        Kind.WAITING_ON_PERSON,
+        "RebootingSource: the answer to RebootDBInstance of the named production instance was lost, and its "
+        "parameters are still `pending-reboot` (the reboot has not happened, or AWS does not show it): the "
+        "operator never reboots a production instance twice, so it holds "
+        "([events.md](events.md#a-reboot-whose-answer-was-lost))",
+        "reboot the instance yourself (`aws rds reboot-db-instance`) in a quiet moment; the upgrade goes on once its "
+        "parameters are in sync",
+        warning=True,
+        decision=True,
+    ),
     Reason.TIMED_OUT: Entry(
         Kind.STALLED,
         "after switchover (e.g. `DeletingBlueGreenTimedOut`, `SwitchoverInProgressTimedOut`): a "
@@ -753,12 +805,15 @@ TABLE: dict[Reason, Entry] = {
         "check who deleted it; start again",
     ),
     Reason.INSTANCE_NOT_FOUND: Entry(
-        Kind.FAILED, "an instance being rebooted disappeared", "check the cluster's instances; start again"
+        Kind.FAILED,
+        "before switchover, an instance being rebooted disappeared (after switchover it is skipped: `InstanceGone`)",
+        "check the cluster's instances; start again",
     ),
     Reason.REBOOT_TIMED_OUT: Entry(
         Kind.FAILED,
-        "an instance did not come back from its reboot within an hour",
-        "look at the instance in AWS; after switchover, finish the remaining steps by hand",
+        "before switchover, an instance did not come back from its reboot within an hour (after switchover the "
+        "upgrade stalls instead: `RebootStalled`)",
+        "look at the instance in AWS; start again",
     ),
     Reason.SNAPSHOT_NAME_IN_USE: Entry(
         Kind.FAILED,

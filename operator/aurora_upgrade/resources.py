@@ -59,6 +59,7 @@ class Instance:
     engine_version: str
     status: str
     parameter_groups: tuple[tuple[str, str], ...]  # (name, ParameterApplyStatus)
+    created_at: datetime | None = None  # InstanceCreateTime (AWS's clock)
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,11 @@ class RdsReads(Protocol):
     def describe_cluster_snapshot(self, identifier: str) -> Snapshot | None: ...
 
     def instance_restarts_since(self, instance: str, since: datetime) -> Sequence[datetime]: ...
+
+    def instance_restarts_asked(self, instance: str, since: datetime) -> Sequence[datetime]:
+        """Evidence asked of AWS itself (never the event feed's memory): the dates of `instance`'s
+        "DB instance restarted" events dated at or after `since`."""
+        ...
 
     def switchover_signs_since(self, deployment: str, cluster: str, since: datetime) -> Sequence[RdsEvent]:
         """Events saying a switchover of `deployment` (or of its source `cluster`) started or was

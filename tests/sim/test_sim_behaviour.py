@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -771,7 +772,7 @@ def test_scenario_data_is_parameterised(make_sim: Any, client_for: Any) -> None:
     assert cluster(rds)["EngineVersion"] == "15.10"
     with pytest.raises(ClientError) as excinfo:
         rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName="aurora-bg-aurora-pg16-cluster-params")
-    assert error_code(excinfo) == "DBParameterGroupNotFound"
+    assert error_code(excinfo) == "DBClusterParameterGroupNotFound"  # the code AWS sends
 
 
 # ------------------------------------------------------------- record, hold, CLI, config
@@ -945,3 +946,25 @@ def test_config_presets_keep_the_runbooks_proportions() -> None:
     with SimServer(scenario="runbook") as first, pytest.raises(RuntimeError):
         assert first.endpoint_url.startswith("http://127.0.0.1:")
         SimServer(scenario="runbook").start()
+
+
+def test_the_simulator_sends_the_error_codes_aws_sends(rds: Any) -> None:
+    """Where moto's code differs from the wire code of botocore's RDS model (each error shape's
+    `error.code`), the simulator answers with AWS's: a cluster parameter group not found, and an
+    instance refusing a request in its state (moto's own InvalidDBInstanceStateFault)."""
+    rds.reboot_db_instance(DBInstanceIdentifier=INSTANCES[0])
+    refused = []
+    for call in (
+        lambda: rds.describe_db_cluster_parameters(DBClusterParameterGroupName="missing"),
+        lambda: rds.add_role_to_db_instance(
+            DBInstanceIdentifier=INSTANCES[0], RoleArn="arn:aws:iam::123456789012:role/r", FeatureName="s3Import"
+        ),
+        lambda: rds.reboot_db_instance(DBInstanceIdentifier=INSTANCES[0]),
+    ):
+        with pytest.raises(ClientError) as caught:
+            call()
+        refused.append(caught.value.response["Error"]["Code"])
+    assert refused == ["DBClusterParameterGroupNotFound", "InvalidDBInstanceState", "InvalidDBInstanceState"]
+    model = botocore.session.get_session().get_service_model("rds")
+    wire = {shape.metadata.get("error", {}).get("code", shape.name) for shape in model.error_shapes}
+    assert set(refused) <= wire

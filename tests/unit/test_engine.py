@@ -463,3 +463,67 @@ def test_a_spec_refused_before_the_first_write_fails_from_a_first_status() -> No
     [saved] = store.saved
     assert (saved.phase, saved.reason, saved.observed_generation) == (Phase.FAILED, "InvalidSpec", 1)
     assert [h.phase for h in saved.history] == [Phase.PENDING, Phase.FAILED]
+
+
+@dataclass
+class InstancesStub:
+    """Stub: production's instances with these statuses, no restart event, and reboot_instance
+    logged (these tests expect it never to be called)."""
+
+    log: list[tuple[str, Any]]
+    statuses: tuple[str, ...]
+    suffix: str = ""
+
+    def describe_cluster_instances(self, cluster: str) -> Any:
+        return instances(*self.statuses, suffix=self.suffix, engine_version="15.10")
+
+    def instance_restarts_asked(self, instance: str, since: Any) -> Any:
+        return ()
+
+    def instance_restarts_since(self, instance: str, since: Any) -> Any:
+        return ()
+
+    def reboot_instance(self, identifier: str) -> None:
+        self.log.append(("reboot_instance", identifier))
+
+
+def lost_reboot(phase: Phase = Phase.REBOOTING_INSTANCES) -> Any:
+    """A reboot of the first instance whose answer was lost a moment ago: its intent and the
+    in-flight mark are in status, its answer is not."""
+    young = rfc3339(NOW - timedelta(seconds=2))
+    first, second = (i + (GREEN_SUFFIX if phase == Phase.REBOOTING_GREEN else "") for i in INSTANCE_IDS)
+    return make_upgrade(
+        phase,
+        reboots=steps({"instance": first, "intended_at": young}, second),
+        call_in_flight=f"Rebooting DB instance {first}",
+        call_sent_at=young,
+        green_cluster_identifier="aurora-bg-aurora-cluster" + GREEN_SUFFIX,
+    )
+
+
+def test_a_reboot_whose_answer_was_lost_is_looked_at_during_the_in_flight_grace() -> None:
+    """`rebooting` shows for a moment only: the look during the call's in-flight grace sees it
+    and records the reboot as found, and nothing is called."""
+    log: list[tuple[str, Any]] = []
+    stub = InstancesStub(log, ("rebooting", "available"))
+    eng = Engine(timing=TIMING, clock=lambda: NOW, gateways=lambda _u: stub)  # type: ignore[arg-type,return-value]
+
+    after, _ = eng.reconcile(lost_reboot(), Store(log))
+
+    step = after.status.reboots[0]
+    assert (step.requested_at, step.rebooting_seen_at) == (STAMP, STAMP)
+    assert ("reboot_instance", INSTANCE_IDS[0]) not in log
+    assert not [entry for entry in log if entry[0] == "reboot_instance"]
+
+
+@pytest.mark.parametrize("phase", [Phase.REBOOTING_GREEN, Phase.REBOOTING_INSTANCES], ids=str)
+def test_nothing_is_called_while_another_call_may_be_in_flight(phase: Phase) -> None:
+    """Green's next reboot would be asked for at once; in flight, the look calls nothing."""
+    log: list[tuple[str, Any]] = []
+    stub = InstancesStub(log, ("available", "available"), GREEN_SUFFIX if phase == Phase.REBOOTING_GREEN else "")
+    eng = Engine(timing=TIMING, clock=lambda: NOW, gateways=lambda _u: stub)  # type: ignore[arg-type,return-value]
+
+    after, _ = eng.reconcile(lost_reboot(phase), Store(log))
+
+    assert not [entry for entry in log if entry[0] == "reboot_instance"]
+    assert after.status.reason in ("CallInFlight", "CheckingEarlierReboot")

@@ -4,6 +4,7 @@ codes, and the kinds are the enum's, listed nowhere else."""
 from __future__ import annotations
 
 import botocore.exceptions
+import botocore.session
 import pytest
 
 from aurora_upgrade.gateway import errors
@@ -59,3 +60,29 @@ def test_no_credentials_and_lost_connections() -> None:
 def test_an_assumed_roles_refusal_names_sts() -> None:
     refused = classify("DescribeDBClusters", answer("AccessDenied", 403, operation="AssumeRole"))
     assert (refused.kind, refused.operation) == (ErrorKind.PERMISSION, "AssumeRole")
+
+
+def _wire_codes() -> dict[str, str]:
+    """Each RDS error shape's wire code (`error.code` in botocore's service model, else its
+    name), by shape name: what AWS sends as the `Code` of an error answer."""
+    model = botocore.session.get_session().get_service_model("rds")
+    return {shape.name: shape.metadata.get("error", {}).get("code", shape.name) for shape in model.error_shapes}
+
+
+def test_a_busy_instance_refusing_a_reboot_as_aws_sends_it_is_looked_at_again() -> None:
+    """AWS sends InvalidDBInstanceStateFault as `InvalidDBInstanceState` (e.g. a green instance
+    backing up for a moment): a transient state, not a request to give up on."""
+    refused = classify("RebootDBInstance", answer("InvalidDBInstanceState"))
+    assert (refused.kind, refused.retryable) == (ErrorKind.INVALID_STATE, True)
+
+
+@pytest.mark.parametrize("kind", ["NOT_FOUND", "INVALID_STATE"])
+def test_every_code_the_gateway_names_is_one_aws_sends(kind: str) -> None:
+    """Every RDS fault the gateway names is a wire code of the RDS model, or the name of a
+    shape whose wire code it names too (kept for senders that use the name); and every fault
+    it names by shape name, it recognises by the code AWS sends."""
+    codes, named = _wire_codes(), getattr(errors, kind)
+    for code in sorted(named):
+        assert code in codes.values() or code in codes, f"{code} is no error of the RDS model"
+        if code in codes:
+            assert codes[code] in named, f"{code} arrives as {codes[code]}, which {kind} does not name"

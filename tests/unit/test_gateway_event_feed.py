@@ -4,10 +4,12 @@ Stubber (which checks each request against the RDS model)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from botocore.stub import ANY, Stubber
 
-from aurora_upgrade.gateway.event_feed import OVERLAP
+from aurora_upgrade.gateway.event_feed import OVERLAP, EventFeed
 from aurora_upgrade.gateway.rds import RdsGateway
 
 from .builders import FakeClock
@@ -53,7 +55,7 @@ def test_the_feed_moves_on_with_time_and_with_events_of_any_source_type(stubbed:
         stubber.add_response("describe_events", {"Events": events}, {"StartTime": start, "MaxRecords": 100})
 
     expect(started - OVERLAP, [])  # nothing new: the next read starts from this one
-    expect(later - 2 * OVERLAP, [backup])  # no upgrade's news, yet it moves the feed on
+    expect(later - OVERLAP, [backup])  # no upgrade's news, yet it moves the feed on
     expect(backup["Date"] - OVERLAP, [])  # type: ignore[operator]
     assert gateway.read_events(started) == []  # the feed starts now
     assert gateway.read_events(later) == []
@@ -88,4 +90,65 @@ def test_restarts_are_read_from_the_feed_while_it_reads_regularly(stubbed: tuple
     clock.advance(1)  # the feed has not read for longer than its freshness
     stubber.add_response("describe_events", {"Events": [restarted]})
     assert gateway.instance_restarts_since("i-1", asked) == [restarted["Date"]]
+    stubber.assert_no_pending_responses()
+
+
+def _aws_listing(events: list[tuple[datetime, datetime]]) -> Any:
+    """DescribeEvents as AWS answers it at `aws_now`: the events dated at or after StartTime
+    that it lists by then (each `(date, listed from)`)."""
+
+    def list_since(aws_now: datetime) -> Any:
+        def answer(start: datetime) -> list[dict[str, object]]:
+            return [
+                {"SourceIdentifier": "i-1", "SourceType": "db-instance", "Message": f"m{n}", "Date": date}
+                for n, (date, listed) in enumerate(events)
+                if date >= start and listed <= aws_now
+            ]
+
+        return answer
+
+    return list_since
+
+
+def _reported(feed: EventFeed, events: list[tuple[datetime, datetime]], skew: timedelta) -> list[str]:
+    """What a feed reading every 5 s for ten minutes reports, its clock `skew` ahead of AWS's."""
+    listing, reported = _aws_listing(events), []
+    aws_now = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    for _ in range(120):
+        new = feed.read(listing(aws_now), lambda _e: None, aws_now + skew)
+        reported += [e.message for e in new]
+        aws_now += timedelta(seconds=5)
+    return reported
+
+
+def test_the_feed_reports_an_event_aws_lists_two_minutes_after_its_date() -> None:
+    """AWS may list an event after its Date: the feed's StartTime overlaps by minutes, and an
+    event listed again within the overlap is reported once."""
+    start = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    dated = start + timedelta(seconds=62)
+    events = [(dated, dated + timedelta(minutes=2)), (dated + timedelta(seconds=1), dated + timedelta(seconds=1))]
+    assert sorted(_reported(EventFeed(), events, timedelta(0))) == ["m0", "m1"]
+
+
+@pytest.mark.parametrize("skew", [timedelta(seconds=60), timedelta(seconds=-60)], ids=["ahead", "behind"])
+def test_the_feed_tolerates_a_minute_of_clock_skew(skew: timedelta) -> None:
+    """The operator's clock a minute ahead of AWS's (or behind it): every event is reported,
+    once, also one AWS lists a minute late."""
+    start = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    events = [(start + timedelta(seconds=s), start + timedelta(seconds=s + late)) for s, late in ((33, 0), (91, 60))]
+    assert sorted(_reported(EventFeed(), events, skew)) == ["m0", "m1"]
+
+
+def test_a_restart_dated_before_the_call_is_no_proof_of_a_lost_reboot(stubbed: tuple[RdsGateway, Stubber]) -> None:
+    """Evidence is asked of AWS for the instance (SourceType db-instance, SourceIdentifier,
+    StartTime the call's time), never the feed's memory; a restart dated before the call, even
+    a second before (clock skew), proves nothing."""
+    gateway, stubber = stubbed
+    called = datetime(2026, 12, 1, 10, 0, 10, tzinfo=UTC)
+    event = {"SourceIdentifier": "i-1", "SourceType": "db-instance", "Message": "DB instance restarted"}
+    before, after = called - timedelta(seconds=1), called + timedelta(seconds=20)
+    expected = {"SourceType": "db-instance", "SourceIdentifier": "i-1", "StartTime": called}
+    stubber.add_response("describe_events", {"Events": [{**event, "Date": before}, {**event, "Date": after}]}, expected)
+
+    assert gateway.instance_restarts_asked("i-1", called) == [after]
     stubber.assert_no_pending_responses()

@@ -124,7 +124,7 @@ def test_the_operator_asks_a_fleets_precheck_questions_once_and_never_keeps_what
     for _ in range(2):
         stubber.add_client_error(
             "describe_db_cluster_parameter_groups",
-            "DBParameterGroupNotFound",
+            "DBClusterParameterGroupNotFound",
             http_status_code=404,
             expected_params={"DBClusterParameterGroupName": missing},
         )

@@ -11,7 +11,7 @@ from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions import deadlines
 from aurora_upgrade.decisions.outcome import Wait, advance, fail, wait
 from aurora_upgrade.phases import Phase
-from aurora_upgrade.reasons import TABLE, Kind, Pace, Reason, entry_of, is_stall, waits_on_a_person
+from aurora_upgrade.reasons import TABLE, Kind, Pace, Reason, decisions_asked, entry_of, is_stall, waits_on_a_person
 
 from .builders import make_upgrade
 
@@ -177,7 +177,10 @@ def test_waits_on_a_person_look_at_aws_no_sooner_than_they_must() -> None:
         Reason.OUTSIDE_MAINTENANCE_WINDOW,
         Reason.RETAINING_OLD_CLUSTER,
         Reason.SWITCHOVER_NOT_CARRIED_OUT,
+        Reason.AWAITING_MANUAL_REBOOT,
     }
+    # Of those, the ones the operator raised itself: it cannot tell what AWS did to production.
+    assert decisions_asked() == {Reason.SWITCHOVER_NOT_CARRIED_OUT, Reason.AWAITING_MANUAL_REBOOT}
 
 
 def test_a_warning_looks_at_the_base_poll() -> None:

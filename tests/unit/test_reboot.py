@@ -14,10 +14,26 @@ from aurora_upgrade.decisions import deadlines
 from aurora_upgrade.decisions.actions import RebootInstance
 from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.reboot import RebootObservation, decide_reboot
+from aurora_upgrade.decisions.verify import completion_message
 from aurora_upgrade.models import RebootStep
 from aurora_upgrade.phases import Phase
+from aurora_upgrade.reasons import Reason, decisions_asked, is_stall
 
-from .builders import GREEN_SUFFIX, INSTANCE_IDS, NOW, TIMING, ago, instances, make_spec, make_upgrade, steps
+from .builders import (
+    DB_PARAMS,
+    GREEN_SUFFIX,
+    INSTANCE_IDS,
+    NOW,
+    TIMING,
+    ago,
+    instances,
+    make_cluster,
+    make_instance,
+    make_spec,
+    make_upgrade,
+    member,
+    steps,
+)
 
 P1, P2 = INSTANCE_IDS
 G1, G2 = (i + GREEN_SUFFIX for i in INSTANCE_IDS)
@@ -74,13 +90,6 @@ def test_first_look_without_instances_waits() -> None:
             P2,
             f"Rebooting {P2}",
             id="second-after-first-done",
-        ),
-        pytest.param(
-            steps({"instance": P1, "intended_at": ago(300)}, P2),
-            RebootObservation(production()),
-            P1,
-            "no sign in AWS of the earlier attempt",
-            id="resume-intent-without-evidence-calls-again",
         ),
     ],
 )
@@ -274,13 +283,15 @@ def test_all_done_moves_on_per_spec_and_clears_the_steps(phase: Phase, spec: dic
             {"instance": P1, "intended_at": YOUNG, "requested_at": YOUNG},
             RebootObservation(production()[1:]),
             "InstanceNotFound",
-            f"DB instance {P1} disappeared during RebootingInstances",
+            f"DB instance {P1} disappeared during RebootingSource",
             id="instance-disappeared",
         ),
     ],
 )
-def test_reboot_failures(step: dict[str, str], observation: RebootObservation, reason: str, message: str) -> None:
-    outcome = decide_reboot(upgrade_with(steps(step, P2)), observation, NOW, TIMING)
+def test_reboot_failures_before_switchover(
+    step: dict[str, str], observation: RebootObservation, reason: str, message: str
+) -> None:
+    outcome = decide_reboot(upgrade_with(steps(step, P2), Phase.REBOOTING_SOURCE), observation, NOW, TIMING)
 
     assert outcome.phase == Phase.FAILED
     assert outcome.reason == reason
@@ -426,3 +437,164 @@ def test_green_fails_when_one_of_its_reboots_never_returns() -> None:
 
     assert (outcome.phase, outcome.reason) == (Phase.FAILED, "RebootTimedOut")
     assert G2 in outcome.message
+
+
+# --- a lost answer (issue 18, item 1) -------------------------------------------------------
+
+LOST = {"instance": P1, "intended_at": PAST_GRACE}  # intent recorded, answer never recorded
+
+
+def pending(*statuses: str) -> tuple[Any, ...]:
+    """Production's instances with their DB parameter group's changes waiting for a reboot."""
+    return instances(*statuses, parameter_groups=((DB_PARAMS, "pending-reboot"),))
+
+
+def test_a_lost_answer_never_reboots_production_again_after_switchover() -> None:
+    """No `rebooting` seen, no restart event: the step ends unconfirmed with a Warning naming
+    the instance, and the upgrade goes on to the next instance (runbook 7.3 allows it)."""
+    outcome = decide_reboot(upgrade_with(steps(LOST, P2)), RebootObservation(production()), NOW, TIMING)
+
+    assert (outcome.action, outcome.phase, outcome.reason) == (None, None, "RebootUnconfirmed")
+    assert outcome.warning and P1 in outcome.message
+    first, second = outcome.changes["reboots"]
+    assert (first.done_at, first.unconfirmed_at, first.requested_at) == (STAMP, STAMP, None)
+    assert second == RebootStep(instance=P2)
+    assert outcome.changes["unconfirmed_reboots"] == [P1]
+    assert not waits(outcome)  # the next look reboots P2
+
+
+def test_a_lost_answer_in_rebooting_source_holds_for_a_person_while_parameters_are_pending() -> None:
+    upgrade = upgrade_with(steps(LOST, P2), Phase.REBOOTING_SOURCE)
+
+    outcome = decide_reboot(upgrade, RebootObservation(pending()), NOW, TIMING)
+
+    assert (outcome.action, outcome.phase, outcome.reason) == (None, None, "AwaitingManualReboot")
+    # A decision the operator asks of a person (it pages at once), with a Warning.
+    assert Reason.AWAITING_MANUAL_REBOOT in decisions_asked() and outcome.warning
+    assert f"reboot {P1} yourself" in outcome.message
+    assert waits(outcome) and not outcome.changes
+
+
+@pytest.mark.parametrize("intended", [YOUNG, PAST_GRACE], ids=["in-grace", "past-grace"])
+def test_rebooting_source_takes_parameters_in_sync_as_the_lost_reboot_found(intended: str) -> None:
+    upgrade = upgrade_with(steps({"instance": P1, "intended_at": intended}, P2), Phase.REBOOTING_SOURCE)
+
+    outcome = decide_reboot(upgrade, RebootObservation(production()), NOW, TIMING)
+
+    assert (outcome.action, outcome.reason) == (None, "RebootFound")
+    assert outcome.changes["reboots"][0].requested_at == STAMP
+
+
+def test_rebooting_source_never_moves_on_while_parameters_are_pending() -> None:
+    """A restart event and the instance available, but its parameters still pending-reboot:
+    the reboot that applies them has not happened."""
+    upgrade = upgrade_with(steps({"instance": P1, **ASKED}, P2), Phase.REBOOTING_SOURCE)
+
+    outcome = decide_reboot(upgrade, RebootObservation(pending(), restarts=restarted()), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, "WaitingForReboot", None)
+    assert "parameters pending-reboot" in outcome.message
+
+
+def test_a_cluster_parameter_group_pending_reboot_keeps_rebooting_source_waiting() -> None:
+    cluster = make_cluster(members=(member(P1, parameter_status="pending-reboot"), member(P2)))
+    upgrade = upgrade_with(steps({"instance": P1, **ASKED}, P2), Phase.REBOOTING_SOURCE)
+
+    outcome = decide_reboot(upgrade, RebootObservation(production(), restarted(), cluster), NOW, TIMING)
+
+    assert outcome.reason == "WaitingForReboot"
+
+
+def test_green_is_rebooted_again_after_a_lost_answer_without_evidence() -> None:
+    """Green serves no production traffic: a reboot AWS shows no sign of is asked for again."""
+    upgrade = green_upgrade({"instance": G1, "intended_at": PAST_GRACE}, G2)
+
+    outcome = decide_reboot(upgrade, RebootObservation(green()), NOW, TIMING)
+
+    assert (outcome.reason, outcome.action) == ("RebootingInstance", RebootInstance(G1))
+    assert "no sign in AWS of the earlier attempt" in outcome.message
+
+
+def test_a_reboot_seen_rebooting_while_its_answer_is_lost_is_recorded_as_seen() -> None:
+    upgrade = upgrade_with(steps({"instance": P1, "intended_at": YOUNG}, P2))
+
+    outcome = decide_reboot(upgrade, RebootObservation(production("rebooting", "available")), NOW, TIMING)
+
+    assert outcome.reason == "RebootFound"
+    found = outcome.changes["reboots"][0]
+    assert (found.requested_at, found.rebooting_seen_at) == (STAMP, STAMP)
+
+
+def test_the_completed_message_names_the_unconfirmed_reboots() -> None:
+    upgrade = make_upgrade(Phase.VERIFYING, unconfirmed_reboots=[P1])
+
+    message = completion_message(upgrade)
+
+    assert f"Reboot not confirmed after switchover: {P1}" in message
+    assert "engine_version 15.6 -> 15.10" in message
+
+
+# --- production's instances change after switchover (issue 18, item 5) ----------------------
+
+
+def test_an_instance_gone_after_switchover_is_skipped_with_a_warning() -> None:
+    upgrade = upgrade_with(steps({"instance": P1, **ASKED}, P2))
+
+    outcome = decide_reboot(upgrade, RebootObservation(production()[1:]), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, "InstanceGone", None)
+    assert outcome.warning and P1 in outcome.message
+    skipped = outcome.changes["reboots"][0]
+    assert (skipped.done_at, skipped.skipped_at) == (STAMP, STAMP)
+
+
+def test_an_instance_being_deleted_after_switchover_is_skipped() -> None:
+    upgrade = upgrade_with(steps({"instance": P1, **DONE}, P2))
+
+    outcome = decide_reboot(upgrade, RebootObservation(production("available", "deleting")), NOW, TIMING)
+
+    assert (outcome.reason, outcome.action) == ("InstanceGone", None)
+
+
+def test_instances_created_after_switchover_are_not_rebooted() -> None:
+    newcomer = make_instance("aurora-bg-aurora-instance-3", engine_version="15.10", created_at=NOW)
+    upgrade = make_upgrade(Phase.REBOOTING_INSTANCES, switchover_requested_at=ago(600))
+    seen = RebootObservation((*production(), newcomer))
+
+    planned = decide_reboot(upgrade, seen, NOW, TIMING)
+
+    assert planned.changes == {"reboots": steps(P1, P2)}
+    assert "not aurora-bg-aurora-instance-3 (created after switchover)" in planned.message
+
+    finished = decide_reboot(
+        make_upgrade(
+            Phase.REBOOTING_INSTANCES,
+            switchover_requested_at=ago(600),
+            reboots=steps({"instance": P1, **DONE}, {"instance": P2, **DONE, "done_at": ago(5), "skipped_at": ago(5)}),
+        ),
+        RebootObservation((production()[0], newcomer)),
+        NOW,
+        TIMING,
+    )
+    assert (finished.phase, finished.reason) == (Phase.VERIFYING, "InstancesChanged")
+    assert finished.warning
+    assert finished.message == (
+        f"Rebooted {P1}; gone, skipped: {P2}; created after switchover, not rebooted: aurora-bg-aurora-instance-3"
+    )
+
+
+def test_a_reboot_that_does_not_come_back_after_switchover_stalls_instead_of_failing() -> None:
+    late = {
+        "instance": P1,
+        "intended_at": PAST_TIMEOUT,
+        "requested_at": PAST_TIMEOUT,
+        "rebooting_seen_at": PAST_TIMEOUT,
+    }
+
+    outcome = decide_reboot(upgrade_with(steps(late, P2)), RebootObservation(production("rebooting")), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, "RebootStalled", None)
+    assert is_stall(outcome.reason) and outcome.warning
+    assert "Switchover is done" in outcome.message
+    bounded = deadlines.bounded(upgrade_with(steps(late, P2)), outcome, NOW + timedelta(days=1), TIMING)
+    assert bounded.phase is None  # a stall has no deadline: it never ends in Failed

@@ -98,6 +98,9 @@ class RecordingReads:
     def instance_restarts_since(self, instance: str, since: datetime) -> Any:
         return ()
 
+    def instance_restarts_asked(self, instance: str, since: datetime) -> Any:
+        return ()
+
     def switchover_signs_since(self, deployment: str, cluster: str, since: datetime) -> Any:
         return ()
 

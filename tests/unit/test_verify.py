@@ -10,7 +10,7 @@ from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.verify import VerifyObservation, decide_verify
 from aurora_upgrade.phases import Phase
 
-from .builders import NOW, TIMING, ago, instances, make_cluster, make_spec, make_upgrade
+from .builders import INSTANCE_IDS, NOW, TIMING, ago, instances, make_cluster, make_instance, make_spec, make_upgrade
 
 UPGRADED = make_cluster(engine_version="15.10")
 UPGRADED_INSTANCES = instances(engine_version="15.10")
@@ -116,3 +116,33 @@ def test_verification_after_switchover_never_ends_in_a_misleading_failed(
     assert late.message.startswith(f"{found} after {int(TIMING.verify_timeout.total_seconds())}s: ")
     assert problem in late.message
     assert waiting.action is None and late.action is None
+
+
+def test_verification_skips_instances_going_away_or_created_after_switchover() -> None:
+    """Auto scaling (which AWS does not copy to green) or a person changes production's
+    instances after switchover: one being deleted, one still being created, are not waited
+    for; the upgrade goes on with a Warning naming them."""
+    upgrade = make_upgrade(
+        Phase.VERIFYING, spec=make_spec(**NO_CLEANUP), phase_started_at=ago(60), switchover_requested_at=ago(900)
+    )
+    going = make_instance(INSTANCE_IDS[1], engine_version="15.10", status="deleting")
+    coming = make_instance("aurora-bg-aurora-instance-3", engine_version="15.10", status="creating", created_at=NOW)
+    seen = VerifyObservation(UPGRADED, (UPGRADED_INSTANCES[0], going, coming))
+
+    outcome = decide_verify(upgrade, seen, NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (Phase.COMPLETED, "InstancesChanged")
+    assert outcome.warning
+    assert (
+        f"not waited for: {INSTANCE_IDS[1]} (deleting), aurora-bg-aurora-instance-3 (creating, created after "
+        "switchover)" in outcome.message
+    )
+
+
+def test_an_instance_at_the_wrong_version_is_never_skipped() -> None:
+    upgrade = make_upgrade(Phase.VERIFYING, switchover_requested_at=ago(900))
+    stale = make_instance("aurora-bg-aurora-instance-3", status="creating", created_at=NOW)
+
+    outcome = decide_verify(upgrade, VerifyObservation(UPGRADED, (*UPGRADED_INSTANCES, stale)), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (None, "Verifying")

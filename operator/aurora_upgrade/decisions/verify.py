@@ -16,6 +16,7 @@ from aurora_upgrade.clock import since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.outcome import Outcome, Wait, advance, wait
 from aurora_upgrade.decisions.questions import Question, describe_cluster, describe_cluster_instances
+from aurora_upgrade.decisions.reboot import created_after_switchover
 from aurora_upgrade.phases import Phase, following
 from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import Cluster, Instance, RdsReads
@@ -32,10 +33,18 @@ def completion_message(upgrade: Upgrade) -> str:
         ("db_parameter_group_name", status.source_db_parameter_group_name, spec.target_db_parameter_group_name),
     )  # fmt: skip
     changed += [f"{name} {before or '?'} -> {after}" for name, before, after in groups if after and after != before]
-    return (
+    message = (
         f"Upgrade of {upgrade.cluster} to {spec.target_engine_version} completed. "
         f"Update your infrastructure code: {', '.join(changed)} (runbook step 8)"
     )
+    if status.unconfirmed_reboots:
+        names = ", ".join(status.unconfirmed_reboots)
+        message += (
+            f". Reboot not confirmed after switchover: {names} (RebootDBInstance's answer was lost and AWS showed no "
+            "sign of the reboot; a production instance is never rebooted twice): reboot it yourself in a quiet "
+            "moment if its parameters show pending-reboot"
+        )
+    return message
 
 
 @dataclass(frozen=True)
@@ -59,10 +68,26 @@ def observe(aws: RdsReads, upgrade: Upgrade, now: datetime) -> VerifyObservation
     return VerifyObservation(cluster=declared.cluster.ask(aws), instances=tuple(declared.instances.ask(aws)))
 
 
+def skipped(upgrade: Upgrade, instance: Instance) -> str | None:
+    """Why verification does not wait for `instance`, if it does not: production's instances may
+    change after switchover (auto scaling, which AWS does not copy to green, or a person). One
+    being deleted is going away; one created after switchover and not available yet never ran the
+    old version. A wrong version is never skipped."""
+    if instance.engine_version != upgrade.spec.target_engine_version:
+        return None
+    if instance.status == "deleting":
+        return f"{instance.identifier} (deleting)"
+    if instance.status != "available" and created_after_switchover(upgrade, instance):
+        return f"{instance.identifier} ({instance.status}, created after switchover)"
+    return None
+
+
 def decide_verify(upgrade: Upgrade, seen: VerifyObservation, now: datetime, timing: Timing) -> Outcome:
     spec = upgrade.spec
     target = spec.target_engine_version
     wrong_version, unsettled = [], []
+    changed = [why for why in (skipped(upgrade, i) for i in seen.instances) if why]
+    looked_at = [i for i in seen.instances if not skipped(upgrade, i)]
     if seen.cluster is None:
         unsettled.append(f"cluster {upgrade.cluster} not found")
     else:
@@ -70,21 +95,23 @@ def decide_verify(upgrade: Upgrade, seen: VerifyObservation, now: datetime, timi
             wrong_version.append(f"cluster {seen.cluster.identifier} runs {seen.cluster.engine_version}")
         if seen.cluster.status != "available":
             unsettled.append(f"cluster {seen.cluster.identifier} is {seen.cluster.status}")
-    if not seen.instances:
+    if not looked_at:
         unsettled.append("the cluster has no instances")
-    for i in seen.instances:
+    for i in looked_at:
         if i.engine_version != target:
             wrong_version.append(f"{i.identifier} is {i.status} at {i.engine_version}")
         elif i.status != "available":
             unsettled.append(f"{i.identifier} is {i.status} at {i.engine_version}")
     problems = "; ".join(wrong_version + unsettled)
     if not problems:
-        names = ", ".join(f"{i.identifier} {i.engine_version} {i.status}" for i in seen.instances)
+        names = ", ".join(f"{i.identifier} {i.engine_version} {i.status}" for i in looked_at)
         upcoming = following(Phase.VERIFYING, spec)
         message = f"{upgrade.cluster} runs {target} and is available ({names})"
+        if changed:
+            message += f"; not waited for: {', '.join(changed)}"
         if upcoming == Phase.COMPLETED:  # no cleanup asked for: say now what the IaC must change
             message = f"{message}. {completion_message(upgrade)}"
-        return advance(upcoming, Reason.UPGRADED, message)
+        return advance(upcoming, Reason.INSTANCES_CHANGED if changed else Reason.UPGRADED, message)
     if since(upgrade.status.phase_started_at, now) <= timing.verify_timeout:
         return wait(Reason.VERIFYING, f"Waiting for production to settle: {problems}")
     # Switchover is done: failing now would leave the remaining steps undone and say nothing

@@ -58,6 +58,7 @@ def instance(i: dict[str, Any]) -> Instance:
             (g.get("DBParameterGroupName", ""), g.get("ParameterApplyStatus", "in-sync"))
             for g in i.get("DBParameterGroups", [])
         ),
+        created_at=i.get("InstanceCreateTime"),
     )
 
 

@@ -3,8 +3,11 @@
 
 The table is the sets below, read in `classify`'s order: the first that names the code decides
 its kind; a 5xx answer is RETRYABLE, and any other code is TERMINAL. Codes are the wire codes AWS
-sends (the `Code` of an error answer), which for some faults differ from the shape names of
-botocore's service model.
+sends (the `Code` of an error answer): each error shape's `error.code` in botocore's RDS service
+model, which for some faults differs from the shape's name (InvalidDBInstanceStateFault arrives as
+`InvalidDBInstanceState`, DBInstanceNotFoundFault as `DBInstanceNotFound`). The shape's name is
+kept beside its wire code, for senders that use it (moto, on which the simulator is built, does
+for some). tests/unit/test_gateway_errors.py walks every RDS code named here against the model.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import botocore.exceptions
 
 from aurora_upgrade.resources import ErrorKind, RdsError
 
+# RDS's faults: the wire code first, then the shape's name where it differs.
 NOT_FOUND = {
     "BlueGreenDeploymentNotFoundFault",
     "DBClusterNotFoundFault",
@@ -28,6 +32,7 @@ NOT_FOUND = {
 INVALID_STATE = {
     "InvalidBlueGreenDeploymentStateFault",
     "InvalidDBClusterStateFault",
+    "InvalidDBInstanceState",
     "InvalidDBInstanceStateFault",
     "InvalidDBClusterSnapshotStateFault",
 }

@@ -18,9 +18,15 @@ from aurora_upgrade.resources import RdsEvent
 # The source types an upgrade waits on; DescribeEvents takes one SourceType per call, so the feed
 # asks for all of them at once and keeps these (one call per Region instead of four).
 WATCHED_SOURCE_TYPES = frozenset({"blue-green-deployment", "db-cluster", "db-instance", "db-cluster-snapshot"})
-# How far before the last event seen the next read starts: event times have second precision, and
-# AWS may list an event a moment after its time. Events seen twice are recognised and dropped.
-OVERLAP = timedelta(seconds=5)
+# How far before the last event seen (or the last read) the next read starts. AWS's Aurora events
+# page says events are emitted "on a best effort basis" and "might be out of sequence": an event
+# may be listed a while after its Date (LATE_LISTING), and the operator's clock may differ from
+# the one AWS dates events by (CLOCK_SKEW, tolerated either way). Events seen twice are recognised
+# (by source type, source, message and date) and dropped. A missing event still proves nothing:
+# the evidence a decision rests on is asked of AWS directly (RdsGateway.instance_restarts_asked).
+LATE_LISTING = timedelta(minutes=2)
+CLOCK_SKEW = timedelta(seconds=60)
+OVERLAP = LATE_LISTING + CLOCK_SKEW
 LOG_KEPT = timedelta(hours=1)  # how far back the feed's events answer questions
 
 EventKey = tuple[str, str, str, datetime]  # source type, source, message, date: one event
@@ -66,10 +72,10 @@ class EventFeed:
                     continue
                 self._seen.add(key)
                 fresh.append(new)
-            # The next read starts shortly before the last event listed, or before this read if
-            # that is later: what AWS lists late is dated less than the overlap before this read,
-            # and a quiet spell (green provisioning) does not list again the burst before it.
-            self._from = max(latest, now - OVERLAP)
+            # The next read starts the overlap before the last event listed, or before this read
+            # if that is later: what AWS lists late is dated less than the overlap before this
+            # read, and a quiet spell (green provisioning) does not list again the burst before it.
+            self._from = max(latest, now)
             horizon = self._from - OVERLAP
             self._seen = {k for k in self._seen if k[3] >= horizon}
             kept = now - LOG_KEPT

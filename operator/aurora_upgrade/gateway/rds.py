@@ -359,6 +359,17 @@ class RdsGateway:
         )
         return [e["Date"] for e in events if RESTARTED in e.get("Message", "") and e.get("Date") and e["Date"] >= start]
 
+    def instance_restarts_asked(self, instance: str, since: datetime) -> list[datetime]:
+        """Evidence of a reboot whose answer was lost, asked of AWS directly (never the feed's
+        memory, which misses what AWS lists late): DescribeEvents with SourceType db-instance,
+        SourceIdentifier `instance` and StartTime `since` (when the reboot was asked for), and the
+        dates of its "DB instance restarted" events. An event dated before `since` is no proof,
+        however far the clocks may differ: no slack is given below it."""
+        events = self._pages(
+            "DescribeEvents", "Events", SourceType="db-instance", SourceIdentifier=instance, StartTime=since
+        )
+        return [e["Date"] for e in events if RESTARTED in e.get("Message", "") and e.get("Date") and e["Date"] >= since]
+
     def switchover_signs_since(self, deployment: str, cluster: str, since: datetime) -> list[RdsEvent]:
         """Events saying a switchover of `deployment` (RDS-EVENT-0247/0248/0249) or of its source
         `cluster` (0259/0260/0261) started, completed or was canceled at or after `since`."""

@@ -31,6 +31,8 @@ def record_call(response: BaseResponse, answer: Callable[[], TYPE_RESPONSE]) -> 
     except NotImplementedError:
         recorder.record(operation, params, "NotImplemented", access_key_id=access_key_id)
         raise
+    if status >= 400:
+        body = as_aws_sends(body)
     outcome = _outcome(status, body)
     recorder.record(operation, params, outcome, access_key_id=access_key_id)
     backend = getattr(response, "backend", None)
@@ -40,6 +42,24 @@ def record_call(response: BaseResponse, answer: Callable[[], TYPE_RESPONSE]) -> 
         for happening in active().aws.due_after_call(operation):
             schedule(happening)
     return status, headers, body
+
+
+# moto's codes that differ from the wire code AWS sends (each error shape's `error.code` in
+# botocore's RDS model), with a phrase of moto's message where one code stands for two faults.
+_MOTO_CODES = (
+    ("InvalidDBInstanceStateFault", "", "InvalidDBInstanceState"),
+    ("DBParameterGroupNotFound", "DBClusterParameterGroup not found", "DBClusterParameterGroupNotFound"),
+)
+
+
+def as_aws_sends(body: Any) -> Any:
+    """An error answer of moto's with the code AWS sends for it."""
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    for moto_code, phrase, code in _MOTO_CODES:
+        if f"<Code>{moto_code}</Code>" in text and phrase in text:
+            text = text.replace(f"<Code>{moto_code}</Code>", f"<Code>{code}</Code>")
+            return text.encode() if isinstance(body, bytes) else text
+    return body
 
 
 def access_key_of(authorization: str) -> str | None:

@@ -32,7 +32,7 @@ elseif status.phase == "Failed" or status.phase == "Aborted" or stalled then
   hs.status = "Degraded"
 elseif status.reason == "AwaitingApproval" or status.reason == "OutsideMaintenanceWindow"
     or status.reason == "SwitchoverNotCarriedOut" or status.reason == "ClusterBusy"
-    or status.reason == "RetainingOldCluster" then
+    or status.reason == "RetainingOldCluster" or status.reason == "AwaitingManualReboot" then
   hs.status = "Suspended"
 end
 return hs
