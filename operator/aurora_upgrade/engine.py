@@ -28,6 +28,7 @@ from aurora_upgrade.decisions.actions import (
     DeleteBlueGreen,
     DeleteCluster,
     DeleteInstance,
+    DeleteSnapshot,
     DisableDeletionProtection,
     RebootInstance,
     Switchover,
@@ -151,6 +152,8 @@ def act(gw: RdsGateway, action: Action) -> dict[str, Any]:
             gw.reboot_instance(action.instance)
         case CreateSnapshot():
             gw.create_cluster_snapshot(action.identifier, action.cluster, dict(action.tags))
+        case DeleteSnapshot():
+            gw.delete_cluster_snapshot(action.identifier)
         case Switchover():
             gw.switchover(action.identifier, action.timeout_seconds)
         case DeleteBlueGreen():
@@ -252,7 +255,7 @@ class Engine:
         if phase == Phase.PENDING:
             return precheck.decide_pending(upgrade, busy_with, self.timing), None
         stage = STAGES[phase]
-        busy = call_in_flight(upgrade, self.clock(), self.timing)
+        busy = call_in_flight(upgrade, self.clock(), self.timing) or switchover.snapshot_setting_ignored(upgrade)
         if busy:
             return busy, None
         try:

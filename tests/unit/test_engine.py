@@ -289,6 +289,7 @@ def test_a_refused_switchover_is_retried_in_each_new_opening_of_the_gate(
         switchover_refused_at=LONG_REFUSED,
         waiting_for="SwitchoverRefused",
         waiting_since=LONG_REFUSED,
+        snapshot_available_at=rfc3339(NOW + later),  # fresh in the new opening: not retaken (item 7)
     )
     if closed != reopened:  # a look sees the gate closed
         upgrade = engine()._apply(upgrade, decide_switching(upgrade, seen, NOW, TIMING), None, Store([]))
