@@ -137,3 +137,30 @@ def test_someone_deleting_the_deployment_right_after_switchover_is_not_a_failure
     ]
     assert [c["operation"] for c in sim.calls()].count("DeleteBlueGreenDeployment") == 1, "only the person's"
     assert upgrade.status.old_cluster_identifier == "aurora-bg-aurora-cluster-old1"
+
+
+def test_turning_the_snapshot_on_in_switching_over_takes_it_before_the_call(
+    make_sim: SimFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """snapshotBeforeSwitchover off until the upgrade held at the gate in SwitchingOver, then
+    turned on with the approval: the snapshot is taken before the call, not waited for until
+    SwitchoverNotSafe's deadline fails the upgrade."""
+    sim = make_sim()
+    engine = _engine(sim, monkeypatch)
+    store = Recorded()
+    manifest = runbook_manifest(switchover={"mode": "Manual", "approved": False, "snapshotBeforeSwitchover": False})
+    upgrade = engine.accept(
+        "late-snap", "default", "5e1f0c2a-0000-4000-8000-00000000e5b1", 1, parse_spec(manifest["spec"]), None, store
+    )
+    upgrade = _reconcile_until(engine, upgrade, store, lambda u: u.status.reason == "AwaitingApproval")
+    # Held at the gate right before the call (approval withdrawn there).
+    upgrade = replace(upgrade, status=upgrade.status.model_copy(update={"phase": Phase.SWITCHING_OVER}))
+    upgrade = _reconcile_until(engine, upgrade, store, lambda u: u.status.reason == "AwaitingApproval")
+
+    upgrade = _with_switchover(upgrade, 2, approved=True, snapshot_before_switchover=True)
+    upgrade = _reconcile_until(engine, upgrade, store, lambda u: u.status.phase in (Phase.COMPLETED, Phase.FAILED))
+
+    assert upgrade.status.phase == Phase.COMPLETED, upgrade.status.message
+    done = [c["operation"] for c in sim.calls() if c["outcome"] == "ok" and c["operation"] in (SNAPSHOT, SWITCHOVER)]
+    assert done == [SNAPSHOT, SWITCHOVER]
+    assert upgrade.status.snapshot_identifier and upgrade.status.snapshot_before_switchover is True
