@@ -116,6 +116,13 @@ class Timing:
         return self.scaled(timedelta(minutes=10), floor=60.0)
 
     @property
+    def snapshot_max_age(self) -> timedelta:
+        """How old the pre-switchover snapshot may be (since it was seen available) when the
+        switchover is sent; an older one is retaken. Longer than the waits between them
+        (SwitchoverNotSafe 30 min, SwitchoverRefused 10 min), so a retake never chases itself."""
+        return self.scaled(timedelta(hours=1), floor=30.0)
+
+    @property
     def verify_timeout(self) -> timedelta:
         """How long production may take to show the target version after switchover."""
         return self.scaled(timedelta(minutes=20), floor=30.0)

@@ -28,6 +28,7 @@ from aurora_upgrade.decisions.actions import (
     DeleteBlueGreen,
     DeleteCluster,
     DeleteInstance,
+    DeleteSnapshot,
     DisableDeletionProtection,
     RebootInstance,
     Switchover,
@@ -154,6 +155,8 @@ def act(gw: RdsGateway, action: Action) -> dict[str, Any]:
             gw.reboot_instance(action.instance)
         case CreateSnapshot():
             gw.create_cluster_snapshot(action.identifier, action.cluster, dict(action.tags))
+        case DeleteSnapshot():
+            gw.delete_cluster_snapshot(action.identifier)
         case Switchover():
             gw.switchover(action.identifier, action.timeout_seconds)
         case DeleteBlueGreen():
@@ -258,6 +261,9 @@ class Engine:
         busy = call_in_flight(upgrade, self.clock(), self.timing)
         if busy and not stage.looks_in_flight:
             return busy, None
+        ignored = switchover.snapshot_setting_ignored(upgrade)
+        if ignored:
+            return ignored, None  # records a Warning only: no call
         try:
             gw = self.gateways(upgrade)
             now = self.clock()

@@ -282,7 +282,17 @@ class AuroraUpgradeStatus(_Model):
     green_cluster_endpoint: str | None = Field(
         None, description="Green's writer endpoint once green is available, to validate against (runbook step 5)"
     )
-    snapshot_identifier: str | None = Field(None, description="The pre-switchover snapshot of blue")
+    snapshot_identifier: str | None = Field(
+        None, description="The pre-switchover snapshot of blue: the latest one taken, the rollback point"
+    )
+    superseded_snapshot_identifier: str | None = Field(
+        None,
+        description="The pre-switchover snapshot a retake replaced, kept (at most one: an older one is deleted "
+        "before the next retake)",
+    )
+    snapshot_retakes: int | None = Field(
+        None, description="How often the pre-switchover snapshot was retaken because it went stale before the call"
+    )
     old_cluster_identifier: str | None = Field(None, description="The previous production cluster, e.g. ...-old1")
     started_at: str | None = Field(None, description="RFC 3339, like every time in status")
     phase_started_at: str | None = None
@@ -302,6 +312,17 @@ class AuroraUpgradeStatus(_Model):
     )
     create_requested_at: str | None = None
     snapshot_requested_at: str | None = None
+    snapshot_available_at: str | None = Field(
+        None, description="When the current pre-switchover snapshot was seen available: its age counts from here"
+    )
+    snapshot_before_switchover: bool | None = Field(
+        None,
+        description="spec.switchover.snapshotBeforeSwitchover when the first switchover call was sent; a later "
+        "change is ignored (with a Warning)",
+    )
+    ignored_snapshot_setting: bool | None = Field(
+        None, description="A snapshotBeforeSwitchover set after the switchover call, ignored with a Warning"
+    )
     source_cluster_resource_id: str | None = Field(
         None, description="Blue's DbClusterResourceId, to find it again after switchover renames it"
     )
@@ -321,6 +342,12 @@ class AuroraUpgradeStatus(_Model):
         description="When AWS first refused the switchover for a transient state since the gate last opened",
     )
     switchover_completed_at: str | None = None
+    deployment_delete_requested_at: str | None = Field(
+        None, description="CleaningUp asked AWS to delete the deployment (written before the call)"
+    )
+    deployment_deleted_elsewhere_at: str | None = Field(
+        None, description="When the deployment was found deleted by someone else after the switchover"
+    )
     abort_requested_at: str | None = Field(
         None, description="The finalizer asked AWS to delete the deployment (deletionPolicy Abort)"
     )

@@ -144,10 +144,15 @@ class Reason(StrEnum):
     INSIDE_MAINTENANCE_WINDOW = "InsideMaintenanceWindow"
     SNAPSHOT_REQUESTED = "SnapshotRequested"
     SNAPSHOT_AVAILABLE = "SnapshotAvailable"
+    SNAPSHOT_RETAKEN = "SnapshotRetaken"
+    DELETING_SUPERSEDED_SNAPSHOT = "DeletingSupersededSnapshot"
+    SNAPSHOT_TURNED_OFF = "SnapshotTurnedOff"
+    SNAPSHOT_SETTING_IGNORED = "SnapshotSettingIgnored"
     SWITCHOVER_STARTED = "SwitchoverStarted"
     SWITCHOVER_ATTEMPT_AUTHORISED = "SwitchoverAttemptAuthorised"
     SWITCHOVER_COMPLETED = "SwitchoverCompleted"
     SWITCHED_OVER_OUTSIDE_OPERATOR = "SwitchedOverOutsideOperator"
+    BLUE_GREEN_DEPLOYMENT_DELETED_ELSEWHERE = "BlueGreenDeploymentDeletedElsewhere"
     UPGRADED = "Upgraded"
     DELETING_OLD_INSTANCE = "DeletingOldInstance"
     DISABLING_DELETION_PROTECTION = "DisablingDeletionProtection"
@@ -343,6 +348,31 @@ TABLE: dict[Reason, Entry] = {
     Reason.INSIDE_MAINTENANCE_WINDOW: Entry(Kind.PROGRESS, "`switchover.window` is open"),
     Reason.SNAPSHOT_REQUESTED: Entry(Kind.PROGRESS, "CreateDBClusterSnapshot of blue was sent (runbook 6.1)"),
     Reason.SNAPSHOT_AVAILABLE: Entry(Kind.PROGRESS, "the pre-switchover snapshot is available"),
+    Reason.SNAPSHOT_RETAKEN: Entry(
+        Kind.PROGRESS,
+        "the pre-switchover snapshot was older than an hour (since it was available) when the switchover was due, "
+        "e.g. after the gate closed or a switchover was not carried out: a new one is taken before the call, "
+        "`-2`, `-3`, ... appended to its name (a documented repeat, counted in `status.snapshotRetakes`); the stale "
+        "one is kept as `status.supersededSnapshotIdentifier` "
+        "([The pre-switchover snapshot](#the-pre-switchover-snapshot))",
+    ),
+    Reason.DELETING_SUPERSEDED_SNAPSHOT: Entry(
+        Kind.PROGRESS,
+        "a second retake is due: the older superseded snapshot (the operator's own) is deleted first, so at most "
+        "one superseded snapshot is kept (AWS allows 100 manual cluster snapshots per Region by default)",
+    ),
+    Reason.SNAPSHOT_TURNED_OFF: Entry(
+        Kind.PROGRESS,
+        "`snapshotBeforeSwitchover` was turned off before the switchover call: no snapshot is taken; one already "
+        "taken is kept",
+    ),
+    Reason.SNAPSHOT_SETTING_IGNORED: Entry(
+        Kind.PROGRESS,
+        "`snapshotBeforeSwitchover` changed after a switchover call was sent: ignored, because a snapshot then could "
+        "capture the new production and must never be presented as the rollback point",
+        "nothing; the switchover goes on as it was sent (the Warning is given once per value set)",
+        warning=True,
+    ),
     Reason.SWITCHOVER_STARTED: Entry(Kind.PROGRESS, "SwitchoverBlueGreenDeployment was sent", pace=_QUICK),
     Reason.SWITCHOVER_ATTEMPT_AUTHORISED: Entry(
         Kind.PROGRESS,
@@ -357,6 +387,15 @@ TABLE: dict[Reason, Entry] = {
         "snapshot; no pre-switchover snapshot is taken of what is now production, and the upgrade goes on with the "
         "steps after switchover",
         "nothing; the Warning Event records it",
+        warning=True,
+    ),
+    Reason.BLUE_GREEN_DEPLOYMENT_DELETED_ELSEWHERE: Entry(
+        Kind.PROGRESS,
+        "someone else deleted the deployment after the switchover (runbook step 9.1 done by hand): names and "
+        "versions show the switchover completed (production's name on another cluster at the target version, "
+        "blue's resource id renamed), so the upgrade goes on with the steps after switchover and does not wait for "
+        "a deployment that is gone. AWS lifts `-old1`'s read-only protection once the deployment is deleted",
+        "nothing; the Warning Event records it. `-old1` may accept writes again: keep applications off it",
         warning=True,
     ),
     Reason.UPGRADED: Entry(Kind.PROGRESS, "production runs the target version with every instance available"),
@@ -469,7 +508,7 @@ TABLE: dict[Reason, Entry] = {
     ),
     Reason.SWITCHOVER_NOT_SAFE: Entry(
         Kind.WAITING_ON_AWS,
-        "right before switchover green is not verified (version, instance status, snapshot, members)",
+        "right before switchover green is not verified (version, instance status, members)",
         "it waits; look at green if it persists",
         deadline=lasting(minutes=30),
     ),

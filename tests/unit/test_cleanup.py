@@ -54,6 +54,8 @@ def cleaning(spec: dict[str, Any] | None = None, **status: Any) -> Any:
         "blue_green_deployment_identifier": BG_ID,
         "old_cluster_identifier": OLD,
         "switchover_completed_at": ago(600),
+        # Rows without a deployment show the state after cleanup's own delete.
+        "deployment_delete_requested_at": ago(300),
         **status,
     }
     return make_upgrade(Phase.CLEANING_UP, spec=make_spec(**(spec or {})), **fields)
@@ -673,3 +675,45 @@ def test_a_missing_deployment_is_never_reported_gone_with_green_when_green_has_p
     assert f"blue's resource id {make_cluster().resource_id} is now {CLUSTER_ID}-old1" in decision.outcome.message
     blue = decide_deletion(upgrade, DeletionObservation(None, None, BLUE_IS_PRODUCTION), NOW, TIMING)
     assert (blue.outcome.phase, blue.outcome.reason) == (Phase.ABORTED, "Aborted")
+
+
+# --- issue 18, item 4: the deployment deleted by someone else after switchover --------------------
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param({}, id="delete-deployment"),
+        pytest.param({"cleanup": {"oldClusterRetention": "24h"}}, id="while-retaining-old1"),
+        pytest.param(DELETE_OLD, id="then-old-cluster"),
+    ],
+)
+def test_cleanup_does_not_wait_for_a_deployment_someone_else_deleted(spec: dict[str, Any]) -> None:
+    """Cleanup never asked AWS to delete the deployment and it is gone: someone did runbook step
+    9.1 by hand. A Warning says so at once (AWS lifted `-old1`'s read-only protection with it),
+    and cleanup goes on without waiting for it."""
+    upgrade = cleaning(spec, deployment_delete_requested_at=None, reason="Upgraded")
+
+    said = decide_cleanup(upgrade, CleanupObservation(None), NOW, TIMING)
+
+    assert (said.phase, said.reason, said.action) == (None, "BlueGreenDeploymentDeletedElsewhere", None)
+    assert said.warning and "deleted by someone else" in said.message and OLD in said.message
+    assert said.changes == {"deployment_deleted_elsewhere_at": rfc3339(NOW)}
+    after = upgrade.with_status(upgrade.status.model_copy(update=dict(said.changes)))
+    outcome = decide_cleanup(after, CleanupObservation(None, old_cluster(), ()), NOW, TIMING)
+    assert outcome.reason != "BlueGreenDeploymentDeletedElsewhere" and not isinstance(outcome.action, DeleteBlueGreen)
+
+
+def test_cleanup_deleting_the_deployment_itself_says_nothing_of_someone_else() -> None:
+    deleting = decide_cleanup(
+        cleaning(deployment_delete_requested_at=None),
+        CleanupObservation(make_blue_green("SWITCHOVER_COMPLETED")),
+        NOW,
+        TIMING,
+    )
+    assert deleting.intent == {"deployment_delete_requested_at": rfc3339(NOW)}
+    # A status from before the request was recorded: its reason says whose deletion it was.
+    gone = decide_cleanup(
+        cleaning(deployment_delete_requested_at=None, reason="DeletingBlueGreen"), CleanupObservation(None), NOW, TIMING
+    )
+    assert (gone.phase, gone.reason) == (Phase.COMPLETED, "Completed")

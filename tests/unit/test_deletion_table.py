@@ -91,6 +91,13 @@ CASES: list[tuple[str, Phase, dict[str, Any], str | None, str | None]] = [
     ("AwaitingSwitchover (approval, window)", Phase.AWAITING_SWITCHOVER, CREATED, "AVAILABLE", None),
     ("Snapshotting", Phase.SNAPSHOTTING, CREATED, "AVAILABLE", None),
     (
+        "Snapshotting, held at the gate before the snapshot (approval withdrawn, window closed)",
+        Phase.SNAPSHOTTING,
+        {**CREATED, "reason": "AwaitingApproval"},
+        "AVAILABLE",
+        None,
+    ),
+    (
         "AwaitingSwitchover, the deployment gone and production's name on green (switched over elsewhere)",
         Phase.AWAITING_SWITCHOVER,
         CREATED,
@@ -112,9 +119,23 @@ CASES: list[tuple[str, Phase, dict[str, Any], str | None, str | None]] = [
         "AVAILABLE",
         "blue",
     ),
+    (
+        "SwitchingOver, the snapshot retaken before an authorised attempt, names prove blue is production",
+        Phase.SWITCHING_OVER,
+        {**CALLED, "reason": "SnapshotRetaken"},
+        "AVAILABLE",
+        "blue",
+    ),
     ("RebootingInstances", Phase.REBOOTING_INSTANCES, SWITCHED, "SWITCHOVER_COMPLETED", None),
     ("Verifying", Phase.VERIFYING, SWITCHED, "SWITCHOVER_COMPLETED", None),
     ("CleaningUp", Phase.CLEANING_UP, SWITCHED, "SWITCHOVER_COMPLETED", None),
+    (
+        "CleaningUp, the deployment deleted by someone else after switchover",
+        Phase.CLEANING_UP,
+        {**SWITCHED, "deployment_deleted_elsewhere_at": ago(60)},
+        None,
+        None,
+    ),
     ("Completed", Phase.COMPLETED, SWITCHED, None, None),
     ("Failed at Prechecking", Phase.FAILED, {"failed_phase": Phase.PRECHECKING}, None, None),
     (
@@ -216,7 +237,9 @@ def test_deletion_never_orphans_green(
     abort = decide(phase, status, deployment, names, "Abort")
     orphan = decide(phase, status, deployment, names, "Orphan")
     sent = status.get("switchover_requested_at") is not None
-    stopped = phase is Phase.FAILED or status.get("reason") == "SwitchoverNotCarriedOut"
+    # Stopped after a call: failed, held for a person, or retaking the snapshot before an attempt
+    # a person authorised once names proved blue is still production (issue 18, item 7).
+    stopped = phase is Phase.FAILED or status.get("reason") in ("SwitchoverNotCarriedOut", "SnapshotRetaken")
     spare = deployment in ("PROVISIONING", "AVAILABLE", "PROVISIONING_FAILED", "SWITCHOVER_FAILED")
     if spare and (not sent or (stopped and names == "blue")):
         # Green exists and production is still blue (no call, or names prove the call changed

@@ -16,6 +16,7 @@ import botocore.exceptions
 import pytest
 
 from aurora_upgrade.clock import rfc3339
+from aurora_upgrade.decisions import switchover
 from aurora_upgrade.decisions.outcome import read_failed, wait
 from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.reboot import RebootObservation, decide_reboot
@@ -289,6 +290,7 @@ def test_a_refused_switchover_is_retried_in_each_new_opening_of_the_gate(
         switchover_refused_at=LONG_REFUSED,
         waiting_for="SwitchoverRefused",
         waiting_since=LONG_REFUSED,
+        snapshot_available_at=rfc3339(NOW + later),  # fresh in the new opening: not retaken (item 7)
     )
     if closed != reopened:  # a look sees the gate closed
         upgrade = engine()._apply(upgrade, decide_switching(upgrade, seen, NOW, TIMING), None, Store([]))
@@ -527,3 +529,27 @@ def test_nothing_is_called_while_another_call_may_be_in_flight(phase: Phase) -> 
 
     assert not [entry for entry in log if entry[0] == "reboot_instance"]
     assert after.status.reason in ("CallInFlight", "CheckingEarlierReboot")
+
+
+def test_a_snapshot_setting_changed_after_the_switchover_call_is_ignored_with_a_warning_event() -> None:
+    """Issue 18, item 7: snapshotBeforeSwitchover turned off after the switchover (on when the
+    call was sent): before anything is read, a Warning says it is ignored, once per value."""
+    from .builders import ago, make_spec
+
+    upgrade = make_upgrade(
+        Phase.VERIFYING,
+        make_spec(switchover={"snapshotBeforeSwitchover": False}),
+        switchover_requested_at=ago(600),
+        switchover_attempt=1,
+        switchover_completed_at=ago(300),
+        snapshot_before_switchover=True,
+    )
+    outcome, gateway = engine()._decide(upgrade, None)
+    assert (outcome.reason, outcome.action, gateway) == ("SnapshotSettingIgnored", None, None)
+
+    store = Store([])
+    after = engine()._apply(upgrade, outcome, None, store)
+    warnings = [e[1] for k, e in store.log if k == "event" and e[0] == "Warning"]
+    assert warnings == ["SnapshotSettingIgnored"]
+    assert after.status.ignored_snapshot_setting is False
+    assert switchover.snapshot_setting_ignored(after) is None, "said once"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aurora_upgrade.clock import parse_time, rfc3339
-from aurora_upgrade.decisions.actions import CreateSnapshot, Switchover
+from aurora_upgrade.decisions.actions import CreateSnapshot, DeleteSnapshot, Switchover
 from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.switchover import (
     SwitchoverObservation,
@@ -19,6 +19,7 @@ from aurora_upgrade.decisions.switchover import (
     in_window,
     next_window_start,
     observe,
+    snapshot_setting_ignored,
 )
 from aurora_upgrade.models import MaintenanceWindow
 from aurora_upgrade.phases import Phase
@@ -244,7 +245,11 @@ def test_snapshot_is_created_with_intent(upgrade: Any) -> None:
 
     assert outcome.phase is None
     assert outcome.reason == "SnapshotRequested"
-    assert outcome.intent == {"snapshot_requested_at": STAMP, "snapshot_identifier": snapshot_id()}
+    assert outcome.intent == {
+        "snapshot_requested_at": STAMP,
+        "snapshot_identifier": snapshot_id(),
+        "snapshot_available_at": None,
+    }
     assert outcome.action == CreateSnapshot(identifier=snapshot_id(), cluster=CLUSTER_ID, tags=OWN_TAGS)
     assert waits(outcome)
 
@@ -287,7 +292,7 @@ def test_available_snapshot_moves_to_switchover(upgrade: Any) -> None:
 
     assert outcome.phase == Phase.SWITCHING_OVER
     assert outcome.reason == "SnapshotAvailable"
-    assert outcome.changes == {"snapshot_identifier": snapshot_id()}
+    assert outcome.changes == {"snapshot_identifier": snapshot_id(), "snapshot_available_at": STAMP}
     assert outcome.action is None
 
 
@@ -338,9 +343,8 @@ def switching(spec: dict[str, Any] | None = None, **status: Any) -> Any:
         blue_green_deployment_identifier=BG_ID,
         green_cluster_identifier=GREEN_CLUSTER_ID,
         green_cluster_endpoint=GREEN_ENDPOINT,
-        snapshot_identifier=snapshot_id(),
         create_requested_at=ago(7200),
-        **status,
+        **{"snapshot_identifier": snapshot_id(), **status},
     )
 
 
@@ -368,7 +372,12 @@ def test_switchover_is_called_once_with_intent(upgrade: Any, observation: Switch
 
     assert outcome.phase is None
     assert outcome.reason == "SwitchoverStarted"
-    assert outcome.intent == {"switchover_requested_at": STAMP, "switchover_attempt": 1}
+    snapshot = upgrade.spec.switchover.snapshot_before_switchover
+    assert outcome.intent == {
+        "switchover_requested_at": STAMP,
+        "switchover_attempt": 1,
+        "snapshot_before_switchover": snapshot,
+    }
     assert outcome.action == Switchover(BG_ID, timeout, attempt=1)
     assert waits(outcome)
 
@@ -409,16 +418,9 @@ def test_switchover_is_called_once_with_intent(upgrade: Any, observation: Switch
         ),
         pytest.param(
             switching(),
-            ready(snapshot=None),
-            "SwitchoverNotSafe",
-            f"snapshot {snapshot_id()} is not available",
-            id="no-snap",
-        ),
-        pytest.param(
-            switching(),
             ready(snapshot=make_snapshot("creating")),
-            "SwitchoverNotSafe",
-            "is not available",
+            "WaitingForSnapshot",
+            f"Snapshot {snapshot_id()} is creating",
             id="snapshot-still-creating",
         ),
         pytest.param(
@@ -577,7 +579,11 @@ def test_switchover_call_records_acceptance_only_after_the_call() -> None:
     outcome = decide_switching(switching(), ready(), NOW, TIMING)
 
     assert isinstance(outcome.action, Switchover)
-    assert outcome.intent == {"switchover_requested_at": STAMP, "switchover_attempt": 1}
+    assert outcome.intent == {
+        "switchover_requested_at": STAMP,
+        "switchover_attempt": 1,
+        "snapshot_before_switchover": True,
+    }
     assert outcome.changes == {"switchover_accepted_at": STAMP}
 
 
@@ -824,6 +830,7 @@ def test_raising_switchover_attempt_authorises_exactly_one_more_call() -> None:
     assert outcome.intent == {
         "switchover_requested_at": STAMP,
         "switchover_attempt": 2,
+        "snapshot_before_switchover": True,
         "switchover_accepted_at": None,
     }
     assert "attempt 2, authorised by spec.switchover.attempt after attempt 1 was not carried out" in outcome.message
@@ -939,10 +946,14 @@ def test_a_failure_after_switchover_was_requested_is_never_reported_as_not_switc
 
     outcome = decide_switching(upgrade, ready(deployment=deployment, **names), NOW, TIMING)
 
-    assert outcome.phase is None, "never Failed while names do not prove production unchanged"
-    assert (outcome.reason, outcome.action) == ("SwitchoverOutcomeUnproven", None)
     assert "not changed" not in outcome.message and "after switchover attempt 1" in outcome.message
-    assert outcome.warning
+    assert outcome.warning and outcome.action is None
+    if names is SWITCHED_NAMES and (deployment is None or deployment.status == "DELETING"):
+        # Item 4: names prove the switchover completed; someone else deleted the deployment.
+        assert (outcome.phase, outcome.reason) == (Phase.REBOOTING_INSTANCES, "BlueGreenDeploymentDeletedElsewhere")
+        return
+    assert outcome.phase is None, "never Failed while names do not prove production unchanged"
+    assert outcome.reason == "SwitchoverOutcomeUnproven"
 
 
 @pytest.mark.parametrize(
@@ -1008,7 +1019,8 @@ def test_a_refused_switchover_is_retried_in_each_new_opening_of_the_gate(
     from aurora_upgrade.resources import ErrorKind, RdsError
 
     refused_long_ago = rfc3339(NOW - TIMING.refusal_timeout - timedelta(minutes=5))
-    upgrade = switching(closed, switchover_refused_at=refused_long_ago)
+    # The snapshot is retaken in the new opening before the call (item 7): here it is fresh.
+    upgrade = switching(closed, switchover_refused_at=refused_long_ago, snapshot_available_at=rfc3339(now))
     if reopened != closed:  # the gate is seen closed, then opens
         held = decide_switching(upgrade, ready(), NOW, TIMING)
         assert held.reason == "AwaitingApproval"
@@ -1028,3 +1040,220 @@ def test_a_refused_switchover_is_retried_in_each_new_opening_of_the_gate(
 
     assert (refusal.phase, refusal.reason) == (None, "SwitchoverRefused")
     assert refusal.changes == {"switchover_refused_at": rfc3339(now)}
+
+
+# --- issue 18, item 7: the pre-switchover snapshot is the one that precedes the switchover -------
+
+STALE = ago(TIMING.snapshot_max_age.total_seconds() + 60)
+FRESH = ago(TIMING.snapshot_max_age.total_seconds() - 60)
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        pytest.param(
+            {"switchover": {"mode": "Manual", "approved": False}}, "AwaitingApproval", id="approval-withdrawn"
+        ),
+        pytest.param({"switchover": {"window": TOKYO_SATURDAY}}, "OutsideMaintenanceWindow", id="window-closed"),
+    ],
+)
+def test_the_pre_switchover_snapshot_is_taken_inside_the_open_gate(spec: dict[str, Any], reason: str) -> None:
+    """The gate closed after AwaitingSwitchover let the upgrade go on: no snapshot is taken
+    while it is closed (it would be days old by the switchover), and the hold stays in place."""
+    upgrade = with_spec(snapshotting(), **spec)
+
+    outcome = decide_snapshot(upgrade, SwitchoverObservation(make_blue_green(), snapshot=None), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, reason, None)
+    assert not outcome.intent
+
+
+def test_the_snapshot_records_when_it_became_available() -> None:
+    outcome = decide_snapshot(
+        snapshotting(snapshot_requested_at=YOUNG),
+        SwitchoverObservation(make_blue_green(), snapshot=make_snapshot()),
+        NOW,
+        TIMING,
+    )
+
+    assert outcome.phase == Phase.SWITCHING_OVER
+    assert outcome.changes == {"snapshot_identifier": snapshot_id(), "snapshot_available_at": STAMP}
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        pytest.param({"snapshot_available_at": STALE}, id="available-long-ago"),
+        pytest.param({"phase_started_at": STALE}, id="status-from-before-snapshot-available-at"),
+    ],
+)
+def test_a_snapshot_gone_stale_is_retaken_before_the_switchover(status: dict[str, Any]) -> None:
+    """The gate held the switchover for longer than the bound after the snapshot: the snapshot
+    presented as the rollback point is taken again right before the call, the stale one kept."""
+    upgrade = switching(**status)
+
+    outcome = decide_switching(upgrade, ready(), NOW, TIMING)
+
+    retaken = f"{snapshot_id()}-2"
+    assert (outcome.phase, outcome.reason) == (None, "SnapshotRetaken")
+    assert outcome.action == CreateSnapshot(retaken, CLUSTER_ID, OWN_TAGS, supersedes=snapshot_id())
+    assert outcome.intent == {
+        "snapshot_identifier": retaken,
+        "snapshot_requested_at": STAMP,
+        "snapshot_available_at": None,
+        "superseded_snapshot_identifier": snapshot_id(),
+        "snapshot_retakes": 1,
+    }
+    assert "retaken" in outcome.action.describe()
+
+
+def test_a_fresh_snapshot_is_not_retaken() -> None:
+    outcome = decide_switching(switching(snapshot_available_at=FRESH), ready(), NOW, TIMING)
+
+    assert outcome.action == Switchover(BG_ID, 300, attempt=1)
+    assert outcome.intent["snapshot_before_switchover"] is True
+
+
+def test_a_retake_keeps_at_most_one_superseded_snapshot() -> None:
+    """A second retake deletes the older superseded snapshot first (AWS allows 100 manual
+    cluster snapshots per Region by default); the current one is never deleted."""
+    current = f"{snapshot_id()}-2"
+    upgrade = switching(
+        snapshot_identifier=current,
+        superseded_snapshot_identifier=snapshot_id(),
+        snapshot_retakes=1,
+        snapshot_available_at=STALE,
+    )
+    seen = ready(snapshot=make_snapshot(identifier=current))
+
+    first = decide_switching(upgrade, seen, NOW, TIMING)
+    assert (first.reason, first.action) == ("DeletingSupersededSnapshot", DeleteSnapshot(snapshot_id()))
+    assert first.changes == {"superseded_snapshot_identifier": None}
+
+    then = decide_switching(_after(upgrade, first), seen, NOW, TIMING)
+    assert then.action == CreateSnapshot(f"{snapshot_id()}-3", CLUSTER_ID, OWN_TAGS, supersedes=current)
+    assert then.intent["superseded_snapshot_identifier"] == current and then.intent["snapshot_retakes"] == 2
+
+
+def test_a_retaken_snapshot_is_waited_for_and_its_availability_recorded() -> None:
+    retaken = f"{snapshot_id()}-2"
+    upgrade = switching(snapshot_identifier=retaken, snapshot_requested_at=YOUNG, snapshot_retakes=1)
+
+    creating = decide_switching(upgrade, ready(snapshot=make_snapshot("creating", identifier=retaken)), NOW, TIMING)
+    assert (creating.reason, creating.action) == ("WaitingForSnapshot", None)
+
+    available = decide_switching(upgrade, ready(snapshot=make_snapshot(identifier=retaken)), NOW, TIMING)
+    assert (available.reason, available.action) == ("SnapshotAvailable", None)
+    assert available.changes == {"snapshot_available_at": STAMP}
+
+    outcome = decide_switching(
+        _after(upgrade, available), ready(snapshot=make_snapshot(identifier=retaken)), NOW, TIMING
+    )
+    assert outcome.action == Switchover(BG_ID, 300, attempt=1)
+
+
+def test_turning_the_snapshot_on_in_switching_over_takes_it_before_the_call() -> None:
+    """snapshotBeforeSwitchover turned on after Snapshotting was skipped: the snapshot is taken
+    in SwitchingOver before the call, not waited for until SwitchoverNotSafe fails the upgrade."""
+    upgrade = switching(snapshot_identifier=None)
+
+    outcome = decide_switching(upgrade, ready(snapshot=None), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason) == (None, "SnapshotRequested")
+    assert outcome.action == CreateSnapshot(snapshot_id(), CLUSTER_ID, OWN_TAGS)
+    assert outcome.intent == {
+        "snapshot_requested_at": STAMP,
+        "snapshot_identifier": snapshot_id(),
+        "snapshot_available_at": None,
+    }
+
+
+def test_turning_the_snapshot_off_before_the_call_takes_none_and_keeps_one_taken() -> None:
+    off = {"switchover": {"snapshotBeforeSwitchover": False}}
+    # In Snapshotting, before any snapshot was asked for: none is taken.
+    outcome = decide_snapshot(with_spec(snapshotting(), **off), SwitchoverObservation(make_blue_green()), NOW, TIMING)
+    assert (outcome.phase, outcome.reason, outcome.action) == (Phase.SWITCHING_OVER, "SnapshotTurnedOff", None)
+    # One being taken is kept (never deleted because of this field), and not waited for.
+    taking = with_spec(snapshotting(snapshot_requested_at=YOUNG, snapshot_identifier=snapshot_id()), **off)
+    outcome = decide_snapshot(
+        taking, SwitchoverObservation(make_blue_green(), snapshot=make_snapshot("creating")), NOW, TIMING
+    )
+    assert (outcome.phase, outcome.action) == (Phase.SWITCHING_OVER, None)
+    assert f"snapshot {snapshot_id()} is kept" in outcome.message
+    # In SwitchingOver, a stale one is not retaken.
+    outcome = decide_switching(switching(off, snapshot_available_at=STALE), ready(), NOW, TIMING)
+    assert outcome.action == Switchover(BG_ID, 300, attempt=1)
+    assert outcome.intent["snapshot_before_switchover"] is False
+
+
+def test_a_snapshot_setting_changed_after_the_switchover_call_is_ignored_with_a_warning() -> None:
+    """Off when attempt 1 was sent, turned on before a person authorised attempt 2: attempt 2 is
+    sent without a snapshot (one now could capture the new production), and a Warning says so."""
+    upgrade = switching(
+        {"switchover": {"attempt": 2, "snapshotBeforeSwitchover": True}},
+        snapshot_identifier=None,
+        switchover_requested_at=OLD,
+        switchover_attempt=1,
+        snapshot_before_switchover=False,
+    )
+
+    outcome = decide_switching(upgrade, ready(snapshot=None), NOW, TIMING)
+    assert outcome.action == Switchover(BG_ID, 300, attempt=2)
+
+    ignored = snapshot_setting_ignored(upgrade)
+    assert ignored is not None and ignored.warning and ignored.reason == "SnapshotSettingIgnored"
+    assert ignored.action is None and ignored.phase is None
+    assert "never presented as the rollback point" in ignored.message
+    assert snapshot_setting_ignored(_after(upgrade, ignored)) is None, "said once per value"
+    # Before any call, a change is not ignored.
+    assert snapshot_setting_ignored(switching({"switchover": {"snapshotBeforeSwitchover": False}})) is None
+
+
+def test_a_hold_after_a_switchover_call_was_sent_never_returns_to_an_earlier_phase() -> None:
+    """Attempt 2 authorised days after attempt 1: the snapshot taken before attempt 1 is stale;
+    it is retaken in SwitchingOver (names prove blue is still production), and a gate that
+    closed again holds in SwitchingOver."""
+    after_call = {"switchover_requested_at": OLD, "switchover_attempt": 1, "snapshot_available_at": STALE}
+    upgrade = switching({"switchover": {"attempt": 2}}, **after_call)
+
+    outcome = decide_switching(upgrade, ready(), NOW, TIMING)
+    assert (outcome.phase, outcome.reason) == (None, "SnapshotRetaken")
+
+    held = switching({"switchover": {"attempt": 2, "mode": "Manual", "approved": False}}, **after_call)
+    outcome = decide_switching(held, ready(), NOW, TIMING)
+    assert (outcome.phase, outcome.reason, outcome.action) == (None, "AwaitingApproval", None)
+
+
+# --- issue 18, item 4: the deployment deleted by someone else right after switchover ------------
+
+
+@pytest.mark.parametrize(
+    "deployment",
+    [pytest.param(None, id="gone"), pytest.param(make_blue_green("DELETING"), id="deleting")],
+)
+@pytest.mark.parametrize(
+    ("spec", "upcoming"),
+    [
+        pytest.param({}, Phase.REBOOTING_INSTANCES, id="reboot-after"),
+        pytest.param({"rebootAfterSwitchover": False}, Phase.VERIFYING, id="no-reboot"),
+    ],
+)
+def test_someone_deleting_the_deployment_right_after_switchover_is_not_a_failure(
+    deployment: Any, spec: dict[str, Any], upcoming: Phase
+) -> None:
+    """Runbook step 9.1 done by hand in the console right after the switchover: names and
+    versions prove it completed (production's name on green's resource id at the target,
+    blue renamed `-old1`), so the upgrade goes on, saying with a Warning who deleted it."""
+    upgrade = switching(spec, switchover_requested_at=ago(120), switchover_accepted_at=ago(119), switchover_attempt=1)
+    names = {**SWITCHED_NAMES, "old1": make_cluster(f"{CLUSTER_ID}-old1")}
+
+    outcome = decide_switching(upgrade, ready(deployment=deployment, **names), NOW, TIMING)
+
+    assert (outcome.phase, outcome.reason, outcome.action) == (upcoming, "BlueGreenDeploymentDeletedElsewhere", None)
+    assert outcome.warning
+    assert "deleted by someone else" in outcome.message
+    assert outcome.changes == {
+        "old_cluster_identifier": f"{CLUSTER_ID}-old1",
+        "switchover_completed_at": STAMP,
+        "deployment_deleted_elsewhere_at": STAMP,
+    }

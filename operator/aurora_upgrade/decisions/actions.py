@@ -38,10 +38,21 @@ class CreateSnapshot:
     identifier: str
     cluster: str
     tags: Mapping[str, str]
+    supersedes: str | None = None  # a retake: the stale snapshot this one replaces (kept)
     operation = "CreateDBClusterSnapshot"
 
     def describe(self) -> str:
-        return f"Creating snapshot {self.identifier} of {self.cluster}"
+        retake = f" (retaken: {self.supersedes} went stale before the switchover; kept)" if self.supersedes else ""
+        return f"Creating snapshot {self.identifier} of {self.cluster}{retake}"
+
+
+@dataclass(frozen=True)
+class DeleteSnapshot:
+    identifier: str
+    operation = "DeleteDBClusterSnapshot"
+
+    def describe(self) -> str:
+        return f"Deleting superseded pre-switchover snapshot {self.identifier}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,7 @@ Action = (
     CreateBlueGreen
     | RebootInstance
     | CreateSnapshot
+    | DeleteSnapshot
     | Switchover
     | DeleteBlueGreen
     | DisableDeletionProtection

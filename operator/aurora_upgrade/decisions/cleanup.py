@@ -106,6 +106,15 @@ def decide_cleanup(upgrade: Upgrade, seen: CleanupObservation, now: datetime, ti
     bg = seen.deployment
     old = status.old_cluster_identifier
     keep_until = retained_until(upgrade)
+    if spec.cleanup.delete_blue_green_deployment and bg is None and _deleted_elsewhere(upgrade):
+        # Nothing to wait for: the switchover completed, so the deployment's target is production.
+        return GoOn(
+            reason=Reason.BLUE_GREEN_DEPLOYMENT_DELETED_ELSEWHERE,
+            message=f"Blue/green deployment {status.blue_green_deployment_identifier} was deleted by someone else "
+            f"after the switchover (runbook step 9.1 is done); AWS lifted the read-only protection of "
+            f"{old or 'the previous production cluster'} with it: keep applications off it. Cleanup goes on",
+            changes={"deployment_deleted_elsewhere_at": rfc3339(now)},
+        )
     if keep_until is not None and now < keep_until:
         # Deleting the deployment lifts the read-only protection of the old cluster (AWS): while
         # it is kept for rollback, the deployment stays too.
@@ -121,6 +130,7 @@ def decide_cleanup(upgrade: Upgrade, seen: CleanupObservation, now: datetime, ti
             reason=Reason.DELETING_BLUE_GREEN,
             message=f"Deleting blue/green deployment {bg.identifier} (runbook step 9.1); both clusters stay",
             call=DeleteBlueGreen(bg.identifier, delete_target=False),
+            before={"deployment_delete_requested_at": rfc3339(now)},
         )
     if spec.cleanup.delete_old_cluster and old:
         found = seen.old_cluster
@@ -147,6 +157,15 @@ def decide_cleanup(upgrade: Upgrade, seen: CleanupObservation, now: datetime, ti
         if step is not None:
             return step
     return advance(Phase.COMPLETED, Reason.COMPLETED, completion_message(upgrade))
+
+
+def _deleted_elsewhere(upgrade: Upgrade) -> bool:
+    """The deployment is gone (the caller saw it) and this upgrade neither asked AWS to delete it
+    nor said yet that someone else did. A status from before the request was recorded shows
+    the operator's own deletion by its reason."""
+    status = upgrade.status
+    ours = status.deployment_delete_requested_at is not None or status.reason == Reason.DELETING_BLUE_GREEN
+    return bool(status.blue_green_deployment_identifier) and not ours and status.deployment_deleted_elsewhere_at is None
 
 
 def retained_until(upgrade: Upgrade) -> datetime | None:
@@ -203,8 +222,9 @@ class DeletionDecision:
 
 
 # Where a switchover call was settled as not carried out: the upgrade failed, or holds for a
-# person, for a look at AWS, or at the gate. Anywhere else after a call (sent a moment ago, AWS
-# switching) the switchover may be under way, and deleting leaves AWS alone.
+# person, for a look at AWS, or at the gate, or retakes the snapshot before an authorised attempt.
+# Anywhere else after a call (sent a moment ago, AWS switching) the switchover may be under way,
+# and deleting leaves AWS alone.
 SETTLED = frozenset(
     {
         Reason.SWITCHOVER_NOT_CARRIED_OUT,
@@ -213,6 +233,11 @@ SETTLED = frozenset(
         Reason.AWAITING_APPROVAL,
         Reason.OUTSIDE_MAINTENANCE_WINDOW,
         Reason.SWITCHOVER_NOT_SAFE,
+        Reason.DELETING_SUPERSEDED_SNAPSHOT,
+        Reason.SNAPSHOT_RETAKEN,
+        Reason.SNAPSHOT_REQUESTED,
+        Reason.WAITING_FOR_SNAPSHOT,
+        Reason.SNAPSHOT_AVAILABLE,
     }
 )
 

@@ -1,10 +1,12 @@
 """AwaitingSwitchover, Snapshotting and SwitchingOver (runbook 5, 6.1-6.3).
 
-Nothing switches over unverified: right before SwitchoverBlueGreenDeployment the deployment
-must be AVAILABLE, green must run the target version and be available, the pre-switchover
-snapshot (when asked for) must be `available` (the runbook's 6.1 waiter does not exist, so
-the runbook could switch over before the snapshot was usable), and the approval and
-maintenance window must still allow it.
+Nothing switches over unverified: right before SwitchoverBlueGreenDeployment, in this order, the
+approval and maintenance window must still allow it, the pre-switchover snapshot (when asked for)
+must be `available` (the runbook's 6.1 waiter does not exist, so the runbook could switch over
+before the snapshot was usable) and at most `Timing.snapshot_max_age` old (else it is retaken
+there, the stale one kept: `snapshot_step`), and the deployment must be AVAILABLE with green at
+the target version and available. The snapshot is taken only inside the open gate; once a call
+was sent, snapshotBeforeSwitchover keeps the value it was sent with (`snapshot_wanted`).
 
 One call per attempt: `status.switchoverAttempt` records `spec.switchover.attempt` before the
 call is sent. After a call, AWS's answer is read by names and versions (deployment.Names): a
@@ -28,7 +30,7 @@ from typing import NamedTuple
 
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions.actions import Action, CreateSnapshot, Switchover
+from aurora_upgrade.decisions.actions import Action, CreateSnapshot, DeleteSnapshot, Switchover
 from aurora_upgrade.decisions.deployment import (
     BLUE_GREEN_KNOWN,
     MEMBER_SWITCHING,
@@ -59,8 +61,8 @@ from aurora_upgrade.decisions.questions import (
     describe_cluster_snapshot,
     find_cluster_by_resource_id,
 )
-from aurora_upgrade.models import SwitchoverMode
-from aurora_upgrade.phases import Phase, following, recorded_attempt
+from aurora_upgrade.models import AuroraUpgradeStatus, SwitchoverMode
+from aurora_upgrade.phases import TERMINAL, Phase, following, recorded_attempt
 from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import (
     BlueGreen,
@@ -155,12 +157,12 @@ def questions(upgrade: Upgrade) -> SwitchoverQuestions:
     `<name>-old1` (which of them a look asks depends on the deployment's status)."""
     phase, status = upgrade.status.phase, upgrade.status
     switching = phase == Phase.SWITCHING_OVER
-    snapshot = phase == Phase.SNAPSHOTTING or (switching and upgrade.spec.switchover.snapshot_before_switchover)
+    snapshot = phase == Phase.SNAPSHOTTING or (switching and snapshot_wanted(upgrade))
     blue = upgrade.cluster if switching else None
     green = status.green_cluster_identifier if switching else None
     return SwitchoverQuestions(
         deployment=our_deployment(upgrade),
-        snapshot=describe_cluster_snapshot(upgrade.snapshot_identifier if snapshot else None),
+        snapshot=describe_cluster_snapshot(current_snapshot(upgrade) if snapshot else None),
         blue=describe_cluster(blue),
         blue_instances=describe_cluster_instances(blue),
         green=describe_cluster(green),
@@ -224,6 +226,12 @@ def refused_call(upgrade: Upgrade, action: Action, error: RdsError, now: datetim
     clock starts again when the approval is given again or the window opens again: `gate`,
     `window_reopened`). A throttled or unanswered call is looked at again, and never re-sent
     without a person (`decide_switching`)."""
+    if isinstance(action, DeleteSnapshot) and error.kind == ErrorKind.NOT_FOUND:
+        return GoOn(
+            reason=Reason.DELETING_SUPERSEDED_SNAPSHOT,
+            message=f"Superseded snapshot {action.identifier} is gone already",
+            changes={"superseded_snapshot_identifier": None},
+        )
     if not isinstance(action, Switchover) or error.kind not in (ErrorKind.INVALID_STATE, ErrorKind.TERMINAL):
         return default_call_failed(upgrade, action, error, now, timing)
     first = upgrade.status.switchover_refused_at
@@ -257,13 +265,97 @@ def decide_awaiting(upgrade: Upgrade, seen: SwitchoverObservation, now: datetime
 
 
 def decide_snapshot(upgrade: Upgrade, seen: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome:
+    """Snapshotting (runbook 6.1): the snapshot is taken inside the open gate, right before the
+    switchover (SwitchingOver checks the gate again, and retakes a snapshot gone stale)."""
     # Before any snapshot call: a switchover made elsewhere means blue is no longer production.
     problem = deployment_problem(upgrade, seen.deployment, now, timing)
     if problem:
         return problem
+    status, upcoming = upgrade.status, following(Phase.SNAPSHOTTING, upgrade.spec)
+    if not upgrade.spec.switchover.snapshot_before_switchover:
+        kept = f"; snapshot {status.snapshot_identifier} is kept" if status.snapshot_requested_at else ""
+        return advance(
+            upcoming,
+            Reason.SNAPSHOT_TURNED_OFF,
+            f"switchover.snapshotBeforeSwitchover was turned off: no snapshot{kept}",
+        )
+    if not status.snapshot_requested_at:
+        held = gate(upgrade, now, timing)
+        if held:
+            return held
+    taking = snapshot_step(upgrade, seen, now, timing)
+    if taking is not None:
+        return taking
+    name = current_snapshot(upgrade)
+    return advance(
+        upcoming,
+        Reason.SNAPSHOT_AVAILABLE,
+        f"Snapshot {name} of {upgrade.cluster} is available",
+        snapshot_identifier=name,
+        snapshot_available_at=status.snapshot_available_at or rfc3339(now),
+    )
+
+
+def current_snapshot(upgrade: Upgrade) -> str:
+    """The pre-switchover snapshot asked for last (a retake's name ends in `-2`, `-3`, ...)."""
+    return upgrade.status.snapshot_identifier or upgrade.snapshot_identifier
+
+
+def snapshot_wanted(upgrade: Upgrade) -> bool:
+    """Whether a snapshot precedes the switchover call: spec.switchover.snapshotBeforeSwitchover
+    until the first call is sent, then the value it was sent with (a later change is ignored:
+    `snapshot_setting_ignored`)."""
+    if recorded_attempt(upgrade.status) is None:
+        return upgrade.spec.switchover.snapshot_before_switchover
+    return snapshot_setting_at_the_call(upgrade.status)
+
+
+def snapshot_setting_at_the_call(status: AuroraUpgradeStatus) -> bool:
+    """snapshotBeforeSwitchover as the first switchover call was sent with it; a status written
+    before it was recorded took its snapshot before the call exactly when it was on."""
+    if status.snapshot_before_switchover is not None:
+        return status.snapshot_before_switchover
+    return status.snapshot_identifier is not None
+
+
+def snapshot_setting_ignored(upgrade: Upgrade) -> Outcome | None:
+    """Once a switchover call may have been sent, snapshotBeforeSwitchover no longer changes
+    anything: a snapshot then could capture the new production and must never be presented as
+    the rollback point. A change is said once per value with a Warning."""
+    status, asked = upgrade.status, upgrade.spec.switchover.snapshot_before_switchover
+    # A switchover made elsewhere (no call of ours) took no snapshot to hold the setting against.
+    if status.phase in TERMINAL or recorded_attempt(status) is None:
+        return None
+    if asked == snapshot_setting_at_the_call(status) or status.ignored_snapshot_setting == asked:
+        return None
+    return GoOn(
+        reason=Reason.SNAPSHOT_SETTING_IGNORED,
+        message=f"spec.switchover.snapshotBeforeSwitchover: {str(asked).lower()} is ignored: a switchover call was "
+        "sent already, and a snapshot taken now could capture the new production; it is never presented as the "
+        "rollback point",
+        changes={"ignored_snapshot_setting": asked},
+    )
+
+
+def _available_since(status: AuroraUpgradeStatus) -> str | None:
+    """When the current snapshot was seen available; None when that is not recorded yet for one
+    taken in this phase. A status written before it was recorded entered SwitchingOver the
+    moment Snapshotting saw its snapshot available."""
+    if status.snapshot_available_at:
+        return status.snapshot_available_at
+    asked, entered = status.snapshot_requested_at, status.phase_started_at
+    if status.phase == Phase.SWITCHING_OVER and not (asked and entered and parse_time(asked) >= parse_time(entered)):
+        return entered
+    return None
+
+
+def snapshot_step(upgrade: Upgrade, seen: SwitchoverObservation, now: datetime, timing: Timing) -> Outcome | None:
+    """Before the switchover call, with a snapshot wanted: take it, wait until it is available,
+    retake it once it is older than `timing.snapshot_max_age`; None once the current one is
+    available and fresh. A retake keeps the stale snapshot (one at most: an older superseded
+    one is deleted first); the operator never deletes the one it would present as rollback point."""
     snap, status = seen.snapshot, upgrade.status
-    name = upgrade.snapshot_identifier
-    cluster = upgrade.cluster
+    name, cluster = current_snapshot(upgrade), upgrade.cluster
     if snap is None:
         if status.snapshot_requested_at and since(status.snapshot_requested_at, now) < timing.consistency_grace:
             return wait(Reason.WAITING_FOR_SNAPSHOT, f"Snapshot {name} was requested; waiting for AWS to list it")
@@ -271,20 +363,56 @@ def decide_snapshot(upgrade: Upgrade, seen: SwitchoverObservation, now: datetime
             reason=Reason.SNAPSHOT_REQUESTED,
             message=f"Creating snapshot {name} of {cluster} before switchover (runbook step 6.1)",
             call=CreateSnapshot(identifier=name, cluster=cluster, tags=upgrade.tags),
-            before={"snapshot_requested_at": rfc3339(now), "snapshot_identifier": name},
+            before={"snapshot_requested_at": rfc3339(now), "snapshot_identifier": name, "snapshot_available_at": None},
         )
     if snap.cluster != cluster or not upgrade.owns(snap.tags):
         return fail(Reason.SNAPSHOT_NAME_IN_USE, f"snapshot {name} exists and was not taken by this AuroraUpgrade")
-    if snap.status == "available":
-        return advance(
-            following(Phase.SNAPSHOTTING, upgrade.spec),
-            Reason.SNAPSHOT_AVAILABLE,
-            f"Snapshot {name} of {cluster} is available",
-            snapshot_identifier=name,
-        )
     if snap.status in ("failed", "error", "incompatible-restore"):
         return fail(Reason.SNAPSHOT_FAILED, f"snapshot {name} of {cluster} is {snap.status}; switchover not started")
-    return wait(Reason.WAITING_FOR_SNAPSHOT, f"Snapshot {name} is {snap.status} ({snap.percent_progress}%)")
+    if snap.status != "available":
+        return wait(Reason.WAITING_FOR_SNAPSHOT, f"Snapshot {name} is {snap.status} ({snap.percent_progress}%)")
+    available = _available_since(status)
+    if available is None:
+        if status.phase == Phase.SNAPSHOTTING:
+            return None  # recorded as Snapshotting advances
+        return GoOn(
+            reason=Reason.SNAPSHOT_AVAILABLE,
+            message=f"Snapshot {name} of {cluster} is available",
+            changes={"snapshot_available_at": rfc3339(now)},
+        )
+    if since(available, now) <= timing.snapshot_max_age:
+        return None
+    return _retake(upgrade, name, available, now, timing)
+
+
+def _retake(upgrade: Upgrade, stale: str, available: str, now: datetime, timing: Timing) -> Outcome:
+    status = upgrade.status
+    superseded = status.superseded_snapshot_identifier
+    if superseded:
+        return Act(
+            reason=Reason.DELETING_SUPERSEDED_SNAPSHOT,
+            message=f"Deleting {superseded}, superseded by {stale}, before retaking the pre-switchover snapshot: "
+            "at most one superseded snapshot is kept",
+            call=DeleteSnapshot(superseded),
+            changes={"superseded_snapshot_identifier": None},
+        )
+    retakes = (status.snapshot_retakes or 0) + 1
+    name = f"{upgrade.snapshot_identifier}-{retakes + 1}"
+    age = int((now - parse_time(available)).total_seconds())
+    bound = int(timing.snapshot_max_age.total_seconds())
+    return Act(
+        reason=Reason.SNAPSHOT_RETAKEN,
+        message=f"Snapshot {stale} has been available for {age}s, more than {bound}s, and the switchover has not "
+        f"been sent: retaking it as {name} right before the switchover (retake {retakes}); {stale} is kept",
+        call=CreateSnapshot(identifier=name, cluster=upgrade.cluster, tags=upgrade.tags, supersedes=stale),
+        before={
+            "snapshot_identifier": name,
+            "snapshot_requested_at": rfc3339(now),
+            "snapshot_available_at": None,
+            "superseded_snapshot_identifier": stale,
+            "snapshot_retakes": retakes,
+        },
+    )
 
 
 def _unverified(upgrade: Upgrade, seen: SwitchoverObservation) -> str | None:
@@ -318,10 +446,6 @@ def _unverified(upgrade: Upgrade, seen: SwitchoverObservation) -> str | None:
     for i in seen.green_instances:
         if i.status != "available" or i.engine_version != target:
             return f"green instance {i.identifier} is {i.status} at {i.engine_version}"
-    if upgrade.spec.switchover.snapshot_before_switchover:
-        snap = seen.snapshot
-        if snap is None or snap.status != "available":
-            return f"snapshot {upgrade.snapshot_identifier} is not available"
     return None
 
 
@@ -362,11 +486,20 @@ def _switch_over(
     held = gate(upgrade, now, timing) or window_reopened(upgrade, now)
     if held:
         return held
+    # The snapshot first (taken, or retaken once stale, inside the open gate), the checks last.
+    wanted = snapshot_wanted(upgrade)
+    taking = snapshot_step(upgrade, seen, now, timing) if wanted else None
+    if taking is not None:
+        return taking
     unsafe = _unverified(upgrade, seen)
     if unsafe:
         return wait(Reason.SWITCHOVER_NOT_SAFE, f"Not switching over yet: {unsafe}")
     call = Switchover(bg.identifier, spec.timeout_seconds, spec.attempt)
-    before: dict[str, object] = {"switchover_requested_at": rfc3339(now), "switchover_attempt": spec.attempt}
+    before: dict[str, object] = {
+        "switchover_requested_at": rfc3339(now),
+        "switchover_attempt": spec.attempt,
+        "snapshot_before_switchover": wanted,
+    }
     if previous is None:
         reason, message = Reason.SWITCHOVER_STARTED, f"Switching over {bg.identifier} (timeout {spec.timeout_seconds}s)"
     else:
@@ -398,6 +531,8 @@ def _after_the_call(
         return unknown_status(bg)
     production, evidence = production_by_names(upgrade, Names(seen.blue, seen.renamed, seen.old1, seen.green))
     failure = failure_of(bg, status.blue_green_deployment_identifier)
+    if failure is not None and production == Production.GREEN and (bg is None or bg.status == "DELETING"):
+        return _deleted_elsewhere(upgrade, seen, attempt, evidence, now)
     if failure is not None:
         reason, what = failure
         what = f"{what} after switchover attempt {attempt}"
@@ -432,6 +567,27 @@ def _after_the_call(
         f"blue is still production ({evidence}). No switchover is sent again without a person: read the RDS "
         f"events for why, then set spec.switchover.attempt: {attempt + 1} to authorise one more attempt, or "
         "delete this AuroraUpgrade",
+    )
+
+
+def _deleted_elsewhere(
+    upgrade: Upgrade, seen: SwitchoverObservation, attempt: int, evidence: str, now: datetime
+) -> Outcome:
+    """The deployment is gone (or going) while names and versions prove the switchover completed:
+    someone did runbook step 9.1 by hand. Not a failure: the steps after switchover go on, and a
+    Warning says who deleted it. AWS lifts `-old1`'s read-only protection with the deployment."""
+    ident = upgrade.status.blue_green_deployment_identifier
+    old = seen.renamed.identifier if seen.renamed is not None else None
+    return advance(
+        following(Phase.SWITCHING_OVER, upgrade.spec),
+        Reason.BLUE_GREEN_DEPLOYMENT_DELETED_ELSEWHERE,
+        f"Blue/green deployment {ident} was deleted by someone else after switchover attempt {attempt}; names and "
+        f"versions show the switchover completed ({evidence}): {upgrade.cluster} now runs the green environment, "
+        "and the upgrade goes on with the steps after switchover. With the deployment gone AWS lifted the "
+        f"read-only protection of {old or 'the previous production cluster'}: keep applications off it",
+        old_cluster_identifier=old,
+        switchover_completed_at=rfc3339(now),
+        deployment_deleted_elsewhere_at=rfc3339(now),
     )
 
 

@@ -472,6 +472,10 @@ class RdsGateway:
             Tags=_to_tags(tags),
         )
 
+    def delete_cluster_snapshot(self, identifier: str) -> None:
+        self._snapshots.forget(identifier.lower())
+        self._call("DeleteDBClusterSnapshot", DBClusterSnapshotIdentifier=identifier)
+
     def disable_deletion_protection(self, cluster: str) -> None:
         self._clusters.forget(cluster.lower())
         self._by_resource_id.forget_all()
