@@ -69,16 +69,9 @@ SCENARIOS = {
     "drop50-500": "`run`, four mutating calls' answers lost once (HTTP 500), 50 % of RDS events dropped",
 }
 
-ITEM1 = (
-    "issue 18 item 1: after a lost RebootDBInstance answer and no restart event listed, production's "
-    "writer is rebooted a second time"
-)
-# The cases that fail against today's operator, and why. (production-reboot-drop50-500 passes: with
-# its seed the restart event is listed.)
-XFAIL: dict[str, str] = {
-    "production-reboot-drop100": ITEM1,
-    "production-reboot-drop50": ITEM1,
-}
+# The cases that failed against the operator before issue 18's fixes, marked xfail(strict) while
+# they did, with the item that fixes each; none is left.
+XFAIL: dict[str, str] = {}
 
 
 def manifest(tmp_path: Path, attempt: int = 1) -> Path:
@@ -240,8 +233,7 @@ OTHERS: dict[str, tuple[str, FaultConfig, bool, str | None]] = {
         "`run`, someone deletes the deployment right after the switchover",
         FaultConfig(seed=SEED, happenings=(Happening("delete-deployment", "switched-over"),)),
         True,
-        "issue 18 items 3 and 4: a deployment DELETING right after the switchover fails the upgrade in "
-        "SwitchingOver although production runs the new version",
+        None,
     ),
     "reader-added": (
         "`run`, Aurora Auto Scaling adds a reader while production reboots",
@@ -253,14 +245,13 @@ OTHERS: dict[str, tuple[str, FaultConfig, bool, str | None]] = {
         "`run`, a production reader is removed while production reboots",
         FaultConfig(seed=SEED, happenings=(Happening("remove-reader", "RebootDBInstance", nth=3),)),
         True,
-        "issue 18 item 5: an instance gone during RebootingInstances fails the upgrade after the switchover",
+        None,
     ),
     "clock-behind": (
         "`run`, AWS's clock 60 s behind the operator's, production reboot's answer lost",
         FaultConfig(seed=SEED, clock_offset_seconds=-60, lost_answers=(LostAnswer("RebootDBInstance", WRITER),)),
         True,
-        "issue 18 items 1 and 8: a restart event dated on AWS's clock before the operator's call time is "
-        "not found, and production's writer is rebooted a second time",
+        None,
     ),
 }
 
