@@ -23,8 +23,7 @@ from aurora_upgrade.resources import ErrorKind, Instance, RdsError
 from aurora_upgrade.runner import run_manifest
 from aurora_upgrade.sim import SimConfig, SimServer
 from support.runbook import CLUSTER, INSTANCES, REGION, runbook_manifest
-
-from .conftest import OBSERVABLE, QUICK, SimFactory, sim_client
+from support.sim import OBSERVABLE, QUICK, SimFactory, sim_client
 
 TIMING = Timing.compressed(0.1 / 30)  # a poll of 0.1 s; the consistency grace keeps its 5 s floor
 WRITER = INSTANCES[0]  # production's first instance after switchover (blue's had the same name)
