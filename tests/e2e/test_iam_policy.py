@@ -184,7 +184,10 @@ def test_every_call_of_deleting_the_old_cluster_is_allowed(stack: Stack) -> None
     performed = check_every_call(stack, tags)
     # This run made every kind of write the engine can ask for, so each was checked.
     writes = {action.operation for action in typing.get_args(Action)}
-    assert writes <= performed, writes - performed
+    # Except DeleteDBClusterSnapshot: the operator deletes a superseded pre-switchover snapshot of
+    # its own only at a second retake (a gate held for hours twice); tests/static/test_iam_policy.py
+    # holds that the policy allows it, on the operator's tagged snapshots only.
+    assert writes - {"DeleteDBClusterSnapshot"} <= performed, writes - performed
 
 
 def test_the_evaluation_refuses_what_the_policy_does_not_allow() -> None:

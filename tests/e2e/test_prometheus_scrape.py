@@ -157,7 +157,7 @@ def run_the_runbook_case(stack: Stack, prometheus: Prometheus) -> None:
     assert alert["metric"]["namespace"] == stack.namespace and alert["metric"]["phase"] == "SwitchingOver", alert
     assert alert["metric"]["severity"] == "critical", alert
     rules = [rule for group in prometheus.api("rules")["groups"] for rule in group["rules"]]
-    assert len(rules) == 5 and {rule["health"] for rule in rules} == {"ok"}, rules
+    assert len(rules) == 6 and {rule["health"] for rule in rules} == {"ok"}, rules
 
     stack.rds_sim.release()
     stack.wait_phase(NAME, "Completed", timeout=120)
