@@ -250,10 +250,6 @@ class Reason(StrEnum):
             raise ValueError(f"{self.name}: a detail goes with a family's reason, and only there")
         return self.value.format(detail) if detail else self.value
 
-    @property
-    def entry(self) -> Entry:
-        return TABLE[self]
-
     @classmethod
     def parse(cls, name: str) -> tuple[Reason, str] | None:
         """The reason and detail a recorded name stands for; None for a name never written."""
@@ -954,6 +950,8 @@ def troubleshooting_markdown() -> str:
 
 def deadlines_markdown() -> str:
     """The deadline of every wait on AWS at time scale 1 and the default spec."""
+    # Imported here: status.py imports this module (the Stalled condition), and models/upgrade are
+    # needed only to render the docs.
     from aurora_upgrade.config import Timing
     from aurora_upgrade.models import AuroraUpgradeSpec
     from aurora_upgrade.status import initial
