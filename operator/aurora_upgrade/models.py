@@ -148,6 +148,81 @@ class AwsSpec(_Model):
     )
 
 
+class SecretKeyRef(_Model):
+    """A key of a Secret in the AuroraUpgrade's own namespace."""
+
+    name: str = Field(min_length=1, max_length=253, description="The Secret's name, in the upgrade's namespace")
+    key: str = Field(min_length=1, max_length=253, description="The key holding the password")
+
+
+class SslMode(StrEnum):
+    """libpq's sslmode. verify-full checks the server's certificate and host name."""
+
+    DISABLE = "disable"
+    REQUIRE = "require"
+    VERIFY_CA = "verify-ca"
+    VERIFY_FULL = "verify-full"
+
+
+class DatabaseSpec(_Model):
+    """How the operator connects to blue's and green's writer endpoints."""
+
+    name: str = Field("postgres", min_length=1, max_length=63, description="The database to connect to")
+    user: str = Field(
+        "aurora_upgrade",
+        min_length=1,
+        max_length=63,
+        description="The database user; IAM database authentication (GRANT rds_iam) unless passwordSecretRef is set",
+    )
+    password_secret_ref: SecretKeyRef | None = Field(
+        None, description="A password instead of IAM authentication (aurora-upgrade run: PGPASSWORD or ~/.pgpass)"
+    )
+    ssl_mode: SslMode = Field(SslMode.VERIFY_FULL, description="libpq sslmode")
+
+
+class WebhookCheck(_Model):
+    url: str = Field(pattern=r"^https?://.+", max_length=2048, description="POSTed to; a 2xx answer passes")
+
+
+class ValidationCheck(_Model):
+    """One of the user's checks against green: exactly one of sql or webhook."""
+
+    name: str = Field(
+        min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", description="Unique among the checks"
+    )
+    sql: str | None = Field(
+        None, min_length=1, max_length=10000, description="Run READ ONLY on green; must return one row with one true"
+    )
+    webhook: WebhookCheck | None = Field(None, description="Called once; a 2xx answer within timeoutSeconds passes")
+    timeout_seconds: int = Field(30, ge=1, le=3600, description="How long the check may take")
+
+
+class GuardrailMode(StrEnum):
+    """What the operator's own database checks (docs/validation.md) do with a finding."""
+
+    ENFORCE = "Enforce"
+    WARN = "Warn"
+    OFF = "Off"
+
+
+class ValidationSpec(_Model):
+    """Runbook step 5: check green before the switchover (the Validating phase)."""
+
+    database: DatabaseSpec | None = Field(None, description="Needed for SQL checks and guardrails")
+    guardrails: GuardrailMode | None = Field(
+        None, description="Enforce (the default when database is set), Warn or Off"
+    )
+    checks: list[ValidationCheck] = Field(
+        default_factory=list, max_length=32, description="Run against green, in order"
+    )
+
+    @property
+    def guardrail_mode(self) -> GuardrailMode:
+        if self.guardrails is not None:
+            return self.guardrails
+        return GuardrailMode.ENFORCE if self.database is not None else GuardrailMode.OFF
+
+
 class AuroraUpgradeSpec(_Model):
     region: str = Field(pattern=REGION_PATTERN, description="AWS region, e.g. ap-northeast-1")
     cluster_identifier: str = Field(
@@ -197,6 +272,9 @@ class AuroraUpgradeSpec(_Model):
         "Orphan leaves AWS alone. After switchover has started, deletion never touches AWS",
     )
     dry_run: bool = Field(False, description="Run the prechecks and write the plan to status.plan; change nothing")
+    validation: ValidationSpec | None = Field(
+        None, description="Check green (and the database guardrails) before switching over; absent: no Validating phase"
+    )
 
 
 # Spec fields the API server refuses to change (CEL self == oldSelf).
@@ -255,6 +333,16 @@ class RebootStep(_Model):
     skipped_at: str | None = Field(
         None, description="After switchover, the instance was gone (scaled in or deleted): its step was skipped"
     )
+
+
+class ValidationResult(_Model):
+    """One check's or guardrail's latest result."""
+
+    name: str
+    on: Literal["blue", "green"]
+    result: Literal["Passed", "Failed", "Error"]
+    message: str = ""
+    checked_at: str
 
 
 class AuroraUpgradeStatus(_Model):
@@ -360,6 +448,9 @@ class AuroraUpgradeStatus(_Model):
     )
     waiting_since: str | None = Field(None, description="When that wait began: its deadline counts from here")
     failed_phase: Phase | None = Field(None, description="The phase the upgrade failed in")
+    validation: list[ValidationResult] = Field(
+        default_factory=list, description="One entry per check and guardrail: the latest result"
+    )
 
 
 class InvalidManifest(ValueError):
