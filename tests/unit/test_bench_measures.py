@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from bench import measures
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
