@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import kubernetes
+
 from aurora_upgrade.config import Timing
 from aurora_upgrade.models import FINALIZER, GROUP, PLURAL, VERSION
 from aurora_upgrade.phases import TERMINAL
@@ -93,6 +95,19 @@ def rds_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def calls_by_operation(calls: list[dict[str, Any]]) -> dict[str, int]:
     return dict(sorted(Counter(c["operation"] for c in rds_calls(calls)).items()))
+
+
+def status_patches(kubeconfig: Path) -> int | None:
+    """PATCHes of AuroraUpgrades' status the API server has served so far; None where its
+    /metrics cannot be read (the page then says n/a rather than a count it did not make)."""
+    try:
+        return measures.apiserver_requests(apiserver_metrics(kubeconfig), PLURAL, "PATCH", "status")
+    except (kubernetes.client.ApiException, OSError):
+        return None
+
+
+def _since(now: int | None, before: int | None) -> int | None:
+    return None if now is None or before is None else now - before
 
 
 def event_queue_supported() -> bool:
@@ -209,7 +224,7 @@ def run_operator(workdir: Path, kubeconfig: Path, factor: float, log: Log, *, ev
     watch = PhaseWatch(kubeconfig, namespace)
     try:
         wait_until_started(operator, operator_log)
-        patches_before = measures.apiserver_requests(apiserver_metrics(kubeconfig), PLURAL, "PATCH", "status")
+        patches_before = status_patches(kubeconfig)
         t0 = time.time()
         kube(kubeconfig).create_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, upgrade_manifest(NAME, namespace, RUNBOOK_CLUSTER)
@@ -224,7 +239,7 @@ def run_operator(workdir: Path, kubeconfig: Path, factor: float, log: Log, *, ev
         steps = [(phase, at - t0, (phases[i + 1][1] if i + 1 < len(phases) else at) - t0) for i, (phase, at) in
                  enumerate(phases)]  # fmt: skip
         time.sleep(2 * 30 * factor)  # what the operator still writes after Completed counts too
-        patches = measures.apiserver_requests(apiserver_metrics(kubeconfig), PLURAL, "PATCH", "status") - patches_before
+        patches = _since(status_patches(kubeconfig), patches_before)
         calls = sim.calls()
     finally:
         watch.stop()
@@ -384,7 +399,7 @@ def run_fleet(
     watch = PhaseWatch(kubeconfig, namespace)
     plane_before = sum(proc_sample(pid).cpu_seconds for pid in control_plane)
     busy_before, all_before = machine_cpu()
-    patches_before = measures.apiserver_requests(apiserver_metrics(kubeconfig), PLURAL, "PATCH", "status")
+    patches_before = status_patches(kubeconfig)
     operator = Operator(kubeconfig, sim.endpoint_url, workdir / f"b2-{n}-operator.log", 30 * factor, namespace)
     profiler = Profiler(operator.process.pid, profile, workdir / "py-spy.log") if profile else None
     t0 = operator.started
@@ -409,7 +424,7 @@ def run_fleet(
         busy_after, all_after = machine_cpu()
         if profiler is not None:
             profiler.stop()
-        patches = measures.apiserver_requests(apiserver_metrics(kubeconfig), PLURAL, "PATCH", "status") - patches_before
+        patches = _since(status_patches(kubeconfig), patches_before)
         calls = rds_calls(sim.calls())
         transitions = sim.transitions()
     finally:
