@@ -18,7 +18,7 @@ from typing import Any
 
 from . import scenarios
 from .behaviour import Faults, RoleTrust
-from .config import EventRule, FaultConfig, Happening, LostAnswer, SimConfig
+from .config import DatabaseEndpoints, EventRule, FaultConfig, Happening, LostAnswer, SimConfig
 from .scenarios import SCENARIOS
 from .server import SimServer
 
@@ -104,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ROLE_ARN=EXTERNAL_ID",
         help="AssumeRole of this role is refused unless it carries this ExternalId (the trust policy's "
         "sts:ExternalId condition); repeatable",
+    )
+    parser.add_argument(
+        "--database-endpoint",
+        action="append",
+        default=[],
+        metavar="SIDE=HOST:PORT",
+        help="the database server behind the clusters of SIDE (blue: the scenario's clusters; green: the green "
+        "clusters blue/green deployments create): their Endpoint and Port, and their instances', answer it, "
+        "so a client connects to a real PostgreSQL as it would to Aurora; repeatable",
     )
     parser.add_argument("--log-calls", action="store_true", help="print each answered API call on stderr")
     faults = parser.add_argument_group(
@@ -250,6 +259,7 @@ def main(argv: list[str]) -> int:
             host=args.host,
             on_call=_log_call if args.log_calls else None,
             roles=roles_from(args),
+            databases=DatabaseEndpoints.parse(args.database_endpoint),
         )
     except ValueError as error:
         print(f"aurora-upgrade sim: {error}", file=sys.stderr)
@@ -268,6 +278,8 @@ def main(argv: list[str]) -> int:
         print(f"aurora-upgrade sim: delays {config}", file=sys.stderr, flush=True)
         if faults.any:
             print(f"aurora-upgrade sim: faults {faults}", file=sys.stderr, flush=True)
+        if server.databases.any:
+            print(f"aurora-upgrade sim: databases {server.databases}", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:

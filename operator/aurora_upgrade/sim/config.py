@@ -370,3 +370,68 @@ class FaultConfig:
             or self.happenings
             or self.clock_offset_seconds
         )
+
+
+# The two sides of a blue/green deployment whose database server the simulator can name.
+DATABASE_SIDES = ("blue", "green")
+
+
+@dataclass(frozen=True)
+class DatabaseEndpoint:
+    """A database server a simulated cluster's endpoint answers: its host and port."""
+
+    host: str
+    port: int
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise ValueError("a database endpoint needs a host")
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"a database port must be between 1 and 65535, got {self.port}")
+
+
+@dataclass(frozen=True)
+class DatabaseEndpoints:
+    """The database servers behind the simulated clusters, so a client connects to real ones
+    (tests: local PostgreSQL servers) exactly as it would to Aurora, by the Endpoint and Port
+    that DescribeDBClusters and DescribeDBInstances answer.
+
+    blue: every cluster the scenario made (and its instances) answers this server.
+    green: every green cluster a blue/green deployment creates (and its instances).
+    A side left None keeps moto's made-up DNS names and the engine's default port.
+
+    The server stays with the cluster it belongs to, as the data does: at switchover the
+    names (and AWS's endpoint names with them) move, so production's name then answers the
+    green server and the `-old1` cluster the blue one. Written `SIDE=HOST:PORT` on the
+    command line.
+    """
+
+    blue: DatabaseEndpoint | None = None
+    green: DatabaseEndpoint | None = None
+
+    def of(self, side: str) -> DatabaseEndpoint | None:
+        return self.blue if side == "blue" else self.green if side == "green" else None
+
+    @property
+    def any(self) -> bool:
+        return self.blue is not None or self.green is not None
+
+    def with_parsed(self, text: str) -> DatabaseEndpoints:
+        """These endpoints with one more `SIDE=HOST:PORT` (an IPv6 host in brackets)."""
+        side, sep, address = text.partition("=")
+        host, colon, port = address.rpartition(":")
+        if not (sep and colon and side in DATABASE_SIDES):
+            sides = ", ".join(DATABASE_SIDES)
+            raise ValueError(f"database endpoint {text!r}: wants SIDE=HOST:PORT, SIDE one of {sides}")
+        try:
+            endpoint = DatabaseEndpoint(host.strip("[]"), int(port))
+        except ValueError as error:
+            raise ValueError(f"database endpoint {text!r}: {error}") from None
+        return dataclasses.replace(self, **{side: endpoint})
+
+    @classmethod
+    def parse(cls, texts: list[str]) -> DatabaseEndpoints:
+        endpoints = cls()
+        for text in texts:
+            endpoints = endpoints.with_parsed(text)
+        return endpoints

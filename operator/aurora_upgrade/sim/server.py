@@ -42,7 +42,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import behaviour, scenarios
 from .behaviour.calls import access_key_of
-from .config import HAPPENING_KINDS, FaultConfig, Happening, SimConfig
+from .config import HAPPENING_KINDS, DatabaseEndpoints, FaultConfig, Happening, SimConfig
 from .faults import LOST, REFUSING, SERVER_ERROR, SLOW, THROTTLED, FaultInjector, refusal
 from .recorder import CallRecorder, ResponseHold, is_mutating, took_effect
 
@@ -254,8 +254,10 @@ class SimServer:
         on_call: Callable[[dict[str, Any]], None] | None = None,
         roles: behaviour.RoleTrust | None = None,
         faults: FaultConfig | None = None,
+        databases: DatabaseEndpoints | None = None,
     ) -> None:
         self.config = config or SimConfig()
+        self.databases = databases or DatabaseEndpoints()
         self.roles = roles or behaviour.RoleTrust()
         self.faults = faults or FaultConfig()
         self.scenario = scenarios.resolve(scenario)
@@ -276,6 +278,7 @@ class SimServer:
             recorder=self._recorder,
             roles=self.roles,
             aws=behaviour.AwsFaults(self.faults, default_cluster=clusters[0].get("identifier")),
+            databases=self.databases,
         )
         behaviour.install(simulation)
         self._simulation = simulation

@@ -538,10 +538,12 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
                 "copy_tags_to_snapshot": blue.copy_tags_to_snapshot,
                 "enable_cloudwatch_logs_exports": list(blue.enabled_cloudwatch_logs_exports),
                 "tags": [dict(tag) for tag in blue.tags],
+                "enable_iam_database_authentication": bool(blue.iam_auth),
             }
         )
         assert isinstance(green, SimDBCluster)
         green.status = "creating"
+        green.database_side = "green"
         return green
 
     def _create_green_instance(
