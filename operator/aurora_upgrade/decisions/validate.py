@@ -40,7 +40,7 @@ from aurora_upgrade.database import (
     Side,
 )
 from aurora_upgrade.decisions.deployment import deployment_problem, our_deployment
-from aurora_upgrade.decisions.outcome import Ask, Note, Outcome, advance, fail, wait
+from aurora_upgrade.decisions.outcome import Ask, Note, Outcome, Wait, advance, fail, wait
 from aurora_upgrade.decisions.questions import Question, describe_cluster
 from aurora_upgrade.models import GuardrailMode, ValidationResult
 from aurora_upgrade.phases import Phase, following
@@ -178,9 +178,10 @@ def verdict(upgrade: Upgrade, answer: DatabaseAnswer, now: datetime, considered:
             # Looked at again (a later look asks anew) until the reason's deadline.
             found = "; ".join(f"{f.side}: {f.message}" for f in holding)
             message = f"The switchover waits: {found}; looking again until it clears"
-            return Verdict(wait(reason, message, **changes), changes, tuple(notes))
+            return Verdict(Wait(reason=reason, message=message, changes=changes, notes=tuple(notes)), changes, ())
         changes |= {"validated_generation": upgrade.generation, "validation_held": reason, "validated_at": None}
-        return Verdict(wait(reason, _held_message(reason, results), **changes), changes, tuple(notes))
+        held = Wait(reason=reason, message=_held_message(reason, results), changes=changes, notes=tuple(notes))
+        return Verdict(held, changes, ())
     changes |= {"validated_generation": upgrade.generation, "validation_held": None}
     if answer.request.checks:
         changes["validated_at"] = rfc3339(now)
