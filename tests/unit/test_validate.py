@@ -228,9 +228,8 @@ def test_a_failed_check_holds_in_validating_whatever_the_guardrail_mode(guardrai
     assert outcome.reason == Reason.VALIDATION_FAILED
     assert f"orders-readable on green: {result}" in outcome.message
     assert "does not switch over" in outcome.message
-    notes = [(n.reason, n.warning) for n in outcome.notes if n.reason == Reason.VALIDATION_FAILED]
-    assert notes == [("ValidationFailed", True)]
-    assert "orders-readable" in outcome.notes[0].message and result in outcome.notes[0].message
+    assert outcome.warning, "a Warning Event names the check and its result"
+    assert Reason.VALIDATION_FAILED not in [n.reason for n in outcome.notes], "told once, by the hold itself"
     assert [e.name for e in outcome.changes["validation"] if e.on == "green" and e.name != "Guardrails"] == [
         "orders-readable"
     ], "the checks after a failed one do not run"

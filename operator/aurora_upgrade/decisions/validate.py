@@ -126,10 +126,9 @@ def _entries(upgrade: Upgrade, answer: DatabaseAnswer, on: Side) -> list[Validat
     return [e for e in kept if (e.name, e.on) not in replaced] + fresh
 
 
-def _check_note(check: CheckResult) -> Note:
-    if check.result == "Passed":
-        return Note(Reason.VALIDATION_CHECK_PASSED, f"Check {check.name} passed on green: {check.message}")
-    return Note(Reason.VALIDATION_FAILED, f"Check {check.name} on green: {check.result}: {check.message}")
+def _passed_note(check: CheckResult) -> Note:
+    # A check that did not pass is told by the hold's own Warning (ValidationFailed), which names it.
+    return Note(Reason.VALIDATION_CHECK_PASSED, f"Check {check.name} passed on green: {check.message}")
 
 
 def _finding_note(finding: Finding, mode: GuardrailMode) -> Note:
@@ -166,7 +165,8 @@ def verdict(upgrade: Upgrade, answer: DatabaseAnswer, now: datetime, considered:
     findings = answer.guardrails.findings if answer.guardrails is not None else ()
     side: Side = "green" if answer.request.what == "validate" else "blue"
     results = _entries(upgrade, answer, side)
-    notes = [_check_note(c) for c in answer.checks] + [_finding_note(f, mode) for f in findings]
+    notes = [_passed_note(c) for c in answer.checks if c.result == "Passed"]
+    notes += [_finding_note(f, mode) for f in findings]
     if answer.guardrails is not None and not findings:
         notes.append(Note(Reason.DATABASE_GUARDRAILS_PASSED, "The database guardrails found nothing"))
     changes: dict[str, Any] = {"validation": results}
