@@ -390,15 +390,18 @@ def test_a_transient_finding_is_looked_at_again_until_its_deadline_then_fails_wi
     recorded = deadlines.bounded(upgrade, held, NOW, TIMING)
     assert recorded.reason == "LongRunningTransactions" and recorded.changes["waiting_since"] == rfc3339(NOW)
 
-    waited = upgrade.with_status(
-        upgrade.status.model_copy(update={"waiting_for": "LongRunningTransactions", "waiting_since": ago(31 * 60)})
-    )
-    later = switch(waited)
-    assert isinstance(later, Ask), "asked again: an answer a minute old is too old at the call"
-    still = switch(waited, answered(later, findings=(found,)))
-    timed_out = deadlines.bounded(waited, still, NOW, TIMING)
-    assert isinstance(timed_out, Fail) and timed_out.reason == "LongRunningTransactionsTimedOut"
-    assert "blue is untouched" in timed_out.message
+    holding = {"reason": held.reason, "message": held.message, "waiting_for": held.reason}
+    shortly = upgrade.with_status(upgrade.status.model_copy(update={**holding, "waiting_since": ago(60)}))
+    again = switch(shortly)
+    assert isinstance(again, Ask), "asked again: an answer a minute old is too old at the call"
+    assert (again.reason, again.message) == (held.reason, held.message), "the hold's wait runs on, unwritten"
+    assert deadlines.bounded(shortly, again, NOW, TIMING).changes["waiting_since"] == ago(60)
+
+    waited = upgrade.with_status(upgrade.status.model_copy(update={**holding, "waiting_since": ago(31 * 60)}))
+    for outcome in (switch(waited), switch(waited, answered(switch(waited), findings=(found,)))):
+        timed_out = deadlines.bounded(waited, outcome, NOW, TIMING)
+        assert isinstance(timed_out, Fail) and timed_out.reason == "LongRunningTransactionsTimedOut"
+        assert "blue is untouched" in timed_out.message
 
 
 def test_warn_switches_over_with_a_warning_per_finding() -> None:

@@ -58,6 +58,8 @@ AT_THE_CALL = frozenset(
         Guardrail.REPLICATION_LAG,
     }
 )
+# What a hold looks at again until its deadline: checked at the call, or no answer at all.
+TRANSIENT = frozenset({g.value for g in AT_THE_CALL} | {Guardrail.DATABASE_UNREACHABLE.value})
 GUARDRAILS_ENTRY = "Guardrails"  # status.validation's entry when the guardrails found nothing
 _GUARDRAIL_NAMES = frozenset({g.value for g in Guardrail} | {GUARDRAILS_ENTRY})
 POSTGRESQL_PORT = 5432
@@ -91,6 +93,16 @@ def _checks(upgrade: Upgrade) -> dict[str, Any]:
     validation = upgrade.spec.validation
     checks = validation.checks if validation is not None else []
     return {"checks": tuple(c.name for c in checks), "timeouts": sum(c.timeout_seconds for c in checks)}
+
+
+def _ask(upgrade: Upgrade, request: DatabaseRequest, message: str, notes: tuple[Note, ...] = ()) -> Ask:
+    """Ask the databases. While a transient finding holds, asking again keeps the hold's reason
+    and message: its deadline runs on (a new reason would start the wait anew) and nothing new
+    is written or told."""
+    status = upgrade.status
+    if status.waiting_for in TRANSIENT and status.reason == status.waiting_for:
+        return Ask(reason=status.waiting_for, message=status.message or message, request=request)
+    return Ask(reason=Reason.DATABASE_CHECKS_RUNNING, message=message, request=request, notes=notes)
 
 
 def _answers(request: DatabaseRequest, answer: DatabaseAnswer | None) -> bool:
@@ -214,11 +226,10 @@ def before_create(
         upgrade, "before_create", upgrade.status.phase_started_at or rfc3339(now), blue=where, guardrails=True
     )
     if not _answers(request, answer):
-        return Ask(
-            reason=Reason.DATABASE_CHECKS_RUNNING,
-            message=f"Checking blue's database at {where.host}:{where.port} for what blue/green replication "
-            "cannot carry",
-            request=request,
+        return _ask(
+            upgrade,
+            request,
+            f"Checking blue's database at {where.host}:{where.port} for what blue/green replication cannot carry",
         )
     assert answer is not None and answer.guardrails is not None
     validation = upgrade.spec.validation
@@ -291,7 +302,7 @@ def decide_validating(upgrade: Upgrade, seen: ValidatingObservation, now: dateti
         return wait(Reason.WAITING_FOR_GREEN, f"Waiting for {missing}'s writer endpoint to check the database")
     # A first verdict of this generation counts from the phase's start; a transient hold asks anew.
     started = status.phase_started_at or rfc3339(now)
-    transient = status.waiting_for in {g.value for g in AT_THE_CALL} | {Guardrail.DATABASE_UNREACHABLE.value}
+    transient = status.waiting_for in TRANSIENT
     not_before = rfc3339(now - timing.guardrail_freshness) if transient else started
     request = _request(
         upgrade,
@@ -304,12 +315,8 @@ def decide_validating(upgrade: Upgrade, seen: ValidatingObservation, now: dateti
         **_checks(upgrade),
     )
     if not _answers(request, seen.database):
-        return Ask(
-            reason=Reason.DATABASE_CHECKS_RUNNING,
-            message=f"Running {len(request.checks)} checks against green ({green.host})"
-            + (" and the database guardrails" if request.guardrails else ""),
-            request=request,
-        )
+        guardrails = " and the database guardrails" if request.guardrails else ""
+        return _ask(upgrade, request, f"Running {len(request.checks)} checks against green ({green.host}){guardrails}")
     assert seen.database is not None
     judged = verdict(upgrade, seen.database, now, frozenset(Guardrail) - AT_THE_CALL)
     if judged.held is not None:
@@ -368,12 +375,7 @@ def before_the_call(
             if (expired and validated_at)
             else ()
         )
-        return Ask(
-            reason=Reason.DATABASE_CHECKS_RUNNING,
-            message=f"Right before the switchover: {why}checking the database",
-            request=request,
-            notes=notes,
-        )
+        return _ask(upgrade, request, f"Right before the switchover: {why}checking the database", notes)
     assert answer is not None
     judged = verdict(upgrade, answer, now, frozenset(Guardrail))
     if judged.held is not None:
