@@ -47,6 +47,7 @@ class Guardrail(StrEnum):
 
 
 Side = Literal["blue", "green"]
+Asked = Literal["before_create", "validate", "before_switchover"]  # which probe calls a job makes
 Result = Literal["Passed", "Failed", "Error"]
 
 
@@ -121,7 +122,7 @@ class DatabaseRequest:
     `not_before`: an answer finished earlier is too old for this question (a guardrail right
     before the switchover wants a fresh one); it is no part of the question's identity."""
 
-    what: Literal["before_create", "validate", "before_switchover"]
+    what: Asked
     uid: str
     generation: int
     blue: Endpoint | None = None

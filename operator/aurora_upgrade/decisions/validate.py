@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.database import (
+    Asked,
     CheckResult,
     DatabaseAnswer,
     DatabaseRequest,
@@ -85,8 +86,8 @@ def endpoint(cluster: Cluster | None, side: Side) -> Endpoint | None:
     return Endpoint(side, cluster.endpoint, cluster.port or POSTGRESQL_PORT, cluster.identifier, cluster.resource_id)
 
 
-def _request(upgrade: Upgrade, what: str, not_before: str, **fields: Any) -> DatabaseRequest:
-    return DatabaseRequest(what, upgrade.uid, upgrade.generation, not_before=not_before, **fields)  # type: ignore[arg-type]
+def _request(upgrade: Upgrade, what: Asked, not_before: str, **fields: Any) -> DatabaseRequest:
+    return DatabaseRequest(what, upgrade.uid, upgrade.generation, not_before=not_before, **fields)
 
 
 def _checks(upgrade: Upgrade) -> dict[str, Any]:
