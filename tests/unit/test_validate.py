@@ -439,3 +439,23 @@ def test_a_verdict_held_at_the_call_is_not_run_again_until_the_spec_changes() ->
     assert isinstance(outcome, Wait) and not isinstance(outcome, Ask) and outcome.reason == "GreenWritable"
     changed = switch(replace(upgrade, generation=2))
     assert isinstance(changed, Ask)
+
+
+def test_a_hold_is_told_once_and_names_only_what_holds() -> None:
+    upgrade = switching(validation())
+    found = (finding(G.REPLICATION_LAG, transient=True), finding(G.EXTENSIONS_OUTDATED, "green", blocking=False))
+    first = switch(upgrade, answered(switch(upgrade), findings=found))
+    assert first.reason == "ReplicationLag" and first.warning, "the hold's own Warning tells the lag"
+    assert [n.reason for n in first.notes] == ["ExtensionsOutdated"], "the rest once, as notes"
+    holding = upgrade.status.model_copy(update={"reason": first.reason, "message": first.message})
+    again = switch(upgrade.with_status(holding), answered(switch(upgrade), findings=found))
+    assert again.reason == "ReplicationLag" and again.notes == (), "looked at again: nothing told again"
+
+
+def test_a_failed_check_s_message_names_the_checks_not_warned_findings() -> None:
+    upgrade = validating(validation("Warn"))
+    answer = answered(validate(upgrade), {"smoke-tests": "Failed"}, findings=(finding(G.GREEN_WRITABLE, "green"),))
+    outcome = validate(upgrade, answer)
+    assert outcome.reason == Reason.VALIDATION_FAILED
+    assert "smoke-tests on green: Failed" in outcome.message and "GreenWritable" not in outcome.message
+    assert ("GreenWritable", True) in [(n.reason, n.warning) for n in outcome.notes]

@@ -150,7 +150,13 @@ def _finding_note(finding: Finding, mode: GuardrailMode) -> Note:
 
 
 def _held_message(reason: str, results: Sequence[ValidationResult]) -> str:
-    failed = "; ".join(f"{e.name} on {e.on}: {e.result}: {e.message}" for e in results if e.result != "Passed")
+    """What holds, from status.validation: the checks that did not pass, or the guardrail's finding."""
+    failed = "; ".join(
+        f"{e.name} on {e.on}: {e.result}: {e.message}"
+        for e in results
+        if e.result != "Passed"
+        and (e.name not in _GUARDRAIL_NAMES if reason == Reason.VALIDATION_FAILED else e.name == reason)
+    )
     if reason == Reason.VALIDATION_FAILED:
         return (
             f"A check did not pass ({failed}): the upgrade does not switch over and green stays for you to look at; "
@@ -187,13 +193,18 @@ def verdict(upgrade: Upgrade, answer: DatabaseAnswer, now: datetime, considered:
     holding = [f for f in findings if f.blocking and mode == GuardrailMode.ENFORCE and f.guardrail in considered]
     if failed is not None or holding:
         reason = Reason.VALIDATION_FAILED if failed is not None else holding[0].guardrail.value
+        # The hold's own Warning tells what holds; the notes tell the rest.
+        told = tuple(n for n in notes if n.reason not in {f.guardrail.value for f in holding})
         if failed is None and all(f.transient for f in holding):
-            # Looked at again (a later look asks anew) until the reason's deadline.
+            # Looked at again (a later look asks anew) until the reason's deadline; told once.
             found = "; ".join(f"{f.side}: {f.message}" for f in holding)
             message = f"The switchover waits: {found}; looking again until it clears"
-            return Verdict(Wait(reason=reason, message=message, changes=changes, notes=tuple(notes)), changes, ())
+            again = upgrade.status.reason == reason
+            return Verdict(
+                Wait(reason=reason, message=message, changes=changes, notes=() if again else told), changes, ()
+            )
         changes |= {"validated_generation": upgrade.generation, "validation_held": reason, "validated_at": None}
-        held = Wait(reason=reason, message=_held_message(reason, results), changes=changes, notes=tuple(notes))
+        held = Wait(reason=reason, message=_held_message(reason, results), changes=changes, notes=told)
         return Verdict(held, changes, ())
     changes |= {"validated_generation": upgrade.generation, "validation_held": None}
     if answer.request.checks:
