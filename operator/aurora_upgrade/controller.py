@@ -59,7 +59,7 @@ from aurora_upgrade.resources import RdsError
 from aurora_upgrade.status import initial
 from aurora_upgrade.store import KubeStore, ResourceDeleting, StatusConflict
 from aurora_upgrade.upgrade import Upgrade
-from aurora_upgrade.validation_jobs import Validations
+from aurora_upgrade.validation_jobs import Probes, Validations, database_probe
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +142,11 @@ class Controller:
     daemons: dict[str, UpgradeDaemon] = field(default_factory=dict)  # by "namespace/name"
     feeds: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # one per gateway (account and Region)
     loop: asyncio.AbstractEventLoop | None = None  # the daemons', known from the first one on
+    probes: Probes = database_probe  # how spec.validation's databases are reached (gateway/database.py)
 
     def __post_init__(self) -> None:
-        self.engine = Engine(timing=self.timing, gateways=self.gateway, databases=Validations(on_done=self.job_done))
+        databases = Validations(probes=self.probes, on_done=self.job_done)
+        self.engine = Engine(timing=self.timing, gateways=self.gateway, databases=databases)
 
     def job_done(self, ref: str) -> None:
         """A database check finished, on its runner's thread: the upgrade's daemon looks at once
@@ -198,7 +200,9 @@ class Controller:
         finally:
             if self.daemons.get(ref) is daemon:
                 del self.daemons[ref]
-                self.engine.databases.forget(str(body["metadata"]["uid"]))
+                uid = (body.get("metadata") or {}).get("uid")
+                if uid:
+                    self.engine.databases.forget(str(uid))  # its database answers are of no more use
 
     def wake_on_new_generation(self, namespace: str | None, name: str, generation: int) -> None:
         """A new generation (an approval, a fixed spec) ends the daemon's pause at once."""
