@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +30,8 @@ from aurora_upgrade.validation_jobs import Validations
 from support.fake_probe import FakeProbe, finding
 from support.runbook import runbook_manifest
 from support.sim import Recorded, SimFactory
+
+from .runcli import run_cli, write_manifest
 
 SNAPSHOT = "CreateDBClusterSnapshot"
 SWITCHOVER = "SwitchoverBlueGreenDeployment"
@@ -159,3 +162,21 @@ def test_a_long_transaction_right_before_the_call_holds_there_until_it_ends(
     upgrade = _run(engine, upgrade, store, woken, lambda u: u.status.phase == Phase.COMPLETED)
     assert probe.count("before_switchover") == 3
     assert sim.mutating_calls().count(SWITCHOVER) == 1
+
+
+@pytest.mark.parametrize(
+    ("validation", "detail"),
+    [
+        pytest.param({}, "checks nothing", id="empty"),
+        pytest.param({"checks": [VALIDATION["checks"][0]]}, "SQL checks need validation.database", id="no-database"),
+    ],
+)
+def test_run_refuses_an_unusable_validation_block_before_any_call(
+    make_sim: SimFactory, tmp_path: Path, validation: dict[str, Any], detail: str
+) -> None:
+    """No API server checks `aurora-upgrade run`'s manifest: it refuses it itself (exit 2)."""
+    sim = make_sim()
+    result = run_cli(sim, write_manifest(tmp_path, {"validation": validation}), tmp_path / "state.json")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "spec.validation" in result.stderr and detail in result.stderr, result.stderr
+    assert sim.calls() == []
