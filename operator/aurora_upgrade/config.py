@@ -123,6 +123,19 @@ class Timing:
         return self.scaled(timedelta(hours=1), floor=30.0)
 
     @property
+    def validation_max_age(self) -> timedelta:
+        """How long ago the user's checks may have passed when the switchover is sent (a Manual
+        approval or a window may come days after Validating): older, they run again inside the
+        open gate, right before the call (ValidationExpired)."""
+        return self.scaled(timedelta(hours=1), floor=30.0)
+
+    @property
+    def guardrail_freshness(self) -> timedelta:
+        """How old the database's answer may be when a decision acts on it right before the
+        switchover call: a job's answer is picked up within a quick look of its end."""
+        return self.scaled(timedelta(minutes=1), floor=max(5.0, 2 * self.quick))
+
+    @property
     def verify_timeout(self) -> timedelta:
         """How long production may take to show the target version after switchover."""
         return self.scaled(timedelta(minutes=20), floor=30.0)

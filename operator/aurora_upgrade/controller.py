@@ -59,6 +59,7 @@ from aurora_upgrade.resources import RdsError
 from aurora_upgrade.status import initial
 from aurora_upgrade.store import KubeStore, ResourceDeleting, StatusConflict
 from aurora_upgrade.upgrade import Upgrade
+from aurora_upgrade.validation_jobs import Probes, Validations, database_probe
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +141,23 @@ class Controller:
     engine: Engine = field(init=False)
     daemons: dict[str, UpgradeDaemon] = field(default_factory=dict)  # by "namespace/name"
     feeds: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # one per gateway (account and Region)
+    loop: asyncio.AbstractEventLoop | None = None  # the daemons', known from the first one on
+    probes: Probes = database_probe  # how spec.validation's databases are reached (gateway/database.py)
 
     def __post_init__(self) -> None:
-        self.engine = Engine(timing=self.timing, gateways=self.gateway)
+        databases = Validations(probes=self.probes, on_done=self.job_done)
+        self.engine = Engine(timing=self.timing, gateways=self.gateway, databases=databases)
+
+    def job_done(self, ref: str) -> None:
+        """A database check finished, on its runner's thread: the upgrade's daemon looks at once
+        to pick the answer up (validation_jobs.py), in the event loop like every wake-up."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._wake, ref)
+
+    def _wake(self, ref: str) -> None:
+        daemon = self.daemons.get(ref)
+        if daemon is not None:
+            daemon.wake.set()
 
     def gateway(self, upgrade: Upgrade) -> RdsGateway:
         """The gateway every upgrade of the account and Region shares, its reads shared too."""
@@ -164,7 +179,7 @@ class Controller:
         ref = f"{namespace}/{name}"
         # A record of its own: an older daemon of the upgrade, still stopping, keeps and drops its own.
         daemon = self.daemons[ref] = UpgradeDaemon()
-        loop = asyncio.get_running_loop()
+        loop = self.loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self.looks, self.expect_first_look, body, namespace, name)
             while not stopped:
@@ -185,6 +200,9 @@ class Controller:
         finally:
             if self.daemons.get(ref) is daemon:
                 del self.daemons[ref]
+                uid = (body.get("metadata") or {}).get("uid")
+                if uid:
+                    self.engine.databases.forget(str(uid))  # its database answers are of no more use
 
     def wake_on_new_generation(self, namespace: str | None, name: str, generation: int) -> None:
         """A new generation (an approval, a fixed spec) ends the daemon's pause at once."""

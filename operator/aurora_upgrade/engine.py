@@ -20,7 +20,17 @@ from typing import Any, NamedTuple
 from aurora_upgrade import metrics
 from aurora_upgrade.clock import parse_time, rfc3339, utcnow
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions import bluegreen, cleanup, deadlines, pacing, precheck, reboot, switchover, verify
+from aurora_upgrade.decisions import (
+    bluegreen,
+    cleanup,
+    deadlines,
+    pacing,
+    precheck,
+    reboot,
+    switchover,
+    validate,
+    verify,
+)
 from aurora_upgrade.decisions.actions import (
     Action,
     CreateBlueGreen,
@@ -33,7 +43,7 @@ from aurora_upgrade.decisions.actions import (
     RebootInstance,
     Switchover,
 )
-from aurora_upgrade.decisions.outcome import Advance, Outcome, call_in_flight, default_call_failed, read_failed
+from aurora_upgrade.decisions.outcome import Advance, Ask, Outcome, call_in_flight, default_call_failed, read_failed
 from aurora_upgrade.decisions.questions import Question
 from aurora_upgrade.gateway.rds import RdsGateway
 from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, InvalidManifest
@@ -51,6 +61,7 @@ from aurora_upgrade.resources import RdsError, RdsReads, Reads
 from aurora_upgrade.status import initial, is_dry_run, recorded, transition, updated, with_conditions
 from aurora_upgrade.store import Store
 from aurora_upgrade.upgrade import Upgrade
+from aurora_upgrade.validation_jobs import Validations
 
 GatewayFactory = Callable[[Upgrade], RdsGateway]
 CallFailed = Callable[[Upgrade, Action, RdsError, datetime, Timing], Outcome]
@@ -97,6 +108,7 @@ STAGES: dict[Phase, Stage] = {
         bluegreen.observe_provisioning, bluegreen.questions_provisioning, bluegreen.decide_provisioning
     ),
     Phase.REBOOTING_GREEN: Stage(reboot.observe, reboot.questions, reboot.decide_reboot, looks_in_flight=True),
+    Phase.VALIDATING: Stage(validate.observe, validate.questions, validate.decide_validating),
     Phase.AWAITING_SWITCHOVER: Stage(
         switchover.observe, switchover.questions, switchover.decide_awaiting, switchover.refused_call
     ),
@@ -180,6 +192,8 @@ class Engine:
     timing: Timing = field(default_factory=Timing)
     clock: Callable[[], datetime] = utcnow
     gateways: GatewayFactory = default_gateways
+    # The database checks and guardrails, run outside the look (validation_jobs.py); one per process.
+    databases: Validations = field(default_factory=Validations)
 
     # --- what both front ends call before reconciling ---------------------------------------
 
@@ -273,6 +287,11 @@ class Engine:
             failed = read_failed(error, stall=switchover_may_have_started(status), untouched=nothing_created(status))
             return busy or failed, None
         outcome = stage.decide(upgrade, observation, now, self.timing)
+        if isinstance(outcome, Ask):
+            # The databases' answer, if its job is done; else the Ask waits like any wait.
+            answer = self.databases.answer(upgrade, outcome.request, now)
+            if answer is not None:
+                outcome = stage.decide(upgrade, replace(observation, database=answer), now, self.timing)
         if busy and outcome.action is not None:
             return busy, None  # never call while another writer's call may be in flight
         return outcome, gw
@@ -352,6 +371,8 @@ class Engine:
         store.save(status)  # first: a writer whose save conflicts tells people nothing
         for event in events:
             store.event(*event)
+        for note in outcome.notes if outcome is not None else ():
+            store.event("Warning" if note.warning else "Normal", note.reason, note.message)
         return upgrade.with_status(status)
 
     # --- deletion of the resource (kopf finalizer; `run` has no equivalent) -----------------

@@ -29,7 +29,7 @@ class Cluster:
     engine_version: str
     status: str
     parameter_group: str
-    endpoint: str | None
+    endpoint: str | None  # the writer endpoint
     members: tuple[ClusterMember, ...]
     master_user_secret: bool
     deletion_protection: bool
@@ -38,6 +38,7 @@ class Cluster:
     read_replicas: tuple[str, ...] = ()  # ReadReplicaIdentifiers (ARNs, maybe in other Regions)
     replication_source: str | None = None  # ReplicationSourceIdentifier: this cluster is a replica
     global_cluster: str | None = None  # GlobalClusterIdentifier: a member of a global database
+    port: int | None = None  # Port: the writer endpoint's
 
 
 @dataclass(frozen=True)

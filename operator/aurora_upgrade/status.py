@@ -79,7 +79,26 @@ def with_conditions(status: AuroraUpgradeStatus, now: datetime, generation: int)
             conditions, "Upgraded", F, "NotYetVerified", "Production is not yet verified at the target version",
             now, generation,
         )  # fmt: skip
+    conditions = _validated(status, conditions, now, generation)
     return status.model_copy(update={"conditions": conditions, "observed_generation": generation})
+
+
+def _validated(
+    status: AuroraUpgradeStatus, conditions: list[Condition], now: datetime, generation: int
+) -> list[Condition]:
+    """`Validated`, for an upgrade with spec.validation (decisions/validate.py): True once the
+    checks' verdict for a generation let it go on, False while they run or a verdict holds."""
+    if not status.validation and status.phase != Phase.VALIDATING:
+        return conditions
+    if status.validation_held:
+        state, reason = F, status.validation_held
+    elif status.validated_generation is not None:
+        state, reason = T, Reason.VALIDATION_PASSED.value
+    else:
+        state, reason = F, "NotYetValidated"
+    failed = [f"{e.name} on {e.on}: {e.result}" for e in status.validation if e.result != "Passed"]
+    message = "; ".join(failed) if failed else "every check passed" if state == T else "the checks have not passed yet"
+    return set_condition(conditions, "Validated", state, reason, message, now, generation)
 
 
 def transition(status: AuroraUpgradeStatus, to: Phase, reason: str, message: str, now: datetime) -> AuroraUpgradeStatus:

@@ -178,9 +178,15 @@ def test_waits_on_a_person_look_at_aws_no_sooner_than_they_must() -> None:
         Reason.RETAINING_OLD_CLUSTER,
         Reason.SWITCHOVER_NOT_CARRIED_OUT,
         Reason.AWAITING_MANUAL_REBOOT,
+        Reason.VALIDATION_FAILED,
     }
-    # Of those, the ones the operator raised itself: it cannot tell what AWS did to production.
-    assert decisions_asked() == {Reason.SWITCHOVER_NOT_CARRIED_OUT, Reason.AWAITING_MANUAL_REBOOT}
+    # Of those, the ones the operator raised itself: it cannot tell what AWS did to production, or
+    # green failed the user's own checks, and it will not go on without a person.
+    assert decisions_asked() == {
+        Reason.SWITCHOVER_NOT_CARRIED_OUT,
+        Reason.AWAITING_MANUAL_REBOOT,
+        Reason.VALIDATION_FAILED,
+    }
 
 
 def test_a_warning_looks_at_the_base_poll() -> None:

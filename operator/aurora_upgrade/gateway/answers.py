@@ -45,6 +45,7 @@ def cluster(c: dict[str, Any]) -> Cluster:
         read_replicas=tuple(c.get("ReadReplicaIdentifiers", [])),
         replication_source=c.get("ReplicationSourceIdentifier"),
         global_cluster=c.get("GlobalClusterIdentifier"),
+        port=c.get("Port"),
     )
 
 
