@@ -29,6 +29,7 @@ ADMIN = "admin"
 ADMIN_PASSWORD = "admin-secret-Ah5e"
 PROBE_USER = "aurora_upgrade"
 PROBE_PASSWORD = "probe-secret-Xo9q"  # tests assert it never shows in a message or a log
+GHOST = "ghost_user"
 # The server also listens here, but its certificate does not name it: verify-full must refuse.
 UNNAMED_ADDRESS = "127.0.0.2"
 
@@ -41,7 +42,11 @@ class Server:
     bin: Path
 
     def conninfo(self, dbname: str = "postgres", user: str = ADMIN, password: str = ADMIN_PASSWORD) -> str:
-        return f"host=127.0.0.1 port={self.port} dbname={dbname} user={user} password={password} sslmode=require"
+        # A lock a test holds by mistake fails the test instead of hanging it.
+        return (
+            f"host=127.0.0.1 port={self.port} dbname={dbname} user={user} password={password} sslmode=require "
+            "options='-c lock_timeout=20s'"
+        )
 
 
 @dataclass(frozen=True)
@@ -142,8 +147,10 @@ def _start(root: Path, side: str, bindir: Path, ca_key: ec.EllipticCurvePrivateK
             "wal_level = logical\nmax_replication_slots = 10\nmax_wal_senders = 10\nmax_prepared_transactions = 5\n"
             "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 16MB\n"
         )
+    # GHOST logs in without a password and exists nowhere: the server says the role does not exist.
     (data / "pg_hba.conf").write_text(
-        "local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\n"
+        f"local all all scram-sha-256\nhostssl all {GHOST} 127.0.0.1/32 trust\n"
+        "hostssl all all 127.0.0.1/32 scram-sha-256\n"
         f"hostssl all all {UNNAMED_ADDRESS}/32 scram-sha-256\n"
     )
     subprocess.run(

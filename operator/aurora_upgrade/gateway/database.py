@@ -44,7 +44,9 @@ if TYPE_CHECKING:
 
 APPLICATION_NAME = "aurora-upgrade-operator"  # how our sessions show in pg_stat_activity
 CONNECT_TIMEOUT = 10  # seconds; libpq's connect_timeout (its minimum is 2)
-GUARDRAIL_STATEMENT_TIMEOUT = timedelta(seconds=30)  # each catalog query; never a wait on a lock
+GUARDRAIL_STATEMENT_TIMEOUT = timedelta(seconds=30)  # each catalog query
+# Catalog reads wait for a lock only behind DDL, which DDL_IN_FLIGHT reports: never queue there.
+GUARDRAIL_LOCK_TIMEOUT = timedelta(seconds=2)
 # AWS: an IAM authentication token is valid for 15 minutes; one is reused for 10.
 TOKEN_LIFETIME = timedelta(minutes=10)
 # Transactions with writes open longer than this on blue are what AWS's switchover guardrail
@@ -149,6 +151,8 @@ class PostgresProbe:
     # The protocol -------------------------------------------------------------------------
 
     def before_create(self, blue: Endpoint) -> GuardrailAnswer:
+        import psycopg
+
         if self._iam and blue.iam_auth_enabled is False:
             return self._answer(
                 [
@@ -180,11 +184,15 @@ class PostgresProbe:
                         fingerprint_lines += [f"{name}|{line}" for line in _definitions(db)]
         except _Unreachable as error:
             return self._answer([self._unreachable("blue", blue, str(error))])
+        except psycopg.Error as error:
+            return self._answer([*findings, self._query_failed("blue", error)])
         findings += [_tables_finding(Guardrail(g), tables) for g, tables in per_database.items()]
         findings += _sequence_findings(sequences, self._upgrade.spec.switchover.timeout_seconds)
         return self._answer(findings, fingerprint=_digest(fingerprint_lines))
 
     def before_switchover(self, blue: Endpoint, green: Endpoint, fingerprint: str | None) -> GuardrailAnswer:
+        import psycopg
+
         findings: list[Finding] = []
         now_fingerprint: str | None = None
         try:
@@ -193,13 +201,17 @@ class PostgresProbe:
                 findings += _ddl_in_flight(conn)
                 findings += _prepared_transactions(conn)
                 findings += _replication_lag(conn)
-                lines = _cluster_definitions(conn)
-                for name in _databases(conn):
-                    with self._connection(blue, name) as db:
-                        lines += [f"{name}|{line}" for line in _definitions(db)]
-                now_fingerprint = _digest(lines)
+                # Reading definitions would queue behind DDL in flight: the next look compares.
+                if not any(f.guardrail == Guardrail.DDL_IN_FLIGHT for f in findings):
+                    lines = _cluster_definitions(conn)
+                    for name in _databases(conn):
+                        with self._connection(blue, name) as db:
+                            lines += [f"{name}|{line}" for line in _definitions(db)]
+                    now_fingerprint = _digest(lines)
         except _Unreachable as error:
             findings.append(self._unreachable("blue", blue, str(error)))
+        except psycopg.Error as error:
+            findings.append(self._query_failed("blue", error))
         if fingerprint and now_fingerprint and now_fingerprint != fingerprint:
             findings.append(
                 Finding(
@@ -243,6 +255,8 @@ class PostgresProbe:
                     )
         except _Unreachable as error:
             findings.append(self._unreachable("green", green, str(error)))
+        except psycopg.Error as error:
+            findings.append(self._query_failed("green", error))
         return self._answer(findings, fingerprint=now_fingerprint)
 
     def run_check(self, check_name: str, green: Endpoint) -> CheckResult:
@@ -325,6 +339,16 @@ class PostgresProbe:
             f"{self._database.user} {how}: {error}",
         )
 
+    def _query_failed(self, side: Side, error: Exception) -> Finding:
+        """A guardrail query that failed (a lock or statement timeout, a privilege) has not passed:
+        looked at again until its deadline."""
+        return Finding(
+            Guardrail.DATABASE_UNREACHABLE,
+            side,
+            f"a guardrail query on {side} failed: {self._scrub(error)}; the user needs pg_monitor",
+            transient=True,
+        )
+
     def _secret(self, endpoint: Endpoint) -> str | None:
         if not self._iam:
             return self._password
@@ -350,6 +374,10 @@ class PostgresProbe:
         import psycopg
 
         timeout = statement_timeout or GUARDRAIL_STATEMENT_TIMEOUT.total_seconds()
+        # A user's check may wait for locks for all its time; a guardrail never queues behind DDL.
+        lock_timeout_ms = (
+            int(timeout * 1000) if statement_timeout else int(GUARDRAIL_LOCK_TIMEOUT.total_seconds() * 1000)
+        )
         sslmode = self._database.ssl_mode
         # "system": libpq's own trust store (libpq 16+), where no bundle is configured.
         rootcert = self._ca_bundle or "system" if sslmode in (SslMode.VERIFY_CA, SslMode.VERIFY_FULL) else None
@@ -363,7 +391,7 @@ class PostgresProbe:
                 password=password,
                 connect_timeout=min(CONNECT_TIMEOUT, max(2, int(timeout))),
                 application_name=APPLICATION_NAME,
-                options=f"-c statement_timeout={int(timeout * 1000)} -c lock_timeout={int(timeout * 1000)}",
+                options=f"-c statement_timeout={int(timeout * 1000)} -c lock_timeout={lock_timeout_ms}",
                 autocommit=True,
                 sslmode=sslmode.value,
                 sslrootcert=rootcert,
@@ -633,18 +661,15 @@ def _ddl_in_flight(conn: psycopg.Connection[Any]) -> list[Finding]:
     held or waited for."""
     rows = _rows(
         conn,
-        "select distinct l.pid, a.usename, a.datname, coalesce(c.relname, l.relation::text), l.granted "
-        "from pg_locks l join pg_stat_activity a on a.pid = l.pid "
-        "left join pg_class c on c.oid = l.relation and l.database = (select oid from pg_database "
-        "where datname = current_database()) "
-        "where l.mode = 'AccessExclusiveLock' and l.locktype = 'relation' and a.backend_type = 'client backend' "
-        "and l.pid <> pg_backend_pid() order by 1",
+        "select l.pid, a.usename, a.datname, l.granted, count(*) from pg_locks l join pg_stat_activity a "
+        "on a.pid = l.pid where l.mode = 'AccessExclusiveLock' and l.locktype = 'relation' "
+        "and a.backend_type = 'client backend' and l.pid <> pg_backend_pid() group by 1, 2, 3, 4 order by 1",
     )
     if not rows:
         return []
     locks = [
-        f"pid {pid} ({user} on {db}, {'holds' if granted else 'waits for'} {relation})"
-        for pid, user, db, relation, granted in rows
+        f"pid {pid} ({user} on {db} {'holds' if granted else 'waits for'} ACCESS EXCLUSIVE locks on {n} relations)"
+        for pid, user, db, granted, n in rows
     ]
     return [
         Finding(
@@ -787,8 +812,8 @@ def _definitions(conn: psycopg.Connection[Any]) -> list[str]:
         [
             "select 'schema ' || n.nspname || ' ' || pg_get_userbyid(n.nspowner) || ' ' || coalesce(n.nspacl::text, '')"
             f" from pg_namespace n where {user}",
-            "select 'relation ' || n.nspname || '.' || c.relname || ' ' || c.relkind || c.relpersistence || "
-            "c.relreplident || ' ' || pg_get_userbyid(c.relowner) || ' ' || coalesce(c.relacl::text, '') || ' ' || "
+            "select 'relation ' || n.nspname || '.' || c.relname || ' ' || concat(c.relkind, c.relpersistence, "
+            "c.relreplident) || ' ' || pg_get_userbyid(c.relowner) || ' ' || coalesce(c.relacl::text, '') || ' ' || "
             "coalesce(array_to_string(c.reloptions, ','), '') || ' ' || "
             "case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) else '' end "
             f"from pg_class c join pg_namespace n on n.oid = c.relnamespace where {user}",
@@ -806,10 +831,10 @@ def _definitions(conn: psycopg.Connection[Any]) -> list[str]:
             "select 'trigger ' || pg_get_triggerdef(t.oid) from pg_trigger t "
             f"{relation.format('t.tgrelid')} where not t.tgisinternal and {user}",
             "select 'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) "
-            "|| ') ' || p.prokind || ' ' || format_type(p.prorettype, null) || ' ' || pg_get_userbyid(p.proowner) || "
-            "' ' || coalesce(p.proacl::text, '') || ' ' || md5(coalesce(p.prosrc, '')) "
+            "|| ') ' || p.prokind::text || ' ' || format_type(p.prorettype, null) || ' ' || "
+            "pg_get_userbyid(p.proowner) || ' ' || coalesce(p.proacl::text, '') || ' ' || md5(coalesce(p.prosrc, '')) "
             f"from pg_proc p join pg_namespace n on n.oid = p.pronamespace where {user}",
-            "select 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype || ' ' || "
+            "select 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype::text || ' ' || "
             "pg_get_userbyid(t.typowner) || ' ' || coalesce(t.typacl::text, '') "
             f"from pg_type t join pg_namespace n on n.oid = t.typnamespace where {user}",
             "select 'extension ' || extname || ' ' || extversion from pg_extension",
