@@ -14,6 +14,10 @@ SCALE_ENV = "AURORA_UPGRADE_TIME_SCALE"
 # set them for the controller, which reads them once kopf has started it.
 METRICS_PORT_ENV = "AURORA_UPGRADE_METRICS_PORT"
 METRICS_ADDRESS_ENV = "AURORA_UPGRADE_METRICS_ADDRESS"
+# The CA bundle validation's database connections verify blue's and green's certificates with
+# (sslmode verify-ca/verify-full): the chart mounts AWS's RDS bundle (global-bundle.pem) there.
+# Unset: the system's trust store, which does not hold AWS's RDS certificate authorities.
+DB_CA_BUNDLE_ENV = "AURORA_UPGRADE_DB_CA_BUNDLE"
 
 
 def _positive(name: str, default: str, what: str) -> float:
@@ -35,6 +39,11 @@ def poll_seconds() -> float:
 def time_scale() -> float:
     """How much faster than real time the operator runs (default 1; tests and demos shorten it)."""
     return _positive(SCALE_ENV, "1", "a positive number")
+
+
+def db_ca_bundle() -> str | None:
+    """The path in AURORA_UPGRADE_DB_CA_BUNDLE, or None when unset or empty."""
+    return os.environ.get(DB_CA_BUNDLE_ENV) or None
 
 
 def timing_from_env() -> Timing:

@@ -39,10 +39,11 @@ import kopf
 from aurora_upgrade import fleet, metrics
 from aurora_upgrade.clock import utcnow
 from aurora_upgrade.config import METRICS_ADDRESS_ENV, METRICS_PORT_ENV, Timing, timing_from_env
+from aurora_upgrade.database import DatabaseProbe
 from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
 from aurora_upgrade.engine import Engine, default_gateways
 from aurora_upgrade.gateway.rds import RdsGateway
-from aurora_upgrade.kube import CustomObjects
+from aurora_upgrade.kube import CustomObjects, read_secret
 from aurora_upgrade.models import (
     FINALIZER,
     GROUP,
@@ -142,7 +143,7 @@ class Controller:
     daemons: dict[str, UpgradeDaemon] = field(default_factory=dict)  # by "namespace/name"
     feeds: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # one per gateway (account and Region)
     loop: asyncio.AbstractEventLoop | None = None  # the daemons', known from the first one on
-    probes: Probes = database_probe  # how spec.validation's databases are reached (gateway/database.py)
+    probes: Probes = field(default_factory=lambda: operator_probe)  # spec.validation's databases
 
     def __post_init__(self) -> None:
         databases = Validations(probes=self.probes, on_done=self.job_done)
@@ -386,6 +387,15 @@ class Controller:
         if delay is not None:
             raise kopf.TemporaryError(WAITING_FOR_DELETION, delay=delay)
         metrics.forget(namespace, name)
+
+
+def operator_probe(upgrade: Upgrade) -> DatabaseProbe:
+    """The database probe in the operator: a passwordSecretRef is read from the upgrade's own
+    namespace when the job runs (never kept); otherwise IAM database authentication."""
+    database = upgrade.spec.validation.database if upgrade.spec.validation else None
+    ref = database.password_secret_ref if database else None
+    password = read_secret(upgrade.namespace, ref.name, ref.key) if ref is not None else None
+    return database_probe(upgrade, password)
 
 
 async def _pause(stopped: kopf.DaemonStopped, wake: asyncio.Event, delay: float | None) -> None:

@@ -60,6 +60,10 @@ class Endpoint:
     port: int
     cluster: str  # the cluster identifier, for messages
     resource_id: str = ""  # DbClusterResourceId: what rds-db:connect policies name
+    # DescribeDBClusters' IAMDatabaseAuthenticationEnabled (Cluster.iam_database_authentication);
+    # None where not known. With IAM authentication and False, before_create finds
+    # IAM_AUTH_DISABLED without trying to log in.
+    iam_auth_enabled: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,12 @@ class GuardrailAnswer:
     findings: tuple[Finding, ...]
     checked_at: str
     fingerprint: str | None = None  # blue's catalog fingerprint, where this run took one
+
+
+class SecretUnavailable(Exception):
+    """spec.validation.database.passwordSecretRef names a Secret or key that cannot be read
+    (kube.read_secret raises it; its message says which and why, and holds no secret value).
+    The engine makes it a DATABASE_UNREACHABLE finding rather than probing without a password."""
 
 
 class DatabaseProbe(Protocol):

@@ -38,7 +38,8 @@ class Cluster:
     read_replicas: tuple[str, ...] = ()  # ReadReplicaIdentifiers (ARNs, maybe in other Regions)
     replication_source: str | None = None  # ReplicationSourceIdentifier: this cluster is a replica
     global_cluster: str | None = None  # GlobalClusterIdentifier: a member of a global database
-    port: int | None = None  # Port: the writer endpoint's
+    port: int = 5432  # Port: the writer endpoint's, where validation connects
+    iam_database_authentication: bool = False  # IAMDatabaseAuthenticationEnabled
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from aurora_upgrade.database import (
     Finding,
     Guardrail,
     GuardrailAnswer,
+    SecretUnavailable,
     Side,
 )
 from aurora_upgrade.upgrade import Upgrade
@@ -49,12 +50,13 @@ GUARDRAIL_BOUND = timedelta(minutes=2)
 MARGIN = timedelta(seconds=30)
 
 
-def database_probe(upgrade: Upgrade) -> DatabaseProbe:
+def database_probe(upgrade: Upgrade, password: str | None = None) -> DatabaseProbe:
     """The database gateway's probe for the upgrade. Imported when first used: psycopg and the
-    IAM token signer load only in a process that validates. No password here: IAM
-    authentication, or libpq's PGPASSWORD / ~/.pgpass (`aurora-upgrade run`)."""
+    IAM token signer load only in a process that validates. Without a password: IAM
+    authentication, or, where spec names a Secret, libpq's PGPASSWORD / ~/.pgpass (`aurora-upgrade
+    run`, which has no Kubernetes to read it from)."""
     gateway = importlib.import_module("aurora_upgrade.gateway.database")
-    probe: DatabaseProbe = gateway.probe_for(upgrade, None)
+    probe: DatabaseProbe = gateway.probe_for(upgrade, password)
     return probe
 
 
@@ -162,6 +164,8 @@ class Validations:
                 assert request.blue is not None and request.green is not None, "these guardrails look at both sides"
                 guardrails = probe.before_switchover(request.blue, request.green, request.fingerprint)
             return DatabaseAnswer(request, tuple(checks), guardrails, rfc3339(self._clock()))
+        except SecretUnavailable as error:  # its message names the Secret or key, never a value
+            return unanswered(request, str(error), self._clock())
         except Exception as error:  # a probe raises only for a programming error: say so, never loop on it
             log.warning("database job %s of %s failed", request.what, upgrade.name, exc_info=True)
             return unanswered(request, f"could not check: {type(error).__name__}", self._clock())

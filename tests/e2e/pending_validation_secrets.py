@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 from operator_fixtures import Stack, manifest
-from support.postgres import postgres_pair  # noqa: F401  (a fixture)
 from test_prometheus_scrape import metrics_address
 
+from support.postgres import postgres_pair  # noqa: F401  (a fixture)
 from support.reliability import Row, record
 
 pytestmark = pytest.mark.reliability

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from operator_fixtures import RUNBOOK_CALLS, Stack, manifest
+
 from support.postgres import postgres_pair  # noqa: F401  (a fixture)
 
 CHECKED = "checked"

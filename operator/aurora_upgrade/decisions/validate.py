@@ -63,7 +63,6 @@ AT_THE_CALL = frozenset(
 TRANSIENT = frozenset({g.value for g in AT_THE_CALL} | {Guardrail.DATABASE_UNREACHABLE.value})
 GUARDRAILS_ENTRY = "Guardrails"  # status.validation's entry when the guardrails found nothing
 _GUARDRAIL_NAMES = frozenset({g.value for g in Guardrail} | {GUARDRAILS_ENTRY})
-POSTGRESQL_PORT = 5432
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,14 @@ def endpoint(cluster: Cluster | None, side: Side) -> Endpoint | None:
     """A cluster's writer endpoint as DescribeDBClusters gives it; None before it has one."""
     if cluster is None or not cluster.endpoint:
         return None
-    return Endpoint(side, cluster.endpoint, cluster.port or POSTGRESQL_PORT, cluster.identifier, cluster.resource_id)
+    return Endpoint(
+        side,
+        cluster.endpoint,
+        cluster.port,
+        cluster.identifier,
+        cluster.resource_id,
+        iam_auth_enabled=cluster.iam_database_authentication,
+    )
 
 
 def _request(upgrade: Upgrade, what: Asked, not_before: str, **fields: Any) -> DatabaseRequest:
