@@ -1,79 +1,93 @@
 """spec.validation end to end: the operator as a process, the simulator's clusters pointing at
-real PostgreSQL servers (`aurora-upgrade sim --database-endpoint`), your checks run on green.
+real PostgreSQL servers (`aurora-upgrade sim --database-endpoint`), the user's checks run on
+green and the guardrails on blue, over verify-full with the test CA
+(AURORA_UPGRADE_DB_CA_BUNDLE, what the chart's validation.caBundle sets) and the password from a
+Secret in the upgrade's namespace.
 
-Needs the validation engine and the PostgreSQL fixture (tests/support/postgres.py:
-`postgres_pair`, a blue and a green server on loopback with TLS from a test CA, each with
-host, port, user, password, ca_file and connect()). The guardrails are Off here: these tests are
-about the user's checks, and the two local servers are not a blue/green pair AWS replicates.
+The servers are support/postgres.py's session pair. The checks' tests keep the guardrails Off:
+the two local servers are not a blue/green pair AWS replicates, and these tests are about the
+user's checks; the guardrail test turns them to Enforce on a blue it keeps clean but for the one
+condition it makes.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from operator_fixtures import RUNBOOK_CALLS, Stack, manifest
 
-from support.postgres import postgres_pair  # noqa: F401  (a fixture)
+from support.postgres import (  # noqa: F401  (postgres_servers: a fixture)
+    PROBE_PASSWORD,
+    PROBE_USER,
+    Servers,
+    admin,
+    postgres_servers,
+    wait_for_update_statistics,
+)
 
 CHECKED = "checked"
 SECRET_NAME = "orders-db-validation"
+HOST = "127.0.0.1"  # the test certificate names it: verify-full holds
 
 
 @pytest.fixture
-def servers(postgres_pair: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:  # noqa: F811
-    """Blue and green, green with an `orders` table holding a row and an empty `refunds`; the
-    operator trusts the test CA (what the chart's validation.caBundle sets)."""
-    blue, green = postgres_pair
-    with green.connect() as connection:
+def servers(postgres_servers: Servers, monkeypatch: pytest.MonkeyPatch) -> Iterator[Servers]:  # noqa: F811
+    """Green with an `orders` table holding a row and an empty `refunds`, both readable by the
+    probe's user; the operator trusts the test CA."""
+    with admin(postgres_servers.green) as connection:
         connection.execute("DROP TABLE IF EXISTS orders, refunds")
         connection.execute("CREATE TABLE orders (id int PRIMARY KEY)")
         connection.execute("INSERT INTO orders VALUES (1)")
         connection.execute("CREATE TABLE refunds (id int PRIMARY KEY)")
-    monkeypatch.setenv("AURORA_UPGRADE_DB_CA_BUNDLE", str(blue.ca_file))
-    yield blue, green
+        connection.execute(f"GRANT SELECT, INSERT ON orders, refunds TO {PROBE_USER}")
+    monkeypatch.setenv("AURORA_UPGRADE_DB_CA_BUNDLE", str(postgres_servers.ca_bundle))
+    yield postgres_servers
+    with admin(postgres_servers.green) as connection:
+        connection.execute("DROP TABLE IF EXISTS orders, refunds")
 
 
-def start(stack: Stack, blue: Any, green: Any) -> None:
+def start(stack: Stack, servers: Servers) -> None:
     stack.start(
         sim_args=[
-            "--database-endpoint", f"blue={blue.host}:{blue.port}",
-            "--database-endpoint", f"green={green.host}:{green.port}",
+            "--database-endpoint", f"blue={HOST}:{servers.blue.port}",
+            "--database-endpoint", f"green={HOST}:{servers.green.port}",
         ]
     )  # fmt: skip
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": SECRET_NAME, "namespace": stack.namespace},
-        "stringData": {"password": green.password},
+        "stringData": {"password": PROBE_PASSWORD},
     }
     stack.apply(json.dumps(secret))
 
 
-def validation(*checks: dict[str, Any], user: str) -> dict[str, Any]:
+def validation(*checks: dict[str, Any], guardrails: str = "Off") -> dict[str, Any]:
     return {
         "database": {
             "name": "postgres",
-            "user": user,
+            "user": PROBE_USER,
             "passwordSecretRef": {"name": SECRET_NAME, "key": "password"},
             "sslMode": "verify-full",
         },
-        "guardrails": "Off",
+        "guardrails": guardrails,
         "checks": list(checks),
     }
 
 
-def test_a_passing_check_lets_the_runbooks_upgrade_complete(stack: Stack, servers: tuple[Any, Any]) -> None:
-    blue, green = servers
-    start(stack, blue, green)
+def test_a_passing_check_lets_the_runbooks_upgrade_complete(stack: Stack, servers: Servers) -> None:
+    start(stack, servers)
     check = {"name": "orders-readable", "sql": "select count(*) > 0 from orders", "timeoutSeconds": 30}
-    stack.apply(manifest(CHECKED, stack.namespace, validation=validation(check, user=green.user)))
+    stack.apply(manifest(CHECKED, stack.namespace, validation=validation(check)))
     status, _ = stack.wait_completed(CHECKED, timeout=180)
     assert [(v["name"], v["on"], v["result"]) for v in status["validation"]] == [("orders-readable", "green", "Passed")]
     phases = [entry["phase"] for entry in status["history"]]
-    assert phases.index("Validating") < phases.index("AwaitingSwitchover"), phases
+    # Without a Manual gate there is no AwaitingSwitchover: validation comes before the snapshot.
+    assert phases.index("RebootingGreen") < phases.index("Validating") < phases.index("Snapshotting"), phases
     assert stack.rds_sim.mutating_calls() == RUNBOOK_CALLS, stack.diagnose()
     assert any("orders-readable" in e["message"] for e in stack.events(CHECKED)), stack.events(CHECKED)
 
@@ -88,11 +102,10 @@ def test_a_passing_check_lets_the_runbooks_upgrade_complete(stack: Stack, server
     ids=["false", "a-write"],
 )
 def test_a_failing_check_holds_in_validating_and_never_switches_over(
-    stack: Stack, servers: tuple[Any, Any], check: dict[str, Any]
+    stack: Stack, servers: Servers, check: dict[str, Any]
 ) -> None:
-    blue, green = servers
-    start(stack, blue, green)
-    stack.apply(manifest(CHECKED, stack.namespace, validation=validation(check, user=green.user)))
+    start(stack, servers)
+    stack.apply(manifest(CHECKED, stack.namespace, validation=validation(check)))
 
     def held() -> dict[str, Any] | None:
         status = stack.status(CHECKED)
@@ -107,15 +120,48 @@ def test_a_failing_check_holds_in_validating_and_never_switches_over(
     # snapshots nor switches over.
     first = status["validation"][0]["checkedAt"]
     changed = {**check, "timeoutSeconds": check["timeoutSeconds"] + 1}
-    stack.apply(manifest(CHECKED, stack.namespace, validation=validation(changed, user=green.user)))
+    stack.apply(manifest(CHECKED, stack.namespace, validation=validation(changed)))
 
     def checked_again() -> dict[str, Any] | None:
         later = stack.status(CHECKED)
         return later if later["validation"][0]["checkedAt"] != first else None
 
-    assert stack.wait_for("the check run again", checked_again, timeout=120)["phase"] == "Validating"
+    again = stack.wait_for("the check run again", checked_again, timeout=120)
+    assert (again["phase"], again["reason"]) == ("Validating", "ValidationFailed"), again
     calls = stack.rds_sim.mutating_calls()
     assert "SwitchoverBlueGreenDeployment" not in calls and "CreateDBClusterSnapshot" not in calls, calls
     assert calls.count("CreateBlueGreenDeployment") == 1, calls
-    with green.connect() as connection:
+    with admin(servers.green) as connection:
         assert connection.execute("select count(*) from orders").fetchone() == (1,)
+
+
+@pytest.fixture
+def updated_table_without_primary_key(servers: Servers) -> Iterator[str]:
+    """A database of its own on blue with a table without a primary key that got an UPDATE (what
+    logical replication cannot replicate); dropped afterwards, as the probe reads every database."""
+    name = f"t_{uuid.uuid4().hex[:8]}"
+    with admin(servers.blue) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    with admin(servers.blue, name) as connection:
+        connection.execute("CREATE TABLE ledger (account int, amount int)")
+        connection.execute("INSERT INTO ledger VALUES (1, 10)")
+        connection.execute("UPDATE ledger SET amount = 20")
+    wait_for_update_statistics(servers.blue, name, "ledger")
+    yield name
+    with admin(servers.blue) as connection:
+        connection.execute(f"DROP DATABASE {name} WITH (force)")
+
+
+def test_an_enforced_guardrail_fails_prechecking_before_any_aws_change(
+    stack: Stack, servers: Servers, updated_table_without_primary_key: str
+) -> None:
+    """Issue 19: a guardrail found before anything is created is a precheck like the others."""
+    start(stack, servers)
+    stack.apply(manifest(CHECKED, stack.namespace, validation=validation(guardrails="Enforce")))
+    status = stack.wait_phase(CHECKED, "Failed", timeout=120)
+    assert status["reason"] == "TablesWithoutPrimaryKey", status
+    assert [entry["phase"] for entry in status["history"]][-2] == "Prechecking", status["history"]
+    assert "ledger" in status["message"], status  # the table to fix
+    assert stack.rds_sim.mutating_calls() == [], stack.rds_sim.mutating_calls()
+    warnings = [e for e in stack.events(CHECKED) if e["type"] == "Warning"]
+    assert any(e["reason"] == "TablesWithoutPrimaryKey" for e in warnings), warnings

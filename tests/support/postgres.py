@@ -16,10 +16,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psycopg
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -159,8 +163,6 @@ def _start(root: Path, side: str, bindir: Path, ca_key: ec.EllipticCurvePrivateK
         capture_output=True,
     )
     server = Server(side, port, data, bindir)
-    import psycopg
-
     with psycopg.connect(server.conninfo(), autocommit=True) as conn:
         conn.execute(f"create role {PROBE_USER} login password '{PROBE_PASSWORD}'")
         conn.execute(f"grant pg_monitor to {PROBE_USER}")
@@ -192,3 +194,30 @@ def start_servers() -> Iterator[Servers]:
         for server in servers:
             _stop(server)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_servers() -> Iterator[Servers]:
+    """The pair for a whole test session (the e2e and run tests share it): each test that changes
+    a server undoes it, since the probe looks at every database."""
+    yield from start_servers()
+
+
+def admin(server: Server, dbname: str = "postgres") -> psycopg.Connection[Any]:
+    """A superuser connection, autocommit, for setting a condition up."""
+    return psycopg.connect(server.conninfo(dbname), autocommit=True)
+
+
+def wait_for_update_statistics(server: Server, dbname: str, table: str) -> None:
+    """Statistics reach pg_stat_user_tables when the writing backend reports them (at the
+    latest when it exits): wait for the count, not for a time."""
+    with admin(server, dbname) as conn:
+        for _ in range(100):
+            conn.execute("select pg_stat_clear_snapshot()")
+            [(count,)] = conn.execute(
+                "select coalesce(sum(n_tup_upd + n_tup_del), 0) from pg_stat_user_tables where relname = %s", (table,)
+            ).fetchall()
+            if count:
+                return
+            time.sleep(0.1)
+    raise AssertionError(f"no UPDATE/DELETE of {table} in pg_stat_user_tables")
