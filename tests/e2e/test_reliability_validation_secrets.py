@@ -1,9 +1,6 @@
 """Reliability (security): a database password and an IAM authentication token never show.
 
-NOT COLLECTED YET (the file name does not start with `test_`): it needs the validation engine
-and the PostgreSQL fixture (tests/support/postgres.py, `postgres_pair`), merged separately.
-After the merge, `git mv` it to tests/e2e/test_reliability_validation_secrets.py. It extends
-test_reliability_input_and_secrets.py's rule (nothing secret in the operator's log, Events,
+It extends test_reliability_input_and_secrets.py's rule (nothing secret in the operator's log, Events,
 status, `kubectl describe`) to spec.validation's credentials, and adds the metrics.
 
 - The password: the servers' password, given as spec.validation.database.passwordSecretRef,
@@ -26,13 +23,15 @@ import pytest
 from operator_fixtures import Stack, manifest
 from test_prometheus_scrape import metrics_address
 
-from support.postgres import postgres_pair  # noqa: F401  (a fixture)
+from support.postgres import PROBE_PASSWORD, PROBE_USER, Servers, postgres_servers  # noqa: F401  (a fixture)
 from support.reliability import Row, record
 
 pytestmark = pytest.mark.reliability
 
 # What a presigned rds-db token carries (botocore's generate_db_auth_token): any of them in an
 # output means the token, or part of it, leaked.
+# What blue's server log says of a login whose password (here the token) it refused.
+REFUSED = f'password authentication failed for user "{PROBE_USER}"'
 TOKEN_PARTS = ("X-Amz-Signature", "X-Amz-Credential", "Action=connect", "DBUser=")
 
 
@@ -48,37 +47,36 @@ def outputs(stack: Stack, name: str) -> dict[str, str]:
     }
 
 
-def start(stack: Stack, blue: Any, green: Any, monkeypatch: pytest.MonkeyPatch, *sim_args: str) -> None:
-    monkeypatch.setenv("AURORA_UPGRADE_DB_CA_BUNDLE", str(blue.ca_file))
+def start(stack: Stack, servers: Servers, monkeypatch: pytest.MonkeyPatch, *sim_args: str) -> None:
+    monkeypatch.setenv("AURORA_UPGRADE_DB_CA_BUNDLE", str(servers.ca_bundle))
     stack.start(
         sim_args=[
             *sim_args,
-            "--database-endpoint", f"blue={blue.host}:{blue.port}",
-            "--database-endpoint", f"green={green.host}:{green.port}",
+            "--database-endpoint", f"blue=127.0.0.1:{servers.blue.port}",
+            "--database-endpoint", f"green=127.0.0.1:{servers.green.port}",
         ]
     )  # fmt: skip
 
 
 def test_a_database_password_never_shows(
     stack: Stack,
-    postgres_pair: Any,  # noqa: F811
+    postgres_servers: Servers,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    blue, green = postgres_pair
-    assert blue.password == green.password and len(blue.password) >= 12, "a recognisable password"
-    start(stack, blue, green, monkeypatch)
+    assert len(PROBE_PASSWORD) >= 12, "a recognisable password"
+    start(stack, postgres_servers, monkeypatch)
     stack.apply(
         json.dumps(
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
                 "metadata": {"name": "db", "namespace": stack.namespace},
-                "stringData": {"password": blue.password},
+                "stringData": {"password": PROBE_PASSWORD},
             }
         )
     )
     validation = {
-        "database": {"name": "postgres", "user": blue.user, "passwordSecretRef": {"name": "db", "key": "password"}},
+        "database": {"name": "postgres", "user": PROBE_USER, "passwordSecretRef": {"name": "db", "key": "password"}},
         "guardrails": "Warn",  # every guardrail runs (and connects), none holds
         "checks": [{"name": "readable", "sql": "select true", "timeoutSeconds": 30}],
     }
@@ -87,7 +85,7 @@ def test_a_database_password_never_shows(
     assert {v["name"]: v["result"] for v in status["validation"]}["readable"] == "Passed", status
     seen = outputs(stack, "pw")
     for where, text in seen.items():
-        assert blue.password not in text, f"the database password shows in the {where}"
+        assert PROBE_PASSWORD not in text, f"the database password shows in the {where}"
     record(
         Row(
             "security: a database password (passwordSecretRef) through a whole validated upgrade",
@@ -97,10 +95,15 @@ def test_a_database_password_never_shows(
     )  # fmt: skip
 
 
-def test_an_iam_token_never_shows(stack: Stack, postgres_pair: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    blue, green = postgres_pair
-    start(stack, blue, green, monkeypatch, "--scenario", "runbook-iam-auth")
-    validation = {"database": {"name": "postgres", "user": blue.user}, "guardrails": "Enforce"}
+def test_an_iam_token_never_shows(
+    stack: Stack,
+    postgres_servers: Servers,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server_log = postgres_servers.blue.data.parent / "log"
+    refused_before = server_log.read_text(errors="replace").count(REFUSED)
+    start(stack, postgres_servers, monkeypatch, "--scenario", "runbook-iam-auth")
+    validation = {"database": {"name": "postgres", "user": PROBE_USER}, "guardrails": "Enforce"}
     stack.apply(manifest("iam", stack.namespace, validation=validation))
 
     def unreachable() -> dict[str, Any] | None:
@@ -111,6 +114,9 @@ def test_an_iam_token_never_shows(stack: Stack, postgres_pair: Any, monkeypatch:
     # A guardrail before anything is created: Failed at Prechecking, no mutating call.
     assert status["phase"] == "Failed", status
     assert stack.rds_sim.mutating_calls() == [], stack.rds_sim.mutating_calls()
+    # The token was made and sent: blue refused it as a password (scram), as a server without
+    # rds_iam does.
+    assert server_log.read_text(errors="replace").count(REFUSED) > refused_before
     seen = outputs(stack, "iam")
     for where, text in seen.items():
         for part in TOKEN_PARTS:
