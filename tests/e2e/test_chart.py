@@ -18,7 +18,7 @@ import re
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from operator_fixtures import EXAMPLE, POLL_SECONDS, REPO, RUNBOOK_CALLS, SimPro
 
 from aurora_upgrade_dev.controlplane import ControlPlane, ensure_binaries, start
 from aurora_upgrade_dev.stack import start_operator, stop_operator
+from support.postgres import PROBE_PASSWORD, PROBE_USER, Servers, postgres_servers  # noqa: F401  (a fixture)
 from support.runbook import NAME, OLD_CLUSTER, runbook_manifest
 
 CHART = REPO / "charts" / "aurora-upgrade-operator"
@@ -255,8 +256,11 @@ class ChartOperator:
 
 
 @contextlib.contextmanager
-def chart_operator(server: Server, deployment: dict[str, Any], workdir: Path) -> Iterator[ChartOperator]:
-    """The simulator, and the operator with the Deployment's args under its ServiceAccount."""
+def chart_operator(
+    server: Server, deployment: dict[str, Any], workdir: Path, sim_args: Sequence[str] = ()
+) -> Iterator[ChartOperator]:
+    """The simulator (with `sim_args`), and the operator with the Deployment's args under its
+    ServiceAccount."""
     pod = deployment["spec"]["template"]["spec"]
     account = pod["serviceAccountName"]
     token = server.kubectl("-n", RELEASE_NAMESPACE, "create", "token", account, check=True).stdout.strip()
@@ -266,7 +270,7 @@ def chart_operator(server: Server, deployment: dict[str, Any], workdir: Path) ->
 
     liveness_url = f"http://127.0.0.1:{free_port()}/healthz"  # the pod's 0.0.0.0:8080, on loopback
     args = [f"--liveness={liveness_url}" if a.startswith("--liveness=") else a for a in pod["containers"][0]["args"]]
-    sim = SimProcess(workdir / "sim.log").start()
+    sim = SimProcess(workdir / "sim.log", sim_args).start()
     log = workdir / "operator.log"
     process = start_operator(kubeconfig, sim.endpoint_url, log, POLL_SECONDS, args=args)
     try:
@@ -385,6 +389,56 @@ def test_watch_namespace_chart_rbac_is_enough_in_that_namespace_only(server: Ser
             ("get", f"namespaces/{team}"),
             ("get", "secrets", "-n", team),
             ("create", "pods", "-n", team),
+        ]:
+            assert not can_i(server, token, verb, resource, *scope), f"the operator can {verb} {resource} {scope}"
+
+
+def test_validation_secret_namespaces_let_the_operator_read_a_password_there_only(
+    server: Server,
+    tmp_path: Path,
+    postgres_servers: Servers,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """spec.validation's passwordSecretRef under the chart's RBAC: with validation.secretNamespaces
+    the operator reads the Secret in the upgrade's namespace, its check logs in on the real green
+    server with it, and the upgrade completes; it can read Secrets nowhere else."""
+    team = "team-v"
+    server.kubectl("create", "namespace", team, check=True)
+    deployment = helm_install(
+        server, "team-v-upgrades", f"watchNamespace={team}", f"validation.secretNamespaces={{{team}}}"
+    )
+    server.kubectl(
+        "-n", team, "create", "secret", "generic", "orders-db", f"--from-literal=password={PROBE_PASSWORD}", check=True
+    )  # fmt: skip
+    # The chart mounts validation.caBundle at this variable's path; here the operator runs on the host.
+    monkeypatch.setenv("AURORA_UPGRADE_DB_CA_BUNDLE", str(postgres_servers.ca_bundle))
+    databases = [
+        f"--database-endpoint=blue=127.0.0.1:{postgres_servers.blue.port}",
+        f"--database-endpoint=green=127.0.0.1:{postgres_servers.green.port}",
+    ]
+    upgrade = runbook_manifest(team)
+    upgrade["spec"]["validation"] = {
+        "database": {"user": PROBE_USER, "passwordSecretRef": {"name": "orders-db", "key": "password"}},
+        "checks": [{"name": "logged-in-as-the-user", "sql": f"select current_user = '{PROBE_USER}'"}],
+    }
+
+    with chart_operator(server, deployment, tmp_path, databases) as operator:
+        server.kubectl("apply", "-f", "-", input=json.dumps(upgrade), check=True)
+        assert_runbook_upgrade_completed(server, operator, team)
+        status = json.loads(server.kubectl("-n", team, "get", "aup", NAME, "-o", "json", check=True).stdout)["status"]
+        # The guardrails (Enforce, the default) ran over the same connection settings and passed.
+        results = {v["name"]: v["result"] for v in status["validation"]}
+        assert results == {"Guardrails": "Passed", "logged-in-as-the-user": "Passed"}, status["validation"]
+        assert operator.refused_calls() == [], operator.log_text()[-8000:]
+        assert PROBE_PASSWORD not in operator.log_text()
+
+        token = operator.token
+        assert can_i(server, token, "get", "secrets/orders-db", "-n", team)
+        for verb, resource, *scope in [
+            ("list", "secrets", "-n", team),
+            ("watch", "secrets", "-n", team),
+            ("get", "secrets", "-n", "default"),
+            ("get", "secrets", "-n", RELEASE_NAMESPACE),
         ]:
             assert not can_i(server, token, verb, resource, *scope), f"the operator can {verb} {resource} {scope}"
 
