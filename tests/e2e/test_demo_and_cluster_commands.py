@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from aurora_upgrade_dev.postgres import PROBE_PASSWORD
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,6 +35,31 @@ def test_demo_runs_the_runbook_upgrade_to_completed() -> None:
     tables = out.split("runbook 7.2")[1]
     for instance in ("aurora-bg-aurora-instance-1", "aurora-bg-aurora-instance-2"):
         assert f"|  {instance} |  15.10 |  available |" in tables, tables
+
+
+def test_demo_validate_checks_the_databases_before_switching_over() -> None:
+    """`aurora-upgrade demo --validate`: two local PostgreSQL servers behind blue and green, the
+    guardrails and one SQL check pass, and the upgrade completes (PostgreSQL from `make postgresql`)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "aurora_upgrade.cli", "demo", "--validate"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "Demo complete: the upgrade is Completed." in out
+    assert "] Validating" in out, out
+    assert out.index("] Validating") < out.index("] SwitchingOver"), out
+    validation = out.split("runbook step 5")[1].split("runbook 7.1")[0]
+    # The table's rows, not its title: four cells each.
+    cells = [
+        [cell.strip() for cell in line.split("|")[1:-1]] for line in validation.splitlines() if line.startswith("|")
+    ]
+    rows = sorted(row[:3] for row in cells if len(row) == 4)
+    assert rows == [["Guardrails", "blue", "Passed"], ["orders-readable", "green", "Passed"]], validation
+    assert PROBE_PASSWORD not in out + result.stderr
 
 
 def test_cluster_up_and_down_leave_nothing_running(tmp_path: Path) -> None:

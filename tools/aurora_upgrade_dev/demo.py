@@ -4,11 +4,17 @@ A real kube-apiserver + etcd (controlplane.py), the simulated RDS with the runbo
 account (AWS delays shortened to seconds, in the runbook's proportions), the CRD, the
 operator as a real process, and the runbook's manifest applied with kubectl. Progress is
 shown live until the upgrade completes; then what the runbook's steps 7.1/7.2 print.
+
+With --validate, runbook step 5 too: two local PostgreSQL servers (postgres.py; Debian's
+`postgresql` package, `make postgresql`) answer blue's and green's endpoints, and the manifest
+gains spec.validation: the guardrails on blue and one SQL check on green, over verify-full with
+the password from a Secret.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -16,13 +22,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import yaml
 
+from aurora_upgrade import config
 from aurora_upgrade.phases import TERMINAL
-from aurora_upgrade_dev import controlplane
+from aurora_upgrade_dev import controlplane, postgres
 from aurora_upgrade_dev.stack import EXAMPLE, install_crd, start_operator, stop_operator
 
 
@@ -93,23 +102,77 @@ def watch(kubectl: Path, env: dict[str, str], name: str, timeout: float) -> dict
     raise TimeoutError(f"the upgrade did not finish within {timeout:.0f}s")
 
 
-def main(argv: list[str]) -> int:
-    from aurora_upgrade.sim import SimConfig, SimServer
+SECRET = "orders-db"
+CHECK = {"name": "orders-readable", "sql": "select count(*) > 0 from orders"}
 
+
+@contextlib.contextmanager
+def validation_servers() -> Iterator[postgres.Servers]:
+    """The PostgreSQL pair, green holding the `orders` table the demo's check reads."""
+    with contextlib.contextmanager(postgres.start_servers)() as pair:
+        with psycopg.connect(pair.green.conninfo(), autocommit=True) as conn:
+            conn.execute("create table orders (id int primary key)")
+            conn.execute("insert into orders values (1)")
+            conn.execute(f"grant select on orders to {postgres.PROBE_USER}")
+        yield pair
+
+
+def with_validation(example: dict[str, Any]) -> dict[str, Any]:
+    spec = dict(example["spec"])
+    spec["validation"] = {
+        "database": {"user": postgres.PROBE_USER, "passwordSecretRef": {"name": SECRET, "key": "password"}},
+        "checks": [CHECK],
+    }
+    return {**example, "spec": spec}
+
+
+def show_validation(status: dict[str, Any]) -> None:
+    _say("\n$ kubectl get aup -o jsonpath='{.status.validation}'  # runbook step 5")
+    rows = [[v["name"], v["on"], v["result"], v.get("message", "")] for v in status.get("validation", [])]
+    _say(table("Validation", rows))
+
+
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="aurora-upgrade demo", description=__doc__)
     parser.add_argument("--poll", type=float, default=1.0, help="operator poll interval in seconds")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
     parser.add_argument("--keep", action="store_true", help="leave the work directory for inspection")
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="check the databases too (runbook step 5), on two local PostgreSQL servers (`make postgresql`)",
+    )
     args = parser.parse_args(argv)
+    if args.validate and postgres.postgres_bin() is None:
+        _say("aurora-upgrade demo --validate needs PostgreSQL's server binaries: run `make postgresql`")
+        return 2
+    with contextlib.ExitStack() as stack:
+        servers = stack.enter_context(validation_servers()) if args.validate else None
+        return run(args, servers)
+
+
+def run(args: argparse.Namespace, servers: postgres.Servers | None) -> int:
+    from aurora_upgrade.sim import SimConfig, SimServer
+    from aurora_upgrade.sim.config import DatabaseEndpoint, DatabaseEndpoints
 
     root = controlplane.repo_root()
     manifest = root / EXAMPLE
     example = yaml.safe_load(manifest.read_text())
+    databases = DatabaseEndpoints()
+    if servers is not None:
+        databases = DatabaseEndpoints(
+            blue=DatabaseEndpoint("127.0.0.1", servers.blue.port),
+            green=DatabaseEndpoint("127.0.0.1", servers.green.port),
+        )
+        example = with_validation(example)
+        # What the chart's validation.caBundle sets: the CA that signed the servers' certificates.
+        os.environ[config.DB_CA_BUNDLE_ENV] = str(servers.ca_bundle)
+        _say(f"[setup] PostgreSQL blue on port {servers.blue.port}, green on port {servers.green.port} (TLS)")
     binaries = controlplane.ensure_binaries(log=lambda m: _say(f"[setup] {m}"))
     workdir = Path(tempfile.mkdtemp(prefix="aurora-upgrade-demo-"))
     _say(f"[setup] work directory {workdir}")
     plane = controlplane.start(workdir / "controlplane", binaries, log=lambda m: _say(f"[setup] {m}"))
-    sim = SimServer(config=SimConfig.demo_timing(), scenario="runbook", port=0)
+    sim = SimServer(config=SimConfig.demo_timing(), scenario="runbook", port=0, databases=databases)
     operator = None
     try:
         sim.start()
@@ -119,11 +182,22 @@ def main(argv: list[str]) -> int:
         operator = start_operator(plane.kubeconfig, sim.endpoint_url, workdir / "operator.log", args.poll)
         _say(f"[setup] operator running (pid {operator.pid}, log {workdir / 'operator.log'})")
         env = dict(os.environ, KUBECONFIG=str(plane.kubeconfig))
-        _say(f"\n$ kubectl apply -f {EXAMPLE}")
-        subprocess.run([str(plane.kubectl), "apply", "-f", str(manifest)], env=env, check=True)
+        if servers is not None:
+            _say(f"\n$ kubectl create secret generic {SECRET} --from-literal=password=...")
+            secret = [str(plane.kubectl), "-n", "default", "create", "secret", "generic", SECRET]
+            subprocess.run([*secret, f"--from-literal=password={postgres.PROBE_PASSWORD}"], env=env, check=True)
+            _say(f"\n$ kubectl apply -f {EXAMPLE}  # with spec.validation: {json.dumps(example['spec']['validation'])}")
+            subprocess.run(
+                [str(plane.kubectl), "apply", "-f", "-"], input=json.dumps(example), text=True, env=env, check=True
+            )
+        else:
+            _say(f"\n$ kubectl apply -f {EXAMPLE}")
+            subprocess.run([str(plane.kubectl), "apply", "-f", str(manifest)], env=env, check=True)
         final = watch(plane.kubectl, env, example["metadata"]["name"], args.timeout)
         _say("\n$ kubectl get aup -o wide")
         subprocess.run([str(plane.kubectl), "get", "aup", "-n", "default", "-o", "wide"], env=env, check=False)
+        if servers is not None:
+            show_validation(final["status"])
         if final["status"]["phase"] != "Completed":
             _say(f"\nThe upgrade ended {final['status']['phase']}: {final['status'].get('message')}")
             return 1
