@@ -28,6 +28,7 @@ from support.postgres import (  # noqa: F401  (postgres_servers: a fixture)
     postgres_servers,
     wait_for_update_statistics,
 )
+from support.runbook import runbook_manifest
 
 CHECKED = "checked"
 SECRET_NAME = "orders-db-validation"
@@ -82,7 +83,8 @@ def validation(*checks: dict[str, Any], guardrails: str = "Off") -> dict[str, An
 def test_a_passing_check_lets_the_runbooks_upgrade_complete(stack: Stack, servers: Servers) -> None:
     start(stack, servers)
     check = {"name": "orders-readable", "sql": "select count(*) > 0 from orders", "timeoutSeconds": 30}
-    stack.apply(manifest(CHECKED, stack.namespace, validation=validation(check)))
+    # The runbook's example manifest as it is, with spec.validation added.
+    stack.apply(json.dumps(runbook_manifest(stack.namespace, CHECKED, validation=validation(check))))
     status, _ = stack.wait_completed(CHECKED, timeout=180)
     assert [(v["name"], v["on"], v["result"]) for v in status["validation"]] == [("orders-readable", "green", "Passed")]
     phases = [entry["phase"] for entry in status["history"]]
