@@ -50,6 +50,10 @@ class Pace(Enum):
     # so the long safety interval is enough. Not every wait on a person: ClusterBusy ends when
     # another AuroraUpgrade finishes, which no change of this one's spec signals, so it polls.
     SAFETY = "safety"
+    # A create AWS refused for a Region's quota: each retry is a create AWS may refuse again, and
+    # a quota frees up in hours (upgrades finishing, a person deleting or asking for more), so
+    # it is retried at the safety interval, though no spec change ends the wait.
+    QUOTA = "quota"
 
 
 Deadline = Callable[["Upgrade", "Timing"], timedelta]
@@ -189,8 +193,13 @@ class Reason(StrEnum):
     DELETING_OLD_CLUSTER = "DeletingOldCluster"
     DELETING_GREEN = "DeletingGreen"
     CALL_RETRY = "{}Retry"
+    DB_CLUSTER_QUOTA_REACHED = "DBClusterQuotaReached"
+    DB_INSTANCE_QUOTA_REACHED = "DBInstanceQuotaReached"
+    STORAGE_QUOTA_REACHED = "StorageQuotaReached"
+    SNAPSHOT_QUOTA_REACHED = "SnapshotQuotaReached"
     # --- waiting on a person ------------------------------------------------------------------
     CLUSTER_BUSY = "ClusterBusy"
+    CREATION_LIMIT_REACHED = "CreationLimitReached"
     AWAITING_APPROVAL = "AwaitingApproval"
     OUTSIDE_MAINTENANCE_WINDOW = "OutsideMaintenanceWindow"
     RETAINING_OLD_CLUSTER = "RetainingOldCluster"
@@ -291,6 +300,23 @@ _DELETION = lasting(hours=1)
 _TRANSIENT = lasting(minutes=30)  # states a cluster passes through by itself
 _AWS_SLOW = lasting(minutes=20)
 _QUICK = Pace.QUICK
+# A Region's quota frees up when other upgrades finish or a person deletes or asks AWS for more:
+# hours, not seconds. Each retry is a create AWS refuses, so they are slow.
+_QUOTA_WAIT = lasting(hours=6)
+
+
+def _quota_reached(quota: str) -> Entry:
+    return Entry(
+        Kind.WAITING_ON_AWS,
+        f"AWS refused a create: the account's quota of {quota} is reached; nothing was created, and the create is "
+        "tried again at the safety interval ([Quotas](#quotas))",
+        "delete what is no longer needed in the Region or request a higher quota (Service Quotas, Amazon RDS); set "
+        "`AURORA_UPGRADE_MAX_CREATING_PER_REGION` to keep a fleet inside it",
+        warning=True,
+        deadline=_QUOTA_WAIT,
+        pace=Pace.QUOTA,
+    )
+
 
 TABLE: dict[Reason, Entry] = {
     # --- progress -----------------------------------------------------------------------------
@@ -567,11 +593,21 @@ TABLE: dict[Reason, Entry] = {
         warning=True,
         deadline=_AWS_SLOW,
     ),
+    Reason.DB_CLUSTER_QUOTA_REACHED: _quota_reached("DB clusters (40 per Region by default)"),
+    Reason.DB_INSTANCE_QUOTA_REACHED: _quota_reached("DB instances (40 per Region by default)"),
+    Reason.STORAGE_QUOTA_REACHED: _quota_reached("total storage for all DB instances"),
+    Reason.SNAPSHOT_QUOTA_REACHED: _quota_reached("manual DB cluster snapshots (100 per Region by default)"),
     # --- waiting on a person ------------------------------------------------------------------
     Reason.CLUSTER_BUSY: Entry(
         Kind.WAITING_ON_PERSON,
         "another `AuroraUpgrade` is upgrading the same cluster",
         "wait, or delete the other one",
+    ),
+    Reason.CREATION_LIMIT_REACHED: Entry(
+        Kind.WAITING_ON_PERSON,
+        "`AURORA_UPGRADE_MAX_CREATING_PER_REGION` upgrades of this Region are creating green already; this one "
+        "creates when one of them has, first come first served ([Quotas](#quotas))",
+        "nothing, or raise the limit if the Region's quotas allow it",
     ),
     Reason.AWAITING_APPROVAL: Entry(
         Kind.WAITING_ON_PERSON,
