@@ -14,6 +14,10 @@ SCALE_ENV = "AURORA_UPGRADE_TIME_SCALE"
 # set them for the controller, which reads them once kopf has started it.
 METRICS_PORT_ENV = "AURORA_UPGRADE_METRICS_PORT"
 METRICS_ADDRESS_ENV = "AURORA_UPGRADE_METRICS_ADDRESS"
+# An SQS queue an EventBridge rule fills with RDS events (docs/events.md, "EventBridge and SQS"):
+# the operator long-polls it, and the DescribeEvents feed reads only at the safety interval.
+EVENT_QUEUE_URL_ENV = "AURORA_UPGRADE_EVENT_QUEUE_URL"
+EVENT_QUEUE_REGION_ENV = "AURORA_UPGRADE_EVENT_QUEUE_REGION"  # default: the Region in the queue's URL
 
 
 def _positive(name: str, default: str, what: str) -> float:
@@ -37,9 +41,13 @@ def time_scale() -> float:
     return _positive(SCALE_ENV, "1", "a positive number")
 
 
+def event_queue_url() -> str | None:
+    return os.environ.get(EVENT_QUEUE_URL_ENV) or None
+
+
 def timing_from_env() -> Timing:
     scale = time_scale()
-    return Timing(poll=poll_seconds() * scale, scale=scale)
+    return Timing(poll=poll_seconds() * scale, scale=scale, event_queue=event_queue_url() is not None)
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class Timing:
 
     poll: float = 30.0
     scale: float = 1.0
+    event_queue: bool = False  # RDS events arrive from an SQS queue too (AURORA_UPGRADE_EVENT_QUEUE_URL)
 
     @classmethod
     def compressed(cls, scale: float) -> Timing:
@@ -76,6 +85,13 @@ class Timing:
     def events(self) -> float:
         """How often one DescribeEvents call per account and Region reads what changed."""
         return max(1.0, self.poll / 6)
+
+    @property
+    def feed_interval(self) -> float:
+        """How often the Region's DescribeEvents feed reads: every `events` seconds, or, where an
+        EventBridge queue brings the events, only at the safety interval (5 min at 30 s), for
+        what EventBridge misses (its RDS delivery is best effort, like the events themselves)."""
+        return self.safety if self.event_queue else self.events
 
     @property
     def quick(self) -> float:

@@ -38,9 +38,17 @@ import kopf
 
 from aurora_upgrade import fleet, metrics
 from aurora_upgrade.clock import utcnow
-from aurora_upgrade.config import METRICS_ADDRESS_ENV, METRICS_PORT_ENV, Timing, timing_from_env
+from aurora_upgrade.config import (
+    EVENT_QUEUE_REGION_ENV,
+    METRICS_ADDRESS_ENV,
+    METRICS_PORT_ENV,
+    Timing,
+    event_queue_url,
+    timing_from_env,
+)
 from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
 from aurora_upgrade.engine import Engine, default_gateways
+from aurora_upgrade.gateway.event_queue import EventQueue
 from aurora_upgrade.gateway.rds import RdsGateway
 from aurora_upgrade.kube import CustomObjects
 from aurora_upgrade.models import (
@@ -55,7 +63,7 @@ from aurora_upgrade.models import (
     parse_status,
 )
 from aurora_upgrade.phases import TERMINAL, deleting_may_ever_touch_aws, settled
-from aurora_upgrade.resources import RdsError
+from aurora_upgrade.resources import RdsError, RdsEvent
 from aurora_upgrade.status import initial
 from aurora_upgrade.store import KubeStore, ResourceDeleting, StatusConflict
 from aurora_upgrade.upgrade import Upgrade
@@ -137,9 +145,11 @@ class Controller:
     # The event feeds read on threads of their own: queued behind a fleet's looks, a feed's read
     # would come late, its wake-ups too, and its log would look stale to the looks that read it.
     feed_reads: concurrent.futures.Executor | None
+    queue: EventQueue | None = None  # the EventBridge queue of RDS events, if one is configured
     engine: Engine = field(init=False)
     daemons: dict[str, UpgradeDaemon] = field(default_factory=dict)  # by "namespace/name"
     feeds: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # one per gateway (account and Region)
+    consuming: asyncio.Task[None] | None = None  # the queue's long polls, while an upgrade waits
 
     def __post_init__(self) -> None:
         self.engine = Engine(timing=self.timing, gateways=self.gateway)
@@ -319,6 +329,8 @@ class Controller:
         daemon.waits_on = (gateway, resources)
         if id(gateway) not in self.feeds:
             self.feeds[id(gateway)] = asyncio.get_running_loop().create_task(self._feed(gateway))
+        if self.queue is not None and self.consuming is None:
+            self.consuming = asyncio.get_running_loop().create_task(self._consume(self.queue))
 
     def _waiting_on(self, gateway: RdsGateway) -> dict[str, tuple[UpgradeDaemon, fleet.Resources]]:
         return {
@@ -328,25 +340,57 @@ class Controller:
         }
 
     async def _feed(self, gateway: RdsGateway) -> None:
-        """One DescribeEvents call per account and Region every `Timing.events` seconds, for as
-        long as an upgrade there waits on AWS; each event wakes the upgrades it is about."""
+        """One DescribeEvents call per account and Region every `Timing.feed_interval` seconds (the
+        safety interval where the EventBridge queue brings the events), for as long as an upgrade
+        there waits on AWS; each event wakes the upgrades it is about."""
         loop = asyncio.get_running_loop()
         try:
             while waiting := self._waiting_on(gateway):
-                interest = {ref: resources.names for ref, (_, resources) in waiting.items()}
                 try:
                     events = await loop.run_in_executor(self.feed_reads, gateway.read_events)
                 except RdsError as error:
                     log.warning("Reading RDS events failed (%s); the upgrades' own polls go on", error)
                     events = []
-                for ref in fleet.woken_by(events, interest, gateway.cluster_of_instance):
-                    daemon, resources = waiting[ref]
-                    if self.daemons.get(ref) is daemon:
-                        fleet.expect(gateway, resources)  # the woken look's reads go in one call
-                        daemon.wake.set()
-                await asyncio.sleep(self.timing.events * random.uniform(0.9, 1.1))  # jittered, unlike its peers'
+                self._wake(gateway, waiting, events)
+                # Jittered, unlike its peers'; long where the EventBridge queue brings the events.
+                await asyncio.sleep(self.timing.feed_interval * random.uniform(0.9, 1.1))
         finally:
             self.feeds.pop(id(gateway), None)
+
+    def _wake(
+        self,
+        gateway: RdsGateway,
+        waiting: dict[str, tuple[UpgradeDaemon, fleet.Resources]],
+        events: list[RdsEvent],
+    ) -> None:
+        """Wake the upgrades waiting on the gateway's Region that `events` are about."""
+        interest = {ref: resources.names for ref, (_, resources) in waiting.items()}
+        for ref in fleet.woken_by(events, interest, gateway.cluster_of_instance):
+            daemon, resources = waiting[ref]
+            if self.daemons.get(ref) is daemon:
+                fleet.expect(gateway, resources)  # the woken look's reads go in one call
+                daemon.wake.set()
+
+    async def _consume(self, queue: EventQueue) -> None:
+        """Long-poll the EventBridge queue for as long as an upgrade waits on AWS: each event
+        wakes the upgrades it is about, as the feed's do. Only an operator that drives upgrades
+        consumes: under kopf's peering a paused operator's daemons are stopped, and with them
+        this loop (the poll under way ends within its 20 s)."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self.daemons:
+                try:
+                    events = await loop.run_in_executor(self.feed_reads, queue.receive)
+                except RdsError as error:
+                    log.warning("Reading the event queue failed (%s); the RDS event feed and polls go on", error)
+                    await asyncio.sleep(self.timing.events)
+                    continue
+                gateways = {id(d.waits_on[0]): d.waits_on[0] for d in self.daemons.values() if d.waits_on}
+                for gateway in gateways.values():
+                    gateway.heard(events)
+                    self._wake(gateway, self._waiting_on(gateway), events)
+        finally:
+            self.consuming = None
 
     # --- deletion --------------------------------------------------------------------------------
 
@@ -459,7 +503,13 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         api=custom_api(),
         looks=settings.execution.executor,
         feed_reads=concurrent.futures.ThreadPoolExecutor(FEED_THREADS, "rds-events"),
+        queue=_event_queue(),
     )
+
+
+def _event_queue() -> EventQueue | None:
+    url = event_queue_url()
+    return EventQueue.for_url(url, os.environ.get(EVENT_QUEUE_REGION_ENV) or None) if url else None
 
 
 @kopf.index(GROUP, VERSION, PLURAL)

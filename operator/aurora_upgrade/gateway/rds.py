@@ -400,6 +400,12 @@ class RdsGateway:
             now,
         )
 
+    def heard(self, events: list[RdsEvent]) -> None:
+        """Events from elsewhere (the EventBridge queue): the next question about what each
+        names is a call to AWS, as for the feed's own events."""
+        for event in events:
+            self._forget_about(event)
+
     def _forget_about(self, event: RdsEvent) -> None:
         source = event.source_identifier
         if event.source_type == "db-cluster":
