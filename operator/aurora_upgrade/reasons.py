@@ -199,7 +199,6 @@ class Reason(StrEnum):
     SNAPSHOT_QUOTA_REACHED = "SnapshotQuotaReached"
     # --- waiting on a person ------------------------------------------------------------------
     CLUSTER_BUSY = "ClusterBusy"
-    CREATION_LIMIT_REACHED = "CreationLimitReached"
     AWAITING_APPROVAL = "AwaitingApproval"
     OUTSIDE_MAINTENANCE_WINDOW = "OutsideMaintenanceWindow"
     RETAINING_OLD_CLUSTER = "RetainingOldCluster"
@@ -309,9 +308,9 @@ def _quota_reached(quota: str) -> Entry:
     return Entry(
         Kind.WAITING_ON_AWS,
         f"AWS refused a create: the account's quota of {quota} is reached; nothing was created, and the create is "
-        "tried again at the safety interval ([Quotas](#quotas))",
-        "delete what is no longer needed in the Region or request a higher quota (Service Quotas, Amazon RDS); set "
-        "`AURORA_UPGRADE_MAX_CREATING_PER_REGION` to keep a fleet inside it",
+        "tried again at the safety interval",
+        "delete what is no longer needed in the Region or request a higher quota (Service Quotas, Amazon RDS); "
+        "apply a fleet's upgrades in batches that fit it",
         warning=True,
         deadline=_QUOTA_WAIT,
         pace=Pace.QUOTA,
@@ -602,12 +601,6 @@ TABLE: dict[Reason, Entry] = {
         Kind.WAITING_ON_PERSON,
         "another `AuroraUpgrade` is upgrading the same cluster",
         "wait, or delete the other one",
-    ),
-    Reason.CREATION_LIMIT_REACHED: Entry(
-        Kind.WAITING_ON_PERSON,
-        "`AURORA_UPGRADE_MAX_CREATING_PER_REGION` upgrades of this Region are creating green already; this one "
-        "creates when one of them has, first come first served ([Quotas](#quotas))",
-        "nothing, or raise the limit if the Region's quotas allow it",
     ),
     Reason.AWAITING_APPROVAL: Entry(
         Kind.WAITING_ON_PERSON,
