@@ -25,8 +25,10 @@ TIERS := lint typecheck static unit sim integration kopf e2e
 test: $(STAMP)
 	@MAKE='$(MAKE)' tools/tiers.sh $(TIERS)
 
-# The benchmarks of issue 8 (bench/): numbers, not pass/fail, so not part of `make test`. Writes
-# docs/benchmarks.md and docs/benchmarks/*.png; about 30 minutes on 2 cores.
+# The benchmarks (bench/), judged against issue 20's targets: numbers, not pass/fail, so not part
+# of `make test`. Writes docs/benchmarks.md, docs/benchmarks/*.png and the operator's py-spy profile
+# at N=500 (docs/benchmarks/profile-n500.svg) from one run; about 20 minutes on 2 cores.
+# `python -m bench --quick --out DIR/benchmarks.md` (PYTHONPATH=tests) runs N=10 only.
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]' -e tools

@@ -74,6 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"override {name} (SimConfig default {getattr(SimConfig(), name)})",
         )
     parser.add_argument(
+        "--vary-durations",
+        type=int,
+        metavar="SEED",
+        help="each resource's provisioning, switchover, reboot, snapshot and deletion takes its own duration, "
+        "drawn around the delays above with this seed, as real clusters differ (off by default: every "
+        "resource takes the same)",
+    )
+    parser.add_argument(
+        "--duration-spread",
+        type=float,
+        default=SimConfig.vary_spread,
+        metavar="FRACTION",
+        help="with --vary-durations: durations are drawn uniformly within +/- FRACTION of the delay "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--refuse-assume-role",
         action="append",
         default=[],
@@ -195,7 +211,11 @@ def config_from(args: argparse.Namespace) -> SimConfig:
         base = SimConfig.scaled(args.scale)
     else:
         base = SimConfig()
-    return base.with_overrides(**{name: getattr(args, name) for name in _DELAY_OPTIONS})
+    return dataclasses.replace(
+        base.with_overrides(**{name: getattr(args, name) for name in _DELAY_OPTIONS}),
+        vary_seed=args.vary_durations,
+        vary_spread=args.duration_spread,
+    )
 
 
 def roles_from(args: argparse.Namespace) -> RoleTrust:

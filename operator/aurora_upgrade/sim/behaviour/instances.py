@@ -169,7 +169,9 @@ class InstancesAndReboots(SimBackendBase):
             )
 
         if not active().faults.reboot_hangs:
-            self.timeline.after(self.config.reboot_seconds, f"reboot {db_instance_identifier}", rebooted)
+            self.timeline.after(
+                self.config.seconds("reboot", db_instance_identifier), f"reboot {db_instance_identifier}", rebooted
+            )
         return database
 
     def modify_db_cluster_parameter_group(
