@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="an SQS queue NAME on this port (AWS_ENDPOINT_URL_SQS) that an EventBridge rule fills with the "
         "scenario Region's RDS events, as docs/events.md sets one up; its URL is printed on the first line",
     )
+    parser.add_argument(
+        "--cluster-quota",
+        type=int,
+        metavar="N",
+        help="the account's quota of DB clusters per Region (AWS's default: 40): a CreateBlueGreenDeployment "
+        "whose green would pass it is refused with DBClusterQuotaExceededFault (off by default)",
+    )
     parser.add_argument("--log-calls", action="store_true", help="print each answered API call on stderr")
     faults = parser.add_argument_group(
         "injected faults",
@@ -257,6 +264,7 @@ def main(argv: list[str]) -> int:
             on_call=_log_call if args.log_calls else None,
             roles=roles_from(args),
             event_queue=args.event_queue,
+            cluster_quota=args.cluster_quota,
         )
     except ValueError as error:
         print(f"aurora-upgrade sim: {error}", file=sys.stderr)

@@ -260,9 +260,11 @@ class SimServer:
         roles: behaviour.RoleTrust | None = None,
         faults: FaultConfig | None = None,
         event_queue: str | None = None,
+        cluster_quota: int | None = None,
     ) -> None:
         self.config = config or SimConfig()
         self.event_queue = event_queue
+        self.cluster_quota = cluster_quota
         self.roles = roles or behaviour.RoleTrust()
         self.faults = faults or FaultConfig()
         self.scenario = scenarios.resolve(scenario)
@@ -286,6 +288,7 @@ class SimServer:
             recorder=self._recorder,
             roles=self.roles,
             aws=behaviour.AwsFaults(self.faults, default_cluster=clusters[0].get("identifier")),
+            cluster_quota=self.cluster_quota,
         )
         behaviour.install(simulation)
         self._simulation = simulation
