@@ -18,6 +18,10 @@ METRICS_ADDRESS_ENV = "AURORA_UPGRADE_METRICS_ADDRESS"
 # the operator long-polls it, and the DescribeEvents feed reads only at the safety interval.
 EVENT_QUEUE_URL_ENV = "AURORA_UPGRADE_EVENT_QUEUE_URL"
 EVENT_QUEUE_REGION_ENV = "AURORA_UPGRADE_EVENT_QUEUE_REGION"  # default: the Region in the queue's URL
+# At most this many of the operator's upgrades creating green at once per account and Region
+# (CreateBlueGreenDeployment sent, green not yet available), to keep a fleet inside the account's
+# quota of DB clusters; unset: no limit. `aurora-upgrade run` drives one upgrade and ignores it.
+MAX_CREATING_ENV = "AURORA_UPGRADE_MAX_CREATING_PER_REGION"
 
 
 def _positive(name: str, default: str, what: str) -> float:
@@ -39,6 +43,19 @@ def poll_seconds() -> float:
 def time_scale() -> float:
     """How much faster than real time the operator runs (default 1; tests and demos shorten it)."""
     return _positive(SCALE_ENV, "1", "a positive number")
+
+
+def max_creating_per_region() -> int | None:
+    raw = os.environ.get(MAX_CREATING_ENV, "")
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{MAX_CREATING_ENV} must be a whole number of at least 1, not {raw!r}")
+    return value
 
 
 def event_queue_url() -> str | None:

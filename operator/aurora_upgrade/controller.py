@@ -29,6 +29,7 @@ import copy
 import logging
 import os
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,8 +45,10 @@ from aurora_upgrade.config import (
     METRICS_PORT_ENV,
     Timing,
     event_queue_url,
+    max_creating_per_region,
     timing_from_env,
 )
+from aurora_upgrade.decisions.bluegreen import CreateSlots, CreateTurn, create_slots
 from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
 from aurora_upgrade.engine import Engine, default_gateways
 from aurora_upgrade.gateway.event_queue import EventQueue
@@ -62,7 +65,7 @@ from aurora_upgrade.models import (
     parse_spec,
     parse_status,
 )
-from aurora_upgrade.phases import TERMINAL, deleting_may_ever_touch_aws, settled
+from aurora_upgrade.phases import TERMINAL, Phase, deleting_may_ever_touch_aws, settled
 from aurora_upgrade.resources import RdsError, RdsEvent
 from aurora_upgrade.status import initial
 from aurora_upgrade.store import KubeStore, ResourceDeleting, StatusConflict
@@ -76,6 +79,11 @@ KUBE_CONNECTIONS = 16
 RECONCILE_THREADS = 16  # kopf's executor: the daemons' reconciles
 FEED_THREADS = 4  # the Regions' event feeds (one read each every few seconds)
 CONFLICT_RETRIES = 3  # a conflict re-reads and decides again, a few times per look
+# How long a create the per-Region limit let through counts as creating without the index: long
+# enough for its status write to come back as a watch event, even behind a busy API server.
+GRANT_SECONDS = 60.0
+# The phases from which a look may go on to create green in the same reconcile.
+BEFORE_CREATE = (Phase.PENDING, Phase.PRECHECKING, Phase.REBOOTING_SOURCE, Phase.CREATING_BLUE_GREEN)
 
 WAITING_FOR_DELETION = "Waiting for AWS to delete what this upgrade created"
 CHANGED_WHILE_DELETING = "The object changed while deleting; reading it again"
@@ -146,7 +154,13 @@ class Controller:
     # would come late, its wake-ups too, and its log would look stale to the looks that read it.
     feed_reads: concurrent.futures.Executor | None
     queue: EventQueue | None = None  # the EventBridge queue of RDS events, if one is configured
+    max_creating: int | None = None  # AURORA_UPGRADE_MAX_CREATING_PER_REGION
     engine: Engine = field(init=False)
+    # Creates let through by the per-Region limit, by Region key and ref, with when: counted as
+    # creating until the index has surely seen their status (looks run in parallel, and the
+    # index learns of a create only from its status write's watch event).
+    _granted: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    _granting: threading.Lock = field(default_factory=threading.Lock)
     daemons: dict[str, UpgradeDaemon] = field(default_factory=dict)  # by "namespace/name"
     feeds: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # one per gateway (account and Region)
     consuming: asyncio.Task[None] | None = None  # the queue's long polls, while an upgrade waits
@@ -169,6 +183,7 @@ class Controller:
         namespace: str,
         name: str,
         upgrades_by_cluster: kopf.Index[tuple[str, str], Claim],
+        upgrades_by_region: kopf.Index[tuple[str, str], CreateTurn],
     ) -> None:
         """Look, pause, look again, until the upgrade is settled (kopf then stops the daemon)."""
         ref = f"{namespace}/{name}"
@@ -183,7 +198,15 @@ class Controller:
                 # In kopf's context (kopf.event needs it), in the executor: boto3 and requests block.
                 context = contextvars.copy_context()
                 delay, upgrade = await loop.run_in_executor(
-                    self.looks, context.run, self.reconcile, daemon, body, namespace, name, upgrades_by_cluster
+                    self.looks,
+                    context.run,
+                    self.reconcile,
+                    daemon,
+                    body,
+                    namespace,
+                    name,
+                    upgrades_by_cluster,
+                    upgrades_by_region,
                 )
                 now = time.time()
                 if delay is not None:
@@ -224,6 +247,7 @@ class Controller:
         namespace: str,
         name: str,
         upgrades_by_cluster: kopf.Index[tuple[str, str], Claim],
+        upgrades_by_region: kopf.Index[tuple[str, str], CreateTurn],
     ) -> tuple[float | None, Upgrade | None]:
         """One look: seconds until the next (None: only a spec change matters now) and the upgrade
         as recorded (None when nothing was reconciled)."""
@@ -231,7 +255,7 @@ class Controller:
             return None, None
         for _attempt in range(CONFLICT_RETRIES):
             try:
-                return self._reconcile_fresh(daemon, body, namespace, name, upgrades_by_cluster)
+                return self._reconcile_fresh(daemon, body, namespace, name, upgrades_by_cluster, upgrades_by_region)
             except StatusConflict:
                 log.info("%s/%s changed since it was read; reading it again", namespace, name)
             except ResourceDeleting:
@@ -250,6 +274,7 @@ class Controller:
         namespace: str,
         name: str,
         upgrades_by_cluster: kopf.Index[tuple[str, str], Claim],
+        upgrades_by_region: kopf.Index[tuple[str, str], CreateTurn],
     ) -> tuple[float | None, Upgrade | None]:
         """Read the object (kopf's cached body may predate the status just written), decide and
         act on it; every status write is conditional on the version read here."""
@@ -264,13 +289,41 @@ class Controller:
             self.engine.reject(_status(fresh), _generation(fresh), error, store)
             return None, None  # stalled until the spec is fixed
         upgrade = self._accept(fresh, spec, store)
+        ref = f"{namespace}/{name}"
         claims = list(upgrades_by_cluster.get(claim_key(spec.region, spec.cluster_identifier), []))
+        key = region_key(spec.aws.role_arn, spec.region)
+        before_create = upgrade.status.phase in BEFORE_CREATE and not upgrade.status.create_requested_at
+        slots = self._create_slots(ref, key, upgrades_by_region) if before_create else None
+        created = False
         try:
-            recorded, requeue = self.engine.reconcile(upgrade, store, claimed_by(claims, f"{namespace}/{name}"))
+            recorded, requeue = self.engine.reconcile(upgrade, store, claimed_by(claims, ref), slots)
+            created = bool(recorded.status.create_requested_at)
         finally:
             if store.resource_version:
                 daemon.known_version = store.resource_version
+            if slots is not None and not created:
+                with self._granting:
+                    self._granted.get(key, {}).pop(ref, None)  # it did not create: no slot taken
         return requeue, recorded
+
+    def _create_slots(
+        self, ref: str, key: tuple[str, str], upgrades_by_region: kopf.Index[tuple[str, str], CreateTurn]
+    ) -> CreateSlots | None:
+        """Where the per-Region limit stands for `ref` (None without a limit). A look it lets
+        create counts as creating from now on, for the looks running beside it."""
+        if self.max_creating is None:
+            return None
+        with self._granting:
+            now = time.monotonic()
+            granted = {r: at for r, at in self._granted.get(key, {}).items() if now - at < GRANT_SECONDS}
+            turns = list(upgrades_by_region.get(key, []))
+            slots = create_slots(ref, turns, self.max_creating)
+            creating = {t.ref for t in turns if t.creating} | set(granted)
+            slots = CreateSlots(slots.limit, len(creating - {ref}), slots.ahead)
+            if slots.creating + slots.ahead < slots.limit:
+                granted[ref] = now
+            self._granted[key] = granted
+            return slots
 
     def _fresh(self, daemon: UpgradeDaemon, body: Any, namespace: str, name: str) -> dict[str, Any]:
         """The upgrade as it is now. kopf's body is it when its resourceVersion is the one this
@@ -504,6 +557,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         looks=settings.execution.executor,
         feed_reads=concurrent.futures.ThreadPoolExecutor(FEED_THREADS, "rds-events"),
         queue=_event_queue(),
+        max_creating=max_creating_per_region(),
     )
 
 
@@ -520,6 +574,25 @@ async def upgrades_by_cluster(
     return {key: Claim(f"{namespace}/{name}", str(meta.get("creationTimestamp")), status.get("phase", "Pending"))}
 
 
+def region_key(role_arn: str | None, region: str) -> tuple[str, str]:
+    """The account (by the role the upgrade assumes, "" for the operator's own) and Region whose
+    quota of DB clusters a create counts against."""
+    return (role_arn or "", region)
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+async def upgrades_by_region(
+    spec: Any, status: Any, namespace: str | None, name: str, **_: Any
+) -> dict[tuple[str, str], CreateTurn] | None:
+    """The upgrades waiting to create green or creating it, for the per-Region limit."""
+    phase = status.get("phase", "Pending")
+    if phase not in (Phase.CREATING_BLUE_GREEN, Phase.PROVISIONING_GREEN):
+        return None
+    key = region_key((spec.get("aws") or {}).get("roleArn"), str(spec.get("region")))
+    since = str(status.get("phaseStartedAt") or "")
+    return {key: CreateTurn(f"{namespace}/{name}", phase, since, bool(status.get("createRequestedAt")))}
+
+
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=60, when=_has_work)  # type: ignore[arg-type]  # index kwarg is extra
 async def drive(
     stopped: kopf.DaemonStopped,
@@ -527,12 +600,13 @@ async def drive(
     namespace: str | None,
     name: str,
     upgrades_by_cluster: kopf.Index[tuple[str, str], Claim],
+    upgrades_by_region: kopf.Index[tuple[str, str], CreateTurn],
     memo: kopf.Memo,
     **_: Any,
 ) -> None:
     """The daemon of an upgrade with something left to do: it drives the upgrade, look by look."""
     assert namespace is not None  # AuroraUpgrade is namespaced
-    await memo.controller.drive(stopped, body, namespace, name, upgrades_by_cluster)
+    await memo.controller.drive(stopped, body, namespace, name, upgrades_by_cluster, upgrades_by_region)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)

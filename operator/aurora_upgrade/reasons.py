@@ -199,6 +199,7 @@ class Reason(StrEnum):
     SNAPSHOT_QUOTA_REACHED = "SnapshotQuotaReached"
     # --- waiting on a person ------------------------------------------------------------------
     CLUSTER_BUSY = "ClusterBusy"
+    CREATE_LIMIT_REACHED = "CreateLimitReached"
     AWAITING_APPROVAL = "AwaitingApproval"
     OUTSIDE_MAINTENANCE_WINDOW = "OutsideMaintenanceWindow"
     RETAINING_OLD_CLUSTER = "RetainingOldCluster"
@@ -601,6 +602,13 @@ TABLE: dict[Reason, Entry] = {
         Kind.WAITING_ON_PERSON,
         "another `AuroraUpgrade` is upgrading the same cluster",
         "wait, or delete the other one",
+    ),
+    Reason.CREATE_LIMIT_REACHED: Entry(
+        Kind.WAITING_ON_PERSON,
+        "`AURORA_UPGRADE_MAX_CREATING_PER_REGION` upgrades of the operator are creating green in this Region (their "
+        "CreateBlueGreenDeployment sent, green not yet available), or as many began waiting earlier; the upgrade "
+        "creates its own when its turn comes (first come, first served)",
+        "wait, or raise the limit (within the account's quota of DB clusters)",
     ),
     Reason.AWAITING_APPROVAL: Entry(
         Kind.WAITING_ON_PERSON,

@@ -173,6 +173,7 @@ def test_waits_on_a_person_look_at_aws_no_sooner_than_they_must() -> None:
     assert {r for r, e in TABLE.items() if e.pace == Pace.SAFETY} <= waits_on_a_person()
     assert waits_on_a_person() == {
         Reason.CLUSTER_BUSY,
+        Reason.CREATE_LIMIT_REACHED,
         Reason.AWAITING_APPROVAL,
         Reason.OUTSIDE_MAINTENANCE_WINDOW,
         Reason.RETAINING_OLD_CLUSTER,
