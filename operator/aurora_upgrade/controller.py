@@ -79,8 +79,8 @@ KUBE_CONNECTIONS = 16
 RECONCILE_THREADS = 16  # kopf's executor: the daemons' reconciles
 FEED_THREADS = 4  # the Regions' event feeds (one read each every few seconds)
 CONFLICT_RETRIES = 3  # a conflict re-reads and decides again, a few times per look
-# How long a create the per-Region limit let through counts as creating without the index: long
-# enough for its status write to come back as a watch event, even behind a busy API server.
+# How long at most a create the per-Region limit let through counts as creating until the index
+# shows it: long enough for its status write to come back as a watch event on a busy API server.
 GRANT_SECONDS = 60.0
 # The phases from which a look may go on to create green in the same reconcile.
 BEFORE_CREATE = (Phase.PENDING, Phase.PRECHECKING, Phase.REBOOTING_SOURCE, Phase.CREATING_BLUE_GREEN)
@@ -315,10 +315,13 @@ class Controller:
             return None
         with self._granting:
             now = time.monotonic()
-            granted = {r: at for r, at in self._granted.get(key, {}).items() if now - at < GRANT_SECONDS}
             turns = list(upgrades_by_region.get(key, []))
+            indexed = {t.ref for t in turns if t.creating}  # the index has seen these creates: it counts them
+            granted = {
+                r: at for r, at in self._granted.get(key, {}).items() if r not in indexed and now - at < GRANT_SECONDS
+            }
             slots = create_slots(ref, turns, self.max_creating)
-            creating = {t.ref for t in turns if t.creating} | set(granted)
+            creating = indexed | set(granted)
             slots = CreateSlots(slots.limit, len(creating - {ref}), slots.ahead)
             if slots.creating + slots.ahead < slots.limit:
                 granted[ref] = now
@@ -583,11 +586,11 @@ def region_key(role_arn: str | None, region: str) -> tuple[str, str]:
 @kopf.index(GROUP, VERSION, PLURAL)
 async def upgrades_by_region(
     spec: Any, status: Any, namespace: str | None, name: str, **_: Any
-) -> dict[tuple[str, str], CreateTurn] | None:
+) -> dict[tuple[str, str], CreateTurn]:
     """The upgrades waiting to create green or creating it, for the per-Region limit."""
     phase = status.get("phase", "Pending")
     if phase not in (Phase.CREATING_BLUE_GREEN, Phase.PROVISIONING_GREEN):
-        return None
+        return {}  # empty, not None: kopf keeps an object's last entry when its indexer answers None
     key = region_key((spec.get("aws") or {}).get("roleArn"), str(spec.get("region")))
     since = str(status.get("phaseStartedAt") or "")
     return {key: CreateTurn(f"{namespace}/{name}", phase, since, bool(status.get("createRequestedAt")))}

@@ -46,7 +46,7 @@ PEERING_CRDS = REPO / "charts/aurora-upgrade-operator/crds/kopf-peering.yaml"
 # steps every second: long enough that a wake-up shows against the safety interval, short
 # enough that the runbook finishes in tens of seconds.
 POLL_SECONDS = 3.0
-FLEET = 6  # the simulator's clusters: aurora-bg-aurora-cluster-0001 ... -0006
+FLEET = 8  # the simulator's clusters: aurora-bg-aurora-cluster-0001 ... -0008
 # AWS's typical durations times this (sim/config.py): 30 min of provisioning become 1.8 s.
 SIM_SCALE = "0.001"
 # The simulator's SQS queue that an EventBridge rule fills with its RDS events (`--event-queue`);
@@ -114,6 +114,12 @@ class Sim:
         with urllib.request.urlopen(f"{self.endpoint_url}/_sim/calls", timeout=10) as response:
             calls: list[dict[str, Any]] = json.loads(response.read())
         return calls
+
+    def transitions(self) -> list[dict[str, str]]:
+        """The delayed state changes AWS made so far ({"label", "time"}), e.g. "bgd-... provisioned"."""
+        with urllib.request.urlopen(f"{self.endpoint_url}/_sim/transitions", timeout=10) as response:
+            transitions: list[dict[str, str]] = json.loads(response.read())
+        return transitions
 
     def count(self, operation: str) -> int:
         return sum(1 for call in self.calls() if call["operation"] == operation)

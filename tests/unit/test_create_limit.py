@@ -51,9 +51,7 @@ def test_creating_is_a_create_sent_and_green_not_yet_available() -> None:
             CreateSlots(1, 0, 1),
             id="first-come-first-served",
         ),
-        pytest.param(
-            [waiting("ns/b", T1), waiting("ns/a", T1)], "ns/b", CreateSlots(1, 0, 1), id="same-time-by-name"
-        ),
+        pytest.param([waiting("ns/b", T1), waiting("ns/a", T1)], "ns/b", CreateSlots(1, 0, 1), id="same-time-by-name"),
         pytest.param([waiting("ns/a", T2)], "ns/new", CreateSlots(1, 0, 1), id="not-indexed-yet-goes-last"),
     ],
 )
