@@ -50,6 +50,10 @@ class Pace(Enum):
     # so the long safety interval is enough. Not every wait on a person: ClusterBusy ends when
     # another AuroraUpgrade finishes, which no change of this one's spec signals, so it polls.
     SAFETY = "safety"
+    # A create AWS refused for a Region's quota: each retry is a create AWS may refuse again, and
+    # a quota frees up in hours (upgrades finishing, a person deleting or asking for more), so
+    # it is retried at the safety interval, though no spec change ends the wait.
+    QUOTA = "quota"
 
 
 Deadline = Callable[["Upgrade", "Timing"], timedelta]
@@ -226,8 +230,13 @@ class Reason(StrEnum):
     DELETING_OLD_CLUSTER = "DeletingOldCluster"
     DELETING_GREEN = "DeletingGreen"
     CALL_RETRY = "{}Retry"
+    DB_CLUSTER_QUOTA_REACHED = "DBClusterQuotaReached"
+    DB_INSTANCE_QUOTA_REACHED = "DBInstanceQuotaReached"
+    STORAGE_QUOTA_REACHED = "StorageQuotaReached"
+    SNAPSHOT_QUOTA_REACHED = "SnapshotQuotaReached"
     # --- waiting on a person ------------------------------------------------------------------
     CLUSTER_BUSY = "ClusterBusy"
+    CREATE_LIMIT_REACHED = "CreateLimitReached"
     AWAITING_APPROVAL = "AwaitingApproval"
     OUTSIDE_MAINTENANCE_WINDOW = "OutsideMaintenanceWindow"
     RETAINING_OLD_CLUSTER = "RetainingOldCluster"
@@ -346,6 +355,23 @@ _GUARDRAIL_TRANSIENT = lasting(minutes=30)
 _TRANSIENT = lasting(minutes=30)  # states a cluster passes through by itself
 _AWS_SLOW = lasting(minutes=20)
 _QUICK = Pace.QUICK
+# A Region's quota frees up when other upgrades finish or a person deletes or asks AWS for more:
+# hours, not seconds. Each retry is a create AWS refuses, so they are slow.
+_QUOTA_WAIT = lasting(hours=6)
+
+
+def _quota_reached(quota: str) -> Entry:
+    return Entry(
+        Kind.WAITING_ON_AWS,
+        f"AWS refused a create: the account's quota of {quota} is reached; nothing was created, and the create is "
+        "tried again at the safety interval",
+        "delete what is no longer needed in the Region or request a higher quota (Service Quotas, Amazon RDS); "
+        "apply a fleet's upgrades in batches that fit it",
+        warning=True,
+        deadline=_QUOTA_WAIT,
+        pace=Pace.QUOTA,
+    )
+
 
 TABLE: dict[Reason, Entry] = {
     # --- progress -----------------------------------------------------------------------------
@@ -706,11 +732,22 @@ TABLE: dict[Reason, Entry] = {
         warning=True,
         deadline=_AWS_SLOW,
     ),
+    Reason.DB_CLUSTER_QUOTA_REACHED: _quota_reached("DB clusters (40 per Region by default)"),
+    Reason.DB_INSTANCE_QUOTA_REACHED: _quota_reached("DB instances (40 per Region by default)"),
+    Reason.STORAGE_QUOTA_REACHED: _quota_reached("total storage for all DB instances"),
+    Reason.SNAPSHOT_QUOTA_REACHED: _quota_reached("manual DB cluster snapshots (100 per Region by default)"),
     # --- waiting on a person ------------------------------------------------------------------
     Reason.CLUSTER_BUSY: Entry(
         Kind.WAITING_ON_PERSON,
         "another `AuroraUpgrade` is upgrading the same cluster",
         "wait, or delete the other one",
+    ),
+    Reason.CREATE_LIMIT_REACHED: Entry(
+        Kind.WAITING_ON_PERSON,
+        "`AURORA_UPGRADE_MAX_CREATING_PER_REGION` upgrades of the operator are creating green in this Region (their "
+        "CreateBlueGreenDeployment sent, green not yet available), or as many began waiting earlier; the upgrade "
+        "creates its own when its turn comes (first come, first served)",
+        "wait, or raise the limit (within the account's quota of DB clusters)",
     ),
     Reason.AWAITING_APPROVAL: Entry(
         Kind.WAITING_ON_PERSON,
