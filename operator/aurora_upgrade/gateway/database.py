@@ -216,7 +216,7 @@ class PostgresProbe:
             findings.append(self._unreachable("blue", blue, str(error)))
         except psycopg.Error as error:
             findings.append(self._query_failed("blue", error))
-        if not fingerprint:
+        if not fingerprint and now_fingerprint is not None:  # blue answered: only the comparison is missing
             findings.append(
                 Finding(
                     Guardrail.DDL_SINCE_CREATION,
