@@ -566,7 +566,7 @@ def test_a_timeout_before_a_second_attempt_s_call_says_no_switchover_was_sent() 
     says blue is production, never that production needs the remaining steps."""
     spec = make_spec(validation=validation(), switchover={"attempt": 2})
     first = switching(validation(), switchover_attempt=1, switchover_requested_at=ago(3600))
-    upgrade = first.with_spec(spec) if hasattr(first, "with_spec") else replace(first, spec=spec)
+    upgrade = replace(first, spec=spec)
     holding = {
         "reason": "ReplicationLag",
         "message": "lag",
