@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from aurora_upgrade import metrics
 from aurora_upgrade.clock import parse_time, rfc3339, utcnow
 from aurora_upgrade.config import Timing
+from aurora_upgrade.database import validation_digest
 from aurora_upgrade.decisions import (
     bluegreen,
     cleanup,
@@ -320,7 +321,9 @@ class Engine:
             # gets to call, and the other, reading the mark, waits for the answer.
             sent = {"call_in_flight": action.describe(), "call_sent_at": rfc3339(self.clock())}
             status = updated(status, {**outcome.intent, **sent})
-            store.save(with_conditions(status, self.clock(), upgrade.generation))
+            store.save(
+                with_conditions(status, self.clock(), upgrade.generation, validation_digest(upgrade.spec.validation))
+            )
             try:
                 learned = act(gw, action)
             except RdsError as error:
@@ -375,7 +378,7 @@ class Engine:
             if outcome.warning:
                 events.append(("Warning", outcome.reason, outcome.message))
             status = status.model_copy(update={"reason": outcome.reason, "message": outcome.message})
-        status = with_conditions(status, now, upgrade.generation)
+        status = with_conditions(status, now, upgrade.generation, validation_digest(upgrade.spec.validation))
         if unless_unchanged and not events and status == upgrade.status:
             return upgrade  # nothing to tell: the status read is the status
         store.save(status)  # first: a writer whose save conflicts tells people nothing
