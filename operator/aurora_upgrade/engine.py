@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from aurora_upgrade import metrics
 from aurora_upgrade.clock import parse_time, rfc3339, utcnow
 from aurora_upgrade.config import Timing
+from aurora_upgrade.database import validation_digest
 from aurora_upgrade.decisions import (
     bluegreen,
     cleanup,
@@ -238,17 +239,24 @@ class Engine:
     # --- the loop ------------------------------------------------------------------------------
 
     def reconcile(
-        self, upgrade: Upgrade, store: Store, busy_with: str | None = None, max_steps: int = 30
+        self,
+        upgrade: Upgrade,
+        store: Store,
+        busy_with: str | None = None,
+        create_slots: bluegreen.CreateSlots | None = None,
+        max_steps: int = 30,
     ) -> Reconciled:
         """Advance as far as possible without waiting; return the upgrade as recorded and the
-        seconds until the next look (None once the upgrade has reached a terminal phase)."""
+        seconds until the next look (None once the upgrade has reached a terminal phase).
+        `busy_with`: the upgrade that owns the cluster (ClusterBusy); `create_slots`: where the
+        operator's per-Region limit on creates stands (None: no limit)."""
         upgrade = self._restart_after_spec_fix(upgrade, store)
         if upgrade.status.phase in TERMINAL and not settled(upgrade.status, upgrade.generation):
             upgrade = self._record(upgrade, upgrade.status, None, store)  # acknowledge the new generation
         for _ in range(max_steps):
             if upgrade.status.phase in TERMINAL:
                 return Reconciled(upgrade, None)
-            outcome, gw = self._decide(upgrade, busy_with)
+            outcome, gw = self._decide(upgrade, busy_with, create_slots)
             upgrade = self._apply(upgrade, outcome, gw, store)
             if upgrade.status.phase in TERMINAL:
                 return Reconciled(upgrade, None)
@@ -267,7 +275,9 @@ class Engine:
         outcome = Advance(to=Phase.PENDING, reason=Reason.SPEC_CHANGED, message="The spec changed; starting again")
         return self._record(upgrade, status.model_copy(update={"failed_phase": None, "plan": []}), outcome, store)
 
-    def _decide(self, upgrade: Upgrade, busy_with: str | None) -> tuple[Outcome, RdsGateway | None]:
+    def _decide(
+        self, upgrade: Upgrade, busy_with: str | None, create_slots: bluegreen.CreateSlots | None = None
+    ) -> tuple[Outcome, RdsGateway | None]:
         phase = upgrade.status.phase
         if phase == Phase.PENDING:
             return precheck.decide_pending(upgrade, busy_with, self.timing), None
@@ -292,6 +302,7 @@ class Engine:
             answer = self.databases.answer(upgrade, outcome.request, now)
             if answer is not None:
                 outcome = stage.decide(upgrade, replace(observation, database=answer), now, self.timing)
+        outcome = bluegreen.hold_create(upgrade, outcome, create_slots)
         if busy and outcome.action is not None:
             return busy, None  # never call while another writer's call may be in flight
         return outcome, gw
@@ -310,7 +321,9 @@ class Engine:
             # gets to call, and the other, reading the mark, waits for the answer.
             sent = {"call_in_flight": action.describe(), "call_sent_at": rfc3339(self.clock())}
             status = updated(status, {**outcome.intent, **sent})
-            store.save(with_conditions(status, self.clock(), upgrade.generation))
+            store.save(
+                with_conditions(status, self.clock(), upgrade.generation, validation_digest(upgrade.spec.validation))
+            )
             try:
                 learned = act(gw, action)
             except RdsError as error:
@@ -365,7 +378,7 @@ class Engine:
             if outcome.warning:
                 events.append(("Warning", outcome.reason, outcome.message))
             status = status.model_copy(update={"reason": outcome.reason, "message": outcome.message})
-        status = with_conditions(status, now, upgrade.generation)
+        status = with_conditions(status, now, upgrade.generation, validation_digest(upgrade.spec.validation))
         if unless_unchanged and not events and status == upgrade.status:
             return upgrade  # nothing to tell: the status read is the status
         store.save(status)  # first: a writer whose save conflicts tells people nothing

@@ -50,6 +50,10 @@ class Pace(Enum):
     # so the long safety interval is enough. Not every wait on a person: ClusterBusy ends when
     # another AuroraUpgrade finishes, which no change of this one's spec signals, so it polls.
     SAFETY = "safety"
+    # A create AWS refused for a Region's quota: each retry is a create AWS may refuse again, and
+    # a quota frees up in hours (upgrades finishing, a person deleting or asking for more), so
+    # it is retried at the safety interval, though no spec change ends the wait.
+    QUOTA = "quota"
 
 
 Deadline = Callable[["Upgrade", "Timing"], timedelta]
@@ -212,6 +216,7 @@ class Reason(StrEnum):
     SWITCHOVER_NOT_SAFE = "SwitchoverNotSafe"
     DATABASE_CHECKS_RUNNING = "DatabaseChecksRunning"
     DATABASE_UNREACHABLE = "DatabaseUnreachable"
+    VALIDATION_CHECK_ERROR = "ValidationCheckError"
     LONG_RUNNING_TRANSACTIONS = "LongRunningTransactions"
     DDL_IN_FLIGHT = "DdlInFlight"
     PREPARED_TRANSACTIONS = "PreparedTransactions"
@@ -226,8 +231,13 @@ class Reason(StrEnum):
     DELETING_OLD_CLUSTER = "DeletingOldCluster"
     DELETING_GREEN = "DeletingGreen"
     CALL_RETRY = "{}Retry"
+    DB_CLUSTER_QUOTA_REACHED = "DBClusterQuotaReached"
+    DB_INSTANCE_QUOTA_REACHED = "DBInstanceQuotaReached"
+    STORAGE_QUOTA_REACHED = "StorageQuotaReached"
+    SNAPSHOT_QUOTA_REACHED = "SnapshotQuotaReached"
     # --- waiting on a person ------------------------------------------------------------------
     CLUSTER_BUSY = "ClusterBusy"
+    CREATE_LIMIT_REACHED = "CreateLimitReached"
     AWAITING_APPROVAL = "AwaitingApproval"
     OUTSIDE_MAINTENANCE_WINDOW = "OutsideMaintenanceWindow"
     RETAINING_OLD_CLUSTER = "RetainingOldCluster"
@@ -346,6 +356,23 @@ _GUARDRAIL_TRANSIENT = lasting(minutes=30)
 _TRANSIENT = lasting(minutes=30)  # states a cluster passes through by itself
 _AWS_SLOW = lasting(minutes=20)
 _QUICK = Pace.QUICK
+# A Region's quota frees up when other upgrades finish or a person deletes or asks AWS for more:
+# hours, not seconds. Each retry is a create AWS refuses, so they are slow.
+_QUOTA_WAIT = lasting(hours=6)
+
+
+def _quota_reached(quota: str) -> Entry:
+    return Entry(
+        Kind.WAITING_ON_AWS,
+        f"AWS refused a create: the account's quota of {quota} is reached; nothing was created, and the create is "
+        "tried again at the safety interval",
+        "delete what is no longer needed in the Region or request a higher quota (Service Quotas, Amazon RDS); "
+        "apply a fleet's upgrades in batches that fit it",
+        warning=True,
+        deadline=_QUOTA_WAIT,
+        pace=Pace.QUOTA,
+    )
+
 
 TABLE: dict[Reason, Entry] = {
     # --- progress -----------------------------------------------------------------------------
@@ -407,8 +434,9 @@ TABLE: dict[Reason, Entry] = {
     ),
     Reason.VALIDATION_EXPIRED: Entry(
         Kind.PROGRESS,
-        "the checks passed longer ago than an hour when the gate opened (a Manual approval, a window): they run "
-        "again right before the switchover, which waits for them",
+        "the checks passed longer ago than an hour when the gate opened (a Manual approval, a window), or "
+        "`spec.validation` changed since their verdict (a check added or edited): they run again right before the "
+        "switchover, which waits for them",
     ),
     Reason.EXTENSIONS_OUTDATED: Entry(
         Kind.PROGRESS,
@@ -615,6 +643,16 @@ TABLE: dict[Reason, Entry] = {
         warning=True,
         deadline=_GUARDRAIL_TRANSIENT,
     ),
+    Reason.VALIDATION_CHECK_ERROR: Entry(
+        Kind.WAITING_ON_AWS,
+        "a check of `spec.validation.checks` could not run (result `Error`: no answer within its `timeoutSeconds`, "
+        "green or the webhook unreachable, the password Secret unreadable); a check that did not run has not passed, "
+        "so the switchover waits and the check is run again until it answers",
+        "look at the message: the network path to green or the webhook, the Secret, the check's `timeoutSeconds` "
+        "([validation.md](validation.md)); past 30 minutes it times out",
+        warning=True,
+        deadline=_GUARDRAIL_TRANSIENT,
+    ),
     Reason.LONG_RUNNING_TRANSACTIONS: Entry(
         Kind.WAITING_ON_AWS,
         "right before the switchover call, blue has long-running transactions, which AWS's switchover guardrail "
@@ -706,11 +744,22 @@ TABLE: dict[Reason, Entry] = {
         warning=True,
         deadline=_AWS_SLOW,
     ),
+    Reason.DB_CLUSTER_QUOTA_REACHED: _quota_reached("DB clusters (40 per Region by default)"),
+    Reason.DB_INSTANCE_QUOTA_REACHED: _quota_reached("DB instances (40 per Region by default)"),
+    Reason.STORAGE_QUOTA_REACHED: _quota_reached("total storage for all DB instances"),
+    Reason.SNAPSHOT_QUOTA_REACHED: _quota_reached("manual DB cluster snapshots (100 per Region by default)"),
     # --- waiting on a person ------------------------------------------------------------------
     Reason.CLUSTER_BUSY: Entry(
         Kind.WAITING_ON_PERSON,
         "another `AuroraUpgrade` is upgrading the same cluster",
         "wait, or delete the other one",
+    ),
+    Reason.CREATE_LIMIT_REACHED: Entry(
+        Kind.WAITING_ON_PERSON,
+        "`AURORA_UPGRADE_MAX_CREATING_PER_REGION` upgrades of the operator are creating green in this Region (their "
+        "CreateBlueGreenDeployment sent, green not yet available), or as many began waiting earlier; the upgrade "
+        "creates its own when its turn comes (first come, first served)",
+        "wait, or raise the limit (within the account's quota of DB clusters)",
     ),
     Reason.AWAITING_APPROVAL: Entry(
         Kind.WAITING_ON_PERSON,
@@ -843,7 +892,8 @@ TABLE: dict[Reason, Entry] = {
         "with `guardrails: Enforce`, a setting lets writes land on green (`default_transaction_read_only` turned off "
         "for a role or database): AWS's switchover guardrail wants no writes there, and writes on green are lost to "
         "replication conflicts",
-        "remove the override (`ALTER ROLE ... RESET default_transaction_read_only`); the next look checks again",
+        "remove the override (`ALTER ROLE ... RESET default_transaction_read_only`), then change the spec (any "
+        "field) to check again",
         warning=True,
     ),
     Reason.DDL_SINCE_CREATION: Entry(

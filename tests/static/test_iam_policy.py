@@ -194,3 +194,33 @@ def test_parliament_would_report_a_broken_statement(statement: dict[str, Any]) -
     document = {**policy(), "Statement": [*api_statements(), statement]}
     result = parliament_findings(document)
     assert result.returncode != 0 and result.stdout.strip(), result
+
+
+QUEUE_POLICY_FILE = REPO / "docs" / "iam-policy-event-queue.json"
+
+
+def test_the_event_queue_policy_grants_what_its_gateway_calls_on_that_queue_only() -> None:
+    """The optional EventBridge queue (docs/events.md): ReceiveMessage, and DeleteMessage, which
+    authorises DeleteMessageBatch (SQS has no action of its own for the batch), on one queue."""
+    source = (Path(gateway.__file__).parent / "event_queue.py").read_text()
+    called = {
+        node.func.attr
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr.endswith(("_message", "_message_batch"))
+    }
+    assert called == {"receive_message", "delete_message_batch"}
+    (statement,) = json.loads(QUEUE_POLICY_FILE.read_text())["Statement"]
+    assert sorted(actions_of(statement)) == ["sqs:DeleteMessage", "sqs:ReceiveMessage"]
+    assert statement["Resource"].startswith("arn:aws:sqs:") and "*" not in statement["Resource"].rsplit(":", 1)[1]
+
+
+def test_parliament_reports_nothing_for_the_event_queue_policy() -> None:
+    result = parliament_findings(json.loads(QUEUE_POLICY_FILE.read_text()))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    broken = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMesage", "Resource": "*"}],
+    }
+    assert parliament_findings(broken).returncode != 0  # the check above can fail

@@ -27,7 +27,7 @@ from aurora_upgrade.database import DatabaseRequest
 from aurora_upgrade.decisions.actions import Action
 from aurora_upgrade.phases import Phase, nothing_created, switchover_may_have_started
 from aurora_upgrade.reasons import Reason, entry_of
-from aurora_upgrade.resources import ErrorKind, RdsError
+from aurora_upgrade.resources import ErrorKind, Quota, RdsError
 from aurora_upgrade.upgrade import Upgrade
 
 
@@ -215,11 +215,35 @@ def read_failed(error: RdsError, stall: bool, untouched: bool = False) -> Outcom
     )
 
 
+QUOTA_REASONS = {
+    Quota.DB_CLUSTERS: Reason.DB_CLUSTER_QUOTA_REACHED,
+    Quota.DB_INSTANCES: Reason.DB_INSTANCE_QUOTA_REACHED,
+    Quota.STORAGE: Reason.STORAGE_QUOTA_REACHED,
+    Quota.MANUAL_CLUSTER_SNAPSHOTS: Reason.SNAPSHOT_QUOTA_REACHED,
+}
+
+
+def quota_reached(action: Action, error: RdsError) -> Wait:
+    """A create refused for a Region's quota: AWS answered, so nothing was created, and the next
+    look decides again (finding nothing, it creates again) at the reason's slow pace, until the
+    reason's deadline."""
+    quota = error.quota or Quota.DB_CLUSTERS
+    return wait(
+        QUOTA_REASONS[quota],
+        f"AWS refused {action.operation}: the account's quota of {quota} in this Region is reached "
+        f"({error.code}: {error.message}); nothing was created. Delete what is no longer needed or request a "
+        "higher quota; the upgrade tries again by itself",
+    )
+
+
 def call_failed(action: Action, error: RdsError, stall: bool, untouched: bool = False) -> Outcome:
     """A failed call fails the upgrade only when AWS refused the request itself and switchover
     has not started (`stall` false), or refused our permissions or credentials while nothing
-    was created (`untouched`); otherwise (transient, created by an earlier attempt, or
-    production needing the remaining steps) it waits with a Warning and looks again."""
+    was created (`untouched`); a quota reached is a slow wait (`quota_reached`); otherwise
+    (transient, created by an earlier attempt, or production needing the remaining steps) it
+    waits with a Warning and looks again."""
+    if error.kind == ErrorKind.QUOTA:
+        return quota_reached(action, error)
     if error.kind in _ACCESS:
         return _access_outcome(error, untouched and not stall)
     if not stall and error.kind == ErrorKind.TERMINAL:

@@ -114,6 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
         "clusters blue/green deployments create): their Endpoint and Port, and their instances', answer it, "
         "so a client connects to a real PostgreSQL as it would to Aurora; repeatable",
     )
+    parser.add_argument(
+        "--event-queue",
+        metavar="NAME",
+        help="an SQS queue NAME on this port (AWS_ENDPOINT_URL_SQS) that an EventBridge rule fills with the "
+        "scenario Region's RDS events, as docs/events.md sets one up; its URL is printed on the first line",
+    )
+    parser.add_argument(
+        "--cluster-quota",
+        type=int,
+        metavar="N",
+        help="the account's quota of DB clusters per Region (AWS's default: 40): a CreateBlueGreenDeployment "
+        "whose green would pass it is refused with DBClusterQuotaExceededFault (off by default)",
+    )
     parser.add_argument("--log-calls", action="store_true", help="print each answered API call on stderr")
     faults = parser.add_argument_group(
         "injected faults",
@@ -260,6 +273,8 @@ def main(argv: list[str]) -> int:
             on_call=_log_call if args.log_calls else None,
             roles=roles_from(args),
             databases=DatabaseEndpoints.parse(args.database_endpoint),
+            event_queue=args.event_queue,
+            cluster_quota=args.cluster_quota,
         )
     except ValueError as error:
         print(f"aurora-upgrade sim: {error}", file=sys.stderr)
@@ -274,7 +289,9 @@ def main(argv: list[str]) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     server.start()
     try:
-        print(f"aurora-upgrade sim: AWS_ENDPOINT_URL_RDS={server.endpoint_url} scenario={scenario_name}", flush=True)
+        queue = f" AURORA_UPGRADE_EVENT_QUEUE_URL={server.event_queue_url}" if server.event_queue else ""
+        endpoint = f"AWS_ENDPOINT_URL_RDS={server.endpoint_url}"
+        print(f"aurora-upgrade sim: {endpoint} scenario={scenario_name}{queue}", flush=True)
         print(f"aurora-upgrade sim: delays {config}", file=sys.stderr, flush=True)
         if faults.any:
             print(f"aurora-upgrade sim: faults {faults}", file=sys.stderr, flush=True)

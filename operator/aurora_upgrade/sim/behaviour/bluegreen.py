@@ -38,7 +38,7 @@ from .. import catalog
 from ..config import Happening
 from .base import SimBackendBase
 from .deletions import SnapshotsAndDeletions
-from .errors import deletion_protected, invalid_bg_state
+from .errors import cluster_quota_exceeded, deletion_protected, invalid_bg_state
 from .instances import SimDBCluster, SimDBInstance
 from .simulation import active
 
@@ -234,6 +234,9 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
         problem = self._logical_replication_problem(blue)
         if problem is None and active().faults.invalid_configuration:
             problem = _INVALID_CONFIGURATION_FAULT
+        quota = active().cluster_quota
+        if quota is not None and len(self.clusters) + 1 > quota:
+            raise cluster_quota_exceeded(quota)
 
         suffix = _random_suffix(6)
         green = self._create_green_cluster(blue, f"{blue.db_cluster_identifier}-green-{suffix}", target_version)

@@ -136,6 +136,9 @@ class Simulation:
     aws: AwsFaults = field(default_factory=lambda: AwsFaults(FaultConfig()))
     # The database servers the clusters' endpoints answer (`--database-endpoint`).
     databases: DatabaseEndpoints = field(default_factory=DatabaseEndpoints)
+    # The account's quota of DB clusters per Region (AWS's default is 40), None for no limit: a
+    # CreateBlueGreenDeployment whose green would pass it is refused.
+    cluster_quota: int | None = None
     # Every delayed transition applied, {"label", "time" (when it was due, ISO 8601 UTC)}: how
     # a benchmark tells when AWS changed a state, to compare with when a client saw it.
     transitions: list[dict[str, str]] = field(default_factory=list)
