@@ -47,6 +47,7 @@ from aurora_upgrade.models import (
     FINALIZER,
     GROUP,
     PLURAL,
+    UNOBSERVED,
     VERSION,
     AuroraUpgradeSpec,
     AuroraUpgradeStatus,
@@ -54,7 +55,7 @@ from aurora_upgrade.models import (
     parse_spec,
     parse_status,
 )
-from aurora_upgrade.phases import TERMINAL, deleting_may_ever_touch_aws, settled
+from aurora_upgrade.phases import FINISHED, TERMINAL, Phase
 from aurora_upgrade.resources import RdsError
 from aurora_upgrade.status import initial
 from aurora_upgrade.store import KubeStore, ResourceDeleting, StatusConflict
@@ -121,9 +122,14 @@ class UpgradeDaemon:
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # set to end its pause now
     generation: int | None = None  # the generation it last reconciled
     waits_on: tuple[RdsGateway, fleet.Resources] | None = None  # what wakes it in AWS
-    # The resourceVersion the upgrade had when this process last read or wrote it (set by the
-    # looks, in the executor; one attribute, so its atomic assignment suffices).
+    # The resourceVersion the upgrade had when this process last read or wrote it, and the object
+    # then (the PATCH's answer after a write), set by the looks in the executor.
     known_version: str | None = None
+    known: dict[str, Any] | None = None
+    superseded: set[str] = field(default_factory=set)  # versions this process read or wrote before
+    # The last look's upgrade where it has changes folded into the next write (engine._Writes):
+    # the next look goes on from it while the API server holds what that look wrote.
+    unsaved: Upgrade | None = None
 
 
 @dataclass
@@ -224,6 +230,7 @@ class Controller:
                 return self._reconcile_fresh(daemon, body, namespace, name, upgrades_by_cluster)
             except StatusConflict:
                 log.info("%s/%s changed since it was read; reading it again", namespace, name)
+                daemon.known_version, daemon.known, daemon.unsaved = None, None, None
             except ResourceDeleting:
                 log.info("%s/%s is being deleted; leaving it to the finalizer", namespace, name)
                 return None, None
@@ -253,13 +260,15 @@ class Controller:
         except InvalidManifest as error:
             self.engine.reject(_status(fresh), _generation(fresh), error, store)
             return None, None  # stalled until the spec is fixed
-        upgrade = self._accept(fresh, spec, store)
+        upgrade = _carried(daemon.unsaved, self._accept(fresh, spec, store))
+        daemon.unsaved = None
         claims = list(upgrades_by_cluster.get(claim_key(spec.region, spec.cluster_identifier), []))
         try:
             recorded, requeue = self.engine.reconcile(upgrade, store, claimed_by(claims, f"{namespace}/{name}"))
         finally:
-            if store.resource_version:
-                daemon.known_version = store.resource_version
+            if store.answer is not None:
+                _know(daemon, store.answer)
+        daemon.unsaved = recorded if recorded.stored is not None else None
         return requeue, recorded
 
     def _fresh(self, daemon: UpgradeDaemon, body: Any, namespace: str, name: str) -> dict[str, Any]:
@@ -272,8 +281,11 @@ class Controller:
             copied = copy.deepcopy(dict(body))
             if (copied.get("metadata") or {}).get("resourceVersion") == known:
                 return copied
+        if known is not None and daemon.known is not None and version in daemon.superseded:
+            # kopf's copy predates what this process last wrote: the PATCH's answer is newer.
+            return copy.deepcopy(daemon.known)
         fresh: dict[str, Any] = self.api.get(namespace, name)
-        daemon.known_version = fresh["metadata"].get("resourceVersion")
+        _know(daemon, fresh)
         return fresh
 
     def _accept(self, obj: dict[str, Any], spec: AuroraUpgradeSpec, store: KubeStore) -> Upgrade:
@@ -380,6 +392,30 @@ async def _pause(stopped: kopf.DaemonStopped, wake: asyncio.Event, delay: float 
             waiting.cancel()
 
 
+def _know(daemon: UpgradeDaemon, obj: dict[str, Any]) -> None:
+    """`obj` is the upgrade as this process last read or wrote it."""
+    if daemon.known_version is not None:
+        daemon.superseded.add(daemon.known_version)
+        if len(daemon.superseded) > KNOWN_VERSIONS:
+            daemon.superseded.clear()  # only to bound it: an unknown version is read again
+    daemon.known_version = (obj.get("metadata") or {}).get("resourceVersion")
+    daemon.known = obj
+
+
+KNOWN_VERSIONS = 16
+PHASES = frozenset(phase.value for phase in Phase)
+
+
+def _carried(unsaved: Upgrade | None, upgrade: Upgrade) -> Upgrade:
+    """The upgrade to look at: the last look's, with its changes not written yet, while the API
+    server holds what that look wrote (a spec change keeps them too); else as read."""
+    if unsaved is None or unsaved.uid != upgrade.uid or unsaved.held != upgrade.status:
+        return upgrade
+    return Upgrade(
+        upgrade.name, upgrade.namespace, upgrade.uid, upgrade.generation, upgrade.spec, unsaved.status, upgrade.status
+    )
+
+
 def _status(obj: dict[str, Any]) -> AuroraUpgradeStatus | None:
     return parse_status(obj["status"]) if obj.get("status") else None
 
@@ -400,8 +436,8 @@ def _has_work(body: Any, **_: Any) -> bool:
     """A daemon drives an upgrade only while it has something left to do: kopf starts it when
     this turns true (a new upgrade, a spec changed after a failed precheck or a dry run) and
     stops it once the upgrade is settled, so finished upgrades cost no task each."""
-    status = _status(body)
-    return status is None or not settled(status, _generation(body))
+    status = body.get("status")  # raw: kopf asks on every watch event of every upgrade
+    return not status or status.get("phase") not in TERMINAL or status.get("observedGeneration") != _generation(body)
 
 
 def _deletion_has_work(body: Any, **_: Any) -> bool:
@@ -410,11 +446,8 @@ def _deletion_has_work(body: Any, **_: Any) -> bool:
     (an operator started beside a thousand finished upgrades patches none of them) and takes it
     off one that finishes. Every other upgrade keeps it, a Failed one too: before switchover
     its deletion may still have a deployment and green to delete."""
-    try:
-        status = _status(body)
-    except ValueError:
-        return True  # the handler says what is wrong
-    return status is None or deleting_may_ever_touch_aws(status)
+    status = body.get("status")  # raw, as in _has_work
+    return not status or status.get("phase") not in FINISHED
 
 
 # --- the handlers ------------------------------------------------------------------------------
@@ -502,13 +535,10 @@ async def spec_changed(body: Any, namespace: str | None, name: str, memo: kopf.M
         return
     if body.get("metadata", {}).get("deletionTimestamp"):
         return
-    try:
-        cached = _status(body)
-    except ValueError:
-        return  # a status the operator cannot read; its reconcile says what is wrong
-    if cached is not None:
-        metrics.set_phase(str(namespace), name, cached.phase)
-        metrics.set_reason(str(namespace), name, cached.reason)
+    status = body.get("status") or {}  # raw: one of these per status write of every upgrade
+    if status.get("observedGeneration") not in (None, UNOBSERVED) and status.get("phase") in PHASES:
+        metrics.set_phase(str(namespace), name, Phase(status["phase"]))
+        metrics.set_reason(str(namespace), name, status.get("reason"))
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, when=_deletion_has_work)

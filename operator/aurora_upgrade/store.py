@@ -84,6 +84,7 @@ class KubeStore:
     post_event: Callable[[str, str, str], None]
     resource_version: str | None = None  # of the object the decision was made on
     stop_when_deleting: bool = True
+    answer: dict[str, Any] | None = None  # the object as the last PATCH returned it
 
     def save(self, status: AuroraUpgradeStatus) -> None:
         """Write status only over the version that was read (optimistic concurrency, as
@@ -100,6 +101,7 @@ class KubeStore:
             if error.status == 409:
                 raise StatusConflict(f"{self.namespace}/{self.name} changed since it was read") from error
             raise
+        self.answer = saved
         metadata = saved.get("metadata") or {}
         self.resource_version = metadata.get("resourceVersion", self.resource_version)
         if self.stop_when_deleting and metadata.get("deletionTimestamp"):
