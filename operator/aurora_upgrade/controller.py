@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 # it opens one per request under way (docs/events.md, "The operator process").
 KUBE_CONNECTIONS = 16
 RECONCILE_THREADS = 16  # kopf's executor: the daemons' reconciles
+RESERVED_FOR_WOKEN = 4  # of those, turns safety polls never take (fleet.Looks)
 FEED_THREADS = 4  # the Regions' event feeds (one read each every few seconds)
 CONFLICT_RETRIES = 3  # a conflict re-reads and decides again, a few times per look
 
@@ -144,6 +145,8 @@ class Controller:
     # would come late, its wake-ups too, and its log would look stale to the looks that read it.
     feed_reads: concurrent.futures.Executor | None
     engine: Engine = field(init=False)
+    # Turns at the executor by urgency: woken looks before safety polls (fleet.Looks).
+    queue: fleet.Looks = field(default_factory=lambda: fleet.Looks(RECONCILE_THREADS, RESERVED_FOR_WOKEN))
     daemons: dict[str, UpgradeDaemon] = field(default_factory=dict)  # by "namespace/name"
     feeds: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # one per gateway (account and Region)
 
@@ -173,14 +176,16 @@ class Controller:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self.looks, self.expect_first_look, body, namespace, name)
+            urgency = fleet.Urgency.WOKEN  # a new upgrade, or one whose spec changed
             while not stopped:
-                daemon.wake.clear()
-                daemon.generation = _generation(body)
-                # In kopf's context (kopf.event needs it), in the executor: boto3 and requests block.
-                context = contextvars.copy_context()
-                delay, upgrade = await loop.run_in_executor(
-                    self.looks, context.run, self.reconcile, daemon, body, namespace, name, upgrades_by_cluster
-                )
+                async with self.queue.turn(urgency):
+                    daemon.wake.clear()
+                    daemon.generation = _generation(body)
+                    # In kopf's context (kopf.event needs it), in the executor: boto3 and requests block.
+                    context = contextvars.copy_context()
+                    delay, upgrade = await loop.run_in_executor(
+                        self.looks, context.run, self.reconcile, daemon, body, namespace, name, upgrades_by_cluster
+                    )
                 now = time.time()
                 if delay is not None:
                     delay = fleet.aligned(delay, now, self.timing)
@@ -188,6 +193,7 @@ class Controller:
                     daemon, upgrade, None if delay is None else fleet.cycle_of(now + delay, self.timing)
                 )
                 await _pause(stopped, daemon.wake, delay)
+                urgency = fleet.Urgency.WOKEN if daemon.wake.is_set() else fleet.Urgency.POLL
         finally:
             if self.daemons.get(ref) is daemon:
                 del self.daemons[ref]
