@@ -13,6 +13,8 @@ import json
 import os
 import platform
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -147,13 +149,27 @@ class Operator:
     """`aurora-upgrade operator` watching one namespace, sampled from /proc every `every` s."""
 
     def __init__(
-        self, kubeconfig: Path, endpoint_url: str, log_path: Path, poll_seconds: float, namespace: str
+        self,
+        kubeconfig: Path,
+        endpoint_url: str,
+        log_path: Path,
+        poll_seconds: float,
+        namespace: str,
+        env: dict[str, str] | None = None,
     ) -> None:
+        """`env`: settings beyond what tools' operator_env gives (which starts from this
+        process's environment), e.g. the SQS event source's."""
         self.log_path = log_path
-        self.started = time.time()
-        self.process = start_operator(
-            kubeconfig, endpoint_url, log_path, poll_seconds, namespace=namespace, python=OPERATOR_PYTHON
-        )
+        saved = dict(os.environ)
+        os.environ.update(env or {})
+        try:
+            self.started = time.time()
+            self.process = start_operator(
+                kubeconfig, endpoint_url, log_path, poll_seconds, namespace=namespace, python=OPERATOR_PYTHON
+            )
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         self.samples: list[ProcSample] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -198,6 +214,47 @@ def kube(kubeconfig: Path) -> kubernetes.client.CustomObjectsApi:
     return kubernetes.client.CustomObjectsApi(api)
 
 
+def apiserver_metrics(kubeconfig: Path) -> str:
+    """The API server's own /metrics (apiserver_request_total: what the operator asked of it)."""
+    api = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    response = api.call_api("/metrics", "GET", auth_settings=["BearerToken"], _preload_content=False)
+    return str(response[0].data.decode())
+
+
+class Profiler:
+    """py-spy sampling a process into a flame graph (SVG), where py-spy is installed and may
+    attach (it needs ptrace); `note` says why not otherwise."""
+
+    def __init__(self, pid: int, output: Path, log_path: Path) -> None:
+        self.output = output
+        self.note = ""
+        self.process: subprocess.Popen[bytes] | None = None
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(py_spy).exists():
+            self.note = "py-spy is not installed (`pip install -e '.[bench]'` installs it)"
+            return
+        output.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("ab")
+        # --nonblocking: the operator is never paused to be read, so it runs as it would unprofiled.
+        command = [py_spy, "record", "--pid", str(pid), "--output", str(output), "--format", "flamegraph",
+                   "--rate", "50", "--nonblocking"]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        """Before the operator stops: py-spy writes its file on SIGINT."""
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            stop_process(self.process)
+        self._log.close()
+        if not self.output.exists():
+            self.note = f"py-spy wrote no profile (exit {self.process.returncode})"
+        self.process = None
+
+
 def create_namespace(kubeconfig: Path, name: str) -> None:
     api = kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(config_file=str(kubeconfig)))
     api.create_namespace({"metadata": {"name": name}})
@@ -216,6 +273,7 @@ class PhaseWatch:
     namespace: str
     seen: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[str, list[dict[str, Any] | None]] = field(default_factory=dict)  # each event's status
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -248,6 +306,7 @@ class PhaseWatch:
                     phase = status.get("phase") if status.get("observedGeneration") else None
                     with self._lock:
                         self.objects[name] = obj
+                        self.statuses.setdefault(name, []).append(obj.get("status"))
                         phases = self.seen.setdefault(name, [])
                         if phase and (not phases or phases[-1][0] != phase):
                             phases.append((phase, at))

@@ -3,7 +3,9 @@ data; bench.report turns it into docs/benchmarks.md and the charts."""
 
 from __future__ import annotations
 
-import statistics
+import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -12,20 +14,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import kubernetes
+
+from aurora_upgrade.config import Timing
 from aurora_upgrade.models import FINALIZER, GROUP, PLURAL, VERSION
 from aurora_upgrade.phases import TERMINAL
 from aurora_upgrade.sim.config import AWS_TYPICAL_SECONDS
 from aurora_upgrade.sim.scenarios import RUNBOOK_CLUSTER, fleet_cluster
+from bench import measures
 from bench.harness import (
     Operator,
     PhaseWatch,
+    Profiler,
     Sim,
+    apiserver_metrics,
     create_namespace,
     kube,
     machine_cpu,
     proc_sample,
     upgrade_manifest,
 )
+from bench.measures import epoch as _epoch
 from support.runbook import NAME, RUNBOOK_PHASES
 from support.runbook_steps import (
     STEP_1_1,
@@ -74,12 +83,49 @@ def sequential_reboot_seconds(factor: float, instances: int = 2) -> float:
     return (instances - 1) * aws("reboot", factor)
 
 
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso).astimezone(UTC).timestamp()
+# What the simulator answers besides RDS: the event queue's SQS calls and STS are no RDS calls.
+_NOT_RDS = frozenset(
+    {"ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "GetQueueUrl", "GetQueueAttributes", "AssumeRole"}
+)
+
+
+def rds_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [call for call in calls if call["operation"] not in _NOT_RDS]
 
 
 def calls_by_operation(calls: list[dict[str, Any]]) -> dict[str, int]:
-    return dict(sorted(Counter(c["operation"] for c in calls).items()))
+    return dict(sorted(Counter(c["operation"] for c in rds_calls(calls)).items()))
+
+
+def status_patches(kubeconfig: Path) -> int | None:
+    """PATCHes of AuroraUpgrades' status the API server has served so far; None where its
+    /metrics cannot be read (the page then says n/a rather than a count it did not make)."""
+    try:
+        return measures.apiserver_requests(apiserver_metrics(kubeconfig), PLURAL, "PATCH", "status")
+    except (kubernetes.client.ApiException, OSError):
+        return None
+
+
+def _since(now: int | None, before: int | None) -> int | None:
+    return None if now is None or before is None else now - before
+
+
+def event_queue_supported() -> bool:
+    """Whether this simulator can deliver its RDS events to an SQS queue (`--event-queue`), the
+    operator's optional event source (issue 20); the bench runs that source only where it can."""
+    command = [sys.executable, "-m", "aurora_upgrade.cli", "sim", "--help"]
+    return "--event-queue" in subprocess.run(command, capture_output=True, text=True, check=False).stdout
+
+
+EVENT_QUEUE = "aurora-upgrade-bench-events"
+
+
+def _queue_env(sim: Sim) -> dict[str, str]:
+    """The operator's environment for the SQS event source: the queue the simulator fills (its URL
+    as the simulator prints it, else moto's form of it) and SQS reached at the simulator."""
+    found = re.search(r"AURORA_UPGRADE_EVENT_QUEUE_URL=(\S+)", sim.log_path.read_text(errors="replace"))
+    url = found.group(1) if found else f"{sim.endpoint_url}/123456789012/{EVENT_QUEUE}"
+    return {"AURORA_UPGRADE_EVENT_QUEUE_URL": url, "AWS_ENDPOINT_URL_SQS": sim.endpoint_url}
 
 
 # ---------------------------------------------------------------------------------------- B1
@@ -119,6 +165,12 @@ class Run:
     aws_seconds: float
     calls: dict[str, int]
     steps: list[tuple[str, float, float]] = field(default_factory=list)  # (name, start, end) from t0
+    # The operator's only: what the watch and the API server saw, and the RDS writes.
+    source: str = ""  # the event source: DescribeEvents (the feed) or SQS
+    status_writes: int | None = None  # changes of status the watch saw
+    status_patches: int | None = None  # PATCHes of the status subresource the API server served
+    first_call_seconds: float | None = None  # from create to the operator's first RDS call for it
+    duplicates: list[str] = field(default_factory=list)
 
     @property
     def added_seconds(self) -> float:
@@ -157,15 +209,22 @@ def wait_until_started(operator: Operator, log_path: Path, timeout: float = 60) 
     raise RuntimeError(f"the operator did not start: {log_path.read_text(errors='replace')[-3000:]}")
 
 
-def run_operator(workdir: Path, kubeconfig: Path, factor: float, log: Log) -> Run:
-    namespace = "bench-b1"
+def run_operator(workdir: Path, kubeconfig: Path, factor: float, log: Log, *, event_queue: bool = False) -> Run:
+    """The example manifest through the operator, with the DescribeEvents feed or, `event_queue`,
+    the SQS source (the simulator delivering its events to a queue)."""
+    source = "SQS" if event_queue else "DescribeEvents"
+    namespace = f"bench-b1-{source.lower()}"
     create_namespace(kubeconfig, namespace)
-    sim = Sim(workdir / "b1-operator-sim.log", ["--scenario", "runbook", "--scale", str(factor)])
-    operator_log = workdir / "b1-operator.log"
-    operator = Operator(kubeconfig, sim.endpoint_url, operator_log, 30 * factor, namespace)
+    queue = ["--event-queue", EVENT_QUEUE] if event_queue else []
+    sim = Sim(workdir / f"b1-operator-{source}-sim.log", ["--scenario", "runbook", "--scale", str(factor), *queue])
+    operator_log = workdir / f"b1-operator-{source}.log"
+    operator = Operator(
+        kubeconfig, sim.endpoint_url, operator_log, 30 * factor, namespace, env=_queue_env(sim) if event_queue else {}
+    )
     watch = PhaseWatch(kubeconfig, namespace)
     try:
         wait_until_started(operator, operator_log)
+        patches_before = status_patches(kubeconfig)
         t0 = time.time()
         kube(kubeconfig).create_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, upgrade_manifest(NAME, namespace, RUNBOOK_CLUSTER)
@@ -179,13 +238,29 @@ def run_operator(workdir: Path, kubeconfig: Path, factor: float, log: Log) -> Ru
         wall = phases[-1][1] - t0
         steps = [(phase, at - t0, (phases[i + 1][1] if i + 1 < len(phases) else at) - t0) for i, (phase, at) in
                  enumerate(phases)]  # fmt: skip
+        time.sleep(2 * 30 * factor)  # what the operator still writes after Completed counts too
+        patches = _since(status_patches(kubeconfig), patches_before)
         calls = sim.calls()
     finally:
         watch.stop()
         operator.stop()
         sim.stop()
-    log(f"B1 operator: {wall:.1f} s, {len(calls)} RDS calls")
-    return Run(wall, waited_aws_seconds(factor, waits_for_deletion=True), calls_by_operation(calls), steps)
+    rds = rds_calls(calls)
+    # The first call for the upgrade: the event feed's may come before, for no upgrade in particular.
+    asked = [_epoch(c["time"]) for c in rds if c["operation"] != "DescribeEvents" and _epoch(c["time"]) >= t0]
+    _, duplicates = measures.rds_writes(rds)
+    log(f"B1 operator ({source}): {wall:.1f} s, {len(rds)} RDS calls, {patches} status PATCHes")
+    return Run(
+        wall,
+        waited_aws_seconds(factor, waits_for_deletion=True) + sequential_reboot_seconds(factor),
+        calls_by_operation(calls),
+        steps,
+        source=source,
+        status_writes=measures.status_writes(watch.statuses.get(NAME, [])),
+        status_patches=patches,
+        first_call_seconds=min(asked) - t0 if asked else None,
+        duplicates=duplicates,
+    )
 
 
 # ---------------------------------------------------------------------------------------- B2
@@ -214,21 +289,15 @@ class FleetRun:
     lags_by_change: dict[str, list[float]] = field(default_factory=dict)  # the lags, by AWS change
     control_plane_cpu_seconds: float | None = None  # kube-apiserver's and etcd's over the run
     machine_busy_percent: float | None = None  # of all the machine's CPUs, over the run
-
-
-def _percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def p50(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def p99(values: list[float]) -> float:
-    return _percentile(values, 99)
+    writes: dict[str, int] = field(default_factory=dict)  # RDS writes sent, by operation
+    duplicates: list[str] = field(default_factory=list)  # writes carried out twice on one resource
+    # Shared describes per question kind: (mean, worst) calls per read cycle per 100 resources, cycles.
+    per_cycle: dict[str, tuple[float, float, int]] = field(default_factory=dict)
+    status_writes: list[int] = field(default_factory=list)  # per upgrade, as the watch saw them
+    status_patches: int | None = None  # PATCHes of the status subresource the API server served
+    read_cycle_seconds: float = 0.0
+    profile: str = ""  # the py-spy flame graph's file name, beside the page
+    profile_note: str = ""  # why there is none
 
 
 def _window_rates(calls: list[dict[str, Any]], t0: float, t1: float) -> tuple[dict[str, tuple[float, float]], Any]:
@@ -310,12 +379,17 @@ def run_fleet(
     cap_seconds: float,
     log: Log,
     control_plane: Sequence[int] = (),
+    *,
+    seed: int = 1,
+    profile: Path | None = None,
 ) -> FleetRun:
-    """N upgrades at once; `control_plane` holds the pids of kube-apiserver and etcd, whose CPU
-    over the run is reported beside the operator's and the simulator's."""
+    """N upgrades at once, each cluster with its own durations (`--vary-durations seed`);
+    `control_plane` holds the pids of kube-apiserver and etcd, whose CPU over the run is reported
+    beside the operator's and the simulator's; `profile`: where py-spy's flame graph of the
+    operator over the run goes."""
     namespace = f"bench-b2-{n}"
     create_namespace(kubeconfig, namespace)
-    sim = Sim(workdir / f"b2-{n}-sim.log", ["--fleet", str(n), "--scale", str(factor)])
+    sim = Sim(workdir / f"b2-{n}-sim.log", ["--fleet", str(n), "--scale", str(factor), "--vary-durations", str(seed)])
     api = kube(kubeconfig)
     cluster_of_upgrade = {f"upgrade-{i:04d}": fleet_cluster(i) for i in range(1, n + 1)}
     for name, cluster in cluster_of_upgrade.items():
@@ -325,7 +399,9 @@ def run_fleet(
     watch = PhaseWatch(kubeconfig, namespace)
     plane_before = sum(proc_sample(pid).cpu_seconds for pid in control_plane)
     busy_before, all_before = machine_cpu()
+    patches_before = status_patches(kubeconfig)
     operator = Operator(kubeconfig, sim.endpoint_url, workdir / f"b2-{n}-operator.log", 30 * factor, namespace)
+    profiler = Profiler(operator.process.pid, profile, workdir / "py-spy.log") if profile else None
     t0 = operator.started
     try:
         deadline = t0 + cap_seconds
@@ -346,13 +422,20 @@ def run_fleet(
         sim_cpu = sim.cpu_seconds()
         plane_cpu = sum(proc_sample(pid).cpu_seconds for pid in control_plane) - plane_before
         busy_after, all_after = machine_cpu()
-        calls = sim.calls()
+        if profiler is not None:
+            profiler.stop()
+        patches = _since(status_patches(kubeconfig), patches_before)
+        calls = rds_calls(sim.calls())
         transitions = sim.transitions()
     finally:
         watch.stop()
+        if profiler is not None:
+            profiler.stop()
         operator.stop()
         sim.stop()
     rates, (mean_total, peak_total, windows) = _window_rates(calls, t0, t1)
+    writes, duplicates = measures.rds_writes(calls)
+    cycle = Timing.compressed(factor).read_cycle
     lags = status_lags(transitions, watch, cluster_of_upgrade)
     outcomes = Counter(c["outcome"] for c in calls if c["outcome"] != "ok")
     run = FleetRun(
@@ -377,6 +460,14 @@ def run_fleet(
         operator_exit=exited,
         control_plane_cpu_seconds=plane_cpu if control_plane else None,
         machine_busy_percent=100 * (busy_after - busy_before) / (all_after - all_before),
+        writes=writes,
+        duplicates=duplicates,
+        per_cycle=measures.calls_per_cycle([c for c in calls if t0 <= _epoch(c["time"]) <= t1], cycle),
+        status_writes=[measures.status_writes(watch.statuses.get(name, [])) for name in cluster_of_upgrade],
+        status_patches=patches,
+        read_cycle_seconds=cycle,
+        profile=profile.name if profile and profile.exists() else "",
+        profile_note=profiler.note if profiler else "",
     )
     log(
         f"B2 N={n}: {completed}/{n} Completed in {run.seconds:.0f} s, {mean_total:.1f} calls/s "

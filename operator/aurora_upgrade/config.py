@@ -14,6 +14,18 @@ SCALE_ENV = "AURORA_UPGRADE_TIME_SCALE"
 # set them for the controller, which reads them once kopf has started it.
 METRICS_PORT_ENV = "AURORA_UPGRADE_METRICS_PORT"
 METRICS_ADDRESS_ENV = "AURORA_UPGRADE_METRICS_ADDRESS"
+# The CA bundle validation's database connections verify blue's and green's certificates with
+# (sslmode verify-ca/verify-full): the chart mounts AWS's RDS bundle (global-bundle.pem) there.
+# Unset: the system's trust store, which does not hold AWS's RDS certificate authorities.
+DB_CA_BUNDLE_ENV = "AURORA_UPGRADE_DB_CA_BUNDLE"
+# An SQS queue an EventBridge rule fills with RDS events (docs/events.md, "EventBridge and SQS"):
+# the operator long-polls it, and the DescribeEvents feed reads only at the safety interval.
+EVENT_QUEUE_URL_ENV = "AURORA_UPGRADE_EVENT_QUEUE_URL"
+EVENT_QUEUE_REGION_ENV = "AURORA_UPGRADE_EVENT_QUEUE_REGION"  # default: the Region in the queue's URL
+# At most this many of the operator's upgrades creating green at once per account and Region
+# (CreateBlueGreenDeployment sent, green not yet available), to keep a fleet inside the account's
+# quota of DB clusters; unset: no limit. `aurora-upgrade run` drives one upgrade and ignores it.
+MAX_CREATING_ENV = "AURORA_UPGRADE_MAX_CREATING_PER_REGION"
 
 
 def _positive(name: str, default: str, what: str) -> float:
@@ -37,9 +49,31 @@ def time_scale() -> float:
     return _positive(SCALE_ENV, "1", "a positive number")
 
 
+def db_ca_bundle() -> str | None:
+    """The path in AURORA_UPGRADE_DB_CA_BUNDLE, or None when unset or empty."""
+    return os.environ.get(DB_CA_BUNDLE_ENV) or None
+
+
+def max_creating_per_region() -> int | None:
+    raw = os.environ.get(MAX_CREATING_ENV, "")
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{MAX_CREATING_ENV} must be a whole number of at least 1, not {raw!r}")
+    return value
+
+
+def event_queue_url() -> str | None:
+    return os.environ.get(EVENT_QUEUE_URL_ENV) or None
+
+
 def timing_from_env() -> Timing:
     scale = time_scale()
-    return Timing(poll=poll_seconds() * scale, scale=scale)
+    return Timing(poll=poll_seconds() * scale, scale=scale, event_queue=event_queue_url() is not None)
 
 
 @dataclass(frozen=True)
@@ -61,6 +95,7 @@ class Timing:
 
     poll: float = 30.0
     scale: float = 1.0
+    event_queue: bool = False  # RDS events arrive from an SQS queue too (AURORA_UPGRADE_EVENT_QUEUE_URL)
 
     @classmethod
     def compressed(cls, scale: float) -> Timing:
@@ -76,6 +111,13 @@ class Timing:
     def events(self) -> float:
         """How often one DescribeEvents call per account and Region reads what changed."""
         return max(1.0, self.poll / 6)
+
+    @property
+    def feed_interval(self) -> float:
+        """How often the Region's DescribeEvents feed reads: every `events` seconds, or, where an
+        EventBridge queue brings the events, only at the safety interval (5 min at 30 s), for
+        what EventBridge misses (its RDS delivery is best effort, like the events themselves)."""
+        return self.safety if self.event_queue else self.events
 
     @property
     def quick(self) -> float:
@@ -121,6 +163,19 @@ class Timing:
         switchover is sent; an older one is retaken. Longer than the waits between them
         (SwitchoverNotSafe 30 min, SwitchoverRefused 10 min), so a retake never chases itself."""
         return self.scaled(timedelta(hours=1), floor=30.0)
+
+    @property
+    def validation_max_age(self) -> timedelta:
+        """How long ago the user's checks may have passed when the switchover is sent (a Manual
+        approval or a window may come days after Validating): older, they run again inside the
+        open gate, right before the call (ValidationExpired)."""
+        return self.scaled(timedelta(hours=1), floor=30.0)
+
+    @property
+    def guardrail_freshness(self) -> timedelta:
+        """How old the database's answer may be when a decision acts on it right before the
+        switchover call: a job's answer is picked up within a quick look of its end."""
+        return self.scaled(timedelta(minutes=1), floor=max(5.0, 2 * self.quick))
 
     @property
     def verify_timeout(self) -> timedelta:

@@ -29,6 +29,7 @@ import copy
 import logging
 import os
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,11 +39,22 @@ import kopf
 
 from aurora_upgrade import fleet, metrics
 from aurora_upgrade.clock import utcnow
-from aurora_upgrade.config import METRICS_ADDRESS_ENV, METRICS_PORT_ENV, Timing, timing_from_env
+from aurora_upgrade.config import (
+    EVENT_QUEUE_REGION_ENV,
+    METRICS_ADDRESS_ENV,
+    METRICS_PORT_ENV,
+    Timing,
+    event_queue_url,
+    max_creating_per_region,
+    timing_from_env,
+)
+from aurora_upgrade.database import DatabaseProbe
+from aurora_upgrade.decisions.bluegreen import CreateSlots, CreateTurn, create_slots
 from aurora_upgrade.decisions.precheck import Claim, claim_key, claimed_by
 from aurora_upgrade.engine import Engine, default_gateways
+from aurora_upgrade.gateway.event_queue import EventQueue
 from aurora_upgrade.gateway.rds import RdsGateway
-from aurora_upgrade.kube import CustomObjects
+from aurora_upgrade.kube import CustomObjects, read_secret
 from aurora_upgrade.models import (
     FINALIZER,
     GROUP,
@@ -56,10 +68,11 @@ from aurora_upgrade.models import (
     parse_status,
 )
 from aurora_upgrade.phases import FINISHED, TERMINAL, Phase
-from aurora_upgrade.resources import RdsError
+from aurora_upgrade.resources import RdsError, RdsEvent
 from aurora_upgrade.status import initial
 from aurora_upgrade.store import KubeStore, ResourceDeleting, StatusConflict
 from aurora_upgrade.upgrade import Upgrade
+from aurora_upgrade.validation_jobs import Probes, Validations, database_probe
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +83,11 @@ RECONCILE_THREADS = 16  # kopf's executor: the daemons' reconciles
 RESERVED_FOR_WOKEN = 4  # of those, turns safety polls never take (fleet.Looks)
 FEED_THREADS = 4  # the Regions' event feeds (one read each every few seconds)
 CONFLICT_RETRIES = 3  # a conflict re-reads and decides again, a few times per look
+# How long at most a create the per-Region limit let through counts as creating until the index
+# shows it: long enough for its status write to come back as a watch event on a busy API server.
+GRANT_SECONDS = 60.0
+# The phases from which a look may go on to create green in the same reconcile.
+BEFORE_CREATE = (Phase.PENDING, Phase.PRECHECKING, Phase.REBOOTING_SOURCE, Phase.CREATING_BLUE_GREEN)
 
 WAITING_FOR_DELETION = "Waiting for AWS to delete what this upgrade created"
 CHANGED_WHILE_DELETING = "The object changed while deleting; reading it again"
@@ -144,14 +162,36 @@ class Controller:
     # The event feeds read on threads of their own: queued behind a fleet's looks, a feed's read
     # would come late, its wake-ups too, and its log would look stale to the looks that read it.
     feed_reads: concurrent.futures.Executor | None
+    queue: EventQueue | None = None  # the EventBridge queue of RDS events, if one is configured
+    max_creating: int | None = None  # AURORA_UPGRADE_MAX_CREATING_PER_REGION
     engine: Engine = field(init=False)
     # Turns at the executor by urgency: woken looks before safety polls (fleet.Looks).
-    queue: fleet.Looks = field(default_factory=lambda: fleet.Looks(RECONCILE_THREADS, RESERVED_FOR_WOKEN))
+    turns: fleet.Looks = field(default_factory=lambda: fleet.Looks(RECONCILE_THREADS, RESERVED_FOR_WOKEN))
+    # Creates let through by the per-Region limit, by Region key and ref, with when: counted as
+    # creating until the index has surely seen their status (looks run in parallel, and the
+    # index learns of a create only from its status write's watch event).
+    _granted: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    _granting: threading.Lock = field(default_factory=threading.Lock)
     daemons: dict[str, UpgradeDaemon] = field(default_factory=dict)  # by "namespace/name"
     feeds: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # one per gateway (account and Region)
+    loop: asyncio.AbstractEventLoop | None = None  # the daemons', known from the first one on
+    probes: Probes = field(default_factory=lambda: operator_probe)  # spec.validation's databases
+    consuming: asyncio.Task[None] | None = None  # the queue's long polls, while an upgrade waits
 
     def __post_init__(self) -> None:
-        self.engine = Engine(timing=self.timing, gateways=self.gateway)
+        databases = Validations(probes=self.probes, on_done=self.job_done)
+        self.engine = Engine(timing=self.timing, gateways=self.gateway, databases=databases)
+
+    def job_done(self, ref: str) -> None:
+        """A database check finished, on its runner's thread: the upgrade's daemon looks at once
+        to pick the answer up (validation_jobs.py), in the event loop like every wake-up."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._wake_one, ref)
+
+    def _wake_one(self, ref: str) -> None:
+        daemon = self.daemons.get(ref)
+        if daemon is not None:
+            daemon.wake.set()
 
     def gateway(self, upgrade: Upgrade) -> RdsGateway:
         """The gateway every upgrade of the account and Region shares, its reads shared too."""
@@ -168,23 +208,32 @@ class Controller:
         namespace: str,
         name: str,
         upgrades_by_cluster: kopf.Index[tuple[str, str], Claim],
+        upgrades_by_region: kopf.Index[tuple[str, str], CreateTurn],
     ) -> None:
         """Look, pause, look again, until the upgrade is settled (kopf then stops the daemon)."""
         ref = f"{namespace}/{name}"
         # A record of its own: an older daemon of the upgrade, still stopping, keeps and drops its own.
         daemon = self.daemons[ref] = UpgradeDaemon()
-        loop = asyncio.get_running_loop()
+        loop = self.loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self.looks, self.expect_first_look, body, namespace, name)
             urgency = fleet.Urgency.WOKEN  # a new upgrade, or one whose spec changed
             while not stopped:
-                async with self.queue.turn(urgency):
+                async with self.turns.turn(urgency):
                     daemon.wake.clear()
                     daemon.generation = _generation(body)
                     # In kopf's context (kopf.event needs it), in the executor: boto3 and requests block.
                     context = contextvars.copy_context()
                     delay, upgrade = await loop.run_in_executor(
-                        self.looks, context.run, self.reconcile, daemon, body, namespace, name, upgrades_by_cluster
+                        self.looks,
+                        context.run,
+                        self.reconcile,
+                        daemon,
+                        body,
+                        namespace,
+                        name,
+                        upgrades_by_cluster,
+                        upgrades_by_region,
                     )
                 now = time.time()
                 if delay is not None:
@@ -197,6 +246,9 @@ class Controller:
         finally:
             if self.daemons.get(ref) is daemon:
                 del self.daemons[ref]
+                uid = (body.get("metadata") or {}).get("uid")
+                if uid:
+                    self.engine.databases.forget(str(uid))  # its database answers are of no more use
 
     def wake_on_new_generation(self, namespace: str | None, name: str, generation: int) -> None:
         """A new generation (an approval, a fixed spec) ends the daemon's pause at once."""
@@ -226,6 +278,7 @@ class Controller:
         namespace: str,
         name: str,
         upgrades_by_cluster: kopf.Index[tuple[str, str], Claim],
+        upgrades_by_region: kopf.Index[tuple[str, str], CreateTurn],
     ) -> tuple[float | None, Upgrade | None]:
         """One look: seconds until the next (None: only a spec change matters now) and the upgrade
         as recorded (None when nothing was reconciled)."""
@@ -233,7 +286,7 @@ class Controller:
             return None, None
         for _attempt in range(CONFLICT_RETRIES):
             try:
-                return self._reconcile_fresh(daemon, body, namespace, name, upgrades_by_cluster)
+                return self._reconcile_fresh(daemon, body, namespace, name, upgrades_by_cluster, upgrades_by_region)
             except StatusConflict:
                 log.info("%s/%s changed since it was read; reading it again", namespace, name)
                 daemon.known_version, daemon.known, daemon.unsaved = None, None, None
@@ -253,6 +306,7 @@ class Controller:
         namespace: str,
         name: str,
         upgrades_by_cluster: kopf.Index[tuple[str, str], Claim],
+        upgrades_by_region: kopf.Index[tuple[str, str], CreateTurn],
     ) -> tuple[float | None, Upgrade | None]:
         """Read the object (kopf's cached body may predate the status just written), decide and
         act on it; every status write is conditional on the version read here."""
@@ -268,14 +322,45 @@ class Controller:
             return None, None  # stalled until the spec is fixed
         upgrade = _carried(daemon.unsaved, self._accept(fresh, spec, store))
         daemon.unsaved = None
+        ref = f"{namespace}/{name}"
         claims = list(upgrades_by_cluster.get(claim_key(spec.region, spec.cluster_identifier), []))
+        key = region_key(spec.aws.role_arn, spec.region)
+        before_create = upgrade.status.phase in BEFORE_CREATE and not upgrade.status.create_requested_at
+        slots = self._create_slots(ref, key, upgrades_by_region) if before_create else None
+        created = False
         try:
-            recorded, requeue = self.engine.reconcile(upgrade, store, claimed_by(claims, f"{namespace}/{name}"))
+            recorded, requeue = self.engine.reconcile(upgrade, store, claimed_by(claims, ref), slots)
+            created = bool(recorded.status.create_requested_at)
         finally:
             if store.answer is not None:
                 _know(daemon, store.answer)
+            if slots is not None and not created:
+                with self._granting:
+                    self._granted.get(key, {}).pop(ref, None)  # it did not create: no slot taken
         daemon.unsaved = recorded if recorded.stored is not None else None
         return requeue, recorded
+
+    def _create_slots(
+        self, ref: str, key: tuple[str, str], upgrades_by_region: kopf.Index[tuple[str, str], CreateTurn]
+    ) -> CreateSlots | None:
+        """Where the per-Region limit stands for `ref` (None without a limit). A look it lets
+        create counts as creating from now on, for the looks running beside it."""
+        if self.max_creating is None:
+            return None
+        with self._granting:
+            now = time.monotonic()
+            turns = list(upgrades_by_region.get(key, []))
+            indexed = {t.ref for t in turns if t.creating}  # the index has seen these creates: it counts them
+            granted = {
+                r: at for r, at in self._granted.get(key, {}).items() if r not in indexed and now - at < GRANT_SECONDS
+            }
+            slots = create_slots(ref, turns, self.max_creating)
+            creating = indexed | set(granted)
+            slots = CreateSlots(slots.limit, len(creating - {ref}), slots.ahead)
+            if slots.creating + slots.ahead < slots.limit:
+                granted[ref] = now
+            self._granted[key] = granted
+            return slots
 
     def _fresh(self, daemon: UpgradeDaemon, body: Any, namespace: str, name: str) -> dict[str, Any]:
         """The upgrade as it is now. kopf's body is it when its resourceVersion is the one this
@@ -337,6 +422,8 @@ class Controller:
         daemon.waits_on = (gateway, resources)
         if id(gateway) not in self.feeds:
             self.feeds[id(gateway)] = asyncio.get_running_loop().create_task(self._feed(gateway))
+        if self.queue is not None and self.consuming is None:
+            self.consuming = asyncio.get_running_loop().create_task(self._consume(self.queue))
 
     def _waiting_on(self, gateway: RdsGateway) -> dict[str, tuple[UpgradeDaemon, fleet.Resources]]:
         return {
@@ -346,25 +433,57 @@ class Controller:
         }
 
     async def _feed(self, gateway: RdsGateway) -> None:
-        """One DescribeEvents call per account and Region every `Timing.events` seconds, for as
-        long as an upgrade there waits on AWS; each event wakes the upgrades it is about."""
+        """One DescribeEvents call per account and Region every `Timing.feed_interval` seconds (the
+        safety interval where the EventBridge queue brings the events), for as long as an upgrade
+        there waits on AWS; each event wakes the upgrades it is about."""
         loop = asyncio.get_running_loop()
         try:
             while waiting := self._waiting_on(gateway):
-                interest = {ref: resources.names for ref, (_, resources) in waiting.items()}
                 try:
                     events = await loop.run_in_executor(self.feed_reads, gateway.read_events)
                 except RdsError as error:
                     log.warning("Reading RDS events failed (%s); the upgrades' own polls go on", error)
                     events = []
-                for ref in fleet.woken_by(events, interest, gateway.cluster_of_instance):
-                    daemon, resources = waiting[ref]
-                    if self.daemons.get(ref) is daemon:
-                        fleet.expect(gateway, resources)  # the woken look's reads go in one call
-                        daemon.wake.set()
-                await asyncio.sleep(self.timing.events * random.uniform(0.9, 1.1))  # jittered, unlike its peers'
+                self._wake(gateway, waiting, events)
+                # Jittered, unlike its peers'; long where the EventBridge queue brings the events.
+                await asyncio.sleep(self.timing.feed_interval * random.uniform(0.9, 1.1))
         finally:
             self.feeds.pop(id(gateway), None)
+
+    def _wake(
+        self,
+        gateway: RdsGateway,
+        waiting: dict[str, tuple[UpgradeDaemon, fleet.Resources]],
+        events: list[RdsEvent],
+    ) -> None:
+        """Wake the upgrades waiting on the gateway's Region that `events` are about."""
+        interest = {ref: resources.names for ref, (_, resources) in waiting.items()}
+        for ref in fleet.woken_by(events, interest, gateway.cluster_of_instance):
+            daemon, resources = waiting[ref]
+            if self.daemons.get(ref) is daemon:
+                fleet.expect(gateway, resources)  # the woken look's reads go in one call
+                daemon.wake.set()
+
+    async def _consume(self, queue: EventQueue) -> None:
+        """Long-poll the EventBridge queue for as long as an upgrade waits on AWS: each event
+        wakes the upgrades it is about, as the feed's do. Only an operator that drives upgrades
+        consumes: under kopf's peering a paused operator's daemons are stopped, and with them
+        this loop (the poll under way ends within its 20 s)."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self.daemons:
+                try:
+                    events = await loop.run_in_executor(self.feed_reads, queue.receive)
+                except RdsError as error:
+                    log.warning("Reading the event queue failed (%s); the RDS event feed and polls go on", error)
+                    await asyncio.sleep(self.timing.events)
+                    continue
+                gateways = {id(d.waits_on[0]): d.waits_on[0] for d in self.daemons.values() if d.waits_on}
+                for gateway in gateways.values():
+                    gateway.heard(events)
+                    self._wake(gateway, self._waiting_on(gateway), events)
+        finally:
+            self.consuming = None
 
     # --- deletion --------------------------------------------------------------------------------
 
@@ -386,6 +505,15 @@ class Controller:
         if delay is not None:
             raise kopf.TemporaryError(WAITING_FOR_DELETION, delay=delay)
         metrics.forget(namespace, name)
+
+
+def operator_probe(upgrade: Upgrade) -> DatabaseProbe:
+    """The database probe in the operator: a passwordSecretRef is read from the upgrade's own
+    namespace when the job runs (never kept); otherwise IAM database authentication."""
+    database = upgrade.spec.validation.database if upgrade.spec.validation else None
+    ref = database.password_secret_ref if database else None
+    password = read_secret(upgrade.namespace, ref.name, ref.key) if ref is not None else None
+    return database_probe(upgrade, password)
 
 
 async def _pause(stopped: kopf.DaemonStopped, wake: asyncio.Event, delay: float | None) -> None:
@@ -498,7 +626,14 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         api=custom_api(),
         looks=settings.execution.executor,
         feed_reads=concurrent.futures.ThreadPoolExecutor(FEED_THREADS, "rds-events"),
+        queue=_event_queue(),
+        max_creating=max_creating_per_region(),
     )
+
+
+def _event_queue() -> EventQueue | None:
+    url = event_queue_url()
+    return EventQueue.for_url(url, os.environ.get(EVENT_QUEUE_REGION_ENV) or None) if url else None
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
@@ -509,6 +644,25 @@ async def upgrades_by_cluster(
     return {key: Claim(f"{namespace}/{name}", str(meta.get("creationTimestamp")), status.get("phase", "Pending"))}
 
 
+def region_key(role_arn: str | None, region: str) -> tuple[str, str]:
+    """The account (by the role the upgrade assumes, "" for the operator's own) and Region whose
+    quota of DB clusters a create counts against."""
+    return (role_arn or "", region)
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+async def upgrades_by_region(
+    spec: Any, status: Any, namespace: str | None, name: str, **_: Any
+) -> dict[tuple[str, str], CreateTurn]:
+    """The upgrades waiting to create green or creating it, for the per-Region limit."""
+    phase = status.get("phase", "Pending")
+    if phase not in (Phase.CREATING_BLUE_GREEN, Phase.PROVISIONING_GREEN):
+        return {}  # empty, not None: kopf keeps an object's last entry when its indexer answers None
+    key = region_key((spec.get("aws") or {}).get("roleArn"), str(spec.get("region")))
+    since = str(status.get("phaseStartedAt") or "")
+    return {key: CreateTurn(f"{namespace}/{name}", phase, since, bool(status.get("createRequestedAt")))}
+
+
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=60, when=_has_work)  # type: ignore[arg-type]  # index kwarg is extra
 async def drive(
     stopped: kopf.DaemonStopped,
@@ -516,12 +670,13 @@ async def drive(
     namespace: str | None,
     name: str,
     upgrades_by_cluster: kopf.Index[tuple[str, str], Claim],
+    upgrades_by_region: kopf.Index[tuple[str, str], CreateTurn],
     memo: kopf.Memo,
     **_: Any,
 ) -> None:
     """The daemon of an upgrade with something left to do: it drives the upgrade, look by look."""
     assert namespace is not None  # AuroraUpgrade is namespaced
-    await memo.controller.drive(stopped, body, namespace, name, upgrades_by_cluster)
+    await memo.controller.drive(stopped, body, namespace, name, upgrades_by_cluster, upgrades_by_region)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)

@@ -87,7 +87,33 @@ def spec_schema() -> dict[str, Any]:
     schema["required"] = list(REQUIRED_FIELDS)
     for name in ("switchover", "cleanup", "aws"):  # so the API server shows nested defaults
         props[name]["default"] = {}
+    props["validation"]["x-kubernetes-validations"] = VALIDATION_RULES
+    checks = props["validation"]["properties"]["checks"]
+    # A map keyed by name: the API server itself refuses two checks of one name.
+    checks["x-kubernetes-list-type"] = "map"
+    checks["x-kubernetes-list-map-keys"] = ["name"]
+    checks["items"]["x-kubernetes-validations"] = [
+        {"rule": "has(self.sql) != has(self.webhook)", "message": "a check sets exactly one of sql or webhook"}
+    ]
     return schema
+
+
+# What models.ValidationSpec refuses for `aurora-upgrade run`, said to the API server.
+VALIDATION_RULES = [
+    {
+        "rule": "(has(self.checks) && size(self.checks) > 0) || "
+        "(has(self.database) && (!has(self.guardrails) || self.guardrails != 'Off'))",
+        "message": "this validation block checks nothing: add checks, or a database with guardrails",
+    },
+    {
+        "rule": "has(self.database) || !has(self.checks) || self.checks.all(c, !has(c.sql))",
+        "message": "SQL checks need validation.database (how to connect to green)",
+    },
+    {
+        "rule": "has(self.database) || !has(self.guardrails) || self.guardrails == 'Off'",
+        "message": "guardrails need validation.database (how to connect to blue and green)",
+    },
+]
 
 
 def status_schema() -> dict[str, Any]:

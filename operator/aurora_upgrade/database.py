@@ -12,7 +12,7 @@ of their own and a later look picks the answer up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
 
@@ -47,6 +47,7 @@ class Guardrail(StrEnum):
 
 
 Side = Literal["blue", "green"]
+Asked = Literal["before_create", "validate", "before_switchover"]  # which probe calls a job makes
 Result = Literal["Passed", "Failed", "Error"]
 
 
@@ -59,6 +60,10 @@ class Endpoint:
     port: int
     cluster: str  # the cluster identifier, for messages
     resource_id: str = ""  # DbClusterResourceId: what rds-db:connect policies name
+    # DescribeDBClusters' IAMDatabaseAuthenticationEnabled (Cluster.iam_database_authentication);
+    # None where not known. With IAM authentication and False, before_create finds
+    # IAM_AUTH_DISABLED without trying to log in.
+    iam_auth_enabled: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,12 @@ class GuardrailAnswer:
     fingerprint: str | None = None  # blue's catalog fingerprint, where this run took one
 
 
+class SecretUnavailable(Exception):
+    """spec.validation.database.passwordSecretRef names a Secret or key that cannot be read
+    (kube.read_secret raises it; its message says which and why, and holds no secret value).
+    The engine makes it a DATABASE_UNREACHABLE finding rather than probing without a password."""
+
+
 class DatabaseProbe(Protocol):
     """Blocking calls, each bounded by its timeout. An error connecting is a DATABASE_UNREACHABLE
     finding, never an exception; the probe raises only for a programming error."""
@@ -112,3 +123,33 @@ class DatabaseProbe(Protocol):
         """One of spec.validation.checks by name: SQL in a READ ONLY transaction against green
         (one row with one true passes) or the webhook (2xx within timeoutSeconds passes)."""
         ...
+
+
+@dataclass(frozen=True)
+class DatabaseRequest:
+    """What a decision asks of the databases in one look: a value, so that the same question
+    asked again finds the job already running or done (validation_jobs.py keys its jobs by it).
+    `not_before`: an answer finished earlier is too old for this question (a guardrail right
+    before the switchover wants a fresh one); it is no part of the question's identity."""
+
+    what: Asked
+    uid: str
+    generation: int
+    blue: Endpoint | None = None
+    green: Endpoint | None = None
+    fingerprint: str | None = None
+    checks: tuple[str, ...] = ()  # spec.validation.checks to run, in order
+    guardrails: bool = False  # run the guardrails of `what` too
+    timeouts: int = 0  # the checks' timeoutSeconds, summed: how long the job may take beyond the guardrails
+    not_before: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class DatabaseAnswer:
+    """A job's result: the checks run (in order, up to the first that did not pass) and the
+    guardrails' answer, if they were asked for."""
+
+    request: DatabaseRequest
+    checks: tuple[CheckResult, ...]
+    guardrails: GuardrailAnswer | None
+    finished_at: str  # RFC 3339

@@ -20,7 +20,17 @@ from typing import Any, NamedTuple
 from aurora_upgrade import metrics
 from aurora_upgrade.clock import parse_time, rfc3339, utcnow
 from aurora_upgrade.config import Timing
-from aurora_upgrade.decisions import bluegreen, cleanup, deadlines, pacing, precheck, reboot, switchover, verify
+from aurora_upgrade.decisions import (
+    bluegreen,
+    cleanup,
+    deadlines,
+    pacing,
+    precheck,
+    reboot,
+    switchover,
+    validate,
+    verify,
+)
 from aurora_upgrade.decisions.actions import (
     Action,
     CreateBlueGreen,
@@ -33,7 +43,7 @@ from aurora_upgrade.decisions.actions import (
     RebootInstance,
     Switchover,
 )
-from aurora_upgrade.decisions.outcome import Advance, Outcome, call_in_flight, default_call_failed, read_failed
+from aurora_upgrade.decisions.outcome import Advance, Ask, Outcome, call_in_flight, default_call_failed, read_failed
 from aurora_upgrade.decisions.questions import Question
 from aurora_upgrade.gateway.rds import RdsGateway
 from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus, InvalidManifest
@@ -51,6 +61,7 @@ from aurora_upgrade.resources import RdsError, RdsReads, Reads
 from aurora_upgrade.status import initial, is_dry_run, recorded, transition, updated, with_conditions, worth_writing
 from aurora_upgrade.store import Store
 from aurora_upgrade.upgrade import Upgrade
+from aurora_upgrade.validation_jobs import Validations
 
 GatewayFactory = Callable[[Upgrade], RdsGateway]
 CallFailed = Callable[[Upgrade, Action, RdsError, datetime, Timing], Outcome]
@@ -97,6 +108,7 @@ STAGES: dict[Phase, Stage] = {
         bluegreen.observe_provisioning, bluegreen.questions_provisioning, bluegreen.decide_provisioning
     ),
     Phase.REBOOTING_GREEN: Stage(reboot.observe, reboot.questions, reboot.decide_reboot, looks_in_flight=True),
+    Phase.VALIDATING: Stage(validate.observe, validate.questions, validate.decide_validating),
     Phase.AWAITING_SWITCHOVER: Stage(
         switchover.observe, switchover.questions, switchover.decide_awaiting, switchover.refused_call
     ),
@@ -222,6 +234,8 @@ class Engine:
     timing: Timing = field(default_factory=Timing)
     clock: Callable[[], datetime] = utcnow
     gateways: GatewayFactory = default_gateways
+    # The database checks and guardrails, run outside the look (validation_jobs.py); one per process.
+    databases: Validations = field(default_factory=Validations)
 
     # --- what both front ends call before reconciling ---------------------------------------
 
@@ -266,11 +280,18 @@ class Engine:
     # --- the loop ------------------------------------------------------------------------------
 
     def reconcile(
-        self, upgrade: Upgrade, store: Store, busy_with: str | None = None, max_steps: int = 30
+        self,
+        upgrade: Upgrade,
+        store: Store,
+        busy_with: str | None = None,
+        create_slots: bluegreen.CreateSlots | None = None,
+        max_steps: int = 30,
     ) -> Reconciled:
         """Advance as far as possible without waiting; return the upgrade (its `stored`: what the
         store holds, where changes were folded into the next write) and the seconds until the
-        next look (None once the upgrade has reached a terminal phase)."""
+        next look (None once the upgrade has reached a terminal phase).
+        `busy_with`: the upgrade that owns the cluster (ClusterBusy); `create_slots`: where the
+        operator's per-Region limit on creates stands (None: no limit)."""
         writes = _Writes(store)
         upgrade = self._restart_after_spec_fix(upgrade, writes)
         if upgrade.status.phase in TERMINAL and not settled(upgrade.status, upgrade.generation):
@@ -278,7 +299,7 @@ class Engine:
         for _ in range(max_steps):
             if upgrade.status.phase in TERMINAL:
                 return Reconciled(writes.end_of_look(upgrade), None)
-            outcome, gw = self._decide(upgrade, busy_with)
+            outcome, gw = self._decide(upgrade, busy_with, create_slots)
             upgrade = self._apply(upgrade, outcome, gw, writes)
             if upgrade.status.phase in TERMINAL:
                 return Reconciled(writes.end_of_look(upgrade), None)
@@ -298,7 +319,9 @@ class Engine:
         outcome = Advance(to=Phase.PENDING, reason=Reason.SPEC_CHANGED, message="The spec changed; starting again")
         return self._record(upgrade, status.model_copy(update={"failed_phase": None, "plan": []}), outcome, writes)
 
-    def _decide(self, upgrade: Upgrade, busy_with: str | None) -> tuple[Outcome, RdsGateway | None]:
+    def _decide(
+        self, upgrade: Upgrade, busy_with: str | None, create_slots: bluegreen.CreateSlots | None = None
+    ) -> tuple[Outcome, RdsGateway | None]:
         phase = upgrade.status.phase
         if phase == Phase.PENDING:
             return precheck.decide_pending(upgrade, busy_with, self.timing), None
@@ -318,6 +341,12 @@ class Engine:
             failed = read_failed(error, stall=switchover_may_have_started(status), untouched=nothing_created(status))
             return busy or failed, None
         outcome = stage.decide(upgrade, observation, now, self.timing)
+        if isinstance(outcome, Ask):
+            # The databases' answer, if its job is done; else the Ask waits like any wait.
+            answer = self.databases.answer(upgrade, outcome.request, now)
+            if answer is not None:
+                outcome = stage.decide(upgrade, replace(observation, database=answer), now, self.timing)
+        outcome = bluegreen.hold_create(upgrade, outcome, create_slots)
         if busy and outcome.action is not None:
             return busy, None  # never call while another writer's call may be in flight
         return outcome, gw
@@ -369,6 +398,7 @@ class Engine:
         changes), and the Events that tell people, posted once it is written."""
         now = self.clock()
         previous = status.phase
+        told = len(writes.events)
         if outcome is not None and outcome.phase is not None and outcome.phase != previous:
             if status.phase_started_at:
                 spent = (now - parse_time(status.phase_started_at)).total_seconds()
@@ -391,7 +421,12 @@ class Engine:
             if outcome.warning:
                 writes.events.append(("Warning", outcome.reason, outcome.message))
             status = status.model_copy(update={"reason": outcome.reason, "message": outcome.message})
-        return upgrade.with_status(with_conditions(status, now, upgrade.generation))
+        status = with_conditions(status, now, upgrade.generation)
+        if outcome is not None and (told < len(writes.events) or status != upgrade.status):
+            # Told with what they come with: a look that changes nothing tells nothing again.
+            for note in outcome.notes:
+                writes.events.append(("Warning" if note.warning else "Normal", note.reason, note.message))
+        return upgrade.with_status(status)
 
     # --- deletion of the resource (kopf finalizer; `run` has no equivalent) -----------------
 

@@ -85,6 +85,41 @@ class CustomObjects:
         return client.request(method, version=self.api_version, namespace=namespace, url=url, **kwargs)
 
 
+def read_secret(
+    namespace: str, name: str, key: str, config: Callable[[], pykube.KubeConfig] = pykube.KubeConfig.from_env
+) -> str:
+    """One key of a Secret in the upgrade's own namespace (spec.validation.database
+    .passwordSecretRef), read when a probe needs it and never kept. SecretUnavailable says which
+    Secret or key and why, never a value; the chart grants `get` on Secrets only when asked."""
+    import base64
+
+    from aurora_upgrade.database import SecretUnavailable
+
+    config_ = config()
+    client = pykube.HTTPClient(config_, timeout=TIMEOUT)
+    try:
+        response = client.get(version="v1", namespace=namespace, url=f"secrets/{name}")
+    except Exception as error:  # requests' connection errors: the API server did not answer
+        raise SecretUnavailable(f"could not read Secret {namespace}/{name}: {type(error).__name__}") from None
+    if response.status_code == 404:
+        raise SecretUnavailable(f"Secret {namespace}/{name} (passwordSecretRef) does not exist")
+    if response.status_code == 403:
+        raise SecretUnavailable(
+            f"the operator may not read Secret {namespace}/{name}: turn on the chart's Secret access for this namespace"
+        )
+    if not response.ok:
+        raise SecretUnavailable(
+            f"could not read Secret {namespace}/{name}: {response.status_code} {_message(response)}"
+        )
+    data = response.json().get("data") or {}
+    if key not in data:
+        raise SecretUnavailable(f"Secret {namespace}/{name} has no key {key!r} (passwordSecretRef.key)")
+    try:
+        return base64.b64decode(data[key]).decode()
+    except ValueError:
+        raise SecretUnavailable(f"key {key!r} of Secret {namespace}/{name} is not UTF-8 text") from None
+
+
 def _message(response: Any) -> str:
     """The message of the API server's Status object, else the response's reason."""
     try:

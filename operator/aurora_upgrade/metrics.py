@@ -29,6 +29,12 @@ RDS_CALLS = Counter(
     "RDS API calls by operation and outcome (ok or the AWS error code)",
     ["operation", "outcome"],
 )
+EVENT_QUEUE_MESSAGES = Counter(
+    "aurora_upgrade_event_queue_messages_total",
+    "Messages received from the EventBridge event queue and deleted: an RDS event of a watched type (event), "
+    "or anything else (ignored: another detail-type, or a malformed message)",
+    ["outcome"],
+)
 RECONCILES = Counter(
     "aurora_upgrade_reconciles_total",
     "Looks at an upgrade: its object read, its stage observed and decided (whether or not AWS was called)",

@@ -13,7 +13,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from aurora_upgrade.phases import Phase
@@ -196,6 +196,13 @@ class ValidationCheck(_Model):
     webhook: WebhookCheck | None = Field(None, description="Called once; a 2xx answer within timeoutSeconds passes")
     timeout_seconds: int = Field(30, ge=1, le=3600, description="How long the check may take")
 
+    @model_validator(mode="after")
+    def _one_kind(self) -> ValidationCheck:
+        # The CRD says the same with CEL (crd.py); this is for `aurora-upgrade run`.
+        if (self.sql is None) == (self.webhook is None):
+            raise ValueError(f"check {self.name}: set exactly one of sql or webhook")
+        return self
+
 
 class GuardrailMode(StrEnum):
     """What the operator's own database checks (docs/validation.md) do with a finding."""
@@ -221,6 +228,21 @@ class ValidationSpec(_Model):
         if self.guardrails is not None:
             return self.guardrails
         return GuardrailMode.ENFORCE if self.database is not None else GuardrailMode.OFF
+
+    @model_validator(mode="after")
+    def _usable(self) -> ValidationSpec:
+        # The CRD's CEL rules (crd.py) say the same; this is for `aurora-upgrade run`.
+        names = [c.name for c in self.checks]
+        if len(set(names)) != len(names):
+            raise ValueError("check names must be unique")
+        if not self.checks and self.guardrail_mode == GuardrailMode.OFF:
+            raise ValueError("this validation block checks nothing: add checks, or a database with guardrails")
+        if self.database is None:
+            if any(c.sql is not None for c in self.checks):
+                raise ValueError("SQL checks need validation.database (how to connect to green)")
+            if self.guardrails not in (None, GuardrailMode.OFF):
+                raise ValueError("guardrails need validation.database (how to connect to blue and green)")
+        return self
 
 
 class AuroraUpgradeSpec(_Model):
@@ -450,6 +472,19 @@ class AuroraUpgradeStatus(_Model):
     failed_phase: Phase | None = Field(None, description="The phase the upgrade failed in")
     validation: list[ValidationResult] = Field(
         default_factory=list, description="One entry per check and guardrail: the latest result"
+    )
+    blue_catalog_fingerprint: str | None = Field(
+        None,
+        description="Blue's catalog fingerprint taken at precheck: DDL or DCL on blue since then degrades replication",
+    )
+    validated_generation: int | None = Field(
+        None, description="The generation the checks last ran to a verdict for: a new one runs them again"
+    )
+    validation_held: str | None = Field(
+        None, description="The reason the checks' verdict for validatedGeneration holds the switchover with, if any"
+    )
+    validated_at: str | None = Field(
+        None, description="When every check last passed; older than the maximum age, they run again before switchover"
     )
 
 

@@ -21,6 +21,7 @@ class Phase(StrEnum):
     CREATING_BLUE_GREEN = "CreatingBlueGreen"
     PROVISIONING_GREEN = "ProvisioningGreen"
     REBOOTING_GREEN = "RebootingGreen"
+    VALIDATING = "Validating"
     AWAITING_SWITCHOVER = "AwaitingSwitchover"
     SNAPSHOTTING = "Snapshotting"
     SWITCHING_OVER = "SwitchingOver"
@@ -122,6 +123,7 @@ _ORDER: tuple[tuple[Phase, Callable[[AuroraUpgradeSpec], bool] | None], ...] = (
     (Phase.CREATING_BLUE_GREEN, None),
     (Phase.PROVISIONING_GREEN, None),
     (Phase.REBOOTING_GREEN, lambda s: s.reboot_green_before_switchover),
+    (Phase.VALIDATING, lambda s: s.validation is not None),
     (Phase.AWAITING_SWITCHOVER, lambda s: s.switchover.gated),
     (Phase.SNAPSHOTTING, lambda s: s.switchover.snapshot_before_switchover),
     (Phase.SWITCHING_OVER, None),

@@ -50,6 +50,10 @@ class Pace(Enum):
     # so the long safety interval is enough. Not every wait on a person: ClusterBusy ends when
     # another AuroraUpgrade finishes, which no change of this one's spec signals, so it polls.
     SAFETY = "safety"
+    # A create AWS refused for a Region's quota: each retry is a create AWS may refuse again, and
+    # a quota frees up in hours (upgrades finishing, a person deleting or asking for more), so
+    # it is retried at the safety interval, though no spec change ends the wait.
+    QUOTA = "quota"
 
 
 Deadline = Callable[["Upgrade", "Timing"], timedelta]
@@ -70,6 +74,29 @@ def _switchover_timeout(upgrade: Upgrade, timing: Timing) -> timedelta:
     """AWS rolls a switchover back once SwitchoverTimeout has passed: past that and a grace,
     still IN_PROGRESS is not something to wait for quietly."""
     return timedelta(seconds=upgrade.spec.switchover.timeout_seconds) + 2 * timing.consistency_grace
+
+
+def _checks_bound(upgrade: Upgrade, timing: Timing) -> timedelta:
+    """The database checks run for their own timeouts (spec, real seconds) and the guardrails'
+    (validation_jobs.GUARDRAIL_BOUND); the runner answers for a job past that first."""
+    checks = upgrade.spec.validation.checks if upgrade.spec.validation is not None else []
+    return timedelta(seconds=sum(c.timeout_seconds for c in checks), minutes=3) + 2 * timing.consistency_grace
+
+
+def _found_on_the_database(meaning: str, todo: str) -> Entry:
+    """A guardrail of the first group (docs/validation.md) with `guardrails: Enforce`: found on blue
+    at Prechecking it fails the upgrade before anything is created; found by a later run it holds
+    the switchover for a person."""
+    return Entry(
+        Kind.STALLED,
+        f"with `guardrails: Enforce`, found after green was made: {meaning}",
+        f"{todo}, then change the spec to check again",
+        fails=(
+            f"with `guardrails: Enforce`, found on blue at Prechecking (nothing is created): {meaning}",
+            f"{todo}; a new generation starts over ([validation.md](validation.md))",
+        ),
+        warning=True,
+    )
 
 
 def _oldest_reboot_asked(status: AuroraUpgradeStatus) -> str | None:
@@ -97,7 +124,8 @@ class Entry:
     due: Callable[[Upgrade, datetime], datetime | None] | None = None
     began: Callable[[AuroraUpgradeStatus], str | None] | None = None
     # A wait on a person the operator itself raised: it cannot tell what AWS did and will not
-    # repeat a step on production on its own (AuroraUpgradeNeedsDecision pages at once).
+    # repeat a step on production on its own, or green failed the user's checks and it will not
+    # switch over to it (AuroraUpgradeNeedsDecision pages at once).
     decision: bool = False
 
     @property
@@ -140,6 +168,13 @@ class Reason(StrEnum):
     BLUE_GREEN_DEPLOYMENT_CREATED = "BlueGreenDeploymentCreated"
     BLUE_GREEN_DEPLOYMENT_FOUND = "BlueGreenDeploymentFound"
     GREEN_AVAILABLE = "GreenAvailable"
+    VALIDATION_STARTED = "ValidationStarted"
+    VALIDATION_CHECK_PASSED = "ValidationCheckPassed"
+    DATABASE_GUARDRAILS_PASSED = "DatabaseGuardrailsPassed"
+    VALIDATION_PASSED = "ValidationPassed"
+    VALIDATION_EXPIRED = "ValidationExpired"
+    EXTENSIONS_OUTDATED = "ExtensionsOutdated"
+    ANALYZE_NEEDED = "AnalyzeNeeded"
     SWITCHOVER_APPROVED = "SwitchoverApproved"
     INSIDE_MAINTENANCE_WINDOW = "InsideMaintenanceWindow"
     SNAPSHOT_REQUESTED = "SnapshotRequested"
@@ -179,6 +214,12 @@ class Reason(StrEnum):
     WAITING_FOR_SNAPSHOT = "WaitingForSnapshot"
     WAITING_FOR_BLUE_GREEN = "WaitingForBlueGreen"
     SWITCHOVER_NOT_SAFE = "SwitchoverNotSafe"
+    DATABASE_CHECKS_RUNNING = "DatabaseChecksRunning"
+    DATABASE_UNREACHABLE = "DatabaseUnreachable"
+    LONG_RUNNING_TRANSACTIONS = "LongRunningTransactions"
+    DDL_IN_FLIGHT = "DdlInFlight"
+    PREPARED_TRANSACTIONS = "PreparedTransactions"
+    REPLICATION_LAG = "ReplicationLag"
     SWITCHOVER_REQUESTED = "SwitchoverRequested"
     SWITCHOVER_IN_PROGRESS = "SwitchoverInProgress"
     WAITING_FOR_RENAME = "WaitingForRename"
@@ -189,12 +230,18 @@ class Reason(StrEnum):
     DELETING_OLD_CLUSTER = "DeletingOldCluster"
     DELETING_GREEN = "DeletingGreen"
     CALL_RETRY = "{}Retry"
+    DB_CLUSTER_QUOTA_REACHED = "DBClusterQuotaReached"
+    DB_INSTANCE_QUOTA_REACHED = "DBInstanceQuotaReached"
+    STORAGE_QUOTA_REACHED = "StorageQuotaReached"
+    SNAPSHOT_QUOTA_REACHED = "SnapshotQuotaReached"
     # --- waiting on a person ------------------------------------------------------------------
     CLUSTER_BUSY = "ClusterBusy"
+    CREATE_LIMIT_REACHED = "CreateLimitReached"
     AWAITING_APPROVAL = "AwaitingApproval"
     OUTSIDE_MAINTENANCE_WINDOW = "OutsideMaintenanceWindow"
     RETAINING_OLD_CLUSTER = "RetainingOldCluster"
     SWITCHOVER_NOT_CARRIED_OUT = "SwitchoverNotCarriedOut"
+    VALIDATION_FAILED = "ValidationFailed"
     # --- stalled ------------------------------------------------------------------------------
     INVALID_SPEC = "InvalidSpec"
     PERMISSION_DENIED = "PermissionDenied"
@@ -204,6 +251,18 @@ class Reason(StrEnum):
     SWITCHOVER_OUTCOME_UNPROVEN = "SwitchoverOutcomeUnproven"
     REBOOT_STALLED = "RebootStalled"
     AWAITING_MANUAL_REBOOT = "AwaitingManualReboot"
+    GREEN_WRITABLE = "GreenWritable"
+    DDL_SINCE_CREATION = "DdlSinceCreation"
+    IAM_AUTH_DISABLED = "IamDatabaseAuthenticationDisabled"
+    DATABASE_USER_MISSING = "DatabaseUserMissing"
+    TABLES_WITHOUT_PRIMARY_KEY = "TablesWithoutPrimaryKey"
+    UNLOGGED_TABLES = "UnloggedTables"
+    LARGE_OBJECTS = "LargeObjects"
+    MATERIALIZED_VIEWS = "MaterializedViews"
+    SELF_MANAGED_REPLICATION = "SelfManagedReplication"
+    INCOMPATIBLE_EXTENSIONS = "IncompatibleExtensions"
+    TOO_MANY_DATABASES = "TooManyDatabases"
+    MANY_SEQUENCES = "ManySequences"
     TIMED_OUT = "{}TimedOut"
     # --- failed -------------------------------------------------------------------------------
     CLUSTER_NOT_FOUND = "ClusterNotFound"
@@ -288,9 +347,31 @@ def decisions_asked() -> frozenset[Reason]:
 
 
 _DELETION = lasting(hours=1)
+# A transient guardrail finding right before the switchover (a long transaction, DDL in flight, a
+# prepared transaction, lag) is looked at again for 30 minutes: longer than a batch's usual
+# transaction or a catch-up after a burst, and as long as SwitchoverNotSafe waits for green. Past
+# it, what holds the switchover is the application's pattern, which a person must schedule around.
+_GUARDRAIL_TRANSIENT = lasting(minutes=30)
 _TRANSIENT = lasting(minutes=30)  # states a cluster passes through by itself
 _AWS_SLOW = lasting(minutes=20)
 _QUICK = Pace.QUICK
+# A Region's quota frees up when other upgrades finish or a person deletes or asks AWS for more:
+# hours, not seconds. Each retry is a create AWS refuses, so they are slow.
+_QUOTA_WAIT = lasting(hours=6)
+
+
+def _quota_reached(quota: str) -> Entry:
+    return Entry(
+        Kind.WAITING_ON_AWS,
+        f"AWS refused a create: the account's quota of {quota} is reached; nothing was created, and the create is "
+        "tried again at the safety interval",
+        "delete what is no longer needed in the Region or request a higher quota (Service Quotas, Amazon RDS); "
+        "apply a fleet's upgrades in batches that fit it",
+        warning=True,
+        deadline=_QUOTA_WAIT,
+        pace=Pace.QUOTA,
+    )
+
 
 TABLE: dict[Reason, Entry] = {
     # --- progress -----------------------------------------------------------------------------
@@ -340,6 +421,36 @@ TABLE: dict[Reason, Entry] = {
         Kind.PROGRESS, "a deployment whose create answer was not recorded was found by name and tag; not created again"
     ),
     Reason.GREEN_AVAILABLE: Entry(Kind.PROGRESS, "green is available; the message names its writer endpoint"),
+    Reason.VALIDATION_STARTED: Entry(
+        Kind.PROGRESS,
+        "green is ready: `spec.validation`'s checks (in order, against green's writer endpoint) and the database "
+        "guardrails run ([validation.md](validation.md))",
+    ),
+    Reason.VALIDATION_CHECK_PASSED: Entry(Kind.PROGRESS, "(an Event) the named check passed against green"),
+    Reason.DATABASE_GUARDRAILS_PASSED: Entry(Kind.PROGRESS, "(an Event) the database guardrails found nothing"),
+    Reason.VALIDATION_PASSED: Entry(
+        Kind.PROGRESS, "every check passed and no `Enforce` guardrail holds the switchover (condition `Validated`)"
+    ),
+    Reason.VALIDATION_EXPIRED: Entry(
+        Kind.PROGRESS,
+        "the checks passed longer ago than an hour when the gate opened (a Manual approval, a window): they run "
+        "again right before the switchover, which waits for them",
+    ),
+    Reason.EXTENSIONS_OUTDATED: Entry(
+        Kind.PROGRESS,
+        "(a Warning, never a hold) extensions on green whose installed version is not their default: AWS does not "
+        "update them; the message lists the `ALTER EXTENSION ... UPDATE` to run after switchover",
+        "run the listed statements on production after the switchover",
+        warning=True,
+    ),
+    Reason.ANALYZE_NEEDED: Entry(
+        Kind.PROGRESS,
+        "(a Warning, never a hold) a major upgrade: the planner's statistics do not carry over, so queries may be "
+        "slow until `ANALYZE` ran",
+        "run `ANALYZE` (e.g. `vacuumdb --all --analyze-in-stages`) on green before switching over, or on production "
+        "right after",
+        warning=True,
+    ),
     Reason.SWITCHOVER_APPROVED: Entry(Kind.PROGRESS, "`switchover.approved: true` released the Manual gate"),
     Reason.INSIDE_MAINTENANCE_WINDOW: Entry(Kind.PROGRESS, "`switchover.window` is open"),
     Reason.SNAPSHOT_REQUESTED: Entry(Kind.PROGRESS, "CreateDBClusterSnapshot of blue was sent (runbook 6.1)"),
@@ -508,6 +619,60 @@ TABLE: dict[Reason, Entry] = {
         "it waits; look at green if it persists",
         deadline=lasting(minutes=30),
     ),
+    Reason.DATABASE_CHECKS_RUNNING: Entry(
+        Kind.WAITING_ON_AWS,
+        "the database checks or guardrails run outside the look (they take up to their `timeoutSeconds`); a later "
+        "look picks their answer up",
+        "nothing; past its deadline (the checks' timeouts and a few minutes) the runner is overloaded",
+        deadline=_checks_bound,
+        pace=_QUICK,
+    ),
+    Reason.DATABASE_UNREACHABLE: Entry(
+        Kind.WAITING_ON_AWS,
+        "with `guardrails: Enforce`, the operator could not connect to the database (or it did not answer in time); "
+        "a guardrail not run has not passed, so the switchover waits and it connects again",
+        "check the network path (security groups, the operator's egress), the database user and its "
+        "authentication (IAM `rds-db:connect`, or the Secret), TLS ([validation.md](validation.md))",
+        fails=(
+            "at Prechecking with `guardrails: Enforce`, the operator could not connect to blue: the guardrails did "
+            "not run, so nothing is created",
+            "fix the connection ([validation.md](validation.md)); a new generation starts over",
+        ),
+        warning=True,
+        deadline=_GUARDRAIL_TRANSIENT,
+    ),
+    Reason.LONG_RUNNING_TRANSACTIONS: Entry(
+        Kind.WAITING_ON_AWS,
+        "right before the switchover call, blue has long-running transactions, which AWS's switchover guardrail "
+        "refuses; looked at again until they end",
+        "let them finish, or end them; past 30 minutes it times out",
+        warning=True,
+        deadline=_GUARDRAIL_TRANSIENT,
+    ),
+    Reason.DDL_IN_FLIGHT: Entry(
+        Kind.WAITING_ON_AWS,
+        "right before the switchover call, DDL is running on blue (an `AccessExclusiveLock` held or awaited); "
+        "looked at again until it ends",
+        "let it finish; and avoid DDL on blue while a deployment exists (it degrades replication)",
+        warning=True,
+        deadline=_GUARDRAIL_TRANSIENT,
+    ),
+    Reason.PREPARED_TRANSACTIONS: Entry(
+        Kind.WAITING_ON_AWS,
+        "right before the switchover call, blue has prepared (two-phase) transactions; looked at again until they "
+        "are committed or rolled back",
+        "`COMMIT PREPARED` or `ROLLBACK PREPARED` them (`pg_prepared_xacts`)",
+        warning=True,
+        deadline=_GUARDRAIL_TRANSIENT,
+    ),
+    Reason.REPLICATION_LAG: Entry(
+        Kind.WAITING_ON_AWS,
+        "right before the switchover call, green lags behind blue (the deployment's replication slots); AWS "
+        "refuses a switchover with lag, so it is looked at again until green caught up",
+        "lower the write load on blue, or wait for a quieter moment",
+        warning=True,
+        deadline=_GUARDRAIL_TRANSIENT,
+    ),
     Reason.SWITCHOVER_REQUESTED: Entry(
         Kind.WAITING_ON_AWS,
         "the switchover was sent and the deployment does not show it yet",
@@ -567,11 +732,22 @@ TABLE: dict[Reason, Entry] = {
         warning=True,
         deadline=_AWS_SLOW,
     ),
+    Reason.DB_CLUSTER_QUOTA_REACHED: _quota_reached("DB clusters (40 per Region by default)"),
+    Reason.DB_INSTANCE_QUOTA_REACHED: _quota_reached("DB instances (40 per Region by default)"),
+    Reason.STORAGE_QUOTA_REACHED: _quota_reached("total storage for all DB instances"),
+    Reason.SNAPSHOT_QUOTA_REACHED: _quota_reached("manual DB cluster snapshots (100 per Region by default)"),
     # --- waiting on a person ------------------------------------------------------------------
     Reason.CLUSTER_BUSY: Entry(
         Kind.WAITING_ON_PERSON,
         "another `AuroraUpgrade` is upgrading the same cluster",
         "wait, or delete the other one",
+    ),
+    Reason.CREATE_LIMIT_REACHED: Entry(
+        Kind.WAITING_ON_PERSON,
+        "`AURORA_UPGRADE_MAX_CREATING_PER_REGION` upgrades of the operator are creating green in this Region (their "
+        "CreateBlueGreenDeployment sent, green not yet available), or as many began waiting earlier; the upgrade "
+        "creates its own when its turn comes (first come, first served)",
+        "wait, or raise the limit (within the account's quota of DB clusters)",
     ),
     Reason.AWAITING_APPROVAL: Entry(
         Kind.WAITING_ON_PERSON,
@@ -603,6 +779,16 @@ TABLE: dict[Reason, Entry] = {
         "read the RDS events for why (a guardrail, the timeout), then raise `spec.switchover.attempt` above "
         "`status.switchoverAttempt` to authorise one more attempt, or delete the `AuroraUpgrade`",
         warning=True,  # looks at the base poll, like every Warning: someone may switch over in the console
+        decision=True,
+    ),
+    Reason.VALIDATION_FAILED: Entry(
+        Kind.WAITING_ON_PERSON,
+        "a check of `spec.validation.checks` did not pass against green (the message names it and its result); "
+        "the upgrade never switches over unverified, and green stays for you to look at, whatever `guardrails` says",
+        "look at green (`status.greenClusterEndpoint`, `status.validation`); fix it or the check, then change the "
+        "spec (any field, e.g. the check) to run the checks again, or delete the `AuroraUpgrade` (`deletionPolicy` "
+        "decides what happens to green)",
+        warning=True,  # at the base poll, like every Warning: someone may still switch over in the console
         decision=True,
     ),
     # --- stalled ------------------------------------------------------------------------------
@@ -688,6 +874,65 @@ TABLE: dict[Reason, Entry] = {
         "parameters are in sync",
         warning=True,
         decision=True,
+    ),
+    Reason.GREEN_WRITABLE: Entry(
+        Kind.STALLED,
+        "with `guardrails: Enforce`, a setting lets writes land on green (`default_transaction_read_only` turned off "
+        "for a role or database): AWS's switchover guardrail wants no writes there, and writes on green are lost to "
+        "replication conflicts",
+        "remove the override (`ALTER ROLE ... RESET default_transaction_read_only`); the next look checks again",
+        warning=True,
+    ),
+    Reason.DDL_SINCE_CREATION: Entry(
+        Kind.STALLED,
+        "with `guardrails: Enforce`, blue's catalog changed since the deployment was created (DDL or DCL, which "
+        "logical replication does not carry): AWS will report replication degraded, and waiting cannot fix it",
+        "recreate the deployment: delete this `AuroraUpgrade` (`deletionPolicy: Abort` deletes green) and start a "
+        "new one, with no DDL on blue until it has switched over",
+        warning=True,
+    ),
+    Reason.IAM_AUTH_DISABLED: _found_on_the_database(
+        "IAM database authentication is off on blue while `validation.database` uses it (no passwordSecretRef)",
+        "turn it on (`aws rds modify-db-cluster --enable-iam-database-authentication`), or use a Secret",
+    ),
+    Reason.DATABASE_USER_MISSING: _found_on_the_database(
+        "the database user is not on blue: DCL is not replicated to green, so it must exist before green is made",
+        "create it on blue (`CREATE ROLE ... LOGIN`, `GRANT rds_iam` for IAM authentication)",
+    ),
+    Reason.TABLES_WITHOUT_PRIMARY_KEY: _found_on_the_database(
+        "tables without a primary key or `REPLICA IDENTITY FULL` receive UPDATE or DELETE: logical replication "
+        "cannot apply them to green",
+        "add a primary key, or `ALTER TABLE ... REPLICA IDENTITY FULL`",
+    ),
+    Reason.UNLOGGED_TABLES: _found_on_the_database(
+        "unlogged tables, which are not replicated unless `rds.logically_replicate_unlogged_tables` is on",
+        "turn the parameter on, or make them logged",
+    ),
+    Reason.LARGE_OBJECTS: _found_on_the_database(
+        "large objects (`pg_largeobject`), which logical replication does not carry to green",
+        "move them into `bytea` columns, or upgrade another way",
+    ),
+    Reason.MATERIALIZED_VIEWS: _found_on_the_database(
+        "materialized views, whose refreshes are not replicated",
+        "refresh them on green before the switchover, or drop them",
+    ),
+    Reason.SELF_MANAGED_REPLICATION: _found_on_the_database(
+        "self-managed publications, subscriptions or replication slots, which blue/green deployments do not support",
+        "drop them (and recreate them after the upgrade)",
+    ),
+    Reason.INCOMPATIBLE_EXTENSIONS: _found_on_the_database(
+        "extensions AWS lists as incompatible with blue/green deployments (e.g. `pg_partman`, `pglogical`, "
+        "`pgactive` on blue, `pg_cron` on green)",
+        "drop them for the upgrade, or upgrade another way",
+    ),
+    Reason.TOO_MANY_DATABASES: _found_on_the_database(
+        "more databases than the replication slots allow (each database needs its own slot)",
+        "raise `max_replication_slots` (and `max_wal_senders`, `max_logical_replication_workers`), or drop "
+        "unused databases",
+    ),
+    Reason.MANY_SEQUENCES: _found_on_the_database(
+        "so many sequences that AWS's synchronising them at switchover may not fit `switchover.timeoutSeconds`",
+        "raise `switchover.timeoutSeconds`, or set `guardrails: Warn`",
     ),
     Reason.TIMED_OUT: Entry(
         Kind.STALLED,

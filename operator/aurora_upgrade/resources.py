@@ -29,7 +29,7 @@ class Cluster:
     engine_version: str
     status: str
     parameter_group: str
-    endpoint: str | None
+    endpoint: str | None  # the writer endpoint
     members: tuple[ClusterMember, ...]
     master_user_secret: bool
     deletion_protection: bool
@@ -38,6 +38,8 @@ class Cluster:
     read_replicas: tuple[str, ...] = ()  # ReadReplicaIdentifiers (ARNs, maybe in other Regions)
     replication_source: str | None = None  # ReplicationSourceIdentifier: this cluster is a replica
     global_cluster: str | None = None  # GlobalClusterIdentifier: a member of a global database
+    port: int = 5432  # Port: the writer endpoint's, where validation connects
+    iam_database_authentication: bool = False  # IAMDatabaseAuthenticationEnabled
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,20 @@ class ErrorKind(StrEnum):
     PERMISSION = "Permission"  # IAM does not allow the call: a policy must change
     CREDENTIALS = "Credentials"  # no usable credentials (missing, invalid, expired): configuration must change
     TERMINAL = "Terminal"  # the request itself is wrong; only a spec change can help
+    # A quota of the account and Region (`Quota`) is reached: AWS refuses creates until something
+    # is deleted or the quota raised; nothing was created.
+    QUOTA = "Quota"
+
+
+class Quota(StrEnum):
+    """The account's per-Region RDS quotas a create of ours may reach (AWS's "Quotas in Amazon
+    Aurora": 40 DB clusters, 40 DB instances, 100 manual cluster snapshots by default), as
+    people find them in Service Quotas."""
+
+    DB_CLUSTERS = "DB clusters"
+    DB_INSTANCES = "DB instances"
+    STORAGE = "total storage for all DB instances"
+    MANUAL_CLUSTER_SNAPSHOTS = "manual DB cluster snapshots"
 
 
 @dataclass(frozen=True)
@@ -127,6 +143,7 @@ class RdsError(Exception):
     message: str
     operation: str
     answered: bool = True  # AWS answered (so a refused mutation did not happen)
+    quota: Quota | None = None  # the quota reached, for ErrorKind.QUOTA
 
     def __str__(self) -> str:
         return f"{self.operation}: {self.code}: {self.message}"

@@ -33,16 +33,23 @@ def _progress(reason: str | None) -> bool:
     return found is not None and found.kind in _PROGRESS_KINDS and not found.warning
 
 
+def _verdict(status: AuroraUpgradeStatus) -> tuple[Any, ...]:
+    return (status.validation, status.validated_generation, status.validation_held)
+
+
 def worth_writing(held: AuroraUpgradeStatus, status: AuroraUpgradeStatus) -> bool:
     """Whether a look that ends (waits) with `status` writes it over `held`, the status the store
     holds: a transition, a new generation seen, a reason people or alerts act on (a person's
-    wait, a stall, a Warning, or the end of one) and, once per phase, progress. Anything else
+    wait, a stall, a Warning, or the end of one), the databases' answer in status.validation and,
+    once per phase, progress. Anything else
     (a call's result, a progress message, a wait's bookkeeping) goes with the next write
     (docs/events.md, "When status is written"). Intents are written before their calls anyway."""
     if status == held:
         return False
     if (status.phase, status.observed_generation) != (held.phase, held.observed_generation):
         return True
+    if _verdict(status) != _verdict(held):
+        return True  # the databases' answer: results people read
     if status.reason != held.reason and not (_progress(status.reason) and _progress(held.reason)):
         return True
     # Progress: only while nothing but the phase's start has been written in it.
@@ -106,7 +113,26 @@ def with_conditions(status: AuroraUpgradeStatus, now: datetime, generation: int)
             conditions, "Upgraded", F, "NotYetVerified", "Production is not yet verified at the target version",
             now, generation,
         )  # fmt: skip
+    conditions = _validated(status, conditions, now, generation)
     return status.model_copy(update={"conditions": conditions, "observed_generation": generation})
+
+
+def _validated(
+    status: AuroraUpgradeStatus, conditions: list[Condition], now: datetime, generation: int
+) -> list[Condition]:
+    """`Validated`, for an upgrade with spec.validation (decisions/validate.py): True once the
+    checks' verdict for a generation let it go on, False while they run or a verdict holds."""
+    if not status.validation and status.phase != Phase.VALIDATING:
+        return conditions
+    if status.validation_held:
+        state, reason = F, status.validation_held
+    elif status.validated_generation is not None:
+        state, reason = T, Reason.VALIDATION_PASSED.value
+    else:
+        state, reason = F, "NotYetValidated"
+    failed = [f"{e.name} on {e.on}: {e.result}" for e in status.validation if e.result != "Passed"]
+    message = "; ".join(failed) if failed else "every check passed" if state == T else "the checks have not passed yet"
+    return set_condition(conditions, "Validated", state, reason, message, now, generation)
 
 
 def transition(status: AuroraUpgradeStatus, to: Phase, reason: str, message: str, now: datetime) -> AuroraUpgradeStatus:

@@ -46,9 +46,12 @@ PEERING_CRDS = REPO / "charts/aurora-upgrade-operator/crds/kopf-peering.yaml"
 # steps every second: long enough that a wake-up shows against the safety interval, short
 # enough that the runbook finishes in tens of seconds.
 POLL_SECONDS = 3.0
-FLEET = 6  # the simulator's clusters: aurora-bg-aurora-cluster-0001 ... -0006
+FLEET = 8  # the simulator's clusters: aurora-bg-aurora-cluster-0001 ... -0008
 # AWS's typical durations times this (sim/config.py): 30 min of provisioning become 1.8 s.
 SIM_SCALE = "0.001"
+# The simulator's SQS queue that an EventBridge rule fills with its RDS events (`--event-queue`);
+# only the runners a test configures with it consume it.
+EVENT_QUEUE = "aurora-upgrade-events"
 
 T = TypeVar("T")
 
@@ -94,10 +97,13 @@ class Sim:
     def __init__(self, log_path: Path) -> None:
         self.log_path = log_path
         command = [sys.executable, "-m", "aurora_upgrade.cli", "sim", "--port", "0", "--log-calls"]
-        command += ["--fleet", str(FLEET), "--scale", SIM_SCALE]
+        command += ["--fleet", str(FLEET), "--scale", SIM_SCALE, "--event-queue", EVENT_QUEUE]
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.endpoint_url = wait_for("the simulator to start", self._endpoint, timeout=60, interval=0.1)
+        found = re.search(r"AURORA_UPGRADE_EVENT_QUEUE_URL=(\S+)", self.log_path.read_text(errors="replace"))
+        assert found, "the simulator names its event queue on its first line"
+        self.event_queue_url = found.group(1)
 
     def _endpoint(self) -> str | None:
         assert self.process.poll() is None, self.log_path.read_text(errors="replace")
@@ -108,6 +114,12 @@ class Sim:
         with urllib.request.urlopen(f"{self.endpoint_url}/_sim/calls", timeout=10) as response:
             calls: list[dict[str, Any]] = json.loads(response.read())
         return calls
+
+    def transitions(self) -> list[dict[str, str]]:
+        """The delayed state changes AWS made so far ({"label", "time"}), e.g. "bgd-... provisioned"."""
+        with urllib.request.urlopen(f"{self.endpoint_url}/_sim/transitions", timeout=10) as response:
+            transitions: list[dict[str, str]] = json.loads(response.read())
+        return transitions
 
     def count(self, operation: str) -> int:
         return sum(1 for call in self.calls() if call["operation"] == operation)

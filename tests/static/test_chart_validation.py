@@ -34,7 +34,13 @@ EVERYTHING: dict[str, Any] = {
     },
     "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "networkPolicy": {"metricsFrom": [MONITORING_NAMESPACE]},
+    "validation": {
+        "caBundle": {"configMap": "rds-ca-bundle"},
+        "secretNamespaces": ["team-a"],
+        "secretNames": ["orders-db-validation"],
+    },
 }
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 # (values, what helm's refusal must say): the schema's JSON pointer to the value, or the
 # template's own message for what a schema cannot express.
@@ -76,6 +82,13 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"resources": "small"}, "at '/resources': got string, want object"),
     ({"podAnnotations": {"sidecar.istio.io/inject": False}}, "at '/podAnnotations/sidecar.istio.io~1inject'"),
     ({"pollseconds": 5}, "at '': additional properties 'pollseconds' not allowed"),
+    ({"validation": {"secretNamespaces": ["Team_A"]}}, "at '/validation/secretNamespaces/0'"),
+    ({"validation": {"secretNamespaces": "team-a"}}, "at '/validation/secretNamespaces': got string, want array"),
+    ({"validation": {"secretNames": ["a", "a"]}}, "at '/validation/secretNames'"),
+    ({"validation": {"caBundle": {"pem": "not a certificate"}}}, "at '/validation/caBundle/pem'"),
+    ({"validation": {"caBundle": {"configMap": "rds-ca", "pem": PEM}}}, "at '/validation/caBundle'"),
+    ({"validation": {"caBundle": {"key": "../ca.pem"}}}, "at '/validation/caBundle/key'"),
+    ({"validation": {"secretNamespace": ["team-a"]}}, "at '/validation': additional properties 'secretNamespace'"),
 ]
 
 # What the README, docs/install.md and values.yaml show, each of which must render.
@@ -100,6 +113,8 @@ GOOD_VALUES: list[dict[str, Any]] = [
     },
     {"resources": {"requests": {"cpu": "100m", "memory": "200Mi"}, "limits": {"cpu": 1, "memory": "1Gi"}}},
     {"networkPolicy": {"enabled": False}},
+    {"validation": {"caBundle": {"configMap": "rds-ca-bundle"}}},
+    {"validation": {"caBundle": {"pem": PEM}, "secretNamespaces": ["team-a", "team-b"]}},
     {
         "prometheusRule": {
             "enabled": True,
@@ -199,6 +214,67 @@ def test_service_monitor_selects_the_metrics_service_and_its_port(helm: Runner) 
     (container,) = pod["spec"]["containers"]
     assert {"name": "metrics", "containerPort": 9100, "protocol": "TCP"} in container["ports"]
     assert {"name": "AURORA_UPGRADE_METRICS_PORT", "value": "9100"} in container["env"]
+
+
+def test_validation_reads_secrets_only_where_turned_on_and_never_cluster_wide(helm: Runner) -> None:
+    """By default no rule names Secrets; validation.secretNamespaces gives `get` on Secrets (the
+    listed names only, with secretNames) in each listed namespace, by a Role bound to the
+    operator's ServiceAccount, and nothing cluster-wide."""
+
+    def documents(values: dict[str, Any]) -> list[dict[str, Any]]:
+        # Not render(): the Roles of several namespaces share one name.
+        result = template(helm, values)
+        assert result.returncode == 0, result.stderr
+        return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+    def secret_rules(values: dict[str, Any]) -> dict[tuple[str, str | None], list[Any]]:
+        return {
+            (d["kind"], d["metadata"].get("namespace")): [r for r in d["rules"] if "secrets" in r["resources"]]
+            for d in documents(values)
+            if d["kind"] in ("Role", "ClusterRole") and any("secrets" in r["resources"] for r in d["rules"])
+        }
+
+    assert secret_rules({}) == {}
+    assert secret_rules({"watchNamespace": "team-a"}) == {}
+    values = {"validation": {"secretNamespaces": ["team-a", "team-b"], "secretNames": ["db"]}}
+    rule = {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["db"], "verbs": ["get"]}
+    assert secret_rules(values) == {("Role", "team-a"): [rule], ("Role", "team-b"): [rule]}
+    bindings = {d["metadata"]["namespace"]: d for d in documents(values) if d["kind"] == "RoleBinding"}
+    assert sorted(bindings) == ["team-a", "team-b"]
+    for binding in bindings.values():
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": f"{FULLNAME}-secrets",
+        }
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": FULLNAME, "namespace": RELEASE_NAMESPACE}]
+    any_name = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+    assert secret_rules({"validation": {"secretNamespaces": ["team-a"]}}) == {("Role", "team-a"): [any_name]}
+    assert secret_rules({"rbac": {"create": False}, "validation": {"secretNamespaces": ["team-a"]}}) == {}
+
+
+def test_the_ca_bundle_is_mounted_and_named_in_the_environment(helm: Runner) -> None:
+    def operator(objects: dict[tuple[str, str], dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+        pod = objects[("Deployment", FULLNAME)]["spec"]["template"]["spec"]
+        return pod, pod["containers"][0]
+
+    pod, container = operator(render(helm, {}))
+    assert "AURORA_UPGRADE_DB_CA_BUNDLE" not in {e["name"] for e in container["env"]}
+    assert [v["name"] for v in pod["volumes"]] == ["tmp"]
+
+    for values, config_map in [
+        ({"caBundle": {"configMap": "rds-ca-bundle", "key": "ca.pem"}}, "rds-ca-bundle"),
+        ({"caBundle": {"pem": PEM, "key": "ca.pem"}}, f"{FULLNAME}-db-ca-bundle"),
+    ]:
+        objects = render(helm, {"validation": values})
+        pod, container = operator(objects)
+        assert {"name": "AURORA_UPGRADE_DB_CA_BUNDLE", "value": "/etc/aurora-upgrade/db-ca/ca.pem"} in container["env"]
+        volume = next(v for v in pod["volumes"] if v["name"] == "db-ca-bundle")
+        assert volume["configMap"] == {"name": config_map, "items": [{"key": "ca.pem", "path": "ca.pem"}]}
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "db-ca-bundle")
+        assert mount == {"name": "db-ca-bundle", "mountPath": "/etc/aurora-upgrade/db-ca", "readOnly": True}
+        own = objects.get(("ConfigMap", f"{FULLNAME}-db-ca-bundle"))
+        assert (own["data"] if own else None) == ({"ca.pem": PEM} if "pem" in values["caBundle"] else None)
 
 
 def test_network_policy_admits_only_the_metrics_and_liveness_ports(helm: Runner) -> None:

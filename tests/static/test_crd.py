@@ -59,3 +59,24 @@ def test_a_new_upgrade_reads_as_not_yet_observed() -> None:
     operator's first write (tests/e2e/test_gitops_status.py checks it against a real API server)."""
     status = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
     assert status["default"] == {"observedGeneration": 0}
+
+
+def test_validation_carries_the_rules_that_refuse_unusable_checks() -> None:
+    """What tests/e2e/test_operator_schema_refusals.py sees the API server refuse, in the schema."""
+    spec = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    validation = spec["properties"]["validation"]
+    messages = {rule["message"] for rule in validation["x-kubernetes-validations"]}
+    assert messages == {
+        "this validation block checks nothing: add checks, or a database with guardrails",
+        "SQL checks need validation.database (how to connect to green)",
+        "guardrails need validation.database (how to connect to blue and green)",
+    }
+    checks = validation["properties"]["checks"]
+    assert (checks["x-kubernetes-list-type"], checks["x-kubernetes-list-map-keys"]) == ("map", ["name"])
+    assert "name" in checks["items"]["required"], "a map list's key must be required"
+    (one_kind,) = checks["items"]["x-kubernetes-validations"]
+    assert one_kind["rule"] == "has(self.sql) != has(self.webhook)"
+    status = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+    assert {"validation", "blueCatalogFingerprint", "validatedGeneration", "validationHeld", "validatedAt"} <= set(
+        status
+    )

@@ -142,8 +142,9 @@ def phase_rows() -> list[tuple[list[str], str]]:
 
 
 def every_phase_in_order() -> list[Phase]:
-    """The happy path with every optional phase on: a gated switchover, source reboot."""
-    return happy_path(make_spec(switchover={"mode": "Manual"}), reboot_source=True)
+    """The happy path with every optional phase on: a gated switchover, source reboot, validation."""
+    validation = {"checks": [{"name": "smoke", "webhook": {"url": "https://smoke.example/run"}}]}
+    return happy_path(make_spec(switchover={"mode": "Manual"}, validation=validation), reboot_source=True)
 
 
 def test_the_happy_path_with_every_option_is_every_phase_but_the_endings() -> None:

@@ -88,6 +88,7 @@ CASES: list[tuple[str, Phase, dict[str, Any], str | None, str | None]] = [
         None,
     ),
     ("RebootingGreen", Phase.REBOOTING_GREEN, CREATED, "AVAILABLE", None),
+    ("Validating (a check running, or failed and held)", Phase.VALIDATING, CREATED, "AVAILABLE", None),
     ("AwaitingSwitchover (approval, window)", Phase.AWAITING_SWITCHOVER, CREATED, "AVAILABLE", None),
     ("Snapshotting", Phase.SNAPSHOTTING, CREATED, "AVAILABLE", None),
     (

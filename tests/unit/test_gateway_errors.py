@@ -9,7 +9,7 @@ import pytest
 
 from aurora_upgrade.gateway import errors
 from aurora_upgrade.gateway.errors import classify
-from aurora_upgrade.resources import ErrorKind
+from aurora_upgrade.resources import ErrorKind, Quota
 
 
 def answer(code: str, status: int = 400, operation: str = "DescribeDBClusters") -> Exception:
@@ -29,6 +29,8 @@ def answer(code: str, status: int = 400, operation: str = "DescribeDBClusters") 
         ("Throttling", 400, ErrorKind.RETRYABLE),
         ("SomethingNew", 503, ErrorKind.RETRYABLE),
         ("InvalidParameterCombination", 400, ErrorKind.TERMINAL),
+        ("DBClusterQuotaExceededFault", 400, ErrorKind.QUOTA),
+        ("SnapshotQuotaExceeded", 400, ErrorKind.QUOTA),
     ],
 )
 def test_a_code_has_one_kind(code: str, status: int, kind: ErrorKind) -> None:
@@ -45,6 +47,7 @@ def test_every_kind_is_reached_from_the_table() -> None:
         *errors.PERMISSION,
         *errors.CREDENTIALS,
         *errors.RETRYABLE,
+        *errors.QUOTAS,
         "AnythingElse",
     ]
     assert {errors.kind_of(code, 400) for code in examples} == set(ErrorKind)
@@ -76,7 +79,7 @@ def test_a_busy_instance_refusing_a_reboot_as_aws_sends_it_is_looked_at_again() 
     assert (refused.kind, refused.retryable) == (ErrorKind.INVALID_STATE, True)
 
 
-@pytest.mark.parametrize("kind", ["NOT_FOUND", "INVALID_STATE"])
+@pytest.mark.parametrize("kind", ["NOT_FOUND", "INVALID_STATE", "QUOTAS"])
 def test_every_code_the_gateway_names_is_one_aws_sends(kind: str) -> None:
     """Every RDS fault the gateway names is a wire code of the RDS model, or the name of a
     shape whose wire code it names too (kept for senders that use the name); and every fault
@@ -86,3 +89,30 @@ def test_every_code_the_gateway_names_is_one_aws_sends(kind: str) -> None:
         assert code in codes.values() or code in codes, f"{code} is no error of the RDS model"
         if code in codes:
             assert codes[code] in named, f"{code} arrives as {codes[code]}, which {kind} does not name"
+
+
+@pytest.mark.parametrize(
+    ("operation", "quota"),
+    [
+        ("CreateBlueGreenDeployment", Quota.DB_CLUSTERS),
+        ("CreateBlueGreenDeployment", Quota.DB_INSTANCES),
+        ("CreateBlueGreenDeployment", Quota.STORAGE),
+        ("CreateDBClusterSnapshot", Quota.MANUAL_CLUSTER_SNAPSHOTS),
+        ("DeleteDBCluster", Quota.MANUAL_CLUSTER_SNAPSHOTS),
+    ],
+)
+def test_the_quota_faults_of_our_creates_name_their_quota(operation: str, quota: Quota) -> None:
+    """Every quota fault botocore's model lists for a create of ours, as AWS sends it (its wire
+    code), is a QUOTA naming the quota reached (DeleteDBCluster's final snapshot is a manual one)."""
+    model = botocore.session.get_session().get_service_model("rds")
+    sent = {
+        shape.metadata.get("error", {}).get("code", shape.name): shape.name
+        for shape in model.operation_model(operation).error_shapes
+        if "QuotaExceeded" in shape.name and "Automated" not in shape.name and "Tenant" not in shape.name
+    }
+    named = {errors.QUOTAS[code] for code in sent}
+    assert quota in named
+    for code in sent:
+        refused = classify(operation, answer(code, 400, operation))
+        assert (refused.kind, refused.answered, refused.retryable) == (ErrorKind.QUOTA, True, False)
+        assert refused.quota == errors.QUOTAS[code]

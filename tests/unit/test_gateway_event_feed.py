@@ -3,6 +3,7 @@ Stubber (which checks each request against the RDS model)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from aurora_upgrade.gateway.event_feed import OVERLAP, EventFeed
-from aurora_upgrade.gateway.rds import RdsGateway
+from aurora_upgrade.gateway.rds import DESCRIBES_AT_ONCE, RdsGateway
 
 from .builders import FakeClock
 
@@ -151,4 +152,100 @@ def test_a_restart_dated_before_the_call_is_no_proof_of_a_lost_reboot(stubbed: t
     stubber.add_response("describe_events", {"Events": [{**event, "Date": before}, {**event, "Date": after}]}, expected)
 
     assert gateway.instance_restarts_asked("i-1", called) == [after]
+    stubber.assert_no_pending_responses()
+
+
+def _restart(instance: str, date: datetime) -> dict[str, object]:
+    return {"SourceIdentifier": instance, "SourceType": "db-instance", "Message": "DB instance restarted", "Date": date}
+
+
+class _SlowListing:
+    """DescribeEvents that answers only when the test lets it, counting its calls."""
+
+    def __init__(self, events: list[dict[str, object]]) -> None:
+        self.events = events
+        self.calls = 0
+        self.called = threading.Event()
+        self.answer = threading.Event()
+
+    def __call__(self, _start: datetime) -> list[dict[str, object]]:
+        self.calls += 1
+        self.called.set()
+        assert self.answer.wait(10), "the test never let DescribeEvents answer"
+        return self.events
+
+
+def test_a_look_asking_the_feed_does_not_wait_for_a_slow_describe_events() -> None:
+    """The feed's DescribeEvents is made outside the lock its log is read under: a reboot look
+    asking "has this instance restarted since?" is answered while the feed's call hangs."""
+    clock = FakeClock(datetime(2026, 12, 1, 10, 0, tzinfo=UTC).timestamp())
+    feed = EventFeed(clock)
+    feed.fresh_for = 30
+    start = datetime.fromtimestamp(clock(), UTC)
+    restarted = _restart("i-1", start + timedelta(seconds=3))
+    feed.read(lambda _s: [], lambda _e: None)  # the feed starts now
+    clock.advance(5)
+    feed.read(lambda _s: [restarted], lambda _e: None)
+    slow = _SlowListing([])
+    clock.advance(5)
+    reader = threading.Thread(target=feed.read, args=(slow, lambda _e: None))
+    reader.start()
+    try:
+        assert slow.called.wait(10)
+        logged = feed.logged_since(start)  # would wait for `slow` if the call held the lock
+        assert logged is not None and [e.source_identifier for e in logged] == ["i-1"]
+        assert reader.is_alive()  # the call was still under way when the look was answered
+    finally:
+        slow.answer.set()
+        reader.join(10)
+    assert slow.calls == 1
+
+
+def test_two_readers_of_the_feed_share_one_call() -> None:
+    """A read asked while another is under way is answered by it: one DescribeEvents, and both
+    readers get its new events; the events are still reported once to `on_new`."""
+    clock = FakeClock(datetime(2026, 12, 1, 10, 0, tzinfo=UTC).timestamp())
+    feed = EventFeed(clock)
+    feed.read(lambda _s: [], lambda _e: None)  # the feed starts now
+    clock.advance(5)
+    slow = _SlowListing([_restart("i-1", datetime.fromtimestamp(clock(), UTC))])
+    told: list[str] = []
+    results: dict[str, list[str]] = {}
+
+    def read(name: str) -> None:
+        results[name] = [e.source_identifier for e in feed.read(slow, lambda e: told.append(e.source_identifier))]
+
+    first = threading.Thread(target=read, args=("first",))
+    first.start()
+    assert slow.called.wait(10)
+    second = threading.Thread(target=read, args=("second",))
+    second.start()
+    slow.answer.set()
+    first.join(10)
+    second.join(10)
+    assert slow.calls == 1
+    assert results == {"first": ["i-1"], "second": ["i-1"]}
+    assert told == ["i-1"]
+    # A read asked after that one ended calls again, and the overlap does not report i-1 twice.
+    assert feed.read(slow, lambda e: told.append(e.source_identifier)) == []
+    assert slow.calls == 2
+
+
+def test_describe_events_is_not_counted_against_the_describes_at_once(stubbed: tuple[RdsGateway, Stubber]) -> None:
+    """With every describe slot taken (looks waiting on large answers), the feed's
+    DescribeEvents still goes out: it is not one of DESCRIBES_AT_ONCE."""
+    gateway, stubber = stubbed
+    stubber.add_response("describe_events", {"Events": []}, {"StartTime": ANY, "MaxRecords": 100})
+    started = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    gateway.read_events(started)  # the feed starts now: no call
+    held = [gateway._describing.acquire(blocking=False) for _ in range(DESCRIBES_AT_ONCE)]
+    assert all(held)
+    try:
+        done = threading.Thread(target=gateway.read_events, args=(started + timedelta(seconds=5),))
+        done.start()
+        done.join(10)
+        assert not done.is_alive()
+    finally:
+        for _ in held:
+            gateway._describing.release()
     stubber.assert_no_pending_responses()

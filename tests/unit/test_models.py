@@ -269,3 +269,43 @@ def test_deployment_name_for(resource_name: str, expected: str) -> None:
     assert name == expected
     assert 1 <= len(name) <= 60
     assert re.fullmatch(BLUE_GREEN_NAME_PATTERN, name)
+
+
+SQL_CHECK = {"name": "orders-readable", "sql": "select count(*) > 0 from orders"}
+WEBHOOK_CHECK = {"name": "smoke-tests", "webhook": {"url": "https://smoke.internal/run"}}
+
+
+@pytest.mark.parametrize(
+    ("validation", "detail"),
+    [
+        pytest.param({}, "this validation block checks nothing", id="empty"),
+        pytest.param({"database": {}, "guardrails": "Off"}, "checks nothing", id="nothing-on"),
+        pytest.param(
+            {"checks": [{**WEBHOOK_CHECK, "sql": "select true"}]}, "set exactly one of sql or webhook", id="both"
+        ),
+        pytest.param({"checks": [{"name": "x"}]}, "set exactly one of sql or webhook", id="neither"),
+        pytest.param({"checks": [WEBHOOK_CHECK, WEBHOOK_CHECK]}, "check names must be unique", id="duplicates"),
+        pytest.param({"checks": [SQL_CHECK]}, "SQL checks need validation.database", id="sql-without-database"),
+        pytest.param(
+            {"checks": [WEBHOOK_CHECK], "guardrails": "Warn"}, "guardrails need validation.database", id="guardrails"
+        ),
+    ],
+)
+def test_an_unusable_validation_block_is_refused_as_the_crd_refuses_it(validation: dict[str, Any], detail: str) -> None:
+    """`aurora-upgrade run` has no API server: the models refuse what the CRD's CEL rules do."""
+    with pytest.raises(InvalidManifest, match=r"spec\.validation") as caught:
+        parse_spec(spec_dict(validation=validation))
+    assert detail in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("validation", "mode"),
+    [
+        pytest.param({"database": {}}, "Enforce", id="database-set-enforces"),
+        pytest.param({"checks": [WEBHOOK_CHECK]}, "Off", id="no-database-no-guardrails"),
+        pytest.param({"database": {}, "guardrails": "Warn", "checks": [SQL_CHECK]}, "Warn", id="chosen"),
+    ],
+)
+def test_the_guardrail_mode_defaults_to_enforce_when_a_database_is_set(validation: dict[str, Any], mode: str) -> None:
+    spec = parse_spec(spec_dict(validation=validation))
+    assert spec.validation is not None and spec.validation.guardrail_mode == mode

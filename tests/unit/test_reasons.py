@@ -173,19 +173,34 @@ def test_waits_on_a_person_look_at_aws_no_sooner_than_they_must() -> None:
     assert {r for r, e in TABLE.items() if e.pace == Pace.SAFETY} <= waits_on_a_person()
     assert waits_on_a_person() == {
         Reason.CLUSTER_BUSY,
+        Reason.CREATE_LIMIT_REACHED,
         Reason.AWAITING_APPROVAL,
         Reason.OUTSIDE_MAINTENANCE_WINDOW,
         Reason.RETAINING_OLD_CLUSTER,
         Reason.SWITCHOVER_NOT_CARRIED_OUT,
         Reason.AWAITING_MANUAL_REBOOT,
+        Reason.VALIDATION_FAILED,
     }
-    # Of those, the ones the operator raised itself: it cannot tell what AWS did to production.
-    assert decisions_asked() == {Reason.SWITCHOVER_NOT_CARRIED_OUT, Reason.AWAITING_MANUAL_REBOOT}
+    # Of those, the ones the operator raised itself: it cannot tell what AWS did to production, or
+    # green failed the user's own checks, and it will not go on without a person.
+    assert decisions_asked() == {
+        Reason.SWITCHOVER_NOT_CARRIED_OUT,
+        Reason.AWAITING_MANUAL_REBOOT,
+        Reason.VALIDATION_FAILED,
+    }
 
 
 def test_a_warning_looks_at_the_base_poll() -> None:
-    """A Warning says AWS misbehaves: its reason's pace is the base poll, never a longer one."""
-    assert {r for r, e in TABLE.items() if e.warning and e.pace != Pace.POLL} == set()
+    """A Warning says AWS misbehaves: its reason's pace is the base poll, never a longer one;
+    except a quota reached, whose every retry is a create AWS refuses (a slow pace of its own)."""
+    quotas = {r for r, e in TABLE.items() if e.pace == Pace.QUOTA}
+    assert quotas == {
+        Reason.DB_CLUSTER_QUOTA_REACHED,
+        Reason.DB_INSTANCE_QUOTA_REACHED,
+        Reason.STORAGE_QUOTA_REACHED,
+        Reason.SNAPSHOT_QUOTA_REACHED,
+    }
+    assert {r for r, e in TABLE.items() if e.warning and e.pace != Pace.POLL} == quotas
 
 
 @pytest.mark.parametrize(

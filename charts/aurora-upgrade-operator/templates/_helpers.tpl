@@ -60,3 +60,15 @@ sum by ({{ .by }}) (
   increase({{ .series }}[{{ .window }}])
 )
 {{- end }}
+
+{{- /*
+The ConfigMap holding the databases' CA bundle: the user's (validation.caBundle.configMap), the
+chart's own when validation.caBundle.pem is given, or "" when there is none.
+*/}}
+{{- define "aurora-upgrade-operator.caBundleConfigMap" -}}
+{{- if .Values.validation.caBundle.configMap -}}
+{{ .Values.validation.caBundle.configMap }}
+{{- else if .Values.validation.caBundle.pem -}}
+{{ include "aurora-upgrade-operator.fullname" . }}-db-ca-bundle
+{{- end -}}
+{{- end }}

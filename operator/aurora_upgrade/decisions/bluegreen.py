@@ -114,6 +114,62 @@ def decide_create(upgrade: Upgrade, seen: CreateObservation, now: datetime, timi
 
 
 @dataclass(frozen=True)
+class CreateTurn:
+    """One upgrade of the operator, as its per-Region create limit counts it (a kopf index)."""
+
+    ref: str  # namespace/name
+    phase: str
+    since: str  # when it entered its phase (status.phaseStartedAt; RFC 3339 sorts as text)
+    create_requested: bool  # CreateBlueGreenDeployment sent (status.createRequestedAt)
+
+    @property
+    def creating(self) -> bool:
+        """Green asked for and not yet available."""
+        return self.phase == Phase.PROVISIONING_GREEN or (
+            self.phase == Phase.CREATING_BLUE_GREEN and self.create_requested
+        )
+
+    @property
+    def waiting(self) -> bool:
+        return self.phase == Phase.CREATING_BLUE_GREEN and not self.create_requested
+
+
+@dataclass(frozen=True)
+class CreateSlots:
+    """How the operator's per-Region limit stands for one upgrade about to create green."""
+
+    limit: int
+    creating: int  # the Region's upgrades creating green, this one excluded
+    ahead: int  # upgrades waiting to create that began waiting before this one
+
+
+def create_slots(me: str, turns: Sequence[CreateTurn], limit: int) -> CreateSlots:
+    """Fair: first come, first served by when each began waiting (its name breaks ties)."""
+    mine = next((t for t in turns if t.ref == me), None)
+    key = (mine.since, me) if mine else ("~", me)  # not indexed yet: behind every indexed one
+    return CreateSlots(
+        limit=limit,
+        creating=sum(1 for t in turns if t.creating and t.ref != me),
+        ahead=sum(1 for t in turns if t.waiting and t.ref != me and (t.since, t.ref) < key),
+    )
+
+
+def hold_create(upgrade: Upgrade, outcome: Outcome, slots: CreateSlots | None) -> Outcome:
+    """The create `outcome` asks for, or a wait while the operator's per-Region limit on upgrades
+    creating green at once is taken (by those creating, and those that began waiting earlier)."""
+    if slots is None or not isinstance(outcome.action, CreateBlueGreen):
+        return outcome
+    if slots.creating + slots.ahead < slots.limit:
+        return outcome
+    return wait(
+        Reason.CREATE_LIMIT_REACHED,
+        f"Waiting to create green: {slots.creating} upgrade(s) are creating green in {upgrade.spec.region} and "
+        f"{slots.ahead} began waiting before this one; at most {slots.limit} at once "
+        "(AURORA_UPGRADE_MAX_CREATING_PER_REGION)",
+    )
+
+
+@dataclass(frozen=True)
 class DeploymentObservation:
     deployment: BlueGreen | None
     green: Cluster | None = None  # the target cluster, once the deployment names it

@@ -7,9 +7,11 @@ status before the call (so a crash right after the call is recognised on resume)
 `changes` after it succeeded.
 
 An outcome is one of five kinds, each its own type: `Advance` (to a phase), `Fail`, `Wait`
-(look again at the reason's pace, within its deadline), `GoOn` (record and look again at once)
-and `Act` (one AWS call). What a reason means, how long a wait on it may last and how soon to
-look again are in reasons.py, not here.
+(look again at the reason's pace, within its deadline; `Ask`, a wait for the databases' answer,
+is one), `GoOn` (record and look again at once) and `Act` (one AWS call). `notes` are further
+Events the recorded outcome tells people (each check's result, each guardrail's finding).
+What a reason means, how long a wait on it may last and how soon to look again are in
+reasons.py, not here.
 """
 
 from __future__ import annotations
@@ -21,11 +23,25 @@ from typing import Any
 
 from aurora_upgrade.clock import since
 from aurora_upgrade.config import Timing
+from aurora_upgrade.database import DatabaseRequest
 from aurora_upgrade.decisions.actions import Action
 from aurora_upgrade.phases import Phase, nothing_created, switchover_may_have_started
 from aurora_upgrade.reasons import Reason, entry_of
-from aurora_upgrade.resources import ErrorKind, RdsError
+from aurora_upgrade.resources import ErrorKind, Quota, RdsError
 from aurora_upgrade.upgrade import Upgrade
+
+
+@dataclass(frozen=True)
+class Note:
+    """One more Event than the outcome's own: Warning or Normal, as its reason's entry says."""
+
+    reason: str
+    message: str
+
+    @property
+    def warning(self) -> bool:
+        found = entry_of(self.reason)
+        return found is not None and found.warning
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,12 +53,14 @@ class Outcome:
     reason: str
     message: str = ""
     changes: Mapping[str, Any] = field(default_factory=dict)  # saved (after the action, if any)
+    notes: tuple[Note, ...] = ()  # told after the status is saved
 
     def __post_init__(self) -> None:
         if type(self) is Outcome:
             raise TypeError("an outcome is an Advance, Fail, Wait, GoOn or Act")
-        if entry_of(self.reason) is None:
-            raise ValueError(f"{self.reason!r} is not in reasons.TABLE")
+        for reason in (self.reason, *(note.reason for note in self.notes)):
+            if entry_of(reason) is None:
+                raise ValueError(f"{reason!r} is not in reasons.TABLE")
 
     @property
     def phase(self) -> Phase | None:
@@ -90,6 +108,14 @@ class Wait(Outcome):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Ask(Wait):
+    """The decision needs the databases' answer to `request` (validation_jobs.py runs it outside
+    the look): the engine decides again with it where it is ready, and else waits."""
+
+    request: DatabaseRequest
+
+
+@dataclass(frozen=True, kw_only=True)
 class GoOn(Outcome):
     """Stay, record, and look again at once (bookkeeping, a reboot found under way)."""
 
@@ -126,8 +152,8 @@ def fail(reason: str, message: str, **changes: Any) -> Fail:
     return Fail(reason=reason, message=message, changes=changes)
 
 
-def advance(to: Phase, reason: str, message: str, **changes: Any) -> Advance:
-    return Advance(to=to, reason=reason, message=message, changes=changes)
+def advance(to: Phase, reason: str, message: str, notes: tuple[Note, ...] = (), **changes: Any) -> Advance:
+    return Advance(to=to, reason=reason, message=message, changes=changes, notes=notes)
 
 
 def refused(operation: str, error: RdsError) -> Outcome:
@@ -189,11 +215,35 @@ def read_failed(error: RdsError, stall: bool, untouched: bool = False) -> Outcom
     )
 
 
+QUOTA_REASONS = {
+    Quota.DB_CLUSTERS: Reason.DB_CLUSTER_QUOTA_REACHED,
+    Quota.DB_INSTANCES: Reason.DB_INSTANCE_QUOTA_REACHED,
+    Quota.STORAGE: Reason.STORAGE_QUOTA_REACHED,
+    Quota.MANUAL_CLUSTER_SNAPSHOTS: Reason.SNAPSHOT_QUOTA_REACHED,
+}
+
+
+def quota_reached(action: Action, error: RdsError) -> Wait:
+    """A create refused for a Region's quota: AWS answered, so nothing was created, and the next
+    look decides again (finding nothing, it creates again) at the reason's slow pace, until the
+    reason's deadline."""
+    quota = error.quota or Quota.DB_CLUSTERS
+    return wait(
+        QUOTA_REASONS[quota],
+        f"AWS refused {action.operation}: the account's quota of {quota} in this Region is reached "
+        f"({error.code}: {error.message}); nothing was created. Delete what is no longer needed or request a "
+        "higher quota; the upgrade tries again by itself",
+    )
+
+
 def call_failed(action: Action, error: RdsError, stall: bool, untouched: bool = False) -> Outcome:
     """A failed call fails the upgrade only when AWS refused the request itself and switchover
     has not started (`stall` false), or refused our permissions or credentials while nothing
-    was created (`untouched`); otherwise (transient, created by an earlier attempt, or
-    production needing the remaining steps) it waits with a Warning and looks again."""
+    was created (`untouched`); a quota reached is a slow wait (`quota_reached`); otherwise
+    (transient, created by an earlier attempt, or production needing the remaining steps) it
+    waits with a Warning and looks again."""
+    if error.kind == ErrorKind.QUOTA:
+        return quota_reached(action, error)
     if error.kind in _ACCESS:
         return _access_outcome(error, untouched and not stall)
     if not stall and error.kind == ErrorKind.TERMINAL:

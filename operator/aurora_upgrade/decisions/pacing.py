@@ -25,7 +25,7 @@ def interval(pace: Pace, timing: Timing) -> float:
             return timing.quick
         case Pace.PROVISIONING:
             return timing.provisioning
-        case Pace.SAFETY:
+        case Pace.SAFETY | Pace.QUOTA:
             return timing.safety
     return timing.poll
 

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import NamedTuple
 
 from aurora_upgrade.config import Timing
+from aurora_upgrade.database import DatabaseAnswer
+from aurora_upgrade.decisions import validate
 from aurora_upgrade.decisions.deployment import foreign_on_source
 from aurora_upgrade.decisions.outcome import Outcome, advance, fail, wait
 from aurora_upgrade.decisions.questions import (
@@ -101,6 +103,7 @@ class PrecheckObservation:
     deployments_on_source: tuple[BlueGreen, ...] = ()
     deployments_with_name: tuple[BlueGreen, ...] = ()
     global_cluster: GlobalCluster | None = None  # when the cluster is a member of a global database
+    database: DatabaseAnswer | None = None  # the guardrails on blue (decisions/validate.py), filled in by the engine
 
 
 def _global_database(aws: RdsReads, cluster: Cluster) -> GlobalCluster | None:
@@ -397,8 +400,13 @@ def decide_precheck(upgrade: Upgrade, seen: PrecheckObservation, now: datetime, 
             f"instances {', '.join(to_reboot)} have parameter changes pending a reboot (blue/green creation "
             "fails until they are in sync); reboot them or set spec.rebootSourceForPendingParameters: true",
         )
+    # Last, once AWS's side passed: the database guardrails (spec.validation) on blue.
+    guardrails = validate.before_create(upgrade, cluster, seen.database, now, timing)
+    if isinstance(guardrails, Outcome):
+        return guardrails
     instance_groups = sorted({name for i in seen.instances for name, _ in i.parameter_groups})
     facts = {
+        **guardrails.changes,
         "source_engine_version": cluster.engine_version,
         "source_cluster_resource_id": cluster.resource_id,
         "source_db_cluster_parameter_group_name": cluster.parameter_group or None,
@@ -411,6 +419,7 @@ def decide_precheck(upgrade: Upgrade, seen: PrecheckObservation, now: datetime, 
             f"Dry run: prechecks passed for {cluster.identifier} {cluster.engine_version} -> "
             f"{spec.target_engine_version}; the plan is in status.plan, nothing was changed",
             plan=plan(upgrade, cluster, to_reboot),
+            notes=guardrails.notes,
             **facts,
         )
     if to_reboot:
@@ -419,6 +428,7 @@ def decide_precheck(upgrade: Upgrade, seen: PrecheckObservation, now: datetime, 
             Reason.PARAMETERS_PENDING_REBOOT,
             f"Rebooting {', '.join(to_reboot)} to apply pending parameters (runbook step 2)",
             reboots=[RebootStep(instance=i) for i in to_reboot],
+            notes=guardrails.notes,
             **facts,
         )
     return advance(
@@ -426,6 +436,7 @@ def decide_precheck(upgrade: Upgrade, seen: PrecheckObservation, now: datetime, 
         Reason.PRECHECKS_PASSED,
         f"{cluster.identifier} {cluster.engine_version}{_deprecated(seen.source_version)} can be upgraded to "
         f"{spec.target_engine_version}",
+        notes=guardrails.notes,
         **facts,
     )
 
@@ -442,6 +453,7 @@ _STEP_TEXT: dict[Phase, str] = {
     "(TargetEngineVersion {target}, cluster parameter group {cpg}, DB parameter group {pg})",
     Phase.PROVISIONING_GREEN: "ProvisioningGreen: wait for the deployment to be AVAILABLE",
     Phase.REBOOTING_GREEN: "RebootingGreen: reboot every green instance, all at once",
+    Phase.VALIDATING: "Validating: {checks} against green; guardrails {guardrails}",
     Phase.AWAITING_SWITCHOVER: "AwaitingSwitchover: wait for {gate}",
     Phase.SNAPSHOTTING: "Snapshotting: CreateDBClusterSnapshot {snapshot} of {cluster} and wait until available",
     Phase.SWITCHING_OVER: "SwitchingOver: SwitchoverBlueGreenDeployment (timeout {timeout}s)",
@@ -480,6 +492,8 @@ def plan(upgrade: Upgrade, cluster: Cluster, pending: list[str]) -> list[str]:
         "snapshot": upgrade.snapshot_identifier,
         "timeout": spec.switchover.timeout_seconds,
         "cleanup": ", then ".join(cleanup),
+        "checks": ", ".join(c.name for c in spec.validation.checks) or "no checks" if spec.validation else "",
+        "guardrails": spec.validation.guardrail_mode.value if spec.validation else "",
     }
     steps = happy_path(spec, reboot_source=bool(pending))
     return [_STEP_TEXT[p].format(**values) for p in steps if p in _STEP_TEXT]

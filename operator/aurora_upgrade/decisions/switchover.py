@@ -4,9 +4,11 @@ Nothing switches over unverified: right before SwitchoverBlueGreenDeployment, in
 approval and maintenance window must still allow it, the pre-switchover snapshot (when asked for)
 must be `available` (the runbook's 6.1 waiter does not exist, so the runbook could switch over
 before the snapshot was usable) and at most `Timing.snapshot_max_age` old (else it is retaken
-there, the stale one kept: `snapshot_step`), and the deployment must be AVAILABLE with green at
-the target version and available. The snapshot is taken only inside the open gate; once a call
-was sent, snapshotBeforeSwitchover keeps the value it was sent with (`snapshot_wanted`).
+there, the stale one kept: `snapshot_step`), the deployment must be AVAILABLE with green at
+the target version and available, and, with spec.validation, the database must pass
+(decisions/validate.py `before_the_call`: the guardrails, and checks gone stale run again).
+The snapshot is taken only inside the open gate; once a call was sent, snapshotBeforeSwitchover
+keeps the value it was sent with (`snapshot_wanted`).
 
 One call per attempt: `status.switchoverAttempt` records `spec.switchover.attempt` before the
 call is sent. After a call, AWS's answer is read by names and versions (deployment.Names): a
@@ -30,6 +32,8 @@ from typing import NamedTuple
 
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
+from aurora_upgrade.database import DatabaseAnswer
+from aurora_upgrade.decisions import validate
 from aurora_upgrade.decisions.actions import Action, CreateSnapshot, DeleteSnapshot, Switchover
 from aurora_upgrade.decisions.deployment import (
     BLUE_GREEN_KNOWN,
@@ -137,6 +141,8 @@ class SwitchoverObservation:
     # resource id, and `<name>-old1`. `blue` is then the cluster named like production.
     renamed: Cluster | None = None
     old1: Cluster | None = None
+    # The database's answer right before the call (decisions/validate.py), filled in by the engine.
+    database: DatabaseAnswer | None = None
 
 
 class SwitchoverQuestions(NamedTuple):
@@ -494,8 +500,13 @@ def _switch_over(
     unsafe = _unverified(upgrade, seen)
     if unsafe:
         return wait(Reason.SWITCHOVER_NOT_SAFE, f"Not switching over yet: {unsafe}")
+    # Last, right before the call: the database (spec.validation). A hold stays here.
+    databases = validate.before_the_call(upgrade, seen.blue, seen.green, seen.database, now, timing)
+    if isinstance(databases, Outcome):
+        return databases
     call = Switchover(bg.identifier, spec.timeout_seconds, spec.attempt)
     before: dict[str, object] = {
+        **databases.changes,
         "switchover_requested_at": rfc3339(now),
         "switchover_attempt": spec.attempt,
         "snapshot_before_switchover": wanted,
@@ -510,7 +521,12 @@ def _switch_over(
         )
         before["switchover_accepted_at"] = None  # the earlier attempt's answer is not this one's
     return Act(
-        reason=reason, message=message, call=call, before=before, changes={"switchover_accepted_at": rfc3339(now)}
+        reason=reason,
+        message=message,
+        call=call,
+        before=before,
+        changes={"switchover_accepted_at": rfc3339(now)},
+        notes=databases.notes,
     )
 
 

@@ -6,4 +6,6 @@ errors.py        classify: AWS's error codes into the ErrorKind of aurora_upgrad
 answers.py       AWS's answers as the engine's frozen values
 shared_reads.py  the describes and precheck answers a Region's upgrades share
 event_feed.py    the Region's RDS event feed
+database.py      the DatabaseProbe over psycopg (validation's connections and guardrail queries)
+webhook.py       the user's webhook checks
 """

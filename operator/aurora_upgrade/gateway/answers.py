@@ -45,6 +45,8 @@ def cluster(c: dict[str, Any]) -> Cluster:
         read_replicas=tuple(c.get("ReadReplicaIdentifiers", [])),
         replication_source=c.get("ReplicationSourceIdentifier"),
         global_cluster=c.get("GlobalClusterIdentifier"),
+        port=int(c.get("Port") or 5432),
+        iam_database_authentication=bool(c.get("IAMDatabaseAuthenticationEnabled")),
     )
 
 

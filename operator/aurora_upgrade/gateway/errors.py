@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import botocore.exceptions
 
-from aurora_upgrade.resources import ErrorKind, RdsError
+from aurora_upgrade.resources import ErrorKind, Quota, RdsError
 
 # RDS's faults: the wire code first, then the shape's name where it differs.
 NOT_FOUND = {
@@ -37,6 +37,17 @@ INVALID_STATE = {
     "InvalidDBClusterSnapshotStateFault",
 }
 ALREADY_EXISTS_SUFFIXES = ("AlreadyExistsFault", "AlreadyExists")
+# The per-Region quotas a create reaches (CreateBlueGreenDeployment's and CreateDBClusterSnapshot's
+# errors in AWS's API reference; DeleteDBCluster's final snapshot counts as a manual one).
+QUOTAS = {
+    "DBClusterQuotaExceededFault": Quota.DB_CLUSTERS,
+    "InstanceQuotaExceeded": Quota.DB_INSTANCES,
+    "InstanceQuotaExceededFault": Quota.DB_INSTANCES,
+    "StorageQuotaExceeded": Quota.STORAGE,
+    "StorageQuotaExceededFault": Quota.STORAGE,
+    "SnapshotQuotaExceeded": Quota.MANUAL_CLUSTER_SNAPSHOTS,
+    "SnapshotQuotaExceededFault": Quota.MANUAL_CLUSTER_SNAPSHOTS,
+}
 # AWS's common errors: answers about our permissions and credentials, not AWS's availability.
 PERMISSION = {"AccessDenied", "AccessDeniedException", "NotAuthorized", "UnauthorizedOperation"}
 CREDENTIALS = {
@@ -75,6 +86,8 @@ def kind_of(code: str, status: int) -> ErrorKind:
         return ErrorKind.INVALID_STATE
     if code.endswith(ALREADY_EXISTS_SUFFIXES):
         return ErrorKind.ALREADY_EXISTS
+    if code in QUOTAS:
+        return ErrorKind.QUOTA
     if code in PERMISSION:
         return ErrorKind.PERMISSION
     if code in CREDENTIALS:
@@ -94,7 +107,7 @@ def classify(operation: str, error: Exception) -> RdsError:
         # An assumed role's credentials are fetched inside the RDS call: name STS's operation.
         operation = "AssumeRole" if getattr(error, "operation_name", None) == "AssumeRole" else operation
         # A 5xx answer does not tell whether the request took effect.
-        return RdsError(kind_of(code, status), code, message, operation, answered=status < 500)
+        return RdsError(kind_of(code, status), code, message, operation, answered=status < 500, quota=QUOTAS.get(code))
     if isinstance(error, NO_CREDENTIALS):
         return RdsError(ErrorKind.CREDENTIALS, type(error).__name__, str(error), operation)
     # Connection problems, timeouts and the like: the next poll may succeed.

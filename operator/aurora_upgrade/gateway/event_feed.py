@@ -36,17 +36,25 @@ class EventFeed:
     """Where the Region's next DescribeEvents read starts, the events already reported, and the
     log of the last hour. `clock` (time.time() by default) dates the reads; the log answers
     questions while the last read is at most `fresh_for` seconds old (0: never, `aurora-upgrade
-    run`, which has no feed)."""
+    run`, which has no feed).
+
+    The AWS call is made outside the lock that guards the log: a look asking whether an
+    instance restarted never waits for a slow DescribeEvents (issue 20). Reads take turns
+    (`_reading`); one that waited for another's call is answered by it, as the shared describes
+    are (shared_reads.py), so two readers make one call where one suffices."""
 
     def __init__(self, clock: Clock = time.time) -> None:
         self.fresh_for = 0.0
         self._clock = clock
-        self._lock = threading.Lock()
+        self._reading = threading.Lock()  # one DescribeEvents read at a time; never taken under _lock
+        self._lock = threading.Lock()  # the state below; never held across an AWS call
         self._from: datetime | None = None  # the last event listed, or the last read if later
         self._seen: set[EventKey] = set()  # the events of the overlap already reported
         self._log: list[RdsEvent] = []
         self._log_since: datetime | None = None
         self._read_at = float("-inf")
+        self._reads_done = 0  # counted, so a reader knows whether one ended after it asked
+        self._last_reported: list[RdsEvent] = []
 
     def read(
         self,
@@ -56,16 +64,33 @@ class EventFeed:
     ) -> list[RdsEvent]:
         """The new events of the watched source types, listed by `list_since(start)` (AWS's event
         answers), each given to `on_new` before the log answers questions with it. The first
-        read starts now: what happened before, the upgrades' own first look reads."""
-        now = now or datetime.fromtimestamp(self._clock(), UTC)
+        read starts now: what happened before, the upgrades' own first look reads. A read asked
+        while another was under way is answered by that one if it succeeds (AWS lists late, so
+        the next read's overlap covers what it began too early to list)."""
+        asked = self._reads_done
+        with self._reading:
+            if self._reads_done > asked:
+                return list(self._last_reported)
+            now = now or datetime.fromtimestamp(self._clock(), UTC)
+            with self._lock:
+                first = self._from is None
+                if self._from is None:
+                    self._from = self._log_since = now
+                start = self._from - OVERLAP
+            # The AWS call, unlocked; one that fails answers nobody else.
+            listed = [] if first else [event(answer) for answer in list_since(start)]
+            self._last_reported = self._record(listed, on_new, now)
+            self._reads_done += 1
+            return list(self._last_reported)
+
+    def _record(self, listed: list[RdsEvent], on_new: Callable[[RdsEvent], None], now: datetime) -> list[RdsEvent]:
+        """What a read listed, into the log (each new event given to `on_new` first); the events
+        not reported before."""
         with self._lock:
-            if self._from is None:
-                self._from = self._log_since = now
-                return []
+            assert self._from is not None
             fresh = []
             latest = self._from
-            for answer in list_since(self._from - OVERLAP):
-                new = event(answer)
+            for new in listed:
                 latest = max(latest, new.date)  # other source types' too
                 key = (new.source_type, new.source_identifier, new.message, new.date)
                 if new.source_type not in WATCHED_SOURCE_TYPES or key in self._seen:
@@ -79,11 +104,12 @@ class EventFeed:
             horizon = self._from - OVERLAP
             self._seen = {k for k in self._seen if k[3] >= horizon}
             kept = now - LOG_KEPT
-            self._log = [e for e in self._log if e.date >= kept] + fresh
+            self._log = [e for e in self._log if e.date >= kept]
             self._log_since = max(self._log_since or kept, kept)
             self._read_at = self._clock()
             for new in fresh:
-                on_new(new)
+                on_new(new)  # forgets shared answers; takes no lock of the feed's
+            self._log += fresh
             return fresh
 
     def logged_since(self, start: datetime) -> list[RdsEvent] | None:

@@ -54,6 +54,9 @@ FILTER_VALUES_PER_CALL = 100
 # shared answers are large, so parses at once add up in memory (docs/events.md) while the GIL
 # makes them little faster; the threads that wait are looks, which wait for answers anyway.
 DESCRIBES_AT_ONCE = 2
+# DescribeEvents is not one of them: its pages are small (at most 100 events), and the Region's
+# feed, which wakes the looks, must not queue behind the looks' own describes (issue 20).
+UNLIMITED_DESCRIBES = frozenset({"DescribeEvents"})
 FORGET_AFTER = 3600.0  # a resource nobody asked about for this long is no longer in flight
 RESTARTED = "DB instance restarted"  # RDS-EVENT-0006
 SWITCHOVER_SIGNS = ("Switchover from", "Switchover canceled", "Switchover completed")
@@ -168,7 +171,7 @@ class RdsGateway:
         reading = operation.startswith("Describe")
         method = getattr(self._reader if reading else self._writer, _snake(operation))
         try:
-            if reading:
+            if reading and operation not in UNLIMITED_DESCRIBES:
                 with self._describing:
                     response: dict[str, Any] = method(**params)
             else:
@@ -396,6 +399,12 @@ class RdsGateway:
             self._forget_about,
             now,
         )
+
+    def heard(self, events: list[RdsEvent]) -> None:
+        """Events from elsewhere (the EventBridge queue): the next question about what each
+        names is a call to AWS, as for the feed's own events."""
+        for event in events:
+            self._forget_about(event)
 
     def _forget_about(self, event: RdsEvent) -> None:
         source = event.source_identifier

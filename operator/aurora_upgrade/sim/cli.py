@@ -18,7 +18,7 @@ from typing import Any
 
 from . import scenarios
 from .behaviour import Faults, RoleTrust
-from .config import EventRule, FaultConfig, Happening, LostAnswer, SimConfig
+from .config import DatabaseEndpoints, EventRule, FaultConfig, Happening, LostAnswer, SimConfig
 from .scenarios import SCENARIOS
 from .server import SimServer
 
@@ -74,6 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"override {name} (SimConfig default {getattr(SimConfig(), name)})",
         )
     parser.add_argument(
+        "--vary-durations",
+        type=int,
+        metavar="SEED",
+        help="each resource's provisioning, switchover, reboot, snapshot and deletion takes its own duration, "
+        "drawn around the delays above with this seed, as real clusters differ (off by default: every "
+        "resource takes the same)",
+    )
+    parser.add_argument(
+        "--duration-spread",
+        type=float,
+        default=SimConfig.vary_spread,
+        metavar="FRACTION",
+        help="with --vary-durations: durations are drawn uniformly within +/- FRACTION of the delay "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--refuse-assume-role",
         action="append",
         default=[],
@@ -88,6 +104,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ROLE_ARN=EXTERNAL_ID",
         help="AssumeRole of this role is refused unless it carries this ExternalId (the trust policy's "
         "sts:ExternalId condition); repeatable",
+    )
+    parser.add_argument(
+        "--database-endpoint",
+        action="append",
+        default=[],
+        metavar="SIDE=HOST:PORT",
+        help="the database server behind the clusters of SIDE (blue: the scenario's clusters; green: the green "
+        "clusters blue/green deployments create): their Endpoint and Port, and their instances', answer it, "
+        "so a client connects to a real PostgreSQL as it would to Aurora; repeatable",
+    )
+    parser.add_argument(
+        "--event-queue",
+        metavar="NAME",
+        help="an SQS queue NAME on this port (AWS_ENDPOINT_URL_SQS) that an EventBridge rule fills with the "
+        "scenario Region's RDS events, as docs/events.md sets one up; its URL is printed on the first line",
+    )
+    parser.add_argument(
+        "--cluster-quota",
+        type=int,
+        metavar="N",
+        help="the account's quota of DB clusters per Region (AWS's default: 40): a CreateBlueGreenDeployment "
+        "whose green would pass it is refused with DBClusterQuotaExceededFault (off by default)",
     )
     parser.add_argument("--log-calls", action="store_true", help="print each answered API call on stderr")
     faults = parser.add_argument_group(
@@ -195,7 +233,11 @@ def config_from(args: argparse.Namespace) -> SimConfig:
         base = SimConfig.scaled(args.scale)
     else:
         base = SimConfig()
-    return base.with_overrides(**{name: getattr(args, name) for name in _DELAY_OPTIONS})
+    return dataclasses.replace(
+        base.with_overrides(**{name: getattr(args, name) for name in _DELAY_OPTIONS}),
+        vary_seed=args.vary_durations,
+        vary_spread=args.duration_spread,
+    )
 
 
 def roles_from(args: argparse.Namespace) -> RoleTrust:
@@ -230,6 +272,9 @@ def main(argv: list[str]) -> int:
             host=args.host,
             on_call=_log_call if args.log_calls else None,
             roles=roles_from(args),
+            databases=DatabaseEndpoints.parse(args.database_endpoint),
+            event_queue=args.event_queue,
+            cluster_quota=args.cluster_quota,
         )
     except ValueError as error:
         print(f"aurora-upgrade sim: {error}", file=sys.stderr)
@@ -244,10 +289,14 @@ def main(argv: list[str]) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     server.start()
     try:
-        print(f"aurora-upgrade sim: AWS_ENDPOINT_URL_RDS={server.endpoint_url} scenario={scenario_name}", flush=True)
+        queue = f" AURORA_UPGRADE_EVENT_QUEUE_URL={server.event_queue_url}" if server.event_queue else ""
+        endpoint = f"AWS_ENDPOINT_URL_RDS={server.endpoint_url}"
+        print(f"aurora-upgrade sim: {endpoint} scenario={scenario_name}{queue}", flush=True)
         print(f"aurora-upgrade sim: delays {config}", file=sys.stderr, flush=True)
         if faults.any:
             print(f"aurora-upgrade sim: faults {faults}", file=sys.stderr, flush=True)
+        if server.databases.any:
+            print(f"aurora-upgrade sim: databases {server.databases}", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import random
 import re
 from dataclasses import dataclass
+from typing import Any
 
 # Typical AWS durations in seconds, from the runbook (green provisioning "30 min to over an
 # hour", switchover "a few minutes", sample output ~2 min) and AWS's user guide. They only
@@ -45,6 +47,11 @@ class SimConfig:
     not_found_after_create_seconds: right after CreateBlueGreenDeployment, describing the
         new deployment answers BlueGreenDeploymentNotFoundFault this long (eventual
         consistency, as seen on AWS).
+    vary_seed: None (the default): every resource takes the durations above. A seed: each
+        resource's provisioning, switchover, reboot, snapshot and deletion take the duration
+        above times a factor drawn uniformly from [1 - vary_spread, 1 + vary_spread], seeded
+        with the seed, the operation and the resource's name (`seconds()`), as real clusters of
+        one fleet differ; the same seed gives the same durations.
     """
 
     # The runbook's 3.4 and 6.3 loops print a status every 30 s: provisioning shows a column of
@@ -56,19 +63,37 @@ class SimConfig:
     snapshot_seconds: float = 60.0
     delete_seconds: float = 180.0
     not_found_after_create_seconds: float = 1.0
+    vary_seed: int | None = None
+    vary_spread: float = 0.5
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if value < 0:
+            if field.name.endswith("_seconds") and value < 0:
                 raise ValueError(f"{field.name} must be >= 0, got {value}")
+        if not 0.0 <= self.vary_spread < 1.0:
+            raise ValueError(f"vary_spread must be at least 0 and below 1, got {self.vary_spread}")
+
+    def seconds(self, operation: str, resource: str) -> float:
+        """How long `operation` (`provisioning`, `switchover`, `reboot`, `snapshot`, `delete`)
+        takes for `resource`: `<operation>_seconds`, varied per resource when vary_seed is set.
+        The name is taken without green's `-green-<suffix>` (random) and blue's `-old1`, so a
+        resource keeps its durations across a run's renames and from one run to the next."""
+        base: float = getattr(self, f"{operation}_seconds")
+        if self.vary_seed is None:
+            return base
+        stable = _RENAMED.sub("", resource.lower())
+        # A str seed is hashed with SHA-512: the same in every process, whatever PYTHONHASHSEED.
+        draw = random.Random(f"{self.vary_seed}/{operation}/{stable}")
+        return base * draw.uniform(1.0 - self.vary_spread, 1.0 + self.vary_spread)
 
     @classmethod
     def scaled(cls, factor: float) -> SimConfig:
         """AWS's typical durations multiplied by `factor` (e.g. 0.01: 30 min become 18 s)."""
         if factor <= 0:
             raise ValueError(f"scale factor must be > 0, got {factor}")
-        return cls(**{name: seconds * factor for name, seconds in AWS_TYPICAL_SECONDS.items()})
+        durations: dict[str, Any] = {name: seconds * factor for name, seconds in AWS_TYPICAL_SECONDS.items()}
+        return cls(**durations)
 
     @classmethod
     def demo_timing(cls) -> SimConfig:
@@ -84,7 +109,12 @@ class SimConfig:
 
     def with_overrides(self, **seconds: float | None) -> SimConfig:
         """This config with the given fields replaced; None values are ignored."""
-        return dataclasses.replace(self, **{k: v for k, v in seconds.items() if v is not None})
+        given: dict[str, Any] = {k: v for k, v in seconds.items() if v is not None}
+        return dataclasses.replace(self, **given)
+
+
+# What a blue/green deployment adds to a name: green's random suffix, blue's after switchover.
+_RENAMED = re.compile(r"-green-[a-z0-9]{6}|-old1$")
 
 
 # The RDS event source types the simulator emits (DescribeEvents' SourceType).
@@ -340,3 +370,68 @@ class FaultConfig:
             or self.happenings
             or self.clock_offset_seconds
         )
+
+
+# The two sides of a blue/green deployment whose database server the simulator can name.
+DATABASE_SIDES = ("blue", "green")
+
+
+@dataclass(frozen=True)
+class DatabaseEndpoint:
+    """A database server a simulated cluster's endpoint answers: its host and port."""
+
+    host: str
+    port: int
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise ValueError("a database endpoint needs a host")
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"a database port must be between 1 and 65535, got {self.port}")
+
+
+@dataclass(frozen=True)
+class DatabaseEndpoints:
+    """The database servers behind the simulated clusters, so a client connects to real ones
+    (tests: local PostgreSQL servers) exactly as it would to Aurora, by the Endpoint and Port
+    that DescribeDBClusters and DescribeDBInstances answer.
+
+    blue: every cluster the scenario made (and its instances) answers this server.
+    green: every green cluster a blue/green deployment creates (and its instances).
+    A side left None keeps moto's made-up DNS names and the engine's default port.
+
+    The server stays with the cluster it belongs to, as the data does: at switchover the
+    names (and AWS's endpoint names with them) move, so production's name then answers the
+    green server and the `-old1` cluster the blue one. Written `SIDE=HOST:PORT` on the
+    command line.
+    """
+
+    blue: DatabaseEndpoint | None = None
+    green: DatabaseEndpoint | None = None
+
+    def of(self, side: str) -> DatabaseEndpoint | None:
+        return self.blue if side == "blue" else self.green if side == "green" else None
+
+    @property
+    def any(self) -> bool:
+        return self.blue is not None or self.green is not None
+
+    def with_parsed(self, text: str) -> DatabaseEndpoints:
+        """These endpoints with one more `SIDE=HOST:PORT` (an IPv6 host in brackets)."""
+        side, sep, address = text.partition("=")
+        host, colon, port = address.rpartition(":")
+        if not (sep and colon and side in DATABASE_SIDES):
+            sides = ", ".join(DATABASE_SIDES)
+            raise ValueError(f"database endpoint {text!r}: wants SIDE=HOST:PORT, SIDE one of {sides}")
+        try:
+            endpoint = DatabaseEndpoint(host.strip("[]"), int(port))
+        except ValueError as error:
+            raise ValueError(f"database endpoint {text!r}: {error}") from None
+        return dataclasses.replace(self, **{side: endpoint})
+
+    @classmethod
+    def parse(cls, texts: list[str]) -> DatabaseEndpoints:
+        endpoints = cls()
+        for text in texts:
+            endpoints = endpoints.with_parsed(text)
+        return endpoints

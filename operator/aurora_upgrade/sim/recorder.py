@@ -51,7 +51,9 @@ class CallRecorder:
     "fault" (None, or the injected fault this answer was, see faults.py), "took_effect" (AWS
     carried the call out: its outcome is "ok", whether or not its answer was then lost),
     "answer" (what the client received: the outcome, or "connection closed" or "InternalFailure"
-    for an answer lost after the call took effect), "time" (ISO 8601, UTC)}.
+    for an answer lost after the call took effect), "time" (ISO 8601, UTC)}; an SQS
+    ReceiveMessage's entry also has "received": the messages it answered with, each
+    {"detail-type", "source" (detail.SourceIdentifier), "message"} of its EventBridge envelope.
     """
 
     def __init__(self, on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
@@ -79,6 +81,7 @@ class CallRecorder:
         outcome: str,
         access_key_id: str | None = None,
         fault: str | None = None,
+        received: list[dict[str, str]] | None = None,
     ) -> None:
         entry: dict[str, Any] = {
             "operation": operation,
@@ -90,6 +93,8 @@ class CallRecorder:
             "answer": outcome,
             "time": datetime.now(UTC).isoformat(),
         }
+        if received is not None:
+            entry["received"] = received
         mark = getattr(self._marks, "fault", None)
         if fault is None and mark is not None:
             entry["fault"] = mark(entry) if callable(mark) else mark

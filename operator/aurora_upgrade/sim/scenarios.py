@@ -69,6 +69,7 @@ def runbook(
     cross_region_replica: bool = False,
     global_database: str | None = None,
     parameter_groups_in_every_region: bool = True,
+    iam_database_authentication: bool = False,
 ) -> dict[str, Any]:
     """The runbook's account: `aurora-bg-aurora-cluster` (15.6) with a writer and a reader.
 
@@ -87,6 +88,8 @@ def runbook(
         `aurora-bg-global`, whose other member is in us-west-2.
     parameter_groups_in_every_region: with global_database, us-west-2 has parameter groups of
         the same names too (AWS needs them for a global database's green environment).
+    iam_database_authentication: IAM database authentication enabled on the cluster (and so on
+        its green copy), which spec.validation.database's IAM authentication needs.
     """
     apply_status = "pending-reboot" if pending_reboot else "in-sync"
     cluster_parameter_groups = [
@@ -151,15 +154,18 @@ def runbook(
         "db_parameter_groups": db_parameter_groups,
         "global_clusters": global_clusters,
         "db_clusters": [
-            _runbook_cluster(
-                RUNBOOK_CLUSTER,
-                RUNBOOK_INSTANCES,
-                engine_version,
-                managed_master_password,
-                deletion_protection,
-                apply_status,
-                engine_mode,
-            ),
+            {
+                **_runbook_cluster(
+                    RUNBOOK_CLUSTER,
+                    RUNBOOK_INSTANCES,
+                    engine_version,
+                    managed_master_password,
+                    deletion_protection,
+                    apply_status,
+                    engine_mode,
+                ),
+                "iam_database_authentication": iam_database_authentication,
+            },
             *other_clusters,
         ],
         "faults": {"switchover_fails": switchover_fails},
@@ -247,6 +253,7 @@ SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "runbook-pending-reboot": lambda: runbook(pending_reboot=True),
     "runbook-managed-master-password": lambda: runbook(managed_master_password=True),
     "runbook-deletion-protection": lambda: runbook(deletion_protection=True),
+    "runbook-iam-auth": lambda: runbook(iam_database_authentication=True),
     "runbook-switchover-fails": lambda: runbook(switchover_fails=True),
     "runbook-already-upgraded": lambda: runbook(engine_version="15.10"),
     # 15.4 is deprecated (listed only with IncludeAll): the usual reason to upgrade.
@@ -381,6 +388,7 @@ def _create_cluster(backend: behaviour.SimRDSBackend, spec: Mapping[str, Any]) -
         "manage_master_user_password": managed,
         "deletion_protection": bool(spec.get("deletion_protection", False)),
         "storage_encrypted": bool(spec.get("storage_encrypted", False)),
+        "enable_iam_database_authentication": bool(spec.get("iam_database_authentication", False)),
         "tags": _tag_list(spec.get("tags", {})),
     }
     if not managed:

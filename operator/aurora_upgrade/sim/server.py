@@ -2,8 +2,10 @@
 
 Clients point at it with `AWS_ENDPOINT_URL_RDS=http://127.0.0.1:PORT` and any credentials;
 the operator has no code path of its own for it. The same port answers STS
-(`AWS_ENDPOINT_URL_STS`), for `spec.aws.roleArn`: moto's dispatcher picks the service from
-the credential scope of each request's signature. Besides the RDS API the server answers
+(`AWS_ENDPOINT_URL_STS`), for `spec.aws.roleArn`, and, with `event_queue`, SQS
+(`AWS_ENDPOINT_URL_SQS`) for the queue an EventBridge rule fills with the Region's RDS events
+(behaviour/eventbridge.py): moto's dispatcher picks the service from the credential scope of
+each request's signature. Besides the RDS API the server answers
 a few control requests for tests that run it as a separate process:
 
     GET  /_sim/calls     the call record (JSON list, see CallRecorder)
@@ -42,11 +44,14 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import behaviour, scenarios
 from .behaviour.calls import access_key_of
-from .config import HAPPENING_KINDS, FaultConfig, Happening, SimConfig
+from .config import HAPPENING_KINDS, DatabaseEndpoints, FaultConfig, Happening, SimConfig
 from .faults import LOST, REFUSING, SERVER_ERROR, SLOW, THROTTLED, FaultInjector, refusal
 from .recorder import CallRecorder, ResponseHold, is_mutating, took_effect
 
 StartResponse = Callable[..., Any]
+# How often the timeline advances by itself while an event queue is served: an event reaches the
+# queue within this of the change (EventBridge's own delivery takes about as long).
+EVENT_DELIVERY_SECONDS = 0.1
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
@@ -254,8 +259,14 @@ class SimServer:
         on_call: Callable[[dict[str, Any]], None] | None = None,
         roles: behaviour.RoleTrust | None = None,
         faults: FaultConfig | None = None,
+        databases: DatabaseEndpoints | None = None,
+        event_queue: str | None = None,
+        cluster_quota: int | None = None,
     ) -> None:
         self.config = config or SimConfig()
+        self.databases = databases or DatabaseEndpoints()
+        self.event_queue = event_queue
+        self.cluster_quota = cluster_quota
         self.roles = roles or behaviour.RoleTrust()
         self.faults = faults or FaultConfig()
         self.scenario = scenarios.resolve(scenario)
@@ -266,6 +277,9 @@ class SimServer:
         self._httpd: BaseWSGIServer | None = None
         self._simulation: behaviour.Simulation | None = None
         self._thread: threading.Thread | None = None
+        self._delivery: behaviour.EventBridgeDelivery | None = None
+        self._pump: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def start(self) -> SimServer:
         if self._httpd is not None:
@@ -276,6 +290,8 @@ class SimServer:
             recorder=self._recorder,
             roles=self.roles,
             aws=behaviour.AwsFaults(self.faults, default_cluster=clusters[0].get("identifier")),
+            databases=self.databases,
+            cluster_quota=self.cluster_quota,
         )
         behaviour.install(simulation)
         self._simulation = simulation
@@ -285,6 +301,8 @@ class SimServer:
                 for happening in self.faults.happenings:
                     if happening.moment == "start":
                         self._home_backend().schedule_happening(happening)
+                if self.event_queue:
+                    self._delivery = behaviour.EventBridgeDelivery(self._home_backend(), self.event_queue)
             app = _SimApp(
                 DomainDispatcherApplication(behaviour.create_backend_app),
                 self._recorder,
@@ -304,11 +322,29 @@ class SimServer:
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="aurora-upgrade-sim", daemon=True
         )
         self._thread.start()
+        if self._delivery is not None:
+            self._stopping.clear()
+            self._pump = threading.Thread(target=self._deliver_events, name="aurora-upgrade-sim-events", daemon=True)
+            self._pump.start()
         return self
+
+    def _deliver_events(self) -> None:
+        """Advance the timeline on its own and put new events on the queue: a client that only
+        long-polls the queue makes no RDS request that would advance it."""
+        while not self._stopping.wait(EVENT_DELIVERY_SECONDS):
+            assert self._simulation is not None and self._delivery is not None
+            with self._simulation.lock:
+                behaviour.advance_all()
+                self._delivery.deliver()
 
     def stop(self) -> None:
         if self._httpd is None:
             return
+        self._stopping.set()
+        if self._pump is not None:
+            self._pump.join(timeout=10)
+            self._pump = None
+        self._delivery = None
         self._hold.release()
         self._httpd.shutdown()
         self._httpd.server_close()
@@ -335,6 +371,16 @@ class SimServer:
     @property
     def endpoint_url(self) -> str:
         return f"http://{self._host}:{self.port}"
+
+    @property
+    def event_queue_url(self) -> str | None:
+        """The event queue's URL as AWS names it (its Region and account in it); clients reach it
+        on this server with AWS_ENDPOINT_URL_SQS=endpoint_url."""
+        if not self.event_queue:
+            return None
+        account = self.scenario.get("account_id", scenarios.RUNBOOK_ACCOUNT_ID)
+        region = self.scenario.get("region", scenarios.RUNBOOK_REGION)
+        return f"https://sqs.{region}.amazonaws.com/{account}/{self.event_queue}"
 
     def calls(self) -> list[dict[str, Any]]:
         """Every API call answered so far: operation, params, outcome, access_key_id, time (scenario

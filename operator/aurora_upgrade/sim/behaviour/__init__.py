@@ -9,6 +9,7 @@ internals, one module per area:
     instances   clusters and instances, renames, reboots, parameter apply status
     deletions   cluster snapshots, deletions of instances and clusters
     bluegreen   blue/green deployments: create, describe, switch over, delete
+    eventbridge the Region's RDS events into EventBridge and a rule's SQS queue (--event-queue)
     backend     SimRDSBackend assembled from the areas; install() into moto's registry
     errors      errors moto lacks or codes botocore does not know
     calls       one answered request into the call record (with the signing access key id)
@@ -18,11 +19,13 @@ internals, one module per area:
 
 from .answers import create_backend_app
 from .backend import SimRDSBackend, advance_all, backend_for, install, sim_backends, uninstall
+from .eventbridge import EventBridgeDelivery
 from .instances import SimDBInstance
 from .simulation import AwsFaults, Faults, RoleTrust, Simulation
 
 __all__ = [
     "AwsFaults",
+    "EventBridgeDelivery",
     "Faults",
     "RoleTrust",
     "SimDBInstance",

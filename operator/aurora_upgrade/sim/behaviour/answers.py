@@ -17,10 +17,11 @@ from moto.core.utils import convert_to_flask_response
 from moto.moto_server.werkzeug_app import create_backend_app as moto_create_backend_app
 from moto.rds.exceptions import RDSClientError
 from moto.rds.responses import RDSResponse
+from moto.sqs.responses import SQSResponse
 
 from .. import catalog
 from .backend import SimRDSBackend, advance_all
-from .calls import record_call
+from .calls import record_call, record_queue_call
 from .simulation import active
 from .sts import SimTokenResponse
 
@@ -121,15 +122,28 @@ class SimRDSResponse(RDSResponse):
         return ActionResult(page)
 
 
+class SimSQSResponse(SQSResponse):
+    """moto's SQS responses, recorded; outside the simulation lock, which a long poll (up to
+    20 s) would hold against every RDS call."""
+
+    def call_action(self) -> TYPE_RESPONSE:
+        return record_queue_call(self, super().call_action)
+
+
 def _flag(value: Any) -> bool:
     """A boolean query parameter: botocore sends `true` / `false`."""
     return str(value).lower() == "true"
 
 
 def create_backend_app(service: str) -> Flask:
-    """moto's Flask app for `service`, with RDS answered by SimRDSResponse and STS by SimTokenResponse."""
+    """moto's Flask app for `service`, with RDS answered by SimRDSResponse, STS by
+    SimTokenResponse and SQS by SimSQSResponse."""
     app = moto_create_backend_app(service)  # type: ignore[arg-type]
-    ours = {"rds": ("RDSResponse.dispatch", SimRDSResponse), "sts": ("TokenResponse.dispatch", SimTokenResponse)}
+    ours = {
+        "rds": ("RDSResponse.dispatch", SimRDSResponse),
+        "sts": ("TokenResponse.dispatch", SimTokenResponse),
+        "sqs": ("SQSResponse.dispatch", SimSQSResponse),
+    }
     if service in ours:
         endpoint, response = ours[service]
         if endpoint not in app.view_functions:

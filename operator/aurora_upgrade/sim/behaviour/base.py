@@ -133,9 +133,13 @@ class SimBackendBase(RDSBackend):
             self._event_fates[id(event)] = aws.event_fate(event.source_type, list(event.event_categories))
         self._events_fated = len(self.events)
 
+    def fate_of(self, event: Event) -> tuple[bool, float]:
+        """(dropped, seconds late) of an event whose fate has been drawn (fate_new_events)."""
+        return self._event_fates.get(id(event), (False, 0.0))
+
     def _listed(self, event: Event, aws_now: datetime) -> bool:
         """Whether DescribeEvents lists `event` now: not dropped, and not still to come late."""
-        dropped, late = self._event_fates.get(id(event), (False, 0.0))
+        dropped, late = self.fate_of(event)
         return not dropped and (not late or aws_now >= _as_utc(event.date) + timedelta(seconds=late))
 
     def schedule_happening(self, happening: Happening, since: float | None = None) -> None:

@@ -38,7 +38,7 @@ from .. import catalog
 from ..config import Happening
 from .base import SimBackendBase
 from .deletions import SnapshotsAndDeletions
-from .errors import deletion_protected, invalid_bg_state
+from .errors import cluster_quota_exceeded, deletion_protected, invalid_bg_state
 from .instances import SimDBCluster, SimDBInstance
 from .simulation import active
 
@@ -108,13 +108,18 @@ class SimBlueGreenDeployment(RDSBaseModel):
         self.delete_time: datetime | None = None
         self.tags = tags
         self._started = time.monotonic()
-        self._provisioning_seconds = config.provisioning_seconds
+        self._provisioning_seconds = config.seconds("provisioning", blue.db_cluster_identifier)
         self._visible_at = self._started + config.not_found_after_create_seconds
         self._failed_at: float | None = None
         self._status_before_delete = self.status
         self._tasks = [
             (task, end) for task, end in _PROVISIONING_TASKS if upgrades_engine or task != "DB_ENGINE_VERSION_UPGRADE"
         ]
+
+    @property
+    def provisioning_seconds(self) -> float:
+        """How long this deployment provisions (SimConfig.seconds, per blue cluster)."""
+        return self._provisioning_seconds
 
     @property
     def resource_id(self) -> str:
@@ -229,6 +234,9 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
         problem = self._logical_replication_problem(blue)
         if problem is None and active().faults.invalid_configuration:
             problem = _INVALID_CONFIGURATION_FAULT
+        quota = active().cluster_quota
+        if quota is not None and len(self.clusters) + 1 > quota:
+            raise cluster_quota_exceeded(quota)
 
         suffix = _random_suffix(6)
         green = self._create_green_cluster(blue, f"{blue.db_cluster_identifier}-green-{suffix}", target_version)
@@ -242,19 +250,19 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
 
         if problem:
             self.timeline.after(
-                self.config.provisioning_seconds * INVALID_CONFIGURATION_AFTER,
+                deployment.provisioning_seconds * INVALID_CONFIGURATION_AFTER,
                 f"{deployment.resource_id} invalid configuration",
                 lambda at: self._provisioning_failed(deployment, problem, at),
             )
         elif active().faults.provisioning_fails:
             self.timeline.after(
-                self.config.provisioning_seconds,
+                deployment.provisioning_seconds,
                 f"{deployment.resource_id} provisioning failed",
                 lambda at: self._provisioning_failed(deployment, _PROVISIONING_FAILED_FAULT, at, "PROVISIONING_FAILED"),
             )
         else:
             self.timeline.after(
-                self.config.provisioning_seconds,
+                deployment.provisioning_seconds,
                 f"{deployment.resource_id} provisioned",
                 lambda at: self._provisioned(deployment, at),
             )
@@ -314,7 +322,7 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
             ["notification"],
             started,
         )
-        duration = self.config.switchover_seconds
+        duration = self.config.seconds("switchover", blue)
         if active().faults.switchover_fails or duration > timeout:
             self.timeline.after(
                 min(duration, timeout),
@@ -356,7 +364,7 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
         if delete_green and green.deletion_protection:
             raise deletion_protected(f"Cluster {green.db_cluster_identifier}")
         deployment.mark_deleting()
-        delay = self.config.delete_seconds
+        delay = self.config.seconds("delete", deployment.blue.db_cluster_identifier)
         if delete_green:
             for member in green.members:
                 if member.status != "deleting":
@@ -533,10 +541,12 @@ class BlueGreenDeployments(SnapshotsAndDeletions):
                 "copy_tags_to_snapshot": blue.copy_tags_to_snapshot,
                 "enable_cloudwatch_logs_exports": list(blue.enabled_cloudwatch_logs_exports),
                 "tags": [dict(tag) for tag in blue.tags],
+                "enable_iam_database_authentication": bool(blue.iam_auth),
             }
         )
         assert isinstance(green, SimDBCluster)
         green.status = "creating"
+        green.database_side = "green"
         return green
 
     def _create_green_instance(

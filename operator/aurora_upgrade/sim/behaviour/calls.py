@@ -3,6 +3,7 @@ key id that signed it (so tests see whose credentials made each call; never the 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,39 @@ def record_call(response: BaseResponse, answer: Callable[[], TYPE_RESPONSE]) -> 
         for happening in active().aws.due_after_call(operation):
             schedule(happening)
     return status, headers, body
+
+
+def record_queue_call(response: BaseResponse, answer: Callable[[], TYPE_RESPONSE]) -> TYPE_RESPONSE:
+    """`answer()` an SQS request (JSON protocol) and record it, a ReceiveMessage with the
+    EventBridge envelopes it answered with, so tests see which receive carried which event."""
+    operation = response._get_action()
+    params = {key: response._get_param(key) for key in ("QueueUrl", "WaitTimeSeconds", "MaxNumberOfMessages")}
+    status, headers, body = answer()
+    received = None
+    if operation == "ReceiveMessage" and status < 400:
+        received = [_envelope_of(message.get("Body", "")) for message in json.loads(body or "{}").get("Messages", [])]
+    outcome = "ok" if status < 400 else str(json.loads(body or "{}").get("__type", f"HTTP{status}")).split("#")[-1]
+    active().recorder.record(
+        operation,
+        {k: v for k, v in params.items() if v is not None},
+        outcome,
+        access_key_id=access_key_of(response.headers.get("Authorization", "")),
+        received=received,
+    )
+    return status, headers, body
+
+
+def _envelope_of(body: str) -> dict[str, str]:
+    try:
+        envelope = json.loads(body)
+        detail = envelope.get("detail") or {}
+        return {
+            "detail-type": str(envelope.get("detail-type", "")),
+            "source": str(detail.get("SourceIdentifier", "")),
+            "message": str(detail.get("Message", "")),
+        }
+    except (ValueError, AttributeError):
+        return {"detail-type": "", "source": "", "message": body[:200]}
 
 
 # moto's codes that differ from the wire code AWS sends (each error shape's `error.code` in

@@ -65,7 +65,7 @@ class SnapshotsAndDeletions(InstancesAndReboots):
             )
         if snapshot_name:
             self.create_db_cluster_snapshot(cluster.db_cluster_identifier, snapshot_name)
-        self._start_deleting_cluster(cluster, self.config.delete_seconds)
+        self._start_deleting_cluster(cluster, self.config.seconds("delete", cluster.db_cluster_identifier))
         return cluster
 
     def create_db_cluster_snapshot(
@@ -115,7 +115,9 @@ class SnapshotsAndDeletions(InstancesAndReboots):
 
             if not active().faults.snapshot_hangs:
                 self.timeline.after(
-                    self.config.snapshot_seconds, f"snapshot {db_cluster_snapshot_identifier}", completed
+                    self.config.seconds("snapshot", db_cluster_identifier),
+                    f"snapshot {db_cluster_snapshot_identifier}",
+                    completed,
                 )
         return snapshot
 
@@ -166,7 +168,11 @@ class SnapshotsAndDeletions(InstancesAndReboots):
             if self.holds(database):
                 del self.databases[database.db_instance_identifier]
 
-        self.timeline.after(self.config.delete_seconds, f"delete {database.db_instance_identifier}", gone)
+        self.timeline.after(
+            self.config.seconds("delete", database.db_instance_identifier),
+            f"delete {database.db_instance_identifier}",
+            gone,
+        )
 
     def _start_deleting_cluster(self, cluster: SimDBCluster, delay: float) -> None:
         cluster.status = "deleting"
@@ -176,7 +182,11 @@ class SnapshotsAndDeletions(InstancesAndReboots):
                 return
             if cluster.members:
                 # Instances first: look again once they are gone.
-                self.timeline.after(self.config.delete_seconds, f"delete {cluster.db_cluster_identifier}", gone)
+                self.timeline.after(
+                    self.config.seconds("delete", cluster.db_cluster_identifier),
+                    f"delete {cluster.db_cluster_identifier}",
+                    gone,
+                )
                 return
             del self.clusters[cluster.db_cluster_identifier]
             for snapshot_id, snapshot in list(self.cluster_snapshots.items()):

@@ -24,3 +24,12 @@ def deletion_protected(what: str) -> InvalidParameterCombination:
     return InvalidParameterCombination(
         f"Cannot delete protected {what}, please disable deletion protection and try again."
     )
+
+
+def cluster_quota_exceeded(quota: int) -> RDSClientError:
+    """Green is a DB cluster of its own: a create past the Region's quota of clusters (botocore's
+    model: DBClusterQuotaExceededFault, HTTP 403)."""
+    return RDSClientError(
+        "DBClusterQuotaExceededFault",
+        f"The user has exceeded the allowed number of DB clusters ({quota}) in this Region.",
+    )

@@ -18,11 +18,34 @@ from moto.rds.models import DBCluster, DBClusterParameterGroup, DBInstance, DBIn
 
 from .base import SimBackendBase
 from .errors import cluster_already_exists, invalid_instance_state
-from .simulation import active
+from .simulation import active, database_endpoint
 
 
 class SimDBCluster(DBCluster):
-    """A cluster whose status is what the simulator sets, with per-member parameter status."""
+    """A cluster whose status is what the simulator sets, with per-member parameter status, and
+    whose endpoint answers the database server of its side where the simulation names one."""
+
+    # blue: made by the scenario or CreateDBCluster; green: made by a blue/green deployment.
+    database_side = "blue"
+
+    @property
+    def endpoint(self) -> str:
+        server = database_endpoint(self.database_side)
+        return server.host if server else super().endpoint
+
+    @property
+    def reader_endpoint(self) -> str:
+        server = database_endpoint(self.database_side)
+        return server.host if server else super().reader_endpoint
+
+    @property
+    def port(self) -> int:
+        server = database_endpoint(self.database_side)
+        return server.port if server else self._port
+
+    @port.setter
+    def port(self, value: int) -> None:
+        self._port = value
 
     @property
     def status(self) -> str:
@@ -70,6 +93,36 @@ class SimDBInstance(DBInstanceClustered):
             {"DBParameterGroupName": group.name, "ParameterApplyStatus": self.parameter_apply_status}
             for group in self.db_parameter_groups()
         ]
+
+    # An Aurora instance's endpoint reaches the same database as its cluster's (one server per
+    # side here), and IAM database authentication is the cluster's setting.
+
+    @property
+    def address(self) -> str:
+        server = database_endpoint(self._side)
+        return server.host if server else super().address
+
+    @property
+    def port(self) -> int:
+        server = database_endpoint(self._side)
+        return server.port if server else self._port
+
+    @port.setter
+    def port(self, value: int) -> None:
+        self._port = value
+
+    @property
+    def iam_database_authentication_enabled(self) -> bool:
+        return bool(getattr(self._cluster, "iam_auth", False))
+
+    @property
+    def _cluster(self) -> DBCluster | None:
+        # moto's DBInstance.__init__ reads the port before DBInstanceClustered sets `cluster`.
+        return getattr(self, "cluster", None)
+
+    @property
+    def _side(self) -> str:
+        return getattr(self._cluster, "database_side", "blue")
 
 
 class InstancesAndReboots(SimBackendBase):
@@ -138,6 +191,10 @@ class InstancesAndReboots(SimBackendBase):
         cluster = self._cluster(kwargs["db_cluster_identifier"])
         new_identifier = kwargs.get("new_db_cluster_identifier")
         changes = {k: v for k, v in kwargs.items() if k != "new_db_cluster_identifier"}
+        # moto stores EnableIAMDatabaseAuthentication where IAMDatabaseAuthenticationEnabled is not read.
+        iam_auth = changes.pop("enable_iam_database_authentication", None)
+        if iam_auth is not None:
+            cluster.iam_auth = bool(iam_auth)
         status = cluster.status
         result = super().modify_db_cluster(changes)
         # moto sets `available` whatever the cluster was doing.
@@ -169,7 +226,9 @@ class InstancesAndReboots(SimBackendBase):
             )
 
         if not active().faults.reboot_hangs:
-            self.timeline.after(self.config.reboot_seconds, f"reboot {db_instance_identifier}", rebooted)
+            self.timeline.after(
+                self.config.seconds("reboot", db_instance_identifier), f"reboot {db_instance_identifier}", rebooted
+            )
         return database
 
     def modify_db_cluster_parameter_group(

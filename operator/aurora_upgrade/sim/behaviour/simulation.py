@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..config import FaultConfig, Happening, SimConfig
+from ..config import DatabaseEndpoint, DatabaseEndpoints, FaultConfig, Happening, SimConfig
 from ..recorder import CallRecorder
 
 
@@ -134,6 +134,11 @@ class Simulation:
     faults: Faults = field(default_factory=Faults)
     roles: RoleTrust = field(default_factory=RoleTrust)
     aws: AwsFaults = field(default_factory=lambda: AwsFaults(FaultConfig()))
+    # The database servers the clusters' endpoints answer (`--database-endpoint`).
+    databases: DatabaseEndpoints = field(default_factory=DatabaseEndpoints)
+    # The account's quota of DB clusters per Region (AWS's default is 40), None for no limit: a
+    # CreateBlueGreenDeployment whose green would pass it is refused.
+    cluster_quota: int | None = None
     # Every delayed transition applied, {"label", "time" (when it was due, ISO 8601 UTC)}: how
     # a benchmark tells when AWS changed a state, to compare with when a client saw it.
     transitions: list[dict[str, str]] = field(default_factory=list)
@@ -165,6 +170,11 @@ def active() -> Simulation:
     if _active is None:
         raise RuntimeError("no simulated RDS is installed")
     return _active
+
+
+def database_endpoint(side: str) -> DatabaseEndpoint | None:
+    """The database server behind the clusters of `side`, if the running simulation names one."""
+    return _active.databases.of(side) if _active is not None else None
 
 
 @dataclass(order=True)

@@ -1,7 +1,8 @@
 -- Argo CD health check for dbupgrade.dev/AuroraUpgrade (Lua 5.1, as Argo CD's gopher-lua runs it).
 -- Healthy at Completed; Degraded at Failed or Aborted, or while the operator reports Stalled;
 -- Suspended while switchover waits for an approval, for the maintenance window, or for a person to
--- authorise another attempt after AWS did not carry one out; Progressing
+-- authorise another attempt after AWS did not carry one out, or to look at green after a validation
+-- check failed; Progressing
 -- otherwise, and until the operator has acted on the latest spec. The message is status.message.
 local hs = {}
 hs.status = "Progressing"
@@ -32,7 +33,8 @@ elseif status.phase == "Failed" or status.phase == "Aborted" or stalled then
   hs.status = "Degraded"
 elseif status.reason == "AwaitingApproval" or status.reason == "OutsideMaintenanceWindow"
     or status.reason == "SwitchoverNotCarriedOut" or status.reason == "ClusterBusy"
-    or status.reason == "RetainingOldCluster" or status.reason == "AwaitingManualReboot" then
+    or status.reason == "RetainingOldCluster" or status.reason == "AwaitingManualReboot"
+    or status.reason == "ValidationFailed" then
   hs.status = "Suspended"
 end
 return hs

@@ -1,5 +1,6 @@
 """What the API server itself refuses, from the generated CRD's schema and CEL rules: no
-operator is needed for any of it (none runs here), and nothing reaches AWS."""
+operator is needed for any of it (none runs here), and nothing reaches AWS. (spec.validation,
+runbook step 5's checks, is one of the specs refused here; this file is about the schema.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from operator_fixtures import Runner, manifest, unique_namespace
 
 @pytest.fixture(scope="module")
 def namespace(kubectl: Runner, crd: None) -> Iterator[str]:
-    name = unique_namespace(kubectl, "validation")
+    name = unique_namespace(kubectl, "refusals")
     yield name
     # No operator ran here, so no finalizer holds them: leave nothing for a later operator.
     kubectl("-n", name, "delete", "aup", "--all", "--wait=false")
@@ -105,7 +106,78 @@ def test_unknown_enum_value(kubectl: Runner, namespace: str, spec: dict[str, Any
     refused(result, path, "Unsupported value", allowed)
 
 
+SQL_CHECK = {"name": "orders-readable", "sql": "select count(*) > 0 from orders"}
+WEBHOOK_CHECK = {"name": "smoke-tests", "webhook": {"url": "https://smoke.internal/run"}}
+DATABASE = {"name": "app"}
+
+
+@pytest.mark.parametrize(
+    ("validation", "fragments"),
+    [
+        pytest.param({}, ["this validation block checks nothing"], id="empty"),
+        pytest.param(
+            {"database": DATABASE, "guardrails": "Off"}, ["this validation block checks nothing"], id="nothing-on"
+        ),
+        pytest.param(
+            {"database": DATABASE, "checks": [{**SQL_CHECK, "webhook": WEBHOOK_CHECK["webhook"]}]},
+            ["a check sets exactly one of sql or webhook"],
+            id="sql-and-webhook",
+        ),
+        pytest.param(
+            {"database": DATABASE, "checks": [{"name": "nothing"}]},
+            ["a check sets exactly one of sql or webhook"],
+            id="neither",
+        ),
+        pytest.param(
+            {"database": DATABASE, "checks": [SQL_CHECK, {**WEBHOOK_CHECK, "name": SQL_CHECK["name"]}]},
+            ["spec.validation.checks[1]", "Duplicate value"],
+            id="duplicate-names",
+        ),
+        pytest.param({"checks": [SQL_CHECK]}, ["SQL checks need validation.database"], id="sql-without-database"),
+        pytest.param(
+            {"guardrails": "Enforce", "checks": [WEBHOOK_CHECK]},
+            ["guardrails need validation.database"],
+            id="guardrails-without-database",
+        ),
+        pytest.param(
+            {"database": DATABASE, "guardrails": "Strict"},
+            ["spec.validation.guardrails", "Unsupported value", '"Enforce", "Warn", "Off"'],
+            id="unknown-mode",
+        ),
+        pytest.param(
+            {"checks": [{**WEBHOOK_CHECK, "timeoutSeconds": 0}]},
+            ["spec.validation.checks[0].timeoutSeconds", "should be greater than or equal to 1"],
+            id="zero-timeout",
+        ),
+        pytest.param(
+            {"checks": [{**WEBHOOK_CHECK, "webhook": {"url": "smoke.internal"}}]},
+            ["spec.validation.checks[0].webhook.url", "should match"],
+            id="not-a-url",
+        ),
+        pytest.param(
+            {"database": {**DATABASE, "sslMode": "prefer"}},
+            ["spec.validation.database.sslMode", "Unsupported value"],
+            id="weak-ssl-mode",
+        ),
+    ],
+)
+def test_unusable_validation_is_refused(
+    kubectl: Runner, namespace: str, validation: dict[str, Any], fragments: list[str]
+) -> None:
+    refused(apply(kubectl, namespace, "bad-validation", validation=validation), *fragments)
+
+
+def test_a_usable_validation_is_accepted(kubectl: Runner, namespace: str) -> None:
+    for name, validation in {
+        "checks-and-guardrails": {"database": DATABASE, "checks": [SQL_CHECK, WEBHOOK_CHECK]},
+        "guardrails-only": {"database": DATABASE},
+        "webhook-only": {"checks": [WEBHOOK_CHECK]},
+    }.items():
+        result = apply(kubectl, namespace, name, validation=validation)
+        assert result.returncode == 0, result.stderr
+
+
 def test_nothing_refused_was_stored(kubectl: Runner, namespace: str) -> None:
-    for name in ("bad-enum", "no-region", "bad-name", "timeout-29"):
+    for name in ("bad-enum", "no-region", "bad-name", "timeout-29", "bad-validation"):
         result = kubectl("-n", namespace, "get", "aup", name)
         assert result.returncode != 0 and "NotFound" in result.stderr, result.stdout
