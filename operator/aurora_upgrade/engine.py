@@ -200,7 +200,8 @@ class _Writes:
     """One look's status writes: status is written when it means something (`save`: an intent,
     an answer that proves an action on production; `end_of_look`: what `worth_writing` says),
     and the Events of what it carries are posted after it, so a writer whose save conflicts
-    tells people nothing."""
+    tells people nothing. A store that does not fold (`run`'s state file) has every step
+    written as it is recorded (`step`)."""
 
     store: Store
     events: list[tuple[str, str, str]] = field(default_factory=list)
@@ -211,6 +212,11 @@ class _Writes:
             self.store.event(*event)
         self.events.clear()
         return upgrade.written(status)
+
+    def step(self, upgrade: Upgrade) -> Upgrade:
+        if self.store.folds:
+            return upgrade
+        return self.changed(upgrade)
 
     def end_of_look(self, upgrade: Upgrade) -> Upgrade:
         if self.events or worth_writing(upgrade.held, upgrade.status):
@@ -426,7 +432,7 @@ class Engine:
             # Told with what they come with: a look that changes nothing tells nothing again.
             for note in outcome.notes:
                 writes.events.append(("Warning" if note.warning else "Normal", note.reason, note.message))
-        return upgrade.with_status(status)
+        return writes.step(upgrade.with_status(status))
 
     # --- deletion of the resource (kopf finalizer; `run` has no equivalent) -----------------
 

@@ -83,7 +83,7 @@ def operator(operator_env: None, upgrades: Upgrades) -> Iterator[KopfRunner]:
 def test_the_runbook_case_writes_status_when_it_means_something(operator: KopfRunner, upgrades: Upgrades) -> None:
     watch = StatusWatch(upgrades)
     try:
-        upgrades.apply("runbook", fleet_cluster(6))
+        upgrades.apply("runbook", fleet_cluster(9))
         done = upgrades.wait_phase("runbook", "Completed", timeout=120)
     finally:
         watch.stop()

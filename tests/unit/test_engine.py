@@ -38,6 +38,7 @@ class Store:
 
     log: list[tuple[str, Any]]
     saved: list[AuroraUpgradeStatus] = field(default_factory=list)
+    folds: bool = True  # as the operator's KubeStore
 
     def save(self, status: AuroraUpgradeStatus) -> None:
         self.saved.append(status)

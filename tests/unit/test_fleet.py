@@ -63,11 +63,18 @@ def test_an_upgrade_waits_on_its_clusters_deployment_and_snapshot() -> None:
 @pytest.mark.parametrize(
     ("reason", "seconds"),
     [
-        pytest.param("SwitchoverInProgress", TIMING.quick, id="switchover-quick"),
+        # The evidence rules' quick looks: a switchover call's answer unknown, a reboot unconfirmed.
+        pytest.param("SwitchoverRequested", TIMING.quick, id="switchover-answer-unknown-quick"),
         pytest.param("WaitingForReboot", TIMING.quick, id="reboot-quick"),
+        pytest.param("CheckingEarlierReboot", TIMING.quick, id="reboot-unconfirmed-quick"),
+        pytest.param("WaitingForRename", TIMING.quick, id="rename-quick"),
+        # Where an RDS event usually ends the wait, the poll is only for a lost one.
+        pytest.param("SwitchoverInProgress", TIMING.poll, id="switchover-completed-event-poll"),
+        pytest.param("WaitingForSnapshot", TIMING.provisioning, id="snapshot-created-event-long"),
+        pytest.param("DeletingBlueGreen", TIMING.provisioning, id="deployment-deleted-event-long"),
         pytest.param("ProvisioningGreen", TIMING.provisioning, id="provisioning-long"),
         pytest.param("AwaitingApproval", TIMING.safety, id="person-safety"),
-        pytest.param("WaitingForSnapshot", TIMING.poll, id="other-poll"),
+        pytest.param("WaitingForGreen", TIMING.poll, id="other-poll"),
     ],
 )
 def test_waits_follow_the_phase(reason: str, seconds: float) -> None:
