@@ -12,9 +12,12 @@ of their own and a later look picks the answer up.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
+
+from aurora_upgrade.models import ValidationSpec
 
 
 class Guardrail(StrEnum):
@@ -153,3 +156,11 @@ class DatabaseAnswer:
     checks: tuple[CheckResult, ...]
     guardrails: GuardrailAnswer | None
     finished_at: str  # RFC 3339
+
+
+def validation_digest(validation: ValidationSpec | None) -> str:
+    """What the checks' verdict was given for: a digest of spec.validation (its checks, their SQL
+    or URL, the database, the guardrails' mode). A verdict counts only while spec.validation is
+    the same: an approval or another spec edit does not change it, a check added or edited does."""
+    shown = validation.model_dump_json(by_alias=True) if validation is not None else "null"
+    return "sha256:" + hashlib.sha256(shown.encode()).hexdigest()

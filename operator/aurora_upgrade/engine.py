@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from aurora_upgrade import metrics
 from aurora_upgrade.clock import parse_time, rfc3339, utcnow
 from aurora_upgrade.config import Timing
+from aurora_upgrade.database import validation_digest
 from aurora_upgrade.decisions import (
     bluegreen,
     cleanup,
@@ -372,7 +373,10 @@ class Engine:
             # writers acting on the same status only one gets to call, and the other, reading the
             # mark, waits for the answer.
             sent = {"call_in_flight": action.describe(), "call_sent_at": rfc3339(self.clock())}
-            status = with_conditions(updated(status, {**outcome.intent, **sent}), self.clock(), upgrade.generation)
+            status = updated(status, {**outcome.intent, **sent})
+            status = with_conditions(
+                status, self.clock(), upgrade.generation, validation_digest(upgrade.spec.validation)
+            )
             upgrade = writes.save(upgrade, status)
             try:
                 learned = act(gw, action)
@@ -427,7 +431,7 @@ class Engine:
             if outcome.warning:
                 writes.events.append(("Warning", outcome.reason, outcome.message))
             status = status.model_copy(update={"reason": outcome.reason, "message": outcome.message})
-        status = with_conditions(status, now, upgrade.generation)
+        status = with_conditions(status, now, upgrade.generation, validation_digest(upgrade.spec.validation))
         if outcome is not None and (told < len(writes.events) or status != upgrade.status):
             # Told with what they come with: a look that changes nothing tells nothing again.
             for note in outcome.notes:

@@ -486,6 +486,11 @@ class AuroraUpgradeStatus(_Model):
     validated_at: str | None = Field(
         None, description="When every check last passed; older than the maximum age, they run again before switchover"
     )
+    validated_spec: str | None = Field(
+        None,
+        description="A digest of spec.validation the verdict of validatedGeneration was given for: checks added or "
+        "changed since run again before switchover",
+    )
 
 
 class InvalidManifest(ValueError):

@@ -221,6 +221,7 @@ class Reason(StrEnum):
     SWITCHOVER_NOT_SAFE = "SwitchoverNotSafe"
     DATABASE_CHECKS_RUNNING = "DatabaseChecksRunning"
     DATABASE_UNREACHABLE = "DatabaseUnreachable"
+    VALIDATION_CHECK_ERROR = "ValidationCheckError"
     LONG_RUNNING_TRANSACTIONS = "LongRunningTransactions"
     DDL_IN_FLIGHT = "DdlInFlight"
     PREPARED_TRANSACTIONS = "PreparedTransactions"
@@ -438,8 +439,9 @@ TABLE: dict[Reason, Entry] = {
     ),
     Reason.VALIDATION_EXPIRED: Entry(
         Kind.PROGRESS,
-        "the checks passed longer ago than an hour when the gate opened (a Manual approval, a window): they run "
-        "again right before the switchover, which waits for them",
+        "the checks passed longer ago than an hour when the gate opened (a Manual approval, a window), or "
+        "`spec.validation` changed since their verdict (a check added or edited): they run again right before the "
+        "switchover, which waits for them",
     ),
     Reason.EXTENSIONS_OUTDATED: Entry(
         Kind.PROGRESS,
@@ -646,6 +648,16 @@ TABLE: dict[Reason, Entry] = {
             "not run, so nothing is created",
             "fix the connection ([validation.md](validation.md)); a new generation starts over",
         ),
+        warning=True,
+        deadline=_GUARDRAIL_TRANSIENT,
+    ),
+    Reason.VALIDATION_CHECK_ERROR: Entry(
+        Kind.WAITING_ON_AWS,
+        "a check of `spec.validation.checks` could not run (result `Error`: no answer within its `timeoutSeconds`, "
+        "green or the webhook unreachable, the password Secret unreadable); a check that did not run has not passed, "
+        "so the switchover waits and the check is run again until it answers",
+        "look at the message: the network path to green or the webhook, the Secret, the check's `timeoutSeconds` "
+        "([validation.md](validation.md)); past 30 minutes it times out",
         warning=True,
         deadline=_GUARDRAIL_TRANSIENT,
     ),
@@ -893,7 +905,8 @@ TABLE: dict[Reason, Entry] = {
         "with `guardrails: Enforce`, a setting lets writes land on green (`default_transaction_read_only` turned off "
         "for a role or database): AWS's switchover guardrail wants no writes there, and writes on green are lost to "
         "replication conflicts",
-        "remove the override (`ALTER ROLE ... RESET default_transaction_read_only`); the next look checks again",
+        "remove the override (`ALTER ROLE ... RESET default_transaction_read_only`), then change the spec (any "
+        "field) to check again",
         warning=True,
     ),
     Reason.DDL_SINCE_CREATION: Entry(

@@ -34,7 +34,7 @@ def _progress(reason: str | None) -> bool:
 
 
 def _verdict(status: AuroraUpgradeStatus) -> tuple[Any, ...]:
-    return (status.validation, status.validated_generation, status.validation_held)
+    return (status.validation, status.validated_generation, status.validation_held, status.validated_spec)
 
 
 def worth_writing(held: AuroraUpgradeStatus, status: AuroraUpgradeStatus) -> bool:
@@ -92,7 +92,9 @@ def set_condition(
     return [new if c.type == type_ else c for c in conditions] if old else [*conditions, new]
 
 
-def with_conditions(status: AuroraUpgradeStatus, now: datetime, generation: int) -> AuroraUpgradeStatus:
+def with_conditions(
+    status: AuroraUpgradeStatus, now: datetime, generation: int, validation_digest: str | None = None
+) -> AuroraUpgradeStatus:
     phase, reason, message = status.phase, status.reason or "", status.message or ""
     conditions = list(status.conditions)
     done = phase == Phase.COMPLETED
@@ -113,20 +115,27 @@ def with_conditions(status: AuroraUpgradeStatus, now: datetime, generation: int)
             conditions, "Upgraded", F, "NotYetVerified", "Production is not yet verified at the target version",
             now, generation,
         )  # fmt: skip
-    conditions = _validated(status, conditions, now, generation)
+    conditions = _validated(status, conditions, now, generation, validation_digest)
     return status.model_copy(update={"conditions": conditions, "observed_generation": generation})
 
 
 def _validated(
-    status: AuroraUpgradeStatus, conditions: list[Condition], now: datetime, generation: int
+    status: AuroraUpgradeStatus,
+    conditions: list[Condition],
+    now: datetime,
+    generation: int,
+    validation_digest: str | None,
 ) -> list[Condition]:
     """`Validated`, for an upgrade with spec.validation (decisions/validate.py): True once the
-    checks' verdict for a generation let it go on, False while they run or a verdict holds."""
+    checks' verdict let it go on and spec.validation is still what it was given for
+    (`validation_digest`, database.validation_digest of the current spec; None: not known, as
+    for a spec that could not be read), False while they run or a verdict holds."""
     if not status.validation and status.phase != Phase.VALIDATING:
         return conditions
-    if status.validation_held:
+    changed = validation_digest is not None and status.validated_spec != validation_digest
+    if status.validation_held and not changed:
         state, reason = F, status.validation_held
-    elif status.validated_generation is not None:
+    elif status.validated_generation is not None and not changed:
         state, reason = T, Reason.VALIDATION_PASSED.value
     else:
         state, reason = F, "NotYetValidated"

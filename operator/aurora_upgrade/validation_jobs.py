@@ -10,9 +10,14 @@ hooks it, picks the answer up. One runner per process: the operator's `Controlle
 Bounded three ways: `threads` jobs run at once and at most `queued` more wait for a thread (a
 look finding the queue full is answered None and asks again at its pace); a job's answer is
 kept only until the same upgrade asks a new question of the same kind; and a job running past
-its bound (the checks' own timeouts plus `GUARDRAIL_BOUND` and a margin) is answered for as not
-finished: a check not finished has not passed, and a guardrail not answered is
-DATABASE_UNREACHABLE. Python cannot stop its thread; the probe's own timeouts end it.
+its bound (the checks' own timeouts plus `GUARDRAIL_BOUND` and a margin, counted from when it
+started running, not from when it was queued) is answered for as not finished: a check not
+finished could not run (Error), and a guardrail not answered is DATABASE_UNREACHABLE.
+
+Python cannot stop a thread; the probe's own timeouts end it (statement_timeout, TCP keepalives
+and tcp_user_timeout, the webhook's overall deadline). Until they do, its thread still counts
+against the pool, answered for or not, replaced or forgotten, and its upgrade gets no new job: a
+hung database holds its own upgrade's jobs, never the thread of another's.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from aurora_upgrade.clock import parse_time, rfc3339, utcnow
@@ -80,8 +85,8 @@ def unanswered(request: DatabaseRequest, why: str, now: datetime) -> DatabaseAns
 
 @dataclass
 class _Job:
-    started_at: datetime
-    future: Future[DatabaseAnswer]
+    future: Future[DatabaseAnswer] = field(init=False)
+    started_at: datetime | None = None  # when a thread took it up; None while it waits in the queue
     answer: DatabaseAnswer | None = None  # set once done, or once past its bound
 
 
@@ -100,6 +105,8 @@ class Validations:
         self._threads, self._capacity = threads, threads + queued
         self._pool: ThreadPoolExecutor | None = None  # made at the first job: most processes never validate
         self._jobs: dict[DatabaseRequest, _Job] = {}
+        # Every job not done, also one replaced, forgotten or answered for: its thread is busy.
+        self._unfinished: list[tuple[str, _Job]] = []
         self._lock = threading.Lock()
 
     def answer(self, upgrade: Upgrade, request: DatabaseRequest, now: datetime) -> DatabaseAnswer | None:
@@ -110,14 +117,18 @@ class Validations:
             if job is not None:
                 if job.answer is None and job.future.done():
                     job.answer = job.future.result()
-                if job.answer is None and now - job.started_at > bound(request):
+                if job.answer is None and job.started_at is not None and now - job.started_at > bound(request):
                     why = f"did not finish within {int(bound(request).total_seconds())}s"
                     job.answer = unanswered(request, why, now)
                 if job.answer is None:
                     return None
                 if not request.not_before or parse_time(job.answer.finished_at) >= parse_time(request.not_before):
                     return job.answer
-            if sum(1 for j in self._jobs.values() if j.answer is None and not j.future.done()) >= self._capacity:
+            self._unfinished = [(uid, j) for uid, j in self._unfinished if not j.future.done()]
+            if any(uid == request.uid and j.started_at is not None for uid, j in self._unfinished):
+                return None  # its thread still runs (past its bound, or replaced): asked again at the look's pace
+            self._drop(lambda r: (r.uid, r.what) == (request.uid, request.what))
+            if len(self._unfinished) >= self._capacity:
                 return None  # full: asked again at the look's pace
             self._start(upgrade, request)
             return None
@@ -125,29 +136,37 @@ class Validations:
     def running(self) -> int:
         """Jobs started and not finished (their threads may outlive their bound)."""
         with self._lock:
-            return sum(1 for j in self._jobs.values() if not j.future.done())
+            return sum(1 for _, j in self._unfinished if not j.future.done())
 
     def forget(self, uid: str) -> None:
-        """Drop an upgrade's answers (it finished, or its resource is gone)."""
+        """Drop an upgrade's answers (it finished, or its resource is gone); its queued jobs never run."""
         with self._lock:
-            for request in [r for r in self._jobs if r.uid == uid]:
-                del self._jobs[request]
+            self._drop(lambda r: r.uid == uid)
+
+    def _drop(self, which: Callable[[DatabaseRequest], bool]) -> None:
+        """Drop the jobs of the requests `which` picks: a queued one is cancelled (its thread is
+        never taken); a running one stays in `_unfinished` until its thread ends."""
+        for request in [r for r in self._jobs if which(r)]:
+            self._jobs.pop(request).future.cancel()
 
     def _start(self, upgrade: Upgrade, request: DatabaseRequest) -> None:
-        # Only the newest question of each kind per upgrade is kept: the table stays as small as the fleet.
-        for older in [r for r in self._jobs if (r.uid, r.what) == (request.uid, request.what)]:
-            del self._jobs[older]
+        # Only the newest question of each kind per upgrade is kept (`_drop` before this): the
+        # table stays as small as the fleet.
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._threads, "database-checks")
-        future = self._pool.submit(self._run, upgrade, request)
-        self._jobs[request] = _Job(self._clock(), future)
+        job = _Job()
+        job.future = self._pool.submit(self._run, upgrade, request, job)
+        future = job.future
+        self._jobs[request] = job
+        self._unfinished.append((request.uid, job))
         if self._on_done is not None:
             on_done, ref = self._on_done, f"{upgrade.namespace}/{upgrade.name}"
             future.add_done_callback(lambda _done: on_done(ref))
 
-    def _run(self, upgrade: Upgrade, request: DatabaseRequest) -> DatabaseAnswer:
+    def _run(self, upgrade: Upgrade, request: DatabaseRequest, job: _Job) -> DatabaseAnswer:
         """The checks in order, up to the first that does not pass, then the guardrails: those
         asked for right before a switchover run as late as they can."""
+        job.started_at = self._clock()  # its bound counts from here, not from the queue
         try:
             probe = self._probes(upgrade)
             checks: list[CheckResult] = []

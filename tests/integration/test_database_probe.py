@@ -276,6 +276,7 @@ def test_many_sequences_are_reported_and_hold_only_past_the_switchover_timeout(s
 def test_an_open_transaction_holding_a_write_is_found_and_ours_and_readers_are_not(servers: Servers, db: str) -> None:
     with admin(servers.blue, db) as conn:
         conn.execute("create table t (i int primary key)")
+    created = make_probe(servers).before_create(blue_of(servers))  # the fingerprint DDL since is compared with
     writer = admin(servers.blue, db)
     reader = admin(servers.blue, db)
     try:
@@ -283,7 +284,7 @@ def test_an_open_transaction_holding_a_write_is_found_and_ours_and_readers_are_n
         writer.execute("insert into t values (1)")
         reader.execute("begin")
         reader.execute("select * from t")
-        answer = make_probe(servers).before_switchover(blue_of(servers), green_of(servers), None)
+        answer = make_probe(servers).before_switchover(blue_of(servers), green_of(servers), created.fingerprint)
         writer_pid, reader_pid = writer.info.backend_pid, reader.info.backend_pid
     finally:
         writer.close()
@@ -577,3 +578,108 @@ def test_no_password_or_token_shows_in_a_message_or_a_log(
     assert "***" in messages[0]  # the echo was there, and scrubbed
     shown = "\n".join(messages + [record.getMessage() for record in caplog.records])
     assert PROBE_PASSWORD not in shown and token not in shown and "deadbeef" not in shown
+
+
+# The review's findings ------------------------------------------------------------------------
+
+
+def test_user_sql_cannot_leave_read_only_with_a_second_statement(servers: Servers, db: str) -> None:
+    """The simple query protocol runs every statement of a string, so "select true; commit; insert
+    ..." would commit the READ ONLY transaction and write to green. The check runs over the
+    extended protocol: one statement only, refused by the server."""
+    with admin(servers.green) as conn:
+        conn.execute("create table if not exists escaped (i int)")
+        conn.execute(f"grant all on escaped to {PROBE_USER}")
+    try:
+        probe = make_probe(
+            servers,
+            sql_checks(
+                ("escape", "select true; commit; insert into escaped values (1)", 30),
+                ("escape-set", "select true; set transaction read write; insert into escaped values (1)", 30),
+                ("percent", "select 'a%' like 'a%%' or true", 30),
+            ),
+        )
+        results = {name: probe.run_check(name, green_of(servers)) for name in probe._checks}
+    finally:
+        with admin(servers.green) as conn:
+            [(rows,)] = conn.execute("select count(*) from escaped").fetchall()
+            conn.execute("drop table escaped")
+    assert rows == 0, "nothing was written to green"
+    assert results["escape"].result == "Failed" and "multiple commands" in results["escape"].message
+    assert results["escape-set"].result == "Failed"
+    assert results["percent"].result == "Passed", "the user's text is sent as given: no placeholders"
+
+
+def test_the_probe_s_sessions_are_read_only_and_end_on_a_silent_peer(servers: Servers, db: str) -> None:
+    """libpq's keepalives and tcp_user_timeout end a connection whose peer went silent (a network
+    partition: statement_timeout needs a server that answers); every session is read-only by
+    default, not only the checks' transactions."""
+    probe = make_probe(servers)
+    with probe._connection(green_of(servers), db) as conn:
+        params = conn.info.get_parameters()
+        [(read_only,)] = conn.execute("show default_transaction_read_only").fetchall()
+        [(user_timeout,)] = conn.execute("show tcp_user_timeout").fetchall()
+    assert read_only == "on"
+    assert (params["keepalives"], params["keepalives_idle"]) == ("1", "10")
+    assert (params["keepalives_interval"], params["keepalives_count"]) == ("5", "3")
+    assert int(params["tcp_user_timeout"]) > 0 and user_timeout == "0"  # libpq's, on our side of the socket
+
+
+def test_a_connection_that_fails_is_looked_at_again_a_missing_user_is_not(servers: Servers, db: str) -> None:
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed = Endpoint("blue", "127.0.0.1", unused.getsockname()[1], CLUSTER)
+    refused = only(
+        make_probe(servers).before_switchover(closed, green_of(servers), "sha256:x"), Guardrail.DATABASE_UNREACHABLE
+    )
+    assert refused.transient and refused.blocking
+    wrong_password = make_probe(servers, password="not-the-password").before_create(blue_of(servers))
+    assert only(wrong_password, Guardrail.DATABASE_UNREACHABLE).transient
+    ghost = make_probe(servers, spec(database={"user": GHOST})).before_create(blue_of(servers))
+    assert not only(ghost, Guardrail.DATABASE_USER_MISSING).transient, "waiting cannot create the user"
+
+
+def test_without_a_fingerprint_ddl_since_creation_is_said_not_checked(servers: Servers, db: str) -> None:
+    answer = make_probe(servers).before_switchover(blue_of(servers), green_of(servers), None)
+    unchecked = only(answer, Guardrail.DDL_SINCE_CREATION)
+    assert not unchecked.blocking and "could not be checked" in unchecked.message
+
+
+class _Drip(http.server.BaseHTTPRequestHandler):
+    """Answers 200 one header byte at a time, each within the per-read timeout, for longer than
+    the check's timeoutSeconds."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        with contextlib.suppress(OSError):  # the probe hangs up at its deadline
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for byte in b"X-Slow: " + b"a" * 12 + b"\r\n":
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.25)
+            self.wfile.write(b"Content-Length: 0\r\n\r\n")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_webhook_answering_a_byte_at_a_time_does_not_pass_past_its_timeout(servers: Servers) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        manifest = spec(
+            checks=[
+                {
+                    "name": "drip",
+                    "webhook": {"url": f"http://127.0.0.1:{server.server_address[1]}/"},
+                    "timeoutSeconds": 1,
+                }
+            ]
+        )
+        result = make_probe(servers, manifest).run_check("drip", green_of(servers))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (result.result, result.message.endswith("did not answer within 1s")) == ("Error", True), result

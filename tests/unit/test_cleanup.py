@@ -627,6 +627,26 @@ def test_deleting_after_a_switchover_call_never_deletes_a_target_names_do_not_pr
             deleted_in(Phase.SWITCHING_OVER, reason="SwitchoverNotCarriedOut", **AFTER_A_CALL),
             id="held-for-a-person",
         ),
+        # Attempt 1 not carried out, attempt 2 authorised, then held by the database right before
+        # its call: no call was sent for attempt 2, so names decide as for attempt 1.
+        *(
+            pytest.param(
+                deleted_in(Phase.SWITCHING_OVER, reason=held, **AFTER_A_CALL), id=f"held-before-the-call-{held}"
+            )
+            for held in (
+                "DatabaseChecksRunning",
+                "ValidationFailed",
+                "ValidationCheckError",
+                "DatabaseUnreachable",
+                "LongRunningTransactions",
+                "DdlInFlight",
+                "PreparedTransactions",
+                "ReplicationLag",
+                "GreenWritable",
+                "DdlSinceCreation",
+                "ReplicationLagTimedOut",
+            )
+        ),
     ],
 )
 def test_deleting_after_a_switchover_call_deletes_green_when_names_prove_blue_is_production(upgrade: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from aurora_upgrade.clock import rfc3339
-from aurora_upgrade.database import CheckResult, DatabaseAnswer, Guardrail, GuardrailAnswer
+from aurora_upgrade.database import CheckResult, DatabaseAnswer, Guardrail, GuardrailAnswer, validation_digest
 from aurora_upgrade.decisions import deadlines
 from aurora_upgrade.decisions.outcome import Act, Advance, Ask, Fail, Outcome, Wait
 from aurora_upgrade.decisions.precheck import PrecheckObservation, decide_precheck
@@ -220,7 +220,7 @@ def test_every_check_passed_advances_with_one_result_and_event_each(
 
 
 @pytest.mark.parametrize("guardrails", ["Enforce", "Warn", "Off"])
-@pytest.mark.parametrize("result", ["Failed", "Error"])
+@pytest.mark.parametrize("result", ["Failed"])
 def test_a_failed_check_holds_in_validating_whatever_the_guardrail_mode(guardrails: str, result: str) -> None:
     upgrade = validating(validation(guardrails))
     outcome = validate(upgrade, answered(validate(upgrade), {"orders-readable": result}))
@@ -324,6 +324,7 @@ def switching(spec_validation: dict[str, Any] | None, **status: Any) -> Any:
         blue_catalog_fingerprint="catalog-7",
         validated_generation=1,
         validated_at=ago(600),
+        validated_spec=validation_digest(spec.validation),  # the verdict was given for this spec.validation
     )
     return make_upgrade(Phase.SWITCHING_OVER, spec, **{**fields, **status})
 
@@ -459,3 +460,128 @@ def test_a_failed_check_s_message_names_the_checks_not_warned_findings() -> None
     assert outcome.reason == Reason.VALIDATION_FAILED
     assert "smoke-tests on green: Failed" in outcome.message and "GreenWritable" not in outcome.message
     assert ("GreenWritable", True) in [(n.reason, n.warning) for n in outcome.notes]
+
+
+# --- the review's findings --------------------------------------------------------------------
+
+
+def test_a_check_added_with_the_approval_runs_before_the_call_a_plain_approval_does_not() -> None:
+    """Validating passed at generation 1; then the user adds a check and approves in one edit:
+    the new check has never run against green, so it runs right before the call."""
+    before = validation("Off", checks=[CHECKS[0]])
+    verdict_of = validation_digest(make_spec(validation=before).validation)
+    added = validation("Off", checks=[CHECKS[0], {"name": "new-check", "sql": "select false"}])
+    upgrade = replace(switching(added, validated_spec=verdict_of), generation=2)
+    ask = switch(upgrade)
+    assert isinstance(ask, Ask) and ask.request.checks == ("orders-readable", "new-check")
+    assert [n.reason for n in ask.notes] == [Reason.VALIDATION_EXPIRED]
+    failed = switch(upgrade, answered(ask, {"new-check": "Failed"}))
+    assert isinstance(failed, Wait) and failed.reason == Reason.VALIDATION_FAILED and failed.action is None
+    assert "new-check on green: Failed" in failed.message
+
+    edited = validation("Off", checks=[{**CHECKS[0], "sql": "select count(*) > 10 from orders"}])
+    assert isinstance(switch(replace(switching(edited, validated_spec=verdict_of), generation=2)), Ask)
+
+    approved = replace(switching(before, validated_spec=verdict_of), generation=2)
+    outcome = switch(approved)
+    assert isinstance(outcome, Act) and outcome.action.operation == "SwitchoverBlueGreenDeployment"
+
+
+def test_the_validated_condition_is_true_only_for_the_spec_validation_it_was_given_for() -> None:
+    spec_validation = make_spec(validation=validation()).validation
+    passed = validating(validation(), validated_generation=1, validated_spec=validation_digest(spec_validation))
+    same = with_conditions(passed.status, NOW, 2, validation_digest(spec_validation))
+    (validated,) = [c for c in same.conditions if c.type == "Validated"]
+    assert validated.status == "True"
+    other = make_spec(validation=validation(checks=[CHECKS[0]])).validation
+    changed = with_conditions(passed.status, NOW, 2, validation_digest(other))
+    (validated,) = [c for c in changed.conditions if c.type == "Validated"]
+    assert (validated.status, validated.reason) == ("False", "NotYetValidated")
+
+
+def test_a_verdict_records_the_spec_validation_it_was_given_for() -> None:
+    upgrade = validating(validation())
+    outcome = validate(upgrade, answered(validate(upgrade)))
+    assert outcome.changes["validated_spec"] == validation_digest(upgrade.spec.validation)
+
+
+@pytest.mark.parametrize("phase", ["validating", "at-the-call"])
+def test_a_check_that_could_not_run_is_looked_at_again_not_a_failed_check(phase: str) -> None:
+    """Error: the check did not run (no answer in time, unreachable). It is no verdict on green:
+    a transient hold with its own reason, asked again, ending in a TimedOut at its deadline."""
+    if phase == "validating":
+        upgrade, decide = validating(validation("Off")), validate
+    else:
+        upgrade, decide = switching(validation("Off"), validated_at=None), switch
+    ask = decide(upgrade)
+    held = decide(upgrade, answered(ask, {"orders-readable": "Error"}))
+    assert isinstance(held, Wait) and held.action is None
+    assert held.reason == Reason.VALIDATION_CHECK_ERROR and held.warning
+    assert "orders-readable could not run" in held.message and "A check did not pass" not in held.message
+    assert "validation_held" not in held.changes and "validated_generation" not in held.changes
+    entry = entry_of(held.reason)
+    assert entry is not None and entry.kind == Kind.WAITING_ON_AWS and entry.pages != "AuroraUpgradeNeedsDecision"
+
+    holding = {"reason": held.reason, "message": held.message, "waiting_for": held.reason, "waiting_since": ago(60)}
+    later = upgrade.with_status(upgrade.status.model_copy(update=holding))
+    again = decide(later)
+    assert isinstance(again, Ask) and again.reason == held.reason, "asked again, the hold's wait runs on"
+    passed = decide(later, answered(again))
+    assert not isinstance(passed, Wait) or passed.reason != held.reason
+
+    waited = upgrade.with_status(upgrade.status.model_copy(update={**holding, "waiting_since": ago(31 * 60)}))
+    timed_out = deadlines.bounded(waited, decide(waited), NOW, TIMING)
+    assert isinstance(timed_out, Fail) and timed_out.reason == "ValidationCheckErrorTimedOut"
+
+
+def test_removed_checks_leave_status_and_the_hold_message() -> None:
+    old = [
+        ValidationResult(name="gone-check", on="green", result="Failed", message="no", checked_at=ago(600)),
+        ValidationResult(name="orders-readable", on="green", result="Passed", message="ok", checked_at=ago(600)),
+    ]
+    upgrade = validating(validation(checks=[CHECKS[0]]), validation=old)
+    outcome = validate(upgrade, answered(validate(upgrade), {"orders-readable": "Failed"}))
+    assert [e.name for e in outcome.changes["validation"]] == ["orders-readable", "Guardrails"]
+    assert "gone-check" not in outcome.message
+
+
+def test_a_timeout_before_the_call_says_what_stays_in_aws_and_how_to_remove_green() -> None:
+    upgrade = switching(validation())
+    found = finding(G.REPLICATION_LAG, transient=True)
+    holding = {
+        "reason": "ReplicationLag",
+        "message": "lag",
+        "waiting_for": "ReplicationLag",
+        "waiting_since": ago(31 * 60),
+    }
+    waited = upgrade.with_status(upgrade.status.model_copy(update=holding))
+    timed_out = deadlines.bounded(waited, switch(waited, answered(switch(waited), findings=(found,))), NOW, TIMING)
+    assert isinstance(timed_out, Fail) and "blue is untouched" in timed_out.message
+    assert f"green ({GREEN_CLUSTER_ID})" in timed_out.message and snapshot_id() in timed_out.message
+    assert "deletionPolicy Abort deletes green" in timed_out.message
+
+
+def test_a_timeout_before_a_second_attempt_s_call_says_no_switchover_was_sent() -> None:
+    """Attempt 1 was not carried out; attempt 2 is authorised and held by the database: the stall
+    says blue is production, never that production needs the remaining steps."""
+    spec = make_spec(validation=validation(), switchover={"attempt": 2})
+    first = switching(validation(), switchover_attempt=1, switchover_requested_at=ago(3600))
+    upgrade = replace(first, spec=spec)
+    holding = {
+        "reason": "ReplicationLag",
+        "message": "lag",
+        "waiting_for": "ReplicationLag",
+        "waiting_since": ago(31 * 60),
+    }
+    waited = upgrade.with_status(upgrade.status.model_copy(update=holding))
+    found = finding(G.REPLICATION_LAG, transient=True)
+    outcome = switch(waited, answered(switch(waited), findings=(found,)))
+    timed_out = deadlines.bounded(waited, outcome, NOW, TIMING)
+    assert isinstance(timed_out, Wait) and timed_out.reason == "ReplicationLagTimedOut"
+    assert "no switchover was sent" in timed_out.message and "blue is still production" in timed_out.message
+    assert "production needs the remaining steps" not in timed_out.message
+
+
+def test_green_writable_s_to_do_says_a_spec_change_checks_again() -> None:
+    entry = entry_of("GreenWritable")
+    assert entry is not None and "change the spec" in entry.todo and "next look" not in entry.todo

@@ -153,3 +153,68 @@ def test_only_the_newest_question_of_each_kind_is_kept_and_forget_drops_an_upgra
     assert jobs.answer(upgrade, request(generation=1), NOW) is None
     settle(jobs, done)
     assert probe.count("run_check") == 2 * 4
+
+
+# --- the review's findings: one hung database must not starve the others ------------------------
+
+
+def test_a_job_waiting_in_the_queue_is_not_timed_out_its_bound_counts_from_its_start() -> None:
+    hold, done = threading.Event(), threading.Semaphore(0)
+    probe = FakeProbe(hold=hold)
+    clock = Clock()
+    jobs = Validations(probes=lambda _u: probe, clock=clock, on_done=lambda _r: done.release(), threads=1)
+    upgrade = make_upgrade()
+    running, queued = request(uid="u1", checks=("a",)), request(uid="u2", checks=("a",))
+    assert jobs.answer(upgrade, running, NOW) is None
+    assert jobs.answer(upgrade, queued, NOW) is None
+    clock.now = NOW + bound_of(queued) + timedelta(seconds=1)
+    assert jobs.answer(upgrade, queued, clock.now) is None, "never ran: no answer made up for it"
+    hold.set()
+    settle(jobs, done, 2)
+    answer = jobs.answer(upgrade, queued, clock.now)
+    assert answer is not None and [c.result for c in answer.checks] == ["Passed"]
+
+
+def bound_of(asked: DatabaseRequest) -> timedelta:
+    from aurora_upgrade.validation_jobs import bound
+
+    return bound(asked)
+
+
+def test_a_thread_past_its_bound_still_counts_and_its_upgrade_gets_no_second_thread() -> None:
+    hold, done = threading.Event(), threading.Semaphore(0)
+    probe = FakeProbe(hold=hold)
+    clock = Clock()
+    jobs = Validations(probes=lambda _u: probe, clock=clock, on_done=lambda _r: done.release(), threads=1, queued=1)
+    upgrade = make_upgrade()
+    hung = request(uid="u1", checks=("a",))
+    assert jobs.answer(upgrade, hung, NOW) is None
+    clock.now = NOW + bound_of(hung) + timedelta(seconds=1)
+    answered_for = jobs.answer(upgrade, hung, clock.now)
+    assert answered_for is not None and [c.result for c in answered_for.checks] == ["Error"]
+
+    later = rfc3339(clock.now + timedelta(seconds=1))  # a look wants a newer answer
+    assert jobs.answer(upgrade, request(uid="u1", checks=("a",), not_before=later), clock.now) is None
+    assert jobs.running() == 1, "asked again while its thread hangs: no second job for that upgrade"
+    assert jobs.answer(upgrade, request(uid="u2", checks=("a",)), clock.now) is None  # queued behind it
+    assert jobs.answer(upgrade, request(uid="u3", checks=("a",)), clock.now) is None
+    assert jobs.running() == 2, "the hung thread still counts: the third was not taken"
+    hold.set()
+    settle(jobs, done, 2)
+    assert probe.count("run_check") == 2
+
+
+def test_a_replaced_or_forgotten_queued_job_never_runs() -> None:
+    hold, done = threading.Event(), threading.Semaphore(0)
+    probe = FakeProbe(hold=hold)
+    jobs = Validations(probes=lambda _u: probe, on_done=lambda _r: done.release(), threads=1, queued=4)
+    upgrade = make_upgrade()
+    assert jobs.answer(upgrade, request(uid="busy", checks=("a",)), NOW) is None
+    assert jobs.answer(upgrade, request(uid="u1", generation=1, checks=("a",)), NOW) is None
+    assert jobs.answer(upgrade, request(uid="u1", generation=2, checks=("b",)), NOW) is None  # replaces it
+    assert jobs.answer(upgrade, request(uid="u2", checks=("c",)), NOW) is None
+    jobs.forget("u2")
+    assert jobs.running() == 2, "the cancelled ones hold no place"
+    hold.set()
+    settle(jobs, done, 4)  # the cancelled futures call back too
+    assert sorted(a[1] for a in probe.asked if a[0] == "run_check") == ["a", "b"]

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from aurora_upgrade.clock import parse_time, rfc3339, since
 from aurora_upgrade.config import Timing
+from aurora_upgrade.decisions import validate
 from aurora_upgrade.decisions.actions import (
     Action,
     DeleteBlueGreen,
@@ -225,26 +226,32 @@ class DeletionDecision:
 # person, for a look at AWS, or at the gate, or retakes the snapshot before an authorised attempt.
 # Anywhere else after a call (sent a moment ago, AWS switching) the switchover may be under way,
 # and deleting leaves AWS alone.
-SETTLED = frozenset(
-    {
-        Reason.SWITCHOVER_NOT_CARRIED_OUT,
-        Reason.SWITCHOVER_OUTCOME_UNPROVEN,
-        Reason.SWITCHOVER_REFUSED,
-        Reason.AWAITING_APPROVAL,
-        Reason.OUTSIDE_MAINTENANCE_WINDOW,
-        Reason.SWITCHOVER_NOT_SAFE,
-        Reason.DELETING_SUPERSEDED_SNAPSHOT,
-        Reason.SNAPSHOT_RETAKEN,
-        Reason.SNAPSHOT_REQUESTED,
-        Reason.WAITING_FOR_SNAPSHOT,
-        Reason.SNAPSHOT_AVAILABLE,
-    }
-)
+SETTLED = (
+    frozenset(
+        {
+            Reason.SWITCHOVER_NOT_CARRIED_OUT,
+            Reason.SWITCHOVER_OUTCOME_UNPROVEN,
+            Reason.SWITCHOVER_REFUSED,
+            Reason.AWAITING_APPROVAL,
+            Reason.OUTSIDE_MAINTENANCE_WINDOW,
+            Reason.SWITCHOVER_NOT_SAFE,
+            Reason.DELETING_SUPERSEDED_SNAPSHOT,
+            Reason.SNAPSHOT_RETAKEN,
+            Reason.SNAPSHOT_REQUESTED,
+            Reason.WAITING_FOR_SNAPSHOT,
+            Reason.SNAPSHOT_AVAILABLE,
+        }
+    )
+    | validate.BEFORE_THE_CALL
+)  # the database's holds right before the call: none was sent for this attempt
 
 
 def _call_settled(upgrade: Upgrade) -> bool:
     status = upgrade.status
-    return status.phase == Phase.FAILED or (status.phase == Phase.SWITCHING_OVER and status.reason in SETTLED)
+    parsed = Reason.parse(status.reason or "")
+    # A pre-call wait past its deadline stalls after an earlier attempt: still no call sent.
+    reason = parsed[1] if parsed is not None and parsed[0] == Reason.TIMED_OUT else status.reason
+    return status.phase == Phase.FAILED or (status.phase == Phase.SWITCHING_OVER and reason in SETTLED)
 
 
 def _may_delete(upgrade: Upgrade) -> bool:

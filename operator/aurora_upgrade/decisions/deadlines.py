@@ -17,7 +17,9 @@ from datetime import datetime, timedelta
 from aurora_upgrade.clock import rfc3339, since
 from aurora_upgrade.config import Timing
 from aurora_upgrade.decisions.outcome import Outcome, Wait, fail, wait
-from aurora_upgrade.phases import switchover_may_have_started
+from aurora_upgrade.decisions.validate import BEFORE_THE_CALL
+from aurora_upgrade.models import AuroraUpgradeStatus
+from aurora_upgrade.phases import Phase, switchover_may_have_started
 from aurora_upgrade.reasons import Reason, entry_of
 from aurora_upgrade.upgrade import Upgrade
 
@@ -58,9 +60,18 @@ def bounded(upgrade: Upgrade, outcome: Outcome, now: datetime, timing: Timing, s
     if not stall and not switchover_may_have_started(status):
         return fail(
             timed_out,
-            f"{outcome.message} ({waited}); giving up before switchover, so blue is untouched",
+            f"{outcome.message} ({waited}); giving up before switchover, so blue is untouched{_left(status)}",
             waiting_for=None,
             waiting_since=None,
+        )
+    if status.phase == Phase.SWITCHING_OVER and tracked in BEFORE_THE_CALL:
+        # An earlier attempt was not carried out and this one was never sent: blue is production.
+        return wait(
+            timed_out,
+            f"{outcome.message} ({waited}); no switchover was sent for this attempt, so blue is still production; "
+            "the upgrade keeps looking: fix what holds it, or delete the AuroraUpgrade (deletionPolicy Abort "
+            "deletes green)",
+            **outcome.changes,
         )
     return wait(
         timed_out,
@@ -68,3 +79,17 @@ def bounded(upgrade: Upgrade, outcome: Outcome, now: datetime, timing: Timing, s
         "keeps looking: check the resources named in the RDS console",
         **outcome.changes,
     )
+
+
+def _left(status: AuroraUpgradeStatus) -> str:
+    """What a failure before switchover leaves in AWS for the user: green, the snapshot."""
+    green = status.green_cluster_identifier or status.blue_green_deployment_identifier
+    kept = [
+        f"green ({green})" if green else "",
+        f"the snapshot {status.snapshot_identifier}" if status.snapshot_identifier else "",
+    ]
+    left = " and ".join(k for k in kept if k)
+    if not left:
+        return ""
+    deleting = "; deleting the AuroraUpgrade with deletionPolicy Abort deletes green" if green else ""
+    return f"; {left} {'stay' if ' and ' in left else 'stays'} for you{deleting}"

@@ -39,6 +39,7 @@ from aurora_upgrade.database import (
     Finding,
     Guardrail,
     Side,
+    validation_digest,
 )
 from aurora_upgrade.decisions.deployment import deployment_problem, our_deployment
 from aurora_upgrade.decisions.outcome import Ask, Note, Outcome, Wait, advance, fail, wait
@@ -59,8 +60,18 @@ AT_THE_CALL = frozenset(
         Guardrail.REPLICATION_LAG,
     }
 )
-# What a hold looks at again until its deadline: checked at the call, or no answer at all.
-TRANSIENT = frozenset({g.value for g in AT_THE_CALL} | {Guardrail.DATABASE_UNREACHABLE.value})
+# What a hold looks at again until its deadline: checked at the call, no answer at all, or a
+# check that could not run (its result Error: a timeout, an unreachable webhook or database).
+TRANSIENT = frozenset(
+    {g.value for g in AT_THE_CALL} | {Guardrail.DATABASE_UNREACHABLE.value, Reason.VALIDATION_CHECK_ERROR.value}
+)
+# The holds right before the switchover call: no call was sent while they hold (cleanup.py's
+# deletion may still delete green; deadlines.py says no switchover was sent).
+BEFORE_THE_CALL = frozenset(
+    {Reason.DATABASE_CHECKS_RUNNING.value, Reason.VALIDATION_FAILED.value, Reason.SWITCHOVER_NOT_SAFE.value}
+    | TRANSIENT
+    | {Guardrail.GREEN_WRITABLE.value, Guardrail.DDL_SINCE_CREATION.value}
+)
 GUARDRAILS_ENTRY = "Guardrails"  # status.validation's entry when the guardrails found nothing
 _GUARDRAIL_NAMES = frozenset({g.value for g in Guardrail} | {GUARDRAILS_ENTRY})
 
@@ -124,12 +135,15 @@ def _answers(request: DatabaseRequest, answer: DatabaseAnswer | None) -> bool:
 
 def _entries(upgrade: Upgrade, answer: DatabaseAnswer, on: Side) -> list[ValidationResult]:
     """status.validation with this answer's results in place of the earlier ones of the same name
-    and side; a guardrail run replaces every earlier guardrail entry."""
+    and side; a guardrail run replaces every earlier guardrail entry, and a check no longer in the
+    spec is dropped (its result says nothing of green any more)."""
+    validation = upgrade.spec.validation
+    current = {c.name for c in validation.checks} if validation is not None else set()
     fresh = [
         ValidationResult(name=c.name, on=c.side, result=c.result, message=c.message, checked_at=c.checked_at)
         for c in answer.checks
     ]
-    kept = list(upgrade.status.validation)
+    kept = [e for e in upgrade.status.validation if e.name in current or e.name in _GUARDRAIL_NAMES]
     if answer.guardrails is not None:
         kept = [e for e in kept if e.name not in _GUARDRAIL_NAMES]
         stamp = answer.guardrails.checked_at
@@ -173,7 +187,9 @@ def _held_message(reason: str, results: Sequence[ValidationResult]) -> str:
             f"Blue changed since the deployment was created ({failed}): replication cannot carry it and waiting "
             "will not fix it; recreate the deployment: delete this AuroraUpgrade and start a new one"
         )
-    return f"A database guardrail holds the switchover ({failed}); fix it, then change the spec to check again"
+    return (
+        f"A database guardrail holds the switchover ({failed}); fix it, then change the spec (any field) to check again"
+    )
 
 
 class Verdict(NamedTuple):
@@ -195,24 +211,35 @@ def verdict(upgrade: Upgrade, answer: DatabaseAnswer, now: datetime, considered:
     if answer.guardrails is not None and not findings:
         notes.append(Note(Reason.DATABASE_GUARDRAILS_PASSED, "The database guardrails found nothing"))
     changes: dict[str, Any] = {"validation": results}
-    failed = next((c for c in answer.checks if c.result != "Passed"), None)
+    # Failed: the check ran and said no, a person decides. Error: it could not run (no answer in
+    # time, unreachable): looked at again, like a guardrail that could not connect.
+    failed = next((c for c in answer.checks if c.result == "Failed"), None)
+    errored = next((c for c in answer.checks if c.result == "Error"), None)
     holding = [f for f in findings if f.blocking and mode == GuardrailMode.ENFORCE and f.guardrail in considered]
-    if failed is not None or holding:
-        reason = Reason.VALIDATION_FAILED if failed is not None else holding[0].guardrail.value
+    lasting = [f for f in holding if not f.transient]
+    digest = validation_digest(validation)
+    if failed is not None or lasting:
+        reason = Reason.VALIDATION_FAILED if failed is not None else lasting[0].guardrail.value
         # The hold's own Warning tells what holds; the notes tell the rest.
         told = tuple(n for n in notes if n.reason not in {f.guardrail.value for f in holding})
-        if failed is None and all(f.transient for f in holding):
-            # Looked at again (a later look asks anew) until the reason's deadline; told once.
-            found = "; ".join(f"{f.side}: {f.message}" for f in holding)
-            message = f"The switchover waits: {found}; looking again until it clears"
-            again = upgrade.status.reason == reason
-            return Verdict(
-                Wait(reason=reason, message=message, changes=changes, notes=() if again else told), changes, ()
-            )
-        changes |= {"validated_generation": upgrade.generation, "validation_held": reason, "validated_at": None}
+        changes |= {
+            "validated_generation": upgrade.generation,
+            "validated_spec": digest,
+            "validation_held": reason,
+            "validated_at": None,
+        }
         held = Wait(reason=reason, message=_held_message(reason, results), changes=changes, notes=told)
         return Verdict(held, changes, ())
-    changes |= {"validated_generation": upgrade.generation, "validation_held": None}
+    if errored is not None or holding:
+        # Looked at again (a later look asks anew) until the reason's deadline; told once.
+        reason = Reason.VALIDATION_CHECK_ERROR if errored is not None else holding[0].guardrail.value
+        told = tuple(n for n in notes if n.reason not in {f.guardrail.value for f in holding})
+        found = [f"check {errored.name} could not run: {errored.message}"] if errored is not None else []
+        found += [f"{f.side}: {f.message}" for f in holding]
+        message = f"The switchover waits: {'; '.join(found)}; looking again until it clears"
+        again = upgrade.status.reason == reason
+        return Verdict(Wait(reason=reason, message=message, changes=changes, notes=() if again else told), changes, ())
+    changes |= {"validated_generation": upgrade.generation, "validated_spec": digest, "validation_held": None}
     if answer.request.checks:
         changes["validated_at"] = rfc3339(now)
     return Verdict(None, changes, tuple(notes))
@@ -366,7 +393,11 @@ def before_the_call(
     if held:
         return held
     validated_at = upgrade.status.validated_at
-    expired = bool(validation.checks) and (validated_at is None or since(validated_at, now) > timing.validation_max_age)
+    # Checks added or changed since their verdict (spec.validation edited with the approval) have
+    # not run against this green: they run now, whatever their age.
+    changed = upgrade.status.validated_spec != validation_digest(validation)
+    aged = validated_at is not None and since(validated_at, now) > timing.validation_max_age
+    expired = bool(validation.checks) and (validated_at is None or changed or aged)
     if not expired and not guarded(upgrade):
         return Cleared()
     blue_at, green_at = endpoint(blue, "blue"), endpoint(green, "green")
@@ -383,14 +414,14 @@ def before_the_call(
         **(_checks(upgrade) if expired else {}),
     )
     if not _answers(request, answer):
-        why = (
-            f"the checks passed at {validated_at}, over the maximum age: running them again, then "
-            if (expired and validated_at)
-            else ""
-        )
+        why = ""
+        if expired and changed:
+            why = "spec.validation changed since the checks' verdict: running the checks again, then "
+        elif expired and aged:
+            why = f"the checks passed at {validated_at}, over the maximum age: running them again, then "
         notes = (
-            (Note(Reason.VALIDATION_EXPIRED, f"The checks passed at {validated_at}; running them again"),)
-            if (expired and validated_at)
+            (Note(Reason.VALIDATION_EXPIRED, f"Right before the switchover: {why.removesuffix(', then ')}"),)
+            if why
             else ()
         )
         return _ask(upgrade, request, f"Right before the switchover: {why}checking the database", notes)

@@ -45,6 +45,10 @@ if TYPE_CHECKING:
 APPLICATION_NAME = "aurora-upgrade-operator"  # how our sessions show in pg_stat_activity
 CONNECT_TIMEOUT = 10  # seconds; libpq's connect_timeout (its minimum is 2)
 GUARDRAIL_STATEMENT_TIMEOUT = timedelta(seconds=30)  # each catalog query
+# libpq's TCP keepalives (seconds): a peer silent for idle + interval x count is gone.
+KEEPALIVE_IDLE = 10
+KEEPALIVE_INTERVAL = 5
+KEEPALIVE_COUNT = 3
 # Catalog reads wait for a lock only behind DDL, which DDL_IN_FLIGHT reports: never queue there.
 GUARDRAIL_LOCK_TIMEOUT = timedelta(seconds=2)
 # AWS: an IAM authentication token is valid for 15 minutes; one is reused for 10.
@@ -212,7 +216,18 @@ class PostgresProbe:
             findings.append(self._unreachable("blue", blue, str(error)))
         except psycopg.Error as error:
             findings.append(self._query_failed("blue", error))
-        if fingerprint and now_fingerprint and now_fingerprint != fingerprint:
+        if not fingerprint and now_fingerprint is not None:  # blue answered: only the comparison is missing
+            findings.append(
+                Finding(
+                    Guardrail.DDL_SINCE_CREATION,
+                    "blue",
+                    "DDL or DCL on blue since the deployment was created could not be checked: no catalog fingerprint "
+                    "was taken at Prechecking (spec.validation was added later, or its guardrails were Off then); "
+                    "make sure no DDL ran on blue since, or AWS will report replication degraded",
+                    blocking=False,
+                )
+            )
+        elif now_fingerprint and now_fingerprint != fingerprint:
             findings.append(
                 Finding(
                     Guardrail.DDL_SINCE_CREATION,
@@ -298,12 +313,16 @@ class PostgresProbe:
                     # READ ONLY: a check must not write to green (AWS's switchover guardrail wants
                     # no writes there, and they would not be in production after it).
                     with conn.transaction(), conn.cursor() as cur:
-                        cur.execute(sql.encode())  # the user's text, run as given (no parameters)
+                        # The extended query protocol (binary=True) runs one statement only: with
+                        # the simple one, "select true; commit; insert ..." would leave READ ONLY.
+                        cur.execute(sql.encode(), binary=True)
                         rows = cur.fetchall() if cur.description is not None else None
                 except psycopg.errors.QueryCanceled:
                     return result("Error", f"no answer within {check.timeout_seconds}s (statement_timeout)")
                 except psycopg.errors.ReadOnlySqlTransaction as error:
                     return result("Failed", f"tried to write, and checks run READ ONLY: {self._scrub(error)}")
+                except psycopg.OperationalError as error:  # the connection broke: the check did not run
+                    return result("Error", f"lost the connection to green: {self._scrub(error)}")
                 except psycopg.Error as error:
                     return result("Failed", f"the query failed on green: {self._scrub(error)}")
         except _Unreachable as error:
@@ -332,11 +351,14 @@ class PostgresProbe:
             if self._iam
             else "with the password of passwordSecretRef"
         )
+        # A blip (DNS, a restart, a token signer's hiccup) clears by itself: looked at again until
+        # the reason's deadline, which ends a lasting one.
         return Finding(
             Guardrail.DATABASE_UNREACHABLE,
             side,
             f"could not connect to {side} ({endpoint.cluster}, {endpoint.host}:{endpoint.port}) as "
             f"{self._database.user} {how}: {error}",
+            transient=True,
         )
 
     def _query_failed(self, side: Side, error: Exception) -> Finding:
@@ -391,7 +413,18 @@ class PostgresProbe:
                 password=password,
                 connect_timeout=min(CONNECT_TIMEOUT, max(2, int(timeout))),
                 application_name=APPLICATION_NAME,
-                options=f"-c statement_timeout={int(timeout * 1000)} -c lock_timeout={lock_timeout_ms}",
+                options=(
+                    f"-c statement_timeout={int(timeout * 1000)} -c lock_timeout={lock_timeout_ms} "
+                    "-c default_transaction_read_only=on"
+                ),
+                # statement_timeout needs a server that answers: a silent peer (a network partition,
+                # a host gone) is found by TCP keepalives, and unacknowledged sends end by
+                # tcp_user_timeout, so no thread waits on it for longer than the job's bound.
+                keepalives=1,
+                keepalives_idle=KEEPALIVE_IDLE,
+                keepalives_interval=KEEPALIVE_INTERVAL,
+                keepalives_count=KEEPALIVE_COUNT,
+                tcp_user_timeout=int(timeout * 1000) + KEEPALIVE_IDLE * 1000,
                 autocommit=True,
                 sslmode=sslmode.value,
                 sslrootcert=rootcert,

@@ -34,7 +34,7 @@ elseif status.phase == "Failed" or status.phase == "Aborted" or stalled then
 elseif status.reason == "AwaitingApproval" or status.reason == "OutsideMaintenanceWindow"
     or status.reason == "SwitchoverNotCarriedOut" or status.reason == "ClusterBusy"
     or status.reason == "RetainingOldCluster" or status.reason == "AwaitingManualReboot"
-    or status.reason == "ValidationFailed" then
+    or status.reason == "ValidationFailed" or status.reason == "CreateLimitReached" then
   hs.status = "Suspended"
 end
 return hs
