@@ -59,6 +59,7 @@ from aurora_upgrade.models import (
     FINALIZER,
     GROUP,
     PLURAL,
+    UNOBSERVED,
     VERSION,
     AuroraUpgradeSpec,
     AuroraUpgradeStatus,
@@ -66,7 +67,7 @@ from aurora_upgrade.models import (
     parse_spec,
     parse_status,
 )
-from aurora_upgrade.phases import TERMINAL, Phase, deleting_may_ever_touch_aws, settled
+from aurora_upgrade.phases import FINISHED, TERMINAL, Phase
 from aurora_upgrade.resources import RdsError, RdsEvent
 from aurora_upgrade.status import initial
 from aurora_upgrade.store import KubeStore, ResourceDeleting, StatusConflict
@@ -79,6 +80,7 @@ log = logging.getLogger(__name__)
 # it opens one per request under way (docs/events.md, "The operator process").
 KUBE_CONNECTIONS = 16
 RECONCILE_THREADS = 16  # kopf's executor: the daemons' reconciles
+RESERVED_FOR_WOKEN = 4  # of those, turns safety polls never take (fleet.Looks)
 FEED_THREADS = 4  # the Regions' event feeds (one read each every few seconds)
 CONFLICT_RETRIES = 3  # a conflict re-reads and decides again, a few times per look
 # How long at most a create the per-Region limit let through counts as creating until the index
@@ -139,9 +141,14 @@ class UpgradeDaemon:
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # set to end its pause now
     generation: int | None = None  # the generation it last reconciled
     waits_on: tuple[RdsGateway, fleet.Resources] | None = None  # what wakes it in AWS
-    # The resourceVersion the upgrade had when this process last read or wrote it (set by the
-    # looks, in the executor; one attribute, so its atomic assignment suffices).
+    # The resourceVersion the upgrade had when this process last read or wrote it, and the object
+    # then (the PATCH's answer after a write), set by the looks in the executor.
     known_version: str | None = None
+    known: dict[str, Any] | None = None
+    superseded: set[str] = field(default_factory=set)  # versions this process read or wrote before
+    # The last look's upgrade where it has changes folded into the next write (engine._Writes):
+    # the next look goes on from it while the API server holds what that look wrote.
+    unsaved: Upgrade | None = None
 
 
 @dataclass
@@ -158,6 +165,8 @@ class Controller:
     queue: EventQueue | None = None  # the EventBridge queue of RDS events, if one is configured
     max_creating: int | None = None  # AURORA_UPGRADE_MAX_CREATING_PER_REGION
     engine: Engine = field(init=False)
+    # Turns at the executor by urgency: woken looks before safety polls (fleet.Looks).
+    turns: fleet.Looks = field(default_factory=lambda: fleet.Looks(RECONCILE_THREADS, RESERVED_FOR_WOKEN))
     # Creates let through by the per-Region limit, by Region key and ref, with when: counted as
     # creating until the index has surely seen their status (looks run in parallel, and the
     # index learns of a create only from its status write's watch event).
@@ -208,22 +217,24 @@ class Controller:
         loop = self.loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self.looks, self.expect_first_look, body, namespace, name)
+            urgency = fleet.Urgency.WOKEN  # a new upgrade, or one whose spec changed
             while not stopped:
-                daemon.wake.clear()
-                daemon.generation = _generation(body)
-                # In kopf's context (kopf.event needs it), in the executor: boto3 and requests block.
-                context = contextvars.copy_context()
-                delay, upgrade = await loop.run_in_executor(
-                    self.looks,
-                    context.run,
-                    self.reconcile,
-                    daemon,
-                    body,
-                    namespace,
-                    name,
-                    upgrades_by_cluster,
-                    upgrades_by_region,
-                )
+                async with self.turns.turn(urgency):
+                    daemon.wake.clear()
+                    daemon.generation = _generation(body)
+                    # In kopf's context (kopf.event needs it), in the executor: boto3 and requests block.
+                    context = contextvars.copy_context()
+                    delay, upgrade = await loop.run_in_executor(
+                        self.looks,
+                        context.run,
+                        self.reconcile,
+                        daemon,
+                        body,
+                        namespace,
+                        name,
+                        upgrades_by_cluster,
+                        upgrades_by_region,
+                    )
                 now = time.time()
                 if delay is not None:
                     delay = fleet.aligned(delay, now, self.timing)
@@ -231,6 +242,7 @@ class Controller:
                     daemon, upgrade, None if delay is None else fleet.cycle_of(now + delay, self.timing)
                 )
                 await _pause(stopped, daemon.wake, delay)
+                urgency = fleet.Urgency.WOKEN if daemon.wake.is_set() else fleet.Urgency.POLL
         finally:
             if self.daemons.get(ref) is daemon:
                 del self.daemons[ref]
@@ -277,6 +289,7 @@ class Controller:
                 return self._reconcile_fresh(daemon, body, namespace, name, upgrades_by_cluster, upgrades_by_region)
             except StatusConflict:
                 log.info("%s/%s changed since it was read; reading it again", namespace, name)
+                daemon.known_version, daemon.known, daemon.unsaved = None, None, None
             except ResourceDeleting:
                 log.info("%s/%s is being deleted; leaving it to the finalizer", namespace, name)
                 return None, None
@@ -307,7 +320,8 @@ class Controller:
         except InvalidManifest as error:
             self.engine.reject(_status(fresh), _generation(fresh), error, store)
             return None, None  # stalled until the spec is fixed
-        upgrade = self._accept(fresh, spec, store)
+        upgrade = _carried(daemon.unsaved, self._accept(fresh, spec, store))
+        daemon.unsaved = None
         ref = f"{namespace}/{name}"
         claims = list(upgrades_by_cluster.get(claim_key(spec.region, spec.cluster_identifier), []))
         key = region_key(spec.aws.role_arn, spec.region)
@@ -318,11 +332,12 @@ class Controller:
             recorded, requeue = self.engine.reconcile(upgrade, store, claimed_by(claims, ref), slots)
             created = bool(recorded.status.create_requested_at)
         finally:
-            if store.resource_version:
-                daemon.known_version = store.resource_version
+            if store.answer is not None:
+                _know(daemon, store.answer)
             if slots is not None and not created:
                 with self._granting:
                     self._granted.get(key, {}).pop(ref, None)  # it did not create: no slot taken
+        daemon.unsaved = recorded if recorded.stored is not None else None
         return requeue, recorded
 
     def _create_slots(
@@ -357,8 +372,11 @@ class Controller:
             copied = copy.deepcopy(dict(body))
             if (copied.get("metadata") or {}).get("resourceVersion") == known:
                 return copied
+        if known is not None and daemon.known is not None and version in daemon.superseded:
+            # kopf's copy predates what this process last wrote: the PATCH's answer is newer.
+            return copy.deepcopy(daemon.known)
         fresh: dict[str, Any] = self.api.get(namespace, name)
-        daemon.known_version = fresh["metadata"].get("resourceVersion")
+        _know(daemon, fresh)
         return fresh
 
     def _accept(self, obj: dict[str, Any], spec: AuroraUpgradeSpec, store: KubeStore) -> Upgrade:
@@ -508,6 +526,30 @@ async def _pause(stopped: kopf.DaemonStopped, wake: asyncio.Event, delay: float 
             waiting.cancel()
 
 
+def _know(daemon: UpgradeDaemon, obj: dict[str, Any]) -> None:
+    """`obj` is the upgrade as this process last read or wrote it."""
+    if daemon.known_version is not None:
+        daemon.superseded.add(daemon.known_version)
+        if len(daemon.superseded) > KNOWN_VERSIONS:
+            daemon.superseded.clear()  # only to bound it: an unknown version is read again
+    daemon.known_version = (obj.get("metadata") or {}).get("resourceVersion")
+    daemon.known = obj
+
+
+KNOWN_VERSIONS = 16
+PHASES = frozenset(phase.value for phase in Phase)
+
+
+def _carried(unsaved: Upgrade | None, upgrade: Upgrade) -> Upgrade:
+    """The upgrade to look at: the last look's, with its changes not written yet, while the API
+    server holds what that look wrote (a spec change keeps them too); else as read."""
+    if unsaved is None or unsaved.uid != upgrade.uid or unsaved.held != upgrade.status:
+        return upgrade
+    return Upgrade(
+        upgrade.name, upgrade.namespace, upgrade.uid, upgrade.generation, upgrade.spec, unsaved.status, upgrade.status
+    )
+
+
 def _status(obj: dict[str, Any]) -> AuroraUpgradeStatus | None:
     return parse_status(obj["status"]) if obj.get("status") else None
 
@@ -528,8 +570,8 @@ def _has_work(body: Any, **_: Any) -> bool:
     """A daemon drives an upgrade only while it has something left to do: kopf starts it when
     this turns true (a new upgrade, a spec changed after a failed precheck or a dry run) and
     stops it once the upgrade is settled, so finished upgrades cost no task each."""
-    status = _status(body)
-    return status is None or not settled(status, _generation(body))
+    status = body.get("status")  # raw: kopf asks on every watch event of every upgrade
+    return not status or status.get("phase") not in TERMINAL or status.get("observedGeneration") != _generation(body)
 
 
 def _deletion_has_work(body: Any, **_: Any) -> bool:
@@ -538,11 +580,8 @@ def _deletion_has_work(body: Any, **_: Any) -> bool:
     (an operator started beside a thousand finished upgrades patches none of them) and takes it
     off one that finishes. Every other upgrade keeps it, a Failed one too: before switchover
     its deletion may still have a deployment and green to delete."""
-    try:
-        status = _status(body)
-    except ValueError:
-        return True  # the handler says what is wrong
-    return status is None or deleting_may_ever_touch_aws(status)
+    status = body.get("status")  # raw, as in _has_work
+    return not status or status.get("phase") not in FINISHED
 
 
 # --- the handlers ------------------------------------------------------------------------------
@@ -657,13 +696,10 @@ async def spec_changed(body: Any, namespace: str | None, name: str, memo: kopf.M
         return
     if body.get("metadata", {}).get("deletionTimestamp"):
         return
-    try:
-        cached = _status(body)
-    except ValueError:
-        return  # a status the operator cannot read; its reconcile says what is wrong
-    if cached is not None:
-        metrics.set_phase(str(namespace), name, cached.phase)
-        metrics.set_reason(str(namespace), name, cached.reason)
+    status = body.get("status") or {}  # raw: one of these per status write of every upgrade
+    if status.get("observedGeneration") not in (None, UNOBSERVED) and status.get("phase") in PHASES:
+        metrics.set_phase(str(namespace), name, Phase(status["phase"]))
+        metrics.set_reason(str(namespace), name, status.get("reason"))
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, when=_deletion_has_work)

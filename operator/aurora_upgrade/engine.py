@@ -59,7 +59,7 @@ from aurora_upgrade.phases import (
 )
 from aurora_upgrade.reasons import Reason
 from aurora_upgrade.resources import RdsError, RdsReads, Reads
-from aurora_upgrade.status import initial, is_dry_run, recorded, transition, updated, with_conditions
+from aurora_upgrade.status import initial, is_dry_run, recorded, transition, updated, with_conditions, worth_writing
 from aurora_upgrade.store import Store
 from aurora_upgrade.upgrade import Upgrade
 from aurora_upgrade.validation_jobs import Validations
@@ -183,6 +183,54 @@ def act(gw: RdsGateway, action: Action) -> dict[str, Any]:
     return {}
 
 
+def answer_is_proof(phase: Phase, action: Action) -> bool:
+    """Whether AWS's answer to `action` is the only proof of an action on production, and so is
+    written at once rather than with the next write: a switchover accepted, a production reboot
+    asked for (the reliability rules settle a lost one by evidence, never by repeating it). A
+    green reboot's, a creation's or a deletion's is found again in AWS by name and tag."""
+    if isinstance(action, Switchover):
+        return True
+    return isinstance(action, RebootInstance) and phase in PRODUCTION_REBOOTS
+
+
+PRODUCTION_REBOOTS = frozenset({Phase.REBOOTING_SOURCE, Phase.REBOOTING_INSTANCES})
+
+
+@dataclass
+class _Writes:
+    """One look's status writes: status is written when it means something (`save`: an intent,
+    an answer that proves an action on production; `end_of_look`: what `worth_writing` says),
+    and the Events of what it carries are posted after it, so a writer whose save conflicts
+    tells people nothing. A store that does not fold (`run`'s state file) has every step
+    written as it is recorded (`step`)."""
+
+    store: Store
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def save(self, upgrade: Upgrade, status: AuroraUpgradeStatus) -> Upgrade:
+        self.store.save(status)
+        for event in self.events:
+            self.store.event(*event)
+        self.events.clear()
+        return upgrade.written(status)
+
+    def step(self, upgrade: Upgrade) -> Upgrade:
+        if self.store.folds:
+            return upgrade
+        return self.changed(upgrade)
+
+    def end_of_look(self, upgrade: Upgrade) -> Upgrade:
+        if self.events or worth_writing(upgrade.held, upgrade.status):
+            return self.save(upgrade, upgrade.status)
+        return upgrade
+
+    def changed(self, upgrade: Upgrade) -> Upgrade:
+        """Whatever changed, written (the finalizer's looks: few, and each may be its last)."""
+        if self.events or upgrade.stored is not None:
+            return self.save(upgrade, upgrade.status)
+        return upgrade
+
+
 class Reconciled(NamedTuple):
     upgrade: Upgrade  # as recorded at the end of this reconcile
     requeue: float | None  # seconds until the next look; None once the upgrade is terminal
@@ -246,25 +294,28 @@ class Engine:
         create_slots: bluegreen.CreateSlots | None = None,
         max_steps: int = 30,
     ) -> Reconciled:
-        """Advance as far as possible without waiting; return the upgrade as recorded and the
-        seconds until the next look (None once the upgrade has reached a terminal phase).
+        """Advance as far as possible without waiting; return the upgrade (its `stored`: what the
+        store holds, where changes were folded into the next write) and the seconds until the
+        next look (None once the upgrade has reached a terminal phase).
         `busy_with`: the upgrade that owns the cluster (ClusterBusy); `create_slots`: where the
         operator's per-Region limit on creates stands (None: no limit)."""
-        upgrade = self._restart_after_spec_fix(upgrade, store)
+        writes = _Writes(store)
+        upgrade = self._restart_after_spec_fix(upgrade, writes)
         if upgrade.status.phase in TERMINAL and not settled(upgrade.status, upgrade.generation):
-            upgrade = self._record(upgrade, upgrade.status, None, store)  # acknowledge the new generation
+            upgrade = self._record(upgrade, upgrade.status, None, writes)  # acknowledge the new generation
         for _ in range(max_steps):
             if upgrade.status.phase in TERMINAL:
-                return Reconciled(upgrade, None)
+                return Reconciled(writes.end_of_look(upgrade), None)
             outcome, gw = self._decide(upgrade, busy_with, create_slots)
-            upgrade = self._apply(upgrade, outcome, gw, store)
+            upgrade = self._apply(upgrade, outcome, gw, writes)
             if upgrade.status.phase in TERMINAL:
-                return Reconciled(upgrade, None)
+                return Reconciled(writes.end_of_look(upgrade), None)
             if pacing.waits(outcome):
-                return Reconciled(upgrade, pacing.next_look(upgrade, outcome, self.clock(), self.timing))
-        return Reconciled(upgrade, self.timing.poll)
+                delay = pacing.next_look(upgrade, outcome, self.clock(), self.timing)
+                return Reconciled(writes.end_of_look(upgrade), delay)
+        return Reconciled(writes.end_of_look(upgrade), self.timing.poll)
 
-    def _restart_after_spec_fix(self, upgrade: Upgrade, store: Store) -> Upgrade:
+    def _restart_after_spec_fix(self, upgrade: Upgrade, writes: _Writes) -> Upgrade:
         """A failed precheck or a dry run changed nothing in AWS: a new generation starts over."""
         status = upgrade.status
         nothing_changed = (status.phase == Phase.FAILED and status.failed_phase in BEFORE_ANY_CHANGE) or (
@@ -273,7 +324,7 @@ class Engine:
         if not nothing_changed or status.observed_generation in (None, upgrade.generation):
             return upgrade
         outcome = Advance(to=Phase.PENDING, reason=Reason.SPEC_CHANGED, message="The spec changed; starting again")
-        return self._record(upgrade, status.model_copy(update={"failed_phase": None, "plan": []}), outcome, store)
+        return self._record(upgrade, status.model_copy(update={"failed_phase": None, "plan": []}), outcome, writes)
 
     def _decide(
         self, upgrade: Upgrade, busy_with: str | None, create_slots: bluegreen.CreateSlots | None = None
@@ -308,22 +359,25 @@ class Engine:
         return outcome, gw
 
     def _apply(
-        self, upgrade: Upgrade, outcome: Outcome, gw: RdsGateway | None, store: Store, finalizing: bool = False
+        self, upgrade: Upgrade, outcome: Outcome, gw: RdsGateway | None, writes: _Writes, finalizing: bool = False
     ) -> Upgrade:
         """Carry out the outcome's action, if any, and record the outcome, its wait bounded by
         its deadline. What a failed call means comes from the current phase's stage (or, for
         the finalizer, from deletionPolicy's)."""
         status, action = upgrade.status, outcome.action
+        proof = False
         if action is not None and gw is not None:
             before = status
-            # Saved before every call, with its intent and the call marked in flight: the write is
-            # conditional on the version read, so of two writers acting on the same status only one
-            # gets to call, and the other, reading the mark, waits for the answer.
+            # Saved before every call, with its intent and the call marked in flight (and whatever
+            # this look folded so far): the write is conditional on the version read, so of two
+            # writers acting on the same status only one gets to call, and the other, reading the
+            # mark, waits for the answer.
             sent = {"call_in_flight": action.describe(), "call_sent_at": rfc3339(self.clock())}
             status = updated(status, {**outcome.intent, **sent})
-            store.save(
-                with_conditions(status, self.clock(), upgrade.generation, validation_digest(upgrade.spec.validation))
+            status = with_conditions(
+                status, self.clock(), upgrade.generation, validation_digest(upgrade.spec.validation)
             )
+            upgrade = writes.save(upgrade, status)
             try:
                 learned = act(gw, action)
             except RdsError as error:
@@ -334,35 +388,34 @@ class Engine:
                 meaning = cleanup.deletion_call_failed if finalizing else STAGES[upgrade.status.phase].call_failed
                 outcome = meaning(upgrade, action, error, self.clock(), self.timing)
             else:
-                store.event("Normal", action.operation, action.describe())
+                writes.store.event("Normal", action.operation, action.describe())
                 status = updated(status, {**learned, "call_in_flight": None, "call_sent_at": None})
+                proof = answer_is_proof(upgrade.status.phase, action)
         outcome = deadlines.bounded(upgrade.with_status(status), outcome, self.clock(), self.timing, stall=finalizing)
-        # A look that called nothing and changed nothing writes nothing: a fleet's waits would
-        # otherwise cost the API server a status write each.
-        unsaved = action is None or gw is None
-        return self._record(upgrade, updated(status, outcome.changes), outcome, store, unless_unchanged=unsaved)
+        upgrade = self._record(upgrade, updated(status, outcome.changes), outcome, writes)
+        if proof:  # the only record that production was acted on: written at once
+            upgrade = writes.save(upgrade, upgrade.status)
+        return upgrade
 
     def _record(
         self,
         upgrade: Upgrade,
         status: AuroraUpgradeStatus,
         outcome: Outcome | None,
-        store: Store,
-        *,
-        unless_unchanged: bool = False,
+        writes: _Writes,
     ) -> Upgrade:
-        """Save `status` with `outcome`'s transition or reason (None: only what the new
-        generation changes), and tell people with Events."""
+        """`status` with `outcome`'s transition or reason (None: only what the new generation
+        changes), and the Events that tell people, posted once it is written."""
         now = self.clock()
         previous = status.phase
-        events: list[tuple[str, str, str]] = []
+        told = len(writes.events)
         if outcome is not None and outcome.phase is not None and outcome.phase != previous:
             if status.phase_started_at:
                 spent = (now - parse_time(status.phase_started_at)).total_seconds()
                 metrics.PHASE_DURATION.labels(phase=previous.value).observe(max(spent, 0.0))
             status = transition(status, outcome.phase, outcome.reason, outcome.message, now)
             failed = outcome.phase in (Phase.FAILED, Phase.ABORTED)
-            events.append(
+            writes.events.append(
                 (
                     "Warning" if failed or outcome.warning else "Normal",
                     outcome.reason,
@@ -376,35 +429,33 @@ class Engine:
             and (outcome.reason, outcome.message) != (status.reason, status.message)
         ):
             if outcome.warning:
-                events.append(("Warning", outcome.reason, outcome.message))
+                writes.events.append(("Warning", outcome.reason, outcome.message))
             status = status.model_copy(update={"reason": outcome.reason, "message": outcome.message})
         status = with_conditions(status, now, upgrade.generation, validation_digest(upgrade.spec.validation))
-        if unless_unchanged and not events and status == upgrade.status:
-            return upgrade  # nothing to tell: the status read is the status
-        store.save(status)  # first: a writer whose save conflicts tells people nothing
-        for event in events:
-            store.event(*event)
-        for note in outcome.notes if outcome is not None else ():
-            store.event("Warning" if note.warning else "Normal", note.reason, note.message)
-        return upgrade.with_status(status)
+        if outcome is not None and (told < len(writes.events) or status != upgrade.status):
+            # Told with what they come with: a look that changes nothing tells nothing again.
+            for note in outcome.notes:
+                writes.events.append(("Warning" if note.warning else "Normal", note.reason, note.message))
+        return writes.step(upgrade.with_status(status))
 
     # --- deletion of the resource (kopf finalizer; `run` has no equivalent) -----------------
 
     def finalize(self, upgrade: Upgrade, store: Store) -> float | None:
         """Carry out deletionPolicy; None once the finalizer may be removed."""
+        writes = _Writes(store)
         busy = call_in_flight(upgrade, self.clock(), self.timing)
         if busy:
-            self._apply(upgrade, busy, None, store, finalizing=True)
+            writes.changed(self._apply(upgrade, busy, None, writes, finalizing=True))
             return self.timing.poll
         try:
             gw = self.gateways(upgrade)
             observation = cleanup.observe_deletion(gw, upgrade, self.clock())
         except RdsError as error:
             outcome = read_failed(error, stall=True)
-            self._record(upgrade, upgrade.status, outcome, store)
+            writes.changed(self._record(upgrade, upgrade.status, outcome, writes))
             return self.timing.poll
         decision = cleanup.decide_deletion(upgrade, observation, self.clock(), self.timing)
-        self._apply(upgrade, decision.outcome, gw, store, finalizing=True)
+        writes.changed(self._apply(upgrade, decision.outcome, gw, writes, finalizing=True))
         if decision.release:
             return None
         return self.timing.poll

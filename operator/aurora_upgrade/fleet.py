@@ -8,10 +8,15 @@ and share one describe call per operation (gateway.shared_reads.SharedDescribe).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import heapq
+import itertools
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from aurora_upgrade.config import Timing
@@ -105,3 +110,60 @@ def woken_by(
             source = (cluster_of_instance(event.source_identifier) or source).lower()
         woken.update(refs_of.get(source, ()))
     return woken
+
+
+class Urgency(IntEnum):
+    """Which looks go first: one AWS or a person asked for, before a safety poll."""
+
+    WOKEN = 0  # an RDS event, a spec change, a new upgrade: something changed
+    POLL = 1  # the phase's safety poll: probably nothing changed
+
+
+@dataclass
+class Looks:
+    """The operator's looks, served by urgency rather than first in, first out (docs/design.md,
+    "Looks by urgency"): a look takes one of `slots` turns (the reconcile threads) before it runs;
+    woken looks go ahead of every queued safety poll, and polls together take at most
+    `slots - reserved` turns, so a woken look waits for at most the woken looks before it and a
+    running look to end, however many upgrades poll. In the event loop only."""
+
+    slots: int
+    reserved: int
+    running: dict[Urgency, int] = field(default_factory=lambda: dict.fromkeys(Urgency, 0))
+    _queued: list[tuple[Urgency, int, asyncio.Future[None]]] = field(default_factory=list)
+    _order: itertools.count[int] = field(default_factory=itertools.count)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, urgency: Urgency) -> AsyncIterator[None]:
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._queued, (urgency, next(self._order), granted))
+        self._grant()
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if not granted.cancelled():  # granted as it was cancelled: give the turn back
+                self._release(urgency)
+            raise
+        try:
+            yield
+        finally:
+            self._release(urgency)
+
+    def queued(self) -> int:
+        return sum(1 for *_, granted in self._queued if not granted.done())
+
+    def _release(self, urgency: Urgency) -> None:
+        self.running[urgency] -= 1
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._queued and sum(self.running.values()) < self.slots:
+            urgency, _, granted = self._queued[0]
+            if granted.done():  # cancelled while queued
+                heapq.heappop(self._queued)
+                continue
+            if urgency == Urgency.POLL and self.running[Urgency.POLL] >= self.slots - self.reserved:
+                return  # the polls' share is taken; only woken looks may have the rest
+            heapq.heappop(self._queued)
+            self.running[urgency] += 1
+            granted.set_result(None)

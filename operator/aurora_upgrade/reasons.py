@@ -54,6 +54,11 @@ class Pace(Enum):
     # a quota frees up in hours (upgrades finishing, a person deleting or asking for more), so
     # it is retried at the safety interval, though no spec change ends the wait.
     QUOTA = "quota"
+    # AWS's own work ends with an RDS event that wakes the look at once (snapshot created,
+    # deployment deleted): the poll is only for a lost event, so it may be long. Never where the
+    # evidence rules need quick looks (a production reboot unconfirmed, a switchover call's
+    # answer unknown): those stay QUICK.
+    EVENTED = "evented"
 
 
 Deadline = Callable[["Upgrade", "Timing"], timedelta]
@@ -610,7 +615,10 @@ TABLE: dict[Reason, Entry] = {
         Kind.WAITING_ON_AWS, "green's cluster or its endpoint is not available yet", deadline=_AWS_SLOW
     ),
     Reason.WAITING_FOR_SNAPSHOT: Entry(
-        Kind.WAITING_ON_AWS, "the pre-switchover snapshot is being taken", deadline=lasting(hours=2)
+        Kind.WAITING_ON_AWS,
+        "the pre-switchover snapshot is being taken",
+        deadline=lasting(hours=2),
+        pace=Pace.EVENTED,
     ),
     Reason.WAITING_FOR_BLUE_GREEN: Entry(
         Kind.WAITING_ON_AWS, "the deployment is not AVAILABLE for a switchover yet", deadline=_AWS_SLOW
@@ -695,7 +703,9 @@ TABLE: dict[Reason, Entry] = {
         Kind.WAITING_ON_AWS,
         "AWS is switching over (SWITCHOVER_IN_PROGRESS)",
         deadline=_switchover_timeout,
-        pace=_QUICK,
+        # The call was answered: AWS's "switchover completed" event wakes the look, and the
+        # poll, not quick, still bounds a lost one well inside the switchover's timeout.
+        pace=Pace.POLL,
     ),
     Reason.WAITING_FOR_RENAME: Entry(
         Kind.WAITING_ON_AWS,
@@ -725,7 +735,10 @@ TABLE: dict[Reason, Entry] = {
         deadline=lambda _u, t: t.verify_timeout + t.consistency_grace,
     ),
     Reason.DELETING_BLUE_GREEN: Entry(
-        Kind.WAITING_ON_AWS, "the deployment is being deleted (runbook 9.1); both clusters stay", deadline=_DELETION
+        Kind.WAITING_ON_AWS,
+        "the deployment is being deleted (runbook 9.1); both clusters stay",
+        deadline=_DELETION,
+        pace=Pace.EVENTED,
     ),
     Reason.DELETING_OLD_INSTANCES: Entry(
         Kind.WAITING_ON_AWS, "the instances of `-old1` are being deleted (runbook 9.2)", deadline=_DELETION

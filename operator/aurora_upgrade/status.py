@@ -14,13 +14,47 @@ from typing import Any
 from aurora_upgrade.clock import rfc3339
 from aurora_upgrade.models import UNOBSERVED, AuroraUpgradeStatus, Condition, ConditionStatus, HistoryEntry
 from aurora_upgrade.phases import TERMINAL, Phase
-from aurora_upgrade.reasons import Reason, is_stall
+from aurora_upgrade.reasons import Kind, Reason, entry_of, is_stall
 
 T, F = ConditionStatus.TRUE, ConditionStatus.FALSE
 
 
 def updated(status: AuroraUpgradeStatus, changes: Mapping[str, Any]) -> AuroraUpgradeStatus:
     return status.model_copy(update=dict(changes)) if changes else status
+
+
+# Reasons whose changes within a phase are progress: AWS working, the operator going on. Any
+# other reason (a person's wait, a stall, a failure) is what alerts and people act on.
+_PROGRESS_KINDS = frozenset({Kind.PROGRESS, Kind.WAITING_ON_AWS})
+
+
+def _progress(reason: str | None) -> bool:
+    found = entry_of(reason)
+    return found is not None and found.kind in _PROGRESS_KINDS and not found.warning
+
+
+def _verdict(status: AuroraUpgradeStatus) -> tuple[Any, ...]:
+    return (status.validation, status.validated_generation, status.validation_held, status.validated_spec)
+
+
+def worth_writing(held: AuroraUpgradeStatus, status: AuroraUpgradeStatus) -> bool:
+    """Whether a look that ends (waits) with `status` writes it over `held`, the status the store
+    holds: a transition, a new generation seen, a reason people or alerts act on (a person's
+    wait, a stall, a Warning, or the end of one), the databases' answer in status.validation and,
+    once per phase, progress. Anything else
+    (a call's result, a progress message, a wait's bookkeeping) goes with the next write
+    (docs/events.md, "When status is written"). Intents are written before their calls anyway."""
+    if status == held:
+        return False
+    if (status.phase, status.observed_generation) != (held.phase, held.observed_generation):
+        return True
+    if _verdict(status) != _verdict(held):
+        return True  # the databases' answer: results people read
+    if status.reason != held.reason and not (_progress(status.reason) and _progress(held.reason)):
+        return True
+    # Progress: only while nothing but the phase's start has been written in it.
+    entered = status.history[-1].message if status.history else None
+    return held.message == entered and status.message != held.message
 
 
 def recorded(status: AuroraUpgradeStatus | None) -> AuroraUpgradeStatus | None:

@@ -29,7 +29,11 @@ from aurora_upgrade.models import (
 
 
 class Store(Protocol):
-    """Where the engine writes what happened: status for machines, events for people."""
+    """Where the engine writes what happened: status for machines, events for people. `folds`:
+    whether a change that means little waits for the next write (docs/events.md, "When status is
+    written"): a store whose writes cost an API server folds, a state file records every change."""
+
+    folds: bool
 
     def save(self, status: AuroraUpgradeStatus) -> None: ...
 
@@ -84,6 +88,8 @@ class KubeStore:
     post_event: Callable[[str, str, str], None]
     resource_version: str | None = None  # of the object the decision was made on
     stop_when_deleting: bool = True
+    answer: dict[str, Any] | None = None  # the object as the last PATCH returned it
+    folds: bool = True  # every write is a PATCH, a watch event to every watcher, and parsed again
 
     def save(self, status: AuroraUpgradeStatus) -> None:
         """Write status only over the version that was read (optimistic concurrency, as
@@ -100,6 +106,7 @@ class KubeStore:
             if error.status == 409:
                 raise StatusConflict(f"{self.namespace}/{self.name} changed since it was read") from error
             raise
+        self.answer = saved
         metadata = saved.get("metadata") or {}
         self.resource_version = metadata.get("resourceVersion", self.resource_version)
         if self.stop_when_deleting and metadata.get("deletionTimestamp"):
@@ -121,6 +128,9 @@ class FileStore:
     generation: int = 1
     out: TextIO = field(default_factory=lambda: sys.stdout)
     lock: TextIO | None = None
+    # A local file costs no API server: every change is recorded, as a person re-running after a
+    # crash expects the file to say where the run was.
+    folds: bool = False
 
     @classmethod
     def open(

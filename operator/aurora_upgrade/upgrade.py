@@ -4,7 +4,7 @@ in AWS, and the tags that mark those resources as its own."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aurora_upgrade.models import AuroraUpgradeSpec, AuroraUpgradeStatus
 
@@ -14,7 +14,9 @@ NAME_TAG = "dbupgrade.dev/name"  # namespace/name, for people looking at the con
 
 @dataclass(frozen=True)
 class Upgrade:
-    """Identity, desired spec, recorded status."""
+    """Identity, desired spec, status. `stored` is what the store holds when `status` has
+    changes not written yet (a call's result, progress: folded into the next write,
+    docs/events.md); None when `status` is what it holds."""
 
     name: str
     namespace: str
@@ -22,6 +24,7 @@ class Upgrade:
     generation: int
     spec: AuroraUpgradeSpec
     status: AuroraUpgradeStatus
+    stored: AuroraUpgradeStatus | None = field(default=None, compare=False, repr=False)
 
     @property
     def cluster(self) -> str:
@@ -45,7 +48,18 @@ class Upgrade:
     def owns(self, tags: Mapping[str, str]) -> bool:
         return tags.get(UID_TAG) == self.uid
 
+    @property
+    def held(self) -> AuroraUpgradeStatus:
+        """The status its store holds."""
+        return self.status if self.stored is None else self.stored
+
     def with_status(self, status: AuroraUpgradeStatus) -> Upgrade:
+        """`status` not written yet (what the store holds stays as it was)."""
+        stored = None if status == self.held else self.held
+        return Upgrade(self.name, self.namespace, self.uid, self.generation, self.spec, status, stored)
+
+    def written(self, status: AuroraUpgradeStatus) -> Upgrade:
+        """`status`, as its store now holds it."""
         return Upgrade(self.name, self.namespace, self.uid, self.generation, self.spec, status)
 
 

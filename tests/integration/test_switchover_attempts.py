@@ -30,6 +30,7 @@ class Recorded:
 
     status: AuroraUpgradeStatus | None = None
     events: list[tuple[str, str, str]] = field(default_factory=list)
+    folds: bool = True  # as the operator's KubeStore
 
     def save(self, status: AuroraUpgradeStatus) -> None:
         self.status = status

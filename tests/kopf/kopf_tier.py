@@ -46,7 +46,7 @@ PEERING_CRDS = REPO / "charts/aurora-upgrade-operator/crds/kopf-peering.yaml"
 # steps every second: long enough that a wake-up shows against the safety interval, short
 # enough that the runbook finishes in tens of seconds.
 POLL_SECONDS = 3.0
-FLEET = 8  # the simulator's clusters: aurora-bg-aurora-cluster-0001 ... -0008
+FLEET = 9  # the simulator's clusters: aurora-bg-aurora-cluster-0001 ... -0009
 # AWS's typical durations times this (sim/config.py): 30 min of provisioning become 1.8 s.
 SIM_SCALE = "0.001"
 # The simulator's SQS queue that an EventBridge rule fills with its RDS events (`--event-queue`);

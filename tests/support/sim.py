@@ -95,6 +95,8 @@ def client_for() -> Callable[[SimServer], Any]:
 class Recorded:
     """The engine's Store, in memory: the last status saved and the events."""
 
+    folds = True  # as the operator's KubeStore
+
     def __init__(self) -> None:
         self.status: AuroraUpgradeStatus | None = None
         self.events: list[tuple[str, str, str]] = []

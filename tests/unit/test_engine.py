@@ -20,9 +20,9 @@ from aurora_upgrade.decisions import switchover
 from aurora_upgrade.decisions.outcome import read_failed, wait
 from aurora_upgrade.decisions.pacing import waits
 from aurora_upgrade.decisions.reboot import RebootObservation, decide_reboot
-from aurora_upgrade.engine import Engine
+from aurora_upgrade.engine import Engine, _Writes
 from aurora_upgrade.gateway.errors import classify
-from aurora_upgrade.models import AuroraUpgradeStatus, InvalidManifest, parse_status
+from aurora_upgrade.models import AuroraUpgradeStatus, HistoryEntry, InvalidManifest, parse_status
 from aurora_upgrade.phases import Phase
 from aurora_upgrade.resources import ErrorKind, RdsError
 
@@ -38,6 +38,7 @@ class Store:
 
     log: list[tuple[str, Any]]
     saved: list[AuroraUpgradeStatus] = field(default_factory=list)
+    folds: bool = True  # as the operator's KubeStore
 
     def save(self, status: AuroraUpgradeStatus) -> None:
         self.saved.append(status)
@@ -70,22 +71,47 @@ def engine() -> Engine:
     return Engine(timing=TIMING, clock=lambda: NOW)
 
 
-def test_intent_is_saved_before_the_call_and_changes_after_it() -> None:
+def look(upgrade: Any, outcome: Any, gateway: Any, store: Store, run: Engine | None = None) -> Any:
+    """One step of a look and its end: what `Engine.reconcile` does with an outcome that waits."""
+    writes = _Writes(store)  # type: ignore[arg-type]
+    return writes.end_of_look((run or engine())._apply(upgrade, outcome, gateway, writes))
+
+
+def test_intent_is_saved_before_the_call_and_a_green_answer_with_the_next_write() -> None:
     log: list[tuple[str, Any]] = []
     upgrade, outcome = reboot_outcome()
+    writes = _Writes(Store(log))  # type: ignore[arg-type]
 
-    after = engine()._apply(upgrade, outcome, StubGateway(log), Store(log))  # type: ignore[arg-type]
+    after = engine()._apply(upgrade, outcome, StubGateway(log), writes)  # type: ignore[arg-type]
 
-    kinds = [kind for kind, _ in log]
-    assert kinds == ["save", "reboot_instance", "event", "save"]
-    intent_saved, call, event, final = (entry for _, entry in log)
+    # Green serves no production: its reboot is found again by evidence, so its answer folds.
+    assert [kind for kind, _ in log] == ["save", "reboot_instance", "event"]
+    intent_saved, call, event = (entry for _, entry in log)
     assert (intent_saved.reboots[0].intended_at, intent_saved.reboots[0].requested_at) == (STAMP, None)
+    assert intent_saved.call_in_flight == f"Rebooting DB instance {G1}"
     assert call == G1
     assert event == ("Normal", "RebootDBInstance", f"Rebooting DB instance {G1}")
+    assert (after.status.reboots[0].intended_at, after.status.reboots[0].requested_at) == (STAMP, STAMP)
+    assert after.status.call_in_flight is None
+    assert after.status.reason == "RebootingInstance"
+    assert after.status.phase == Phase.REBOOTING_GREEN
+    assert after.stored == intent_saved  # the store holds the intent until the next write
+
+
+def test_a_production_reboot_answer_is_written_at_once() -> None:
+    """The answer is the only proof that production was rebooted (a lost one is never repeated)."""
+    log: list[tuple[str, Any]] = []
+    upgrade = make_upgrade(Phase.REBOOTING_INSTANCES, reboots=steps(*INSTANCE_IDS))
+    outcome = decide_reboot(upgrade, RebootObservation(instances(engine_version="15.10")), NOW, TIMING)
+    writes = _Writes(Store(log))  # type: ignore[arg-type]
+
+    after = engine()._apply(upgrade, outcome, StubGateway(log), writes)  # type: ignore[arg-type]
+
+    assert [kind for kind, _ in log] == ["save", "reboot_instance", "event", "save"]
+    final = log[-1][1]
     assert (final.reboots[0].intended_at, final.reboots[0].requested_at) == (STAMP, STAMP)
-    assert final.reason == "RebootingInstance"
-    assert final.phase == Phase.REBOOTING_GREEN
-    assert after.status == final
+    assert final.call_in_flight is None
+    assert after.status == final and after.stored is None
 
 
 def test_a_look_that_changes_nothing_writes_nothing() -> None:
@@ -96,14 +122,32 @@ def test_a_look_that_changes_nothing_writes_nothing() -> None:
     upgrade, _ = reboot_outcome()
     waiting = wait("WaitingForReboot", f"Waiting for {G1} to restart")
 
-    first = engine()._apply(upgrade, waiting, StubGateway(log), store)  # type: ignore[arg-type]
+    first = look(upgrade, waiting, StubGateway(log), store)
     assert len(store.saved) == 1 and first.status.reason == "WaitingForReboot"
-    again = engine()._apply(first, waiting, StubGateway(log), store)  # type: ignore[arg-type]
+    again = look(first, waiting, StubGateway(log), store)
     assert len(store.saved) == 1 and again.status == first.status
 
     _, calling = reboot_outcome()
-    engine()._apply(first, calling, StubGateway(log), store)  # type: ignore[arg-type]
-    assert [kind for kind, _ in log][-4:] == ["save", "reboot_instance", "event", "save"]
+    look(first, calling, StubGateway(log), store)
+    assert [kind for kind, _ in log][-3:] == ["save", "reboot_instance", "event"]
+
+
+def test_progress_is_written_once_a_phase() -> None:
+    """Progress details change from look to look (instance status, task progress): the first is
+    written, later ones only with the next write that means something."""
+    log: list[tuple[str, Any]] = []
+    store = Store(log)
+    upgrade, _ = reboot_outcome()
+    entry = HistoryEntry(phase=Phase.REBOOTING_GREEN, started_at=STAMP, message="Green is ready; rebooting it")
+    upgrade = replace(upgrade, status=upgrade.status.model_copy(update={"history": [entry], "message": entry.message}))
+
+    first = look(upgrade, wait("WaitingForReboot", f"Waiting for {G1}: rebooting"), StubGateway(log), store)
+    later = look(first, wait("WaitingForReboot", f"Waiting for {G1}: available"), StubGateway(log), store)
+
+    assert [s.message for s in store.saved] == [f"Waiting for {G1}: rebooting"]
+    assert later.status.message == f"Waiting for {G1}: available" and later.stored == first.status
+    stalled = look(later, wait("AWSUnavailable", "DescribeDBInstances failed; will retry"), StubGateway(log), store)
+    assert [s.reason for s in store.saved][-1] == "AWSUnavailable" and stalled.stored is None
 
 
 @pytest.mark.parametrize(
@@ -141,7 +185,7 @@ def test_a_failed_call_keeps_the_intent_only_when_aws_did_not_answer(
     upgrade, outcome = reboot_outcome()
     store = Store(log)
 
-    after = engine()._apply(upgrade, outcome, StubGateway(log, error), store)  # type: ignore[arg-type]
+    after = look(upgrade, outcome, StubGateway(log, error), store)
 
     assert [kind for kind, _ in log][:2] == ["save", "reboot_instance"]
     assert store.saved[0].reboots[0].intended_at == STAMP
@@ -237,7 +281,7 @@ def test_switch_over_only_when_both_sides_are_ready_and_fail_only_on_a_lasting_r
     outcome = decide_switching(upgrade, observation, NOW, TIMING)
     assert outcome.action is not None
 
-    after = engine()._apply(upgrade, outcome, SwitchoverStub(refused(code, "SwitchoverBlueGreenDeployment")), Store([]))  # type: ignore[arg-type]
+    after = look(upgrade, outcome, SwitchoverStub(refused(code, "SwitchoverBlueGreenDeployment")), Store([]))  # type: ignore[arg-type]
 
     assert (after.status.phase, after.status.reason) == (phase, reason)
     assert after.status.switchover_accepted_at is None
@@ -293,18 +337,18 @@ def test_a_refused_switchover_is_retried_in_each_new_opening_of_the_gate(
         snapshot_available_at=rfc3339(NOW + later),  # fresh in the new opening: not retaken (item 7)
     )
     if closed != reopened:  # a look sees the gate closed
-        upgrade = engine()._apply(upgrade, decide_switching(upgrade, seen, NOW, TIMING), None, Store([]))
+        upgrade = look(upgrade, decide_switching(upgrade, seen, NOW, TIMING), None, Store([]))
         assert upgrade.status.reason == "AwaitingApproval"
         upgrade = replace(upgrade, spec=make_spec(**reopened))
     now = NOW + later
     run = Engine(timing=TIMING, clock=lambda: now)
     outcome = decide_switching(upgrade, seen, now, TIMING)
     while outcome.action is None:  # bookkeeping that goes on at once
-        upgrade = run._apply(upgrade, outcome, None, Store([]))
+        upgrade = look(upgrade, outcome, None, Store([]), run)
         outcome = decide_switching(upgrade, seen, now, TIMING)
     refusal = SwitchoverStub(refused("InvalidBlueGreenDeploymentStateFault", "SwitchoverBlueGreenDeployment"))
 
-    after = run._apply(upgrade, outcome, refusal, Store([]))  # type: ignore[arg-type]
+    after = look(upgrade, outcome, refusal, Store([]), run)  # type: ignore[arg-type]
 
     assert (after.status.phase, after.status.reason) == (Phase.SWITCHING_OVER, "SwitchoverRefused")
     assert after.status.switchover_refused_at == rfc3339(now)
@@ -322,7 +366,7 @@ def test_a_refused_write_after_switchover_stalls_instead_of_failing(phase: Phase
     outcome = decide_reboot(upgrade, RebootObservation(instances(suffix=GREEN_SUFFIX)), NOW, TIMING)
     gateway = StubGateway([], refused("InvalidParameterCombination", "RebootDBInstance"))
 
-    after = engine()._apply(upgrade, outcome, gateway, Store([]))  # type: ignore[arg-type]
+    after = look(upgrade, outcome, gateway, Store([]))  # type: ignore[arg-type]
 
     assert after.status.phase == expected
     if expected != Phase.FAILED:
@@ -378,7 +422,7 @@ def test_a_call_is_marked_in_flight_while_it_is_sent() -> None:
     log: list[tuple[str, Any]] = []
     upgrade, outcome = reboot_outcome()
 
-    after = engine()._apply(upgrade, outcome, StubGateway(log), Store(log))  # type: ignore[arg-type]
+    after = look(upgrade, outcome, StubGateway(log), Store(log))  # type: ignore[arg-type]
 
     claimed = log[0][1]
     assert (claimed.call_in_flight, claimed.call_sent_at) == (f"Rebooting DB instance {G1}", STAMP)
@@ -548,7 +592,7 @@ def test_a_snapshot_setting_changed_after_the_switchover_call_is_ignored_with_a_
     assert (outcome.reason, outcome.action, gateway) == ("SnapshotSettingIgnored", None, None)
 
     store = Store([])
-    after = engine()._apply(upgrade, outcome, None, store)
+    after = look(upgrade, outcome, None, store)
     warnings = [e[1] for k, e in store.log if k == "event" and e[0] == "Warning"]
     assert warnings == ["SnapshotSettingIgnored"]
     assert after.status.ignored_snapshot_setting is False

@@ -4,6 +4,7 @@ test_gateway_event_feed.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -62,11 +63,18 @@ def test_an_upgrade_waits_on_its_clusters_deployment_and_snapshot() -> None:
 @pytest.mark.parametrize(
     ("reason", "seconds"),
     [
-        pytest.param("SwitchoverInProgress", TIMING.quick, id="switchover-quick"),
+        # The evidence rules' quick looks: a switchover call's answer unknown, a reboot unconfirmed.
+        pytest.param("SwitchoverRequested", TIMING.quick, id="switchover-answer-unknown-quick"),
         pytest.param("WaitingForReboot", TIMING.quick, id="reboot-quick"),
+        pytest.param("CheckingEarlierReboot", TIMING.quick, id="reboot-unconfirmed-quick"),
+        pytest.param("WaitingForRename", TIMING.quick, id="rename-quick"),
+        # Where an RDS event usually ends the wait, the poll is only for a lost one.
+        pytest.param("SwitchoverInProgress", TIMING.poll, id="switchover-completed-event-poll"),
+        pytest.param("WaitingForSnapshot", TIMING.provisioning, id="snapshot-created-event-long"),
+        pytest.param("DeletingBlueGreen", TIMING.provisioning, id="deployment-deleted-event-long"),
         pytest.param("ProvisioningGreen", TIMING.provisioning, id="provisioning-long"),
         pytest.param("AwaitingApproval", TIMING.safety, id="person-safety"),
-        pytest.param("WaitingForSnapshot", TIMING.poll, id="other-poll"),
+        pytest.param("WaitingForGreen", TIMING.poll, id="other-poll"),
     ],
 )
 def test_waits_follow_the_phase(reason: str, seconds: float) -> None:
@@ -102,3 +110,74 @@ def test_intervals_derive_from_the_poll_interval() -> None:
     fast = Timing.compressed(0.3 / 30)
     assert fast.events == 1.0  # at least a second between DescribeEvents calls
     assert fast.read_cycle == pytest.approx(0.1)
+
+
+async def _serve(looks: fleet.Looks, label: str, urgency: fleet.Urgency, order: list[str], go: asyncio.Event) -> None:
+    async with looks.turn(urgency):
+        order.append(label)
+        await go.wait()  # a look on its thread until the test lets it end
+
+
+def test_a_woken_look_runs_before_queued_safety_polls() -> None:
+    """With every turn taken and many polls queued, a look an RDS event woke is served next,
+    whatever the number of polls ahead of it: its wait is the woken looks before it, not N."""
+
+    async def scenario() -> tuple[list[str], int]:
+        looks = fleet.Looks(slots=2, reserved=1)
+        order: list[str] = []
+        go = asyncio.Event()
+        tasks = [asyncio.create_task(_serve(looks, f"poll-{i}", fleet.Urgency.POLL, order, go)) for i in range(50)]
+        await asyncio.sleep(0)
+        polls_at_once = len(order)  # polls never take the turn kept for woken looks
+        tasks.append(asyncio.create_task(_serve(looks, "woken", fleet.Urgency.WOKEN, order, go)))
+        await asyncio.sleep(0)
+        go.set()
+        await asyncio.gather(*tasks)
+        return order, polls_at_once
+
+    order, polls_at_once = asyncio.run(scenario())
+
+    assert polls_at_once == 1
+    assert order[:2] == ["poll-0", "woken"], order[:5]
+    assert sorted(order[2:]) == sorted(f"poll-{i}" for i in range(1, 50))
+
+
+def test_woken_looks_are_served_in_turn_and_polls_keep_their_order() -> None:
+    async def scenario() -> list[str]:
+        looks = fleet.Looks(slots=1, reserved=0)
+        order: list[str] = []
+        go = asyncio.Event()
+        first = asyncio.create_task(_serve(looks, "running", fleet.Urgency.POLL, order, go))
+        await asyncio.sleep(0)
+        queued = [("poll-a", fleet.Urgency.POLL), ("woken-a", fleet.Urgency.WOKEN), ("poll-b", fleet.Urgency.POLL)]
+        queued += [("woken-b", fleet.Urgency.WOKEN)]
+        tasks = [asyncio.create_task(_serve(looks, label, urgency, order, go)) for label, urgency in queued]
+        await asyncio.sleep(0)
+        assert looks.queued() == 4
+        go.set()
+        await asyncio.gather(first, *tasks)
+        return order
+
+    assert asyncio.run(scenario()) == ["running", "woken-a", "woken-b", "poll-a", "poll-b"]
+
+
+def test_a_look_cancelled_in_the_queue_gives_no_turn_away() -> None:
+    """A daemon stopped while its look waits for a turn (its upgrade deleted) leaves the queue."""
+
+    async def scenario() -> tuple[list[str], dict[fleet.Urgency, int]]:
+        looks = fleet.Looks(slots=1, reserved=0)
+        order: list[str] = []
+        go = asyncio.Event()
+        first = asyncio.create_task(_serve(looks, "running", fleet.Urgency.POLL, order, go))
+        await asyncio.sleep(0)
+        cancelled = asyncio.create_task(_serve(looks, "stopped", fleet.Urgency.WOKEN, order, go))
+        later = asyncio.create_task(_serve(looks, "later", fleet.Urgency.POLL, order, go))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        go.set()
+        await asyncio.gather(first, later)
+        return order, looks.running
+
+    order, running = asyncio.run(scenario())
+    assert order == ["running", "later"]
+    assert running == {fleet.Urgency.WOKEN: 0, fleet.Urgency.POLL: 0}

@@ -23,8 +23,8 @@ def interval(pace: Pace, timing: Timing) -> float:
     match pace:
         case Pace.QUICK:
             return timing.quick
-        case Pace.PROVISIONING:
-            return timing.provisioning
+        case Pace.PROVISIONING | Pace.EVENTED:
+            return timing.provisioning  # a lost event costs a few polls at most
         case Pace.SAFETY | Pace.QUOTA:
             return timing.safety
     return timing.poll
