@@ -3,8 +3,12 @@ postgresql` installs it), for the database probe's tests: on loopback ports, TLS
 certificate for 127.0.0.1 and localhost from a test CA (so a test connects with verify-full), a
 superuser for setting conditions up, and the probe's own user (`pg_monitor`, as docs/validation.md
 asks of the operator's user). Logical WAL and prepared transactions are on, so the tests can make
-replication slots and PREPARE TRANSACTION. One pair per test session; each test makes its own
-database and drops it (the probe looks at every database of a server).
+replication slots and PREPARE TRANSACTION. pg_cron (Debian's package, which `make postgresql` also
+installs) is preloaded, as its CREATE EXTENSION needs, and lives in the `postgres` database
+(cron.database_name), the only one it can be created in. pglogical is not: its supervisor never
+answers the ProcSignalBarrier of DROP DATABASE, which then hangs every test's cleanup. One pair
+per test session; each test makes its own database and drops it (the probe looks at every
+database of a server).
 
 initdb refuses root: as root the servers run as the `postgres` user the package creates."""
 
@@ -30,6 +34,8 @@ ADMIN_PASSWORD = "admin-secret-Ah5e"
 PROBE_USER = "aurora_upgrade"
 PROBE_PASSWORD = "probe-secret-Xo9q"  # tests assert it never shows in a message or a log
 GHOST = "ghost_user"
+# Loaded at start: CREATE EXTENSION pg_cron refuses otherwise.
+PRELOADED = ("pg_cron",)
 # The server also listens here, but its certificate does not name it: verify-full must refuse.
 UNNAMED_ADDRESS = "127.0.0.2"
 
@@ -146,6 +152,7 @@ def _start(root: Path, side: str, bindir: Path, ca_key: ec.EllipticCurvePrivateK
             # The conditions the tests make: logical slots, PREPARE TRANSACTION.
             "wal_level = logical\nmax_replication_slots = 10\nmax_wal_senders = 10\nmax_prepared_transactions = 5\n"
             "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 16MB\n"
+            f"shared_preload_libraries = '{', '.join(PRELOADED)}'\ncron.database_name = 'postgres'\n"
         )
     # GHOST logs in without a password and exists nowhere: the server says the role does not exist.
     (data / "pg_hba.conf").write_text(
@@ -180,6 +187,9 @@ def start_servers() -> Iterator[Servers]:
     bindir = postgres_bin()
     if bindir is None:
         raise RuntimeError("PostgreSQL is not installed: run `make postgresql`")
+    missing = [lib for lib in PRELOADED if not (bindir.parent / "lib" / f"{lib}.so").exists()]
+    if missing:
+        raise RuntimeError(f"PostgreSQL's {', '.join(missing)} package is not installed: run `make postgresql`")
     root = Path(tempfile.mkdtemp(prefix="aurora-upgrade-pg-"))
     os.chmod(root, 0o755)  # the server user must reach its data directory
     servers: list[Server] = []
