@@ -96,9 +96,18 @@ prometheus:
 
 # PostgreSQL from Debian's package (its contrib extensions included): the database probe's tests
 # start two servers of their own from its binaries (tests/support/postgres.py); nothing else uses it.
+# Also pg_partman and pg_cron, extensions AWS lists as incompatible with blue/green, for the
+# installed server's major version, so the tests make that condition on the real server; apt runs
+# only for what is missing.
+PG_EXTENSIONS := partman cron
 postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql postgresql-contrib; }
+	@major=$$(ls /usr/lib/postgresql | sort -n | tail -1); missing=; \
+	for ext in $(PG_EXTENSIONS); do \
+	  dpkg -s postgresql-$$major-$$ext >/dev/null 2>&1 || missing="$$missing postgresql-$$major-$$ext"; \
+	done; \
+	[ -z "$$missing" ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; }
 
 # checkov pins a boto3 older than ours, so it gets a virtualenv of its own, from pyproject.toml's
 # `checkov` dependency group (the static tier's chart and Dockerfile tests find it beside the main

@@ -6,8 +6,9 @@ pass, fail and time out, verify-full holds, and no password or token shows anywh
 What cannot run here: Aurora itself. The local servers cannot verify an IAM token (no rds_iam,
 no AWS behind them), so token generation is tested against botocore's real signer with static
 test credentials, and an IAM login against the local server fails as it would without GRANT rds_iam.
-pg_partman, pglogical, pgactive and pg_cron are not in Debian's contrib package, so
-INCOMPATIBLE_EXTENSIONS is not produced here."""
+INCOMPATIBLE_EXTENSIONS is produced with pg_partman and pg_cron (Debian's packages); not with
+pgactive (no Debian package) nor pglogical (it must be preloaded, and preloaded it hangs DROP
+DATABASE: support/postgres.py)."""
 
 from __future__ import annotations
 
@@ -236,6 +237,62 @@ def test_what_logical_replication_cannot_carry_is_found_on_blue(
     finding = only(answer, expected)
     assert finding.blocking and not finding.transient
     assert f"{db}: {named}" in finding.message
+
+
+@contextlib.contextmanager
+def extension(server: Server, dbname: str, create: list[str], name: str) -> Iterator[None]:
+    """An extension installed for one test and dropped after it: pg_cron lives in `postgres`,
+    which outlives the test's database, and every test's probe looks at every database."""
+    with admin(server, dbname) as conn:
+        for statement in create:
+            conn.execute(statement)
+    try:
+        yield
+    finally:
+        with admin(server, dbname) as conn:
+            conn.execute(f"drop extension if exists {name} cascade")
+
+
+@pytest.mark.parametrize(
+    ("create", "name", "in_postgres"),
+    [
+        pytest.param(
+            ["create schema partman", "create extension pg_partman schema partman"],
+            "pg_partman",
+            False,
+            id="pg_partman",
+        ),
+        # On blue too: green starts as blue's copy, so pg_cron there would run on green.
+        pytest.param(["create extension pg_cron"], "pg_cron", True, id="pg_cron"),
+    ],
+)
+def test_an_extension_aws_lists_as_incompatible_is_found_on_blue_before_creation(
+    servers: Servers, db: str, create: list[str], name: str, in_postgres: bool
+) -> None:
+    where = "postgres" if in_postgres else db
+    with extension(servers.blue, where, create, name):
+        answer = make_probe(servers).before_create(blue_of(servers))
+    assert guardrails(answer) == [Guardrail.INCOMPATIBLE_EXTENSIONS]
+    finding = only(answer, Guardrail.INCOMPATIBLE_EXTENSIONS)
+    assert (finding.side, finding.blocking, finding.transient) == ("blue", True, False)
+    assert f"{where}: {name};" in finding.message
+    assert "disable them for the upgrade" in finding.message
+
+
+def test_pg_cron_created_on_green_is_found_before_the_switchover_and_not_on_blue(servers: Servers, db: str) -> None:
+    probe = make_probe(servers)
+    created = probe.before_create(blue_of(servers))
+    assert created.findings == ()
+    with extension(servers.green, "postgres", ["create extension pg_cron"], "pg_cron"):
+        answer = probe.before_switchover(blue_of(servers), green_of(servers), created.fingerprint)
+        # Blue is unchanged: only green's check can see it.
+        assert probe.before_create(blue_of(servers)).findings == ()
+    assert guardrails(answer) == [Guardrail.INCOMPATIBLE_EXTENSIONS]
+    finding = only(answer, Guardrail.INCOMPATIBLE_EXTENSIONS)
+    assert (finding.side, finding.blocking, finding.transient) == ("green", True, False)
+    assert "postgres: pg_cron;" in finding.message and "DROP EXTENSION" in finding.message
+    after = probe.before_switchover(blue_of(servers), green_of(servers), created.fingerprint)
+    assert after.findings == ()  # dropped: the next look passes
 
 
 def test_a_self_managed_slot_blocks_creation_and_shows_as_lag_before_switchover(servers: Servers, db: str) -> None:

@@ -44,7 +44,8 @@ __all__ = [
 def postgres_servers() -> Iterator[Servers]:
     """The pair for a whole test session (the e2e and run tests share it): each test that changes
     a server undoes it, since the probe looks at every database."""
-    yield from start_servers()
+    # pg_cron loaded at start: the IncompatibleExtensions tests create it (CREATE EXTENSION needs it).
+    yield from start_servers(preload=("pg_cron",))
 
 
 def admin(server: Server, dbname: str = "postgres") -> psycopg.Connection[Any]:

@@ -121,7 +121,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(root: Path, side: str, bindir: Path, ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate) -> Server:
+def _start(
+    root: Path,
+    side: str,
+    bindir: Path,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca: x509.Certificate,
+    preload: tuple[str, ...],
+) -> Server:
     directory = root / side
     directory.mkdir()
     data = directory / "data"
@@ -149,6 +156,8 @@ def _start(root: Path, side: str, bindir: Path, ca_key: ec.EllipticCurvePrivateK
             "wal_level = logical\nmax_replication_slots = 10\nmax_wal_senders = 10\nmax_prepared_transactions = 5\n"
             "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 16MB\n"
         )
+        if preload:  # CREATE EXTENSION pg_cron refuses unless its library was loaded at start
+            conf.write(f"shared_preload_libraries = '{', '.join(preload)}'\ncron.database_name = 'postgres'\n")
     # GHOST logs in without a password and exists nowhere: the server says the role does not exist.
     (data / "pg_hba.conf").write_text(
         f"local all all scram-sha-256\nhostssl all {GHOST} 127.0.0.1/32 trust\n"
@@ -175,18 +184,23 @@ def _stop(server: Server) -> None:
     )
 
 
-def start_servers() -> Iterator[Servers]:
-    """Blue and green, started once, stopped at the end (the generator a session fixture yields)."""
+def start_servers(preload: tuple[str, ...] = ()) -> Iterator[Servers]:
+    """Blue and green, started once, stopped at the end (the generator a session fixture yields).
+    `preload`: libraries loaded at start, e.g. pg_cron (Debian's package, which `make postgresql`
+    installs), which the tests of the IncompatibleExtensions guardrail create."""
     bindir = postgres_bin()
     if bindir is None:
         raise RuntimeError("PostgreSQL is not installed: run `make postgresql`")
+    missing = [lib for lib in preload if not (bindir.parent / "lib" / f"{lib}.so").exists()]
+    if missing:
+        raise RuntimeError(f"PostgreSQL's {', '.join(missing)} package is not installed: run `make postgresql`")
     root = Path(tempfile.mkdtemp(prefix="aurora-upgrade-pg-"))
     os.chmod(root, 0o755)  # the server user must reach its data directory
     servers: list[Server] = []
     try:
         ca_key, ca = _ca(root, "test-ca")
         _ca(root, "other-ca")
-        servers = [_start(root, side, bindir, ca_key, ca) for side in ("blue", "green")]
+        servers = [_start(root, side, bindir, ca_key, ca, preload) for side in ("blue", "green")]
         yield Servers(servers[0], servers[1], root / "test-ca.pem", root / "other-ca.pem")
     finally:
         for server in servers:

@@ -240,13 +240,25 @@ class PostgresProbe:
         try:
             with self._connection(green, self._database.name) as conn:
                 findings += _green_writable(conn)
+                incompatible: list[str] = []
                 outdated: list[str] = []
                 unanalyzed: list[str] = []
                 for name in _databases(conn):
                     with self._connection(green, name) as db:
+                        incompatible += _incompatible_on_green(db, name)
                         outdated += _outdated_extensions(db, name)
                         if self._major_upgrade:
                             unanalyzed += _tables_without_statistics(db, name)
+                if incompatible:
+                    findings.append(
+                        Finding(
+                            Guardrail.INCOMPATIBLE_EXTENSIONS,
+                            "green",
+                            "extensions AWS says must be disabled on green are installed there: "
+                            f"{_listed(incompatible)}; drop them on green (DROP EXTENSION) and create them again "
+                            "on the new production after the switchover",
+                        )
+                    )
                 if outdated:
                     findings.append(
                         Finding(
@@ -784,6 +796,19 @@ def _green_writable(conn: psycopg.Connection[Any]) -> list[Finding]:
             "green",
             f"green is open to writes: {_listed(overrides)} (this session sees default_transaction_read_only = "
             f"{current}); ALTER ROLE/DATABASE ... RESET default_transaction_read_only",
+        )
+    ]
+
+
+def _incompatible_on_green(conn: psycopg.Connection[Any], name: str) -> list[str]:
+    """AWS: pg_cron must be off on green. before_create finds it on blue, which green starts as a
+    copy of; this finds it created on green since (DDL on green is not replicated back)."""
+    return [
+        f"{name}: {ext}"
+        for (ext,) in _rows(
+            conn,
+            "select extname from pg_extension where extname = any(%s) order by 1",
+            list(INCOMPATIBLE_ON_GREEN),
         )
     ]
 
