@@ -47,7 +47,7 @@ GREEN_CLUSTER = "aurora-bg-aurora-cluster-green-abc123"
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[Servers]:
-    yield from start_servers()
+    yield from start_servers(preload=("pg_cron",))
 
 
 def admin(server: Server, dbname: str = "postgres") -> psycopg.Connection[Any]:
