@@ -14,6 +14,7 @@ from aurora_upgrade.gateway.event_queue import EventQueue, rds_event
 from aurora_upgrade.sim import SimServer
 from aurora_upgrade.sim.cli import build_parser
 from aurora_upgrade.sim.config import EventRule, FaultConfig
+from aurora_upgrade.sim.recorder import is_mutating
 from support.runbook import CLUSTER, INSTANCES, REGION
 from support.sim import QUICK
 
@@ -83,6 +84,10 @@ def test_the_regions_rds_events_reach_the_queue_in_eventbridges_envelope() -> No
         assert receives[1]["received"] == [
             {"detail-type": "RDS DB Instance Event", "source": INSTANCES[0], "message": "DB instance restarted"}
         ]
+        # Deleting handled messages is in the record, and is no mutation of RDS.
+        operations = [c["operation"] for c in server.calls()]
+        assert "DeleteMessageBatch" in operations
+        assert [o for o in operations if is_mutating(o)] == ["RebootDBInstance", "CreateDBClusterSnapshot"]
     finally:
         server.stop()
 

@@ -38,8 +38,16 @@ LOST_CONNECTION = "connection closed"
 _SECRET_PARAMS = frozenset({"MasterUserPassword", "NewMasterUserPassword"})
 
 
+# The event queue's calls (`--event-queue`) are in the record too, but change nothing in RDS: the
+# operator deleting the messages it handled is no mutation of the account's databases.
+SQS_OPERATIONS = frozenset(
+    {"ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "SendMessage", "PurgeQueue", "GetQueueAttributes"}
+)
+
+
 def is_mutating(operation: str) -> bool:
-    return operation.startswith(MUTATING_PREFIXES)
+    """An RDS call that changes something (the record's SQS calls never are)."""
+    return operation not in SQS_OPERATIONS and operation.startswith(MUTATING_PREFIXES)
 
 
 class CallRecorder:
