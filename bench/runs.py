@@ -613,6 +613,9 @@ class Held:
     changes: int  # simulated AWS state changes in the window: 0, or the window was not still
     held: int  # upgrades still at AwaitingApproval at the window's end
     reach_seconds: float  # from the operator's start until all were held
+    # Of the RDS calls, the continuation pages (a Marker): the feed re-reads a few minutes of
+    # events (event_feed.OVERLAP, not compressed), which at a compressed scale hold more events.
+    pages: int = 0
 
     @property
     def real_rate(self) -> float:
@@ -688,6 +691,7 @@ def run_held(workdir: Path, kubeconfig: Path, n: int, safety_intervals: float, l
         for side in sides:
             calls = side.sim.calls()
             window = measures.calls_in(calls, start, end)
+            rds = [c for c in rds_calls(calls) if start <= _epoch(c["time"]) <= end]
             changes = [t for t in side.sim.transitions() if start <= _epoch(t["time"]) <= end]
             held.append(
                 Held(
@@ -695,11 +699,12 @@ def run_held(workdir: Path, kubeconfig: Path, n: int, safety_intervals: float, l
                     source=side.source,
                     scale=HELD_SCALE,
                     window_seconds=end - start,
-                    calls=calls_by_operation([c for c in calls if start <= _epoch(c["time"]) <= end]),
+                    calls=calls_by_operation(rds),
                     receives=window.get("ReceiveMessage", 0),
                     changes=len(changes),
                     held=_reasons(side.watch)["AwaitingApproval"],
                     reach_seconds=reached - side.operator.started,
+                    pages=sum(1 for c in rds if "Marker" in c["params"]),
                 )
             )
     finally:

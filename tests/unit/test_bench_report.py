@@ -79,6 +79,6 @@ def test_the_page_has_a_section_for_the_held_upgrades() -> None:
     lines = report._b4(results([held("DescribeEvents", {"DescribeEvents": 60}), held("SQS", {})]))
     table = [line for line in lines if line.startswith("| 10 |")]
     assert table == [
-        "| 10 | DescribeEvents | 300 | 60 | DescribeEvents 60 | 0.200 | 3 | 0 |",
-        "| 10 | SQS | 300 | 0 | none | 0.000 | 3 | 0 |",
+        "| 10 | DescribeEvents | 300 | 60 | DescribeEvents 60 | 0 | 0.200 | 3 | 0 |",
+        "| 10 | SQS | 300 | 0 | none | 0 | 0.000 | 3 | 0 |",
     ]
