@@ -1,8 +1,8 @@
-"""`make bench`: run B1, B2 and B3 and write docs/benchmarks.md with its charts, judged against
+"""`make bench`: run B1, B2, B3 and B4 and write docs/benchmarks.md with its charts, judged against
 issue 20's targets.
 
-    python -m bench [--only B1,B2,B3] [--fleet 10,100,500] [--scale 0.02] ...
-    python -m bench --quick --out /tmp/bench/benchmarks.md   # N=10 only, a short B3: a few minutes
+    python -m bench [--only B1,B2,B3,B4] [--fleet 10,100,500] [--scale 0.02] ...
+    python -m bench --quick --out DIR/benchmarks.md   # N=10 only, a short B3 and B4: a few minutes
 
 Starts its own control plane (etcd + kube-apiserver, the cached binaries) in a scratch
 directory and stops it at the end.
@@ -29,7 +29,7 @@ def _log(message: str) -> None:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="B1,B2,B3", help="which benchmarks (default: %(default)s)")
+    parser.add_argument("--only", default="B1,B2,B3,B4", help="which benchmarks (default: %(default)s)")
     parser.add_argument("--scale", type=float, default=0.02, help="B1's time factor (default: %(default)s)")
     parser.add_argument("--fleet", default="10,100,500", help="B2's sizes N (default: %(default)s)")
     # B2's factor is larger than B1's: one simulator process answers the whole fleet, and at 0.02
@@ -48,9 +48,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--finished", type=int, default=1000, help="B3: finished upgrades (default: %(default)s)")
     parser.add_argument("--idle-window", type=float, default=20, help="B3: seconds measured (default: %(default)s)")
     parser.add_argument(
+        "--held", default="10", help="B4: upgrades held at a Manual gate, one run per N (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--held-intervals",
+        type=float,
+        default=2,
+        help="B4: the still window, in the operator's safety intervals (default: %(default)s)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
-        help="for development: B1, B2 at N=10 only (profiled), B3 with 100 finished; write the page with --out",
+        help="for development: B1, B2 at N=10 only (profiled), B3 with 100 finished, B4 over one safety interval; "
+        "write the page with --out",
     )
     parser.add_argument(
         "--report", action="store_true", help="write the page again from the last run's results.json, no run"
@@ -68,6 +78,7 @@ def main(argv: list[str]) -> int:
     args = parse(argv)
     if args.quick:
         args.fleet, args.profile_at, args.finished, args.idle_window = "10", 10, 100, 10
+        args.held, args.held_intervals = "10", 1
     saved = args.out.parent / "benchmarks" / "results.json"
     if args.report:
         report.write(report.load(saved), args.out)
@@ -85,15 +96,10 @@ def main(argv: list[str]) -> int:
         try:
             install_crd(plane.kubectl, plane.kubeconfig)
             runbook = operator = queued = None
-            queue_note = ""
             if "B1" in only:
                 runbook = runs.run_runbook(workdir, args.scale, _log)
                 operator = runs.run_operator(workdir, plane.kubeconfig, args.scale, _log)
-                if runs.event_queue_supported():
-                    queued = runs.run_operator(workdir, plane.kubeconfig, args.scale, _log, event_queue=True)
-                else:
-                    queue_note = "this simulator has no `--event-queue`: the SQS event source was not run"
-                    _log(queue_note)
+                queued = runs.run_operator(workdir, plane.kubeconfig, args.scale, _log, event_queue=True)
             fleet = []
             if "B2" in only:
                 pids = (plane.apiserver_pid, plane.etcd_pid)
@@ -134,6 +140,10 @@ def main(argv: list[str]) -> int:
                         )
                 finally:
                     sim.stop()
+            held = []
+            if "B4" in only:
+                for n in (int(part) for part in args.held.split(",")):
+                    held += runs.run_held(workdir, plane.kubeconfig, n, args.held_intervals, _log)
         finally:
             plane.stop()
     results = report.Results(
@@ -144,12 +154,12 @@ def main(argv: list[str]) -> int:
         runbook=runbook,
         operator=operator,
         operator_sqs=queued,
-        event_queue_note=queue_note,
         seed=args.seed,
         fleet=fleet,
         fleet_cap_seconds=args.fleet_cap,
         idle=idle,
         first_reconcile_seconds=first,
+        held=held,
         total_seconds=time.time() - started,
         foreign_modules=foreign,
     )

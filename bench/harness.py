@@ -73,6 +73,8 @@ def operator_imports_only_the_product() -> list[str]:
 class Sim:
     """`aurora-upgrade sim` as a process of its own; its call record and transitions over HTTP."""
 
+    event_queue_url: str | None
+
     def __init__(self, log_path: Path, args: Sequence[str]) -> None:
         command = [sys.executable, "-m", "aurora_upgrade.cli", "sim", "--port", "0", *args]
         self.log_path = log_path
@@ -86,9 +88,13 @@ class Sim:
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            found = re.search(r"AWS_ENDPOINT_URL_RDS=(\S+)", log_path.read_text(errors="replace"))
+            text = log_path.read_text(errors="replace")
+            found = re.search(r"AWS_ENDPOINT_URL_RDS=(\S+)", text)
             if found:
                 self.endpoint_url = found.group(1)
+                # With --event-queue the same first line names the queue's URL.
+                queue = re.search(r"AURORA_UPGRADE_EVENT_QUEUE_URL=(\S+)", text)
+                self.event_queue_url = queue.group(1) if queue else None
                 return
             if self.process.poll() is not None:
                 break

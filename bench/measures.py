@@ -112,6 +112,29 @@ def real_time_rates(rates: Mapping[str, float], scale: float) -> dict[str, float
     return {operation: rate * real_time_factor(operation, scale) for operation, rate in rates.items()}
 
 
+def compresses_uniformly(scale: float) -> bool:
+    """Whether every interval of the operator's (config.Timing) is the real one times `scale`: no
+    1 s floor bites, so a look's pace at the run's scale is the real pace, compressed. The held
+    upgrades' reads follow the safety interval and the read cycle at once (looks of many upgrades
+    due in one cycle share it), so their rate scales back by one factor only where both compress
+    alike."""
+    run, real = Timing.compressed(scale), Timing()
+    pairs = ((run.events, real.events), (run.read_cycle, real.read_cycle), (run.quick, real.quick),
+             (run.safety, real.safety), (run.provisioning, real.provisioning))  # fmt: skip
+    return all(math.isclose(fast, slow * scale) for fast, slow in pairs)
+
+
+def calls_in(calls: Iterable[Mapping[str, Any]], start: float, end: float) -> dict[str, int]:
+    """The calls made from `start` to `end` (epoch seconds), by operation."""
+    found = Counter(call["operation"] for call in calls if start <= epoch(call["time"]) <= end)
+    return dict(sorted(found.items()))
+
+
+def real_time_rate(calls: Mapping[str, int], seconds: float, scale: float) -> float:
+    """`calls` (by operation) made over `seconds` at time scale `scale`, as calls/s in real time."""
+    return sum(real_time_rates({op: count / seconds for op, count in calls.items()}, scale).values())
+
+
 def asked_about(call: Mapping[str, Any]) -> tuple[str, frozenset[str]]:
     """The question a describe asks, as (operation and filter, the resources named): a call by
     identifier asks about one resource, a filtered call about its filter's values, an unfiltered

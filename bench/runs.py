@@ -3,9 +3,6 @@ data; bench.report turns it into docs/benchmarks.md and the charts."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -110,22 +107,16 @@ def _since(now: int | None, before: int | None) -> int | None:
     return None if now is None or before is None else now - before
 
 
-def event_queue_supported() -> bool:
-    """Whether this simulator can deliver its RDS events to an SQS queue (`--event-queue`), the
-    operator's optional event source (issue 20); the bench runs that source only where it can."""
-    command = [sys.executable, "-m", "aurora_upgrade.cli", "sim", "--help"]
-    return "--event-queue" in subprocess.run(command, capture_output=True, text=True, check=False).stdout
-
-
 EVENT_QUEUE = "aurora-upgrade-bench-events"
 
 
 def _queue_env(sim: Sim) -> dict[str, str]:
-    """The operator's environment for the SQS event source: the queue the simulator fills (its URL
-    as the simulator prints it, else moto's form of it) and SQS reached at the simulator."""
-    found = re.search(r"AURORA_UPGRADE_EVENT_QUEUE_URL=(\S+)", sim.log_path.read_text(errors="replace"))
-    url = found.group(1) if found else f"{sim.endpoint_url}/123456789012/{EVENT_QUEUE}"
-    return {"AURORA_UPGRADE_EVENT_QUEUE_URL": url, "AWS_ENDPOINT_URL_SQS": sim.endpoint_url}
+    """The operator's environment for the SQS event source, as docs/events.md sets it: the queue
+    the simulator's EventBridge rule fills (its URL as the simulator printed it) and SQS reached
+    at the simulator."""
+    if sim.event_queue_url is None:
+        raise RuntimeError(f"the simulator named no event queue: {sim.log_path.read_text(errors='replace')[-2000:]}")
+    return {"AURORA_UPGRADE_EVENT_QUEUE_URL": sim.event_queue_url, "AWS_ENDPOINT_URL_SQS": sim.endpoint_url}
 
 
 # ---------------------------------------------------------------------------------------- B1
@@ -592,3 +583,138 @@ def first_reconcile(workdir: Path, kubeconfig: Path, endpoint_url: str) -> float
         operator.stop()
         watch.stop()
     return first - operator.started
+
+
+# ---------------------------------------------------------------------------------------- B4
+
+# Issue 20 holds the operator to what still upgrades cost: with the SQS source, at most this many
+# RDS calls/s (real time) while no AWS resource of an upgrade changes.
+HELD_TARGET = 0.1
+# The time scale of the held runs: every interval of the operator's compresses by it alike
+# (measures.compresses_uniformly), so one factor scales their rate back to real time.
+HELD_SCALE = 0.2
+# How fast the simulated AWS brings the held upgrades to their gate: AWS's own time there is not
+# measured, only the still window after it.
+HELD_AWS_SCALE = 0.01
+MANUAL_SWITCHOVER = {"mode": "Manual", "timeoutSeconds": 300, "snapshotBeforeSwitchover": True}
+
+
+@dataclass
+class Held:
+    """N upgrades held at a Manual gate (AwaitingApproval), nothing of theirs changing in AWS: the
+    RDS calls the operator made over a window, with one event source."""
+
+    n: int
+    source: str  # DescribeEvents (the feed) or SQS
+    scale: float  # the operator's time scale
+    window_seconds: float  # measured, at that scale
+    calls: dict[str, int]  # RDS calls in the window, by operation
+    receives: int  # SQS ReceiveMessage calls in the window (no RDS calls)
+    changes: int  # simulated AWS state changes in the window: 0, or the window was not still
+    held: int  # upgrades still at AwaitingApproval at the window's end
+    reach_seconds: float  # from the operator's start until all were held
+    # Of the RDS calls, the continuation pages (a Marker): the feed re-reads a few minutes of
+    # events (event_feed.OVERLAP, not compressed), which at a compressed scale hold more events.
+    pages: int = 0
+
+    @property
+    def real_rate(self) -> float:
+        """RDS calls/s over the window, in real time."""
+        return measures.real_time_rate(self.calls, self.window_seconds, self.scale)
+
+    @property
+    def still(self) -> bool:
+        """Nothing changed in AWS over the window and every upgrade stayed held."""
+        return self.changes == 0 and self.held == self.n
+
+    @property
+    def real_window_seconds(self) -> float:
+        return self.window_seconds / self.scale
+
+
+@dataclass
+class _HeldSide:
+    source: str
+    namespace: str
+    sim: Sim
+    operator: Operator
+    watch: PhaseWatch
+
+
+def _reasons(watch: PhaseWatch) -> Counter[str]:
+    return Counter(
+        str((obj.get("status") or {}).get("reason"))
+        for obj in list(watch.objects.values())
+        if (obj.get("status") or {}).get("observedGeneration")
+    )
+
+
+def run_held(workdir: Path, kubeconfig: Path, n: int, safety_intervals: float, log: Log) -> list[Held]:
+    """N upgrades of the example with `switchover.mode: Manual` brought to AwaitingApproval, once
+    with the DescribeEvents feed and once with the SQS source, side by side (each its own simulator,
+    namespace and operator, so each call record is its source's alone); then the RDS calls of
+    `safety_intervals` of the operator's safety interval, the pace of an upgrade waiting on a person."""
+    timing = Timing.compressed(HELD_SCALE)
+    if not measures.compresses_uniformly(HELD_SCALE):
+        raise ValueError(f"at {HELD_SCALE} the operator's intervals do not all compress alike")
+    sides: list[_HeldSide] = []
+    try:
+        for source in ("DescribeEvents", "SQS"):
+            namespace = f"bench-b4-{n}-{source.lower()}"
+            create_namespace(kubeconfig, namespace)
+            queue = ["--event-queue", EVENT_QUEUE] if source == "SQS" else []
+            sim = Sim(workdir / f"b4-{n}-{source}-sim.log", ["--fleet", str(n), "--scale", str(HELD_AWS_SCALE), *queue])
+            api = kube(kubeconfig)
+            for i in range(1, n + 1):
+                manifest = upgrade_manifest(f"held-{i:04d}", namespace, fleet_cluster(i))
+                manifest["spec"]["switchover"] = dict(MANUAL_SWITCHOVER)
+                api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, manifest)
+            watch = PhaseWatch(kubeconfig, namespace)
+            env = _queue_env(sim) if source == "SQS" else {}
+            operator = Operator(
+                kubeconfig, sim.endpoint_url, workdir / f"b4-{n}-{source}.log", timing.poll, namespace, env=env
+            )
+            sides.append(_HeldSide(source, namespace, sim, operator, watch))
+        deadline = time.monotonic() + 300
+        while not all(_reasons(side.watch)["AwaitingApproval"] == n for side in sides):
+            if time.monotonic() > deadline or not all(side.operator.alive() for side in sides):
+                raise RuntimeError(f"the upgrades were not all held: {[_reasons(s.watch) for s in sides]}")
+            time.sleep(0.5)
+        reached = time.time()
+        # The last arrival's own follow-up looks are over within a few quick intervals; from then
+        # on every look is a safety poll.
+        time.sleep(2 * timing.quick)
+        start = time.time()
+        time.sleep(safety_intervals * timing.safety)
+        end = time.time()
+        held = []
+        for side in sides:
+            calls = side.sim.calls()
+            window = measures.calls_in(calls, start, end)
+            rds = [c for c in rds_calls(calls) if start <= _epoch(c["time"]) <= end]
+            changes = [t for t in side.sim.transitions() if start <= _epoch(t["time"]) <= end]
+            held.append(
+                Held(
+                    n=n,
+                    source=side.source,
+                    scale=HELD_SCALE,
+                    window_seconds=end - start,
+                    calls=calls_by_operation(rds),
+                    receives=window.get("ReceiveMessage", 0),
+                    changes=len(changes),
+                    held=_reasons(side.watch)["AwaitingApproval"],
+                    reach_seconds=reached - side.operator.started,
+                    pages=sum(1 for c in rds if "Marker" in c["params"]),
+                )
+            )
+    finally:
+        for side in sides:
+            side.watch.stop()
+            side.operator.stop()
+            side.sim.stop()
+    for result in held:
+        log(
+            f"B4 {n} held ({result.source}): {sum(result.calls.values())} RDS calls in {result.window_seconds:.0f} s, "
+            f"{result.real_rate:.3f} calls/s in real time, {result.receives} receives, {result.changes} AWS changes"
+        )
+    return held

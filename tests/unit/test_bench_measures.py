@@ -141,3 +141,21 @@ def test_added_time_per_change_and_its_extrapolation_to_real_durations() -> None
     # 1.0 s measured = 0.5 s waiting for the next look + 0.5 s of the operator's own: at real
     # durations 2.5 s of waiting + the same 0.5 s.
     assert measures.extrapolated_added_per_change(1.0, 0.02) == pytest.approx(3.0)
+
+
+def test_held_runs_use_a_scale_at_which_every_interval_compresses_alike() -> None:
+    # At 0.2 the event interval is 1 s (real 5 s) and the read cycle 1 s (real 5 s): no floor bites.
+    assert measures.compresses_uniformly(0.2)
+    assert measures.compresses_uniformly(1.0)
+    # At 0.05 the 1 s floor of the event interval compresses it by 0.2, not 0.05.
+    assert not measures.compresses_uniformly(0.05)
+
+
+def test_calls_in_a_window_by_operation_and_their_real_time_rate() -> None:
+    calls = [call("DescribeEvents", 0.5), call("DescribeDBClusters", 2), call("DescribeEvents", 3), call("X", 70)]
+    start = T0.timestamp()
+    found = measures.calls_in(calls, start + 1, start + 61)
+    assert found == {"DescribeDBClusters": 1, "DescribeEvents": 1}
+    # 2 calls in 60 s at scale 0.2 are 2 calls in 300 s of real time.
+    assert measures.real_time_rate(found, 60, 0.2) == pytest.approx(2 / 300)
+    assert measures.real_time_rate({}, 60, 0.2) == 0.0
