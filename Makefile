@@ -77,8 +77,8 @@ integration: $(STAMP) postgresql
 	$(BIN)/pytest -q -m 'not reliability' tests/integration
 
 
-e2e: $(STAMP) prometheus
-	$(BIN)/pytest -q -m 'not reliability' tests/e2e
+e2e: $(STAMP) prometheus postgresql
+	$(BIN)/pytest -q -m 'not reliability or also_in_test' tests/e2e
 
 # The reliability suite (faults, process deaths, failure states, bad input, HA, security), seeded;
 # it writes its figures to docs/reliability.md.

@@ -26,7 +26,8 @@ from test_prometheus_scrape import metrics_address
 from support.postgres import PROBE_PASSWORD, PROBE_USER, Servers, postgres_servers  # noqa: F401  (a fixture)
 from support.reliability import Row, record
 
-pytestmark = pytest.mark.reliability
+# In `make test` too: issue 19 asks every validation item, this one included, to be tested there.
+pytestmark = [pytest.mark.reliability, pytest.mark.also_in_test]
 
 # What a presigned rds-db token carries (botocore's generate_db_auth_token): any of them in an
 # output means the token, or part of it, leaked.
