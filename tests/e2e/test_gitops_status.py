@@ -63,6 +63,8 @@ CASES: dict[str, Verdict] = {
     "suspended_switchoverNotCarriedOut": Verdict("Suspended", "InProgress"),
     "suspended_clusterBusy": Verdict("Suspended", "InProgress"),
     "suspended_retainingOldCluster": Verdict("Suspended", "InProgress"),
+    # A user's check failed in Validating (captured by hand: no test here runs PostgreSQL).
+    "suspended_validationFailed": Verdict("Suspended", "InProgress"),
     "progressing_newGeneration": WORKING,
     "degraded_failed": Verdict("Degraded", "Failed"),
     # Stalled in the middle of an upgrade (a time zone nobody knows edited into the window while
@@ -217,6 +219,13 @@ def check_case(case: str, obj: dict[str, Any], judge: Judge) -> None:
     assert entry is not None and entry["healthStatus"]["status"] == CASES[case].argocd, (case, entry)
 
 
+# Phases a look may pass through into the next without waiting, when AWS's answers allow it:
+# Prechecking (every precheck answered at once) and Verifying (versions right at the first look).
+# Status is written when it means something, so such a phase is in history but need not be a
+# version of its own; every phase the upgrade waits or calls AWS in is one.
+PASSED_THROUGH = frozenset({"Prechecking", "Verifying"})
+
+
 def test_runbook_case_phase_by_phase(stack: Stack, watch: Watch, judge: Judge) -> None:
     stack.start()
     example = runbook_manifest(stack.namespace)
@@ -227,6 +236,13 @@ def test_runbook_case_phase_by_phase(stack: Stack, watch: Watch, judge: Judge) -
 
     check_case("progressing_unobserved", watch.versions(name)[0], judge)
     for phase in RUNBOOK_PHASES:
+        if phase in PASSED_THROUGH:
+            # Written only where the look that entered it stopped there (docs/events.md, "When
+            # status is written"); its committed test data was captured where it was.
+            seen = next((o for o in watch.versions(name) if in_phase(phase)(o)), None)
+            if seen is not None:
+                check_case(phase_case(phase), seen, judge)
+            continue
         check_case(phase_case(phase), watch.first(stack, name, f"{name} in {phase}", in_phase(phase)), judge)
 
     # Not only the first: every version the operator wrote on the way is working, none failed.
