@@ -123,13 +123,15 @@ def test_a_failing_check_holds_in_validating_and_never_switches_over(
     assert any(check["name"] in e["message"] for e in warnings), warnings
     # A spec change runs the check again; still failing, it still holds, and the upgrade never
     # snapshots nor switches over.
-    first = status["validation"][0]["checkedAt"]
+    # The verdict's generation, not checkedAt, tells the run apart: RFC 3339 times in status have
+    # whole seconds, and the second run may finish within the first one's second.
+    first = status["validatedGeneration"]
     changed = {**check, "timeoutSeconds": check["timeoutSeconds"] + 1}
     stack.apply(manifest(CHECKED, stack.namespace, validation=validation(changed)))
 
     def checked_again() -> dict[str, Any] | None:
         later = stack.status(CHECKED)
-        return later if later["validation"][0]["checkedAt"] != first else None
+        return later if later.get("validatedGeneration", first) > first else None
 
     again = stack.wait_for("the check run again", checked_again, timeout=120)
     assert (again["phase"], again["reason"]) == ("Validating", "ValidationFailed"), again
