@@ -13,7 +13,6 @@ condition it makes.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +25,7 @@ from support.postgres import (  # noqa: F401  (postgres_servers: a fixture)
     Servers,
     admin,
     postgres_servers,
-    wait_for_update_statistics,
+    updated_table_without_primary_key,
 )
 from support.runbook import runbook_manifest
 
@@ -142,25 +141,10 @@ def test_a_failing_check_holds_in_validating_and_never_switches_over(
         assert connection.execute("select count(*) from orders").fetchone() == (1,)
 
 
-@pytest.fixture
-def updated_table_without_primary_key(servers: Servers) -> Iterator[str]:
-    """A database of its own on blue with a table without a primary key that got an UPDATE (what
-    logical replication cannot replicate); dropped afterwards, as the probe reads every database."""
-    name = f"t_{uuid.uuid4().hex[:8]}"
-    with admin(servers.blue) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
-    with admin(servers.blue, name) as connection:
-        connection.execute("CREATE TABLE ledger (account int, amount int)")
-        connection.execute("INSERT INTO ledger VALUES (1, 10)")
-        connection.execute("UPDATE ledger SET amount = 20")
-    wait_for_update_statistics(servers.blue, name, "ledger")
-    yield name
-    with admin(servers.blue) as connection:
-        connection.execute(f"DROP DATABASE {name} WITH (force)")
-
-
 def test_an_enforced_guardrail_fails_prechecking_before_any_aws_change(
-    stack: Stack, servers: Servers, updated_table_without_primary_key: str
+    stack: Stack,
+    servers: Servers,
+    updated_table_without_primary_key: str,  # noqa: F811
 ) -> None:
     """Issue 19: a guardrail found before anything is created is a precheck like the others."""
     start(stack, servers)

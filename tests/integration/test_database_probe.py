@@ -39,6 +39,7 @@ from support.postgres import (
     Server,
     Servers,
     start_servers,
+    wait_for_update_statistics,
 )
 
 CLUSTER = "aurora-bg-aurora-cluster"
@@ -131,21 +132,6 @@ def guardrails(answer: GuardrailAnswer) -> list[Guardrail]:
     return sorted(f.guardrail for f in answer.findings)
 
 
-def stats_show_update(server: Server, dbname: str, table: str) -> None:
-    """Statistics reach pg_stat_user_tables when the writing backend reports them (at the
-    latest when it exits): wait for the count, not for a time."""
-    with admin(server, dbname) as conn:
-        for _ in range(100):
-            conn.execute("select pg_stat_clear_snapshot()")
-            [(count,)] = conn.execute(
-                "select coalesce(sum(n_tup_upd + n_tup_del), 0) from pg_stat_user_tables where relname = %s", (table,)
-            ).fetchall()
-            if count:
-                return
-            time.sleep(0.1)
-    raise AssertionError(f"no UPDATE/DELETE of {table} in pg_stat_user_tables")
-
-
 # The clean case and the fingerprint --------------------------------------------------------
 
 
@@ -203,7 +189,7 @@ def test_only_a_table_without_primary_key_that_got_updates_is_found(servers: Ser
             conn.execute(f"insert into {table} values (1)")
         for table in ("nopk", "nopk_full", "withpk"):
             conn.execute(f"update {table} set i = 2")
-    stats_show_update(servers.blue, db, "nopk")
+    wait_for_update_statistics(servers.blue, db, "nopk")
     answer = make_probe(servers).before_create(blue_of(servers))
     assert guardrails(answer) == [Guardrail.TABLES_WITHOUT_PRIMARY_KEY]
     message = only(answer, Guardrail.TABLES_WITHOUT_PRIMARY_KEY).message

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from support.postgres import (  # noqa: F401  (postgres_servers: a fixture)
     Servers,
     admin,
     postgres_servers,
-    wait_for_update_statistics,
+    updated_table_without_primary_key,
 )
 from support.runbook import RUNBOOK_CALLS
 from support.sim import FAST
@@ -92,27 +91,11 @@ def test_a_passing_check_with_pgpassword_completes(
     assert PROBE_PASSWORD not in result.stdout + result.stderr + json.dumps(status)
 
 
-@pytest.fixture
-def updated_table_without_primary_key(postgres_servers: Servers) -> Iterator[str]:  # noqa: F811
-    """A database of its own on blue with a table without a primary key that got an UPDATE."""
-    name = f"t_{uuid.uuid4().hex[:8]}"
-    with admin(postgres_servers.blue) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
-    with admin(postgres_servers.blue, name) as connection:
-        connection.execute("CREATE TABLE ledger (account int, amount int)")
-        connection.execute("INSERT INTO ledger VALUES (1, 10)")
-        connection.execute("UPDATE ledger SET amount = 20")
-    wait_for_update_statistics(postgres_servers.blue, name, "ledger")
-    yield name
-    with admin(postgres_servers.blue) as connection:
-        connection.execute(f"DROP DATABASE {name} WITH (force)")
-
-
 def test_under_warn_a_guardrail_finding_is_a_warning_and_the_upgrade_goes_on(
     sim: SimServer,
     postgres_servers: Servers,  # noqa: F811
     orders_on_green: None,
-    updated_table_without_primary_key: str,
+    updated_table_without_primary_key: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     result, status = run(sim, postgres_servers, tmp_path, guardrails="Warn")

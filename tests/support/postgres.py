@@ -4,6 +4,7 @@ helpers that set a condition up on a server."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "postgres_bin",
     "postgres_servers",
     "start_servers",
+    "updated_table_without_primary_key",
     "wait_for_update_statistics",
 ]
 
@@ -66,3 +68,20 @@ def wait_for_update_statistics(server: Server, dbname: str, table: str) -> None:
                 return
             time.sleep(0.1)
     raise AssertionError(f"no UPDATE/DELETE of {table} in pg_stat_user_tables")
+
+
+@pytest.fixture
+def updated_table_without_primary_key(postgres_servers: Servers) -> Iterator[str]:
+    """A database of its own on blue with a table without a primary key that got an UPDATE (what
+    logical replication cannot replicate); dropped afterwards, as the probe reads every database."""
+    name = f"t_{uuid.uuid4().hex[:8]}"
+    with admin(postgres_servers.blue) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    with admin(postgres_servers.blue, name) as connection:
+        connection.execute("CREATE TABLE ledger (account int, amount int)")
+        connection.execute("INSERT INTO ledger VALUES (1, 10)")
+        connection.execute("UPDATE ledger SET amount = 20")
+    wait_for_update_statistics(postgres_servers.blue, name, "ledger")
+    yield name
+    with admin(postgres_servers.blue) as connection:
+        connection.execute(f"DROP DATABASE {name} WITH (force)")
