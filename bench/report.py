@@ -464,9 +464,9 @@ def _b4(results: Results) -> list[str]:
         "after the last upgrade was held and is a whole number of safety intervals (the pace of an upgrade",
         "waiting on a person); the simulator's state changes in it are counted (0: still). SQS receives",
         "(ReceiveMessage, the 20 s long poll) are no RDS calls and are shown apart. Continuation pages are",
-        "the calls that carry a Marker: the DescribeEvents feed starts each read a few minutes before the",
-        "last event it saw (event_feed.OVERLAP, real minutes, not compressed), which at a compressed scale",
-        "holds more events than it would in real time, so pages overstate the real rate.",
+        "the calls that carry a Marker: once a minute the DescribeEvents feed lists a few minutes of",
+        "events (event_feed.DEEP_EVERY and OVERLAP, real time, not compressed), which at a compressed",
+        "scale hold more events than they would in real time, so pages overstate the real rate.",
         "",
         "| N | event source | window (s, real time) | RDS calls | by operation | of them continuation pages | "
         "RDS calls/s in real time | SQS receives | AWS changes in the window |",

@@ -613,8 +613,8 @@ class Held:
     changes: int  # simulated AWS state changes in the window: 0, or the window was not still
     held: int  # upgrades still at AwaitingApproval at the window's end
     reach_seconds: float  # from the operator's start until all were held
-    # Of the RDS calls, the continuation pages (a Marker): the feed re-reads a few minutes of
-    # events (event_feed.OVERLAP, not compressed), which at a compressed scale hold more events.
+    # Of the RDS calls, the continuation pages (a Marker): once a minute the feed re-reads a few
+    # minutes of events (event_feed.OVERLAP, not compressed), which at a compressed scale hold more.
     pages: int = 0
 
     @property

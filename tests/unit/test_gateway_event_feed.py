@@ -3,6 +3,7 @@ Stubber (which checks each request against the RDS model)."""
 
 from __future__ import annotations
 
+import collections
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.stub import ANY, Stubber
 
-from aurora_upgrade.gateway.event_feed import OVERLAP, EventFeed
+from aurora_upgrade.gateway.event_feed import CLOCK_SKEW, DEEP_EVERY, OVERLAP, SHALLOW_MARGIN, EventFeed
 from aurora_upgrade.gateway.rds import DESCRIBES_AT_ONCE, RdsGateway
 
 from .builders import FakeClock
@@ -38,30 +39,42 @@ def test_the_feed_is_one_describe_events_call_for_every_source_type(stubbed: tup
 
 
 def test_the_feed_moves_on_with_time_and_with_events_of_any_source_type(stubbed: tuple[RdsGateway, Stubber]) -> None:
-    """The next read starts the overlap before the last event listed (of any source type: the
-    account's snapshots, parameter groups too) or before the read itself, whichever is later.
-    Kept at the last watched event, every read of a quiet spell (green provisioning) listed
-    again all that came before it: at N = 10 the simulator's fleet made each read two pages."""
+    """A whole read, every DEEP_EVERY, starts the overlap before the last event listed (of any
+    source type: the account's snapshots, parameter groups too) or before the last whole read,
+    whichever is later. Kept at the last watched event, every read of a quiet spell (green
+    provisioning) listed again all that came before it: at N = 10 the simulator's fleet made
+    each read two pages. The reads between start SHALLOW_MARGIN before the last event listed
+    (AWS's clock) or the last read less CLOCK_SKEW (the operator's), whichever is later."""
     gateway, stubber = stubbed
     started = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-    later = started + timedelta(seconds=60)
+    later = started + DEEP_EVERY
     backup = {
         "SourceIdentifier": "rds:other-db-2026-12-01",
         "SourceType": "db-snapshot",
         "Message": "Automated snapshot created",
         "Date": later + timedelta(seconds=20),  # AWS's clock ahead of ours
     }
+    dated: datetime = backup["Date"]  # type: ignore[assignment]
 
     def expect(start: datetime, events: list[dict[str, object]]) -> None:
         stubber.add_response("describe_events", {"Events": events}, {"StartTime": start, "MaxRecords": 100})
 
-    expect(started - OVERLAP, [])  # nothing new: the next read starts from this one
-    expect(later - OVERLAP, [backup])  # no upgrade's news, yet it moves the feed on
-    expect(backup["Date"] - OVERLAP, [])  # type: ignore[operator]
+    expect(started - CLOCK_SKEW - SHALLOW_MARGIN, [])  # between whole reads: from the last read
+    expect(started - OVERLAP, [backup])  # whole: no upgrade's news, yet it moves the feed on
+    expect(dated - SHALLOW_MARGIN, [])  # from the last event listed, AWS's clock being ahead
+    expect(dated - OVERLAP, [])  # the next whole read, from that event
+    quiet = later + DEEP_EVERY + timedelta(seconds=30)
+    expect(dated - SHALLOW_MARGIN, [])
+    expect(quiet - CLOCK_SKEW - SHALLOW_MARGIN, [])  # a quiet spell: from the last read
+    expect(later + DEEP_EVERY - OVERLAP, [])  # whole, from the last whole read
     assert gateway.read_events(started) == []  # the feed starts now
+    assert gateway.read_events(started + timedelta(seconds=5)) == []
     assert gateway.read_events(later) == []
-    assert gateway.read_events(later + timedelta(seconds=1)) == []
-    assert gateway.read_events(later + timedelta(seconds=2)) == []
+    assert gateway.read_events(later + timedelta(seconds=5)) == []
+    assert gateway.read_events(later + DEEP_EVERY) == []
+    assert gateway.read_events(quiet) == []
+    assert gateway.read_events(quiet + timedelta(seconds=10)) == []
+    assert gateway.read_events(later + 2 * DEEP_EVERY) == []
     stubber.assert_no_pending_responses()
 
 
@@ -138,6 +151,35 @@ def test_the_feed_tolerates_a_minute_of_clock_skew(skew: timedelta) -> None:
     start = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
     events = [(start + timedelta(seconds=s), start + timedelta(seconds=s + late)) for s, late in ((33, 0), (91, 60))]
     assert sorted(_reported(EventFeed(), events, skew)) == ["m0", "m1"]
+
+
+def test_each_event_is_listed_a_few_times_not_at_every_read_of_the_overlap() -> None:
+    """A busy Region (an event every 5 s, a read every 5 s, ten minutes): every event reported
+    once, and listed 8 times or fewer on average (shallow reads and the whole reads its date
+    falls in), where listing the whole overlap at every read listed it 36 times (3 minutes /
+    5 s), so pages a read grew with the fleet. The last events before a quiet spell are listed
+    for CLOCK_SKEW + SHALLOW_MARGIN (AWS's clock may be a minute behind the operator's): 14
+    reads at most."""
+    start = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    events = [(start + timedelta(seconds=5 * n + 2), start + timedelta(seconds=5 * n + 2)) for n in range(110)]
+    listed: collections.Counter[str] = collections.Counter()
+    listing = _aws_listing(events)
+
+    def counted(aws_now: datetime) -> Any:
+        def answer(since: datetime) -> list[dict[str, object]]:
+            found: list[dict[str, object]] = listing(aws_now)(since)
+            listed.update(str(e["Message"]) for e in found)
+            return found
+
+        return answer
+
+    feed, reported, aws_now = EventFeed(), [], start
+    for _ in range(120):
+        reported += [e.message for e in feed.read(counted(aws_now), lambda _e: None, aws_now)]
+        aws_now += timedelta(seconds=5)
+    assert sorted(reported) == sorted(f"m{n}" for n in range(110))
+    assert sum(listed.values()) <= 8 * len(events), sum(listed.values())
+    assert max(listed.values()) <= (CLOCK_SKEW + SHALLOW_MARGIN) / timedelta(seconds=5), listed.most_common(3)
 
 
 def test_a_restart_dated_before_the_call_is_no_proof_of_a_lost_reboot(stubbed: tuple[RdsGateway, Stubber]) -> None:

@@ -27,6 +27,14 @@ WATCHED_SOURCE_TYPES = frozenset({"blue-green-deployment", "db-cluster", "db-ins
 LATE_LISTING = timedelta(minutes=2)
 CLOCK_SKEW = timedelta(seconds=60)
 OVERLAP = LATE_LISTING + CLOCK_SKEW
+# Listing the whole overlap at every read (every 5 s) listed each event about 36 times: in a busy
+# Region, pages a read that grew with the fleet (issue 20). So only one read every DEEP_EVERY
+# lists the overlap, from before the last such read (the tolerance above is kept: an event listed
+# up to OVERLAP after its date is read, by the next of them); the reads between list from
+# SHALLOW_MARGIN before the later of the last event listed (AWS's date) and the last read less
+# CLOCK_SKEW (the operator's clock): what AWS lists in time, in about one page.
+DEEP_EVERY = timedelta(seconds=60)
+SHALLOW_MARGIN = timedelta(seconds=10)
 LOG_KEPT = timedelta(hours=1)  # how far back the feed's events answer questions
 
 EventKey = tuple[str, str, str, datetime]  # source type, source, message, date: one event
@@ -49,6 +57,10 @@ class EventFeed:
         self._reading = threading.Lock()  # one DescribeEvents read at a time; never taken under _lock
         self._lock = threading.Lock()  # the state below; never held across an AWS call
         self._from: datetime | None = None  # the last event listed, or the last read if later
+        self._latest: datetime | None = None  # the last event listed, on AWS's clock
+        self._read_from: datetime | None = None  # when the last read was made, on the operator's clock
+        self._deep_at: datetime | None = None  # when the last read listing the whole overlap was made
+        self._deep_from: datetime | None = None  # and where `_from` stood after it
         self._seen: set[EventKey] = set()  # the events of the overlap already reported
         self._log: list[RdsEvent] = []
         self._log_since: datetime | None = None
@@ -75,13 +87,24 @@ class EventFeed:
             with self._lock:
                 first = self._from is None
                 if self._from is None:
-                    self._from = self._log_since = now
-                start = self._from - OVERLAP
+                    self._from = self._log_since = self._read_from = self._deep_at = self._deep_from = now
+                start = self._start(now)
             # The AWS call, unlocked; one that fails answers nobody else.
             listed = [] if first else [event(answer) for answer in list_since(start)]
             self._last_reported = self._record(listed, on_new, now)
             self._reads_done += 1
             return list(self._last_reported)
+
+    def _start(self, now: datetime) -> datetime:
+        """Where a read at `now` starts: the overlap before where the last whole read left the
+        feed, every DEEP_EVERY; shortly before what was listed last otherwise."""
+        assert self._read_from is not None and self._deep_at is not None and self._deep_from is not None
+        if now - self._deep_at >= DEEP_EVERY:
+            return self._deep_from - OVERLAP
+        anchor = self._read_from - CLOCK_SKEW
+        if self._latest is not None:
+            anchor = max(anchor, self._latest)
+        return anchor - SHALLOW_MARGIN
 
     def _record(self, listed: list[RdsEvent], on_new: Callable[[RdsEvent], None], now: datetime) -> list[RdsEvent]:
         """What a read listed, into the log (each new event given to `on_new` first); the events
@@ -101,7 +124,14 @@ class EventFeed:
             # if that is later: what AWS lists late is dated less than the overlap before this
             # read, and a quiet spell (green provisioning) does not list again the burst before it.
             self._from = max(latest, now)
-            horizon = self._from - OVERLAP
+            if listed:  # on AWS's clock, whatever the operator's says
+                newest = max(e.date for e in listed)
+                self._latest = newest if self._latest is None else max(self._latest, newest)
+            self._read_from = now
+            assert self._deep_at is not None
+            if now - self._deep_at >= DEEP_EVERY:  # this read listed the whole overlap
+                self._deep_at, self._deep_from = now, self._from
+            horizon = (self._deep_from or self._from) - OVERLAP  # where the next whole read starts
             self._seen = {k for k in self._seen if k[3] >= horizon}
             kept = now - LOG_KEPT
             self._log = [e for e in self._log if e.date >= kept]
