@@ -130,6 +130,15 @@ class Timing:
         return 4 * self.poll
 
     @property
+    def evented(self) -> float:
+        """Where AWS's work ends with an RDS event that wakes the look (green provisioned, a
+        snapshot taken, a deployment deleted), the poll only covers a lost event: the
+        provisioning interval, or with the EventBridge queue the feed's own (the safety
+        interval): the queue brings the event within seconds and the feed reads what it misses
+        at that interval, so a shorter poll there mostly asks AWS what has not changed."""
+        return self.safety if self.event_queue else self.provisioning
+
+    @property
     def safety(self) -> float:
         """Waits on a person: the spec changing wakes them, and the event feed does when AWS
         changes something (a deployment can fail, or be switched over in the console)."""

@@ -13,7 +13,9 @@ import pytest
 from botocore.stub import Stubber
 
 from aurora_upgrade import config, metrics
+from aurora_upgrade.decisions.pacing import interval
 from aurora_upgrade.gateway.event_queue import MAX_MESSAGES, WAIT_SECONDS, EventQueue, rds_event
+from aurora_upgrade.reasons import TABLE, Reason
 from aurora_upgrade.resources import ErrorKind, RdsError, RdsEvent
 
 URL = "https://sqs.ap-northeast-1.amazonaws.com/123456789012/aurora-upgrade-events"
@@ -164,3 +166,22 @@ def test_with_a_queue_the_describe_events_feed_reads_at_the_safety_interval(monk
     assert without.feed_interval == without.events == pytest.approx(1.0)  # 5 s scaled, at least 1 s
     assert with_queue.feed_interval == with_queue.safety == pytest.approx(30.0)  # 300 s scaled
     assert with_queue.read_cycle == without.read_cycle  # the looks' own pace does not change
+    assert with_queue.quick == without.quick  # nor where the evidence rules need quick looks
+
+
+def test_with_a_queue_waits_ended_by_an_rds_event_poll_at_the_feed_s_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Green provisioning, a snapshot, a deployment's deletion end with an RDS event the queue
+    brings within seconds: their poll (for a lost event) is the feed's interval with a queue,
+    the provisioning interval without; a reboot's and a switchover's stay quick."""
+    monkeypatch.setenv(config.SCALE_ENV, "1")
+    monkeypatch.delenv(config.EVENT_QUEUE_URL_ENV, raising=False)
+    without = config.timing_from_env()
+    monkeypatch.setenv(config.EVENT_QUEUE_URL_ENV, URL)
+    with_queue = config.timing_from_env()
+    for reason in (Reason.PROVISIONING_GREEN, Reason.WAITING_FOR_SNAPSHOT, Reason.DELETING_BLUE_GREEN):
+        pace = TABLE[reason].pace
+        assert interval(pace, without) == without.provisioning == 120.0
+        assert interval(pace, with_queue) == with_queue.feed_interval == 300.0
+    for reason in (Reason.REBOOTING_INSTANCE, Reason.SWITCHOVER_STARTED):
+        pace = TABLE[reason].pace
+        assert interval(pace, with_queue) == interval(pace, without) == 10.0

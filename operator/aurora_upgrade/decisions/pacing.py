@@ -24,7 +24,7 @@ def interval(pace: Pace, timing: Timing) -> float:
         case Pace.QUICK:
             return timing.quick
         case Pace.PROVISIONING | Pace.EVENTED:
-            return timing.provisioning  # a lost event costs a few polls at most
+            return timing.evented  # a lost event costs a poll at most
         case Pace.SAFETY | Pace.QUOTA:
             return timing.safety
     return timing.poll

@@ -34,7 +34,7 @@ OVERLAP = LATE_LISTING + CLOCK_SKEW
 # SHALLOW_MARGIN before the later of the last event listed (AWS's date) and the last read less
 # CLOCK_SKEW (the operator's clock): what AWS lists in time, in about one page.
 DEEP_EVERY = timedelta(seconds=60)
-SHALLOW_MARGIN = timedelta(seconds=10)
+SHALLOW_MARGIN = timedelta(seconds=5)
 LOG_KEPT = timedelta(hours=1)  # how far back the feed's events answer questions
 
 EventKey = tuple[str, str, str, datetime]  # source type, source, message, date: one event
