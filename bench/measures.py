@@ -33,6 +33,10 @@ EXAMPLE_CHANGES = 7
 SHARED_DESCRIBES = frozenset(
     {"DescribeDBClusters", "DescribeDBInstances", "DescribeBlueGreenDeployments", "DescribeDBClusterSnapshots"}
 )
+# DescribeEvents' continuation pages (calls with a Marker), counted apart: how many there are
+# follows how many events fall in the feed's windows, which are real seconds (event_feed's
+# overlap and margin), so a compressed run crowds 1 / scale times more events into each.
+EVENT_PAGES = "DescribeEvents (continuation pages)"
 # A page of a describe: AWS's MaxRecords default.
 PAGE = 100
 _IDENTIFIERS = (
@@ -98,10 +102,13 @@ def real_time_factor(operation: str, scale: float) -> float:
     would ask of AWS in real time: the ratio of the interval the operation follows, compressed to
     real. The event feed's interval and the read cycle have a 1 s floor (config.Timing), so at a
     small scale they compress less than the scale: scaling their calls by the scale alone would
-    understate them."""
+    understate them. DescribeEvents' continuation pages (EVENT_PAGES) also scale by the scale:
+    the feed's windows are real seconds, which a compressed run fills with more events."""
     run, real = Timing.compressed(scale), Timing()
     if operation == "DescribeEvents":
         return run.events / real.events
+    if operation == EVENT_PAGES:  # fewer reads, and 1 / scale fewer events in each read's window
+        return run.events / real.events * scale
     if operation in SHARED_DESCRIBES:
         return run.read_cycle / real.read_cycle
     return scale

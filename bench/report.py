@@ -297,6 +297,11 @@ def _b2(results: Results, chart: str) -> list[str]:
         f"({measures.real_time_factor('DescribeEvents', f):g}) for DescribeEvents and the read cycle's",
         f"({measures.real_time_factor('DescribeDBClusters', f):g}) for the shared describes (config.Timing's 1 s "
         "floors compress those less than the scale; scaling them by the scale alone would understate them).",
+        "DescribeEvents' continuation pages (the calls with a Marker) are counted apart and scale by the",
+        f"event interval's ratio times the scale ({measures.real_time_factor(measures.EVENT_PAGES, f):g}): "
+        "the feed's windows are real seconds (a minute's",
+        "whole read of its overlap, a few seconds' margin otherwise), which this run fills with 1 / scale",
+        "times the events a real fleet's would hold.",
         "Peak RSS is the operator process's VmHWM, CPU its utime + stime (/proc). Status lag: from the",
         "time the simulator made a state change (`GET /_sim/transitions`: green available, green's reboots",
         "done, snapshot available, switchover completed, production's reboots done, deployment gone) to",

@@ -301,7 +301,10 @@ def _window_rates(calls: list[dict[str, Any]], t0: float, t1: float) -> tuple[di
         if not t0 <= at <= t1:
             continue
         index = int((at - t0) // WINDOW_SECONDS)
-        per_op.setdefault(call["operation"], [0] * windows)[index] += 1
+        operation = call["operation"]
+        if operation == "DescribeEvents" and "Marker" in call["params"]:
+            operation = measures.EVENT_PAGES
+        per_op.setdefault(operation, [0] * windows)[index] += 1
         total[index] += 1
     rates = {op: (sum(counts) / span, max(counts) / WINDOW_SECONDS) for op, counts in sorted(per_op.items())}
     return rates, (sum(total) / span, max(total) / WINDOW_SECONDS, total)

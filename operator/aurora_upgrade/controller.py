@@ -28,7 +28,6 @@ import contextvars
 import copy
 import logging
 import os
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -437,16 +436,21 @@ class Controller:
         safety interval where the EventBridge queue brings the events), for as long as an upgrade
         there waits on AWS; each event wakes the upgrades it is about."""
         loop = asyncio.get_running_loop()
+        period = fleet.tick(self.timing)
+        lead = period / 10
         try:
             while waiting := self._waiting_on(gateway):
+                started = loop.time()
                 try:
                     events = await loop.run_in_executor(self.feed_reads, gateway.read_events)
                 except RdsError as error:
                     log.warning("Reading RDS events failed (%s); the upgrades' own polls go on", error)
                     events = []
-                self._wake(gateway, waiting, events)
-                # Jittered, unlike its peers'; long where the EventBridge queue brings the events.
-                await asyncio.sleep(self.timing.feed_interval * random.uniform(0.9, 1.1))
+                # The next read ends before a tick, as this one would have: the looks it wakes
+                # join that tick's cycle (fleet.feed_delay). Long where the queue brings events.
+                lead = min(period / 2, max(period / 20, 1.5 * (loop.time() - started)))
+                self._wake(gateway, waiting, events, fleet.woken_at(time.time(), self.timing))
+                await asyncio.sleep(fleet.feed_delay(time.time(), self.timing, lead))
         finally:
             self.feeds.pop(id(gateway), None)
 
@@ -455,14 +459,26 @@ class Controller:
         gateway: RdsGateway,
         waiting: dict[str, tuple[UpgradeDaemon, fleet.Resources]],
         events: list[RdsEvent],
+        at: float | None = None,
     ) -> None:
-        """Wake the upgrades waiting on the gateway's Region that `events` are about."""
+        """Wake the upgrades waiting on the gateway's Region that `events` are about: at once, or
+        at `at` (time.time()), a tick of the read cycles their reads are due in then."""
         interest = {ref: resources.names for ref, (_, resources) in waiting.items()}
+        loop = asyncio.get_running_loop()
+        cycle = None if at is None else fleet.cycle_of(at, self.timing)
         for ref in fleet.woken_by(events, interest, gateway.cluster_of_instance):
             daemon, resources = waiting[ref]
             if self.daemons.get(ref) is daemon:
-                fleet.expect(gateway, resources)  # the woken look's reads go in one call
-                daemon.wake.set()
+                # The woken look's reads go in one call: the next one, or that of `at`'s cycle.
+                fleet.expect(gateway, resources, cycle)
+                if at is None:
+                    daemon.wake.set()
+                else:
+                    loop.call_later(max(0.0, at - time.time()), self._wake_later, ref, daemon)
+
+    def _wake_later(self, ref: str, daemon: UpgradeDaemon) -> None:
+        if self.daemons.get(ref) is daemon:
+            daemon.wake.set()
 
     async def _consume(self, queue: EventQueue) -> None:
         """Long-poll the EventBridge queue for as long as an upgrade waits on AWS: each event

@@ -61,6 +61,32 @@ def aligned(delay: float, now: float, timing: Timing, jitter: Callable[[], float
     return max(0.0, boundary - now) + jitter() * period / 10
 
 
+def next_boundary(now: float, timing: Timing) -> float:
+    """The first tick of the Region's grid after `now` (time.time())."""
+    period = tick(timing)
+    return (math.floor(now / period - _PHASE) + 1 + _PHASE) * period
+
+
+def feed_delay(now: float, timing: Timing, lead: float, jitter: Callable[[], float] = random.random) -> float:
+    """Seconds until the event feed's next read: about `timing.feed_interval` from `now`, and
+    `lead` seconds before a tick of the grid, so the looks its events wake can join that tick's
+    read cycle with the looks due in it (`woken_at`): one shared call per operation for both,
+    where a read at a moment of its own woke looks that called again in a cycle already read."""
+    due = now + timing.feed_interval * (0.9 + 0.2 * jitter())
+    return max(0.0, next_boundary(due - tick(timing), timing) - lead - now)
+
+
+def woken_at(now: float, timing: Timing, jitter: Callable[[], float] = random.random) -> float | None:
+    """When the looks a feed read that ended at `now` wakes should look: at the next tick (plus
+    the small jitter of a look due there) if the read ended before it, in the read's lead;
+    None (at once) if it ended after a tick, whose looks have read already."""
+    period = tick(timing)
+    boundary = next_boundary(now, timing)
+    if boundary - now > period / 2:
+        return None
+    return boundary + jitter() * period / 10
+
+
 @dataclass(frozen=True)
 class Resources:
     """What an upgrade waits on in AWS: what its next look reads (its stage's `Reads`), and the

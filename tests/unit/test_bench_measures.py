@@ -67,6 +67,14 @@ def test_rates_scale_back_by_the_interval_each_operation_follows() -> None:
     assert measures.real_time_rates({"DescribeEvents": 0.2}, 1.0) == {"DescribeEvents": 0.2}
 
 
+def test_describe_events_continuation_pages_also_scale_by_the_events_their_windows_hold() -> None:
+    """The feed's windows are real seconds: at 0.05 each holds 20 times the events it would in
+    real time, so its continuation pages scale by the event interval's ratio (0.2) and by 0.05."""
+    real = measures.real_time_rates({"DescribeEvents": 1.0, measures.EVENT_PAGES: 2.0}, 0.05)
+    assert real == pytest.approx({"DescribeEvents": 0.2, measures.EVENT_PAGES: 0.02})
+    assert measures.real_time_rates({measures.EVENT_PAGES: 2.0}, 1.0) == {measures.EVENT_PAGES: 2.0}
+
+
 def test_a_question_is_its_operation_and_filter_and_the_resources_it_names() -> None:
     assert measures.asked_about(call("DescribeDBClusters", 0, DBClusterIdentifier="A")) == (
         "DescribeDBClusters (DBClusterIdentifier)",

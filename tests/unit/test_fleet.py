@@ -31,6 +31,25 @@ def test_looks_start_at_a_cycle_boundary_no_earlier_than_asked(delay: float) -> 
     assert fleet.cycle_of(now + jittered, TIMING) == fleet.cycle_of(start + 1e-6, TIMING)  # same cycle
 
 
+@pytest.mark.parametrize("now", [1_000_000.0, 1_000_000.123, 1_000_003.9])
+def test_the_feed_reads_its_lead_before_a_tick_and_its_woken_looks_join_that_tick(now: float) -> None:
+    """The feed's next read is about its interval away and ends, if it takes no longer than
+    its lead, before a tick: the looks it wakes look at that tick, in the cycle whose first
+    shared call also serves the looks due there. A read that ended after a tick wakes at once."""
+    period, lead = fleet.tick(TIMING), 0.1
+    delay = fleet.feed_delay(now, TIMING, lead, jitter=lambda: 0.5)
+    read_at = now + delay
+    assert TIMING.feed_interval - period - lead <= delay <= TIMING.feed_interval - lead
+    tick_at = read_at + lead
+    assert fleet.cycle_of(tick_at + 1e-6, TIMING) != fleet.cycle_of(tick_at - 1e-6, TIMING)  # a tick
+    ended = read_at + lead / 2  # the read took half its lead
+    woken = fleet.woken_at(ended, TIMING, jitter=lambda: 0.0)
+    assert woken == pytest.approx(tick_at)
+    assert fleet.cycle_of(woken + 1e-6, TIMING) == fleet.cycle_of(tick_at + 1e-6, TIMING)
+    assert fleet.woken_at(tick_at + period / 10, TIMING) is None  # ended after the tick: at once
+    assert fleet.woken_at(ended, TIMING, jitter=lambda: 0.999) < tick_at + period / 10
+
+
 def test_events_wake_the_upgrades_they_are_about() -> None:
     at = datetime(2026, 12, 1, tzinfo=UTC)
     interest = {"ns/a": frozenset({CLUSTER_ID, BG_ID.lower()}), "ns/b": frozenset({"other-cluster"})}

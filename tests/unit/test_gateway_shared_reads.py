@@ -113,6 +113,28 @@ def test_a_cycles_call_asks_about_what_is_due_in_it_not_the_whole_fleet() -> Non
     assert fetch.calls[3:] == [["c-1", "c-9"]]
 
 
+def test_a_look_a_cycle_late_is_answered_by_that_cycle_s_call() -> None:
+    """A look due in cycle 2 that runs in cycle 3 (queued behind the fleet's other looks) finds
+    its resource in cycle 3's first call, made by another upgrade's look: no call of its own.
+    A resource whose look never asks is dropped after that one cycle more."""
+    cycle = [2]
+    describe, fetch = shared(cycle)
+    describe.want(["late", "never", "on-time"], cycle=2)
+    describe.get("on-time")
+    assert fetch.calls == [["late", "never", "on-time"]]
+
+    cycle[0] = 3
+    describe.want(["other"], cycle=3)
+    describe.get("other")  # cycle 3's first call carries the two looks still to come
+    assert describe.get("late") == ["item of late"]
+    assert fetch.calls[1:] == [["late", "never", "other"]]
+
+    cycle[0] = 4
+    describe.want(["next"], cycle=4)
+    describe.get("next")  # "never" was due in 2: not asked for in 4
+    assert fetch.calls[2:] == [["next"]]
+
+
 def test_forgetting_a_key_due_later_asks_for_it_in_the_next_call() -> None:
     cycle = [1]
     describe, fetch = shared(cycle)

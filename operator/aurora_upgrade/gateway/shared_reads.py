@@ -19,6 +19,10 @@ Clock = Callable[[], float]  # seconds: time.time() where read cycles are counte
 Cycles = Callable[[float], int]  # a moment (time.time()) -> the read cycle it falls in
 # A cycle before every real one: a key due in it goes in the next call, whatever its cycle.
 IN_NEXT_CALL = -(2**62)
+# A key due in a cycle whose look has not asked about it by that cycle's call stays due for this
+# many cycles more: a look that runs a cycle late (the fleet's looks queued behind others, or a
+# look that crosses a cycle's end) is answered by that cycle's call, not a call of its own.
+LATE_CYCLES = 1
 
 
 class SharedDescribe:
@@ -28,7 +32,8 @@ class SharedDescribe:
     that covered the resource if that call was made in the read cycle the question was asked in,
     or began after it was asked, otherwise by one new call (per chunk of filter values) for what
     is due: the resources asked about now, and those whose upgrades said (`want`) they look in
-    this cycle or an earlier one. So a cycle's call carries the resources of the upgrades looking
+    this cycle or an earlier one (and have not asked yet: a look running a cycle late is still
+    answered by its cycle's call, LATE_CYCLES). So a cycle's call carries the resources of the upgrades looking
     in it, not of the whole fleet. Asked from many threads at once, one thread calls while the
     others wait for its answer, and a call made while they waited answers them, whichever cycle
     it falls in. A resource nobody asked about for `forget_after` seconds is no longer in flight.
@@ -110,8 +115,13 @@ class SharedDescribe:
                 # asked, answers them all, so the threads that waited do not call in turn.
                 due = {k for k, cycles in self._due.items() if cycle is None or min(cycles) <= cycle}
                 keys = sorted((frozenset(self._waiting) | (due & wanted)) - covered)
-                for k in keys:  # what this call answers; a look due in a later cycle stays due
-                    later = {c for c in self._due.get(k, ()) if cycle is not None and c > cycle}
+                for k in keys:  # what this call answers; a look due in a later cycle stays due,
+                    # and one due now, LATE_CYCLES more (its look pops it when it asks, in get)
+                    later = {
+                        c
+                        for c in self._due.get(k, ())
+                        if cycle is not None and c != IN_NEXT_CALL and c + LATE_CYCLES > cycle
+                    }
                     if later:
                         self._due[k] = later
                     else:
