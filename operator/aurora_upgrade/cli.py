@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,9 @@ def cmd_run(args: argparse.Namespace, _: list[str]) -> int:
         return EXIT_INVALID
     state = Path(args.state) if args.state else Path(f"{args.file}.state.json")
     try:
-        return run_manifest(manifest, state, timing_from_env())
+        # No feed and no queue consumer here: an event queue set for the operator is not ours,
+        # and the waits an event would end poll at their own pace.
+        return run_manifest(manifest, state, replace(timing_from_env(), event_queue=False))
     except InvalidManifest as error:
         print(f"invalid manifest: {error}", file=sys.stderr)
         return EXIT_INVALID

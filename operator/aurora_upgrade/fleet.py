@@ -73,7 +73,10 @@ def feed_delay(now: float, timing: Timing, lead: float, jitter: Callable[[], flo
     read cycle with the looks due in it (`woken_at`): one shared call per operation for both,
     where a read at a moment of its own woke looks that called again in a cycle already read."""
     due = now + timing.feed_interval * (0.9 + 0.2 * jitter())
-    return max(0.0, next_boundary(due - tick(timing), timing) - lead - now)
+    # The tick nearest `due + lead`: never one a read that just ended before it would read for
+    # again at once (the feed's interval is often one read cycle).
+    boundary = next_boundary(due + lead - tick(timing) / 2, timing)
+    return max(0.0, boundary - lead - now)
 
 
 def woken_at(now: float, timing: Timing, jitter: Callable[[], float] = random.random) -> float | None:

@@ -39,7 +39,7 @@ def test_the_feed_reads_its_lead_before_a_tick_and_its_woken_looks_join_that_tic
     period, lead = fleet.tick(TIMING), 0.1
     delay = fleet.feed_delay(now, TIMING, lead, jitter=lambda: 0.5)
     read_at = now + delay
-    assert TIMING.feed_interval - period - lead <= delay <= TIMING.feed_interval - lead
+    assert 0.9 * TIMING.feed_interval - period / 2 <= delay <= 1.1 * TIMING.feed_interval + period / 2
     tick_at = read_at + lead
     assert fleet.cycle_of(tick_at + 1e-6, TIMING) != fleet.cycle_of(tick_at - 1e-6, TIMING)  # a tick
     ended = read_at + lead / 2  # the read took half its lead
@@ -48,6 +48,23 @@ def test_the_feed_reads_its_lead_before_a_tick_and_its_woken_looks_join_that_tic
     assert fleet.cycle_of(woken + 1e-6, TIMING) == fleet.cycle_of(tick_at + 1e-6, TIMING)
     assert fleet.woken_at(tick_at + period / 10, TIMING) is None  # ended after the tick: at once
     assert fleet.woken_at(ended, TIMING, jitter=lambda: 0.999) < tick_at + period / 10
+
+
+@pytest.mark.parametrize("timing", [Timing(), Timing.compressed(0.05), Timing.compressed(0.02)], ids=str)
+def test_a_read_ending_in_its_lead_is_not_followed_by_another_at_once(timing: Timing) -> None:
+    """Where the feed's interval is one read cycle (5 s at the default poll), a read that ended
+    just before its tick waits about an interval for the next, whatever the jitter: before, a
+    read ending in its lead was aimed at the same tick and read again at once."""
+    period = fleet.tick(timing)
+    lead = period / 4
+    for ended_before_tick in (0.0, lead / 2, lead):
+        for jitter in (0.0, 0.5, 0.999):
+            tick_at = fleet.next_boundary(1_000_000.0, timing)
+            now = tick_at - ended_before_tick
+            delay = fleet.feed_delay(now, timing, lead, jitter=lambda j=jitter: j)
+            assert delay >= 0.9 * timing.feed_interval - period / 2 > 0, (ended_before_tick, jitter, delay)
+            read_ends = now + delay + lead
+            assert fleet.next_boundary(read_ends - 1e-6, timing) == pytest.approx(read_ends, abs=1e-6)  # a tick
 
 
 def test_events_wake_the_upgrades_they_are_about() -> None:

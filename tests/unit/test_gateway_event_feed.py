@@ -182,6 +182,23 @@ def test_each_event_is_listed_a_few_times_not_at_every_read_of_the_overlap() -> 
     assert max(listed.values()) <= (CLOCK_SKEW + SHALLOW_MARGIN) / timedelta(seconds=5), listed.most_common(3)
 
 
+def test_a_clock_stepped_back_does_not_hold_off_the_whole_reads() -> None:
+    """The operator's clock stepped back ten minutes (NTP): the next read lists the whole overlap
+    at once, rather than only once the clock has caught up with the last whole read."""
+    starts: list[datetime] = []
+
+    def listing(start: datetime) -> list[dict[str, object]]:
+        starts.append(start)
+        return []
+
+    feed, at = EventFeed(), datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    feed.read(listing, lambda _e: None, at)
+    feed.read(listing, lambda _e: None, at + DEEP_EVERY)  # whole
+    stepped = at + DEEP_EVERY - timedelta(minutes=10)
+    feed.read(listing, lambda _e: None, stepped)
+    assert starts[-1] == at + DEEP_EVERY - OVERLAP  # whole, from where the last whole read left it
+
+
 def test_a_restart_dated_before_the_call_is_no_proof_of_a_lost_reboot(stubbed: tuple[RdsGateway, Stubber]) -> None:
     """Evidence is asked of AWS for the instance (SourceType db-instance, SourceIdentifier,
     StartTime the call's time), never the feed's memory; a restart dated before the call, even

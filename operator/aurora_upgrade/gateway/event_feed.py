@@ -95,11 +95,17 @@ class EventFeed:
             self._reads_done += 1
             return list(self._last_reported)
 
+    def _whole_read_due(self, now: datetime) -> bool:
+        """Whether the read at `now` lists the whole overlap: DEEP_EVERY after the last that did,
+        or at once if the operator's clock went back (a step back must not hold them off)."""
+        assert self._deep_at is not None
+        return now - self._deep_at >= DEEP_EVERY or now < self._deep_at
+
     def _start(self, now: datetime) -> datetime:
         """Where a read at `now` starts: the overlap before where the last whole read left the
         feed, every DEEP_EVERY; shortly before what was listed last otherwise."""
         assert self._read_from is not None and self._deep_at is not None and self._deep_from is not None
-        if now - self._deep_at >= DEEP_EVERY:
+        if self._whole_read_due(now):
             return self._deep_from - OVERLAP
         anchor = self._read_from - CLOCK_SKEW
         if self._latest is not None:
@@ -129,7 +135,7 @@ class EventFeed:
                 self._latest = newest if self._latest is None else max(self._latest, newest)
             self._read_from = now
             assert self._deep_at is not None
-            if now - self._deep_at >= DEEP_EVERY:  # this read listed the whole overlap
+            if self._whole_read_due(now):  # this read listed the whole overlap
                 self._deep_at, self._deep_from = now, self._from
             horizon = (self._deep_from or self._from) - OVERLAP  # where the next whole read starts
             self._seen = {k for k in self._seen if k[3] >= horizon}
