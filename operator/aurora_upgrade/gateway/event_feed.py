@@ -126,18 +126,18 @@ class EventFeed:
                     continue
                 self._seen.add(key)
                 fresh.append(new)
-            # The next read starts the overlap before the last event listed, or before this read
-            # if that is later: what AWS lists late is dated less than the overlap before this
-            # read, and a quiet spell (green provisioning) does not list again the burst before it.
+            # The next whole read starts the overlap before the last event listed, or before this
+            # read if that is later: what AWS lists late is dated less than the overlap before it,
+            # and a quiet spell (green provisioning) does not list again the burst before it.
             self._from = max(latest, now)
             if listed:  # on AWS's clock, whatever the operator's says
                 newest = max(e.date for e in listed)
                 self._latest = newest if self._latest is None else max(self._latest, newest)
             self._read_from = now
-            assert self._deep_at is not None
             if self._whole_read_due(now):  # this read listed the whole overlap
                 self._deep_at, self._deep_from = now, self._from
-            horizon = (self._deep_from or self._from) - OVERLAP  # where the next whole read starts
+            assert self._deep_from is not None
+            horizon = self._deep_from - OVERLAP  # where the next whole read starts
             self._seen = {k for k in self._seen if k[3] >= horizon}
             kept = now - LOG_KEPT
             self._log = [e for e in self._log if e.date >= kept]
